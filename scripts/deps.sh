@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages petrel needs, only the missing ones.
+#   scripts/deps.sh build   - libraries and tools to build petreld, libpetrel and petrel
+#   scripts/deps.sh test    - build deps plus what the tests need (cmocka, pytest)
+set -euo pipefail
+want=(build-essential cmake pkg-config libuv1-dev libwslay-dev libhttp-parser-dev
+      libjansson-dev libsqlite3-dev libssl-dev zlib1g-dev)
+if [ "${1:-build}" = test ]; then
+  want+=(libcmocka-dev python3 python3-pytest sqlite3)
+fi
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,67 @@
+/*
+ * petreld configuration.  One table (config.c) describes every key; each key
+ * can be set, in increasing precedence, by a config file (`key = value`),
+ * an environment variable PETREL_<KEY> and a flag --key=value (dashes and
+ * underscores are interchangeable in flags).  petrel.conf.example documents
+ * them all and is checked against the table by a unit test.
+ */
+#ifndef PETREL_CONFIG_H
+#define PETREL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct config {
+    char data_dir[512];
+    int node_id;
+    int workers;                 /* 0 = number of cores */
+    char tcp_listen[128];        /* host:port, empty = TCP gateway off */
+    char http_listen[128];       /* host:port for HTTP + WebSocket /ws */
+    char web_root[512];
+    char log_level[16];
+
+    int app_id;                  /* the default app, created on first start */
+    char app_secret[129];        /* empty = generate and keep in data_dir */
+    char app_admin[129];
+    int login_policy;            /* default app's multi-device mode 1..4 */
+    int max_per_platform;        /* default app's per-clientType cap, 0 = none */
+
+    int heartbeat_interval_ms;
+    int heartbeat_miss;          /* close after this many silent intervals */
+    int login_timeout_ms;
+    int http_idle_timeout_ms;
+    int shutdown_timeout_ms;
+    int max_imei;
+    int max_body;
+    int legacy_unsigned_login;   /* accept LOGIN without userSign (unsafe) */
+    int store_sync_full;         /* 1 = fsync every group commit */
+    int store_max_batch;
+
+    /* which app_* keys were given explicitly (they then override the
+     * stored app on every start) */
+    unsigned explicit_mask;
+} config_t;
+
+enum {
+    CONFIG_SET_APP_SECRET = 1u << 0,
+    CONFIG_SET_APP_ADMIN = 1u << 1,
+    CONFIG_SET_LOGIN_POLICY = 1u << 2,
+    CONFIG_SET_MAX_PER_PLATFORM = 1u << 3,
+};
+
+void config_defaults(config_t *c);
+
+/* Load file (if any, from --config or PETREL_CONFIG), env, then argv.
+ * Returns 0, 1 if --help/--version was handled (exit 0), or -1 with a
+ * message in err. */
+int config_load(config_t *c, int argc, char **argv, char *err, size_t errlen);
+
+/* Set one key from text (any source).  0 or -1 with a message in err. */
+int config_set(config_t *c, const char *key, const char *value, char *err, size_t errlen);
+
+/* Name of the i-th key, NULL past the end (for tests and --help). */
+const char *config_key_name(size_t i);
+
+void config_usage(void);
+
+#endif

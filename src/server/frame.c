@@ -1,0 +1,44 @@
+/* Reference-counted output frames (see frame.h). */
+#include "server/frame.h"
+
+#include "petrel/proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+frame_t *frame_new(size_t len)
+{
+    if (len > UINT32_MAX)
+        return NULL;
+    frame_t *f = malloc(sizeof *f + len);
+    if (!f)
+        return NULL;
+    atomic_init(&f->refs, 1);
+    f->len = (uint32_t)len;
+    return f;
+}
+
+frame_t *frame_from(const void *data, size_t len)
+{
+    frame_t *f = frame_new(len);
+    if (f && len)
+        memcpy(f->data, data, len);
+    return f;
+}
+
+frame_t *frame_down(int32_t command, const char *json, size_t json_len)
+{
+    frame_t *f = frame_new(PETREL_DOWN_HDR_LEN + json_len);
+    if (!f)
+        return NULL;
+    petrel_encode_down_hdr(f->data, command, (uint32_t)json_len);
+    if (json_len)
+        memcpy(f->data + PETREL_DOWN_HDR_LEN, json, json_len);
+    return f;
+}
+
+void frame_unref(frame_t *f)
+{
+    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+        free(f);
+}

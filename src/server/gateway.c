@@ -1,0 +1,258 @@
+/*
+ * Gateway: what a socket connection (TCP or WebSocket) may do, packet by
+ * packet.  Owns the login handshake (signed LOGIN, policy, kick-out), the
+ * heartbeat, logout, and the rules every later packet must pass before a
+ * domain module sees it: logged in, body is a JSON object, fromId is the
+ * authenticated user.  Domain commands (messages, groups...) are routed
+ * from gw_dispatch().
+ */
+#include "server/server.h"
+
+#include "petrel/sign.h"
+#include "server/apps.h"
+#include "server/log.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_USER_ID 128
+
+void gw_protocol_error(conn_t *c, int code, const char *msg, int32_t command)
+{
+    if (c->flags & (CF_CLOSED | CF_CLOSE_AFTER))
+        return;
+    LOGD("closing connection", "conn=%llu code=%d reason=\"%s\"", (unsigned long long)c->id, code, msg);
+    conn_send_error(c, code, msg, command);
+    if (c->kind == CONN_WS)
+        ws_close_with(c, 1008, msg);
+    conn_close_after_flush(c);
+}
+
+static void send_json_obj(conn_t *c, int32_t command, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (s)
+        conn_send_json(c, command, s, strlen(s));
+    else
+        conn_close(c);
+    free(s);
+    json_decref(o);
+}
+
+/* ---- kick-out ---------------------------------------------------------- */
+
+typedef struct kick {
+    uint64_t conn_id;
+    int by_client_type;
+    char by_imei[];
+} kick_t;
+
+static void kick_local(worker_t *w, void *arg)
+{
+    kick_t *k = arg;
+    conn_t *c = connmap_get(&w->conns, k->conn_id);
+    if (c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER))) {
+        atomic_fetch_add(&w->srv->metrics.kicks, 1);
+        LOGI("device kicked", "app=%d user=%s clientType=%d byClientType=%d", c->app_id,
+             c->user_id, c->client_type, k->by_client_type);
+        send_json_obj(c, PETREL_CMD_MUTUALLOGIN,
+                      json_pack("{s:s, s:i, s:s, s:i, s:s}", "userId", c->user_id,
+                                "clientType", c->client_type, "imei", c->imei,
+                                "byClientType", k->by_client_type, "byImei", k->by_imei));
+        if (c->kind == CONN_WS)
+            ws_close_with(c, 1000, "logged in elsewhere");
+        conn_close_after_flush(c);
+    }
+    free(k);
+}
+
+static void kick_devices(conn_t *by, sess_device_t *v, size_t n)
+{
+    server_t *s = by->w->srv;
+    for (size_t i = 0; i < n; i++) {
+        size_t il = strlen(by->imei);
+        kick_t *k = malloc(sizeof *k + il + 1);
+        if (!k)
+            continue;
+        k->conn_id = v[i].conn_id;
+        k->by_client_type = by->client_type;
+        memcpy(k->by_imei, by->imei, il + 1);
+        unsigned wi = conn_id_worker(v[i].conn_id);
+        if (wi == by->w->idx)
+            kick_local(by->w, k);
+        else if (worker_post(s, wi, kick_local, k) < 0)
+            free(k);
+    }
+}
+
+/* ---- login ------------------------------------------------------------- */
+
+static int valid_user_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > MAX_USER_ID)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+static void login_failed(conn_t *c, int code, const char *msg)
+{
+    atomic_fetch_add(&c->w->srv->metrics.logins_failed, 1);
+    gw_protocol_error(c, code, msg, PETREL_CMD_LOGIN);
+}
+
+static int do_login(conn_t *c, const petrel_packet_t *p, json_t *body)
+{
+    server_t *s = c->w->srv;
+    const petrel_up_hdr_t *h = &p->hdr;
+    if (h->client_type < 0 || h->client_type > PETREL_CT_MAX) {
+        login_failed(c, PETREL_ERR_CLIENT_TYPE, "clientType must be 0..5");
+        return -1;
+    }
+    store_app_t app;
+    if (apps_get(s->apps, h->app_id, &app) < 0) {
+        login_failed(c, PETREL_ERR_APP_UNKNOWN, "unknown appId");
+        return -1;
+    }
+    const char *uid = json_string_value(json_object_get(body, "userId"));
+    if (!uid || !valid_user_id(uid)) {
+        login_failed(c, PETREL_ERR_PARAM, "userId must be a string of 1..128 bytes");
+        return -1;
+    }
+    const char *sign = json_string_value(json_object_get(body, "userSign"));
+    if (!sign || !*sign) {
+        if (!s->cfg.legacy_unsigned_login) {
+            login_failed(c, PETREL_ERR_SIGN_MISSING, "userSign is required");
+            return -1;
+        }
+        LOGW("UNSIGNED LOGIN accepted (legacy_unsigned_login is on)", "app=%d user=%s",
+             h->app_id, uid);
+    } else {
+        int rc = petrel_sign_verify(app.secret, h->app_id, uid, sign, now_ms() / 1000, NULL);
+        if (rc != 0) {
+            login_failed(c, rc, rc == PETREL_ERR_SIGN_EXPIRED ? "userSign expired"
+                                : rc == PETREL_ERR_SIGN_MISMATCH ? "userSign is for another user"
+                                                                 : "invalid userSign");
+            return -1;
+        }
+    }
+
+    c->user_id = strdup(uid);
+    c->imei = strndup(p->imei, p->imei_len);
+    if (!c->user_id || !c->imei) {
+        conn_close(c);
+        return -1;
+    }
+    c->app_id = h->app_id;
+    c->client_type = (int8_t)h->client_type;
+
+    sess_login_t q = {
+        .app_id = c->app_id, .user_id = c->user_id, .client_type = c->client_type,
+        .imei = c->imei, .login_ms = now_ms(), .conn_id = c->id,
+        .policy_mode = app.login_policy, .max_per_platform = app.max_per_platform,
+    };
+    sess_device_t *victims = NULL;
+    size_t nv = 0;
+    int rc = s->sess->ops->login(s->sess, &q, &victims, &nv);
+    if (nv)
+        kick_devices(c, victims, nv);
+    sess_devices_free(victims, nv);
+    if (rc < 0) {
+        login_failed(c, PETREL_ERR_SYSTEM, "session registry failure");
+        return -1;
+    }
+    c->flags |= CF_AUTHED;
+    conn_set_list(c, LIST_ACTIVE);
+    atomic_fetch_add(&s->metrics.logins_ok, 1);
+    LOGD("login", "conn=%llu app=%d user=%s clientType=%d kicked=%zu", (unsigned long long)c->id,
+         c->app_id, c->user_id, c->client_type, nv);
+    send_json_obj(c, PETREL_CMD_LOGINACK,
+                  json_pack("{s:s, s:i, s:i, s:s, s:I}", "userId", c->user_id, "appId", c->app_id,
+                            "clientType", c->client_type, "imei", c->imei,
+                            "serverTime", (json_int_t)now_ms()));
+    return 0;
+}
+
+void gw_on_close(conn_t *c)
+{
+    server_t *s = c->w->srv;
+    s->sess->ops->remove(s->sess, c->app_id, c->user_id, c->id);
+    c->flags &= (uint16_t)~CF_AUTHED;
+}
+
+/* Route a domain command of a logged-in connection.  Returns 0 or -1 when
+ * the connection is closing. */
+static int gw_dispatch(conn_t *c, const petrel_packet_t *p, json_t *body)
+{
+    (void)body;
+    conn_send_error(c, PETREL_ERR_UNKNOWN_CMD, "unsupported command", p->hdr.command);
+    return 0;
+}
+
+int gw_on_packet(conn_t *c, const petrel_packet_t *p)
+{
+    server_t *s = c->w->srv;
+    int32_t cmd = p->hdr.command;
+    atomic_fetch_add(&s->metrics.packets_in, 1);
+    conn_touch(c);
+
+    json_error_t jerr;
+    json_t *body = p->body_len ? json_loadb(p->body, p->body_len, 0, &jerr) : json_object();
+    if (!json_is_object(body)) {
+        json_decref(body);
+        gw_protocol_error(c, PETREL_ERR_BAD_JSON, "body must be a JSON object", cmd);
+        return -1;
+    }
+
+    int rc = 0;
+    if (cmd == PETREL_CMD_PING) {
+        send_json_obj(c, PETREL_CMD_PING, json_pack("{s:I}", "serverTime", (json_int_t)now_ms()));
+    } else if (cmd == PETREL_CMD_LOGIN) {
+        if (c->flags & CF_AUTHED)
+            conn_send_error(c, PETREL_ERR_ALREADY_LOGGED, "already logged in", cmd);
+        else
+            rc = do_login(c, p, body);
+    } else if (!(c->flags & CF_AUTHED)) {
+        gw_protocol_error(c, PETREL_ERR_NOT_LOGGED_IN, "LOGIN first", cmd);
+        rc = -1;
+    } else {
+        json_t *from = json_object_get(body, "fromId");
+        if ((from && (!json_is_string(from) || strcmp(json_string_value(from), c->user_id))) ||
+            (p->hdr.app_id != 0 && p->hdr.app_id != c->app_id)) {
+            conn_send_error(c, PETREL_ERR_FROM_MISMATCH, "fromId/appId is not the logged-in user", cmd);
+        } else if (cmd == PETREL_CMD_LOGOUT) {
+            LOGD("logout", "conn=%llu user=%s", (unsigned long long)c->id, c->user_id);
+            gw_on_close(c);
+            if (c->kind == CONN_WS)
+                ws_close_with(c, 1000, "logout");
+            conn_close_after_flush(c);
+            rc = -1;
+        } else {
+            rc = gw_dispatch(c, p, body);
+        }
+    }
+    json_decref(body);
+    if (c->flags & (CF_CLOSED | CF_CLOSE_AFTER))
+        rc = -1;
+    return rc;
+}
+
+void gw_on_timeout(conn_t *c, enum conn_list l)
+{
+    if (l == LIST_PENDING)
+        gw_protocol_error(c, PETREL_ERR_LOGIN_TIMEOUT, "no LOGIN in time", 0);
+    else
+        gw_protocol_error(c, PETREL_ERR_HEARTBEAT, "heartbeat timeout", 0);
+}
+
+void gw_on_shutdown(conn_t *c)
+{
+    if (c->kind == CONN_HTTP)
+        conn_close_after_flush(c);
+    else
+        gw_protocol_error(c, PETREL_ERR_SHUTDOWN, "server shutting down", 0);
+}

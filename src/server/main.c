@@ -1,0 +1,100 @@
+/*
+ * petreld entry point: configuration, storage, apps, session registry,
+ * worker loops, then wait for SIGTERM/SIGINT on the main thread and shut
+ * down in order: stop accepting and drain connections (workers), then
+ * flush and close storage.  Exit code 0 on a clean shutdown.
+ */
+#include "server/apps.h"
+#include "server/log.h"
+#include "server/server.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static uv_signal_t sigterm, sigint;
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    server_t *s = h->data;
+    LOGI("shutting down", "signal=%d", signum);
+    workers_stop(s);
+    /* closing both lets the main loop return */
+    uv_close((uv_handle_t *)&sigterm, NULL);
+    uv_close((uv_handle_t *)&sigint, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    static server_t srv;
+    server_t *s = &srv;
+    char err[512];
+    config_defaults(&s->cfg);
+    int rc = config_load(&s->cfg, argc, argv, err, sizeof err);
+    if (rc == 1)
+        return 0;
+    if (rc < 0) {
+        fprintf(stderr, "petreld: %s\n", err);
+        return 2;
+    }
+    log_set_level(log_level_parse(s->cfg.log_level));
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+
+    s->limits.max_imei = (uint32_t)s->cfg.max_imei;
+    s->limits.max_body = (uint32_t)s->cfg.max_body;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    s->nworkers = s->cfg.workers > 0 ? (unsigned)s->cfg.workers : (unsigned)(cores > 0 ? cores : 1);
+    if (s->nworkers > 255)
+        s->nworkers = 255;
+
+    store_config_t sc = {
+        .data_dir = s->cfg.data_dir,
+        .synchronous_full = s->cfg.store_sync_full,
+        .max_batch = (size_t)s->cfg.store_max_batch,
+    };
+    if (store_open(&sc, &s->store) < 0) {
+        LOGE("cannot open storage", "data_dir=%s", s->cfg.data_dir);
+        return 1;
+    }
+    if (apps_load(s->store, &s->apps) < 0 || apps_ensure_default(s->apps, s->store, &s->cfg) < 0) {
+        LOGE("cannot load apps", NULL);
+        store_close(s->store);
+        return 1;
+    }
+    s->sess = sess_local_new();
+    if (!s->sess) {
+        store_close(s->store);
+        return 1;
+    }
+
+    uv_loop_t *main_loop = uv_default_loop();
+    uv_signal_init(main_loop, &sigterm);
+    uv_signal_init(main_loop, &sigint);
+    sigterm.data = sigint.data = s;
+
+    if (workers_start(s) < 0) {
+        LOGE("cannot start workers", NULL);
+        return 1;
+    }
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+    uv_signal_start(&sigint, on_signal, SIGINT);
+    LOGI("ready", "node=%d workers=%u tcp=%s http=%s data_dir=%s schema=%d", s->cfg.node_id,
+         s->nworkers, s->cfg.tcp_listen[0] ? s->cfg.tcp_listen : "off",
+         s->cfg.http_listen[0] ? s->cfg.http_listen : "off", s->cfg.data_dir,
+         store_schema_version(s->store));
+
+    /* The main loop only has the signal handles: it returns once one fired
+     * and both were closed. */
+    uv_run(main_loop, UV_RUN_DEFAULT);
+
+    workers_join(s);
+    s->sess->ops->destroy(s->sess);
+    apps_free(s->apps);
+    store_close(s->store);
+    uv_loop_close(main_loop);
+    LOGI("stopped", NULL);
+    return 0;
+}

@@ -1,0 +1,190 @@
+/*
+ * The running server: one server_t shared by N workers; each worker is a
+ * thread with its own libuv loop, listeners (SO_REUSEPORT), connections,
+ * idle lists and inbox.  A connection lives on one worker for its life;
+ * other threads reach it only through that worker's inbox (worker_post).
+ *
+ * Output is batched: conn_send* only queue frames and put the connection on
+ * the worker's dirty list; a uv_prepare handle flushes every dirty
+ * connection once per loop iteration, with one writev per connection.
+ */
+#ifndef PETREL_SERVER_H
+#define PETREL_SERVER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "petrel/proto.h"
+#include "server/config.h"
+#include "server/frame.h"
+#include "server/session.h"
+#include "server/store.h"
+#include "server/util.h"
+
+typedef struct apps apps_t;
+typedef struct worker worker_t;
+typedef struct conn conn_t;
+
+typedef struct metrics {
+    atomic_uint_fast64_t conns_tcp, conns_ws, conns_http;  /* currently open */
+    atomic_uint_fast64_t accepted;
+    atomic_uint_fast64_t logins_ok, logins_failed, kicks;
+    atomic_uint_fast64_t packets_in, packets_out, bytes_in, bytes_out;
+    atomic_uint_fast64_t errors_sent;
+    atomic_uint_fast64_t http_requests;
+} metrics_t;
+
+typedef struct server {
+    config_t cfg;
+    petrel_limits_t limits;
+    store_t *store;
+    apps_t *apps;
+    sess_registry_t *sess;
+    metrics_t metrics;
+    unsigned nworkers;
+    worker_t *workers;
+    atomic_int stopping;
+} server_t;
+
+/* ---- connections ------------------------------------------------------ */
+
+enum conn_kind { CONN_TCP = 0, CONN_HTTP = 1, CONN_WS = 2 };
+enum conn_list { LIST_NONE = 0, LIST_PENDING, LIST_ACTIVE, LIST_HTTP, LIST_CLOSING, LIST_COUNT };
+
+enum conn_flags {
+    CF_DIRTY = 1,        /* on the worker's dirty list */
+    CF_WRITING = 2,      /* a uv_write is in flight */
+    CF_CLOSE_AFTER = 4,  /* close once the output queue is flushed */
+    CF_CLOSED = 8,       /* uv_close called */
+    CF_AUTHED = 16,      /* LOGIN succeeded */
+    CF_NOREAD = 32,      /* reading stopped */
+};
+
+struct conn {
+    uv_tcp_t tcp;             /* tcp.data == this */
+    worker_t *w;
+    uint64_t id;
+    uint8_t kind;
+    uint8_t list;             /* enum conn_list */
+    uint16_t flags;
+    int32_t app_id;
+    int8_t client_type;
+    int64_t stamp_ms;         /* list ordering time (monotonic) */
+    dlist_t node;             /* in w->lists[list] */
+    dlist_t dirty;            /* in w->dirty while CF_DIRTY */
+    char *user_id;            /* set at login */
+    char *imei;
+    /* partial input frame (TCP) */
+    uint8_t *in;
+    uint32_t in_len, in_cap;
+    /* output queue: frames not yet handed to the kernel */
+    frame_t **outq;
+    uint32_t out_n, out_cap;
+    uint32_t out_bytes;       /* queued, not yet written (backpressure) */
+    void *proto;              /* http_state_t or ws_state_t */
+};
+
+/* ---- workers ---------------------------------------------------------- */
+
+typedef void (*worker_fn)(worker_t *w, void *arg);
+
+typedef struct inbox_msg {
+    struct inbox_msg *next;
+    worker_fn fn;
+    void *arg;
+} inbox_msg_t;
+
+typedef struct connmap {
+    uint64_t *keys;
+    conn_t **vals;
+    size_t cap, n;   /* cap is a power of two; 0 = empty key */
+} connmap_t;
+
+struct worker {
+    server_t *srv;
+    unsigned idx;
+    uv_thread_t thread;
+    uv_loop_t loop;
+    uv_tcp_t tcp_listener, http_listener;
+    int have_tcp, have_http;
+    uv_async_t async;
+    uv_prepare_t flusher;
+    uv_timer_t sweeper;
+    uv_mutex_t inbox_mu;
+    inbox_msg_t *inbox_head, *inbox_tail;
+    dlist_t lists[LIST_COUNT];
+    int64_t list_timeout[LIST_COUNT];
+    dlist_t dirty;
+    connmap_t conns;
+    uint64_t next_conn_seq;
+    uint64_t nconns;
+    int stopping;
+    int closed;               /* inbox refuses new messages */
+    uint8_t *rbuf;            /* per-loop read buffer */
+    size_t rbuf_size;
+};
+
+/* Most output a slow reader may have queued before it is disconnected. */
+#define CONN_MAX_QUEUED_BYTES (8u << 20)
+
+/* worker.c */
+int workers_start(server_t *s);
+void workers_stop(server_t *s);          /* ask every worker to drain and exit */
+void workers_join(server_t *s);
+/* Run fn(w, arg) on worker idx's loop; safe from any thread.  0 or -1. */
+int worker_post(server_t *s, unsigned idx, worker_fn fn, void *arg);
+/* Called when a connection has been freed (stop bookkeeping). */
+void worker_conn_gone(worker_t *w);
+
+/* connmap.c */
+int connmap_put(connmap_t *m, uint64_t key, conn_t *c);
+conn_t *connmap_get(const connmap_t *m, uint64_t key);
+void connmap_del(connmap_t *m, uint64_t key);
+void connmap_free(connmap_t *m);
+
+/* conn.c */
+conn_t *conn_new(worker_t *w, uint8_t kind);
+void conn_set_list(conn_t *c, enum conn_list l);
+void conn_touch(conn_t *c);                  /* activity: refresh idle stamp */
+void conn_mark_dirty(conn_t *c);             /* flush this connection at the end of the iteration */
+int conn_send_frame(conn_t *c, frame_t *f);  /* takes a new reference */
+int conn_queue_owned(conn_t *c, frame_t *f); /* raw bytes, takes the caller's reference */
+int conn_send_raw(conn_t *c, const void *data, size_t len);
+int conn_send_json(conn_t *c, int32_t command, const char *json, size_t len);
+/* Send an ERROR 9998 packet {code,msg,command}. */
+void conn_send_error(conn_t *c, int code, const char *msg, int32_t command);
+void conn_close(conn_t *c);                  /* now; drops queued output */
+void conn_close_after_flush(conn_t *c);
+void conn_flush_all(worker_t *w);
+/* The connection's input: feed raw bytes (TCP gateway framing). */
+void conn_input_frames(conn_t *c, const uint8_t *data, size_t len);
+
+/* tcp.c: listeners and the read path shared by all kinds */
+int net_listen(worker_t *w, uv_tcp_t *h, const char *hostport, uv_connection_cb cb);
+void tcp_on_connection(uv_stream_t *srv, int status);
+void conn_start_read(conn_t *c);
+
+/* http.c */
+void http_on_connection(uv_stream_t *srv, int status);
+void http_on_data(conn_t *c, const uint8_t *data, size_t len);
+void http_state_free(conn_t *c);
+
+/* ws.c */
+int ws_upgrade(conn_t *c, const uint8_t *rest, size_t rest_len);
+void ws_on_data(conn_t *c, const uint8_t *data, size_t len);
+int ws_send_frame(conn_t *c, frame_t *f);
+void ws_send_pending(conn_t *c);            /* wslay -> outq, at flush time */
+void ws_close_with(conn_t *c, uint16_t code, const char *reason);
+void ws_state_free(conn_t *c);
+
+/* gateway.c: one decoded uplink packet from a TCP or WS connection.
+ * Returns 0 to go on, -1 if the connection is now closing. */
+int gw_on_packet(conn_t *c, const petrel_packet_t *p);
+void gw_on_close(conn_t *c);
+/* Error from the codec for this connection: send error, close. */
+void gw_protocol_error(conn_t *c, int code, const char *msg, int32_t command);
+void gw_on_timeout(conn_t *c, enum conn_list l);
+void gw_on_shutdown(conn_t *c);
+
+#endif

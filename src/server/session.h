@@ -1,0 +1,71 @@
+/*
+ * Session registry: who is online, on which connection.  Keyed by
+ * (appId, userId); each entry holds the user's devices (clientType, imei,
+ * connection id, login time).  The registry only ever holds live, logged-in
+ * connections: a connection removes itself when it closes, and a login that
+ * breaks the app's multi-device policy removes (and returns) its victims in
+ * the same atomic step.
+ *
+ * This is an interface: session_local.c implements it in process (striped
+ * locks); a Redis-backed implementation for cluster mode plugs in through
+ * the same ops table.  Connection ids carry the owning worker in their top
+ * byte (see conn_id_worker()), so a victim can be kicked on its own loop.
+ */
+#ifndef PETREL_SESSION_H
+#define PETREL_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sess_device {
+    int32_t app_id;
+    int client_type;
+    int64_t login_ms;
+    uint64_t conn_id;
+    char *user_id;     /* owned by whoever holds the copy */
+    char *imei;
+} sess_device_t;
+
+typedef struct sess_login {
+    int32_t app_id;
+    const char *user_id;
+    int client_type;
+    const char *imei;
+    int64_t login_ms;
+    uint64_t conn_id;
+    int policy_mode;        /* policy_mode 1..4 */
+    int max_per_platform;
+} sess_login_t;
+
+typedef struct sess_registry sess_registry_t;
+
+typedef struct sess_ops {
+    /* Register a device; the devices to kick are removed and returned as
+     * a malloc'ed array (free with sess_devices_free).  0 or -1. */
+    int (*login)(sess_registry_t *r, const sess_login_t *req,
+                 sess_device_t **victims, size_t *n_victims);
+    /* Remove the device bound to conn_id (no-op if it is not there).
+     * Returns 1 if removed, 0 if not found. */
+    int (*remove)(sess_registry_t *r, int32_t app_id, const char *user_id, uint64_t conn_id);
+    /* Copies of a user's devices.  0 or -1. */
+    int (*list)(sess_registry_t *r, int32_t app_id, const char *user_id,
+                sess_device_t **out, size_t *n);
+    /* Online devices in total, and users with at least one device. */
+    void (*count)(sess_registry_t *r, uint64_t *devices, uint64_t *users);
+    void (*destroy)(sess_registry_t *r);
+} sess_ops_t;
+
+struct sess_registry {
+    const sess_ops_t *ops;
+};
+
+sess_registry_t *sess_local_new(void);
+
+void sess_devices_free(sess_device_t *d, size_t n);
+
+static inline unsigned conn_id_worker(uint64_t conn_id)
+{
+    return (unsigned)(conn_id >> 56);
+}
+
+#endif

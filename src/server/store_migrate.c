@@ -1,0 +1,166 @@
+/*
+ * Versioned schema migrations for the SQLite backend.  The schema is the
+ * ordered list below and nothing else: adding a table or column is one new
+ * entry at the end with the next version number (never edit or reorder an
+ * entry that has shipped — databases in the field already ran it).
+ *
+ * Applied versions are recorded in schema_migrations(version, name,
+ * applied_at).  Each pending migration runs in its own BEGIN IMMEDIATE
+ * transaction together with its bookkeeping row, so a crash leaves the
+ * database at a clean version boundary, and the version is re-read inside
+ * the transaction so two processes opening the same file cannot both apply
+ * it.  A database newer than this binary is refused untouched: running old
+ * code on a newer schema could silently drop data it does not know about.
+ */
+#include "server/store_backend.h"
+
+#include "server/log.h"
+
+#include <sqlite3.h>
+#include <time.h>
+
+typedef struct migration {
+    int version;
+    const char *name;
+    const char *sql; /* constant DDL, may hold several statements */
+} migration_t;
+
+static const migration_t MIGRATIONS[] = {
+    {1, "create app",
+     "CREATE TABLE app ("
+     "  app_id INTEGER PRIMARY KEY,"
+     "  secret TEXT NOT NULL,"
+     "  admin_id TEXT NOT NULL,"
+     "  login_policy INTEGER NOT NULL DEFAULT 3 CHECK(login_policy BETWEEN 1 AND 4),"
+     "  max_per_platform INTEGER NOT NULL DEFAULT 0,"
+     "  settings TEXT NOT NULL DEFAULT '{}',"
+     "  created_at INTEGER NOT NULL"
+     ");"},
+};
+
+#define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
+
+int64_t store_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int store_migrate_latest(void)
+{
+    return MIGRATIONS[N_MIGRATIONS - 1].version;
+}
+
+static void log_err(sqlite3 *db, const char *what)
+{
+    LOGE("store migration failed", "step=\"%s\" err=\"%s\"", what, sqlite3_errmsg(db));
+}
+
+/* Highest applied version (0 for a fresh database), or negative. */
+static int current_version(sqlite3 *db)
+{
+    sqlite3_stmt *q = NULL;
+    int v = STORE_EIO;
+    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                           -1, &q, NULL) != SQLITE_OK) {
+        log_err(db, "read version");
+        return STORE_EIO;
+    }
+    if (sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int(q, 0);
+    else
+        log_err(db, "read version");
+    sqlite3_finalize(q);
+    return v;
+}
+
+static int record(sqlite3 *db, const migration_t *m)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = STORE_EIO;
+    if (sqlite3_prepare_v2(db,
+            "INSERT INTO schema_migrations(version, name, applied_at) VALUES(?1, ?2, ?3)",
+            -1, &q, NULL) != SQLITE_OK)
+        return STORE_EIO;
+    sqlite3_bind_int(q, 1, m->version);
+    sqlite3_bind_text(q, 2, m->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, store_now_ms());
+    if (sqlite3_step(q) == SQLITE_DONE)
+        rc = 0;
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* One migration in its own transaction; 0 also when another process got
+ * there first. */
+static int apply_one(sqlite3 *db, const migration_t *m)
+{
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        log_err(db, "begin");
+        return STORE_EIO;
+    }
+    int cur = current_version(db);
+    int rc = 0;
+    if (cur < 0) {
+        rc = cur;
+    } else if (cur < m->version) {
+        if (sqlite3_exec(db, m->sql, NULL, NULL, NULL) != SQLITE_OK) {
+            log_err(db, m->name);
+            rc = STORE_EIO;
+        } else if (record(db, m) != 0) {
+            log_err(db, "record");
+            rc = STORE_EIO;
+        }
+    }
+    if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        log_err(db, "commit");
+        rc = STORE_EIO;
+    }
+    if (rc != 0 && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int store_migrate_sqlite(sqlite3 *db, int *version)
+{
+    /* A mis-ordered table would apply migrations out of order on some
+     * databases and not others; refuse it outright. */
+    for (size_t i = 0; i < N_MIGRATIONS; i++) {
+        if (MIGRATIONS[i].version != (int)i + 1) {
+            LOGE("store migration table out of order", "index=%zu", i);
+            return STORE_EINVAL;
+        }
+    }
+    if (sqlite3_exec(db,
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "  version INTEGER PRIMARY KEY,"
+            "  name TEXT NOT NULL,"
+            "  applied_at INTEGER NOT NULL)",
+            NULL, NULL, NULL) != SQLITE_OK) {
+        log_err(db, "create schema_migrations");
+        return STORE_EIO;
+    }
+    int cur = current_version(db);
+    if (cur < 0)
+        return cur;
+    if (cur > store_migrate_latest()) {
+        LOGE("database schema is newer than this binary; refusing to open",
+             "db_version=%d known_version=%d", cur, store_migrate_latest());
+        return STORE_ESCHEMA;
+    }
+    for (size_t i = 0; i < N_MIGRATIONS; i++) {
+        if (MIGRATIONS[i].version <= cur)
+            continue;
+        int rc = apply_one(db, &MIGRATIONS[i]);
+        if (rc != 0)
+            return rc;
+    }
+    cur = current_version(db);
+    if (cur < 0)
+        return cur;
+    if (cur > store_migrate_latest())
+        return STORE_ESCHEMA; /* a newer binary migrated it meanwhile */
+    *version = cur;
+    return 0;
+}

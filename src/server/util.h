@@ -1,0 +1,53 @@
+/*
+ * Small shared helpers: an intrusive doubly-linked list and the clock.
+ * Header-only because they are a few lines each and sit on hot paths.
+ */
+#ifndef PETREL_UTIL_H
+#define PETREL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+typedef struct dlist {
+    struct dlist *prev, *next;
+} dlist_t;
+
+static inline void dlist_init(dlist_t *h) { h->prev = h->next = h; }
+static inline int dlist_empty(const dlist_t *h) { return h->next == h; }
+static inline int dlist_linked(const dlist_t *n) { return n->next != NULL; }
+
+static inline void dlist_push_tail(dlist_t *h, dlist_t *n)
+{
+    n->prev = h->prev;
+    n->next = h;
+    h->prev->next = n;
+    h->prev = n;
+}
+
+static inline void dlist_remove(dlist_t *n)
+{
+    if (!n->next)
+        return;
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->prev = n->next = NULL;
+}
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+static inline int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#endif

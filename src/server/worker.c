@@ -1,0 +1,226 @@
+/*
+ * Worker threads: one libuv loop each.  A worker owns its listeners, its
+ * connections, the idle lists that implement login timeout, heartbeat
+ * timeout, HTTP keep-alive timeout and the bounded wait of closing
+ * connections, and an inbox through which other threads run code on it.
+ *
+ * Shutdown: workers_stop() posts a stop message; the worker closes its
+ * listeners, tells every connection (ERROR 61016 for sockets), closes them
+ * after their output is flushed (bounded by shutdown_timeout_ms), and
+ * leaves its loop when the last connection is gone.
+ */
+#include "server/server.h"
+
+#include "server/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define RBUF_SIZE (128 * 1024)
+
+static void on_async(uv_async_t *a)
+{
+    worker_t *w = a->data;
+    uv_mutex_lock(&w->inbox_mu);
+    inbox_msg_t *m = w->inbox_head;
+    w->inbox_head = w->inbox_tail = NULL;
+    uv_mutex_unlock(&w->inbox_mu);
+    while (m) {
+        inbox_msg_t *next = m->next;
+        m->fn(w, m->arg);
+        free(m);
+        m = next;
+    }
+}
+
+int worker_post(server_t *s, unsigned idx, worker_fn fn, void *arg)
+{
+    if (idx >= s->nworkers)
+        return -1;
+    worker_t *w = &s->workers[idx];
+    inbox_msg_t *m = malloc(sizeof *m);
+    if (!m)
+        return -1;
+    m->next = NULL;
+    m->fn = fn;
+    m->arg = arg;
+    uv_mutex_lock(&w->inbox_mu);
+    if (w->closed) {
+        uv_mutex_unlock(&w->inbox_mu);
+        free(m);
+        return -1;
+    }
+    if (w->inbox_tail)
+        w->inbox_tail->next = m;
+    else
+        w->inbox_head = m;
+    w->inbox_tail = m;
+    uv_async_send(&w->async);
+    uv_mutex_unlock(&w->inbox_mu);
+    return 0;
+}
+
+static void on_prepare(uv_prepare_t *p)
+{
+    conn_flush_all(p->data);
+}
+
+static void sweep_list(worker_t *w, enum conn_list l, int64_t now)
+{
+    int64_t timeout = w->list_timeout[l];
+    dlist_t *h = &w->lists[l];
+    while (!dlist_empty(h)) {
+        conn_t *c = container_of(h->next, conn_t, node);
+        if (now - c->stamp_ms < timeout)
+            break;
+        conn_set_list(c, LIST_NONE);
+        if (l == LIST_CLOSING || l == LIST_HTTP)
+            conn_close(c);
+        else
+            gw_on_timeout(c, l);
+    }
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    worker_t *w = t->data;
+    int64_t now = mono_ms();
+    for (int l = LIST_PENDING; l < LIST_COUNT; l++)
+        sweep_list(w, (enum conn_list)l, now);
+}
+
+static void finish(worker_t *w)
+{
+    uv_mutex_lock(&w->inbox_mu);
+    w->closed = 1;
+    uv_mutex_unlock(&w->inbox_mu);
+    on_async(&w->async); /* run anything that raced in */
+    uv_close((uv_handle_t *)&w->async, NULL);
+    uv_close((uv_handle_t *)&w->flusher, NULL);
+    uv_close((uv_handle_t *)&w->sweeper, NULL);
+}
+
+void worker_conn_gone(worker_t *w)
+{
+    w->nconns--;
+    if (w->stopping && w->nconns == 0)
+        finish(w);
+}
+
+static void begin_stop(worker_t *w, void *arg)
+{
+    (void)arg;
+    if (w->stopping)
+        return;
+    w->stopping = 1;
+    if (w->have_tcp)
+        uv_close((uv_handle_t *)&w->tcp_listener, NULL);
+    if (w->have_http)
+        uv_close((uv_handle_t *)&w->http_listener, NULL);
+    w->have_tcp = w->have_http = 0;
+    /* snapshot: handlers move connections between lists */
+    size_t n = 0;
+    conn_t **all = malloc((w->conns.n + 1) * sizeof *all);
+    for (size_t i = 0; all && i < w->conns.cap; i++)
+        if (w->conns.keys[i])
+            all[n++] = w->conns.vals[i];
+    for (size_t i = 0; i < n; i++)
+        gw_on_shutdown(all[i]);
+    free(all);
+    if (w->nconns == 0)
+        finish(w);
+}
+
+static void worker_main(void *arg)
+{
+    worker_t *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+static int worker_init(server_t *s, worker_t *w, unsigned idx)
+{
+    const config_t *cfg = &s->cfg;
+    memset(w, 0, sizeof *w);
+    w->srv = s;
+    w->idx = idx;
+    if (uv_loop_init(&w->loop) < 0)
+        return -1;
+    uv_mutex_init(&w->inbox_mu);
+    for (int l = 0; l < LIST_COUNT; l++)
+        dlist_init(&w->lists[l]);
+    dlist_init(&w->dirty);
+    w->list_timeout[LIST_PENDING] = cfg->login_timeout_ms;
+    w->list_timeout[LIST_ACTIVE] = (int64_t)cfg->heartbeat_interval_ms * cfg->heartbeat_miss;
+    w->list_timeout[LIST_HTTP] = cfg->http_idle_timeout_ms;
+    w->list_timeout[LIST_CLOSING] = cfg->shutdown_timeout_ms;
+    w->rbuf_size = RBUF_SIZE;
+    w->rbuf = malloc(w->rbuf_size);
+    if (!w->rbuf)
+        return -1;
+
+    uv_async_init(&w->loop, &w->async, on_async);
+    w->async.data = w;
+    uv_prepare_init(&w->loop, &w->flusher);
+    w->flusher.data = w;
+    uv_prepare_start(&w->flusher, on_prepare);
+    uv_timer_init(&w->loop, &w->sweeper);
+    w->sweeper.data = w;
+    int64_t tick = 1000;
+    for (int l = LIST_PENDING; l < LIST_COUNT; l++)
+        if (w->list_timeout[l] / 4 < tick)
+            tick = w->list_timeout[l] / 4;
+    if (tick < 5)
+        tick = 5;
+    uv_timer_start(&w->sweeper, on_sweep, (uint64_t)tick, (uint64_t)tick);
+
+    if (cfg->tcp_listen[0]) {
+        if (net_listen(w, &w->tcp_listener, cfg->tcp_listen, tcp_on_connection) < 0)
+            return -1;
+        w->have_tcp = 1;
+    }
+    if (cfg->http_listen[0]) {
+        if (net_listen(w, &w->http_listener, cfg->http_listen, http_on_connection) < 0)
+            return -1;
+        w->have_http = 1;
+    }
+    return 0;
+}
+
+int workers_start(server_t *s)
+{
+    s->workers = calloc(s->nworkers, sizeof *s->workers);
+    if (!s->workers)
+        return -1;
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        if (worker_init(s, &s->workers[i], i) < 0) {
+            LOGE("worker init failed", "worker=%u", i);
+            return -1;
+        }
+    }
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        if (uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+void workers_stop(server_t *s)
+{
+    atomic_store(&s->stopping, 1);
+    for (unsigned i = 0; i < s->nworkers; i++)
+        worker_post(s, i, begin_stop, NULL);
+}
+
+void workers_join(server_t *s)
+{
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        worker_t *w = &s->workers[i];
+        uv_thread_join(&w->thread);
+        uv_loop_close(&w->loop);
+        uv_mutex_destroy(&w->inbox_mu);
+        connmap_free(&w->conns);
+        free(w->rbuf);
+    }
+    free(s->workers);
+    s->workers = NULL;
+}
