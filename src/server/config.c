@@ -53,6 +53,11 @@ static const cfg_key_t keys[] = {
     B(legacy_unsigned_login, "accept LOGIN without userSign (UNSAFE, for old clients)"),
     B(store_sync_full, "fsync every group commit (1) or rely on WAL+NORMAL (0)"),
     I(store_max_batch, 1, 100000, "most writes in one group commit"),
+    S(public_tcp, "TCP gateway addresses given to clients, host:port[,host:port...] (empty = from tcp_listen)"),
+    S(public_ws, "WebSocket addresses given to web clients, host:port[,...] (empty = from http_listen)"),
+    S(route_strategy, "gateway choice for /v1/user/login: random, round_robin or hash"),
+    B(demo_app_server, "serve the built-in demo app server at /app/v1 (register, login)"),
+    I(app_token_ttl, 60, 31536000, "lifetime (s) of userSign tokens issued by the demo app server"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -77,6 +82,9 @@ void config_defaults(config_t *c)
     c->max_body = 65536;
     c->store_sync_full = 1;
     c->store_max_batch = 1024;
+    snprintf(c->route_strategy, sizeof c->route_strategy, "hash");
+    c->demo_app_server = 1;
+    c->app_token_ttl = 7 * 24 * 3600;
 }
 
 const char *config_key_name(size_t i)
@@ -263,6 +271,12 @@ int config_load(config_t *c, int argc, char **argv, char *err, size_t errlen)
             continue;
         if (config_set(c, name, val, err, errlen) < 0)
             return -1;
+    }
+    if (strcmp(c->route_strategy, "random") && strcmp(c->route_strategy, "round_robin") &&
+        strcmp(c->route_strategy, "hash")) {
+        snprintf(err, errlen, "route_strategy: '%s' is not random, round_robin or hash",
+                 c->route_strategy);
+        return -1;
     }
     if (log_level_parse(c->log_level) < 0) {
         snprintf(err, errlen, "log_level: unknown level '%s'", c->log_level);

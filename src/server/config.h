@@ -37,6 +37,12 @@ typedef struct config {
     int store_sync_full;         /* 1 = fsync every group commit */
     int store_max_batch;
 
+    char public_tcp[512];        /* gateway addresses handed out by /v1/user/login */
+    char public_ws[512];
+    char route_strategy[16];     /* random, round_robin, hash */
+    int demo_app_server;         /* built-in /app/v1 register/login */
+    int app_token_ttl;           /* seconds; lifetime of tokens the demo app server issues */
+
     /* which app_* keys were given explicitly (they then override the
      * stored app on every start) */
     unsigned explicit_mask;

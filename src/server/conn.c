@@ -150,6 +150,7 @@ void conn_send_error(conn_t *c, int code, const char *msg, int32_t command)
     if (s) {
         conn_send_json(c, PETREL_CMD_ERROR, s, strlen(s));
         atomic_fetch_add(&c->w->srv->metrics.errors_sent, 1);
+        metrics_error(&c->w->srv->metrics, code);
     }
     free(s);
     json_decref(o);

@@ -19,11 +19,16 @@ static uv_signal_t sigterm, sigint;
 static void on_signal(uv_signal_t *h, int signum)
 {
     server_t *s = h->data;
+    if (atomic_load(&s->stopping)) {
+        LOGI("already shutting down", "signal=%d", signum);
+        return;
+    }
     LOGI("shutting down", "signal=%d", signum);
     workers_stop(s);
-    /* closing both lets the main loop return */
-    uv_close((uv_handle_t *)&sigterm, NULL);
-    uv_close((uv_handle_t *)&sigint, NULL);
+    /* The handlers stay installed (a second signal must not kill the
+     * process mid-drain) but no longer keep the main loop running. */
+    uv_unref((uv_handle_t *)&sigterm);
+    uv_unref((uv_handle_t *)&sigint);
 }
 
 int main(int argc, char **argv)
@@ -87,10 +92,13 @@ int main(int argc, char **argv)
          store_schema_version(s->store));
 
     /* The main loop only has the signal handles: it returns once one fired
-     * and both were closed. */
+     * and unref'ed them. */
     uv_run(main_loop, UV_RUN_DEFAULT);
 
     workers_join(s);
+    uv_close((uv_handle_t *)&sigterm, NULL);
+    uv_close((uv_handle_t *)&sigint, NULL);
+    uv_run(main_loop, UV_RUN_DEFAULT);
     s->sess->ops->destroy(s->sess);
     apps_free(s->apps);
     store_close(s->store);

@@ -26,14 +26,7 @@ typedef struct apps apps_t;
 typedef struct worker worker_t;
 typedef struct conn conn_t;
 
-typedef struct metrics {
-    atomic_uint_fast64_t conns_tcp, conns_ws, conns_http;  /* currently open */
-    atomic_uint_fast64_t accepted;
-    atomic_uint_fast64_t logins_ok, logins_failed, kicks;
-    atomic_uint_fast64_t packets_in, packets_out, bytes_in, bytes_out;
-    atomic_uint_fast64_t errors_sent;
-    atomic_uint_fast64_t http_requests;
-} metrics_t;
+#include "server/metrics.h"
 
 typedef struct server {
     config_t cfg;
@@ -59,6 +52,7 @@ enum conn_flags {
     CF_CLOSED = 8,       /* uv_close called */
     CF_AUTHED = 16,      /* LOGIN succeeded */
     CF_NOREAD = 32,      /* reading stopped */
+    CF_LOGIN_PENDING = 64, /* LOGIN accepted, user lookup running */
 };
 
 struct conn {

@@ -10,6 +10,7 @@
 
 #include "server/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wslay/wslay.h>
@@ -18,6 +19,11 @@ typedef struct ws_state {
     wslay_event_context_ptr ctx;
     const uint8_t *in;
     size_t in_len;
+    /* wslay sends control frames before queued messages, and nothing after
+     * a close; so a close requested behind data waits here until the data
+     * is out (an error packet must reach the client before the close) */
+    uint16_t close_code;
+    char close_reason[124];
 } ws_state_t;
 
 static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
@@ -129,12 +135,11 @@ int ws_send_frame(conn_t *c, frame_t *f)
 void ws_close_with(conn_t *c, uint16_t code, const char *reason)
 {
     ws_state_t *st = c->proto;
-    if (!st || !st->ctx)
+    if (!st || !st->ctx || st->close_code)
         return;
-    size_t n = strlen(reason);
-    if (n > 123)
-        n = 123; /* control frame payload limit */
-    wslay_event_queue_close(st->ctx, code, (const uint8_t *)reason, n);
+    st->close_code = code;
+    /* control frame payload limit: 2 bytes of code + 123 */
+    snprintf(st->close_reason, sizeof st->close_reason, "%s", reason);
     conn_mark_dirty(c);
 }
 
@@ -146,6 +151,15 @@ void ws_send_pending(conn_t *c)
     if (wslay_event_want_write(st->ctx) && wslay_event_send(st->ctx) != 0) {
         conn_close(c);
         return;
+    }
+    if (st->close_code && wslay_event_get_queued_msg_count(st->ctx) == 0) {
+        wslay_event_queue_close(st->ctx, st->close_code, (const uint8_t *)st->close_reason,
+                                strlen(st->close_reason));
+        st->close_code = 0;
+        if (wslay_event_send(st->ctx) != 0) {
+            conn_close(c);
+            return;
+        }
     }
     if (!wslay_event_want_read(st->ctx) && !wslay_event_want_write(st->ctx) &&
         !(c->flags & CF_CLOSE_AFTER))
