@@ -6,11 +6,13 @@
  * authenticated user.  Domain commands (messages, groups...) are routed
  * from gw_dispatch().
  */
+#include "server/gateway.h"
 #include "server/server.h"
 
 #include "petrel/sign.h"
 #include "server/apps.h"
 #include "server/log.h"
+#include "server/store.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -88,6 +90,11 @@ static void kick_devices(conn_t *by, sess_device_t *v, size_t n)
 
 /* ---- login ------------------------------------------------------------- */
 
+static atomic_uint_fast64_t *online_gauge(conn_t *c)
+{
+    return &c->w->srv->metrics.online[c->kind == CONN_WS][c->client_type];
+}
+
 static int valid_user_id(const char *s)
 {
     size_t n = strlen(s);
@@ -104,6 +111,8 @@ static void login_failed(conn_t *c, int code, const char *msg)
     atomic_fetch_add(&c->w->srv->metrics.logins_failed, 1);
     gw_protocol_error(c, code, msg, PETREL_CMD_LOGIN);
 }
+
+static int login_check_user(conn_t *c);
 
 static int do_login(conn_t *c, const petrel_packet_t *p, json_t *body)
 {
@@ -149,7 +158,87 @@ static int do_login(conn_t *c, const petrel_packet_t *p, json_t *body)
     }
     c->app_id = h->app_id;
     c->client_type = (int8_t)h->client_type;
+    return login_check_user(c);
+}
 
+/* Second half of LOGIN: the user must exist, not be deleted nor forbidden.
+ * The lookup runs on the thread pool; the connection waits (other commands
+ * are refused with 61006 until LOGINACK). */
+typedef struct login_job {
+    uv_work_t work;
+    server_t *srv;
+    worker_t *w;
+    uint64_t conn_id;
+    int32_t app_id;
+    int rc;
+    int del_flag, forbidden;
+    char user_id[];
+} login_job_t;
+
+static void login_work(uv_work_t *req)
+{
+    login_job_t *j = req->data;
+    store_user_t u;
+    j->rc = store_user_get_sync(j->srv->store, j->app_id, j->user_id, &u);
+    if (j->rc == 0) {
+        j->del_flag = u.del_flag;
+        j->forbidden = u.forbidden_flag;
+    }
+}
+
+static void login_finish(conn_t *c);
+
+static void login_after(uv_work_t *req, int status)
+{
+    login_job_t *j = req->data;
+    conn_t *c = connmap_get(&j->w->conns, j->conn_id);
+    if (c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER))) {
+        c->flags &= (uint16_t)~CF_LOGIN_PENDING;
+        if (status < 0 || (j->rc < 0 && j->rc != STORE_ENOTFOUND))
+            login_failed(c, PETREL_ERR_SYSTEM, "storage unavailable");
+        else if (j->rc == STORE_ENOTFOUND)
+            login_failed(c, PETREL_ERR_USER_NOT_FOUND, "user not found (import it first)");
+        else if (j->del_flag)
+            login_failed(c, PETREL_ERR_USER_FORBIDDEN, "user deleted");
+        else if (j->forbidden)
+            login_failed(c, PETREL_ERR_USER_FORBIDDEN, "user forbidden");
+        else
+            login_finish(c);
+    }
+    free(j);
+}
+
+static int login_check_user(conn_t *c)
+{
+    size_t n = strlen(c->user_id);
+    login_job_t *j = malloc(sizeof *j + n + 1);
+    if (!j) {
+        conn_close(c);
+        return -1;
+    }
+    j->work.data = j;
+    j->srv = c->w->srv;
+    j->w = c->w;
+    j->conn_id = c->id;
+    j->app_id = c->app_id;
+    memcpy(j->user_id, c->user_id, n + 1);
+    if (uv_queue_work(&c->w->loop, &j->work, login_work, login_after) < 0) {
+        free(j);
+        login_failed(c, PETREL_ERR_SYSTEM, "cannot queue login");
+        return -1;
+    }
+    c->flags |= CF_LOGIN_PENDING;
+    return 0;
+}
+
+static void login_finish(conn_t *c)
+{
+    server_t *s = c->w->srv;
+    store_app_t app;
+    if (apps_get(s->apps, c->app_id, &app) < 0) {
+        login_failed(c, PETREL_ERR_APP_UNKNOWN, "unknown appId");
+        return;
+    }
     sess_login_t q = {
         .app_id = c->app_id, .user_id = c->user_id, .client_type = c->client_type,
         .imei = c->imei, .login_ms = now_ms(), .conn_id = c->id,
@@ -163,9 +252,10 @@ static int do_login(conn_t *c, const petrel_packet_t *p, json_t *body)
     sess_devices_free(victims, nv);
     if (rc < 0) {
         login_failed(c, PETREL_ERR_SYSTEM, "session registry failure");
-        return -1;
+        return;
     }
     c->flags |= CF_AUTHED;
+    atomic_fetch_add(online_gauge(c), 1);
     conn_set_list(c, LIST_ACTIVE);
     atomic_fetch_add(&s->metrics.logins_ok, 1);
     LOGD("login", "conn=%llu app=%d user=%s clientType=%d kicked=%zu", (unsigned long long)c->id,
@@ -174,13 +264,13 @@ static int do_login(conn_t *c, const petrel_packet_t *p, json_t *body)
                   json_pack("{s:s, s:i, s:i, s:s, s:I}", "userId", c->user_id, "appId", c->app_id,
                             "clientType", c->client_type, "imei", c->imei,
                             "serverTime", (json_int_t)now_ms()));
-    return 0;
 }
 
 void gw_on_close(conn_t *c)
 {
     server_t *s = c->w->srv;
     s->sess->ops->remove(s->sess, c->app_id, c->user_id, c->id);
+    atomic_fetch_sub(online_gauge(c), 1);
     c->flags &= (uint16_t)~CF_AUTHED;
 }
 
@@ -212,7 +302,7 @@ int gw_on_packet(conn_t *c, const petrel_packet_t *p)
     if (cmd == PETREL_CMD_PING) {
         send_json_obj(c, PETREL_CMD_PING, json_pack("{s:I}", "serverTime", (json_int_t)now_ms()));
     } else if (cmd == PETREL_CMD_LOGIN) {
-        if (c->flags & CF_AUTHED)
+        if (c->flags & (CF_AUTHED | CF_LOGIN_PENDING))
             conn_send_error(c, PETREL_ERR_ALREADY_LOGGED, "already logged in", cmd);
         else
             rc = do_login(c, p, body);
@@ -255,4 +345,89 @@ void gw_on_shutdown(conn_t *c)
         conn_close_after_flush(c);
     else
         gw_protocol_error(c, PETREL_ERR_SHUTDOWN, "server shutting down", 0);
+}
+
+/* ---- delivery from any thread ------------------------------------------------ */
+
+typedef struct push_msg {
+    uint64_t conn_id;
+    frame_t *f;
+} push_msg_t;
+
+static void push_on_loop(worker_t *w, void *arg)
+{
+    push_msg_t *m = arg;
+    conn_t *c = connmap_get(&w->conns, m->conn_id);
+    if (c && (c->flags & CF_AUTHED))
+        conn_send_frame(c, m->f);
+    frame_unref(m->f);
+    free(m);
+}
+
+size_t gw_push_user(server_t *s, int32_t app_id, const char *user_id, int32_t command,
+                    const char *json, size_t len, uint64_t except_conn_id)
+{
+    sess_device_t *d = NULL;
+    size_t n = 0, sent = 0;
+    if (s->sess->ops->list(s->sess, app_id, user_id, &d, &n) < 0 || n == 0) {
+        sess_devices_free(d, n);
+        return 0;
+    }
+    frame_t *f = frame_down(command, json, len);
+    for (size_t i = 0; f && i < n; i++) {
+        if (d[i].conn_id == except_conn_id)
+            continue;
+        push_msg_t *m = malloc(sizeof *m);
+        if (!m)
+            break;
+        m->conn_id = d[i].conn_id;
+        m->f = frame_ref(f);
+        if (worker_post(s, conn_id_worker(d[i].conn_id), push_on_loop, m) < 0) {
+            frame_unref(m->f);
+            free(m);
+            continue;
+        }
+        sent++;
+    }
+    if (f)
+        frame_unref(f);
+    sess_devices_free(d, n);
+    return sent;
+}
+
+typedef struct disc_msg {
+    uint64_t conn_id;
+    int code;
+    char msg[96];
+} disc_msg_t;
+
+static void disconnect_on_loop(worker_t *w, void *arg)
+{
+    disc_msg_t *m = arg;
+    conn_t *c = connmap_get(&w->conns, m->conn_id);
+    if (c)
+        gw_protocol_error(c, m->code, m->msg, 0);
+    free(m);
+}
+
+void gw_disconnect_user(server_t *s, int32_t app_id, const char *user_id, int code,
+                        const char *msg)
+{
+    sess_device_t *d = NULL;
+    size_t n = 0;
+    if (s->sess->ops->list(s->sess, app_id, user_id, &d, &n) < 0) {
+        sess_devices_free(d, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        disc_msg_t *m = malloc(sizeof *m);
+        if (!m)
+            break;
+        m->conn_id = d[i].conn_id;
+        m->code = code;
+        snprintf(m->msg, sizeof m->msg, "%s", msg);
+        if (worker_post(s, conn_id_worker(d[i].conn_id), disconnect_on_loop, m) < 0)
+            free(m);
+    }
+    sess_devices_free(d, n);
 }

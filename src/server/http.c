@@ -3,8 +3,9 @@
  * pipelined requests, bounded header and body sizes (4xx, never a crash),
  * and the WebSocket upgrade on /ws.  A request is answered as soon as it is
  * complete; responses are queued in order on the connection's output.
- * Routes live in http_route() so REST handlers plug in there.
+ * Requests are handed to api_handle() (see http.h) one at a time.
  */
+#include "server/http.h"
 #include "server/server.h"
 
 #include "server/log.h"
@@ -43,6 +44,11 @@ typedef struct http_state {
     size_t body_len;
     int error_status;    /* set by a callback that refused the request */
     int upgraded;
+    int pending;         /* a request is being answered */
+    int read_stopped;    /* reading paused until it is */
+    uint8_t *stash;      /* pipelined bytes read past the pending request */
+    size_t stash_len;
+    char ctype[64];      /* Content-Type of the current request */
 } http_state_t;
 
 static const char *status_text(int st)
@@ -52,11 +58,15 @@ static const char *status_text(int st)
     case 200: return "OK";
     case 400: return "Bad Request";
     case 404: return "Not Found";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 405: return "Method Not Allowed";
     case 413: return "Payload Too Large";
     case 414: return "URI Too Long";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
     default: return "Status";
     }
 }
@@ -139,6 +149,7 @@ static int on_message_begin(http_parser *p)
     st->upgrade_ws = st->conn_upgrade = 0;
     st->ws_key[0] = '\0';
     st->ws_version = 0;
+    st->ctype[0] = '\0';
     free(st->body);
     st->body = NULL;
     st->body_len = 0;
@@ -170,6 +181,9 @@ static void finish_value(http_state_t *st)
             memcpy(st->ws_key, st->value, st->value_len + 1);
         break;
     case H_WS_VERSION: st->ws_version = atoi(st->value); break;
+    case H_CONTENT_TYPE:
+        snprintf(st->ctype, sizeof st->ctype, "%.*s", (int)(sizeof st->ctype - 1), st->value);
+        break;
     default: break;
     }
     st->cur = H_NONE;
@@ -203,6 +217,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
                 : !strcasecmp(f, "connection") ? H_CONNECTION
                 : !strcasecmp(f, "sec-websocket-key") ? H_WS_KEY
                 : !strcasecmp(f, "sec-websocket-version") ? H_WS_VERSION
+                : !strcasecmp(f, "content-type") ? H_CONTENT_TYPE
                 : H_NONE;
         st->field_len = 0;
     }
@@ -272,31 +287,67 @@ static void ws_handshake(conn_t *c, http_state_t *st)
     st->upgraded = 1;
 }
 
-static void http_route(conn_t *c, http_state_t *st, int keep_alive)
+static void fill_peer(conn_t *c, char *out, size_t cap)
 {
-    server_t *s = c->w->srv;
-    atomic_fetch_add(&s->metrics.http_requests, 1);
-    const char *path = st->url;
-    size_t plen = strcspn(path, "?");
-    if (plen == 3 && !strncmp(path, "/ws", 3)) {
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    out[0] = '\0';
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET)
+            uv_ip4_name((struct sockaddr_in *)&ss, out, cap);
+        else
+            uv_ip6_name((struct sockaddr_in6 *)&ss, out, cap);
+    }
+}
+
+static void dispatch(conn_t *c, http_state_t *st, int keep_alive)
+{
+    size_t plen = strcspn(st->url, "?");
+    if (plen == 3 && !strncmp(st->url, "/ws", 3)) {
         ws_handshake(c, st);
         return;
     }
-    if (plen == 8 && !strncmp(path, "/healthz", 8)) {
-        respond_json(c, 200, 200, "ok", json_pack("{s:s}", "status", "up"), keep_alive);
+    http_req_t *req = calloc(1, sizeof *req);
+    if (!req) {
+        conn_close(c);
         return;
     }
-    respond_json(c, 404, 404, "not found", NULL, keep_alive);
+    req->srv = c->w->srv;
+    req->w = c->w;
+    req->conn_id = c->id;
+    req->method = (int)st->parser.method;
+    req->path = strndup(st->url, plen);
+    req->query = strdup(st->url[plen] ? st->url + plen + 1 : "");
+    req->body = st->body;
+    req->body_len = st->body_len;
+    st->body = NULL;
+    st->body_len = 0;
+    req->keep_alive = keep_alive;
+    req->route = -1;
+    memcpy(req->content_type, st->ctype, sizeof req->content_type);
+    req->start_us = (int64_t)uv_hrtime() / 1000;
+    fill_peer(c, req->peer, sizeof req->peer);
+    if (!req->path || !req->query) {
+        free(req->path);
+        free(req->query);
+        free(req->body);
+        free(req);
+        conn_close(c);
+        return;
+    }
+    st->pending = 1;
+    api_handle(req);
 }
 
 static int on_message_complete(http_parser *p)
 {
     http_state_t *st = p->data;
     conn_t *c = st->c;
-    http_route(c, st, http_should_keep_alive(p) && !(c->flags & CF_CLOSE_AFTER));
+    dispatch(c, st, http_should_keep_alive(p) && !(c->flags & CF_CLOSE_AFTER));
     conn_touch(c);
-    /* stop after an upgrade or once the connection is closing */
-    if (st->upgraded || (c->flags & (CF_CLOSED | CF_CLOSE_AFTER)))
+    /* one request at a time: stop until it is answered, after an upgrade,
+     * or once the connection is closing */
+    if (st->pending || st->upgraded || (c->flags & (CF_CLOSED | CF_CLOSE_AFTER)))
         http_parser_pause(p, 1);
     return 0;
 }
@@ -311,19 +362,31 @@ static const http_parser_settings settings = {
     .on_message_complete = on_message_complete,
 };
 
-void http_on_data(conn_t *c, const uint8_t *data, size_t len)
+static http_state_t *state_of(conn_t *c)
 {
     http_state_t *st = c->proto;
     if (!st) {
         st = calloc(1, sizeof *st);
-        if (!st) {
-            conn_close(c);
-            return;
-        }
+        if (!st)
+            return NULL;
         http_parser_init(&st->parser, HTTP_REQUEST);
         st->parser.data = st;
         st->c = c;
         c->proto = st;
+    }
+    return st;
+}
+
+void http_on_data(conn_t *c, const uint8_t *data, size_t len)
+{
+    http_state_t *st = state_of(c);
+    if (!st) {
+        conn_close(c);
+        return;
+    }
+    if (st->pending) { /* cannot happen while reading is stopped; be safe */
+        conn_close(c);
+        return;
     }
     size_t n = http_parser_execute(&st->parser, &settings, (const char *)data, len);
     if (c->flags & CF_CLOSED)
@@ -331,6 +394,7 @@ void http_on_data(conn_t *c, const uint8_t *data, size_t len)
     if (st->upgraded) {
         c->proto = NULL;
         free(st->body);
+        free(st->stash);
         free(st);
         if (ws_upgrade(c, data + n, len - n) < 0)
             conn_close(c);
@@ -338,6 +402,21 @@ void http_on_data(conn_t *c, const uint8_t *data, size_t len)
     }
     if (c->flags & CF_CLOSE_AFTER)
         return;
+    if (st->pending) {
+        /* keep the pipelined rest for when the answer is out */
+        if (n < len) {
+            st->stash = malloc(len - n);
+            if (!st->stash) {
+                conn_close(c);
+                return;
+            }
+            memcpy(st->stash, data + n, len - n);
+            st->stash_len = len - n;
+        }
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        st->read_stopped = 1;
+        return;
+    }
     enum http_errno e = HTTP_PARSER_ERRNO(&st->parser);
     if (e != HPE_OK) {
         int status = st->error_status ? st->error_status : 400;
@@ -348,11 +427,163 @@ void http_on_data(conn_t *c, const uint8_t *data, size_t len)
     }
 }
 
+/* ---- replies ------------------------------------------------------------ */
+
+typedef struct reply {
+    http_req_t *req;
+    frame_t *f;
+    int status;
+} reply_t;
+
+static void req_free(http_req_t *req)
+{
+    free(req->path);
+    free(req->query);
+    free(req->body);
+    free(req);
+}
+
+static void reply_on_loop(worker_t *w, void *arg)
+{
+    reply_t *r = arg;
+    http_req_t *req = r->req;
+    conn_t *c = connmap_get(&w->conns, req->conn_id);
+    metrics_http(&w->srv->metrics, req->route, r->status);
+    if (c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER)) && c->kind == CONN_HTTP) {
+        http_state_t *st = c->proto;
+        conn_queue_owned(c, r->f);
+        r->f = NULL;
+        if (!req->keep_alive) {
+            conn_close_after_flush(c);
+        } else if (st && st->pending && !(c->flags & CF_CLOSED)) {
+            st->pending = 0;
+            http_parser_pause(&st->parser, 0);
+            conn_touch(c);
+            if (st->read_stopped) {
+                st->read_stopped = 0;
+                conn_start_read(c);
+            }
+            if (st->stash && !(c->flags & CF_CLOSED)) {
+                uint8_t *b = st->stash;
+                size_t n = st->stash_len;
+                st->stash = NULL;
+                st->stash_len = 0;
+                http_on_data(c, b, n);
+                free(b);
+            }
+        }
+    }
+    if (r->f)
+        frame_unref(r->f);
+    req_free(req);
+    free(r);
+}
+
+void http_reply(http_req_t *req, int status, const char *content_type, const void *body,
+                size_t len, const char *extra_headers)
+{
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Connection: %s\r\n%s\r\n",
+                     status, status_text(status), content_type, len,
+                     req->keep_alive ? "keep-alive" : "close", extra_headers ? extra_headers : "");
+    reply_t *r = malloc(sizeof *r);
+    frame_t *f = (n > 0 && (size_t)n < sizeof head) ? frame_new((size_t)n + len) : NULL;
+    if (!r || !f) {
+        free(r);
+        if (f)
+            frame_unref(f);
+        req->keep_alive = 0;
+        static const char oom[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                                  "Connection: close\r\n\r\n";
+        f = frame_from(oom, sizeof oom - 1);
+        r = malloc(sizeof *r);
+        if (!r || !f) { /* nothing more we can do: the idle sweep closes it */
+            free(r);
+            if (f)
+                frame_unref(f);
+            req_free(req);
+            return;
+        }
+        status = 500;
+    } else {
+        memcpy(f->data, head, (size_t)n);
+        if (len)
+            memcpy(f->data + n, body, len);
+    }
+    r->req = req;
+    r->f = f;
+    r->status = status;
+    uv_thread_t self = uv_thread_self();
+    if (uv_thread_equal(&self, &req->w->thread)) {
+        reply_on_loop(req->w, r);
+    } else if (worker_post(req->srv, req->w->idx, reply_on_loop, r) < 0) {
+        frame_unref(r->f);
+        req_free(req);
+        free(r);
+    }
+}
+
+void http_reply_json(http_req_t *req, int status, json_t *obj)
+{
+    char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    if (!s) {
+        static const char oom[] = "{\"code\":90000,\"msg\":\"out of memory\"}";
+        http_reply(req, 500, "application/json", oom, sizeof oom - 1, NULL);
+        return;
+    }
+    http_reply(req, status, "application/json", s, strlen(s), NULL);
+    free(s);
+}
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+int http_query_get(const http_req_t *req, const char *key, char *out, size_t cap)
+{
+    size_t kl = strlen(key);
+    for (const char *p = req->query; *p;) {
+        const char *amp = strchr(p, '&');
+        const char *end = amp ? amp : p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        if (eq && (size_t)(eq - p) == kl && !strncmp(p, key, kl)) {
+            size_t o = 0;
+            for (const char *v = eq + 1; v < end; v++) {
+                int ch = (unsigned char)*v;
+                if (ch == '+') {
+                    ch = ' ';
+                } else if (ch == '%' && end - v > 2 && hexval(v[1]) >= 0 && hexval(v[2]) >= 0) {
+                    ch = hexval(v[1]) * 16 + hexval(v[2]);
+                    v += 2;
+                }
+                if (o + 1 >= cap)
+                    return -1;
+                out[o++] = (char)ch;
+            }
+            out[o] = '\0';
+            return 0;
+        }
+        p = amp ? amp + 1 : end;
+    }
+    return -1;
+}
+
 void http_state_free(conn_t *c)
 {
     http_state_t *st = c->proto;
     if (!st)
         return;
+    free(st->stash);
     free(st->body);
     free(st);
     c->proto = NULL;

@@ -21,32 +21,83 @@
  * itself (BEGIN, COMMIT, or an error that aborts it) fails the whole batch,
  * with STORE_EIO for every op, since none of them is durable.
  *
- * Ownership: the store owns queued ops (one malloc each, freed by the
- * writer after the callback); callers keep ownership of what they pass in,
- * which is copied.
+ * Ownership: the store owns queued ops (one malloc each, plus the row
+ * arrays of multi-row ops, freed by the writer after the callback);
+ * callers keep ownership of what they pass in, which is copied.  The one
+ * exception is a multi-row op's results array, written by the writer
+ * right before the callback (finish_op): per-row outcomes are collected in
+ * the op first and only published once the transaction's fate is known,
+ * so a caller never sees "0" for a row whose transaction then failed.
+ *
+ * Validation happens here, before an op is queued: C strings are checked
+ * to be terminated within their arrays before anything binds them, and a
+ * multi-row op marks its invalid rows so the backend skips them (the
+ * schema's CHECKs stay as a second line of defence).
+ *
+ * Reads bypass the writer entirely: each *_sync read calls the backend,
+ * which lends it one of its pooled read connections.
  */
 #include "server/store.h"
 #include "server/store_backend.h"
 #include "server/log.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define DEFAULT_MAX_BATCH 1024
 #define MAX_MAX_BATCH (1u << 20) /* bounds the writer's batch array */
+#define PAGE_LIMIT_MAX 100
 
-/* Adding a write op: a kind here, a payload member, a case in exec_op, and
- * a public submit function that fills it. */
+const uint64_t store_hist_bounds_us[STORE_HIST_BUCKETS] = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000,
+    UINT64_MAX, /* +Inf */
+};
+
+/* Adding a write op: a kind here, a payload member, a case in exec_op (and
+ * in op_free/finish_op if it owns arrays or has results), and a public
+ * submit function that fills it. */
 enum op_kind {
     OP_APP_PUT,
+    OP_USER_IMPORT,
+    OP_USER_UPDATE,
+    OP_USER_DELETE,
+    OP_ACCOUNT_CREATE,
 };
+
+/* Rows of a multi-row op.  row_rc[i] != 0 before the op runs marks a row
+ * validation refused; the backend fills in the rest. */
+typedef struct rows {
+    size_t n;
+    int *row_rc;   /* owned, n entries */
+    int *results;  /* the caller's, written by finish_op only */
+} rows_t;
 
 typedef struct op {
     enum op_kind kind;
     union {
         store_app_t app;
+        struct {
+            rows_t rows;
+            store_user_t *users; /* owned copy, n entries */
+        } import;
+        struct {
+            store_user_t user;
+            unsigned mask;
+        } update;
+        struct {
+            rows_t rows;
+            int32_t app_id;
+            char (*ids)[STORE_ID_MAX + 1]; /* owned copy, n entries */
+        } del;
+        struct {
+            int32_t app_id;
+            char user_name[STORE_NAME_MAX + 1];
+            char user_id[STORE_ID_MAX + 1];
+            char hash[STORE_HASH_MAX + 1];
+        } account;
     } u;
     store_done_fn done;
     void *arg;
@@ -102,13 +153,79 @@ static int on_writer(store_t *st)
     return tls_writer_of == st;
 }
 
-static int exec_op(store_t *st, op_t *op)
+static void op_free(op_t *op)
 {
     switch (op->kind) {
+    case OP_USER_IMPORT:
+        free(op->u.import.users);
+        free(op->u.import.rows.row_rc);
+        break;
+    case OP_USER_DELETE:
+        free(op->u.del.ids);
+        free(op->u.del.rows.row_rc);
+        break;
     case OP_APP_PUT:
-        return st->bops->app_put(st->be, &op->u.app);
+    case OP_USER_UPDATE:
+    case OP_ACCOUNT_CREATE:
+        break;
+    }
+    free(op);
+}
+
+/* The op's rows, if it has per-row results. */
+static rows_t *op_rows(op_t *op)
+{
+    switch (op->kind) {
+    case OP_USER_IMPORT:
+        return &op->u.import.rows;
+    case OP_USER_DELETE:
+        return &op->u.del.rows;
+    case OP_APP_PUT:
+    case OP_USER_UPDATE:
+    case OP_ACCOUNT_CREATE:
+        break;
+    }
+    return NULL;
+}
+
+/* Publish per-row results once op->rc is final (writer, before done). */
+static void finish_op(op_t *op)
+{
+    rows_t *r = op_rows(op);
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        r->results[i] = op->rc == 0 ? r->row_rc[i] : op->rc;
+}
+
+static int exec_op(store_t *st, op_t *op)
+{
+    const store_backend_ops_t *b = st->bops;
+    int64_t now = store_now_ms();
+    switch (op->kind) {
+    case OP_APP_PUT:
+        return b->app_put(st->be, &op->u.app);
+    case OP_USER_IMPORT:
+        return b->user_import(st->be, op->u.import.users, op->u.import.rows.row_rc,
+                              op->u.import.rows.n, now);
+    case OP_USER_UPDATE:
+        return b->user_update(st->be, &op->u.update.user, op->u.update.mask, now);
+    case OP_USER_DELETE:
+        return b->user_delete(st->be, op->u.del.app_id, op->u.del.ids, op->u.del.rows.row_rc,
+                              op->u.del.rows.n, now);
+    case OP_ACCOUNT_CREATE:
+        return b->account_create(st->be, op->u.account.app_id, op->u.account.user_name,
+                                 op->u.account.user_id, op->u.account.hash, now);
     }
     return STORE_EINVAL;
+}
+
+static size_t hist_bucket(uint64_t us)
+{
+    size_t i = 0;
+    while (i < STORE_HIST_BUCKETS - 1 && us > store_hist_bounds_us[i])
+        i++;
+    return i;
 }
 
 /* One transaction over ops[0..n).  Sets every op's rc; no callbacks. */
@@ -146,6 +263,7 @@ static void run_batch(store_t *st, op_t **ops, size_t n)
             st->stats.commit_us_max = us;
         if (n > st->stats.batch_max)
             st->stats.batch_max = n;
+        st->stats.commit_hist[hist_bucket(us)]++;
     } else {
         st->stats.failures++;
     }
@@ -184,9 +302,10 @@ static void *writer_main(void *p)
         /* After the commit, and outside the lock so a callback may submit
          * more work (it lands in the next batch). */
         for (size_t i = 0; i < n; i++) {
+            finish_op(ops[i]);
             if (ops[i]->done)
                 ops[i]->done(ops[i]->arg, ops[i]->rc);
-            free(ops[i]);
+            op_free(ops[i]);
         }
     }
     free(batch);
@@ -201,7 +320,7 @@ static int submit(store_t *st, op_t *op)
     pthread_mutex_lock(&st->mu);
     if (st->closing) {
         pthread_mutex_unlock(&st->mu);
-        free(op);
+        op_free(op);
         return STORE_ECLOSED;
     }
     if (st->tail)
@@ -292,31 +411,7 @@ int store_schema_version(store_t *st)
     return st ? st->version : STORE_EINVAL;
 }
 
-static int app_valid(const store_app_t *a)
-{
-    return strnlen(a->secret, sizeof a->secret) < sizeof a->secret &&
-           strnlen(a->admin_id, sizeof a->admin_id) < sizeof a->admin_id &&
-           strnlen(a->settings, sizeof a->settings) < sizeof a->settings;
-}
-
-int store_app_put(store_t *st, const store_app_t *app, store_done_fn done, void *arg)
-{
-    if (!st || !app || !app_valid(app))
-        return STORE_EINVAL;
-    op_t *op = malloc(sizeof *op);
-    if (!op)
-        return STORE_EIO;
-    op->kind = OP_APP_PUT;
-    op->u.app = *app;
-    if (op->u.app.created_at <= 0)
-        op->u.app.created_at = store_now_ms();
-    if (!op->u.app.settings[0])
-        memcpy(op->u.app.settings, "{}", sizeof "{}");
-    op->done = done;
-    op->arg = arg;
-    op->rc = STORE_EIO;
-    return submit(st, op);
-}
+/* ---- submitting ---- */
 
 /* Lives on the waiting caller's stack; the writer must not touch it after
  * unlocking, because the caller returns (and the frame dies) right then. */
@@ -337,16 +432,44 @@ static void waiter_done(void *arg, int rc)
     pthread_mutex_unlock(&w->mu);
 }
 
-int store_app_put_sync(store_t *st, const store_app_t *app)
+static op_t *op_new(enum op_kind kind)
 {
-    if (!st || !app)
-        return STORE_EINVAL;
-    if (on_writer(st))
-        return STORE_EINVAL; /* would wait for itself */
+    op_t *op = calloc(1, sizeof *op);
+    if (op) {
+        op->kind = kind;
+        op->rc = STORE_EIO;
+    }
+    return op;
+}
+
+/* Queue op (built by a make_* function, which returned rc) with its
+ * callback.  Takes ownership of op in every case. */
+static int enqueue(store_t *st, int rc, op_t *op, store_done_fn done, void *arg)
+{
+    if (rc != 0) {
+        if (op)
+            op_free(op);
+        return rc;
+    }
+    op->done = done;
+    op->arg = arg;
+    return submit(st, op);
+}
+
+/* Same, then wait for the op's callback and return its rc. */
+static int enqueue_wait(store_t *st, int rc, op_t *op)
+{
+    if (rc == 0 && on_writer(st))
+        rc = STORE_EINVAL; /* would wait for itself */
+    if (rc != 0) {
+        if (op)
+            op_free(op);
+        return rc;
+    }
     waiter_t w = {.done = 0, .rc = STORE_EIO};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
-    int rc = store_app_put(st, app, waiter_done, &w);
+    rc = enqueue(st, 0, op, waiter_done, &w);
     if (rc == 0) {
         pthread_mutex_lock(&w.mu);
         while (!w.done)
@@ -357,6 +480,61 @@ int store_app_put_sync(store_t *st, const store_app_t *app)
     pthread_cond_destroy(&w.cv);
     pthread_mutex_destroy(&w.mu);
     return rc;
+}
+
+/* s is NUL-terminated within cap bytes. */
+static int str_fits(const char *s, size_t cap)
+{
+    return strnlen(s, cap) < cap;
+}
+
+/* A C string of 1..max bytes (reads at most max + 1 bytes of s). */
+static int str_len_ok(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max + 1);
+    return n >= 1 && n <= max;
+}
+
+#define FITS(obj, field) str_fits((obj)->field, sizeof (obj)->field)
+
+/* ---- apps ---- */
+
+static int app_valid(const store_app_t *a)
+{
+    return FITS(a, secret) && FITS(a, admin_id) && FITS(a, settings);
+}
+
+static int make_app_put(store_t *st, const store_app_t *app, op_t **out)
+{
+    *out = NULL;
+    if (!st || !app || !app_valid(app))
+        return STORE_EINVAL;
+    op_t *op = op_new(OP_APP_PUT);
+    if (!op)
+        return STORE_EIO;
+    op->u.app = *app;
+    if (op->u.app.created_at <= 0)
+        op->u.app.created_at = store_now_ms();
+    if (!op->u.app.settings[0])
+        memcpy(op->u.app.settings, "{}", sizeof "{}");
+    *out = op;
+    return 0;
+}
+
+int store_app_put(store_t *st, const store_app_t *app, store_done_fn done, void *arg)
+{
+    op_t *op;
+    int rc = make_app_put(st, app, &op);
+    return enqueue(st, rc, op, done, arg);
+}
+
+int store_app_put_sync(store_t *st, const store_app_t *app)
+{
+    if (!st || !app)
+        return STORE_EINVAL;
+    op_t *op;
+    int rc = make_app_put(st, app, &op);
+    return enqueue_wait(st, rc, op);
 }
 
 int store_app_get_sync(store_t *st, int32_t app_id, store_app_t *out)
@@ -380,6 +558,251 @@ int store_ping_sync(store_t *st)
     if (!st)
         return STORE_EINVAL;
     return st->bops->ping(st->be);
+}
+
+/* ---- users ---- */
+
+static int flag_ok(int v)
+{
+    return v == 0 || v == 1;
+}
+
+/* The id plus every field named in mask (see "A user is valid" in
+ * store.h). */
+static int user_valid(const store_user_t *u, unsigned mask)
+{
+    if (!str_len_ok(u->user_id, STORE_ID_MAX))
+        return 0;
+    if (((mask & STORE_USER_F_NICK_NAME) && !FITS(u, nick_name)) ||
+        ((mask & STORE_USER_F_PHOTO) && !FITS(u, photo)) ||
+        ((mask & STORE_USER_F_BIRTH_DAY) && !FITS(u, birth_day)) ||
+        ((mask & STORE_USER_F_LOCATION) && !FITS(u, location)) ||
+        ((mask & STORE_USER_F_SELF_SIGNATURE) && !FITS(u, self_signature)) ||
+        ((mask & STORE_USER_F_EXTRA) && !FITS(u, extra)))
+        return 0;
+    if ((mask & STORE_USER_F_FRIEND_ALLOW_TYPE) &&
+        u->friend_allow_type != 1 && u->friend_allow_type != 2)
+        return 0;
+    if (((mask & STORE_USER_F_FORBIDDEN_FLAG) && !flag_ok(u->forbidden_flag)) ||
+        ((mask & STORE_USER_F_DISABLE_ADD_FRIEND) && !flag_ok(u->disable_add_friend)) ||
+        ((mask & STORE_USER_F_SILENT_FLAG) && !flag_ok(u->silent_flag)))
+        return 0;
+    return 1;
+}
+
+static int rows_init(rows_t *r, size_t n, int *results)
+{
+    r->n = n;
+    r->results = results;
+    r->row_rc = calloc(n, sizeof *r->row_rc);
+    return r->row_rc ? 0 : STORE_EIO;
+}
+
+static int make_user_import(store_t *st, const store_user_t *users, size_t n, int *results,
+                            op_t **out)
+{
+    *out = NULL;
+    if (!st || !users || !results || n == 0 || n > STORE_USER_BATCH_MAX)
+        return STORE_EINVAL;
+    op_t *op = op_new(OP_USER_IMPORT);
+    if (!op)
+        return STORE_EIO;
+    *out = op;
+    if (rows_init(&op->u.import.rows, n, results) != 0 ||
+        !(op->u.import.users = malloc(n * sizeof *op->u.import.users)))
+        return STORE_EIO;
+    memcpy(op->u.import.users, users, n * sizeof *users);
+    for (size_t i = 0; i < n; i++)
+        if (!user_valid(&users[i], STORE_USER_F_ALL))
+            op->u.import.rows.row_rc[i] = STORE_EINVAL;
+    return 0;
+}
+
+int store_user_import(store_t *st, const store_user_t *users, size_t n, int *results,
+                      store_done_fn done, void *arg)
+{
+    op_t *op;
+    int rc = make_user_import(st, users, n, results, &op);
+    return enqueue(st, rc, op, done, arg);
+}
+
+int store_user_import_sync(store_t *st, const store_user_t *users, size_t n, int *results)
+{
+    if (!st)
+        return STORE_EINVAL;
+    op_t *op;
+    int rc = make_user_import(st, users, n, results, &op);
+    return enqueue_wait(st, rc, op);
+}
+
+static int make_user_update(store_t *st, const store_user_t *u, unsigned mask, op_t **out)
+{
+    *out = NULL;
+    if (!st || !u || mask == 0 || (mask & ~(unsigned)STORE_USER_F_ALL) || !user_valid(u, mask))
+        return STORE_EINVAL;
+    op_t *op = op_new(OP_USER_UPDATE);
+    if (!op)
+        return STORE_EIO;
+    op->u.update.user = *u;
+    op->u.update.mask = mask;
+    *out = op;
+    return 0;
+}
+
+int store_user_update(store_t *st, const store_user_t *u, unsigned field_mask,
+                      store_done_fn done, void *arg)
+{
+    op_t *op;
+    int rc = make_user_update(st, u, field_mask, &op);
+    return enqueue(st, rc, op, done, arg);
+}
+
+int store_user_update_sync(store_t *st, const store_user_t *u, unsigned field_mask)
+{
+    if (!st)
+        return STORE_EINVAL;
+    op_t *op;
+    int rc = make_user_update(st, u, field_mask, &op);
+    return enqueue_wait(st, rc, op);
+}
+
+static int make_user_delete(store_t *st, int32_t app_id, const char *const *ids, size_t n,
+                            int *results, op_t **out)
+{
+    *out = NULL;
+    if (!st || !ids || !results || n == 0 || n > STORE_USER_BATCH_MAX)
+        return STORE_EINVAL;
+    op_t *op = op_new(OP_USER_DELETE);
+    if (!op)
+        return STORE_EIO;
+    *out = op;
+    op->u.del.app_id = app_id;
+    if (rows_init(&op->u.del.rows, n, results) != 0 ||
+        !(op->u.del.ids = calloc(n, sizeof *op->u.del.ids)))
+        return STORE_EIO;
+    for (size_t i = 0; i < n; i++) {
+        int *rc = &op->u.del.rows.row_rc[i];
+        if (!ids[i])
+            *rc = STORE_EINVAL;
+        else if (!str_len_ok(ids[i], STORE_ID_MAX))
+            *rc = STORE_ENOTFOUND; /* no user can have that id */
+        else
+            memcpy(op->u.del.ids[i], ids[i], strlen(ids[i]) + 1);
+    }
+    return 0;
+}
+
+int store_user_delete(store_t *st, int32_t app_id, const char *const *user_ids, size_t n,
+                      int *results, store_done_fn done, void *arg)
+{
+    op_t *op;
+    int rc = make_user_delete(st, app_id, user_ids, n, results, &op);
+    return enqueue(st, rc, op, done, arg);
+}
+
+int store_user_delete_sync(store_t *st, int32_t app_id, const char *const *user_ids,
+                           size_t n, int *results)
+{
+    if (!st)
+        return STORE_EINVAL;
+    op_t *op;
+    int rc = make_user_delete(st, app_id, user_ids, n, results, &op);
+    return enqueue_wait(st, rc, op);
+}
+
+int store_user_get_sync(store_t *st, int32_t app_id, const char *user_id, store_user_t *out)
+{
+    if (!st || !user_id || !out)
+        return STORE_EINVAL;
+    if (!str_len_ok(user_id, STORE_ID_MAX))
+        return STORE_ENOTFOUND;
+    return st->bops->user_get(st->be, app_id, user_id, out);
+}
+
+int store_user_page_sync(store_t *st, int32_t app_id, const char *nick_like,
+                         const char *exclude_user_id, int offset, int limit,
+                         store_user_t **out, size_t *n, int64_t *total)
+{
+    if (!st || !out || !n)
+        return STORE_EINVAL;
+    *out = NULL;
+    *n = 0;
+    int64_t tot = 0;
+    if (total)
+        *total = 0;
+    if (offset < 0)
+        offset = 0;
+    if (limit < 1)
+        limit = 1;
+    if (limit > PAGE_LIMIT_MAX)
+        limit = PAGE_LIMIT_MAX;
+    if (nick_like && !nick_like[0])
+        nick_like = NULL;
+    if (exclude_user_id && !exclude_user_id[0])
+        exclude_user_id = NULL;
+    int rc = st->bops->user_page(st->be, app_id, nick_like, exclude_user_id, offset, limit, out,
+                                 n, &tot);
+    if (rc == 0 && total)
+        *total = tot;
+    return rc;
+}
+
+int store_user_count_sync(store_t *st, int32_t app_id, int64_t *n)
+{
+    if (!st || !n)
+        return STORE_EINVAL;
+    *n = 0;
+    return st->bops->user_count(st->be, app_id, n);
+}
+
+/* ---- demo app accounts ---- */
+
+static int make_account_create(store_t *st, int32_t app_id, const char *user_name,
+                               const char *user_id, const char *hash, op_t **out)
+{
+    *out = NULL;
+    if (!st || !user_name || !user_id || !hash || !str_len_ok(user_name, STORE_NAME_MAX) ||
+        !str_len_ok(user_id, STORE_ID_MAX) || !str_len_ok(hash, STORE_HASH_MAX))
+        return STORE_EINVAL;
+    op_t *op = op_new(OP_ACCOUNT_CREATE);
+    if (!op)
+        return STORE_EIO;
+    op->u.account.app_id = app_id;
+    /* Lengths checked above; the arrays are zeroed, so these terminate. */
+    memcpy(op->u.account.user_name, user_name, strlen(user_name));
+    memcpy(op->u.account.user_id, user_id, strlen(user_id));
+    memcpy(op->u.account.hash, hash, strlen(hash));
+    *out = op;
+    return 0;
+}
+
+int store_account_create(store_t *st, int32_t app_id, const char *user_name,
+                         const char *user_id, const char *password_hash,
+                         store_done_fn done, void *arg)
+{
+    op_t *op;
+    int rc = make_account_create(st, app_id, user_name, user_id, password_hash, &op);
+    return enqueue(st, rc, op, done, arg);
+}
+
+int store_account_create_sync(store_t *st, int32_t app_id, const char *user_name,
+                              const char *user_id, const char *password_hash)
+{
+    if (!st)
+        return STORE_EINVAL;
+    op_t *op;
+    int rc = make_account_create(st, app_id, user_name, user_id, password_hash, &op);
+    return enqueue_wait(st, rc, op);
+}
+
+int store_account_get_sync(store_t *st, int32_t app_id, const char *user_name,
+                           char *user_id_out, char *hash_out, size_t hash_cap)
+{
+    if (!st || !user_name || (hash_out && hash_cap == 0))
+        return STORE_EINVAL;
+    if (!str_len_ok(user_name, STORE_NAME_MAX))
+        return STORE_ENOTFOUND;
+    return st->bops->account_get(st->be, app_id, user_name, user_id_out, hash_out, hash_cap);
 }
 
 void store_get_stats(store_t *st, store_stats_t *out)

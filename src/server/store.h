@@ -5,7 +5,14 @@
  * flush into a single transaction (group commit); completion callbacks run
  * on the writer thread, so callers on an event loop post the result back to
  * their loop and never wait on the disk.  Blocking calls (store_open, the
- * *_sync functions) are for startup and tests only, never on an event loop.
+ * *_sync functions) never run on an event loop: they are for startup, tests
+ * and libuv's thread pool (uv_queue_work).
+ *
+ * Concurrency: every *_sync read is safe from any number of threads at
+ * once; reads borrow one of a small pool of read connections (read_conns)
+ * and only wait when all are busy, never for the writer.  A read sees the
+ * last committed state: a write whose done callback has run is visible to
+ * every read that starts afterwards.
  *
  * Return convention: 0 on success, negative STORE_E* on failure.
  */
@@ -38,6 +45,10 @@ typedef struct store_config {
      * process (e.g. an operator's sqlite3 shell) before the transaction
      * fails with STORE_EIO (0 = 5000 ms). */
     int busy_timeout_ms;
+    /* Addition: read connections in the pool behind the *_sync reads, i.e.
+     * how many reads run in parallel (0 = 4, at most 64).  Sized like the
+     * thread pool that calls them; more only costs memory (page cache). */
+    int read_conns;
 } store_config_t;
 
 #define STORE_SECRET_MAX 128
@@ -55,6 +66,13 @@ typedef struct store_app {
     int64_t created_at;                /* epoch ms */
 } store_app_t;
 
+/* Commit-latency histogram buckets.  store_hist_bounds_us[i] is bucket i's
+ * inclusive upper bound in µs; the last one is UINT64_MAX and stands for
+ * +Inf.  The bounds are fixed (not configurable) so exported series stay
+ * comparable across restarts and builds. */
+#define STORE_HIST_BUCKETS 13
+extern const uint64_t store_hist_bounds_us[STORE_HIST_BUCKETS];
+
 typedef struct store_stats {
     uint64_t commits;          /* transactions committed by the writer */
     uint64_t ops;              /* operations committed */
@@ -65,8 +83,15 @@ typedef struct store_stats {
     uint64_t commit_us_max;
     uint64_t queued;           /* ops currently waiting */
     /* Additions. */
-    uint64_t op_failures;      /* ops that failed alone (constraint) inside a committed transaction */
+    uint64_t op_failures;      /* ops that failed alone (constraint, update of a missing user)
+                                * inside a committed transaction; per-row results of
+                                * import/delete do not count */
     uint64_t batch_max;        /* most ops seen in one transaction */
+    /* Addition: commit latency distribution, same measure as commit_us_*.
+     * Each committed transaction counts once, in the first bucket whose
+     * bound >= its latency, so the buckets sum to commits.  Not
+     * cumulative: a Prometheus exporter adds them up for le="...". */
+    uint64_t commit_hist[STORE_HIST_BUCKETS];
 } store_stats_t;
 
 typedef void (*store_done_fn)(void *arg, int rc);
@@ -77,7 +102,9 @@ int store_open(const store_config_t *cfg, store_t **out);
 
 /* Stop accepting writes, commit everything queued (running its callbacks),
  * join the writer, close the database.  Safe on NULL.  Not from a done
- * callback (it would join its own thread; refused and logged). */
+ * callback (it would join its own thread; refused and logged).  No *_sync
+ * read may be running or start once it is called (the caller drains its
+ * thread-pool work first). */
 void store_close(store_t *st);
 
 /* Addition: the first half of store_close.  Stop accepting writes (puts
@@ -116,5 +143,148 @@ int store_app_list_sync(store_t *st, store_app_t **out, size_t *n);
 int store_ping_sync(store_t *st);
 
 void store_get_stats(store_t *st, store_stats_t *out);
+
+/* ------------------------------------------------------------------ */
+/* Users (addition, schema version 2).
+ *
+ * IM users of an app (table im_user).  petrel never stores an IM user's
+ * password: users authenticate with userSign tokens.  Users are soft
+ * deleted (del_flag = 1) so that ids are never reused and history keeps
+ * resolving; a deleted user still blocks importing the same user_id.
+ *
+ * Write rules shared by the user and account writes below:
+ *   - They go through the writer like store_app_put: done(arg, rc) runs
+ *     exactly once on the writer thread after the transaction committed or
+ *     failed; when the submit function itself returns non-zero, done is
+ *     not called and nothing is written (results included).
+ *   - Inputs (users, ids, strings) are copied before the submit function
+ *     returns; the caller may free or reuse them at once.  Only a results
+ *     array is the caller's to keep alive until done has run (the _sync
+ *     variants return after that, so a stack array is fine there).
+ *   - Per-row results are all filled before done runs.  When done's rc is
+ *     non-zero (STORE_EIO: the transaction failed; nothing was written)
+ *     every entry equals rc.
+ *   - The _sync variants wait for done and return its rc; like
+ *     store_app_put_sync they refuse (STORE_EINVAL) when called from a
+ *     done callback.
+ */
+
+/* Longest accepted user_name of a demo app account, and password_hash. */
+#define STORE_NAME_MAX 128
+#define STORE_HASH_MAX 255
+/* Most users or ids in one import/delete call (bounds one op's memory and
+ * how long it holds the writer). */
+#define STORE_USER_BATCH_MAX 1000
+
+typedef struct store_user {
+    int32_t app_id;
+    char user_id[STORE_ID_MAX + 1];  /* 1..128 bytes */
+    char nick_name[101];
+    char photo[256];                 /* URL */
+    int user_sex;                    /* 0 unknown, 1 male, 2 female (not checked) */
+    char birth_day[51];              /* free text, as the client sent it */
+    char location[51];
+    char self_signature[256];
+    int friend_allow_type;           /* 1 no verification, 2 verification needed */
+    int forbidden_flag;              /* 0/1: banned from logging in */
+    int disable_add_friend;          /* 0/1 */
+    int silent_flag;                 /* 0/1: muted */
+    int user_type;                   /* 1 ordinary, other values app defined */
+    int del_flag;                    /* 0/1; read-only: set by store_user_delete */
+    char extra[1001];                /* opaque app data, often JSON */
+    int64_t created_at, updated_at;  /* epoch ms; read-only: set by the store */
+} store_user_t;
+
+/* Fields of store_user_update's field_mask. */
+enum store_user_field {
+    STORE_USER_F_NICK_NAME = 1u << 0,
+    STORE_USER_F_PHOTO = 1u << 1,
+    STORE_USER_F_USER_SEX = 1u << 2,
+    STORE_USER_F_BIRTH_DAY = 1u << 3,
+    STORE_USER_F_LOCATION = 1u << 4,
+    STORE_USER_F_SELF_SIGNATURE = 1u << 5,
+    STORE_USER_F_FRIEND_ALLOW_TYPE = 1u << 6,
+    STORE_USER_F_FORBIDDEN_FLAG = 1u << 7,
+    STORE_USER_F_DISABLE_ADD_FRIEND = 1u << 8,
+    STORE_USER_F_SILENT_FLAG = 1u << 9,
+    STORE_USER_F_USER_TYPE = 1u << 10,
+    STORE_USER_F_EXTRA = 1u << 11,
+    STORE_USER_F_ALL = (1u << 12) - 1,
+};
+
+/* A user is valid when: user_id is 1..STORE_ID_MAX bytes; every string is
+ * NUL-terminated within its array; friend_allow_type is 1 or 2; forbidden_flag,
+ * disable_add_friend and silent_flag are 0 or 1.
+ * del_flag, created_at and updated_at are ignored on writes. */
+
+/* Insert n (1..STORE_USER_BATCH_MAX) users of any apps as ONE op: each row
+ * in its own savepoint, so a bad row fails alone.  results[i]: 0 inserted,
+ * STORE_ECONFLICT the (app_id, user_id) exists (a soft-deleted user counts
+ * as existing), STORE_EINVAL the row is invalid (see above).  done's rc is
+ * 0 whenever the transaction committed, even if every row was refused.
+ * created_at = updated_at = the time the op ran (ms); del_flag = 0.
+ * STORE_EINVAL (no op) for NULL st/users/results or n out of range. */
+int store_user_import(store_t *st, const store_user_t *users, size_t n, int *results,
+                      store_done_fn done, void *arg);
+int store_user_import_sync(store_t *st, const store_user_t *users, size_t n, int *results);
+
+/* Update only the fields named in field_mask (STORE_USER_F_*, non-zero, no
+ * unknown bits) of the live (del_flag = 0) user u->app_id/u->user_id, and
+ * set updated_at = now.  Only masked fields of u are read or validated.
+ * done's rc: 0, STORE_ENOTFOUND (no such user, or deleted).  STORE_EINVAL
+ * (no op) for a bad mask, an invalid user_id or an invalid masked field. */
+int store_user_update(store_t *st, const store_user_t *u, unsigned field_mask,
+                      store_done_fn done, void *arg);
+int store_user_update_sync(store_t *st, const store_user_t *u, unsigned field_mask);
+
+/* Soft delete (del_flag = 1, updated_at = now) n (1..STORE_USER_BATCH_MAX)
+ * users of one app.  results[i]: 0 deleted, STORE_ENOTFOUND missing,
+ * already deleted, or not a possible id (empty or too long), STORE_EINVAL
+ * user_ids[i] is NULL.  done's rc is 0 whenever the transaction committed. */
+int store_user_delete(store_t *st, int32_t app_id, const char *const *user_ids, size_t n,
+                      int *results, store_done_fn done, void *arg);
+int store_user_delete_sync(store_t *st, int32_t app_id, const char *const *user_ids,
+                           size_t n, int *results);
+
+/* Blocking: the user, deleted ones included (out->del_flag = 1) so callers
+ * can tell "deleted" from "never existed".  0 / STORE_ENOTFOUND. */
+int store_user_get_sync(store_t *st, int32_t app_id, const char *user_id, store_user_t *out);
+
+/* Blocking: one page of the app's live users ordered by user_id.
+ * nick_like: case-insensitive (ASCII) substring of nick_name, matched
+ * literally (% _ and \ are not wildcards); NULL or "" = every user.
+ * exclude_user_id (may be NULL) is left out of both the page and total.
+ * offset < 0 counts as 0; limit is clamped to 1..100.  *out is malloc'ed
+ * (free()), NULL when the page is empty; *n its length; *total (may be
+ * NULL) the number of matching users, from the same snapshot as the page.
+ * Substring search scans the app's users: fine for demo-sized apps. */
+int store_user_page_sync(store_t *st, int32_t app_id, const char *nick_like,
+                         const char *exclude_user_id, int offset, int limit,
+                         store_user_t **out, size_t *n, int64_t *total);
+
+/* Blocking: number of live users of the app. */
+int store_user_count_sync(store_t *st, int32_t app_id, int64_t *n);
+
+/* ------------------------------------------------------------------ */
+/* Demo app server accounts (addition, schema version 2; table app_account).
+ * user_name is unique per app ignoring ASCII case ("Alice" == "alice").
+ * password_hash is an opaque string made by the caller (password.h's
+ * "scrypt$..."); the store never sees a password. */
+
+/* Create an account.  user_name 1..STORE_NAME_MAX bytes, user_id
+ * 1..STORE_ID_MAX, password_hash 1..STORE_HASH_MAX (else STORE_EINVAL, no
+ * op).  done's rc: 0, STORE_ECONFLICT the name is taken in that app. */
+int store_account_create(store_t *st, int32_t app_id, const char *user_name,
+                         const char *user_id, const char *password_hash,
+                         store_done_fn done, void *arg);
+int store_account_create_sync(store_t *st, int32_t app_id, const char *user_name,
+                              const char *user_id, const char *password_hash);
+
+/* Blocking: look an account up by name (any case).  user_id_out (may be
+ * NULL) needs STORE_ID_MAX + 1 bytes; hash_out (may be NULL) gets the
+ * password_hash, STORE_EINVAL if it does not fit in hash_cap (use
+ * STORE_HASH_MAX + 1).  0 / STORE_ENOTFOUND. */
+int store_account_get_sync(store_t *st, int32_t app_id, const char *user_name,
+                           char *user_id_out, char *hash_out, size_t hash_cap);
 
 #endif

@@ -8,12 +8,16 @@
  *
  * Threading contract:
  *   - open/close/schema_version: the thread calling store_open/store_close.
- *   - tx_*, op_*, app_put: only the writer thread, strictly serially, one
- *     transaction at a time: tx_begin, then per op op_begin, the op,
- *     op_end, then tx_commit or tx_rollback.
- *   - app_get/app_list/ping: any thread, concurrently with the writer; the
- *     backend serialises them itself on a connection separate from the
- *     writer's, so a read never queues behind a write batch.
+ *   - tx_*, op_*, and the write ops (app_put, user_*, account_create):
+ *     only the writer thread, strictly serially, one transaction at a
+ *     time: tx_begin, then per op op_begin, the op, op_end, then tx_commit
+ *     or tx_rollback.
+ *   - the reads (app_get, app_list, ping, user_get, ...): any number of
+ *     threads at once, concurrently with the writer.  They never use the
+ *     writer's connection, so a read never queues behind a write batch;
+ *     the backend hands each one its own connection from a pool.
+ * Write ops receive validated input (store.c checks strings and ranges);
+ * the schema's constraints are a second line of defence.
  * All return 0 or a negative STORE_E* code.
  */
 #ifndef PETREL_STORE_BACKEND_H
@@ -43,11 +47,35 @@ typedef struct store_backend_ops {
     int (*op_begin)(store_backend_t *be);
     int (*op_end)(store_backend_t *be, int failed);
     int (*app_put)(store_backend_t *be, const store_app_t *app);
+    /* Insert users[i] for every i with row_rc[i] == 0 on entry (the others
+     * were refused by validation and are skipped), each in a nested
+     * savepoint, setting row_rc[i] to its outcome.  Returns 0 unless the
+     * op as a whole failed (then row_rc is meaningless). */
+    int (*user_import)(store_backend_t *be, const store_user_t *users, int *row_rc, size_t n,
+                       int64_t now_ms);
+    /* Masked columns only; STORE_ENOTFOUND when no live row matched. */
+    int (*user_update)(store_backend_t *be, const store_user_t *u, unsigned mask,
+                       int64_t now_ms);
+    /* Soft delete ids[i] for every i with row_rc[i] == 0 on entry. */
+    int (*user_delete)(store_backend_t *be, int32_t app_id, const char (*ids)[STORE_ID_MAX + 1],
+                       int *row_rc, size_t n, int64_t now_ms);
+    int (*account_create)(store_backend_t *be, int32_t app_id, const char *user_name,
+                          const char *user_id, const char *password_hash, int64_t now_ms);
 
     /* Any thread. */
     int (*app_get)(store_backend_t *be, int32_t app_id, store_app_t *out);
     int (*app_list)(store_backend_t *be, store_app_t **out, size_t *n);
     int (*ping)(store_backend_t *be);
+    int (*user_get)(store_backend_t *be, int32_t app_id, const char *user_id, store_user_t *out);
+    /* nick_sub: the literal substring, NULL for all (never ""); offset and
+     * limit already clamped; out, n and total zeroed by the caller.  Same
+     * contract as store_user_page_sync otherwise. */
+    int (*user_page)(store_backend_t *be, int32_t app_id, const char *nick_sub,
+                     const char *exclude_user_id, int offset, int limit, store_user_t **out,
+                     size_t *n, int64_t *total);
+    int (*user_count)(store_backend_t *be, int32_t app_id, int64_t *n);
+    int (*account_get)(store_backend_t *be, int32_t app_id, const char *user_name,
+                       char *user_id_out, char *hash_out, size_t hash_cap);
 } store_backend_ops_t;
 
 extern const store_backend_ops_t store_sqlite_backend;

@@ -36,6 +36,44 @@ static const migration_t MIGRATIONS[] = {
      "  settings TEXT NOT NULL DEFAULT '{}',"
      "  created_at INTEGER NOT NULL"
      ");"},
+    /* IM users and the demo app server's accounts.  No password column in
+     * im_user on purpose: IM users authenticate with userSign tokens, only
+     * demo accounts have (hashed) passwords.  WITHOUT ROWID: every lookup
+     * is by the (app_id, user_id) key, so the table is the key's b-tree
+     * and needs no second one.  CHECKs hold only the enumerations the
+     * server relies on; the rest is the app's business. */
+    {2, "users",
+     "CREATE TABLE im_user ("
+     "  app_id INTEGER NOT NULL,"
+     "  user_id TEXT NOT NULL CHECK(length(user_id) > 0),"
+     "  nick_name TEXT NOT NULL DEFAULT '',"
+     "  photo TEXT NOT NULL DEFAULT '',"
+     "  user_sex INTEGER NOT NULL DEFAULT 0,"
+     "  birth_day TEXT NOT NULL DEFAULT '',"
+     "  location TEXT NOT NULL DEFAULT '',"
+     "  self_signature TEXT NOT NULL DEFAULT '',"
+     "  friend_allow_type INTEGER NOT NULL DEFAULT 1 CHECK(friend_allow_type IN (1, 2)),"
+     "  forbidden_flag INTEGER NOT NULL DEFAULT 0 CHECK(forbidden_flag IN (0, 1)),"
+     "  disable_add_friend INTEGER NOT NULL DEFAULT 0 CHECK(disable_add_friend IN (0, 1)),"
+     "  silent_flag INTEGER NOT NULL DEFAULT 0 CHECK(silent_flag IN (0, 1)),"
+     "  user_type INTEGER NOT NULL DEFAULT 1,"
+     "  del_flag INTEGER NOT NULL DEFAULT 0 CHECK(del_flag IN (0, 1)),"
+     "  extra TEXT NOT NULL DEFAULT '',"
+     "  created_at INTEGER NOT NULL,"
+     "  updated_at INTEGER NOT NULL,"
+     "  PRIMARY KEY(app_id, user_id)"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX im_user_nick ON im_user(app_id, nick_name);"
+     /* user_name's NOCASE collation makes the key itself case-insensitive,
+      * so "Alice" and "alice" collide on insert and match on lookup. */
+     "CREATE TABLE app_account ("
+     "  app_id INTEGER NOT NULL,"
+     "  user_name TEXT NOT NULL COLLATE NOCASE CHECK(length(user_name) > 0),"
+     "  user_id TEXT NOT NULL CHECK(length(user_id) > 0),"
+     "  password_hash TEXT NOT NULL CHECK(length(password_hash) > 0),"
+     "  created_at INTEGER NOT NULL,"
+     "  PRIMARY KEY(app_id, user_name)"
+     ") WITHOUT ROWID;"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -1,16 +1,24 @@
 /*
  * SQLite backend for the store (see store_backend.h for the contract).
  *
- * Owns <data_dir>/petrel.db and two connections to it:
+ * Owns <data_dir>/petrel.db and these connections to it:
  *   - the writer connection, used only by the store's writer thread (and by
  *     migrations before that thread starts), with every statement it runs
  *     prepared once at open;
- *   - the read connection for the blocking *_sync reads, behind its own
- *     mutex.  In WAL mode a reader sees the last committed snapshot and
- *     never waits for the writer's open transaction, which is why reads do
- *     not share the writer's connection (they would queue behind a batch).
+ *   - a pool of read connections (store_config_t.read_conns) for the
+ *     blocking *_sync reads, each with its own prepared statements.  A read
+ *     borrows a free connection for its duration (waiting on a condvar
+ *     when all are lent out) and gives it back.  A SQLite connection is
+ *     single-threaded, so one shared reader serialised every read; the
+ *     server now issues reads from libuv's whole thread pool, hence the
+ *     pool.  In WAL mode readers see the last committed snapshot and never
+ *     wait for the writer's open transaction (or each other), which is why
+ *     reads do not share the writer's connection (they would queue behind
+ *     a batch).
  * WAL also makes the group commit cheap: one fsync of the log per batch.
- * All values go through bound parameters; no SQL text is built at run time.
+ * All values go through bound parameters; no SQL text is built at run
+ * time (the optional parts of a query are "?N IS NULL OR ..." terms, and
+ * a partial update binds NULL for "keep the column").
  */
 #include "server/store_backend.h"
 #include "server/log.h"
@@ -25,29 +33,138 @@
 #include <sys/types.h>
 
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
+#define DEFAULT_READ_CONNS 4
+#define MAX_READ_CONNS 64
+
+#define APP_COLS "app_id, secret, admin_id, login_policy, max_per_platform, settings, created_at"
+#define USER_COLS                                                                    \
+    "app_id, user_id, nick_name, photo, user_sex, birth_day, location, "            \
+    "self_signature, friend_allow_type, forbidden_flag, disable_add_friend, "       \
+    "silent_flag, user_type, del_flag, extra, created_at, updated_at"
+
+/* Writer statements, prepared once on the writer connection. */
+enum wq {
+    WQ_BEGIN,
+    WQ_COMMIT,
+    WQ_ROLLBACK,
+    WQ_SP,          /* one savepoint per op ... */
+    WQ_SP_RELEASE,
+    WQ_SP_ROLLBACK,
+    WQ_ROW_SP,      /* ... and one per row inside a multi-row op */
+    WQ_ROW_RELEASE,
+    WQ_ROW_ROLLBACK,
+    WQ_APP_PUT,
+    WQ_USER_INSERT,
+    WQ_USER_UPDATE,
+    WQ_USER_DELETE,
+    WQ_ACCOUNT_INSERT,
+    WQ_COUNT
+};
+
+static const char *const WQ_SQL[WQ_COUNT] = {
+    [WQ_BEGIN] = "BEGIN IMMEDIATE",
+    [WQ_COMMIT] = "COMMIT",
+    [WQ_ROLLBACK] = "ROLLBACK",
+    [WQ_SP] = "SAVEPOINT op",
+    [WQ_SP_RELEASE] = "RELEASE op",
+    [WQ_SP_ROLLBACK] = "ROLLBACK TO op",
+    [WQ_ROW_SP] = "SAVEPOINT row",
+    [WQ_ROW_RELEASE] = "RELEASE row",
+    [WQ_ROW_ROLLBACK] = "ROLLBACK TO row",
+    /* created_at is deliberately absent from the update list: it records
+     * when the app was first stored, whatever later puts carry. */
+    [WQ_APP_PUT] =
+        "INSERT INTO app(" APP_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+        "ON CONFLICT(app_id) DO UPDATE SET secret = excluded.secret, "
+        "admin_id = excluded.admin_id, login_policy = excluded.login_policy, "
+        "max_per_platform = excluded.max_per_platform, settings = excluded.settings",
+    /* A plain INSERT: an existing key, deleted or not, is a conflict. */
+    [WQ_USER_INSERT] =
+        "INSERT INTO im_user(" USER_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+        "?10, ?11, ?12, ?13, 0, ?14, ?15, ?15)",
+    /* One statement for every field mask: an unmasked field is bound NULL,
+     * which coalesce turns into "keep the column" (every column is NOT
+     * NULL, so NULL can never be a value to store). */
+    [WQ_USER_UPDATE] =
+        "UPDATE im_user SET nick_name = coalesce(?3, nick_name), "
+        "photo = coalesce(?4, photo), user_sex = coalesce(?5, user_sex), "
+        "birth_day = coalesce(?6, birth_day), location = coalesce(?7, location), "
+        "self_signature = coalesce(?8, self_signature), "
+        "friend_allow_type = coalesce(?9, friend_allow_type), "
+        "forbidden_flag = coalesce(?10, forbidden_flag), "
+        "disable_add_friend = coalesce(?11, disable_add_friend), "
+        "silent_flag = coalesce(?12, silent_flag), user_type = coalesce(?13, user_type), "
+        "extra = coalesce(?14, extra), updated_at = ?15 "
+        "WHERE app_id = ?1 AND user_id = ?2 AND del_flag = 0",
+    [WQ_USER_DELETE] =
+        "UPDATE im_user SET del_flag = 1, updated_at = ?3 "
+        "WHERE app_id = ?1 AND user_id = ?2 AND del_flag = 0",
+    [WQ_ACCOUNT_INSERT] =
+        "INSERT INTO app_account(app_id, user_name, user_id, password_hash, created_at) "
+        "VALUES(?1, ?2, ?3, ?4, ?5)",
+};
+
+/* The filter shared by a user page and its total.  LIKE is ASCII
+ * case-insensitive; the pattern arrives escaped with '\'. */
+#define USER_PAGE_WHERE                                                             \
+    "WHERE app_id = ?1 AND del_flag = 0 "                                           \
+    "AND (?2 IS NULL OR nick_name LIKE ?2 ESCAPE '\\') "                            \
+    "AND (?3 IS NULL OR user_id <> ?3) "
+
+/* Reader statements, prepared once on every pooled read connection. */
+enum rq {
+    RQ_BEGIN,
+    RQ_COMMIT,
+    RQ_ROLLBACK,
+    RQ_PING,
+    RQ_APP_GET,
+    RQ_APP_LIST,
+    RQ_USER_GET,
+    RQ_USER_PAGE,
+    RQ_USER_TOTAL,
+    RQ_USER_COUNT,
+    RQ_ACCOUNT_GET,
+    RQ_COUNT
+};
+
+static const char *const RQ_SQL[RQ_COUNT] = {
+    /* Deferred: the read snapshot starts at the first SELECT and holds
+     * until COMMIT, so a multi-statement read sees one committed state. */
+    [RQ_BEGIN] = "BEGIN",
+    [RQ_COMMIT] = "COMMIT",
+    [RQ_ROLLBACK] = "ROLLBACK",
+    [RQ_PING] = "SELECT count(*) FROM schema_migrations",
+    [RQ_APP_GET] = "SELECT " APP_COLS " FROM app WHERE app_id = ?1",
+    [RQ_APP_LIST] = "SELECT " APP_COLS " FROM app ORDER BY app_id",
+    [RQ_USER_GET] = "SELECT " USER_COLS " FROM im_user WHERE app_id = ?1 AND user_id = ?2",
+    [RQ_USER_PAGE] = "SELECT " USER_COLS " FROM im_user " USER_PAGE_WHERE
+                     "ORDER BY user_id LIMIT ?4 OFFSET ?5",
+    [RQ_USER_TOTAL] = "SELECT count(*) FROM im_user " USER_PAGE_WHERE,
+    [RQ_USER_COUNT] = "SELECT count(*) FROM im_user WHERE app_id = ?1 AND del_flag = 0",
+    [RQ_ACCOUNT_GET] =
+        "SELECT user_id, password_hash FROM app_account WHERE app_id = ?1 AND user_name = ?2",
+};
+
+/* One pooled read connection.  Owned by whichever thread borrowed it;
+ * on the free list otherwise. */
+typedef struct rconn {
+    sqlite3 *db;
+    sqlite3_stmt *q[RQ_COUNT];
+    struct rconn *next_free;
+} rconn_t;
 
 struct store_backend {
     sqlite3 *wdb;
-    sqlite3_stmt *w_begin, *w_commit, *w_rollback;
-    sqlite3_stmt *w_sp, *w_sp_release, *w_sp_rollback;
-    sqlite3_stmt *w_app_put;
+    sqlite3_stmt *w[WQ_COUNT];
 
-    pthread_mutex_t rmu; /* guards rdb and its statements */
-    sqlite3 *rdb;
-    sqlite3_stmt *r_app_get, *r_app_list, *r_ping;
+    pthread_mutex_t rmu;  /* guards rfree */
+    pthread_cond_t rcv;   /* a connection went back on rfree */
+    rconn_t *rpool;       /* nr connections */
+    size_t nr;
+    rconn_t *rfree;
 
     int version;
 };
-
-#define APP_COLS "app_id, secret, admin_id, login_policy, max_per_platform, settings, created_at"
-
-/* created_at is deliberately absent from the update list: it records when
- * the app was first stored, whatever later puts carry. */
-static const char SQL_APP_PUT[] =
-    "INSERT INTO app(" APP_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) "
-    "ON CONFLICT(app_id) DO UPDATE SET secret = excluded.secret, "
-    "admin_id = excluded.admin_id, login_policy = excluded.login_policy, "
-    "max_per_platform = excluded.max_per_platform, settings = excluded.settings";
 
 static int map_err(int rc)
 {
@@ -170,19 +287,36 @@ static void sqlite_close(store_backend_t *be)
 {
     if (!be)
         return;
-    sqlite3_stmt *stmts[] = {be->w_begin, be->w_commit, be->w_rollback, be->w_sp,
-                             be->w_sp_release, be->w_sp_rollback, be->w_app_put,
-                             be->r_app_get, be->r_app_list, be->r_ping};
-    for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++)
-        sqlite3_finalize(stmts[i]);
-    /* Reader first, so the writer is the last connection and its close
+    /* Readers first, so the writer is the last connection and its close
      * checkpoints the WAL back into the main file. */
-    if (sqlite3_close(be->rdb) != SQLITE_OK)
-        log_err(be->rdb, "close reader");
+    for (size_t i = 0; be->rpool && i < be->nr; i++) {
+        rconn_t *c = &be->rpool[i];
+        for (int k = 0; k < RQ_COUNT; k++)
+            sqlite3_finalize(c->q[k]);
+        if (sqlite3_close(c->db) != SQLITE_OK)
+            log_err(c->db, "close reader");
+    }
+    free(be->rpool);
+    for (int k = 0; k < WQ_COUNT; k++)
+        sqlite3_finalize(be->w[k]);
     if (sqlite3_close(be->wdb) != SQLITE_OK)
         log_err(be->wdb, "close writer");
+    pthread_cond_destroy(&be->rcv);
     pthread_mutex_destroy(&be->rmu);
     free(be);
+}
+
+/* query_only turns any accidental write on a reader into an error.  (Not
+ * SQLITE_OPEN_READONLY: a read-only WAL connection cannot create the -shm
+ * index when it is the first one to need it.) */
+static int open_reader(const char *path, int busy_ms, rconn_t *c)
+{
+    int rc = open_conn(path, SQLITE_OPEN_READWRITE, busy_ms, &c->db);
+    if (rc == 0)
+        rc = exec_const(c->db, "PRAGMA query_only = ON");
+    for (int k = 0; k < RQ_COUNT && rc == 0; k++)
+        rc = prep(c->db, RQ_SQL[k], &c->q[k]);
+    return rc;
 }
 
 static int sqlite_open(const store_config_t *cfg, store_backend_t **out)
@@ -203,7 +337,11 @@ static int sqlite_open(const store_config_t *cfg, store_backend_t **out)
         return STORE_EIO;
     }
     pthread_mutex_init(&be->rmu, NULL);
+    pthread_cond_init(&be->rcv, NULL);
     int busy_ms = cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
+    size_t nr = cfg->read_conns > 0 ? (size_t)cfg->read_conns : DEFAULT_READ_CONNS;
+    if (nr > MAX_READ_CONNS)
+        nr = MAX_READ_CONNS;
 
     rc = open_conn(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, busy_ms, &be->wdb);
     if (rc == 0)
@@ -213,33 +351,23 @@ static int sqlite_open(const store_config_t *cfg, store_backend_t **out)
                                                        : "PRAGMA synchronous = NORMAL");
     if (rc == 0)
         rc = store_migrate_sqlite(be->wdb, &be->version);
-    if (rc == 0)
-        rc = prep(be->wdb, "BEGIN IMMEDIATE", &be->w_begin);
-    if (rc == 0)
-        rc = prep(be->wdb, "COMMIT", &be->w_commit);
-    if (rc == 0)
-        rc = prep(be->wdb, "ROLLBACK", &be->w_rollback);
-    if (rc == 0)
-        rc = prep(be->wdb, "SAVEPOINT op", &be->w_sp);
-    if (rc == 0)
-        rc = prep(be->wdb, "RELEASE op", &be->w_sp_release);
-    if (rc == 0)
-        rc = prep(be->wdb, "ROLLBACK TO op", &be->w_sp_rollback);
-    if (rc == 0)
-        rc = prep(be->wdb, SQL_APP_PUT, &be->w_app_put);
+    for (int k = 0; k < WQ_COUNT && rc == 0; k++)
+        rc = prep(be->wdb, WQ_SQL[k], &be->w[k]);
 
-    /* The reader opens after migrations so it never sees a half-built
-     * schema; query_only turns any accidental write on it into an error. */
-    if (rc == 0)
-        rc = open_conn(path, SQLITE_OPEN_READWRITE, busy_ms, &be->rdb);
-    if (rc == 0)
-        rc = exec_const(be->rdb, "PRAGMA query_only = ON");
-    if (rc == 0)
-        rc = prep(be->rdb, "SELECT " APP_COLS " FROM app WHERE app_id = ?1", &be->r_app_get);
-    if (rc == 0)
-        rc = prep(be->rdb, "SELECT " APP_COLS " FROM app ORDER BY app_id", &be->r_app_list);
-    if (rc == 0)
-        rc = prep(be->rdb, "SELECT count(*) FROM schema_migrations", &be->r_ping);
+    /* Readers open after migrations so they never see a half-built
+     * schema (their statements are prepared against the final one). */
+    if (rc == 0) {
+        be->rpool = calloc(nr, sizeof *be->rpool);
+        if (!be->rpool)
+            rc = STORE_EIO;
+        else
+            be->nr = nr;
+    }
+    for (size_t i = 0; i < be->nr && rc == 0; i++) {
+        rc = open_reader(path, busy_ms, &be->rpool[i]);
+        be->rpool[i].next_free = be->rfree;
+        be->rfree = &be->rpool[i];
+    }
     free(path);
     if (rc != 0) {
         sqlite_close(be);
@@ -254,9 +382,11 @@ static int sqlite_schema_version(store_backend_t *be)
     return be->version;
 }
 
+/* ---- writer ---- */
+
 static int sqlite_tx_begin(store_backend_t *be)
 {
-    int rc = run(be->w_begin);
+    int rc = run(be->w[WQ_BEGIN]);
     if (rc != 0) {
         log_err(be->wdb, "BEGIN");
         return STORE_EIO;
@@ -266,7 +396,7 @@ static int sqlite_tx_begin(store_backend_t *be)
 
 static int sqlite_tx_commit(store_backend_t *be)
 {
-    int rc = run(be->w_commit);
+    int rc = run(be->w[WQ_COMMIT]);
     if (rc != 0) {
         log_err(be->wdb, "COMMIT");
         return STORE_EIO;
@@ -277,13 +407,13 @@ static int sqlite_tx_commit(store_backend_t *be)
 static void sqlite_tx_rollback(store_backend_t *be)
 {
     /* SQLite may already have rolled back by itself (I/O error, full disk). */
-    if (!sqlite3_get_autocommit(be->wdb) && run(be->w_rollback) != 0)
+    if (!sqlite3_get_autocommit(be->wdb) && run(be->w[WQ_ROLLBACK]) != 0)
         log_err(be->wdb, "ROLLBACK");
 }
 
 static int sqlite_op_begin(store_backend_t *be)
 {
-    return run(be->w_sp) == 0 ? 0 : STORE_EIO;
+    return run(be->w[WQ_SP]) == 0 ? 0 : STORE_EIO;
 }
 
 static int sqlite_op_end(store_backend_t *be, int failed)
@@ -292,29 +422,196 @@ static int sqlite_op_end(store_backend_t *be, int failed)
      * is gone and the batch cannot commit. */
     if (sqlite3_get_autocommit(be->wdb))
         return STORE_EIO;
-    if (failed && run(be->w_sp_rollback) != 0)
+    /* ROLLBACK TO / RELEASE of "op" also cancel any "row" savepoint an op
+     * that failed half-way left open. */
+    if (failed && run(be->w[WQ_SP_ROLLBACK]) != 0)
         return STORE_EIO;
     /* RELEASE after ROLLBACK TO too: ROLLBACK TO leaves the savepoint open. */
-    return run(be->w_sp_release) == 0 ? 0 : STORE_EIO;
+    return run(be->w[WQ_SP_RELEASE]) == 0 ? 0 : STORE_EIO;
+}
+
+/* Run s and drop its bindings: they are SQLITE_STATIC pointers into the
+ * caller's buffers, which must not be reachable once the op is done. */
+static int run_unbind(sqlite3_stmt *s)
+{
+    int rc = run(s);
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+static void bind_str(sqlite3_stmt *s, int idx, const char *v)
+{
+    sqlite3_bind_text(s, idx, v, -1, SQLITE_STATIC);
 }
 
 static int sqlite_app_put(store_backend_t *be, const store_app_t *a)
 {
-    sqlite3_stmt *s = be->w_app_put;
+    sqlite3_stmt *s = be->w[WQ_APP_PUT];
     sqlite3_bind_int(s, 1, a->app_id);
-    sqlite3_bind_text(s, 2, a->secret, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, a->admin_id, -1, SQLITE_STATIC);
+    bind_str(s, 2, a->secret);
+    bind_str(s, 3, a->admin_id);
     sqlite3_bind_int(s, 4, a->login_policy);
     sqlite3_bind_int(s, 5, a->max_per_platform);
-    sqlite3_bind_text(s, 6, a->settings, -1, SQLITE_STATIC);
+    bind_str(s, 6, a->settings);
     sqlite3_bind_int64(s, 7, a->created_at);
-    int rc = run(s);
-    sqlite3_clear_bindings(s); /* SQLITE_STATIC pointers must not outlive a */
+    return run_unbind(s);
+}
+
+static int user_insert(store_backend_t *be, const store_user_t *u, int64_t now_ms)
+{
+    sqlite3_stmt *s = be->w[WQ_USER_INSERT];
+    sqlite3_bind_int(s, 1, u->app_id);
+    bind_str(s, 2, u->user_id);
+    bind_str(s, 3, u->nick_name);
+    bind_str(s, 4, u->photo);
+    sqlite3_bind_int(s, 5, u->user_sex);
+    bind_str(s, 6, u->birth_day);
+    bind_str(s, 7, u->location);
+    bind_str(s, 8, u->self_signature);
+    sqlite3_bind_int(s, 9, u->friend_allow_type);
+    sqlite3_bind_int(s, 10, u->forbidden_flag);
+    sqlite3_bind_int(s, 11, u->disable_add_friend);
+    sqlite3_bind_int(s, 12, u->silent_flag);
+    sqlite3_bind_int(s, 13, u->user_type);
+    bind_str(s, 14, u->extra);
+    sqlite3_bind_int64(s, 15, now_ms);
+    return run_unbind(s);
+}
+
+static int sqlite_user_import(store_backend_t *be, const store_user_t *users, int *row_rc,
+                              size_t n, int64_t now_ms)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (row_rc[i] != 0)
+            continue;
+        /* A row savepoint although each row is one INSERT today (which
+         * SQLite would undo alone): it keeps rows isolated if a row ever
+         * grows a second statement (an index table, a sequence). */
+        if (run(be->w[WQ_ROW_SP]) != 0)
+            return STORE_EIO;
+        int rc = user_insert(be, &users[i], now_ms);
+        if (rc == STORE_EIO) {
+            log_err(be->wdb, "user import");
+            return STORE_EIO; /* not the row's fault: fail the op */
+        }
+        row_rc[i] = rc;
+        if (rc != 0 && run(be->w[WQ_ROW_ROLLBACK]) != 0)
+            return STORE_EIO;
+        if (run(be->w[WQ_ROW_RELEASE]) != 0)
+            return STORE_EIO;
+    }
+    return 0;
+}
+
+static void bind_text_if(sqlite3_stmt *s, unsigned mask, unsigned bit, int idx, const char *v)
+{
+    if (mask & bit)
+        bind_str(s, idx, v);
+}
+
+static void bind_int_if(sqlite3_stmt *s, unsigned mask, unsigned bit, int idx, int v)
+{
+    if (mask & bit)
+        sqlite3_bind_int(s, idx, v);
+}
+
+static int sqlite_user_update(store_backend_t *be, const store_user_t *u, unsigned mask,
+                              int64_t now_ms)
+{
+    sqlite3_stmt *s = be->w[WQ_USER_UPDATE];
+    sqlite3_clear_bindings(s); /* unmasked fields stay NULL = keep */
+    sqlite3_bind_int(s, 1, u->app_id);
+    bind_str(s, 2, u->user_id);
+    bind_text_if(s, mask, STORE_USER_F_NICK_NAME, 3, u->nick_name);
+    bind_text_if(s, mask, STORE_USER_F_PHOTO, 4, u->photo);
+    bind_int_if(s, mask, STORE_USER_F_USER_SEX, 5, u->user_sex);
+    bind_text_if(s, mask, STORE_USER_F_BIRTH_DAY, 6, u->birth_day);
+    bind_text_if(s, mask, STORE_USER_F_LOCATION, 7, u->location);
+    bind_text_if(s, mask, STORE_USER_F_SELF_SIGNATURE, 8, u->self_signature);
+    bind_int_if(s, mask, STORE_USER_F_FRIEND_ALLOW_TYPE, 9, u->friend_allow_type);
+    bind_int_if(s, mask, STORE_USER_F_FORBIDDEN_FLAG, 10, u->forbidden_flag);
+    bind_int_if(s, mask, STORE_USER_F_DISABLE_ADD_FRIEND, 11, u->disable_add_friend);
+    bind_int_if(s, mask, STORE_USER_F_SILENT_FLAG, 12, u->silent_flag);
+    bind_int_if(s, mask, STORE_USER_F_USER_TYPE, 13, u->user_type);
+    bind_text_if(s, mask, STORE_USER_F_EXTRA, 14, u->extra);
+    sqlite3_bind_int64(s, 15, now_ms);
+    int rc = run_unbind(s);
+    if (rc == 0 && sqlite3_changes(be->wdb) == 0)
+        rc = STORE_ENOTFOUND;
     return rc;
 }
 
+static int sqlite_user_delete(store_backend_t *be, int32_t app_id,
+                              const char (*ids)[STORE_ID_MAX + 1], int *row_rc, size_t n,
+                              int64_t now_ms)
+{
+    /* No row savepoints: each row is one UPDATE, which SQLite undoes alone
+     * on failure, and the only failures left are I/O errors that lose the
+     * whole op anyway. */
+    sqlite3_stmt *s = be->w[WQ_USER_DELETE];
+    for (size_t i = 0; i < n; i++) {
+        if (row_rc[i] != 0)
+            continue;
+        sqlite3_bind_int(s, 1, app_id);
+        bind_str(s, 2, ids[i]);
+        sqlite3_bind_int64(s, 3, now_ms);
+        int rc = run_unbind(s);
+        if (rc != 0) {
+            log_err(be->wdb, "user delete");
+            return STORE_EIO;
+        }
+        row_rc[i] = sqlite3_changes(be->wdb) > 0 ? 0 : STORE_ENOTFOUND;
+    }
+    return 0;
+}
+
+static int sqlite_account_create(store_backend_t *be, int32_t app_id, const char *user_name,
+                                 const char *user_id, const char *password_hash,
+                                 int64_t now_ms)
+{
+    sqlite3_stmt *s = be->w[WQ_ACCOUNT_INSERT];
+    sqlite3_bind_int(s, 1, app_id);
+    bind_str(s, 2, user_name);
+    bind_str(s, 3, user_id);
+    bind_str(s, 4, password_hash);
+    sqlite3_bind_int64(s, 5, now_ms);
+    return run_unbind(s);
+}
+
+/* ---- readers ---- */
+
+static rconn_t *borrow(store_backend_t *be)
+{
+    pthread_mutex_lock(&be->rmu);
+    while (!be->rfree)
+        pthread_cond_wait(&be->rcv, &be->rmu);
+    rconn_t *c = be->rfree;
+    be->rfree = c->next_free;
+    pthread_mutex_unlock(&be->rmu);
+    return c;
+}
+
+/* Every statement of c must be reset by now: a statement left mid-step
+ * would pin its snapshot and stall WAL checkpoints for the next user. */
+static void give_back(store_backend_t *be, rconn_t *c)
+{
+    pthread_mutex_lock(&be->rmu);
+    c->next_free = be->rfree;
+    be->rfree = c;
+    pthread_cond_signal(&be->rcv);
+    pthread_mutex_unlock(&be->rmu);
+}
+
+/* Reset a read statement and drop its bindings (SQLITE_STATIC pointers
+ * into the caller's strings). */
+static void done_q(sqlite3_stmt *q)
+{
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+}
+
 /* Copy a TEXT column into a fixed array; a value that does not fit means
- * the row was written by something other than store_app_put. */
+ * the row was written by something other than this store. */
 static int col_text(sqlite3_stmt *q, int col, char *dst, size_t cap)
 {
     const unsigned char *t = sqlite3_column_text(q, col);
@@ -342,37 +639,57 @@ static int row_to_app(sqlite3_stmt *q, store_app_t *a)
     return 0;
 }
 
-static int sqlite_app_get(store_backend_t *be, int32_t app_id, store_app_t *out)
+/* Columns in USER_COLS order. */
+static int row_to_user(sqlite3_stmt *q, store_user_t *u)
 {
-    pthread_mutex_lock(&be->rmu);
-    sqlite3_stmt *q = be->r_app_get;
-    sqlite3_bind_int(q, 1, app_id);
-    int rc = sqlite3_step(q);
-    int ret;
-    if (rc == SQLITE_ROW)
-        ret = row_to_app(q, out);
-    else if (rc == SQLITE_DONE)
-        ret = STORE_ENOTFOUND;
-    else {
-        log_err(be->rdb, "app get");
-        ret = STORE_EIO;
+    memset(u, 0, sizeof *u);
+    u->app_id = sqlite3_column_int(q, 0);
+    if (col_text(q, 1, u->user_id, sizeof u->user_id) != 0 ||
+        col_text(q, 2, u->nick_name, sizeof u->nick_name) != 0 ||
+        col_text(q, 3, u->photo, sizeof u->photo) != 0 ||
+        col_text(q, 5, u->birth_day, sizeof u->birth_day) != 0 ||
+        col_text(q, 6, u->location, sizeof u->location) != 0 ||
+        col_text(q, 7, u->self_signature, sizeof u->self_signature) != 0 ||
+        col_text(q, 14, u->extra, sizeof u->extra) != 0) {
+        LOGE("store user row has an oversized text column", "app_id=%d", (int)u->app_id);
+        return STORE_EIO;
     }
-    sqlite3_reset(q);
-    pthread_mutex_unlock(&be->rmu);
-    return ret;
+    u->user_sex = sqlite3_column_int(q, 4);
+    u->friend_allow_type = sqlite3_column_int(q, 8);
+    u->forbidden_flag = sqlite3_column_int(q, 9);
+    u->disable_add_friend = sqlite3_column_int(q, 10);
+    u->silent_flag = sqlite3_column_int(q, 11);
+    u->user_type = sqlite3_column_int(q, 12);
+    u->del_flag = sqlite3_column_int(q, 13);
+    u->created_at = sqlite3_column_int64(q, 15);
+    u->updated_at = sqlite3_column_int64(q, 16);
+    return 0;
 }
 
-static int sqlite_app_list(store_backend_t *be, store_app_t **out, size_t *n)
+typedef int (*row_fn)(sqlite3_stmt *q, void *dst);
+
+static int app_row(sqlite3_stmt *q, void *dst)
 {
-    store_app_t *v = NULL;
+    return row_to_app(q, dst);
+}
+
+static int user_row(sqlite3_stmt *q, void *dst)
+{
+    return row_to_user(q, dst);
+}
+
+/* Step q (bound, on a borrowed connection) to the end, appending each row
+ * to a malloc'ed array of elem-sized items.  Does not reset q. */
+static int collect(sqlite3 *db, sqlite3_stmt *q, size_t elem, row_fn fn, void **out,
+                   size_t *n, const char *what)
+{
+    char *v = NULL;
     size_t len = 0, cap = 0;
     int ret = 0, rc;
-    pthread_mutex_lock(&be->rmu);
-    sqlite3_stmt *q = be->r_app_list;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (len == cap) {
             size_t ncap = cap ? cap * 2 : 16;
-            store_app_t *nv = realloc(v, ncap * sizeof *nv);
+            char *nv = realloc(v, ncap * elem);
             if (!nv) {
                 ret = STORE_EIO;
                 break;
@@ -380,17 +697,15 @@ static int sqlite_app_list(store_backend_t *be, store_app_t **out, size_t *n)
             v = nv;
             cap = ncap;
         }
-        ret = row_to_app(q, &v[len]);
+        ret = fn(q, v + len * elem);
         if (ret != 0)
             break;
         len++;
     }
     if (ret == 0 && rc != SQLITE_DONE) {
-        log_err(be->rdb, "app list");
+        log_err(db, what);
         ret = STORE_EIO;
     }
-    sqlite3_reset(q);
-    pthread_mutex_unlock(&be->rmu);
     if (ret != 0) {
         free(v);
         return ret;
@@ -400,13 +715,184 @@ static int sqlite_app_list(store_backend_t *be, store_app_t **out, size_t *n)
     return 0;
 }
 
+/* Step a single-row query: fn on the row, STORE_ENOTFOUND without one. */
+static int one_row(sqlite3 *db, sqlite3_stmt *q, row_fn fn, void *dst, const char *what)
+{
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        return fn(q, dst);
+    if (rc == SQLITE_DONE)
+        return STORE_ENOTFOUND;
+    log_err(db, what);
+    return STORE_EIO;
+}
+
+static int count_row(sqlite3_stmt *q, void *dst)
+{
+    *(int64_t *)dst = sqlite3_column_int64(q, 0);
+    return 0;
+}
+
+static int sqlite_app_get(store_backend_t *be, int32_t app_id, store_app_t *out)
+{
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *q = c->q[RQ_APP_GET];
+    sqlite3_bind_int(q, 1, app_id);
+    int ret = one_row(c->db, q, app_row, out, "app get");
+    done_q(q);
+    give_back(be, c);
+    return ret;
+}
+
+static int sqlite_app_list(store_backend_t *be, store_app_t **out, size_t *n)
+{
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *q = c->q[RQ_APP_LIST];
+    void *v = NULL;
+    int ret = collect(c->db, q, sizeof(store_app_t), app_row, &v, n, "app list");
+    done_q(q);
+    give_back(be, c);
+    if (ret == 0)
+        *out = v;
+    return ret;
+}
+
 static int sqlite_ping(store_backend_t *be)
 {
-    pthread_mutex_lock(&be->rmu);
-    int rc = sqlite3_step(be->r_ping);
-    sqlite3_reset(be->r_ping);
-    pthread_mutex_unlock(&be->rmu);
+    rconn_t *c = borrow(be);
+    int rc = sqlite3_step(c->q[RQ_PING]);
+    done_q(c->q[RQ_PING]);
+    give_back(be, c);
     return rc == SQLITE_ROW ? 0 : STORE_EIO;
+}
+
+static int sqlite_user_get(store_backend_t *be, int32_t app_id, const char *user_id,
+                           store_user_t *out)
+{
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *q = c->q[RQ_USER_GET];
+    sqlite3_bind_int(q, 1, app_id);
+    bind_str(q, 2, user_id);
+    int ret = one_row(c->db, q, user_row, out, "user get");
+    done_q(q);
+    give_back(be, c);
+    return ret;
+}
+
+/* "%<sub with \ % _ escaped by \>%": a literal substring for LIKE. */
+static char *like_pattern(const char *sub)
+{
+    size_t len = strlen(sub);
+    char *p = malloc(2 * len + 3);
+    if (!p)
+        return NULL;
+    size_t j = 0;
+    p[j++] = '%';
+    for (size_t i = 0; i < len; i++) {
+        if (sub[i] == '%' || sub[i] == '_' || sub[i] == '\\')
+            p[j++] = '\\';
+        p[j++] = sub[i];
+    }
+    p[j++] = '%';
+    p[j] = '\0';
+    return p;
+}
+
+static void bind_page_filter(sqlite3_stmt *q, int32_t app_id, const char *pattern,
+                             const char *exclude)
+{
+    sqlite3_bind_int(q, 1, app_id);
+    if (pattern)
+        bind_str(q, 2, pattern);
+    if (exclude)
+        bind_str(q, 3, exclude);
+}
+
+static int sqlite_user_page(store_backend_t *be, int32_t app_id, const char *nick_sub,
+                            const char *exclude_user_id, int offset, int limit,
+                            store_user_t **out, size_t *n, int64_t *total)
+{
+    char *pattern = NULL;
+    if (nick_sub && !(pattern = like_pattern(nick_sub)))
+        return STORE_EIO;
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *qp = c->q[RQ_USER_PAGE], *qt = c->q[RQ_USER_TOTAL];
+    /* Page and total inside one read transaction, i.e. one snapshot, so
+     * that a commit landing between them cannot make them disagree. */
+    int ret = run(c->q[RQ_BEGIN]);
+    if (ret == 0) {
+        bind_page_filter(qt, app_id, pattern, exclude_user_id);
+        ret = one_row(c->db, qt, count_row, total, "user total");
+        done_q(qt);
+    }
+    if (ret == 0) {
+        bind_page_filter(qp, app_id, pattern, exclude_user_id);
+        sqlite3_bind_int(qp, 4, limit);
+        sqlite3_bind_int(qp, 5, offset);
+        void *v = NULL;
+        ret = collect(c->db, qp, sizeof(store_user_t), user_row, &v, n, "user page");
+        done_q(qp);
+        if (ret == 0)
+            *out = v;
+    }
+    if (!sqlite3_get_autocommit(c->db) && run(c->q[RQ_COMMIT]) != 0) {
+        log_err(c->db, "read commit");
+        run(c->q[RQ_ROLLBACK]);
+    }
+    give_back(be, c);
+    free(pattern);
+    if (ret != 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return ret;
+}
+
+static int sqlite_user_count(store_backend_t *be, int32_t app_id, int64_t *n)
+{
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *q = c->q[RQ_USER_COUNT];
+    sqlite3_bind_int(q, 1, app_id);
+    int ret = one_row(c->db, q, count_row, n, "user count");
+    done_q(q);
+    give_back(be, c);
+    return ret;
+}
+
+typedef struct account_dst {
+    char *user_id;
+    char *hash;
+    size_t hash_cap;
+} account_dst_t;
+
+static int account_row(sqlite3_stmt *q, void *dst)
+{
+    account_dst_t *d = dst;
+    char id[STORE_ID_MAX + 1];
+    if (col_text(q, 0, id, sizeof id) != 0) {
+        LOGE("store account row has an oversized user_id", NULL);
+        return STORE_EIO;
+    }
+    if (d->hash && col_text(q, 1, d->hash, d->hash_cap) != 0)
+        return STORE_EINVAL; /* the caller's buffer is too small */
+    if (d->user_id)
+        memcpy(d->user_id, id, strlen(id) + 1);
+    return 0;
+}
+
+static int sqlite_account_get(store_backend_t *be, int32_t app_id, const char *user_name,
+                              char *user_id_out, char *hash_out, size_t hash_cap)
+{
+    account_dst_t d = {.user_id = user_id_out, .hash = hash_out, .hash_cap = hash_cap};
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *q = c->q[RQ_ACCOUNT_GET];
+    sqlite3_bind_int(q, 1, app_id);
+    bind_str(q, 2, user_name);
+    int ret = one_row(c->db, q, account_row, &d, "account get");
+    done_q(q);
+    give_back(be, c);
+    return ret;
 }
 
 const store_backend_ops_t store_sqlite_backend = {
@@ -420,7 +906,15 @@ const store_backend_ops_t store_sqlite_backend = {
     .op_begin = sqlite_op_begin,
     .op_end = sqlite_op_end,
     .app_put = sqlite_app_put,
+    .user_import = sqlite_user_import,
+    .user_update = sqlite_user_update,
+    .user_delete = sqlite_user_delete,
+    .account_create = sqlite_account_create,
     .app_get = sqlite_app_get,
     .app_list = sqlite_app_list,
     .ping = sqlite_ping,
+    .user_get = sqlite_user_get,
+    .user_page = sqlite_user_page,
+    .user_count = sqlite_user_count,
+    .account_get = sqlite_account_get,
 };

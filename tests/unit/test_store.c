@@ -26,6 +26,9 @@
 
 #include "server/store.h"
 
+/* Migrations this build knows: 1 app, 2 users (im_user, app_account). */
+#define SCHEMA_LATEST 2
+
 typedef struct fixture {
     char dir[64];      /* the mkdtemp root, removed in teardown */
     char data_dir[128];
@@ -180,7 +183,7 @@ static void test_open_creates_db(void **state)
 {
     fixture_t *f = *state;
     store_t *st = open_store(f, 0);
-    assert_int_equal(store_schema_version(st), 1);
+    assert_int_equal(store_schema_version(st), SCHEMA_LATEST);
     assert_int_equal(store_ping_sync(st), 0);
 
     struct stat sb;
@@ -196,8 +199,8 @@ static void test_open_creates_db(void **state)
     assert_int_equal(sqlite3_step(q), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(q, 0), "wal");
     sqlite3_finalize(q);
-    assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_migrations"), 1);
-    assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_migrations"), 1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_migrations"), SCHEMA_LATEST);
+    assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_migrations"), SCHEMA_LATEST);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
                                  "AND name = 'app'"), 1);
     /* Column defaults of migration 1. */
@@ -216,21 +219,22 @@ static void test_reopen_keeps_data_no_rerun(void **state)
     assert_int_equal(store_app_put_sync(st, &a), 0);
     store_close(st);
 
-    /* Mark the bookkeeping row: a re-run would rewrite or duplicate it. */
+    /* Mark the bookkeeping rows: a re-run would rewrite or duplicate them. */
     sqlite3 *db = raw_open(f);
     raw_exec(db, "UPDATE schema_migrations SET applied_at = 42");
     sqlite3_close(db);
 
     st = open_store(f, 0);
-    assert_int_equal(store_schema_version(st), 1);
+    assert_int_equal(store_schema_version(st), SCHEMA_LATEST);
     store_app_t got;
     assert_int_equal(store_app_get_sync(st, 7, &got), 0);
     assert_app_equal(&got, &a);
     store_close(st);
 
     db = raw_open(f);
-    assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_migrations"), 1);
-    assert_int_equal(raw_int(db, "SELECT applied_at FROM schema_migrations"), 42);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_migrations"), SCHEMA_LATEST);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_migrations WHERE applied_at = 42"),
+                     SCHEMA_LATEST);
     sqlite3_close(db);
 }
 
@@ -426,6 +430,10 @@ static void test_group_commit(void **state)
     assert_true(s.batch_max > 1);
     assert_true(s.batch_max <= BIG_BATCH);
     assert_true(s.commit_us_total >= s.commit_us_max);
+    uint64_t hist_sum = 0;
+    for (int i = 0; i < STORE_HIST_BUCKETS; i++)
+        hist_sum += s.commit_hist[i];
+    assert_int_equal(hist_sum, s.commits); /* every commit in exactly one bucket */
     store_close(st);
 
     for (int i = 0; i < N_VALID + N_INVALID; i++) {

@@ -1,0 +1,314 @@
+/*
+ * REST router and shared plumbing (see api.h).  The route table is the one
+ * place that lists every endpoint, its authentication and methods; metric
+ * slots are the table indexes.
+ */
+#include "server/api.h"
+
+#include "petrel/sign.h"
+#include "server/apps.h"
+#include "server/log.h"
+
+#include <http_parser.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { AUTH = 1, NOAUTH = 0 };
+enum { M_POST_GET = 1, M_GET = 2, M_POST = 3 };
+
+typedef struct route {
+    const char *path;
+    api_fn fn;
+    int auth;
+    int methods;
+} route_t;
+
+/* Seed paths; where a seed spelled a path differently both are listed. */
+static const route_t routes[] = {
+    {"/v1/user/importUser", h_import_user, AUTH, M_POST_GET},
+    {"/v1/user/deleteUser", h_delete_user, AUTH, M_POST_GET},
+    {"/v1/user/login", h_gateway_login, AUTH, M_POST_GET},
+    {"/v1/user/getUserSequence", h_get_user_sequence, AUTH, M_POST_GET},
+    {"/v1/user/data/getUserInfo", h_get_user_info, AUTH, M_POST_GET},
+    {"/v1/user/data/getSingleInfo", h_get_single_user_info, AUTH, M_POST_GET},
+    {"/v1/user/data/getSingleUserInfo", h_get_single_user_info, AUTH, M_POST_GET},
+    {"/v1/user/data/modifyUserInfo", h_modify_user_info, AUTH, M_POST_GET},
+    {"/v1/user/data/queryImUserPage", h_query_user_page, AUTH, M_POST_GET},
+    {"/v1/app/getSetting", h_app_get, AUTH, M_POST_GET},
+    {"/v1/app/updateSetting", h_app_update, AUTH, M_POST_GET},
+    {"/app/v1/register", h_app_register, NOAUTH, M_POST},
+    {"/app/v1/login", h_app_login, NOAUTH, M_POST},
+    {"/app/v1/callback", h_app_callback, NOAUTH, M_POST},
+    {"/healthz", h_healthz, NOAUTH, M_GET},
+    {"/metrics", h_metrics, NOAUTH, M_GET},
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
+#define STATIC_ROUTE ((int)NROUTES)
+_Static_assert(NROUTES + 1 < METRICS_MAX_ROUTES, "too many routes for the metrics table");
+
+const char *api_route_name(int i)
+{
+    if (i >= 0 && (size_t)i < NROUTES)
+        return routes[i].path;
+    if (i == STATIC_ROUTE)
+        return "static";
+    return "other";
+}
+
+static json_t *envelope(int code, const char *msg, json_t *data)
+{
+    return json_pack("{s:i, s:s, s:o?}", "code", code, "msg", msg, "data", data);
+}
+
+static void ctx_free(api_ctx_t *ctx)
+{
+    json_decref(ctx->body);
+    json_decref(ctx->out);
+    free(ctx);
+}
+
+void api_ok(api_ctx_t *ctx, json_t *data)
+{
+    http_reply_json(ctx->req, 200, envelope(200, "success", data));
+    ctx_free(ctx);
+}
+
+void api_fail(api_ctx_t *ctx, int http_status, int code, const char *msg)
+{
+    metrics_error(&ctx->srv->metrics, code);
+    http_reply_json(ctx->req, http_status, envelope(code, msg, NULL));
+    ctx_free(ctx);
+}
+
+void api_reply_raw(api_ctx_t *ctx, int status, const char *ctype, const void *body, size_t len,
+                   const char *extra_headers)
+{
+    http_reply(ctx->req, status, ctype, body, len, extra_headers);
+    ctx_free(ctx);
+}
+
+int api_valid_user_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > STORE_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+int api_check_operator(api_ctx_t *ctx, const char *user_id)
+{
+    if (ctx->is_admin || (user_id && !strcmp(user_id, ctx->identifier)))
+        return 0;
+    api_fail(ctx, 403, API_ERR_NOT_OPERATOR,
+             "only the app admin may act for another user");
+    return -1;
+}
+
+int api_require_admin(api_ctx_t *ctx)
+{
+    if (ctx->is_admin)
+        return 0;
+    api_fail(ctx, 403, API_ERR_NOT_OPERATOR, "this endpoint is for the app admin");
+    return -1;
+}
+
+int api_str(api_ctx_t *ctx, const char *key, size_t max_len, int required, const char **out)
+{
+    json_t *v = json_object_get(ctx->body, key);
+    if (out)
+        *out = NULL;
+    if (!v || json_is_null(v)) {
+        if (!required)
+            return 0;
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s is required", key);
+        api_fail(ctx, 400, PETREL_ERR_PARAM, msg);
+        return -1;
+    }
+    if (!json_is_string(v) || json_string_length(v) > max_len) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s must be a string of at most %zu bytes", key, max_len);
+        api_fail(ctx, 400, PETREL_ERR_PARAM, msg);
+        return -1;
+    }
+    if (out)
+        *out = json_string_value(v);
+    return 0;
+}
+
+int api_int(api_ctx_t *ctx, const char *key, long long min, long long max, int required,
+            long long *out)
+{
+    json_t *v = json_object_get(ctx->body, key);
+    if (!v || json_is_null(v)) {
+        if (!required)
+            return 0;
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s is required", key);
+        api_fail(ctx, 400, PETREL_ERR_PARAM, msg);
+        return -1;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s must be an integer in %lld..%lld", key, min, max);
+        api_fail(ctx, 400, PETREL_ERR_PARAM, msg);
+        return -1;
+    }
+    *out = json_integer_value(v);
+    return 0;
+}
+
+/* ---- thread-pool deferral ------------------------------------------------ */
+
+typedef struct defer {
+    uv_work_t work;
+    api_ctx_t *ctx;
+} defer_t;
+
+static void defer_work(uv_work_t *w)
+{
+    defer_t *d = w->data;
+    d->ctx->work(d->ctx);
+}
+
+static void defer_done(uv_work_t *w, int status)
+{
+    defer_t *d = w->data;
+    api_ctx_t *ctx = d->ctx;
+    free(d);
+    if (status < 0) {
+        api_fail(ctx, 500, PETREL_ERR_SYSTEM, "cancelled");
+        return;
+    }
+    ctx->done(ctx);
+}
+
+void api_defer(api_ctx_t *ctx, api_fn work, api_fn done)
+{
+    defer_t *d = malloc(sizeof *d);
+    if (!d) {
+        api_fail(ctx, 500, PETREL_ERR_SYSTEM, "out of memory");
+        return;
+    }
+    d->ctx = ctx;
+    d->work.data = d;
+    ctx->work = work;
+    ctx->done = done;
+    if (uv_queue_work(&ctx->req->w->loop, &d->work, defer_work, defer_done) < 0) {
+        free(d);
+        api_fail(ctx, 500, PETREL_ERR_SYSTEM, "cannot queue work");
+    }
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+static int authenticate(api_ctx_t *ctx)
+{
+    char app[16], sign[PETREL_SIGN_MAX_TOKEN + 1];
+    if (http_query_get(ctx->req, "appId", app, sizeof app) < 0 || !app[0]) {
+        api_fail(ctx, 401, PETREL_ERR_APPID_MISSING, "appId is required");
+        return -1;
+    }
+    if (http_query_get(ctx->req, "identifier", ctx->identifier, sizeof ctx->identifier) < 0 ||
+        !ctx->identifier[0]) {
+        api_fail(ctx, 401, PETREL_ERR_OPERATOR_MISSING, "identifier is required");
+        return -1;
+    }
+    if (http_query_get(ctx->req, "userSign", sign, sizeof sign) < 0 || !sign[0]) {
+        api_fail(ctx, 401, PETREL_ERR_SIGN_MISSING, "userSign is required");
+        return -1;
+    }
+    char *end;
+    long id = strtol(app, &end, 10);
+    if (*end || id <= 0 || id > INT32_MAX || apps_get(ctx->srv->apps, (int32_t)id, &ctx->app) < 0) {
+        api_fail(ctx, 401, PETREL_ERR_SIGN_INVALID, "unknown appId");
+        return -1;
+    }
+    ctx->app_id = (int32_t)id;
+    int rc = petrel_sign_verify(ctx->app.secret, ctx->app_id, ctx->identifier, sign,
+                                now_ms() / 1000, NULL);
+    if (rc) {
+        api_fail(ctx, 401, rc, rc == PETREL_ERR_SIGN_EXPIRED ? "userSign expired"
+                              : rc == PETREL_ERR_SIGN_MISMATCH ? "userSign is for another identifier"
+                                                               : "invalid userSign");
+        return -1;
+    }
+    ctx->authed = 1;
+    ctx->is_admin = !strcmp(ctx->identifier, ctx->app.admin_id);
+    return 0;
+}
+
+/* Unauthenticated routes still need an app: ?appId=, body appId, or the default. */
+static int pick_app(api_ctx_t *ctx)
+{
+    char app[16];
+    long id = ctx->srv->cfg.app_id;
+    json_t *b = json_object_get(ctx->body, "appId");
+    if (http_query_get(ctx->req, "appId", app, sizeof app) == 0 && app[0])
+        id = strtol(app, NULL, 10);
+    else if (json_is_integer(b))
+        id = (long)json_integer_value(b);
+    if (id <= 0 || id > INT32_MAX || apps_get(ctx->srv->apps, (int32_t)id, &ctx->app) < 0) {
+        api_fail(ctx, 400, PETREL_ERR_PARAM, "unknown appId");
+        return -1;
+    }
+    ctx->app_id = (int32_t)id;
+    return 0;
+}
+
+static int method_ok(int methods, int m)
+{
+    switch (methods) {
+    case M_GET: return m == HTTP_GET || m == HTTP_HEAD;
+    case M_POST: return m == HTTP_POST;
+    default: return m == HTTP_POST || m == HTTP_GET;
+    }
+}
+
+void api_handle(http_req_t *req)
+{
+    api_ctx_t *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        http_reply(req, 500, "text/plain", "out of memory\n", 14, NULL);
+        return;
+    }
+    ctx->req = req;
+    ctx->srv = req->srv;
+    const route_t *r = NULL;
+    for (size_t i = 0; i < NROUTES; i++) {
+        if (!strcmp(req->path, routes[i].path)) {
+            r = &routes[i];
+            req->route = (int)i;
+            break;
+        }
+    }
+    if (!r) {
+        if (req->method == HTTP_GET || req->method == HTTP_HEAD) {
+            req->route = STATIC_ROUTE;
+            h_static(ctx);
+        } else {
+            api_fail(ctx, 404, 404, "not found");
+        }
+        return;
+    }
+    if (!method_ok(r->methods, req->method)) {
+        api_fail(ctx, 405, 405, "method not allowed");
+        return;
+    }
+    if (req->body_len) {
+        json_error_t jerr;
+        ctx->body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!json_is_object(ctx->body)) {
+            api_fail(ctx, 400, PETREL_ERR_PARAM, "body must be a JSON object");
+            return;
+        }
+    } else {
+        ctx->body = json_object();
+    }
+    if (r->auth == AUTH ? authenticate(ctx) < 0 : pick_app(ctx) < 0)
+        return;
+    r->fn(ctx);
+}

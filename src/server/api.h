@@ -1,0 +1,99 @@
+/*
+ * REST API plumbing shared by every route module: the route table lookup,
+ * userSign authentication from the query string (appId, identifier,
+ * userSign), the {code, msg, data} envelope, the operator rule, and
+ * api_defer() to run blocking work (storage reads, password hashing) on
+ * libuv's thread pool instead of the event loop.
+ *
+ * Life of a call: api_handle() (http.h) finds the route, parses the JSON
+ * body (an object; empty body = {}), authenticates when the route needs it,
+ * and calls the handler with a fresh api_ctx_t.  The handler must end the
+ * call exactly once with api_ok/api_fail/api_reply_raw, from any thread;
+ * that frees the context.
+ *
+ * HTTP statuses: 200 for success and for business errors (the envelope's
+ * code says which, as in the seeds: clients test code == 200); 400 for
+ * malformed input (code 90001), 401 for authentication failures (6000x),
+ * 403 for acting for another user without being the app admin (60006),
+ * 404 unknown path, 413 oversized body, 429 throttled, 500 internal.
+ */
+#ifndef PETREL_API_H
+#define PETREL_API_H
+
+#include <jansson.h>
+
+#include "server/http.h"
+#include "server/store.h"
+
+#define API_ERR_NOT_OPERATOR 60006  /* body names another user; caller is not admin */
+#define API_MAX_BATCH 100
+
+typedef struct api_ctx api_ctx_t;
+typedef void (*api_fn)(api_ctx_t *ctx);
+
+struct api_ctx {
+    http_req_t *req;
+    server_t *srv;
+    json_t *body;              /* request JSON object (owned) */
+    int authed;                /* the route required a valid userSign */
+    int32_t app_id;            /* from the query (or the default app) */
+    char identifier[STORE_ID_MAX + 1];
+    int is_admin;              /* identifier is the app's admin */
+    store_app_t app;
+    /* scratch for handlers and api_defer */
+    void *u;
+    json_t *out;
+    int rc;
+    api_fn work, done;
+};
+
+/* Envelope replies; each frees ctx.  data reference is taken. */
+void api_ok(api_ctx_t *ctx, json_t *data);
+void api_fail(api_ctx_t *ctx, int http_status, int code, const char *msg);
+/* Any content type (metrics text, static files). */
+void api_reply_raw(api_ctx_t *ctx, int status, const char *ctype, const void *body, size_t len,
+                   const char *extra_headers);
+
+/* The operator rule: 0 if identifier may act for user_id (itself, or the
+ * app admin), else replies 403/60006 and returns -1 (ctx is freed). */
+int api_check_operator(api_ctx_t *ctx, const char *user_id);
+/* Same for admin-only routes. */
+int api_require_admin(api_ctx_t *ctx);
+
+/* Run work(ctx) on the thread pool, then done(ctx) on the loop. */
+void api_defer(api_ctx_t *ctx, api_fn work, api_fn done);
+
+/* Body helpers: the string field or NULL when absent; on a present field of
+ * the wrong type or too long they reply 400/90001 and return -1 (ctx is
+ * freed).  *out may be NULL when not required. */
+int api_str(api_ctx_t *ctx, const char *key, size_t max_len, int required, const char **out);
+int api_int(api_ctx_t *ctx, const char *key, long long min, long long max, int required,
+            long long *out);
+/* A user id: 1..128 bytes, no control characters. */
+int api_valid_user_id(const char *s);
+
+/* Name of route slot i for metrics. */
+const char *api_route_name(int i);
+
+/* Route modules. */
+/* api_users.c */
+void h_import_user(api_ctx_t *ctx);
+void h_delete_user(api_ctx_t *ctx);
+void h_get_user_info(api_ctx_t *ctx);
+void h_get_single_user_info(api_ctx_t *ctx);
+void h_modify_user_info(api_ctx_t *ctx);
+void h_get_user_sequence(api_ctx_t *ctx);
+void h_query_user_page(api_ctx_t *ctx);
+/* api_system.c */
+void h_gateway_login(api_ctx_t *ctx);
+void h_app_get(api_ctx_t *ctx);
+void h_app_update(api_ctx_t *ctx);
+void h_healthz(api_ctx_t *ctx);
+void h_metrics(api_ctx_t *ctx);
+void h_static(api_ctx_t *ctx);
+/* appserver.c: the built-in demo app server */
+void h_app_register(api_ctx_t *ctx);
+void h_app_login(api_ctx_t *ctx);
+void h_app_callback(api_ctx_t *ctx);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * Prometheus text rendering of metrics_t plus gauges read at scrape time
+ * (sessions, store statistics).  See metrics.h.
+ */
+#include "server/metrics.h"
+
+#include "server/api.h"
+#include "server/metrics_codes.h"
+#include "server/server.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NKNOWN metrics_nknown
+#define known_codes metrics_known_codes
+#define statuses metrics_statuses
+
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} buf_t;
+
+static void put(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(buf_t *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = 1;
+            return;
+        }
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t nc = b->cap * 2 + (size_t)n;
+        char *np = realloc(b->p, nc);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = nc;
+    }
+}
+
+#define LOAD(x) ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
+
+static void counter(buf_t *b, const char *name, const char *help, unsigned long long v)
+{
+    put(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name, v);
+}
+
+static const char *ct_names[6] = {"webapi", "web", "ios", "android", "windows", "mac"};
+
+char *metrics_render(struct server *s, size_t *len)
+{
+    metrics_t *m = &s->metrics;
+    buf_t b = {malloc(16384), 0, 16384, 0};
+    if (!b.p)
+        return NULL;
+
+    put(&b, "# HELP petrel_connections Open connections by transport.\n"
+            "# TYPE petrel_connections gauge\n");
+    put(&b, "petrel_connections{transport=\"tcp\"} %llu\n", LOAD(m->conns_tcp));
+    put(&b, "petrel_connections{transport=\"ws\"} %llu\n", LOAD(m->conns_ws));
+    put(&b, "petrel_connections{transport=\"http\"} %llu\n", LOAD(m->conns_http));
+    put(&b, "# HELP petrel_online_devices Logged-in sockets by transport and client type.\n"
+            "# TYPE petrel_online_devices gauge\n");
+    for (int t = 0; t < 2; t++)
+        for (int c = 0; c < 6; c++)
+            put(&b, "petrel_online_devices{transport=\"%s\",client_type=\"%s\"} %llu\n",
+                t ? "ws" : "tcp", ct_names[c], LOAD(m->online[t][c]));
+    uint64_t devs = 0, users = 0;
+    s->sess->ops->count(s->sess, &devs, &users);
+    put(&b, "# HELP petrel_online_users Users with at least one device online.\n"
+            "# TYPE petrel_online_users gauge\npetrel_online_users %llu\n",
+        (unsigned long long)users);
+
+    counter(&b, "petrel_connections_accepted_total", "Connections accepted.", LOAD(m->accepted));
+    put(&b, "# HELP petrel_logins_total Socket logins by result.\n# TYPE petrel_logins_total counter\n"
+            "petrel_logins_total{result=\"ok\"} %llu\npetrel_logins_total{result=\"failed\"} %llu\n",
+        LOAD(m->logins_ok), LOAD(m->logins_failed));
+    counter(&b, "petrel_kicks_total", "Devices kicked by the multi-device policy.", LOAD(m->kicks));
+    counter(&b, "petrel_packets_in_total", "Uplink packets.", LOAD(m->packets_in));
+    counter(&b, "petrel_packets_out_total", "Downlink packets.", LOAD(m->packets_out));
+    counter(&b, "petrel_bytes_in_total", "Bytes read from sockets.", LOAD(m->bytes_in));
+    counter(&b, "petrel_bytes_out_total", "Bytes written to sockets.", LOAD(m->bytes_out));
+
+    put(&b, "# HELP petrel_errors_total Error packets and error envelopes by code.\n"
+            "# TYPE petrel_errors_total counter\n");
+    for (size_t i = 0; i <= NKNOWN; i++) {
+        unsigned long long v = LOAD(m->errors_by_code[i]);
+        if (!v)
+            continue;
+        if (i < NKNOWN)
+            put(&b, "petrel_errors_total{code=\"%d\"} %llu\n", known_codes[i], v);
+        else
+            put(&b, "petrel_errors_total{code=\"other\"} %llu\n", v);
+    }
+
+    put(&b, "# HELP petrel_http_requests_total HTTP requests by route and status.\n"
+            "# TYPE petrel_http_requests_total counter\n");
+    for (int r = 0; r < METRICS_MAX_ROUTES; r++) {
+        for (int i = 0; i < METRICS_NSTATUS; i++) {
+            unsigned long long v = LOAD(m->http_by_route[r][i]);
+            if (!v)
+                continue;
+            const char *path = r == METRICS_MAX_ROUTES - 1 ? "other" : api_route_name(r);
+            if (statuses[i])
+                put(&b, "petrel_http_requests_total{path=\"%s\",status=\"%d\"} %llu\n", path,
+                    statuses[i], v);
+            else
+                put(&b, "petrel_http_requests_total{path=\"%s\",status=\"other\"} %llu\n", path, v);
+        }
+    }
+
+    store_stats_t st;
+    store_get_stats(s->store, &st);
+    counter(&b, "petrel_store_commits_total", "Group-commit transactions.", st.commits);
+    counter(&b, "petrel_store_ops_total", "Write operations committed.", st.ops);
+    counter(&b, "petrel_store_failures_total", "Transactions rolled back.", st.failures);
+    put(&b, "# HELP petrel_store_queued Write operations waiting for the writer.\n"
+            "# TYPE petrel_store_queued gauge\npetrel_store_queued %llu\n",
+        (unsigned long long)st.queued);
+    put(&b, "# HELP petrel_store_commit_seconds Group-commit latency.\n"
+            "# TYPE petrel_store_commit_seconds histogram\n");
+    uint64_t cum = 0;
+    for (int i = 0; i < STORE_HIST_BUCKETS; i++) {
+        cum += st.commit_hist[i];
+        if (store_hist_bounds_us[i] == UINT64_MAX)
+            put(&b, "petrel_store_commit_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+        else
+            put(&b, "petrel_store_commit_seconds_bucket{le=\"%g\"} %llu\n",
+                (double)store_hist_bounds_us[i] / 1e6, (unsigned long long)cum);
+    }
+    put(&b, "petrel_store_commit_seconds_sum %.6f\npetrel_store_commit_seconds_count %llu\n",
+        (double)st.commit_us_total / 1e6, (unsigned long long)st.commits);
+
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
+}
