@@ -166,6 +166,7 @@ static void on_closed(uv_handle_t *h)
     free(c->in);
     free(c->user_id);
     free(c->imei);
+    gw_free_held(c);
     if (c->kind == CONN_HTTP)
         http_state_free(c);
     else if (c->kind == CONN_WS)

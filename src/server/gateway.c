@@ -88,6 +88,62 @@ static void kick_devices(conn_t *by, sess_device_t *v, size_t n)
     }
 }
 
+/* ---- packets held during a pending LOGIN ----------------------------------
+ * LOGIN completes on the thread pool; packets pipelined behind it are kept
+ * (re-encoded, bounded) and replayed in order once it is done, so a client
+ * sees the same order as with a synchronous login. */
+
+#define HELD_MAX 32
+
+typedef struct held_pkt {
+    struct held_pkt *next;
+    uint32_t len;
+    uint8_t data[];
+} held_pkt_t;
+
+void gw_free_held(conn_t *c)
+{
+    while (c->held) {
+        held_pkt_t *h = c->held;
+        c->held = h->next;
+        free(h);
+    }
+}
+
+static int hold_packet(conn_t *c, const petrel_packet_t *p)
+{
+    size_t n = 0;
+    held_pkt_t **tail = &c->held;
+    for (; *tail; tail = &(*tail)->next)
+        n++;
+    size_t len = petrel_encode_up(NULL, 0, &p->hdr, p->imei, p->imei_len, p->body, p->body_len);
+    held_pkt_t *h = n < HELD_MAX ? malloc(sizeof *h + len) : NULL;
+    if (!h) {
+        gw_protocol_error(c, PETREL_ERR_NOT_LOGGED_IN, "too many packets before LOGINACK",
+                          p->hdr.command);
+        return -1;
+    }
+    h->next = NULL;
+    h->len = (uint32_t)petrel_encode_up(h->data, len, &p->hdr, p->imei, p->imei_len, p->body,
+                                        p->body_len);
+    *tail = h;
+    return 0;
+}
+
+static void replay_held(conn_t *c)
+{
+    while (c->held && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER | CF_LOGIN_PENDING))) {
+        held_pkt_t *h = c->held;
+        c->held = h->next;
+        petrel_packet_t p;
+        if (petrel_decode_up(h->data, h->len, &c->w->srv->limits, &p) == PETREL_DEC_OK)
+            gw_on_packet(c, &p);
+        free(h);
+    }
+    if (c->flags & (CF_CLOSED | CF_CLOSE_AFTER))
+        gw_free_held(c);
+}
+
 /* ---- login ------------------------------------------------------------- */
 
 static atomic_uint_fast64_t *online_gauge(conn_t *c)
@@ -204,6 +260,9 @@ static void login_after(uv_work_t *req, int status)
             login_failed(c, PETREL_ERR_USER_FORBIDDEN, "user forbidden");
         else
             login_finish(c);
+        replay_held(c);
+        if (c->flags & CF_EOF)
+            conn_close_after_flush(c);
     }
     free(j);
 }
@@ -287,8 +346,10 @@ int gw_on_packet(conn_t *c, const petrel_packet_t *p)
 {
     server_t *s = c->w->srv;
     int32_t cmd = p->hdr.command;
-    atomic_fetch_add(&s->metrics.packets_in, 1);
     conn_touch(c);
+    if (c->flags & CF_LOGIN_PENDING)
+        return hold_packet(c, p); /* counted when replayed */
+    atomic_fetch_add(&s->metrics.packets_in, 1);
 
     json_error_t jerr;
     json_t *body = p->body_len ? json_loadb(p->body, p->body_len, 0, &jerr) : json_object();

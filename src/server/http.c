@@ -453,7 +453,7 @@ static void reply_on_loop(worker_t *w, void *arg)
         http_state_t *st = c->proto;
         conn_queue_owned(c, r->f);
         r->f = NULL;
-        if (!req->keep_alive) {
+        if (!req->keep_alive || (c->flags & CF_EOF)) {
             conn_close_after_flush(c);
         } else if (st && st->pending && !(c->flags & CF_CLOSED)) {
             st->pending = 0;
@@ -576,6 +576,12 @@ int http_query_get(const http_req_t *req, const char *key, char *out, size_t cap
         p = amp ? amp + 1 : end;
     }
     return -1;
+}
+
+int http_request_pending(conn_t *c)
+{
+    http_state_t *st = c->kind == CONN_HTTP ? c->proto : NULL;
+    return st && st->pending;
 }
 
 void http_state_free(conn_t *c)

@@ -53,6 +53,7 @@ enum conn_flags {
     CF_AUTHED = 16,      /* LOGIN succeeded */
     CF_NOREAD = 32,      /* reading stopped */
     CF_LOGIN_PENDING = 64, /* LOGIN accepted, user lookup running */
+    CF_EOF = 128,        /* peer half-closed: answer what is pending, then close */
 };
 
 struct conn {
@@ -77,6 +78,7 @@ struct conn {
     uint32_t out_n, out_cap;
     uint32_t out_bytes;       /* queued, not yet written (backpressure) */
     void *proto;              /* http_state_t or ws_state_t */
+    struct held_pkt *held;    /* packets that arrived during a pending LOGIN */
 };
 
 /* ---- workers ---------------------------------------------------------- */
@@ -163,6 +165,7 @@ void conn_start_read(conn_t *c);
 void http_on_connection(uv_stream_t *srv, int status);
 void http_on_data(conn_t *c, const uint8_t *data, size_t len);
 void http_state_free(conn_t *c);
+int http_request_pending(conn_t *c);
 
 /* ws.c */
 int ws_upgrade(conn_t *c, const uint8_t *rest, size_t rest_len);
@@ -176,6 +179,7 @@ void ws_state_free(conn_t *c);
  * Returns 0 to go on, -1 if the connection is now closing. */
 int gw_on_packet(conn_t *c, const petrel_packet_t *p);
 void gw_on_close(conn_t *c);
+void gw_free_held(conn_t *c);
 /* Error from the codec for this connection: send error, close. */
 void gw_protocol_error(conn_t *c, int code, const char *msg, int32_t command);
 void gw_on_timeout(conn_t *c, enum conn_list l);

@@ -93,6 +93,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     (void)buf;
     conn_t *c = s->data;
+    if (nread == UV_EOF && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER))) {
+        /* half-close: replies to what was received still go out */
+        c->flags |= CF_EOF;
+        if (!http_request_pending(c) && !(c->flags & CF_LOGIN_PENDING))
+            conn_close_after_flush(c);
+        else {
+            uv_read_stop(s);
+            c->flags |= CF_NOREAD;
+        }
+        return;
+    }
     if (nread < 0) {
         conn_close(c);
         return;

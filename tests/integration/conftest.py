@@ -5,6 +5,7 @@ Environment:
   PETREL_ASAN=1 the binaries are ASan/UBSan builds: longer timeouts, and every
                 server's stderr is checked for sanitizer reports at teardown.
 """
+import json
 import os
 import re
 import resource
@@ -93,6 +94,7 @@ class Server:
         self.signalled = False
         self.returncode = None
         self.clients = []
+        self.imported = set()
         self.tcp_port = self.http_port = None
         self.argv = None
 
@@ -189,7 +191,27 @@ class Server:
         return "\n".join(self.stderr_text().splitlines()[-n:])
 
     # -------------------------------------------------------------- helpers
+    def api(self, path, body=None, as_user="admin", secret=None, app=pp.APP_ID, method="POST"):
+        """Signed REST call -> (http status, envelope dict)."""
+        p = pp.signed_path(path, self.secret if secret is None else secret, as_user, app_id=app)
+        st, _, data = pp.http_request(self.http_port, method, p, {} if body is None else body,
+                                      timeout=10 * SLOW)
+        return st, json.loads(data)
+
+    def ensure_users(self, users):
+        """Import users (as the app admin) so that they may log in; petrel
+        refuses socket logins of users that do not exist."""
+        todo = [u for u in users if u not in self.imported]
+        for i in range(0, len(todo), 100):
+            chunk = todo[i:i + 100]
+            st, doc = self.api("/v1/user/importUser",
+                               {"userData": [{"userId": u, "nickName": u} for u in chunk]})
+            assert st == 200 and doc["code"] == 200, doc
+            self.imported.update(chunk)
+
     def token(self, user, ttl=3600, secret=None, app=pp.APP_ID, issued=None):
+        if app == pp.APP_ID and secret is None and self.alive():
+            self.ensure_users([user])
         return pp.make_token(self.secret if secret is None else secret, user,
                              app_id=app, ttl=ttl, issued=issued)
 
@@ -282,8 +304,11 @@ def server(tmp_path, request):
 
 @pytest.fixture
 def srv(server):
-    """A default server (policy 3, default timeouts)."""
-    return server()
+    """A default server (policy 3, default timeouts) where the usual test
+    users exist (tests that log in through the CLI cannot import them)."""
+    s = server()
+    s.ensure_users(["alice", "bob", "carol", "dave", "erin"])
+    return s
 
 
 @pytest.fixture

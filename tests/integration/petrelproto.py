@@ -636,3 +636,27 @@ def http_get(port, path, headers=None, timeout=5.0, host="127.0.0.1"):
         return r.status, {k.lower(): v for k, v in r.getheaders()}, body
     finally:
         c.close()
+
+
+def http_request(port, method, path, body=None, headers=None, timeout=5.0, host="127.0.0.1"):
+    """-> (status, headers dict lower-cased, body bytes).  body: bytes, str
+    or a JSON-serialisable object."""
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+    finally:
+        c.close()
+
+
+def signed_path(path, secret, identifier, app_id=APP_ID, ttl=3600):
+    """path?appId=..&identifier=..&userSign=.. with a fresh token."""
+    from urllib.parse import quote
+    tok = make_token(secret, identifier, app_id=app_id, ttl=ttl)
+    sep = "&" if "?" in path else "?"
+    return "%s%sappId=%d&identifier=%s&userSign=%s" % (path, sep, app_id, quote(identifier, safe=""),
+                                                      quote(tok, safe=""))

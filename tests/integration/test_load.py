@@ -78,6 +78,7 @@ async def _run(port, tokens, timeout):
 
 def test_thousand_concurrent_logins(server):
     s = server("--workers=2", "--login-policy=3")
+    s.ensure_users(["load%d" % i for i in range(N)])
     tokens = [s.token("load%d" % i) for i in range(N)]
     results, t_login = asyncio.run(_run(s.tcp_port, tokens, 60 * SLOW))
     assert not results["bad"], "unexpected packets: %r" % results["bad"][:10]
