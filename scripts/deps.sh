@@ -6,7 +6,7 @@ set -euo pipefail
 want=(build-essential cmake pkg-config libuv1-dev libwslay-dev libhttp-parser-dev
       libjansson-dev libsqlite3-dev libssl-dev zlib1g-dev)
 if [ "${1:-build}" = test ]; then
-  want+=(libcmocka-dev python3 python3-pytest sqlite3)
+  want+=(libcmocka-dev python3 python3-pytest python3-prometheus-client sqlite3)
 fi
 missing=()
 for p in "${want[@]}"; do
