@@ -1,0 +1,361 @@
+/*
+ * petrel-bench: load generator for petreld, speaking the real binary wire
+ * protocol over TCP (libuv, one thread).
+ *
+ *   petrel-bench WORKLOAD --tcp 127.0.0.1:PORT --secret S [options]
+ *
+ * This file: the workload table, option parsing and validation, process
+ * limits.  Connections and the event loop are in net.c, measurements and
+ * output in metrics.c, each workload in its own wl_<name>.c (see bench.h).
+ *
+ * Safety rails: targets and source addresses must be loopback
+ * (127.0.0.0/8) -- this tool is for measuring a local server, never for
+ * loading someone else's; every wait is bounded and the whole run stops
+ * at --timeout.  RLIMIT_NOFILE is raised to its hard limit, and a run that
+ * would need more descriptors than that is refused up front.
+ *
+ * Output: progress and the table header on stderr; on stdout exactly one
+ * `RESULT {json}` line and one markdown table row.  Exit status 0 when the
+ * workload met its own success criteria, 1 when it ran but did not, 2 on
+ * usage errors.
+ */
+#include "bench.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+typedef struct workload {
+    const char *name;
+    int (*run)(bench_t *b, result_t *r);
+    const char *help;
+} workload_t;
+
+static const workload_t workloads[] = {
+    {"idle", wl_idle, "hold --conns logged-in connections for --hold s; server RSS per connection"},
+    {"login", wl_login, "connect+login rate and latency; --storm: close all, reconnect all at once"},
+};
+#define NWORKLOADS (sizeof workloads / sizeof workloads[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: petrel-bench WORKLOAD --tcp 127.0.0.1:PORT --secret SECRET [options]\n"
+            "\nworkloads:\n");
+    for (size_t i = 0; i < NWORKLOADS; i++)
+        fprintf(f, "  %-8s %s\n", workloads[i].name, workloads[i].help);
+    fprintf(f,
+            "\noptions:\n"
+            "  --tcp HOST:PORT      server's TCP gateway (loopback only)\n"
+            "  --secret S           the app's secret (userSign tokens are made locally)\n"
+            "  --http HOST:PORT     server's REST API (loopback only): import users bench-0..N-1\n"
+            "                       first (petreld refuses LOGIN of unknown users); default: skip\n"
+            "  --admin ID           the app admin identifier for importUser (admin)\n"
+            "  --app ID             appId (10000)\n"
+            "  --client-type N      clientType of every connection, 0..5 (3 = Android)\n"
+            "  --conns N            connections (idle: 10000, login: 1000)\n"
+            "  --concurrency N      connect+login in flight at once (128)\n"
+            "  --hold S             idle: seconds to hold the connections (60)\n"
+            "  --heartbeat-ms MS    PING interval per connection (10000)\n"
+            "  --pid PID            server pid: RSS from /proc/PID/status, CPU from /proc/PID/stat\n"
+            "  --sources A,B,...    bind connections round-robin to these 127.x source addresses\n"
+            "                       (default: none, or 127.0.0.1..N when ports would run short)\n"
+            "  --storm              login: reconnect storm after the first logins\n"
+            "  --timeout S          global deadline of the run (300)\n");
+}
+
+static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int is_loopback(const struct sockaddr_in *a)
+{
+    return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+}
+
+static int parse_hostport(const char *hp, struct sockaddr_in *sa, char *str, size_t str_cap)
+{
+    const char *colon = strrchr(hp, ':');
+    char host[32];
+    uint32_t port;
+    if (!colon || (size_t)(colon - hp) >= sizeof host || parse_u32(colon + 1, 1, 65535, &port) < 0)
+        return -1;
+    memcpy(host, hp, (size_t)(colon - hp));
+    host[colon - hp] = '\0';
+    if (uv_ip4_addr(host, (int)port, sa) != 0)
+        return -1;
+    int n = snprintf(str, str_cap, "%s:%" PRIu32, host, port);
+    if (n < 0 || (size_t)n >= str_cap)
+        return -1;
+    return 0;
+}
+
+static int parse_sources(const char *list, bench_opts_t *o)
+{
+    const char *p = list;
+    o->nsources = 0;
+    for (uint32_t i = 0; i < BENCH_MAX_SOURCES && *p; i++) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char host[64];
+        if (len == 0 || len >= sizeof host)
+            return -1;
+        memcpy(host, p, len);
+        host[len] = '\0';
+        if (uv_ip4_addr(host, 0, &o->sources[o->nsources]) != 0 || !is_loopback(&o->sources[o->nsources]))
+            return -1;
+        o->nsources++;
+        p = comma ? comma + 1 : p + len;
+    }
+    return *p ? -1 : 0;   /* more than BENCH_MAX_SOURCES */
+}
+
+/* Without --sources: one source address takes about half the ephemeral
+ * port range (TIME_WAIT of earlier runs and the storm's second round need
+ * the rest); beyond that, spread over 127.0.0.1..N. */
+static void auto_sources(bench_opts_t *o)
+{
+    unsigned lo = 32768, hi = 60999;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%u %u", &lo, &hi) != 2 || hi < lo) {
+            lo = 32768;
+            hi = 60999;
+        }
+        fclose(f);
+    }
+    uint32_t per_source = (hi - lo + 1) / 2;
+    if (per_source == 0 || o->conns <= per_source)
+        return;
+    uint32_t n = (o->conns + per_source - 1) / per_source;
+    if (n > BENCH_MAX_SOURCES)
+        n = BENCH_MAX_SOURCES;
+    for (uint32_t i = 0; i < n; i++) {
+        char host[32];
+        snprintf(host, sizeof host, "127.0.0.%" PRIu32, i + 1);
+        uv_ip4_addr(host, 0, &o->sources[i]);
+    }
+    o->nsources = n;
+    o->sources_auto = 1;
+    fprintf(stderr, "petrel-bench: %" PRIu32 " connections > %" PRIu32
+                    " ports per source address: using 127.0.0.1..127.0.0.%" PRIu32 "\n",
+            o->conns, per_source, n);
+}
+
+/* Raise the soft RLIMIT_NOFILE to the hard limit; refuse runs that cannot fit. */
+static int raise_nofile(uint32_t conns)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            fprintf(stderr, "petrel-bench: cannot raise RLIMIT_NOFILE: %s\n", strerror(errno));
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && (uint64_t)conns + 64 > (uint64_t)rl.rlim_cur) {
+        fprintf(stderr, "petrel-bench: %" PRIu32 " connections need more than RLIMIT_NOFILE=%llu "
+                        "descriptors (raise the hard limit: ulimit -Hn)\n",
+                conns, (unsigned long long)rl.rlim_cur);
+        return -1;
+    }
+    return 0;
+}
+
+enum {
+    OPT_TCP = 256, OPT_SECRET, OPT_APP, OPT_CLIENT_TYPE, OPT_CONNS, OPT_CONCURRENCY, OPT_HOLD,
+    OPT_HEARTBEAT, OPT_PID, OPT_SOURCES, OPT_STORM, OPT_TIMEOUT, OPT_HELP, OPT_HTTP, OPT_ADMIN,
+};
+
+static const struct option long_opts[] = {
+    {"tcp", required_argument, NULL, OPT_TCP},
+    {"secret", required_argument, NULL, OPT_SECRET},
+    {"app", required_argument, NULL, OPT_APP},
+    {"client-type", required_argument, NULL, OPT_CLIENT_TYPE},
+    {"conns", required_argument, NULL, OPT_CONNS},
+    {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+    {"hold", required_argument, NULL, OPT_HOLD},
+    {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
+    {"pid", required_argument, NULL, OPT_PID},
+    {"sources", required_argument, NULL, OPT_SOURCES},
+    {"storm", no_argument, NULL, OPT_STORM},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"http", required_argument, NULL, OPT_HTTP},
+    {"admin", required_argument, NULL, OPT_ADMIN},
+    {NULL, 0, NULL, 0},
+};
+
+static int bad(const char *what, const char *val)
+{
+    fprintf(stderr, "petrel-bench: invalid %s: %s\n", what, val ? val : "(missing)");
+    return -1;
+}
+
+static int parse_args(int argc, char **argv, bench_opts_t *o, const workload_t **wl)
+{
+    if (argc < 2 || argv[1][0] == '-') {
+        usage(stderr);
+        return -1;
+    }
+    *wl = NULL;
+    for (size_t i = 0; i < NWORKLOADS; i++)
+        if (strcmp(argv[1], workloads[i].name) == 0)
+            *wl = &workloads[i];
+    if (!*wl)
+        return bad("workload", argv[1]);
+    o->workload = (*wl)->name;
+    o->app_id = 10000;
+    o->client_type = 3;
+    o->conns = strcmp(o->workload, "idle") == 0 ? 10000 : 1000;
+    o->concurrency = 128;
+    o->hold_s = 60;
+    o->heartbeat_ms = 10000;
+    o->timeout_s = 300;
+    o->admin = "admin";
+    int have_target = 0, have_sources = 0;
+    uint32_t v;
+
+    optind = 2;
+    for (int guard = 0; guard < argc + 1; guard++) {
+        int c = getopt_long(argc, argv, "", long_opts, NULL);
+        if (c == -1)
+            break;
+        switch (c) {
+        case OPT_TCP:
+            if (parse_hostport(optarg, &o->target, o->target_str, sizeof o->target_str) < 0)
+                return bad("--tcp (want IPv4 HOST:PORT)", optarg);
+            have_target = 1;
+            break;
+        case OPT_HTTP:
+            if (parse_hostport(optarg, &o->http, o->http_str, sizeof o->http_str) < 0)
+                return bad("--http (want IPv4 HOST:PORT)", optarg);
+            if (!is_loopback(&o->http))
+                return bad("--http: only loopback (127.0.0.0/8) is allowed", optarg);
+            o->have_http = 1;
+            break;
+        case OPT_ADMIN:
+            o->admin = optarg;
+            break;
+        case OPT_SECRET:
+            o->secret = optarg;
+            break;
+        case OPT_APP:
+            if (parse_u32(optarg, 1, INT32_MAX, &v) < 0)
+                return bad("--app", optarg);
+            o->app_id = (int32_t)v;
+            break;
+        case OPT_CLIENT_TYPE:
+            if (parse_u32(optarg, 0, 5, &v) < 0)
+                return bad("--client-type", optarg);
+            o->client_type = (int32_t)v;
+            break;
+        case OPT_CONNS:
+            if (parse_u32(optarg, 1, 1000000, &o->conns) < 0)
+                return bad("--conns (1..1000000)", optarg);
+            break;
+        case OPT_CONCURRENCY:
+            if (parse_u32(optarg, 1, 1000000, &o->concurrency) < 0)
+                return bad("--concurrency", optarg);
+            break;
+        case OPT_HOLD:
+            if (parse_u32(optarg, 0, 86400, &o->hold_s) < 0)
+                return bad("--hold", optarg);
+            break;
+        case OPT_HEARTBEAT:
+            if (parse_u32(optarg, 100, 3600000, &o->heartbeat_ms) < 0)
+                return bad("--heartbeat-ms (100..3600000)", optarg);
+            break;
+        case OPT_PID:
+            if (parse_u32(optarg, 1, INT32_MAX, &v) < 0)
+                return bad("--pid", optarg);
+            o->pid = (pid_t)v;
+            break;
+        case OPT_SOURCES:
+            if (parse_sources(optarg, o) < 0)
+                return bad("--sources (comma-separated 127.x.y.z, at most 254)", optarg);
+            have_sources = 1;
+            break;
+        case OPT_STORM:
+            o->storm = 1;
+            break;
+        case OPT_TIMEOUT:
+            if (parse_u32(optarg, 1, 86400, &o->timeout_s) < 0)
+                return bad("--timeout", optarg);
+            break;
+        case OPT_HELP:
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc)
+        return bad("argument", argv[optind]);
+    if (!have_target)
+        return bad("--tcp", NULL);
+    if (!is_loopback(&o->target))
+        return bad("--tcp: only loopback targets (127.0.0.0/8) are allowed", o->target_str);
+    if (!o->secret || !*o->secret)
+        return bad("--secret", NULL);
+    if (o->storm && strcmp(o->workload, "login") != 0)
+        return bad("--storm (only for the login workload)", o->workload);
+    if (!have_sources)
+        auto_sources(o);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static bench_opts_t opts;
+    const workload_t *wl;
+    if (parse_args(argc, argv, &opts, &wl) < 0)
+        return 2;
+    signal(SIGPIPE, SIG_IGN);
+    if (raise_nofile(opts.conns) < 0)
+        return 2;
+
+    bench_t *b = calloc(1, sizeof *b);
+    result_t *r = calloc(1, sizeof *r);
+    if (!b || !r) {
+        fprintf(stderr, "petrel-bench: out of memory\n");
+        return 2;
+    }
+    int rc = 2;
+    if (opts.have_http &&
+        bench_import_users(&opts, opts.conns, &b->users_added, &b->users_existing) < 0) {
+        free(b);
+        free(r);
+        return 2;
+    }
+    if (!opts.have_http)
+        fprintf(stderr, "petrel-bench: no --http: users bench-0..bench-%" PRIu32
+                        " must already exist (else LOGIN fails with 20001)\n",
+                opts.conns - 1);
+    if (bench_init(b, &opts, opts.conns) == 0) {
+        fprintf(stderr, "petrel-bench: %s against %s, %" PRIu32 " connections%s\n", wl->name,
+                opts.target_str, opts.conns, opts.pid ? "" : " (no --pid: server RSS/CPU not measured)");
+        rc = wl->run(b, r);
+        res_print(r);
+    }
+    bench_free(b);
+    free(b);
+    free(r);
+    return rc;
+}

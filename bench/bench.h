@@ -1,0 +1,250 @@
+/*
+ * petrel-bench: shared declarations of the load generator.
+ *
+ * Layout (one concern per file, one function per workload):
+ *   bench.c     main: options, the workload table, limits, usage
+ *   net.c       the connection pool: libuv TCP connections that speak the
+ *               real wire protocol (LOGIN, PING, framing of the downlink
+ *               stream), a connect pipeline with bounded concurrency, the
+ *               heartbeat scheduler and bench_run_until(), the only place
+ *               the event loop is driven
+ *   metrics.c   latency histogram, /proc readers (RSS, CPU), the result
+ *               printer (one `RESULT {json}` line + one markdown row)
+ *   wl_idle.c   workload "idle"
+ *   wl_login.c  workload "login" (with --storm)
+ *   users.c     setup: import the bench users through the REST API
+ *
+ * Everything runs on one thread and one libuv loop.  A workload is written
+ * as straight-line code: start something (bench_connect_range, ...), then
+ * bench_run_until() a predicate holds or a time passes.  Every wait is
+ * bounded by its own limit and by the global deadline (--timeout), so the
+ * tool always stops by itself.
+ *
+ * Adding a workload: write `int wl_name(bench_t *b, result_t *r)` in a new
+ * wl_name.c, declare it below and add a row to the table in bench.c.
+ * Packets other than LOGINACK/PING/ERROR reach the workload through
+ * bench_hooks_t.on_packet; bench_send() sends any uplink command.
+ */
+#ifndef PETREL_BENCH_H
+#define PETREL_BENCH_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#define BENCH_MAX_SOURCES 254
+#define BENCH_MAX_FRAME   (4u << 20)  /* largest downlink frame we buffer */
+
+/* ---- options ----------------------------------------------------------- */
+
+typedef struct bench_opts {
+    const char *workload;
+    struct sockaddr_in target;
+    char target_str[64];
+    const char *secret;
+    const char *admin;       /* app admin identifier for importUser */
+    struct sockaddr_in http; /* REST API, for importing the bench users */
+    char http_str[64];
+    int have_http;
+    int32_t app_id;
+    int32_t client_type;
+    uint32_t conns;
+    uint32_t concurrency;    /* connects+logins in flight at once */
+    uint32_t hold_s;
+    uint32_t heartbeat_ms;
+    uint32_t timeout_s;      /* global deadline */
+    pid_t pid;               /* server pid for RSS/CPU, 0 = not measured */
+    int storm;
+    struct sockaddr_in sources[BENCH_MAX_SOURCES];
+    uint32_t nsources;       /* 0 = let the kernel choose (no bind) */
+    int sources_auto;        /* sources were picked automatically */
+} bench_opts_t;
+
+/* ---- histogram (metrics.c) --------------------------------------------- */
+
+/* Log-linear histogram of microsecond values: exact below 128 us, then 64
+ * sub-buckets per power of two (< 1.6 % error), up to 2^40 us. */
+#define HIST_SUB     64
+#define HIST_BUCKETS (128 + 34 * HIST_SUB)
+
+typedef struct hist {
+    uint64_t count, sum, min, max;
+    uint64_t b[HIST_BUCKETS];
+} hist_t;
+
+void hist_reset(hist_t *h);
+void hist_add(hist_t *h, uint64_t us);
+uint64_t hist_pct(const hist_t *h, double pct);  /* 0 when empty */
+
+/* ---- /proc (metrics.c) --------------------------------------------------- */
+
+/* A "Vm...:"/"Rss...:" line of /proc/PID/status in KiB; -1 if unavailable. */
+long proc_status_kib(pid_t pid, const char *field);
+/* utime+stime of /proc/PID/stat in clock ticks; -1 if unavailable. */
+long long proc_cpu_ticks(pid_t pid);
+double ticks_to_s(long long ticks);
+
+/* A snapshot of the server process (all -1 when --pid is not given). */
+typedef struct proc_snap {
+    long rss_kib, anon_kib, hwm_kib;
+    long long cpu_ticks;
+} proc_snap_t;
+void proc_snap(pid_t pid, proc_snap_t *s);
+
+/* ---- result (metrics.c) ------------------------------------------------ */
+
+/* Key/value pairs collected by a workload, printed as one `RESULT {json}`
+ * line on stdout and one markdown table row on stdout (its header goes to
+ * stderr).  col = NULL keeps a value out of the table. */
+typedef struct result {
+    char json[16384];
+    size_t jlen;
+    char hdr[4096];
+    size_t hlen;
+    char sep[4096];
+    size_t slen;
+    char row[4096];
+    size_t rlen;
+    int truncated;
+} result_t;
+
+void res_begin(result_t *r, const char *workload);
+void res_int(result_t *r, const char *key, long long v, const char *col);
+/* Value, or null / "n/a" when v < 0 (a measurement that was not taken). */
+void res_int_opt(result_t *r, const char *key, long long v, const char *col);
+void res_num(result_t *r, const char *key, double v, int decimals, const char *col);
+void res_num_opt(result_t *r, const char *key, double v, int have, int decimals, const char *col);
+void res_str(result_t *r, const char *key, const char *v, const char *col);
+void res_bool(result_t *r, const char *key, int v, const char *col);
+void res_print(result_t *r);
+
+/* ---- connections (net.c) ----------------------------------------------- */
+
+typedef struct bench bench_t;
+
+enum bconn_state {
+    BC_IDLE = 0,     /* no socket */
+    BC_CONNECTING,   /* uv_tcp_connect pending */
+    BC_LOGGING_IN,   /* LOGIN sent, waiting for 9001 */
+    BC_READY,        /* logged in */
+    BC_CLOSING,      /* uv_close called */
+};
+
+typedef struct bconn {
+    uv_tcp_t tcp;             /* tcp.data == this */
+    uv_connect_t connect_req;
+    bench_t *b;
+    uint32_t idx;
+    uint8_t state;            /* enum bconn_state */
+    uint8_t in_pipeline;      /* counts in b->inflight */
+    uint8_t ping_out;         /* a PING is waiting for its pong */
+    uint64_t t_start_ns;      /* connect started */
+    uint64_t t_ping_ns;
+    uint8_t *in;              /* partial downlink frame */
+    uint32_t in_len, in_cap;
+    uint8_t *login;           /* pre-encoded LOGIN frame */
+    uint32_t login_len;
+} bconn_t;
+
+typedef struct bench_counters {
+    uint64_t connects;        /* connect attempts started */
+    uint64_t established;     /* TCP connect succeeded */
+    uint64_t logins_ok;       /* LOGINACK 9001 received */
+    uint64_t fail_connect;    /* connect() failed */
+    uint64_t fail_login;      /* ERROR 9998 or close before LOGINACK */
+    uint64_t fail_other;      /* local errors (write, memory) */
+    uint64_t closed_by_server;      /* a logged-in connection was closed by the server */
+    uint64_t closed_in_hold;        /* ... of which while b->phase == PHASE_HOLD */
+    uint64_t pings, pongs, errors_rx, packets_in, other_rx;
+    uint64_t bytes_in, bytes_out;
+    int32_t last_error_code;  /* code of the last ERROR 9998 received */
+    int last_errno;           /* last libuv error (connect/read/write) */
+} bench_counters_t;
+
+typedef struct bench_hooks {
+    /* A packet other than LOGINACK / PING / ERROR on a logged-in connection. */
+    void (*on_packet)(bench_t *b, bconn_t *c, int32_t cmd, const char *json, size_t len);
+    /* A logged-in connection has just been lost (closed by the server/error). */
+    void (*on_lost)(bench_t *b, bconn_t *c);
+} bench_hooks_t;
+
+enum bench_phase { PHASE_RAMP = 0, PHASE_HOLD, PHASE_END };
+
+struct bench {
+    const bench_opts_t *o;
+    uv_loop_t loop;
+    int loop_ok;
+    uv_timer_t ticker;
+    uv_signal_t sigint;
+    uint64_t t0_ns, deadline_ns;
+    int aborted;              /* global deadline passed or SIGINT */
+    int phase;                /* enum bench_phase */
+    bconn_t *conns;
+    uint32_t n;
+    /* connect pipeline over conns[next..end) */
+    uint32_t next, end, inflight, max_inflight;
+    int pumping;
+    uint32_t open;            /* uv handles not yet closed */
+    uint32_t ready;           /* connections in BC_READY now */
+    uint32_t settled;         /* of the current range: logged in or failed */
+    uint32_t range_n;
+    /* current round: first connect start .. last LOGINACK */
+    uint64_t round_first_ns, round_last_ns;
+    hist_t login_lat;         /* us, connect start -> LOGINACK */
+    hist_t ping_rtt;          /* us, PING -> pong */
+    /* heartbeat scheduler: conns[i] pings at t0 + (i + k*n) * interval / n */
+    uint64_t ping_interval_ns, ping_t0_ns, ping_seq;
+    uint64_t next_progress_ns;
+    bench_counters_t cnt;
+    uint64_t users_added, users_existing;   /* importUser before the run */
+    const bench_hooks_t *hooks;
+    void *user;
+    uint8_t rbuf[64 * 1024];  /* shared read buffer (one loop, one thread) */
+    uint8_t wbuf[64 * 1024];  /* scratch for encoding uplink frames */
+};
+
+/* Set up the loop and n connections with pre-encoded LOGIN frames for users
+ * bench-<first_user + i>.  0 or -1 (message printed). */
+int bench_init(bench_t *b, const bench_opts_t *o, uint32_t n);
+void bench_free(bench_t *b);
+uint64_t bench_now_ns(void);
+double bench_elapsed_s(const bench_t *b);
+
+/* Start connect+login of conns[first, first+count) with at most
+ * max_inflight in flight; resets the round timing and the login histogram.
+ * Progress is made only inside bench_run_until(). */
+void bench_connect_range(bench_t *b, uint32_t first, uint32_t count, uint32_t max_inflight);
+/* Run the loop until pred(b) is true, until_ns (absolute, bench_now_ns()
+ * clock; 0 = no limit but the global deadline) passes, or the run aborts.
+ * Returns 0 if pred held, 1 on time-out, -1 if aborted. */
+int bench_run_until(bench_t *b, int (*pred)(const bench_t *b), uint64_t until_ns);
+int bench_pred_settled(const bench_t *b);   /* current range all done */
+int bench_pred_closed(const bench_t *b);    /* no open handle left */
+int bench_pred_never(const bench_t *b);     /* run for a time */
+
+/* Heartbeat every interval_ms, spread evenly over the connections (0 = off). */
+void bench_heartbeat(bench_t *b, uint32_t interval_ms);
+/* Send one uplink packet on a logged-in connection.  0 or -1. */
+int bench_send(bconn_t *c, int32_t command, const char *body, size_t body_len);
+void bench_close(bconn_t *c);
+void bench_close_all(bench_t *b);
+/* Close everything and wait (at most 5 s) for the handles to go. */
+void bench_shutdown(bench_t *b);
+uint64_t bench_failures(const bench_t *b);
+/* Result fields every workload reports: options, counters, versions. */
+void bench_result_common(const bench_t *b, result_t *r);
+
+/* ---- users (users.c) ------------------------------------------------------ */
+
+/* Import bench-0 .. bench-<n-1> through the REST API at o->http (blocking;
+ * setup only).  0 or -1 (message printed). */
+int bench_import_users(const bench_opts_t *o, uint32_t n, uint64_t *added, uint64_t *existing);
+
+/* ---- workloads --------------------------------------------------------- */
+
+int wl_idle(bench_t *b, result_t *r);
+int wl_login(bench_t *b, result_t *r);
+
+#endif

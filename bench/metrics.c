@@ -1,0 +1,279 @@
+/*
+ * petrel-bench metrics: the latency histogram, readers for the server's
+ * /proc/PID/{status,stat}, and the result printer.
+ *
+ * Histogram: log-linear over microseconds, fixed size (no allocation), so a
+ * workload can add millions of samples at no cost; percentiles are read
+ * from bucket midpoints (error < 1.6 %), min/max/mean are exact.
+ *
+ * Result: a workload adds key/value pairs once; they are rendered twice,
+ * as a JSON object on one `RESULT {...}` line (every key) and as one
+ * markdown table row (the keys given a column name).  The row goes to
+ * stdout next to the RESULT line; its header and separator go to stderr so
+ * stdout stays two machine-friendly lines.  Buffers are fixed; overflow is
+ * reported, never written past.
+ */
+#include "bench.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- histogram ----------------------------------------------------------- */
+
+void hist_reset(hist_t *h)
+{
+    memset(h, 0, sizeof *h);
+}
+
+static unsigned hist_index(uint64_t v)
+{
+    if (v < 128)
+        return (unsigned)v;
+    unsigned msb = 63u - (unsigned)__builtin_clzll(v);
+    unsigned shift = msb - 6;           /* v >> shift is in [64, 127] */
+    if (shift > 34)
+        return HIST_BUCKETS - 1;
+    return 128 + (shift - 1) * HIST_SUB + (unsigned)((v >> shift) - 64);
+}
+
+/* Midpoint of bucket i. */
+static uint64_t hist_value(unsigned i)
+{
+    if (i < 128)
+        return i;
+    unsigned shift = (i - 128) / HIST_SUB + 1;
+    uint64_t top = (i - 128) % HIST_SUB + 64;
+    return (top << shift) + ((1ull << shift) >> 1);
+}
+
+void hist_add(hist_t *h, uint64_t us)
+{
+    if (h->count == 0 || us < h->min)
+        h->min = us;
+    if (us > h->max)
+        h->max = us;
+    h->count++;
+    h->sum += us;
+    h->b[hist_index(us)]++;
+}
+
+uint64_t hist_pct(const hist_t *h, double pct)
+{
+    if (h->count == 0)
+        return 0;
+    uint64_t rank = (uint64_t)ceil(pct / 100.0 * (double)h->count);
+    if (rank < 1)
+        rank = 1;
+    uint64_t seen = 0;
+    for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+        seen += h->b[i];
+        if (seen >= rank) {
+            uint64_t v = hist_value(i);
+            return v < h->min ? h->min : v > h->max ? h->max : v;
+        }
+    }
+    return h->max;
+}
+
+/* ---- /proc ----------------------------------------------------------------- */
+
+long proc_status_kib(pid_t pid, const char *field)
+{
+    if (pid <= 0)
+        return -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[256];
+    size_t fl = strlen(field);
+    long v = -1;
+    for (int i = 0; i < 200 && fgets(line, sizeof line, f); i++) {
+        if (strncmp(line, field, fl) == 0 && line[fl] == ':') {
+            v = strtol(line + fl + 1, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return v;
+}
+
+long long proc_cpu_ticks(pid_t pid)
+{
+    if (pid <= 0)
+        return -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name may hold spaces and ')': fields start after the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    p++;
+    /* After ')': field 3 (state) ... utime is field 14, stime field 15. */
+    long long utime = -1, stime = -1;
+    for (int field = 3; field <= 15 && *p; field++) {
+        p += strspn(p, " ");
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (field == 14)
+            utime = v;
+        else if (field == 15)
+            stime = v;
+        p = end + strcspn(end, " ");
+    }
+    if (utime < 0 || stime < 0)
+        return -1;
+    return utime + stime;
+}
+
+double ticks_to_s(long long ticks)
+{
+    long hz = sysconf(_SC_CLK_TCK);
+    return ticks < 0 || hz <= 0 ? -1.0 : (double)ticks / (double)hz;
+}
+
+void proc_snap(pid_t pid, proc_snap_t *s)
+{
+    s->rss_kib = proc_status_kib(pid, "VmRSS");
+    s->anon_kib = proc_status_kib(pid, "RssAnon");
+    s->hwm_kib = proc_status_kib(pid, "VmHWM");
+    s->cpu_ticks = proc_cpu_ticks(pid);
+}
+
+/* ---- result ------------------------------------------------------------------ */
+
+static void app(result_t *r, char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void app(result_t *r, char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    if (*len >= cap - 1) {
+        r->truncated = 1;
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap - *len) {
+        r->truncated = 1;
+        *len = cap - 1;
+        buf[*len] = '\0';
+        return;
+    }
+    *len += (size_t)n;
+}
+
+#define JAPP(...) app(r, r->json, sizeof r->json, &r->jlen, __VA_ARGS__)
+
+static void json_key(result_t *r, const char *key)
+{
+    JAPP("%s\"%s\":", r->jlen > 1 ? "," : "", key);
+}
+
+static void col(result_t *r, const char *name, const char *cell)
+{
+    if (!name)
+        return;
+    app(r, r->hdr, sizeof r->hdr, &r->hlen, " %s |", name);
+    app(r, r->sep, sizeof r->sep, &r->slen, "---|");
+    app(r, r->row, sizeof r->row, &r->rlen, " %s |", cell);
+}
+
+void res_begin(result_t *r, const char *workload)
+{
+    memset(r, 0, sizeof *r);
+    JAPP("{");
+    app(r, r->hdr, sizeof r->hdr, &r->hlen, "|");
+    app(r, r->sep, sizeof r->sep, &r->slen, "|");
+    app(r, r->row, sizeof r->row, &r->rlen, "|");
+    res_str(r, "workload", workload, "workload");
+}
+
+void res_int(result_t *r, const char *key, long long v, const char *c)
+{
+    json_key(r, key);
+    JAPP("%lld", v);
+    char cell[32];
+    snprintf(cell, sizeof cell, "%lld", v);
+    col(r, c, cell);
+}
+
+void res_int_opt(result_t *r, const char *key, long long v, const char *c)
+{
+    if (v >= 0) {
+        res_int(r, key, v, c);
+        return;
+    }
+    json_key(r, key);
+    JAPP("null");
+    col(r, c, "n/a");
+}
+
+void res_num(result_t *r, const char *key, double v, int decimals, const char *c)
+{
+    res_num_opt(r, key, v, 1, decimals, c);
+}
+
+void res_num_opt(result_t *r, const char *key, double v, int have, int decimals, const char *c)
+{
+    json_key(r, key);
+    char cell[48];
+    if (!have || !isfinite(v)) {
+        JAPP("null");
+        col(r, c, "n/a");
+        return;
+    }
+    snprintf(cell, sizeof cell, "%.*f", decimals, v);
+    JAPP("%s", cell);
+    col(r, c, cell);
+}
+
+void res_str(result_t *r, const char *key, const char *v, const char *c)
+{
+    json_key(r, key);
+    JAPP("\"");
+    size_t n = strlen(v);
+    for (size_t i = 0; i < n && i < 1024; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (ch == '"' || ch == '\\')
+            JAPP("\\%c", ch);
+        else if (ch < 0x20)
+            JAPP("\\u%04x", ch);
+        else
+            JAPP("%c", ch);
+    }
+    JAPP("\"");
+    col(r, c, v);
+}
+
+void res_bool(result_t *r, const char *key, int v, const char *c)
+{
+    json_key(r, key);
+    JAPP("%s", v ? "true" : "false");
+    col(r, c, v ? "yes" : "no");
+}
+
+void res_print(result_t *r)
+{
+    JAPP("}");
+    if (r->truncated)
+        fprintf(stderr, "petrel-bench: result buffer too small, output truncated\n");
+    fprintf(stderr, "%s\n%s\n", r->hdr, r->sep);
+    fflush(stderr);
+    printf("RESULT %s\n%s\n", r->json, r->row);
+    fflush(stdout);
+}
