@@ -54,6 +54,10 @@ enum petrel_command {
 
     /* users 4xxx */
     PETREL_CMD_USER_MODIFY       = 4000,
+
+    /* conversations 5xxx */
+    PETREL_CMD_CONVERSATION_DELETE = 5000,
+    PETREL_CMD_CONVERSATION_UPDATE = 5001,
 };
 
 enum petrel_client_type {

@@ -58,6 +58,7 @@ static const cfg_key_t keys[] = {
     S(route_strategy, "gateway choice for /v1/user/login: random, round_robin or hash"),
     B(demo_app_server, "serve the built-in demo app server at /app/v1 (register, login)"),
     I(app_token_ttl, 60, 31536000, "lifetime (s) of userSign tokens issued by the demo app server"),
+    I(recall_window_ms, 0, 86400000, "how long after sending a message may be recalled (server time)"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -85,6 +86,7 @@ void config_defaults(config_t *c)
     snprintf(c->route_strategy, sizeof c->route_strategy, "hash");
     c->demo_app_server = 1;
     c->app_token_ttl = 7 * 24 * 3600;
+    c->recall_window_ms = 120000;
 }
 
 const char *config_key_name(size_t i)

@@ -42,6 +42,7 @@ typedef struct config {
     char route_strategy[16];     /* random, round_robin, hash */
     int demo_app_server;         /* built-in /app/v1 register/login */
     int app_token_ttl;           /* seconds; lifetime of tokens the demo app server issues */
+    int recall_window_ms;        /* a message may be recalled this long after the server stored it */
 
     /* which app_* keys were given explicitly (they then override the
      * stored app on every start) */
