@@ -34,6 +34,14 @@ static const route_t routes[] = {
     {"/v1/user/data/getSingleUserInfo", h_get_single_user_info, AUTH, M_POST_GET},
     {"/v1/user/data/modifyUserInfo", h_modify_user_info, AUTH, M_POST_GET},
     {"/v1/user/data/queryImUserPage", h_query_user_page, AUTH, M_POST_GET},
+    {"/v1/message/send", h_message_send, AUTH, M_POST_GET},
+    {"/v1/message/syncOfflineMessage", h_sync_offline, AUTH, M_POST_GET},
+    {"/v1/message/queryP2pMessageHistory", h_p2p_history, AUTH, M_POST_GET},
+    {"/v1/message/getP2pMessageRange", h_p2p_range, AUTH, M_POST_GET},
+    {"/v1/conversation/syncConversationList", h_conv_sync, AUTH, M_POST_GET},
+    {"/v1/conversation/syncConversationSet", h_conv_sync, AUTH, M_POST_GET},
+    {"/v1/conversation/updateConversation", h_conv_update, AUTH, M_POST_GET},
+    {"/v1/conversation/deleteConversation", h_conv_delete, AUTH, M_POST_GET},
     {"/v1/app/getSetting", h_app_get, AUTH, M_POST_GET},
     {"/v1/app/updateSetting", h_app_update, AUTH, M_POST_GET},
     {"/app/v1/register", h_app_register, NOAUTH, M_POST},
@@ -89,13 +97,7 @@ void api_reply_raw(api_ctx_t *ctx, int status, const char *ctype, const void *bo
 
 int api_valid_user_id(const char *s)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > STORE_ID_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return 0;
-    return 1;
+    return id_valid(s, STORE_ID_MAX);
 }
 
 int api_check_operator(api_ctx_t *ctx, const char *user_id)

@@ -84,6 +84,14 @@ void h_get_single_user_info(api_ctx_t *ctx);
 void h_modify_user_info(api_ctx_t *ctx);
 void h_get_user_sequence(api_ctx_t *ctx);
 void h_query_user_page(api_ctx_t *ctx);
+/* api_msg.c */
+void h_message_send(api_ctx_t *ctx);
+void h_sync_offline(api_ctx_t *ctx);
+void h_p2p_history(api_ctx_t *ctx);
+void h_p2p_range(api_ctx_t *ctx);
+void h_conv_sync(api_ctx_t *ctx);
+void h_conv_update(api_ctx_t *ctx);
+void h_conv_delete(api_ctx_t *ctx);
 /* api_system.c */
 void h_gateway_login(api_ctx_t *ctx);
 void h_app_get(api_ctx_t *ctx);

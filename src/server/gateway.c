@@ -12,6 +12,7 @@
 #include "petrel/sign.h"
 #include "server/apps.h"
 #include "server/log.h"
+#include "server/msg.h"
 #include "server/store.h"
 
 #include <jansson.h>
@@ -151,17 +152,6 @@ static atomic_uint_fast64_t *online_gauge(conn_t *c)
     return &c->w->srv->metrics.online[c->kind == CONN_WS][c->client_type];
 }
 
-static int valid_user_id(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > MAX_USER_ID)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return 0;
-    return 1;
-}
-
 static void login_failed(conn_t *c, int code, const char *msg)
 {
     atomic_fetch_add(&c->w->srv->metrics.logins_failed, 1);
@@ -184,7 +174,7 @@ static int do_login(conn_t *c, const petrel_packet_t *p, json_t *body)
         return -1;
     }
     const char *uid = json_string_value(json_object_get(body, "userId"));
-    if (!uid || !valid_user_id(uid)) {
+    if (!uid || !id_valid(uid, MAX_USER_ID)) {
         login_failed(c, PETREL_ERR_PARAM, "userId must be a string of 1..128 bytes");
         return -1;
     }
@@ -337,9 +327,7 @@ void gw_on_close(conn_t *c)
  * the connection is closing. */
 static int gw_dispatch(conn_t *c, const petrel_packet_t *p, json_t *body)
 {
-    (void)body;
-    conn_send_error(c, PETREL_ERR_UNKNOWN_CMD, "unsupported command", p->hdr.command);
-    return 0;
+    return msg_on_packet(c, p, body);
 }
 
 int gw_on_packet(conn_t *c, const petrel_packet_t *p)

@@ -36,6 +36,12 @@
  *
  * Reads bypass the writer entirely: each *_sync read calls the backend,
  * which lends it one of its pooled read connections.
+ *
+ * Message ops follow the same pattern as multi-row results: the op works
+ * on its own copy (store_msg_t, store_recall_t, the read/update outputs)
+ * and finish_op copies the outputs to the caller only when the op's rc is
+ * 0 after the commit, so a caller never reads a sequence or key that a
+ * failed transaction took back.
  */
 #include "server/store.h"
 #include "server/store_backend.h"
@@ -65,6 +71,10 @@ enum op_kind {
     OP_USER_UPDATE,
     OP_USER_DELETE,
     OP_ACCOUNT_CREATE,
+    OP_MSG_P2P,
+    OP_MSG_READ,
+    OP_MSG_RECALL,
+    OP_CONV_UPDATE,
 };
 
 /* Rows of a multi-row op.  row_rc[i] != 0 before the op runs marks a row
@@ -98,6 +108,37 @@ typedef struct op {
             char user_id[STORE_ID_MAX + 1];
             char hash[STORE_HASH_MAX + 1];
         } account;
+        struct {
+            store_msg_t msg; /* working copy; body and extra owned */
+            store_msg_t *out;
+        } p2p;
+        struct {
+            int32_t app_id;
+            char owner[STORE_ID_MAX + 1];
+            char peer[STORE_ID_MAX + 1];
+            int64_t seq;
+            int64_t read_seq;
+            int changed;
+            int64_t *out_read_seq; /* may be NULL */
+            int *out_changed;      /* may be NULL */
+        } read;
+        struct {
+            int32_t app_id;
+            int64_t message_key;
+            char requester[STORE_ID_MAX + 1];
+            int is_admin;
+            int64_t now_ms, window_ms;
+            store_recall_t res;
+            store_recall_t *out;
+        } recall;
+        struct {
+            int32_t app_id;
+            char owner[STORE_ID_MAX + 1];
+            char peer[STORE_ID_MAX + 1];
+            int type, is_top, is_mute, deleted;
+            int64_t change_seq;
+            int64_t *out; /* may be NULL */
+        } conv;
     } u;
     store_done_fn done;
     void *arg;
@@ -164,9 +205,16 @@ static void op_free(op_t *op)
         free(op->u.del.ids);
         free(op->u.del.rows.row_rc);
         break;
+    case OP_MSG_P2P:
+        free(op->u.p2p.msg.body);
+        free(op->u.p2p.msg.extra);
+        break;
     case OP_APP_PUT:
     case OP_USER_UPDATE:
     case OP_ACCOUNT_CREATE:
+    case OP_MSG_READ:
+    case OP_MSG_RECALL:
+    case OP_CONV_UPDATE:
         break;
     }
     free(op);
@@ -180,17 +228,51 @@ static rows_t *op_rows(op_t *op)
         return &op->u.import.rows;
     case OP_USER_DELETE:
         return &op->u.del.rows;
-    case OP_APP_PUT:
-    case OP_USER_UPDATE:
-    case OP_ACCOUNT_CREATE:
+    default:
         break;
     }
     return NULL;
 }
 
-/* Publish per-row results once op->rc is final (writer, before done). */
+/* The outputs of a message op, to the caller, only for a committed op. */
+static void publish_msg(op_t *op)
+{
+    if (op->rc != 0)
+        return;
+    switch (op->kind) {
+    case OP_MSG_P2P: {
+        const store_msg_t *m = &op->u.p2p.msg;
+        store_msg_t *out = op->u.p2p.out;
+        out->message_key = m->message_key;
+        out->sequence = m->sequence;
+        out->created_at = m->created_at;
+        out->duplicate = m->duplicate;
+        out->reject = m->reject;
+        out->del_flag = m->del_flag;
+        break;
+    }
+    case OP_MSG_READ:
+        if (op->u.read.out_read_seq)
+            *op->u.read.out_read_seq = op->u.read.read_seq;
+        if (op->u.read.out_changed)
+            *op->u.read.out_changed = op->u.read.changed;
+        break;
+    case OP_MSG_RECALL:
+        *op->u.recall.out = op->u.recall.res;
+        break;
+    case OP_CONV_UPDATE:
+        if (op->u.conv.out)
+            *op->u.conv.out = op->u.conv.change_seq;
+        break;
+    default:
+        break;
+    }
+}
+
+/* Publish results once op->rc is final (writer, before done). */
 static void finish_op(op_t *op)
 {
+    publish_msg(op);
     rows_t *r = op_rows(op);
     if (!r)
         return;
@@ -216,6 +298,20 @@ static int exec_op(store_t *st, op_t *op)
     case OP_ACCOUNT_CREATE:
         return b->account_create(st->be, op->u.account.app_id, op->u.account.user_name,
                                  op->u.account.user_id, op->u.account.hash, now);
+    case OP_MSG_P2P:
+        return b->msg_p2p(st->be, &op->u.p2p.msg, now);
+    case OP_MSG_READ:
+        return b->msg_read(st->be, op->u.read.app_id, op->u.read.owner, op->u.read.peer,
+                           op->u.read.seq, &op->u.read.read_seq, &op->u.read.changed, now);
+    case OP_MSG_RECALL:
+        return b->msg_recall(st->be, op->u.recall.app_id, op->u.recall.message_key,
+                             op->u.recall.requester, op->u.recall.is_admin,
+                             op->u.recall.now_ms > 0 ? op->u.recall.now_ms : now,
+                             op->u.recall.window_ms, &op->u.recall.res);
+    case OP_CONV_UPDATE:
+        return b->conv_update(st->be, op->u.conv.app_id, op->u.conv.owner, op->u.conv.peer,
+                              op->u.conv.type, op->u.conv.is_top, op->u.conv.is_mute,
+                              op->u.conv.deleted, &op->u.conv.change_seq, now);
     }
     return STORE_EINVAL;
 }
@@ -803,6 +899,280 @@ int store_account_get_sync(store_t *st, int32_t app_id, const char *user_name,
     if (!str_len_ok(user_name, STORE_NAME_MAX))
         return STORE_ENOTFOUND;
     return st->bops->account_get(st->be, app_id, user_name, user_id_out, hash_out, hash_cap);
+}
+
+/* ---- messages and conversations ---- */
+
+static int id_ok(const char *s)
+{
+    return s && str_len_ok(s, STORE_ID_MAX);
+}
+
+static void id_copy(char *dst, const char *src)
+{
+    memcpy(dst, src, strlen(src) + 1); /* checked by id_ok: fits */
+}
+
+static char *str_dup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static int make_msg_p2p(store_t *st, store_msg_t *m, op_t **out)
+{
+    *out = NULL;
+    if (!st || !m || !str_len_ok(m->from_id, STORE_ID_MAX) ||
+        !str_len_ok(m->to_id, STORE_ID_MAX) || !str_len_ok(m->message_id, STORE_ID_MAX) ||
+        strcmp(m->from_id, m->to_id) == 0 || !m->body || m->message_key <= 0)
+        return STORE_EINVAL;
+    op_t *op = op_new(OP_MSG_P2P);
+    if (!op)
+        return STORE_EIO;
+    *out = op;
+    store_msg_t *c = &op->u.p2p.msg;
+    *c = *m;
+    c->body = NULL;
+    c->extra = NULL;
+    c->sequence = c->created_at = 0;
+    c->duplicate = c->reject = c->del_flag = 0;
+    op->u.p2p.out = m;
+    if (!(c->body = str_dup(m->body)) || (m->extra && !(c->extra = str_dup(m->extra))))
+        return STORE_EIO;
+    return 0;
+}
+
+int store_msg_p2p(store_t *st, store_msg_t *m, store_done_fn done, void *arg)
+{
+    op_t *op;
+    int rc = make_msg_p2p(st, m, &op);
+    return enqueue(st, rc, op, done, arg);
+}
+
+int store_msg_p2p_sync(store_t *st, store_msg_t *m)
+{
+    if (!st)
+        return STORE_EINVAL;
+    op_t *op;
+    int rc = make_msg_p2p(st, m, &op);
+    return enqueue_wait(st, rc, op);
+}
+
+static int make_msg_read(store_t *st, int32_t app_id, const char *owner, const char *peer,
+                         int64_t seq, int64_t *out_read_seq, int *out_changed, op_t **out)
+{
+    *out = NULL;
+    if (!st || !id_ok(owner) || !id_ok(peer))
+        return STORE_EINVAL;
+    op_t *op = op_new(OP_MSG_READ);
+    if (!op)
+        return STORE_EIO;
+    op->u.read.app_id = app_id;
+    id_copy(op->u.read.owner, owner);
+    id_copy(op->u.read.peer, peer);
+    op->u.read.seq = seq;
+    op->u.read.out_read_seq = out_read_seq;
+    op->u.read.out_changed = out_changed;
+    *out = op;
+    return 0;
+}
+
+int store_msg_read(store_t *st, int32_t app_id, const char *owner, const char *peer,
+                   int64_t seq, int64_t *out_read_seq, int *out_changed,
+                   store_done_fn done, void *arg)
+{
+    op_t *op;
+    int rc = make_msg_read(st, app_id, owner, peer, seq, out_read_seq, out_changed, &op);
+    return enqueue(st, rc, op, done, arg);
+}
+
+int store_msg_read_sync(store_t *st, int32_t app_id, const char *owner, const char *peer,
+                        int64_t seq, int64_t *out_read_seq, int *out_changed)
+{
+    if (!st)
+        return STORE_EINVAL;
+    op_t *op;
+    int rc = make_msg_read(st, app_id, owner, peer, seq, out_read_seq, out_changed, &op);
+    return enqueue_wait(st, rc, op);
+}
+
+static int make_msg_recall(store_t *st, int32_t app_id, int64_t message_key,
+                           const char *requester, int is_admin, int64_t now_ms,
+                           int64_t window_ms, store_recall_t *res, op_t **out)
+{
+    *out = NULL;
+    if (!st || !res || !id_ok(requester) || window_ms < 0)
+        return STORE_EINVAL;
+    op_t *op = op_new(OP_MSG_RECALL);
+    if (!op)
+        return STORE_EIO;
+    op->u.recall.app_id = app_id;
+    op->u.recall.message_key = message_key;
+    id_copy(op->u.recall.requester, requester);
+    op->u.recall.is_admin = is_admin != 0;
+    op->u.recall.now_ms = now_ms;
+    op->u.recall.window_ms = window_ms;
+    op->u.recall.out = res;
+    *out = op;
+    return 0;
+}
+
+int store_msg_recall(store_t *st, int32_t app_id, int64_t message_key, const char *requester,
+                     int requester_is_admin, int64_t now_ms, int64_t window_ms,
+                     store_recall_t *out, store_done_fn done, void *arg)
+{
+    op_t *op;
+    int rc = make_msg_recall(st, app_id, message_key, requester, requester_is_admin, now_ms,
+                             window_ms, out, &op);
+    return enqueue(st, rc, op, done, arg);
+}
+
+int store_msg_recall_sync(store_t *st, int32_t app_id, int64_t message_key,
+                          const char *requester, int requester_is_admin, int64_t now_ms,
+                          int64_t window_ms, store_recall_t *out)
+{
+    if (!st)
+        return STORE_EINVAL;
+    op_t *op;
+    int rc = make_msg_recall(st, app_id, message_key, requester, requester_is_admin, now_ms,
+                             window_ms, out, &op);
+    return enqueue_wait(st, rc, op);
+}
+
+static int keep_or_flag(int v)
+{
+    return v == -1 || v == 0 || v == 1;
+}
+
+static int make_conv_update(store_t *st, int32_t app_id, const char *owner, const char *peer,
+                            int type, int is_top, int is_mute, int deleted,
+                            int64_t *out_change_seq, op_t **out)
+{
+    *out = NULL;
+    if (!st || !id_ok(owner) || !id_ok(peer) || type < 0 || !keep_or_flag(is_top) ||
+        !keep_or_flag(is_mute) || !keep_or_flag(deleted))
+        return STORE_EINVAL;
+    op_t *op = op_new(OP_CONV_UPDATE);
+    if (!op)
+        return STORE_EIO;
+    op->u.conv.app_id = app_id;
+    id_copy(op->u.conv.owner, owner);
+    id_copy(op->u.conv.peer, peer);
+    op->u.conv.type = type;
+    op->u.conv.is_top = is_top;
+    op->u.conv.is_mute = is_mute;
+    op->u.conv.deleted = deleted;
+    op->u.conv.out = out_change_seq;
+    *out = op;
+    return 0;
+}
+
+int store_conv_update(store_t *st, int32_t app_id, const char *owner, const char *peer,
+                      int conversation_type, int is_top, int is_mute, int deleted,
+                      int64_t *out_change_seq, store_done_fn done, void *arg)
+{
+    op_t *op;
+    int rc = make_conv_update(st, app_id, owner, peer, conversation_type, is_top, is_mute,
+                              deleted, out_change_seq, &op);
+    return enqueue(st, rc, op, done, arg);
+}
+
+int store_conv_update_sync(store_t *st, int32_t app_id, const char *owner, const char *peer,
+                           int conversation_type, int is_top, int is_mute, int deleted,
+                           int64_t *out_change_seq)
+{
+    if (!st)
+        return STORE_EINVAL;
+    op_t *op;
+    int rc = make_conv_update(st, app_id, owner, peer, conversation_type, is_top, is_mute,
+                              deleted, out_change_seq, &op);
+    return enqueue_wait(st, rc, op);
+}
+
+void store_msg_rows_free(store_msg_row_t *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++) {
+        free(rows[i].body);
+        free(rows[i].extra);
+    }
+    free(rows);
+}
+
+static int clamp_limit(int limit)
+{
+    if (limit < 1)
+        return 1;
+    return limit > STORE_MSG_LIMIT_MAX ? STORE_MSG_LIMIT_MAX : limit;
+}
+
+int store_msg_history_sync(store_t *st, int32_t app_id, const char *owner, const char *peer,
+                           int64_t from_seq, int64_t to_seq, int limit, int descending,
+                           store_msg_row_t **out, size_t *n)
+{
+    if (!st || !out || !n)
+        return STORE_EINVAL;
+    *out = NULL;
+    *n = 0;
+    if (!id_ok(owner) || !id_ok(peer))
+        return STORE_EINVAL;
+    /* A bound rather than "0 = none" in SQL keeps the range usable by the
+     * primary key in both directions. */
+    if (to_seq <= 0)
+        to_seq = INT64_MAX;
+    return st->bops->msg_history(st->be, app_id, owner, peer, from_seq, to_seq,
+                                 clamp_limit(limit), descending != 0, out, n);
+}
+
+int store_msg_sync_sync(store_t *st, int32_t app_id, const char *owner, int64_t after_key,
+                        int limit, store_msg_row_t **out, size_t *n, int64_t *max_key)
+{
+    if (!st || !out || !n)
+        return STORE_EINVAL;
+    *out = NULL;
+    *n = 0;
+    int64_t mk = 0;
+    if (max_key)
+        *max_key = 0;
+    if (!id_ok(owner))
+        return STORE_EINVAL;
+    int rc = st->bops->msg_sync(st->be, app_id, owner, after_key, clamp_limit(limit), out, n,
+                                &mk);
+    if (rc == 0 && max_key)
+        *max_key = mk;
+    return rc;
+}
+
+int store_conv_list_sync(store_t *st, int32_t app_id, const char *owner,
+                         int64_t after_change_seq, int limit, store_conv_t **out, size_t *n,
+                         int64_t *max_change_seq)
+{
+    if (!st || !out || !n)
+        return STORE_EINVAL;
+    *out = NULL;
+    *n = 0;
+    int64_t mc = 0;
+    if (max_change_seq)
+        *max_change_seq = 0;
+    if (!id_ok(owner))
+        return STORE_EINVAL;
+    int rc = st->bops->conv_list(st->be, app_id, owner, after_change_seq, clamp_limit(limit),
+                                 out, n, &mc);
+    if (rc == 0 && max_change_seq)
+        *max_change_seq = mc;
+    return rc;
+}
+
+int store_conv_get_sync(store_t *st, int32_t app_id, const char *owner, int conversation_type,
+                        const char *peer, store_conv_t *out)
+{
+    if (!st || !owner || !peer || !out)
+        return STORE_EINVAL;
+    if (!id_ok(owner) || !id_ok(peer) || conversation_type < 0)
+        return STORE_ENOTFOUND; /* no conversation can have that key */
+    return st->bops->conv_get(st->be, app_id, owner, conversation_type, peer, out);
 }
 
 void store_get_stats(store_t *st, store_stats_t *out)

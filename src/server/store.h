@@ -49,6 +49,11 @@ typedef struct store_config {
      * how many reads run in parallel (0 = 4, at most 64).  Sized like the
      * thread pool that calls them; more only costs memory (page cache). */
     int read_conns;
+    /* Addition: most entries of the writer's in-memory sequence cache
+     * (per-conversation message sequences, per-owner conversation change
+     * sequences, per-app last message key); a miss costs one indexed read
+     * on the writer (0 = 100000, at least 16). */
+    size_t seq_cache_max;
 } store_config_t;
 
 #define STORE_SECRET_MAX 128
@@ -286,5 +291,185 @@ int store_account_create_sync(store_t *st, int32_t app_id, const char *user_name
  * STORE_HASH_MAX + 1).  0 / STORE_ENOTFOUND. */
 int store_account_get_sync(store_t *st, int32_t app_id, const char *user_name,
                            char *user_id_out, char *hash_out, size_t hash_cap);
+
+/* ------------------------------------------------------------------ */
+/* One-to-one messages and conversations (addition, schema version 3).
+ *
+ * Storage (write diffusion, seed inventory §4.5): one im_message_body row
+ * per message plus one im_message_history row per owner (sender and
+ * receiver), and one im_conversation row per owner and peer.
+ *
+ * Guarantees (DESIGN.md §3), all held by the writer thread, which is the
+ * only one allocating numbers, in commit order:
+ *   - Idempotency: (app_id, from_id, message_id) is a UNIQUE key on disk,
+ *     so a resend gets the original message_key, sequence and created_at
+ *     back (duplicate = 1) and nothing is written, also after a restart.
+ *   - sequence: per conversation (the unordered pair of users), 1, 2, 3...
+ *     strictly increasing in commit order, never reused, never skipped by
+ *     a failed op or batch, across restarts too.
+ *   - message_key: unique per app and increasing in commit order, so a
+ *     reader paging by key (store_msg_sync_sync) never misses a message
+ *     that commits after it read a page.  The store therefore may raise a
+ *     caller's proposed key (see store_msg_t.message_key).
+ *   - change_seq: per owner, increasing in commit order over all of the
+ *     owner's conversations; every change of a conversation row takes the
+ *     next one, so store_conv_list_sync pages never skip a change.
+ *
+ * Write rules: as for users above (done(arg, rc) exactly once on the
+ * writer thread after COMMIT; no op when the submit function returns
+ * non-zero; _sync variants refuse to run on the writer thread).  An op's
+ * results are written into the caller's struct/pointers right before done
+ * runs and only when rc is 0; when rc is non-zero they are left untouched.
+ * rc 0 with a non-zero reject means "refused by a rule", nothing written.
+ * Conversation types: 0 is one-to-one (the only one these ops write). */
+
+/* Seed codes carried in store_msg_t.reject and store_recall_t.reject. */
+#define STORE_REJECT_USER_NOT_FOUND 20001 /* sender or receiver missing or deleted */
+#define STORE_REJECT_SENDER_SILENT 50002  /* sender's silent_flag */
+#define STORE_REJECT_SENDER_FORBIDDEN 50003
+#define STORE_REJECT_MSG_NOT_FOUND 50003  /* recall: no such message */
+#define STORE_REJECT_RECALL_TIMEOUT 50004
+#define STORE_REJECT_RECALLED 50005
+#define STORE_REJECT_NOT_SENDER 60006
+
+/* A message to store.  In: app_id, from_id, to_id, message_id (each id
+ * 1..STORE_ID_MAX bytes, from_id != to_id), body (NUL-terminated text,
+ * opaque, not NULL), extra (may be NULL), message_time, message_random,
+ * message_key (> 0).  body and extra are copied at submit; the struct
+ * itself must stay alive until done has run (the outputs land in it). */
+typedef struct store_msg {
+    int32_t app_id;
+    char from_id[STORE_ID_MAX + 1];
+    char to_id[STORE_ID_MAX + 1];
+    char message_id[STORE_ID_MAX + 1]; /* the client's id of the message */
+    char *body;                        /* opaque JSON text */
+    char *extra;                       /* may be NULL */
+    int64_t message_time;              /* client ms, stored as given */
+    int64_t message_random;
+    /* In: the key proposed by the caller (msgkey_next).  Out: the stored
+     * one: the original on a duplicate, else max(proposed, the app's
+     * largest stored key + 1) — equal to the proposal in the normal case. */
+    int64_t message_key;
+    int64_t sequence;   /* out: per-conversation sequence */
+    int64_t created_at; /* out: server ms when the original was stored */
+    int duplicate;      /* out: 1 when (app, from, message_id) already existed */
+    int reject;         /* out: 0, or 20001 / 50002 / 50003 (STORE_REJECT_*) */
+    int del_flag;       /* out: 1 when a duplicate's original was recalled */
+} store_msg_t;
+
+/* Store a one-to-one message as one op: duplicate lookup; sender live
+ * (20001), not forbidden (50003), not silenced (50002); receiver live
+ * (20001); next sequence of the pair; body + both history rows; both
+ * owners' conversations upserted (last_seq = sequence, deleted = 0, next
+ * change_seq, updated_at = now; a deleted conversation comes back).
+ * Neither owner's read_seq moves.  STORE_EINVAL (no op): invalid input
+ * (see store_msg_t), including from_id == to_id. */
+int store_msg_p2p(store_t *st, store_msg_t *m, store_done_fn done, void *arg);
+int store_msg_p2p_sync(store_t *st, store_msg_t *m);
+
+/* owner has read the one-to-one conversation with peer up to seq:
+ * read_seq = max(read_seq, min(seq, last_seq)), so it never moves back nor
+ * beyond the last message.  When it moved, the conversation takes the next
+ * change_seq and *out_changed = 1.  *out_read_seq: the read_seq after the
+ * op.  Both outputs may be NULL.  done's rc: 0, STORE_ENOTFOUND (no such
+ * conversation). */
+int store_msg_read(store_t *st, int32_t app_id, const char *owner, const char *peer,
+                   int64_t seq, int64_t *out_read_seq, int *out_changed,
+                   store_done_fn done, void *arg);
+int store_msg_read_sync(store_t *st, int32_t app_id, const char *owner, const char *peer,
+                        int64_t seq, int64_t *out_read_seq, int *out_changed);
+
+typedef struct store_recall {
+    /* Filled whenever the message exists (whatever reject says). */
+    char from_id[STORE_ID_MAX + 1];
+    char to_id[STORE_ID_MAX + 1];
+    int64_t sequence;
+    int reject; /* 0 recalled; 50003 no such message; 60006 requester is not the
+                 * sender nor admin; 50005 already recalled; 50004 window passed
+                 * (checked in this order) */
+} store_recall_t;
+
+/* Recall (message_key of app_id) on behalf of requester: allowed to the
+ * sender, or to anyone when requester_is_admin, while
+ * now_ms - created_at <= window_ms (server times, never the client's
+ * message_time; window_ms >= 0, else STORE_EINVAL).  now_ms <= 0 means
+ * "when the op runs".  On success: del_flag = 1, recalled_at = now_ms,
+ * both owners' conversations take their next change_seq (last_seq and
+ * sequence numbers stay).  The body stays on disk but no read returns it.
+ * out is required (STORE_EINVAL otherwise). */
+int store_msg_recall(store_t *st, int32_t app_id, int64_t message_key, const char *requester,
+                     int requester_is_admin, int64_t now_ms, int64_t window_ms,
+                     store_recall_t *out, store_done_fn done, void *arg);
+int store_msg_recall_sync(store_t *st, int32_t app_id, int64_t message_key,
+                          const char *requester, int requester_is_admin, int64_t now_ms,
+                          int64_t window_ms, store_recall_t *out);
+
+/* Change owner's conversation (conversation_type >= 0, peer): is_top,
+ * is_mute, deleted each 0/1 or -1 = keep (else STORE_EINVAL).  When a
+ * value changed, the conversation takes the next change_seq and
+ * updated_at = now; setting what is already there changes nothing.
+ * *out_change_seq (may be NULL): the conversation's change_seq after the
+ * op.  done's rc: 0, STORE_ENOTFOUND.  A deleted conversation comes back
+ * (deleted = 0) with the next message. */
+int store_conv_update(store_t *st, int32_t app_id, const char *owner, const char *peer,
+                      int conversation_type, int is_top, int is_mute, int deleted,
+                      int64_t *out_change_seq, store_done_fn done, void *arg);
+int store_conv_update_sync(store_t *st, int32_t app_id, const char *owner, const char *peer,
+                           int conversation_type, int is_top, int is_mute, int deleted,
+                           int64_t *out_change_seq);
+
+/* A stored message as one owner sees it. */
+typedef struct store_msg_row {
+    int64_t message_key, sequence, message_time, message_random, created_at;
+    char from_id[STORE_ID_MAX + 1];
+    char to_id[STORE_ID_MAX + 1];
+    char message_id[STORE_ID_MAX + 1];
+    char *body;  /* malloc'ed; NULL when recalled */
+    char *extra; /* malloc'ed; NULL when none */
+    int del_flag; /* 1 recalled */
+} store_msg_row_t;
+
+/* Frees every row's body and extra, then the array.  Safe on NULL. */
+void store_msg_rows_free(store_msg_row_t *rows, size_t n);
+
+/* Most rows one message or conversation read returns; limit is clamped to
+ * 1..STORE_MSG_LIMIT_MAX. */
+#define STORE_MSG_LIMIT_MAX 200
+
+/* Blocking: owner's messages with peer whose sequence is in
+ * [from_seq, to_seq] (to_seq 0 = no upper bound), ordered by sequence,
+ * ascending or (descending != 0) descending, at most limit.  The newest
+ * page: from 0, to 0, descending; the page before sequence s: to s - 1,
+ * descending.  *out (store_msg_rows_free) is NULL when *n is 0. */
+int store_msg_history_sync(store_t *st, int32_t app_id, const char *owner, const char *peer,
+                           int64_t from_seq, int64_t to_seq, int limit, int descending,
+                           store_msg_row_t **out, size_t *n);
+
+/* Blocking: everything owner sent or received, over all conversations,
+ * ordered by message_key, strictly after after_key, at most limit;
+ * *max_key (may be NULL): owner's largest message_key (0 if none), from
+ * the same snapshot.  The next page starts after the last row's key, so
+ * pages never overlap and (keys increasing in commit order) never skip. */
+int store_msg_sync_sync(store_t *st, int32_t app_id, const char *owner, int64_t after_key,
+                        int limit, store_msg_row_t **out, size_t *n, int64_t *max_key);
+
+typedef struct store_conv {
+    char peer_id[STORE_ID_MAX + 1];
+    int conversation_type;
+    int64_t last_seq, read_seq, change_seq, updated_at;
+    int is_top, is_mute, deleted;
+} store_conv_t;
+
+/* Blocking: owner's conversations, deleted ones included (so devices learn
+ * deletions), with change_seq > after_change_seq, ordered by change_seq, at
+ * most limit; *max_change_seq (may be NULL): owner's largest change_seq (0
+ * if none), same snapshot.  *out is malloc'ed (free()), NULL when empty. */
+int store_conv_list_sync(store_t *st, int32_t app_id, const char *owner,
+                         int64_t after_change_seq, int limit, store_conv_t **out, size_t *n,
+                         int64_t *max_change_seq);
+
+/* Blocking: one conversation.  0 / STORE_ENOTFOUND. */
+int store_conv_get_sync(store_t *st, int32_t app_id, const char *owner, int conversation_type,
+                        const char *peer, store_conv_t *out);
 
 #endif

@@ -8,16 +8,24 @@
  *
  * Threading contract:
  *   - open/close/schema_version: the thread calling store_open/store_close.
- *   - tx_*, op_*, and the write ops (app_put, user_*, account_create):
+ *   - tx_*, op_*, and the write ops (app_put, user_*, account_create,
+ *     msg_p2p, msg_read, msg_recall, conv_update):
  *     only the writer thread, strictly serially, one transaction at a
  *     time: tx_begin, then per op op_begin, the op, op_end, then tx_commit
  *     or tx_rollback.
- *   - the reads (app_get, app_list, ping, user_get, ...): any number of
+ *   - the reads (app_get, app_list, ping, user_get, msg_history, ...): any number of
  *     threads at once, concurrently with the writer.  They never use the
  *     writer's connection, so a read never queues behind a write batch;
  *     the backend hands each one its own connection from a pool.
  * Write ops receive validated input (store.c checks strings and ranges);
  * the schema's constraints are a second line of defence.
+ *
+ * Writer-side caches: a backend may keep numbers it allocates (message
+ * sequences, change sequences, message keys) in memory on the writer
+ * thread.  op_end(failed=1) and tx_rollback are its cue to forget what the
+ * undone op or transaction touched, so a cache never holds a value that is
+ * not on disk (which would skip numbers) nor reuses a committed one; the
+ * front must therefore call them exactly as described below.
  * All return 0 or a negative STORE_E* code.
  */
 #ifndef PETREL_STORE_BACKEND_H
@@ -61,6 +69,18 @@ typedef struct store_backend_ops {
                        int *row_rc, size_t n, int64_t now_ms);
     int (*account_create)(store_backend_t *be, int32_t app_id, const char *user_name,
                           const char *user_id, const char *password_hash, int64_t now_ms);
+    /* Messages (store.h).  Inputs validated; outputs go into m / out,
+     * which the front publishes only when the op returns 0 and the
+     * transaction commits.  msg_recall's now_ms is already resolved. */
+    int (*msg_p2p)(store_backend_t *be, store_msg_t *m, int64_t now_ms);
+    int (*msg_read)(store_backend_t *be, int32_t app_id, const char *owner, const char *peer,
+                    int64_t seq, int64_t *read_seq, int *changed, int64_t now_ms);
+    int (*msg_recall)(store_backend_t *be, int32_t app_id, int64_t message_key,
+                      const char *requester, int is_admin, int64_t now_ms, int64_t window_ms,
+                      store_recall_t *out);
+    int (*conv_update)(store_backend_t *be, int32_t app_id, const char *owner,
+                       const char *peer, int type, int is_top, int is_mute, int deleted,
+                       int64_t *change_seq, int64_t now_ms);
 
     /* Any thread. */
     int (*app_get)(store_backend_t *be, int32_t app_id, store_app_t *out);
@@ -76,6 +96,18 @@ typedef struct store_backend_ops {
     int (*user_count)(store_backend_t *be, int32_t app_id, int64_t *n);
     int (*account_get)(store_backend_t *be, int32_t app_id, const char *user_name,
                        char *user_id_out, char *hash_out, size_t hash_cap);
+    /* limit already clamped, to_seq already INT64_MAX for "unbounded";
+     * out/n (and max_*) zeroed by the caller, left so on failure. */
+    int (*msg_history)(store_backend_t *be, int32_t app_id, const char *owner,
+                       const char *peer, int64_t from_seq, int64_t to_seq, int limit,
+                       int descending, store_msg_row_t **out, size_t *n);
+    int (*msg_sync)(store_backend_t *be, int32_t app_id, const char *owner, int64_t after_key,
+                    int limit, store_msg_row_t **out, size_t *n, int64_t *max_key);
+    int (*conv_list)(store_backend_t *be, int32_t app_id, const char *owner,
+                     int64_t after_change_seq, int limit, store_conv_t **out, size_t *n,
+                     int64_t *max_change_seq);
+    int (*conv_get)(store_backend_t *be, int32_t app_id, const char *owner, int type,
+                    const char *peer, store_conv_t *out);
 } store_backend_ops_t;
 
 extern const store_backend_ops_t store_sqlite_backend;

@@ -74,6 +74,67 @@ static const migration_t MIGRATIONS[] = {
      "  created_at INTEGER NOT NULL,"
      "  PRIMARY KEY(app_id, user_name)"
      ") WITHOUT ROWID;"},
+    /* One-to-one messages (write diffusion: one body, one history row per
+     * owner) and conversations.  im_message_body keeps its rowid: bodies
+     * are up to tens of KiB, and a WITHOUT ROWID b-tree is only efficient
+     * for small rows.  UNIQUE(app_id, from_id, message_id) is the
+     * idempotency guarantee across restarts.  The history PK makes a
+     * reused sequence a constraint error instead of a silent duplicate, and
+     * the UNIQUE change_seq index does the same for conversation changes
+     * (paging by change_seq is only exact when it is unique per owner).
+     * im_conversation_seq holds each pair's last sequence (user_a < user_b
+     * by byte order) so a restart continues where the pair stopped. */
+    {3, "messages",
+     "CREATE TABLE im_message_body ("
+     "  app_id INTEGER NOT NULL,"
+     "  message_key INTEGER NOT NULL,"
+     "  from_id TEXT NOT NULL,"
+     "  to_id TEXT NOT NULL,"
+     "  message_id TEXT NOT NULL CHECK(length(message_id) > 0),"
+     "  body TEXT NOT NULL,"
+     "  extra TEXT,"
+     "  message_time INTEGER NOT NULL,"
+     "  message_random INTEGER NOT NULL DEFAULT 0,"
+     "  sequence INTEGER NOT NULL,"
+     "  created_at INTEGER NOT NULL,"
+     "  del_flag INTEGER NOT NULL DEFAULT 0 CHECK(del_flag IN (0, 1)),"
+     "  recalled_at INTEGER,"
+     "  PRIMARY KEY(app_id, message_key),"
+     "  UNIQUE(app_id, from_id, message_id)"
+     ");"
+     "CREATE TABLE im_message_history ("
+     "  app_id INTEGER NOT NULL,"
+     "  owner_id TEXT NOT NULL,"
+     "  peer_id TEXT NOT NULL,"
+     "  sequence INTEGER NOT NULL CHECK(sequence > 0),"
+     "  message_key INTEGER NOT NULL,"
+     "  PRIMARY KEY(app_id, owner_id, peer_id, sequence)"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX im_message_history_key ON im_message_history(app_id, owner_id, message_key);"
+     "CREATE TABLE im_conversation_seq ("
+     "  app_id INTEGER NOT NULL,"
+     "  user_a TEXT NOT NULL,"
+     "  user_b TEXT NOT NULL,"
+     "  max_seq INTEGER NOT NULL,"
+     "  PRIMARY KEY(app_id, user_a, user_b),"
+     "  CHECK(user_a < user_b)"
+     ") WITHOUT ROWID;"
+     "CREATE TABLE im_conversation ("
+     "  app_id INTEGER NOT NULL,"
+     "  owner_id TEXT NOT NULL,"
+     "  peer_id TEXT NOT NULL,"
+     "  conversation_type INTEGER NOT NULL DEFAULT 0 CHECK(conversation_type >= 0),"
+     "  last_seq INTEGER NOT NULL DEFAULT 0,"
+     "  read_seq INTEGER NOT NULL DEFAULT 0,"
+     "  is_top INTEGER NOT NULL DEFAULT 0 CHECK(is_top IN (0, 1)),"
+     "  is_mute INTEGER NOT NULL DEFAULT 0 CHECK(is_mute IN (0, 1)),"
+     "  deleted INTEGER NOT NULL DEFAULT 0 CHECK(deleted IN (0, 1)),"
+     "  change_seq INTEGER NOT NULL,"
+     "  updated_at INTEGER NOT NULL,"
+     "  PRIMARY KEY(app_id, owner_id, conversation_type, peer_id)"
+     ") WITHOUT ROWID;"
+     "CREATE UNIQUE INDEX im_conversation_change "
+     "  ON im_conversation(app_id, owner_id, change_seq);"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

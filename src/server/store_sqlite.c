@@ -19,12 +19,30 @@
  * All values go through bound parameters; no SQL text is built at run
  * time (the optional parts of a query are "?N IS NULL OR ..." terms, and
  * a partial update binds NULL for "keep the column").
+ *
+ * Sequence cache (messages): storing a message allocates three numbers,
+ * the pair's next sequence, each owner's next conversation change_seq and
+ * the app's next message key.  Reading each from its table on every
+ * message would cost three extra b-tree descents per message on the one
+ * writer thread, so the writer keeps the last value of each in a bounded
+ * hash map (seqcache_t) and loads a miss from disk.  Only the writer
+ * allocates, in commit order, which is what makes the numbers increase in
+ * commit order (readers paging by them never skip a late commit).  The
+ * rule that keeps the cache honest: every entry an op touches (loaded or
+ * changed) is marked with the op and put on the transaction's list; when
+ * the op is undone (op_end failed) its entries are dropped, when the
+ * transaction rolls back all listed entries are dropped, and listed
+ * entries are never evicted.  A dropped or evicted entry reloads from the
+ * writer connection, which sees exactly what is (or will be) committed,
+ * so a number is never reused and a failure leaves no gap.  The schema
+ * backs this up: a reused sequence or change_seq violates a unique key.
  */
 #include "server/store_backend.h"
 #include "server/log.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +53,8 @@
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
 #define DEFAULT_READ_CONNS 4
 #define MAX_READ_CONNS 64
+#define DEFAULT_SEQ_CACHE_MAX 100000
+#define MIN_SEQ_CACHE_MAX 16
 
 #define APP_COLS "app_id, secret, admin_id, login_policy, max_per_platform, settings, created_at"
 #define USER_COLS                                                                    \
@@ -58,6 +78,20 @@ enum wq {
     WQ_USER_UPDATE,
     WQ_USER_DELETE,
     WQ_ACCOUNT_INSERT,
+    WQ_MSG_DUP,
+    WQ_USER_STATE,
+    WQ_SEQ_GET,
+    WQ_SEQ_PUT,
+    WQ_CHANGE_MAX,
+    WQ_KEY_MAX,
+    WQ_BODY_INSERT,
+    WQ_HISTORY_INSERT,
+    WQ_CONV_UPSERT,
+    WQ_CONV_GET,
+    WQ_CONV_SET,
+    WQ_CONV_TOUCH,
+    WQ_MSG_BY_KEY,
+    WQ_MSG_RECALL,
     WQ_COUNT
 };
 
@@ -102,6 +136,60 @@ static const char *const WQ_SQL[WQ_COUNT] = {
     [WQ_ACCOUNT_INSERT] =
         "INSERT INTO app_account(app_id, user_name, user_id, password_hash, created_at) "
         "VALUES(?1, ?2, ?3, ?4, ?5)",
+    [WQ_MSG_DUP] =
+        "SELECT message_key, sequence, created_at, del_flag FROM im_message_body "
+        "WHERE app_id = ?1 AND from_id = ?2 AND message_id = ?3",
+    [WQ_USER_STATE] =
+        "SELECT del_flag, forbidden_flag, silent_flag FROM im_user "
+        "WHERE app_id = ?1 AND user_id = ?2",
+    /* Cache loads (see "Sequence cache" above). */
+    [WQ_SEQ_GET] =
+        "SELECT max_seq FROM im_conversation_seq "
+        "WHERE app_id = ?1 AND user_a = ?2 AND user_b = ?3",
+    /* The WHERE makes a stale cache (a value not above the stored one)
+     * change nothing instead of moving the pair backwards; the caller
+     * checks that one row changed. */
+    [WQ_SEQ_PUT] =
+        "INSERT INTO im_conversation_seq(app_id, user_a, user_b, max_seq) "
+        "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(app_id, user_a, user_b) "
+        "DO UPDATE SET max_seq = excluded.max_seq "
+        "WHERE excluded.max_seq > im_conversation_seq.max_seq",
+    [WQ_CHANGE_MAX] =
+        "SELECT coalesce(max(change_seq), 0) FROM im_conversation "
+        "WHERE app_id = ?1 AND owner_id = ?2",
+    [WQ_KEY_MAX] =
+        "SELECT coalesce(max(message_key), 0) FROM im_message_body WHERE app_id = ?1",
+    [WQ_BODY_INSERT] =
+        "INSERT INTO im_message_body(app_id, message_key, from_id, to_id, message_id, body, "
+        "extra, message_time, message_random, sequence, created_at) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [WQ_HISTORY_INSERT] =
+        "INSERT INTO im_message_history(app_id, owner_id, peer_id, sequence, message_key) "
+        "VALUES(?1, ?2, ?3, ?4, ?5)",
+    /* A new message brings a deleted conversation back; read_seq, is_top
+     * and is_mute are the owner's and stay. */
+    [WQ_CONV_UPSERT] =
+        "INSERT INTO im_conversation(app_id, owner_id, peer_id, conversation_type, last_seq, "
+        "change_seq, updated_at) VALUES(?1, ?2, ?3, 0, ?4, ?5, ?6) "
+        "ON CONFLICT(app_id, owner_id, conversation_type, peer_id) DO UPDATE SET "
+        "last_seq = max(last_seq, excluded.last_seq), deleted = 0, "
+        "change_seq = excluded.change_seq, updated_at = excluded.updated_at",
+    [WQ_CONV_GET] =
+        "SELECT last_seq, read_seq, is_top, is_mute, deleted, change_seq FROM im_conversation "
+        "WHERE app_id = ?1 AND owner_id = ?2 AND conversation_type = ?3 AND peer_id = ?4",
+    [WQ_CONV_SET] =
+        "UPDATE im_conversation SET read_seq = ?5, is_top = ?6, is_mute = ?7, deleted = ?8, "
+        "change_seq = ?9, updated_at = ?10 "
+        "WHERE app_id = ?1 AND owner_id = ?2 AND conversation_type = ?3 AND peer_id = ?4",
+    [WQ_CONV_TOUCH] =
+        "UPDATE im_conversation SET change_seq = ?5, updated_at = ?6 "
+        "WHERE app_id = ?1 AND owner_id = ?2 AND conversation_type = ?3 AND peer_id = ?4",
+    [WQ_MSG_BY_KEY] =
+        "SELECT from_id, to_id, sequence, created_at, del_flag FROM im_message_body "
+        "WHERE app_id = ?1 AND message_key = ?2",
+    [WQ_MSG_RECALL] =
+        "UPDATE im_message_body SET del_flag = 1, recalled_at = ?3 "
+        "WHERE app_id = ?1 AND message_key = ?2 AND del_flag = 0",
 };
 
 /* The filter shared by a user page and its total.  LIKE is ASCII
@@ -124,8 +212,30 @@ enum rq {
     RQ_USER_TOTAL,
     RQ_USER_COUNT,
     RQ_ACCOUNT_GET,
+    RQ_MSG_HISTORY_ASC,
+    RQ_MSG_HISTORY_DESC,
+    RQ_MSG_SYNC,
+    RQ_MSG_MAX_KEY,
+    RQ_CONV_LIST,
+    RQ_CONV_MAX,
+    RQ_CONV_GET,
     RQ_COUNT
 };
+
+/* A message row as its owner sees it (msg_row's column order).  A
+ * recalled body is never read out. */
+#define MSG_COLS                                                                    \
+    "b.message_key, h.sequence, b.message_time, b.message_random, b.created_at, "   \
+    "b.from_id, b.to_id, b.message_id, CASE WHEN b.del_flag = 0 THEN b.body END, "  \
+    "b.extra, b.del_flag "                                                          \
+    "FROM im_message_history h JOIN im_message_body b "                             \
+    "ON b.app_id = h.app_id AND b.message_key = h.message_key "
+#define MSG_HISTORY_WHERE                                                           \
+    "WHERE h.app_id = ?1 AND h.owner_id = ?2 AND h.peer_id = ?3 "                   \
+    "AND h.sequence BETWEEN ?4 AND ?5 "
+#define CONV_COLS                                                                   \
+    "peer_id, conversation_type, last_seq, read_seq, change_seq, updated_at, "      \
+    "is_top, is_mute, deleted"
 
 static const char *const RQ_SQL[RQ_COUNT] = {
     /* Deferred: the read snapshot starts at the first SELECT and holds
@@ -143,6 +253,27 @@ static const char *const RQ_SQL[RQ_COUNT] = {
     [RQ_USER_COUNT] = "SELECT count(*) FROM im_user WHERE app_id = ?1 AND del_flag = 0",
     [RQ_ACCOUNT_GET] =
         "SELECT user_id, password_hash FROM app_account WHERE app_id = ?1 AND user_name = ?2",
+    /* Two statements rather than a bound direction: ORDER BY cannot take
+     * a parameter, and both walk the history primary key. */
+    [RQ_MSG_HISTORY_ASC] =
+        "SELECT " MSG_COLS MSG_HISTORY_WHERE "ORDER BY h.sequence ASC LIMIT ?6",
+    [RQ_MSG_HISTORY_DESC] =
+        "SELECT " MSG_COLS MSG_HISTORY_WHERE "ORDER BY h.sequence DESC LIMIT ?6",
+    [RQ_MSG_SYNC] =
+        "SELECT " MSG_COLS "WHERE h.app_id = ?1 AND h.owner_id = ?2 AND h.message_key > ?3 "
+        "ORDER BY h.message_key LIMIT ?4",
+    [RQ_MSG_MAX_KEY] =
+        "SELECT coalesce(max(message_key), 0) FROM im_message_history "
+        "WHERE app_id = ?1 AND owner_id = ?2",
+    [RQ_CONV_LIST] =
+        "SELECT " CONV_COLS " FROM im_conversation "
+        "WHERE app_id = ?1 AND owner_id = ?2 AND change_seq > ?3 ORDER BY change_seq LIMIT ?4",
+    [RQ_CONV_MAX] =
+        "SELECT coalesce(max(change_seq), 0) FROM im_conversation "
+        "WHERE app_id = ?1 AND owner_id = ?2",
+    [RQ_CONV_GET] =
+        "SELECT " CONV_COLS " FROM im_conversation "
+        "WHERE app_id = ?1 AND owner_id = ?2 AND conversation_type = ?3 AND peer_id = ?4",
 };
 
 /* One pooled read connection.  Owned by whichever thread borrowed it;
@@ -153,9 +284,41 @@ typedef struct rconn {
     struct rconn *next_free;
 } rconn_t;
 
+/* What a cache entry counts. */
+enum ckind {
+    CK_PAIR_SEQ = 1, /* (app, user_a, user_b): last message sequence of the pair */
+    CK_CHANGE_SEQ,   /* (app, owner): last conversation change_seq of the owner */
+    CK_APP_KEY,      /* (app): largest message_key stored */
+};
+
+/* Key: kind, app_id and the bytes "s1\0s2\0". */
+typedef struct centry {
+    struct centry *next;    /* hash chain */
+    struct centry *tx_next; /* list of entries the open transaction touched */
+    uint64_t op;            /* the op that touched it last */
+    int64_t value;
+    uint32_t hash;
+    int32_t app_id;
+    uint8_t kind;
+    uint8_t on_tx;
+    uint16_t len;
+    char key[];
+} centry_t;
+
+/* Writer thread only. */
+typedef struct seqcache {
+    centry_t **b;
+    size_t nb;        /* buckets, a power of two */
+    size_t count, max;
+    size_t hand;      /* eviction clock over the buckets */
+    centry_t *tx;     /* touched since tx_begin */
+    uint64_t op;      /* current op, bumped by op_begin */
+} seqcache_t;
+
 struct store_backend {
     sqlite3 *wdb;
     sqlite3_stmt *w[WQ_COUNT];
+    seqcache_t cache;
 
     pthread_mutex_t rmu;  /* guards rfree */
     pthread_cond_t rcv;   /* a connection went back on rfree */
@@ -165,6 +328,122 @@ struct store_backend {
 
     int version;
 };
+
+/* ---- sequence cache (writer thread; see the top of the file) ---- */
+
+static int cache_init(seqcache_t *c, size_t max)
+{
+    if (max == 0)
+        max = DEFAULT_SEQ_CACHE_MAX;
+    if (max < MIN_SEQ_CACHE_MAX)
+        max = MIN_SEQ_CACHE_MAX;
+    size_t nb = 16;
+    while (nb < max + max / 4)
+        nb *= 2;
+    c->b = calloc(nb, sizeof *c->b);
+    if (!c->b)
+        return STORE_EIO;
+    c->nb = nb;
+    c->max = max;
+    return 0;
+}
+
+static void cache_free(seqcache_t *c)
+{
+    for (size_t i = 0; c->b && i < c->nb; i++) {
+        centry_t *e = c->b[i];
+        while (e) {
+            centry_t *next = e->next;
+            free(e);
+            e = next;
+        }
+    }
+    free(c->b);
+    memset(c, 0, sizeof *c);
+}
+
+/* FNV-1a over kind, app_id and the key bytes. */
+static uint32_t cache_hash(int kind, int32_t app_id, const char *key, size_t len)
+{
+    uint32_t h = 2166136261u;
+    uint32_t a = (uint32_t)app_id;
+    unsigned char head[5] = {(unsigned char)kind, (unsigned char)a, (unsigned char)(a >> 8),
+                             (unsigned char)(a >> 16), (unsigned char)(a >> 24)};
+    for (size_t i = 0; i < sizeof head; i++)
+        h = (h ^ head[i]) * 16777619u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)key[i]) * 16777619u;
+    return h;
+}
+
+static void cache_remove(seqcache_t *c, centry_t *e)
+{
+    centry_t **pp = &c->b[e->hash & (c->nb - 1)];
+    while (*pp != e)
+        pp = &(*pp)->next;
+    *pp = e->next;
+    c->count--;
+    free(e);
+}
+
+/* Drop one entry the open transaction has not touched (those are pinned:
+ * an op holds pointers to them, and a rollback must find them).  A clock
+ * hand over the buckets spreads evictions; 0 when everything is pinned. */
+static int cache_evict_one(seqcache_t *c)
+{
+    for (size_t n = 0; n < c->nb; n++) {
+        centry_t *e = c->b[c->hand++ & (c->nb - 1)];
+        while (e && e->on_tx)
+            e = e->next;
+        if (e) {
+            cache_remove(c, e);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void cache_touch(seqcache_t *c, centry_t *e)
+{
+    e->op = c->op;
+    if (!e->on_tx) {
+        e->on_tx = 1;
+        e->tx_next = c->tx;
+        c->tx = e;
+    }
+}
+
+/* The undone op's entries may hold values its savepoint rolled back. */
+static void cache_op_failed(seqcache_t *c)
+{
+    centry_t **pp = &c->tx;
+    while (*pp) {
+        centry_t *e = *pp;
+        if (e->op == c->op) {
+            *pp = e->tx_next;
+            cache_remove(c, e);
+        } else {
+            pp = &e->tx_next;
+        }
+    }
+}
+
+/* committed: the touched values are now on disk; else forget them all. */
+static void cache_tx_end(seqcache_t *c, int committed)
+{
+    centry_t *e = c->tx;
+    while (e) {
+        centry_t *next = e->tx_next;
+        if (committed) {
+            e->on_tx = 0;
+            e->tx_next = NULL;
+        } else {
+            cache_remove(c, e);
+        }
+        e = next;
+    }
+    c->tx = NULL;
+}
 
 static int map_err(int rc)
 {
@@ -297,6 +576,7 @@ static void sqlite_close(store_backend_t *be)
             log_err(c->db, "close reader");
     }
     free(be->rpool);
+    cache_free(&be->cache);
     for (int k = 0; k < WQ_COUNT; k++)
         sqlite3_finalize(be->w[k]);
     if (sqlite3_close(be->wdb) != SQLITE_OK)
@@ -343,7 +623,9 @@ static int sqlite_open(const store_config_t *cfg, store_backend_t **out)
     if (nr > MAX_READ_CONNS)
         nr = MAX_READ_CONNS;
 
-    rc = open_conn(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, busy_ms, &be->wdb);
+    rc = cache_init(&be->cache, cfg->seq_cache_max);
+    if (rc == 0)
+        rc = open_conn(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, busy_ms, &be->wdb);
     if (rc == 0)
         rc = pragma_expect(be->wdb, "PRAGMA journal_mode = WAL", "wal");
     if (rc == 0)
@@ -399,13 +681,15 @@ static int sqlite_tx_commit(store_backend_t *be)
     int rc = run(be->w[WQ_COMMIT]);
     if (rc != 0) {
         log_err(be->wdb, "COMMIT");
-        return STORE_EIO;
+        return STORE_EIO; /* tx_rollback follows and drops the cache's changes */
     }
+    cache_tx_end(&be->cache, 1);
     return 0;
 }
 
 static void sqlite_tx_rollback(store_backend_t *be)
 {
+    cache_tx_end(&be->cache, 0);
     /* SQLite may already have rolled back by itself (I/O error, full disk). */
     if (!sqlite3_get_autocommit(be->wdb) && run(be->w[WQ_ROLLBACK]) != 0)
         log_err(be->wdb, "ROLLBACK");
@@ -413,11 +697,14 @@ static void sqlite_tx_rollback(store_backend_t *be)
 
 static int sqlite_op_begin(store_backend_t *be)
 {
+    be->cache.op++;
     return run(be->w[WQ_SP]) == 0 ? 0 : STORE_EIO;
 }
 
 static int sqlite_op_end(store_backend_t *be, int failed)
 {
+    if (failed)
+        cache_op_failed(&be->cache);
     /* Some errors end the whole transaction implicitly; then the savepoint
      * is gone and the batch cannot commit. */
     if (sqlite3_get_autocommit(be->wdb))
@@ -442,6 +729,104 @@ static int run_unbind(sqlite3_stmt *s)
 static void bind_str(sqlite3_stmt *s, int idx, const char *v)
 {
     sqlite3_bind_text(s, idx, v, -1, SQLITE_STATIC);
+}
+
+/* Single-row writer reads, and the cache lookups built on them (these need
+ * the writer's statements, hence here rather than with the cache). */
+
+static void w_done(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+/* Step a writer query once: 1 a row is ready (read it, then w_done), 0 no
+ * row, or a negative STORE_E* (both already reset). */
+static int w_step(store_backend_t *be, sqlite3_stmt *s, const char *what)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        return 1;
+    w_done(s);
+    if (rc == SQLITE_DONE)
+        return 0;
+    log_err(be->wdb, what);
+    return map_err(rc);
+}
+
+/* The stored value behind a cache miss (0 when there is none yet). */
+static int cache_load(store_backend_t *be, int kind, int32_t app_id, const char *s1,
+                      const char *s2, int64_t *v)
+{
+    sqlite3_stmt *s;
+    switch (kind) {
+    case CK_PAIR_SEQ:
+        s = be->w[WQ_SEQ_GET];
+        bind_str(s, 2, s1);
+        bind_str(s, 3, s2);
+        break;
+    case CK_CHANGE_SEQ:
+        s = be->w[WQ_CHANGE_MAX];
+        bind_str(s, 2, s1);
+        break;
+    default:
+        s = be->w[WQ_KEY_MAX];
+        break;
+    }
+    sqlite3_bind_int(s, 1, app_id);
+    *v = 0;
+    int rc = w_step(be, s, "sequence load");
+    if (rc == 1) {
+        *v = sqlite3_column_int64(s, 0);
+        w_done(s);
+        rc = 0;
+    }
+    return rc;
+}
+
+/* The entry for (kind, app_id, s1, s2), loading it on a miss, touched by
+ * the current op (so it stays put until the transaction ends).  The op
+ * writes the new value into (*out)->value once it is in the database. */
+static int cache_get(store_backend_t *be, int kind, int32_t app_id, const char *s1,
+                     const char *s2, centry_t **out)
+{
+    seqcache_t *c = &be->cache;
+    char key[2 * (STORE_ID_MAX + 1)];
+    size_t l1 = strlen(s1), l2 = strlen(s2);
+    if (l1 > STORE_ID_MAX || l2 > STORE_ID_MAX)
+        return STORE_EINVAL;
+    memcpy(key, s1, l1 + 1);
+    memcpy(key + l1 + 1, s2, l2 + 1);
+    size_t len = l1 + l2 + 2;
+    uint32_t h = cache_hash(kind, app_id, key, len);
+    centry_t *e = c->b[h & (c->nb - 1)];
+    while (e && !(e->hash == h && e->kind == kind && e->app_id == app_id && e->len == len &&
+                  memcmp(e->key, key, len) == 0))
+        e = e->next;
+    if (!e) {
+        int64_t v;
+        int rc = cache_load(be, kind, app_id, s1, s2, &v);
+        if (rc != 0)
+            return rc;
+        if (c->count >= c->max)
+            cache_evict_one(c); /* if all are pinned, exceed max until the commit */
+        e = malloc(sizeof *e + len);
+        if (!e)
+            return STORE_EIO;
+        memset(e, 0, sizeof *e);
+        e->value = v;
+        e->hash = h;
+        e->app_id = app_id;
+        e->kind = (uint8_t)kind;
+        e->len = (uint16_t)len;
+        memcpy(e->key, key, len);
+        e->next = c->b[h & (c->nb - 1)];
+        c->b[h & (c->nb - 1)] = e;
+        c->count++;
+    }
+    cache_touch(c, e);
+    *out = e;
+    return 0;
 }
 
 static int sqlite_app_put(store_backend_t *be, const store_app_t *a)
@@ -578,6 +963,369 @@ static int sqlite_account_create(store_backend_t *be, int32_t app_id, const char
     return run_unbind(s);
 }
 
+/* ---- messages (writer) ---- */
+
+static int col_text(sqlite3_stmt *q, int col, char *dst, size_t cap);
+
+/* Bind the conversation key (app, owner, type, peer) as ?1..?4. */
+static void bind_conv(sqlite3_stmt *s, int32_t app_id, const char *owner, int type,
+                      const char *peer)
+{
+    sqlite3_bind_int(s, 1, app_id);
+    bind_str(s, 2, owner);
+    sqlite3_bind_int(s, 3, type);
+    bind_str(s, 4, peer);
+}
+
+/* *reject = the seed code that keeps user_id from taking part (the flags
+ * only matter for the sender), 0 when it may. */
+static int user_check(store_backend_t *be, int32_t app_id, const char *user_id, int sender,
+                      int *reject)
+{
+    sqlite3_stmt *s = be->w[WQ_USER_STATE];
+    sqlite3_bind_int(s, 1, app_id);
+    bind_str(s, 2, user_id);
+    int rc = w_step(be, s, "user state");
+    if (rc < 0)
+        return rc;
+    *reject = 0;
+    if (rc == 0) {
+        *reject = STORE_REJECT_USER_NOT_FOUND;
+        return 0;
+    }
+    int del = sqlite3_column_int(s, 0), forbidden = sqlite3_column_int(s, 1),
+        silent = sqlite3_column_int(s, 2);
+    w_done(s);
+    if (del)
+        *reject = STORE_REJECT_USER_NOT_FOUND;
+    else if (sender && forbidden)
+        *reject = STORE_REJECT_SENDER_FORBIDDEN;
+    else if (sender && silent)
+        *reject = STORE_REJECT_SENDER_SILENT;
+    return 0;
+}
+
+/* The owner's next change_seq: *e is the owner's cache entry, to be set to
+ * *next once the row carrying it is written. */
+static int next_change(store_backend_t *be, int32_t app_id, const char *owner, centry_t **e,
+                       int64_t *next)
+{
+    int rc = cache_get(be, CK_CHANGE_SEQ, app_id, owner, "", e);
+    if (rc == 0)
+        *next = (*e)->value + 1;
+    return rc;
+}
+
+static int history_insert(store_backend_t *be, int32_t app_id, const char *owner,
+                          const char *peer, int64_t seq, int64_t key)
+{
+    sqlite3_stmt *s = be->w[WQ_HISTORY_INSERT];
+    sqlite3_bind_int(s, 1, app_id);
+    bind_str(s, 2, owner);
+    bind_str(s, 3, peer);
+    sqlite3_bind_int64(s, 4, seq);
+    sqlite3_bind_int64(s, 5, key);
+    return run_unbind(s);
+}
+
+/* The owner's side of a new message: (re)open the conversation at seq. */
+static int conv_on_message(store_backend_t *be, int32_t app_id, const char *owner,
+                           const char *peer, int64_t seq, int64_t now_ms)
+{
+    centry_t *e;
+    int64_t change;
+    int rc = next_change(be, app_id, owner, &e, &change);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *s = be->w[WQ_CONV_UPSERT];
+    sqlite3_bind_int(s, 1, app_id);
+    bind_str(s, 2, owner);
+    bind_str(s, 3, peer);
+    sqlite3_bind_int64(s, 4, seq);
+    sqlite3_bind_int64(s, 5, change);
+    sqlite3_bind_int64(s, 6, now_ms);
+    rc = run_unbind(s);
+    if (rc == 0)
+        e->value = change;
+    return rc;
+}
+
+/* Allocate the pair's next sequence and record it on disk. */
+static int next_pair_seq(store_backend_t *be, int32_t app_id, const char *x, const char *y,
+                         int64_t *seq)
+{
+    const char *a = x, *b = y;
+    if (strcmp(a, b) > 0) {
+        a = y;
+        b = x;
+    }
+    centry_t *e;
+    int rc = cache_get(be, CK_PAIR_SEQ, app_id, a, b, &e);
+    if (rc != 0)
+        return rc;
+    int64_t next = e->value + 1;
+    sqlite3_stmt *s = be->w[WQ_SEQ_PUT];
+    sqlite3_bind_int(s, 1, app_id);
+    bind_str(s, 2, a);
+    bind_str(s, 3, b);
+    sqlite3_bind_int64(s, 4, next);
+    rc = run_unbind(s);
+    if (rc != 0)
+        return rc;
+    if (sqlite3_changes(be->wdb) != 1) {
+        /* The disk is ahead of the cache: someone else wrote the table.
+         * Failing the op drops the entry, so a retry reloads it. */
+        LOGE("store sequence cache was stale", "app_id=%d", (int)app_id);
+        return STORE_EIO;
+    }
+    e->value = next;
+    *seq = next;
+    return 0;
+}
+
+static int body_insert(store_backend_t *be, const store_msg_t *m, int64_t key, int64_t seq,
+                       int64_t now_ms)
+{
+    sqlite3_stmt *s = be->w[WQ_BODY_INSERT];
+    sqlite3_bind_int(s, 1, m->app_id);
+    sqlite3_bind_int64(s, 2, key);
+    bind_str(s, 3, m->from_id);
+    bind_str(s, 4, m->to_id);
+    bind_str(s, 5, m->message_id);
+    bind_str(s, 6, m->body);
+    if (m->extra)
+        bind_str(s, 7, m->extra);
+    else
+        sqlite3_bind_null(s, 7);
+    sqlite3_bind_int64(s, 8, m->message_time);
+    sqlite3_bind_int64(s, 9, m->message_random);
+    sqlite3_bind_int64(s, 10, seq);
+    sqlite3_bind_int64(s, 11, now_ms);
+    return run_unbind(s);
+}
+
+static int sqlite_msg_p2p(store_backend_t *be, store_msg_t *m, int64_t now_ms)
+{
+    /* (a) A resend: answer with the original, write nothing. */
+    sqlite3_stmt *s = be->w[WQ_MSG_DUP];
+    sqlite3_bind_int(s, 1, m->app_id);
+    bind_str(s, 2, m->from_id);
+    bind_str(s, 3, m->message_id);
+    int rc = w_step(be, s, "message lookup");
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        m->message_key = sqlite3_column_int64(s, 0);
+        m->sequence = sqlite3_column_int64(s, 1);
+        m->created_at = sqlite3_column_int64(s, 2);
+        m->del_flag = sqlite3_column_int(s, 3);
+        m->duplicate = 1;
+        w_done(s);
+        return 0;
+    }
+
+    /* (b) Both users, before any number is taken. */
+    int reject = 0;
+    rc = user_check(be, m->app_id, m->from_id, 1, &reject);
+    if (rc == 0 && reject == 0)
+        rc = user_check(be, m->app_id, m->to_id, 0, &reject);
+    if (rc != 0)
+        return rc;
+    if (reject != 0) {
+        m->reject = reject;
+        return 0;
+    }
+
+    /* (c) Numbers.  The key is raised above every stored key of the app
+     * so keys follow commit order (store.h); normally the proposal is
+     * already above. */
+    int64_t seq;
+    rc = next_pair_seq(be, m->app_id, m->from_id, m->to_id, &seq);
+    if (rc != 0)
+        return rc;
+    centry_t *ke;
+    rc = cache_get(be, CK_APP_KEY, m->app_id, "", "", &ke);
+    if (rc != 0)
+        return rc;
+    int64_t key = m->message_key > ke->value ? m->message_key : ke->value + 1;
+
+    /* (d) Body and both owners' history, (e) both conversations. */
+    rc = body_insert(be, m, key, seq, now_ms);
+    if (rc != 0)
+        return rc;
+    ke->value = key;
+    rc = history_insert(be, m->app_id, m->from_id, m->to_id, seq, key);
+    if (rc == 0)
+        rc = history_insert(be, m->app_id, m->to_id, m->from_id, seq, key);
+    if (rc == 0)
+        rc = conv_on_message(be, m->app_id, m->from_id, m->to_id, seq, now_ms);
+    if (rc == 0)
+        rc = conv_on_message(be, m->app_id, m->to_id, m->from_id, seq, now_ms);
+    if (rc != 0)
+        return rc;
+    m->message_key = key;
+    m->sequence = seq;
+    m->created_at = now_ms;
+    return 0;
+}
+
+typedef struct conv_state {
+    int64_t last_seq, read_seq, change_seq;
+    int is_top, is_mute, deleted;
+} conv_state_t;
+
+static int conv_load(store_backend_t *be, int32_t app_id, const char *owner, int type,
+                     const char *peer, conv_state_t *cs)
+{
+    sqlite3_stmt *s = be->w[WQ_CONV_GET];
+    bind_conv(s, app_id, owner, type, peer);
+    int rc = w_step(be, s, "conversation get");
+    if (rc <= 0)
+        return rc == 0 ? STORE_ENOTFOUND : rc;
+    cs->last_seq = sqlite3_column_int64(s, 0);
+    cs->read_seq = sqlite3_column_int64(s, 1);
+    cs->is_top = sqlite3_column_int(s, 2);
+    cs->is_mute = sqlite3_column_int(s, 3);
+    cs->deleted = sqlite3_column_int(s, 4);
+    cs->change_seq = sqlite3_column_int64(s, 5);
+    w_done(s);
+    return 0;
+}
+
+/* Write cs back under the owner's next change_seq (set in cs). */
+static int conv_store(store_backend_t *be, int32_t app_id, const char *owner, int type,
+                      const char *peer, conv_state_t *cs, int64_t now_ms)
+{
+    centry_t *e;
+    int64_t change;
+    int rc = next_change(be, app_id, owner, &e, &change);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *s = be->w[WQ_CONV_SET];
+    bind_conv(s, app_id, owner, type, peer);
+    sqlite3_bind_int64(s, 5, cs->read_seq);
+    sqlite3_bind_int(s, 6, cs->is_top);
+    sqlite3_bind_int(s, 7, cs->is_mute);
+    sqlite3_bind_int(s, 8, cs->deleted);
+    sqlite3_bind_int64(s, 9, change);
+    sqlite3_bind_int64(s, 10, now_ms);
+    rc = run_unbind(s);
+    if (rc != 0)
+        return rc;
+    e->value = change;
+    cs->change_seq = change;
+    return 0;
+}
+
+static int sqlite_msg_read(store_backend_t *be, int32_t app_id, const char *owner,
+                           const char *peer, int64_t seq, int64_t *read_seq, int *changed,
+                           int64_t now_ms)
+{
+    conv_state_t cs;
+    int rc = conv_load(be, app_id, owner, 0, peer, &cs);
+    if (rc != 0)
+        return rc;
+    int64_t upto = seq < cs.last_seq ? seq : cs.last_seq;
+    *changed = upto > cs.read_seq;
+    if (*changed) {
+        cs.read_seq = upto;
+        rc = conv_store(be, app_id, owner, 0, peer, &cs, now_ms);
+    }
+    *read_seq = cs.read_seq;
+    return rc;
+}
+
+static int sqlite_conv_update(store_backend_t *be, int32_t app_id, const char *owner,
+                              const char *peer, int type, int is_top, int is_mute, int deleted,
+                              int64_t *change_seq, int64_t now_ms)
+{
+    conv_state_t cs;
+    int rc = conv_load(be, app_id, owner, type, peer, &cs);
+    if (rc != 0)
+        return rc;
+    int changed = (is_top >= 0 && is_top != cs.is_top) ||
+                  (is_mute >= 0 && is_mute != cs.is_mute) ||
+                  (deleted >= 0 && deleted != cs.deleted);
+    if (changed) {
+        if (is_top >= 0)
+            cs.is_top = is_top;
+        if (is_mute >= 0)
+            cs.is_mute = is_mute;
+        if (deleted >= 0)
+            cs.deleted = deleted;
+        rc = conv_store(be, app_id, owner, type, peer, &cs, now_ms);
+    }
+    *change_seq = cs.change_seq;
+    return rc;
+}
+
+/* Give owner's one-to-one conversation with peer the next change_seq, so
+ * its devices learn of a change to a message in it.  A missing row (not
+ * possible for a stored message) takes no number. */
+static int conv_touch(store_backend_t *be, int32_t app_id, const char *owner,
+                      const char *peer, int64_t now_ms)
+{
+    centry_t *e;
+    int64_t change;
+    int rc = next_change(be, app_id, owner, &e, &change);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *s = be->w[WQ_CONV_TOUCH];
+    bind_conv(s, app_id, owner, 0, peer);
+    sqlite3_bind_int64(s, 5, change);
+    sqlite3_bind_int64(s, 6, now_ms);
+    rc = run_unbind(s);
+    if (rc == 0 && sqlite3_changes(be->wdb) == 1)
+        e->value = change;
+    return rc;
+}
+
+static int sqlite_msg_recall(store_backend_t *be, int32_t app_id, int64_t message_key,
+                             const char *requester, int is_admin, int64_t now_ms,
+                             int64_t window_ms, store_recall_t *out)
+{
+    sqlite3_stmt *s = be->w[WQ_MSG_BY_KEY];
+    sqlite3_bind_int(s, 1, app_id);
+    sqlite3_bind_int64(s, 2, message_key);
+    int rc = w_step(be, s, "message get");
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        out->reject = STORE_REJECT_MSG_NOT_FOUND;
+        return 0;
+    }
+    if (col_text(s, 0, out->from_id, sizeof out->from_id) != 0 ||
+        col_text(s, 1, out->to_id, sizeof out->to_id) != 0) {
+        w_done(s);
+        LOGE("store message row has an oversized id", "app_id=%d", (int)app_id);
+        return STORE_EIO;
+    }
+    out->sequence = sqlite3_column_int64(s, 2);
+    int64_t created_at = sqlite3_column_int64(s, 3);
+    int del = sqlite3_column_int(s, 4);
+    w_done(s);
+
+    if (!is_admin && strcmp(requester, out->from_id) != 0)
+        out->reject = STORE_REJECT_NOT_SENDER;
+    else if (del)
+        out->reject = STORE_REJECT_RECALLED;
+    else if (now_ms - created_at > window_ms)
+        out->reject = STORE_REJECT_RECALL_TIMEOUT;
+    if (out->reject != 0)
+        return 0;
+
+    s = be->w[WQ_MSG_RECALL];
+    sqlite3_bind_int(s, 1, app_id);
+    sqlite3_bind_int64(s, 2, message_key);
+    sqlite3_bind_int64(s, 3, now_ms);
+    rc = run_unbind(s);
+    if (rc == 0)
+        rc = conv_touch(be, app_id, out->from_id, out->to_id, now_ms);
+    if (rc == 0)
+        rc = conv_touch(be, app_id, out->to_id, out->from_id, now_ms);
+    return rc;
+}
+
 /* ---- readers ---- */
 
 static rconn_t *borrow(store_backend_t *be)
@@ -600,6 +1348,15 @@ static void give_back(store_backend_t *be, rconn_t *c)
     be->rfree = c;
     pthread_cond_signal(&be->rcv);
     pthread_mutex_unlock(&be->rmu);
+}
+
+/* End a read transaction opened with RQ_BEGIN (if it is still open). */
+static void read_end(rconn_t *c)
+{
+    if (!sqlite3_get_autocommit(c->db) && run(c->q[RQ_COMMIT]) != 0) {
+        log_err(c->db, "read commit");
+        run(c->q[RQ_ROLLBACK]);
+    }
 }
 
 /* Reset a read statement and drop its bindings (SQLITE_STATIC pointers
@@ -679,9 +1436,11 @@ static int user_row(sqlite3_stmt *q, void *dst)
 }
 
 /* Step q (bound, on a borrowed connection) to the end, appending each row
- * to a malloc'ed array of elem-sized items.  Does not reset q. */
-static int collect(sqlite3 *db, sqlite3_stmt *q, size_t elem, row_fn fn, void **out,
-                   size_t *n, const char *what)
+ * to a malloc'ed array of elem-sized items.  Does not reset q.  cleanup
+ * (may be NULL) frees what fn allocated inside an item, for the items
+ * already collected when a later row fails (fn cleans up its own row). */
+static int collect_ex(sqlite3 *db, sqlite3_stmt *q, size_t elem, row_fn fn,
+                      void (*cleanup)(void *item), void **out, size_t *n, const char *what)
 {
     char *v = NULL;
     size_t len = 0, cap = 0;
@@ -707,12 +1466,20 @@ static int collect(sqlite3 *db, sqlite3_stmt *q, size_t elem, row_fn fn, void **
         ret = STORE_EIO;
     }
     if (ret != 0) {
+        for (size_t i = 0; cleanup && i < len; i++)
+            cleanup(v + i * elem);
         free(v);
         return ret;
     }
     *out = v;
     *n = len;
     return 0;
+}
+
+static int collect(sqlite3 *db, sqlite3_stmt *q, size_t elem, row_fn fn, void **out,
+                   size_t *n, const char *what)
+{
+    return collect_ex(db, q, elem, fn, NULL, out, n, what);
 }
 
 /* Step a single-row query: fn on the row, STORE_ENOTFOUND without one. */
@@ -835,10 +1602,7 @@ static int sqlite_user_page(store_backend_t *be, int32_t app_id, const char *nic
         if (ret == 0)
             *out = v;
     }
-    if (!sqlite3_get_autocommit(c->db) && run(c->q[RQ_COMMIT]) != 0) {
-        log_err(c->db, "read commit");
-        run(c->q[RQ_ROLLBACK]);
-    }
+    read_end(c);
     give_back(be, c);
     free(pattern);
     if (ret != 0) {
@@ -895,6 +1659,177 @@ static int sqlite_account_get(store_backend_t *be, int32_t app_id, const char *u
     return ret;
 }
 
+/* ---- messages (readers) ---- */
+
+/* A malloc'ed copy of a TEXT column; NULL (with *err 0) for SQL NULL. */
+static char *col_dup(sqlite3_stmt *q, int col, int *err)
+{
+    if (sqlite3_column_type(q, col) == SQLITE_NULL)
+        return NULL;
+    const unsigned char *t = sqlite3_column_text(q, col);
+    size_t n = (size_t)sqlite3_column_bytes(q, col);
+    char *d = t ? malloc(n + 1) : NULL;
+    if (!d) {
+        *err = STORE_EIO;
+        return NULL;
+    }
+    memcpy(d, t, n);
+    d[n] = '\0';
+    return d;
+}
+
+static void msg_row_cleanup(void *item)
+{
+    store_msg_row_t *r = item;
+    free(r->body);
+    free(r->extra);
+}
+
+/* Columns in MSG_COLS order. */
+static int msg_row(sqlite3_stmt *q, void *dst)
+{
+    store_msg_row_t *r = dst;
+    memset(r, 0, sizeof *r);
+    r->message_key = sqlite3_column_int64(q, 0);
+    r->sequence = sqlite3_column_int64(q, 1);
+    r->message_time = sqlite3_column_int64(q, 2);
+    r->message_random = sqlite3_column_int64(q, 3);
+    r->created_at = sqlite3_column_int64(q, 4);
+    if (col_text(q, 5, r->from_id, sizeof r->from_id) != 0 ||
+        col_text(q, 6, r->to_id, sizeof r->to_id) != 0 ||
+        col_text(q, 7, r->message_id, sizeof r->message_id) != 0) {
+        LOGE("store message row has an oversized id", NULL);
+        return STORE_EIO;
+    }
+    int err = 0;
+    r->body = col_dup(q, 8, &err);
+    if (err == 0)
+        r->extra = col_dup(q, 9, &err);
+    r->del_flag = sqlite3_column_int(q, 10);
+    if (err != 0)
+        msg_row_cleanup(r);
+    return err;
+}
+
+/* Columns in CONV_COLS order. */
+static int conv_row(sqlite3_stmt *q, void *dst)
+{
+    store_conv_t *c = dst;
+    memset(c, 0, sizeof *c);
+    if (col_text(q, 0, c->peer_id, sizeof c->peer_id) != 0) {
+        LOGE("store conversation row has an oversized peer_id", NULL);
+        return STORE_EIO;
+    }
+    c->conversation_type = sqlite3_column_int(q, 1);
+    c->last_seq = sqlite3_column_int64(q, 2);
+    c->read_seq = sqlite3_column_int64(q, 3);
+    c->change_seq = sqlite3_column_int64(q, 4);
+    c->updated_at = sqlite3_column_int64(q, 5);
+    c->is_top = sqlite3_column_int(q, 6);
+    c->is_mute = sqlite3_column_int(q, 7);
+    c->deleted = sqlite3_column_int(q, 8);
+    return 0;
+}
+
+static int sqlite_msg_history(store_backend_t *be, int32_t app_id, const char *owner,
+                              const char *peer, int64_t from_seq, int64_t to_seq, int limit,
+                              int descending, store_msg_row_t **out, size_t *n)
+{
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *q = c->q[descending ? RQ_MSG_HISTORY_DESC : RQ_MSG_HISTORY_ASC];
+    sqlite3_bind_int(q, 1, app_id);
+    bind_str(q, 2, owner);
+    bind_str(q, 3, peer);
+    sqlite3_bind_int64(q, 4, from_seq);
+    sqlite3_bind_int64(q, 5, to_seq);
+    sqlite3_bind_int(q, 6, limit);
+    void *v = NULL;
+    int ret = collect_ex(c->db, q, sizeof(store_msg_row_t), msg_row, msg_row_cleanup, &v, n,
+                         "message history");
+    done_q(q);
+    give_back(be, c);
+    if (ret == 0)
+        *out = v;
+    return ret;
+}
+
+static int sqlite_msg_sync(store_backend_t *be, int32_t app_id, const char *owner,
+                           int64_t after_key, int limit, store_msg_row_t **out, size_t *n,
+                           int64_t *max_key)
+{
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *qm = c->q[RQ_MSG_MAX_KEY], *qs = c->q[RQ_MSG_SYNC];
+    /* Page and max_key from one snapshot, so max_key is never below the
+     * page's last key. */
+    int ret = run(c->q[RQ_BEGIN]);
+    if (ret == 0) {
+        sqlite3_bind_int(qm, 1, app_id);
+        bind_str(qm, 2, owner);
+        ret = one_row(c->db, qm, count_row, max_key, "message max key");
+        done_q(qm);
+    }
+    if (ret == 0) {
+        sqlite3_bind_int(qs, 1, app_id);
+        bind_str(qs, 2, owner);
+        sqlite3_bind_int64(qs, 3, after_key);
+        sqlite3_bind_int(qs, 4, limit);
+        void *v = NULL;
+        ret = collect_ex(c->db, qs, sizeof(store_msg_row_t), msg_row, msg_row_cleanup, &v, n,
+                         "message sync");
+        done_q(qs);
+        if (ret == 0)
+            *out = v;
+    }
+    read_end(c);
+    give_back(be, c);
+    if (ret != 0)
+        *max_key = 0;
+    return ret;
+}
+
+static int sqlite_conv_list(store_backend_t *be, int32_t app_id, const char *owner,
+                            int64_t after_change_seq, int limit, store_conv_t **out, size_t *n,
+                            int64_t *max_change_seq)
+{
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *qm = c->q[RQ_CONV_MAX], *ql = c->q[RQ_CONV_LIST];
+    int ret = run(c->q[RQ_BEGIN]);
+    if (ret == 0) {
+        sqlite3_bind_int(qm, 1, app_id);
+        bind_str(qm, 2, owner);
+        ret = one_row(c->db, qm, count_row, max_change_seq, "conversation max");
+        done_q(qm);
+    }
+    if (ret == 0) {
+        sqlite3_bind_int(ql, 1, app_id);
+        bind_str(ql, 2, owner);
+        sqlite3_bind_int64(ql, 3, after_change_seq);
+        sqlite3_bind_int(ql, 4, limit);
+        void *v = NULL;
+        ret = collect(c->db, ql, sizeof(store_conv_t), conv_row, &v, n, "conversation list");
+        done_q(ql);
+        if (ret == 0)
+            *out = v;
+    }
+    read_end(c);
+    give_back(be, c);
+    if (ret != 0)
+        *max_change_seq = 0;
+    return ret;
+}
+
+static int sqlite_conv_get(store_backend_t *be, int32_t app_id, const char *owner, int type,
+                           const char *peer, store_conv_t *out)
+{
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *q = c->q[RQ_CONV_GET];
+    bind_conv(q, app_id, owner, type, peer);
+    int ret = one_row(c->db, q, conv_row, out, "conversation get");
+    done_q(q);
+    give_back(be, c);
+    return ret;
+}
+
 const store_backend_ops_t store_sqlite_backend = {
     .name = "sqlite",
     .open = sqlite_open,
@@ -917,4 +1852,12 @@ const store_backend_ops_t store_sqlite_backend = {
     .user_page = sqlite_user_page,
     .user_count = sqlite_user_count,
     .account_get = sqlite_account_get,
+    .msg_p2p = sqlite_msg_p2p,
+    .msg_read = sqlite_msg_read,
+    .msg_recall = sqlite_msg_recall,
+    .conv_update = sqlite_conv_update,
+    .msg_history = sqlite_msg_history,
+    .msg_sync = sqlite_msg_sync,
+    .conv_list = sqlite_conv_list,
+    .conv_get = sqlite_conv_get,
 };

@@ -36,6 +36,17 @@ static inline void dlist_remove(dlist_t *n)
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
+/* An identifier (user id, message id, imei-like): 1..max bytes, no
+ * control characters.  UTF-8 validity is checked by the JSON parser. */
+static inline int id_valid(const char *s, size_t max)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if ((unsigned char)s[n] < 0x20 || s[n] == 0x7f || n >= max)
+            return 0;
+    return n > 0;
+}
+
 static inline int64_t now_ms(void)
 {
     struct timespec ts;

@@ -26,8 +26,9 @@
 
 #include "server/store.h"
 
-/* Migrations this build knows: 1 app, 2 users (im_user, app_account). */
-#define SCHEMA_LATEST 2
+/* Migrations this build knows: 1 app, 2 users (im_user, app_account),
+ * 3 messages. */
+#define SCHEMA_LATEST 3
 
 typedef struct fixture {
     char dir[64];      /* the mkdtemp root, removed in teardown */

@@ -224,11 +224,11 @@ static void test_schema_v2(void **state)
 {
     fixture_t *f = *state;
     store_t *st = open_store(f);
-    assert_int_equal(store_schema_version(st), 2);
+    assert_int_equal(store_schema_version(st), 3);
     store_close(st);
 
     sqlite3 *db = raw_open(f);
-    assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_migrations"), 2);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_migrations WHERE version = 2"), 1);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
                                  "AND name IN ('im_user', 'app_account')"), 2);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
@@ -256,14 +256,16 @@ static void test_migrate_from_v1(void **state)
     store_t *st = open_store(f);
     store_close(st);
     sqlite3 *db = raw_open(f);
-    raw_exec(db, "DROP TABLE im_user; DROP TABLE app_account; "
-                 "DELETE FROM schema_migrations WHERE version = 2; "
+    raw_exec(db, "DROP TABLE im_message_body; DROP TABLE im_message_history; "
+                 "DROP TABLE im_conversation_seq; DROP TABLE im_conversation; "
+                 "DROP TABLE im_user; DROP TABLE app_account; "
+                 "DELETE FROM schema_migrations WHERE version >= 2; "
                  "INSERT INTO app(app_id, secret, admin_id, created_at) VALUES(7, 's', 'a', 1)");
     assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_migrations"), 1);
     sqlite3_close(db);
 
     st = open_store(f);
-    assert_int_equal(store_schema_version(st), 2);
+    assert_int_equal(store_schema_version(st), 3);
     store_app_t app;
     assert_int_equal(store_app_get_sync(st, 7, &app), 0);
     import_one(st, APP, "u1", "after migration");
@@ -272,7 +274,7 @@ static void test_migrate_from_v1(void **state)
     store_close(st);
 
     db = raw_open(f);
-    assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_migrations"), 2);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_migrations"), 3);
     sqlite3_close(db);
 }
 

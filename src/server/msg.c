@@ -1,0 +1,392 @@
+/*
+ * Socket side of one-to-one messaging (see msg.h).  Everything that must
+ * be durable happens in the store's writer; this file validates, and after
+ * the commit acks and fans out on the sender's worker.
+ */
+#include "server/msg.h"
+
+#include "server/apps.h"
+#include "server/gateway.h"
+#include "server/log.h"
+#include "server/msgkey.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *json_text(json_t *v)
+{
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+int msg_parse_send(json_t *body, store_msg_t *m, const char **why)
+{
+    const char *to = json_string_value(json_object_get(body, "toId"));
+    const char *mid = json_string_value(json_object_get(body, "messageId"));
+    json_t *mb = json_object_get(body, "messageBody");
+    json_t *extra = json_object_get(body, "extra");
+    json_t *mt = json_object_get(body, "messageTime");
+    json_t *mr = json_object_get(body, "messageRandom");
+    if (!to || !id_valid(to, STORE_ID_MAX)) {
+        *why = "toId must be a user id";
+        return PETREL_ERR_PARAM;
+    }
+    if (!mid || !id_valid(mid, STORE_ID_MAX)) {
+        *why = "messageId must be a string of 1..128 bytes";
+        return PETREL_ERR_PARAM;
+    }
+    if (!mb || !(json_is_string(mb) || json_is_object(mb))) {
+        *why = "messageBody must be a JSON object or its text";
+        return PETREL_ERR_PARAM;
+    }
+    if ((mt && !json_is_integer(mt)) || (mr && !json_is_integer(mr)) ||
+        (extra && !json_is_null(extra) && !json_is_string(extra) && !json_is_object(extra))) {
+        *why = "messageTime/messageRandom must be integers, extra a string or object";
+        return PETREL_ERR_PARAM;
+    }
+    if (!strcmp(to, m->from_id)) {
+        *why = "cannot send a message to yourself";
+        return PETREL_ERR_PARAM;
+    }
+    m->body = json_text(mb);
+    m->extra = extra && !json_is_null(extra) ? json_text(extra) : NULL;
+    if (!m->body || strlen(m->body) > MSG_MAX_BODY || (m->extra && strlen(m->extra) > MSG_MAX_BODY)) {
+        free(m->body);
+        free(m->extra);
+        m->body = m->extra = NULL;
+        *why = "messageBody too large (32 KiB at most)";
+        return PETREL_ERR_PARAM;
+    }
+    memcpy(m->to_id, to, strlen(to) + 1);
+    memcpy(m->message_id, mid, strlen(mid) + 1);
+    m->message_time = mt ? json_integer_value(mt) : 0;
+    m->message_random = mr ? json_integer_value(mr) : 0;
+    return 0;
+}
+
+json_t *msg_content_json(const store_msg_t *m, int client_type, const char *imei)
+{
+    json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:i, s:s}",
+                          "appId", m->app_id, "fromId", m->from_id, "toId", m->to_id,
+                          "messageId", m->message_id, "messageKey", (json_int_t)m->message_key,
+                          "messageSequence", (json_int_t)m->sequence, "messageBody",
+                          m->body ? m->body : "", "messageTime", (json_int_t)m->message_time,
+                          "messageRandom", (json_int_t)m->message_random, "serverTime",
+                          (json_int_t)m->created_at, "clientType", client_type, "imei",
+                          imei ? imei : "");
+    if (o && m->extra)
+        json_object_set_new(o, "extra", json_string(m->extra));
+    return o;
+}
+
+size_t msg_fanout(server_t *s, const store_msg_t *m, int client_type, const char *imei,
+                  uint64_t except_conn)
+{
+    json_t *o = msg_content_json(m, client_type, imei);
+    char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!txt)
+        return 0;
+    size_t len = strlen(txt);
+    size_t reached = gw_push_user(s, m->app_id, m->to_id, PETREL_CMD_MSG_P2P, txt, len, 0);
+    gw_push_user(s, m->app_id, m->from_id, PETREL_CMD_MSG_P2P_SYNC, txt, len, except_conn);
+    free(txt);
+    return reached;
+}
+
+/* ---- send ---------------------------------------------------------------------- */
+
+typedef struct send_job {
+    server_t *srv;
+    unsigned worker;
+    uint64_t conn_id;
+    int client_type;
+    char imei[PETREL_DEFAULT_MAX_IMEI * 4 + 1];
+    int rc;
+    store_msg_t m;
+} send_job_t;
+
+static void send_job_free(send_job_t *j)
+{
+    free(j->m.body);
+    free(j->m.extra);
+    free(j);
+}
+
+static void ack(conn_t *c, int code, const char *msg, const store_msg_t *m)
+{
+    json_t *data = code == PETREL_OK
+        ? json_pack("{s:s, s:I, s:I, s:s, s:I}", "messageId", m->message_id, "messageKey",
+                    (json_int_t)m->message_key, "messageSequence", (json_int_t)m->sequence,
+                    "toId", m->to_id, "serverTime", (json_int_t)m->created_at)
+        : json_pack("{s:s}", "messageId", m->message_id);
+    json_t *o = json_pack("{s:i, s:s, s:o}", "code", code, "msg", msg, "data", data);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (s)
+        conn_send_json(c, PETREL_CMD_MSG_ACK, s, strlen(s));
+    if (code != PETREL_OK)
+        metrics_error(&c->w->srv->metrics, code);
+    free(s);
+    json_decref(o);
+}
+
+static const char *reject_text(int code)
+{
+    switch (code) {
+    case 20001: return "sender or receiver not found";
+    case 50002: return "sender is silenced";
+    case 50003: return "sender is forbidden";
+    case 30006: return "you blacklisted the receiver";
+    case 30007: return "the receiver blacklisted you";
+    default: return "refused";
+    }
+}
+
+/* On the sender's worker, after the commit. */
+static void send_committed(worker_t *w, void *arg)
+{
+    send_job_t *j = arg;
+    conn_t *c = connmap_get(&w->conns, j->conn_id);
+    if (c && (c->flags & (CF_CLOSED | CF_CLOSE_AFTER)))
+        c = NULL;
+    if (j->rc < 0) {
+        if (c)
+            ack(c, PETREL_ERR_SYSTEM, "storage failure: resend later", &j->m);
+    } else if (j->m.reject) {
+        if (c)
+            ack(c, j->m.reject, reject_text(j->m.reject), &j->m);
+    } else {
+        if (c)
+            ack(c, PETREL_OK, "success", &j->m);
+        /* a duplicate was delivered the first time (or is in storage for
+         * sync): never deliver it twice */
+        if (!j->m.duplicate) {
+            size_t reached = msg_fanout(j->srv, &j->m, j->client_type, j->imei, j->conn_id);
+            if (reached == 0 && c) {
+                json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:b}", "messageKey",
+                                      (json_int_t)j->m.message_key, "messageId", j->m.message_id,
+                                      "fromId", j->m.to_id, "toId", j->m.from_id,
+                                      "messageSequence", (json_int_t)j->m.sequence,
+                                      "serverSend", 1);
+                char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+                if (s)
+                    conn_send_json(c, PETREL_CMD_MSG_RECEIVE_ACK, s, strlen(s));
+                free(s);
+                json_decref(o);
+            }
+        }
+    }
+    send_job_free(j);
+}
+
+/* On the writer thread. */
+static void send_done(void *arg, int rc)
+{
+    send_job_t *j = arg;
+    j->rc = rc;
+    if (worker_post(j->srv, j->worker, send_committed, j) < 0)
+        send_job_free(j);
+}
+
+static int on_send(conn_t *c, json_t *body)
+{
+    server_t *s = c->w->srv;
+    send_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        conn_close(c);
+        return -1;
+    }
+    j->srv = s;
+    j->worker = c->w->idx;
+    j->conn_id = c->id;
+    j->client_type = c->client_type;
+    snprintf(j->imei, sizeof j->imei, "%s", c->imei);
+    j->m.app_id = c->app_id;
+    memcpy(j->m.from_id, c->user_id, strlen(c->user_id) + 1);
+    const char *why = NULL;
+    int code = msg_parse_send(body, &j->m, &why);
+    if (code) {
+        const char *mid = json_string_value(json_object_get(body, "messageId"));
+        snprintf(j->m.message_id, sizeof j->m.message_id, "%s", mid ? mid : "");
+        ack(c, code, why, &j->m);
+        send_job_free(j);
+        return 0;
+    }
+    if (!j->m.message_time)
+        j->m.message_time = now_ms();
+    j->m.message_key = msgkey_next(s->cfg.node_id, now_ms());
+    int rc = store_msg_p2p(s->store, &j->m, send_done, j);
+    if (rc < 0) {
+        ack(c, PETREL_ERR_SYSTEM, "storage unavailable: resend later", &j->m);
+        send_job_free(j);
+    }
+    return 0;
+}
+
+/* ---- receive ack, read receipts, recall ------------------------------------------ */
+
+static int on_receive_ack(conn_t *c, json_t *body)
+{
+    const char *to = json_string_value(json_object_get(body, "toId"));
+    json_t *key = json_object_get(body, "messageKey");
+    if (!to || !id_valid(to, STORE_ID_MAX) || !json_is_integer(key)) {
+        conn_send_error(c, PETREL_ERR_PARAM, "toId and messageKey are required",
+                        PETREL_CMD_MSG_RECEIVE_ACK);
+        return 0;
+    }
+    json_object_set_new(body, "fromId", json_string(c->user_id));
+    char *s = json_dumps(body, JSON_COMPACT);
+    if (s)
+        gw_push_user(c->w->srv, c->app_id, to, PETREL_CMD_MSG_RECEIVE_ACK, s, strlen(s), 0);
+    free(s);
+    return 0;
+}
+
+typedef struct read_job {
+    server_t *srv;
+    int32_t app_id;
+    uint64_t conn_id;
+    char owner[STORE_ID_MAX + 1], peer[STORE_ID_MAX + 1];
+    int64_t read_seq;
+    int changed;
+} read_job_t;
+
+static void read_done(void *arg, int rc)
+{
+    read_job_t *j = arg;
+    if (rc == 0 && j->changed) {
+        json_t *o = json_pack("{s:I, s:s, s:s, s:i}", "messageSequence", (json_int_t)j->read_seq,
+                              "fromId", j->owner, "toId", j->peer, "conversationType", 0);
+        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        if (s) {
+            gw_push_user(j->srv, j->app_id, j->owner, PETREL_CMD_MSG_READED_NOTIFY, s, strlen(s),
+                         j->conn_id);
+            gw_push_user(j->srv, j->app_id, j->peer, PETREL_CMD_MSG_READED_RECEIPT, s, strlen(s), 0);
+        }
+        free(s);
+        json_decref(o);
+    }
+    free(j);
+}
+
+static int on_read(conn_t *c, json_t *body)
+{
+    const char *to = json_string_value(json_object_get(body, "toId"));
+    json_t *seq = json_object_get(body, "messageSequence");
+    if (!to || !id_valid(to, STORE_ID_MAX) || !json_is_integer(seq) || json_integer_value(seq) < 0) {
+        conn_send_error(c, PETREL_ERR_PARAM, "toId and messageSequence are required",
+                        PETREL_CMD_MSG_READED);
+        return 0;
+    }
+    read_job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return 0;
+    j->srv = c->w->srv;
+    j->app_id = c->app_id;
+    j->conn_id = c->id;
+    snprintf(j->owner, sizeof j->owner, "%s", c->user_id);
+    snprintf(j->peer, sizeof j->peer, "%s", to);
+    if (store_msg_read(j->srv->store, c->app_id, j->owner, j->peer, json_integer_value(seq),
+                       &j->read_seq, &j->changed, read_done, j) < 0)
+        free(j);
+    return 0;
+}
+
+typedef struct recall_job {
+    server_t *srv;
+    unsigned worker;
+    uint64_t conn_id;
+    int32_t app_id;
+    int64_t message_key;
+    char requester[STORE_ID_MAX + 1];
+    int rc;
+    store_recall_t r;
+} recall_job_t;
+
+static void recall_committed(worker_t *w, void *arg)
+{
+    recall_job_t *j = arg;
+    conn_t *c = connmap_get(&w->conns, j->conn_id);
+    int code = j->rc < 0 ? PETREL_ERR_SYSTEM : j->r.reject ? j->r.reject : PETREL_OK;
+    json_t *pack = json_pack("{s:s, s:s, s:I, s:I, s:i}", "fromId", j->r.from_id, "toId",
+                             j->r.to_id, "messageKey", (json_int_t)j->message_key,
+                             "messageSequence", (json_int_t)j->r.sequence, "conversationType", 0);
+    if (c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER))) {
+        const char *msg = code == PETREL_OK ? "success"
+                        : code == 50003 ? "message not found"
+                        : code == 50004 ? "recall window has passed"
+                        : code == 50005 ? "message already recalled"
+                        : code == 60006 ? "only the sender may recall a message" : "recall failed";
+        json_t *o = json_pack("{s:i, s:s, s:O?}", "code", code, "msg", msg, "data",
+                              code == PETREL_OK ? pack : NULL);
+        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        if (s)
+            conn_send_json(c, PETREL_CMD_MSG_RECALL_ACK, s, strlen(s));
+        free(s);
+        json_decref(o);
+    }
+    if (code == PETREL_OK && pack) {
+        char *s = json_dumps(pack, JSON_COMPACT);
+        if (s) {
+            size_t n = strlen(s);
+            /* the requester's other devices, and the other party (both
+             * parties when an admin recalled someone else's message) */
+            gw_push_user(j->srv, j->app_id, j->requester, PETREL_CMD_MSG_RECALL_SYNC, s, n,
+                         j->conn_id);
+            if (strcmp(j->r.from_id, j->requester))
+                gw_push_user(j->srv, j->app_id, j->r.from_id, PETREL_CMD_MSG_RECALL_NOTIFY, s, n, 0);
+            if (strcmp(j->r.to_id, j->requester))
+                gw_push_user(j->srv, j->app_id, j->r.to_id, PETREL_CMD_MSG_RECALL_NOTIFY, s, n, 0);
+        }
+        free(s);
+    }
+    json_decref(pack);
+    free(j);
+}
+
+static void recall_done(void *arg, int rc)
+{
+    recall_job_t *j = arg;
+    j->rc = rc;
+    if (worker_post(j->srv, j->worker, recall_committed, j) < 0)
+        free(j);
+}
+
+static int on_recall(conn_t *c, json_t *body)
+{
+    json_t *key = json_object_get(body, "messageKey");
+    if (!json_is_integer(key)) {
+        conn_send_error(c, PETREL_ERR_PARAM, "messageKey is required", PETREL_CMD_MSG_RECALL);
+        return 0;
+    }
+    server_t *s = c->w->srv;
+    recall_job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return 0;
+    j->srv = s;
+    j->worker = c->w->idx;
+    j->conn_id = c->id;
+    j->app_id = c->app_id;
+    j->message_key = json_integer_value(key);
+    snprintf(j->requester, sizeof j->requester, "%s", c->user_id);
+    store_app_t app;
+    int admin = apps_get(s->apps, c->app_id, &app) == 0 && !strcmp(app.admin_id, c->user_id);
+    if (store_msg_recall(s->store, c->app_id, j->message_key, j->requester, admin, now_ms(),
+                         (int64_t)s->cfg.recall_window_ms, &j->r, recall_done, j) < 0)
+        free(j);
+    return 0;
+}
+
+int msg_on_packet(conn_t *c, const petrel_packet_t *p, json_t *body)
+{
+    switch (p->hdr.command) {
+    case PETREL_CMD_MSG_P2P: return on_send(c, body);
+    case PETREL_CMD_MSG_RECEIVE_ACK: return on_receive_ack(c, body);
+    case PETREL_CMD_MSG_READED: return on_read(c, body);
+    case PETREL_CMD_MSG_RECALL: return on_recall(c, body);
+    default:
+        conn_send_error(c, PETREL_ERR_UNKNOWN_CMD, "unsupported command", p->hdr.command);
+        return 0;
+    }
+}
