@@ -104,6 +104,7 @@ typedef struct send_job {
     int client_type;
     char imei[PETREL_DEFAULT_MAX_IMEI * 4 + 1];
     int rc;
+    size_t reached;     /* receiver devices the message was pushed to */
     store_msg_t m;
 } send_job_t;
 
@@ -143,48 +144,50 @@ static const char *reject_text(int code)
     }
 }
 
-/* On the sender's worker, after the commit. */
+/* On the sender's worker, after the commit and the fan-out. */
 static void send_committed(worker_t *w, void *arg)
 {
     send_job_t *j = arg;
     conn_t *c = connmap_get(&w->conns, j->conn_id);
     if (c && (c->flags & (CF_CLOSED | CF_CLOSE_AFTER)))
         c = NULL;
+    if (!c) {
+        send_job_free(j);
+        return;
+    }
     if (j->rc < 0) {
-        if (c)
-            ack(c, PETREL_ERR_SYSTEM, "storage failure: resend later", &j->m);
+        ack(c, PETREL_ERR_SYSTEM, "storage failure: resend later", &j->m);
     } else if (j->m.reject) {
-        if (c)
-            ack(c, j->m.reject, reject_text(j->m.reject), &j->m);
+        ack(c, j->m.reject, reject_text(j->m.reject), &j->m);
     } else {
-        if (c)
-            ack(c, PETREL_OK, "success", &j->m);
-        /* a duplicate was delivered the first time (or is in storage for
-         * sync): never deliver it twice */
-        if (!j->m.duplicate) {
-            size_t reached = msg_fanout(j->srv, &j->m, j->client_type, j->imei, j->conn_id);
-            if (reached == 0 && c) {
-                json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:b}", "messageKey",
-                                      (json_int_t)j->m.message_key, "messageId", j->m.message_id,
-                                      "fromId", j->m.to_id, "toId", j->m.from_id,
-                                      "messageSequence", (json_int_t)j->m.sequence,
-                                      "serverSend", 1);
-                char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-                if (s)
-                    conn_send_json(c, PETREL_CMD_MSG_RECEIVE_ACK, s, strlen(s));
-                free(s);
-                json_decref(o);
-            }
+        ack(c, PETREL_OK, "success", &j->m);
+        if (!j->m.duplicate && j->reached == 0) {
+            json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:b}", "messageKey",
+                                  (json_int_t)j->m.message_key, "messageId", j->m.message_id,
+                                  "fromId", j->m.to_id, "toId", j->m.from_id, "messageSequence",
+                                  (json_int_t)j->m.sequence, "serverSend", 1);
+            char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            if (s)
+                conn_send_json(c, PETREL_CMD_MSG_RECEIVE_ACK, s, strlen(s));
+            free(s);
+            json_decref(o);
         }
     }
     send_job_free(j);
 }
 
-/* On the writer thread. */
+/* On the writer thread, in commit order.  The fan-out is done here, not on
+ * the sender's worker: callbacks run in the order the messages were
+ * sequenced, and every device's inbox receives them in that order, so a
+ * device sees a conversation's messages with increasing sequences even when
+ * the senders sit on different workers.  A duplicate was delivered the
+ * first time (or is in storage for sync): never deliver it twice. */
 static void send_done(void *arg, int rc)
 {
     send_job_t *j = arg;
     j->rc = rc;
+    if (rc == 0 && !j->m.reject && !j->m.duplicate)
+        j->reached = msg_fanout(j->srv, &j->m, j->client_type, j->imei, j->conn_id);
     if (worker_post(j->srv, j->worker, send_committed, j) < 0)
         send_job_free(j);
 }
