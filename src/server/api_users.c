@@ -430,6 +430,22 @@ void h_modify_user_info(api_ctx_t *ctx)
 
 /* ---- sequences and paging ----------------------------------------------------- */
 
+static void seq_work(api_ctx_t *ctx)
+{
+    store_conv_t *rows = NULL;
+    size_t n = 0;
+    int64_t conv_max = 0;
+    ctx->rc = store_conv_list_sync(ctx->srv->store, ctx->app_id, ctx->u, INT64_MAX, 1, &rows, &n,
+                                   &conv_max);
+    free(rows);
+    /* Friendships, requests, friend lists and groups do not exist yet
+     * (later issues add them with their sequences): their maxima are 0. */
+    if (ctx->rc == 0)
+        ctx->out = json_pack("{s:i, s:i, s:i, s:I, s:i}", "friendshipSeq", 0,
+                             "friendshipRequestSeq", 0, "friendshipGroupSeq", 0,
+                             "conversationSeq", (json_int_t)conv_max, "groupSeq", 0);
+}
+
 void h_get_user_sequence(api_ctx_t *ctx)
 {
     const char *uid;
@@ -439,11 +455,8 @@ void h_get_user_sequence(api_ctx_t *ctx)
         uid = ctx->identifier;
     if (api_check_operator(ctx, uid) < 0)
         return;
-    /* Friendships, requests, friend lists, conversations and groups do not
-     * exist yet (later issues add them with their sequences), so every
-     * current maximum is 0. */
-    api_ok(ctx, json_pack("{s:i, s:i, s:i, s:i, s:i}", "friendshipSeq", 0, "friendshipRequestSeq", 0,
-                          "friendshipGroupSeq", 0, "conversationSeq", 0, "groupSeq", 0));
+    ctx->u = (void *)uid;
+    api_defer(ctx, seq_work, out_done);
 }
 
 typedef struct page {
