@@ -1,16 +1,28 @@
 /*
- * petrel: the command-line client (sign / login / raw), built on libpetrel.
+ * petrel: the command-line client (sign / login / raw / send / sync /
+ * history), built on libpetrel (client.h for the socket, http.h for REST).
  *
  * It owns only process-level concerns: option parsing (getopt_long, with
  * PETREL_* environment defaults), signal handling, and the output format --
- * one JSON object per received packet on stdout, flushed per line, so that
- * scripts and the integration tests can read it line by line.  Everything
- * protocol-related lives in the library.
+ * one JSON object per line on stdout, flushed per line, so that scripts and
+ * the integration tests can read it line by line: socket commands print
+ * every received packet as {"command":N,"data":<json>}, the REST commands
+ * print one message row per line.  Everything protocol-related lives in the
+ * library.
  *
- * Exit status: 0 normal end (--for/--wait elapsed, SIGINT/SIGTERM), 1 usage
- * or connect errors (message on stderr), 2 the server closed the connection.
+ * `send` is `login` plus bookkeeping: it waits for the LOGINACK, queues the
+ * MSG_P2P packets (retrying on -ENOBUFS while running the client so a large
+ * --repeat never needs more than max_pending), and matches each MSG_ACK
+ * 1046 to its messageId.  `sync` follows syncOfflineMessage's lastSequence
+ * until `completed`; `history` fetches one page and prints it oldest first.
+ *
+ * Exit status: 0 normal end (--for/--wait elapsed, SIGINT/SIGTERM), 1 usage,
+ * connect or REST errors (message on stderr), 2 the server closed the
+ * connection, 3 (send) an ack refused a message, 4 (send) not every ack
+ * arrived within --ack-timeout.
  */
 #include "petrel/client.h"
+#include "petrel/http.h"
 #include "petrel/proto.h"
 #include "petrel/sign.h"
 
@@ -22,11 +34,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #define EXIT_USAGE  1
 #define EXIT_CLOSED 2
+#define EXIT_REFUSED 3    /* send: an ack with a code other than 200 */
+#define EXIT_NOACK  4     /* send: acks missing at --ack-timeout */
+#define MAX_REPEAT  1000000
 #define SLICE_MS    200   /* petrel_run slice: bounds signal latency */
 #define LOGOUT_WAIT_MS 1000
 
@@ -47,10 +63,14 @@ static const char USAGE_MAIN[] =
     "  sign    print a userSign token\n"
     "  login   connect, log in and print every received packet\n"
     "  raw     connect, (log in,) send one packet and print what comes back\n"
+    "  send    log in, send one-to-one message(s) and print the acks\n"
+    "  sync    print the user's messages (REST syncOfflineMessage, all pages)\n"
+    "  history print a one-to-one conversation (REST queryP2pMessageHistory)\n"
     "  help    this text; `petrel help <command>` or `petrel <command> --help`\n"
     "\n"
     "environment (defaults for the options):\n"
     "  PETREL_URL      --url     (else tcp://127.0.0.1:9000)\n"
+    "  PETREL_HTTP     --http    (else http://127.0.0.1:8080)\n"
     "  PETREL_APP_ID   --app     (else 10000)\n"
     "  PETREL_SECRET   --secret\n"
     "  PETREL_USER     --user\n";
@@ -105,6 +125,67 @@ static const char USAGE_RAW[] =
     "  --wait SEC           how long to print replies, default 2\n"
     "  --no-login           send the packet without logging in first\n";
 
+static const char USAGE_SEND[] =
+    "usage: petrel send [login options] --to ID (--text TEXT | --body JSON)\n"
+    "                   [--message-id ID] [--repeat N] [--wait 2] [--ack-timeout 10]\n"
+    "\n"
+    "Connects, logs in (waiting for the LOGINACK) and sends MSG_P2P 1103\n"
+    "{messageId, fromId, toId, messageBody, messageTime, messageRandom} to ID.\n"
+    "Prints every received packet like `login` (the MSG_ACK 1046, a 1107\n"
+    "delivery ack, ...).  Exits once every message is acked and --wait seconds\n"
+    "passed since the last send: 0 if every ack has code 200, 3 if one does\n"
+    "not (or an ERROR refused a message), 4 if acks are still missing after\n"
+    "--ack-timeout seconds, 2 if the server closed the connection, 1 on usage\n"
+    "or connect errors.\n"
+    "\n"
+    CONN_OPTS_HELP
+    "  --to ID              receiver's userId\n"
+    "  --text TEXT          message text, sent as {\"type\":1,\"content\":TEXT}\n"
+    "  --body JSON          messageBody as given (a JSON object, sent as its text)\n"
+    "  --message-id ID      default cli-<pid>-<ms>-<random>; resending the same id\n"
+    "                       gets the original ack (the server never stores it twice)\n"
+    "  --repeat N           send N messages with ids ID-1 .. ID-N, wait for N acks\n"
+    "  --wait SEC           keep printing packets SEC seconds after the send,\n"
+    "                       default 2 (0: exit as soon as the acks are in)\n"
+    "  --ack-timeout SEC    give up on missing acks after SEC seconds, default 10\n";
+
+#define HTTP_OPTS_HELP \
+    "  --http URL           REST base url http://host:port (env PETREL_HTTP,\n" \
+    "                       default http://127.0.0.1:8080)\n" \
+    "  --app N              appId, default 10000 (env PETREL_APP_ID)\n" \
+    "  --user ID            the operator's identifier (env PETREL_USER)\n" \
+    "  --sign TOKEN         userSign token, or\n" \
+    "  --secret S           make one from the app secret (env PETREL_SECRET)\n" \
+    "  --ttl SEC            lifetime of a token made from --secret, default 86400\n" \
+    "  --timeout-ms MS      per request (connect, send, answer), default 10000\n"
+
+static const char USAGE_SYNC[] =
+    "usage: petrel sync [--http URL] [--app N] --user ID (--sign TOKEN | --secret S)\n"
+    "                   [--since KEY] [--limit 100]\n"
+    "\n"
+    "Calls POST /v1/message/syncOfflineMessage page after page (each page from\n"
+    "the previous answer's lastSequence) until it is completed, and prints\n"
+    "every message row as one JSON line on stdout, ordered by messageKey.\n"
+    "Exits 0, or 1 with the error envelope (or the failure) on stderr.\n"
+    "\n"
+    HTTP_OPTS_HELP
+    "  --since KEY          start strictly after this messageKey, default 0 (all)\n"
+    "  --limit N            rows per page (maxLimit), default 100\n";
+
+static const char USAGE_HISTORY[] =
+    "usage: petrel history [--http URL] [--app N] --user ID (--sign TOKEN | --secret S)\n"
+    "                      --with ID [--before SEQ] [--limit 20]\n"
+    "\n"
+    "Calls POST /v1/message/queryP2pMessageHistory {toId, messageSequence,\n"
+    "isGt:false, limit} and prints the page's message rows oldest first, one\n"
+    "JSON line each.  Exits 0, or 1 with the error envelope on stderr.\n"
+    "\n"
+    HTTP_OPTS_HELP
+    "  --with ID            the other user of the conversation\n"
+    "  --before SEQ         messages before this messageSequence, default 0 = the\n"
+    "                       latest\n"
+    "  --limit N            at most N messages, default 20\n";
+
 /* ---- options ------------------------------------------------------------ */
 
 struct cli {
@@ -122,13 +203,30 @@ struct cli {
     int32_t cmd;
     int has_cmd;
     const char *body;
+    int has_body;
     double wait_s;
     int no_login;
+    /* send */
+    const char *to;
+    const char *text;
+    const char *message_id;
+    int64_t repeat;
+    int has_repeat;
+    double ack_timeout_s;
+    /* sync / history */
+    const char *http;
+    int http_timeout_ms;
+    int64_t since;
+    int64_t limit;      /* 0: the command's default */
+    const char *with;
+    int64_t before;
 };
 
 enum {
     OPT_URL = 256, OPT_APP, OPT_USER, OPT_SIGN, OPT_SECRET, OPT_TTL, OPT_CT, OPT_IMEI,
     OPT_HB, OPT_CTO, OPT_FOR, OPT_CMD, OPT_BODY, OPT_WAIT, OPT_NOLOGIN, OPT_HELP,
+    OPT_TO, OPT_TEXT, OPT_MSGID, OPT_REPEAT, OPT_ACKTO, OPT_HTTP, OPT_HTO, OPT_SINCE,
+    OPT_LIMIT, OPT_WITH, OPT_BEFORE,
 };
 
 static const struct option SIGN_OPTS[] = {
@@ -165,6 +263,42 @@ static const struct option RAW_OPTS[] = {
     { "body", required_argument, NULL, OPT_BODY },
     { "wait", required_argument, NULL, OPT_WAIT },
     { "no-login", no_argument, NULL, OPT_NOLOGIN },
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option SEND_OPTS[] = {
+    CONN_OPTS,
+    { "to", required_argument, NULL, OPT_TO },
+    { "text", required_argument, NULL, OPT_TEXT },
+    { "body", required_argument, NULL, OPT_BODY },
+    { "message-id", required_argument, NULL, OPT_MSGID },
+    { "repeat", required_argument, NULL, OPT_REPEAT },
+    { "wait", required_argument, NULL, OPT_WAIT },
+    { "ack-timeout", required_argument, NULL, OPT_ACKTO },
+    { NULL, 0, NULL, 0 },
+};
+
+#define HTTP_OPTS \
+    { "http", required_argument, NULL, OPT_HTTP }, \
+    { "app", required_argument, NULL, OPT_APP }, \
+    { "user", required_argument, NULL, OPT_USER }, \
+    { "sign", required_argument, NULL, OPT_SIGN }, \
+    { "secret", required_argument, NULL, OPT_SECRET }, \
+    { "ttl", required_argument, NULL, OPT_TTL }, \
+    { "timeout-ms", required_argument, NULL, OPT_HTO }, \
+    { "limit", required_argument, NULL, OPT_LIMIT }, \
+    { "help", no_argument, NULL, OPT_HELP }
+
+static const struct option SYNC_OPTS[] = {
+    HTTP_OPTS,
+    { "since", required_argument, NULL, OPT_SINCE },
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option HISTORY_OPTS[] = {
+    HTTP_OPTS,
+    { "with", required_argument, NULL, OPT_WITH },
+    { "before", required_argument, NULL, OPT_BEFORE },
     { NULL, 0, NULL, 0 },
 };
 
@@ -230,6 +364,9 @@ static int parse_opts(const char *cmd, const struct option *opts, const char *us
     o->for_s = -1;
     o->body = "{}";
     o->wait_s = 2;
+    o->ack_timeout_s = 10;
+    o->http = env_or("PETREL_HTTP", "http://127.0.0.1:8080");
+    o->http_timeout_ms = 10000;
 
     optind = 1;
     opterr = 0;
@@ -246,7 +383,38 @@ static int parse_opts(const char *cmd, const struct option *opts, const char *us
         case OPT_SIGN: o->sign = a; break;
         case OPT_SECRET: o->secret = a; break;
         case OPT_IMEI: o->imei = a; break;
-        case OPT_BODY: o->body = a; break;
+        case OPT_BODY: o->body = a; o->has_body = 1; break;
+        case OPT_TO: o->to = a; break;
+        case OPT_TEXT: o->text = a; break;
+        case OPT_MSGID: o->message_id = a; break;
+        case OPT_HTTP: o->http = a; break;
+        case OPT_WITH: o->with = a; break;
+        case OPT_REPEAT:
+            if (parse_i64(a, 1, MAX_REPEAT, &o->repeat) < 0)
+                return bad_value(cmd, "repeat", a);
+            o->has_repeat = 1;
+            break;
+        case OPT_ACKTO:
+            if (parse_seconds(a, &o->ack_timeout_s) < 0)
+                return bad_value(cmd, "ack-timeout", a);
+            break;
+        case OPT_HTO:
+            if (parse_i64(a, 1, INT32_MAX, &v) < 0)
+                return bad_value(cmd, "timeout-ms", a);
+            o->http_timeout_ms = (int)v;
+            break;
+        case OPT_SINCE:
+            if (parse_i64(a, 0, INT64_MAX, &o->since) < 0)
+                return bad_value(cmd, "since", a);
+            break;
+        case OPT_BEFORE:
+            if (parse_i64(a, 0, INT64_MAX, &o->before) < 0)
+                return bad_value(cmd, "before", a);
+            break;
+        case OPT_LIMIT:
+            if (parse_i64(a, 1, INT32_MAX, &o->limit) < 0)
+                return bad_value(cmd, "limit", a);
+            break;
         case OPT_NOLOGIN: o->no_login = 1; break;
         case OPT_APP:
             if (parse_i64(a, 0, INT32_MAX, &v) < 0)
@@ -345,13 +513,85 @@ static void put_json_string(FILE *f, const char *s, size_t len)
     fputc('"', f);
 }
 
+/* What `send` waits for: one ack per message.  Ids are either exactly
+ * base (one message) or base-1 .. base-N (--repeat N). */
+struct send_state {
+    const char *base;
+    size_t base_len;
+    int suffixed;
+    int64_t n;              /* messages to send */
+    int64_t n_sent;         /* queued so far */
+    unsigned char *acked;   /* n flags */
+    int64_t n_acked;        /* distinct acks + ERRORs about a 1103 */
+    int64_t n_failed;       /* of those, refusals */
+};
+
+/* The callbacks' userdata. */
+struct run_state {
+    int saw_login;             /* LOGINACK or ERROR arrived */
+    int login_ok;              /* LOGINACK arrived */
+    struct send_state *snd;    /* NULL but for `send` */
+};
+
+/* Index of message id in snd, or -1. */
+static int64_t send_index(const struct send_state *snd, const char *id)
+{
+    if (!snd->suffixed)
+        return strcmp(id, snd->base) == 0 ? 0 : -1;
+    if (strncmp(id, snd->base, snd->base_len) != 0 || id[snd->base_len] != '-')
+        return -1;
+    const char *k = id + snd->base_len + 1;
+    if (*k < '1' || *k > '9')
+        return -1; /* no sign, no leading zero */
+    int64_t v;
+    if (parse_i64(k, 1, snd->n, &v) < 0)
+        return -1;
+    return v - 1;
+}
+
+/* Bookkeeping of `send` for one downlink packet. */
+static void track_ack(struct send_state *snd, int32_t command, const char *json, size_t len)
+{
+    if (command != PETREL_CMD_MSG_ACK && command != PETREL_CMD_ERROR)
+        return;
+    json_t *doc = json_loadb(json, len, 0, NULL);
+    if (!doc)
+        return;
+    json_t *code = json_object_get(doc, "code");
+    int ok = json_is_integer(code) && json_integer_value(code) == PETREL_OK;
+    if (command == PETREL_CMD_ERROR) {
+        /* A refused 1103 (e.g. 61007) names the command, not the message. */
+        json_t *cmd = json_object_get(doc, "command");
+        if (json_is_integer(cmd) && json_integer_value(cmd) == PETREL_CMD_MSG_P2P
+            && snd->n_acked < snd->n_sent) {
+            snd->n_acked++;
+            snd->n_failed++;
+        }
+    } else {
+        const char *id = json_string_value(json_object_get(json_object_get(doc, "data"),
+                                                           "messageId"));
+        int64_t i = id ? send_index(snd, id) : -1;
+        if (i >= 0 && !snd->acked[i]) {
+            snd->acked[i] = 1;
+            snd->n_acked++;
+            if (!ok)
+                snd->n_failed++;
+        }
+    }
+    json_decref(doc);
+}
+
 static void on_packet(petrel_client_t *c, int32_t command, const char *json, size_t len,
                       void *ud)
 {
     (void)c;
-    int *saw_ack = ud;
+    struct run_state *st = ud;
     if (command == PETREL_CMD_LOGINACK || command == PETREL_CMD_ERROR)
-        *saw_ack = 1;
+        st->saw_login = 1;
+    if (command == PETREL_CMD_LOGINACK)
+        st->login_ok = 1;
+    if (st->snd)
+        track_ack(st->snd, command, json, len);
     printf("{\"command\":%ld,\"data\":", (long)command);
     json_error_t jerr;
     json_t *doc = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
@@ -457,22 +697,30 @@ static void goodbye(petrel_client_t *c, int logged_in)
     petrel_close(c);
 }
 
-static petrel_client_t *open_client(const char *cmd, const struct cli *o, int *saw_ack)
+/* --sign, or a token made from --secret into tok; NULL (message printed)
+ * when neither works. */
+static const char *user_token(const char *cmd, const struct cli *o, char *tok, size_t cap)
+{
+    if (o->sign)
+        return o->sign;
+    if (!o->secret || !*o->secret) {
+        fprintf(stderr, "petrel %s: need --sign TOKEN or --secret S (or PETREL_SECRET)\n", cmd);
+        return NULL;
+    }
+    if (petrel_sign_make(o->secret, o->app, o->user, o->ttl, (int64_t)time(NULL), tok, cap) < 0) {
+        fprintf(stderr, "petrel %s: cannot make a token for user '%s'\n", cmd, o->user);
+        return NULL;
+    }
+    return tok;
+}
+
+static petrel_client_t *open_client(const char *cmd, const struct cli *o,
+                                    struct run_state *st)
 {
     char tok[PETREL_SIGN_MAX_TOKEN + 1];
     const char *sign = o->sign;
-    if (!sign && !o->no_login) {
-        if (!o->secret || !*o->secret) {
-            fprintf(stderr, "petrel %s: need --sign TOKEN or --secret S (or PETREL_SECRET)\n", cmd);
-            return NULL;
-        }
-        if (petrel_sign_make(o->secret, o->app, o->user, o->ttl, (int64_t)time(NULL), tok,
-                             sizeof tok) < 0) {
-            fprintf(stderr, "petrel %s: cannot make a token for user '%s'\n", cmd, o->user);
-            return NULL;
-        }
-        sign = tok;
-    }
+    if (!o->no_login && !(sign = user_token(cmd, o, tok, sizeof tok)))
+        return NULL;
     char imei[64];
     if (!o->imei)
         snprintf(imei, sizeof imei, "cli-%ld", (long)getpid());
@@ -486,7 +734,7 @@ static petrel_client_t *open_client(const char *cmd, const struct cli *o, int *s
         .heartbeat_ms = o->heartbeat_ms,
         .connect_timeout_ms = o->connect_timeout_ms,
         .on_packet = on_packet,
-        .userdata = saw_ack,
+        .userdata = st,
     };
     petrel_client_t *c = petrel_client_new(&po);
     if (!c) {
@@ -533,8 +781,8 @@ static int cmd_login(int argc, char **argv)
     if (r != 0)
         return r > 0 ? 0 : EXIT_USAGE;
     install_signals();
-    int saw_ack = 0;
-    petrel_client_t *c = open_client("login", &o, &saw_ack);
+    struct run_state st = { 0 };
+    petrel_client_t *c = open_client("login", &o, &st);
     if (!c)
         return EXIT_USAGE;
     r = petrel_login(c);
@@ -562,15 +810,15 @@ static int cmd_raw(int argc, char **argv)
         return EXIT_USAGE;
     }
     install_signals();
-    int saw_ack = 0;
-    petrel_client_t *c = open_client("raw", &o, &saw_ack);
+    struct run_state st = { 0 };
+    petrel_client_t *c = open_client("raw", &o, &st);
     if (!c)
         return EXIT_USAGE;
     int logged_in = !o.no_login;
     if (logged_in) {
         r = petrel_login(c);
         if (r == 0) /* let the login complete before the packet goes out */
-            r = run_until(c, mono_ms() + o.connect_timeout_ms, &saw_ack);
+            r = run_until(c, mono_ms() + o.connect_timeout_ms, &st.saw_login);
         if (r != 0 || g_stop)
             return finish(c, r, logged_in);
     }
@@ -583,6 +831,377 @@ static int cmd_raw(int argc, char **argv)
     /* A send that found the connection dead is reported by the run below. */
     r = run_until(c, mono_ms() + (int64_t)(o.wait_s * 1000.0 + 0.5), NULL);
     return finish(c, r, logged_in);
+}
+
+/* ---- send ------------------------------------------------------------------ */
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint32_t rand32(void)
+{
+    uint32_t v;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v)
+        v = (uint32_t)mono_ms() * 2654435761u ^ (uint32_t)getpid();
+    return v;
+}
+
+/* The messageBody text (malloc'd): --text wrapped, or --body checked.
+ * NULL with a message printed on a usage error. */
+static char *message_body(const struct cli *o)
+{
+    if (o->text) {
+        json_t *b = json_pack("{s:i, s:s}", "type", 1, "content", o->text);
+        char *t = b ? json_dumps(b, JSON_COMPACT) : NULL;
+        json_decref(b);
+        if (!t)
+            fprintf(stderr, "petrel send: --text must be valid UTF-8\n");
+        return t;
+    }
+    json_error_t err;
+    json_t *b = json_loads(o->body, 0, &err);
+    int parsed = b != NULL, ok = json_is_object(b);
+    json_decref(b);
+    if (!ok) {
+        fprintf(stderr, "petrel send: --body must be a JSON object%s%s\n",
+                parsed ? "" : ": ", parsed ? "" : err.text);
+        return NULL;
+    }
+    return strdup(o->body);
+}
+
+/* Queues one MSG_P2P: 0, or the petrel_send/petrel_run result that ended
+ * the attempt (1 = connection closed). */
+static int send_one(petrel_client_t *c, json_t *msg, const char *id)
+{
+    json_object_set_new(msg, "messageId", json_string(id));
+    json_object_set_new(msg, "messageTime", json_integer(wall_ms()));
+    json_object_set_new(msg, "messageRandom", json_integer(rand32() & 0x7fffffff));
+    char *pkt = json_dumps(msg, JSON_COMPACT);
+    if (!pkt)
+        return -ENOMEM;
+    int r;
+    while ((r = petrel_send(c, PETREL_CMD_MSG_P2P, pkt, strlen(pkt))) == -ENOBUFS) {
+        /* queue full (large --repeat): let the socket drain */
+        if ((r = petrel_run(c, 50)) != 0)
+            break;
+    }
+    free(pkt);
+    return r;
+}
+
+static int cmd_send(int argc, char **argv)
+{
+    struct cli o;
+    int r = parse_opts("send", SEND_OPTS, USAGE_SEND, argc, argv, &o);
+    if (r != 0)
+        return r > 0 ? 0 : EXIT_USAGE;
+    if (!o.to || !*o.to) {
+        fprintf(stderr, "petrel send: --to is required\n");
+        return EXIT_USAGE;
+    }
+    if (!o.text == !o.has_body) {
+        fprintf(stderr, "petrel send: give exactly one of --text and --body\n");
+        return EXIT_USAGE;
+    }
+    if (o.message_id && !*o.message_id) {
+        fprintf(stderr, "petrel send: --message-id must not be empty\n");
+        return EXIT_USAGE;
+    }
+    char *body = message_body(&o);
+    if (!body)
+        return EXIT_USAGE;
+    json_t *msg = json_pack("{s:s, s:s, s:s}", "fromId", o.user, "toId", o.to,
+                            "messageBody", body);
+    free(body);
+    if (!msg) {
+        fprintf(stderr, "petrel send: --user and --to must be valid UTF-8\n");
+        return EXIT_USAGE;
+    }
+    char gen[96];
+    if (!o.message_id)
+        snprintf(gen, sizeof gen, "cli-%ld-%lld-%08x", (long)getpid(), (long long)wall_ms(),
+                 rand32());
+    struct send_state snd = {
+        .base = o.message_id ? o.message_id : gen,
+        .suffixed = o.has_repeat,
+        .n = o.has_repeat ? o.repeat : 1,
+    };
+    snd.base_len = strlen(snd.base);
+    size_t idcap = snd.base_len + 24;
+    char *id = malloc(idcap);
+    snd.acked = calloc((size_t)snd.n, 1);
+    json_t *idjs = json_string(snd.base);
+    int id_ok = idjs != NULL;
+    json_decref(idjs);
+    if (!id || !snd.acked || !id_ok) {
+        fprintf(stderr, "petrel send: %s\n", id && snd.acked ? "--message-id must be valid UTF-8"
+                                                             : strerror(ENOMEM));
+        free(id);
+        free(snd.acked);
+        json_decref(msg);
+        return EXIT_USAGE;
+    }
+
+    install_signals();
+    struct run_state st = { .snd = &snd };
+    petrel_client_t *c = open_client("send", &o, &st);
+    int status = EXIT_USAGE;
+    if (!c)
+        goto out;
+    r = petrel_login(c);
+    if (r == 0)
+        r = run_until(c, mono_ms() + o.connect_timeout_ms, &st.saw_login);
+    if (r != 0 || g_stop) {
+        status = finish(c, r, 1);
+        goto out;
+    }
+    if (!st.saw_login) {
+        fprintf(stderr, "petrel send: no LOGINACK within %d ms\n", o.connect_timeout_ms);
+        petrel_client_free(c);
+        goto out;
+    }
+    if (!st.login_ok) {
+        /* A refused LOGIN (ERROR) is followed by the server's close: exit 2. */
+        r = run_until(c, mono_ms() + o.connect_timeout_ms, NULL);
+        status = finish(c, r, 0);
+        if (status == 0) {
+            fprintf(stderr, "petrel send: login refused\n");
+            status = EXIT_USAGE;
+        }
+        goto out;
+    }
+    for (int64_t i = 0; i < snd.n && !g_stop; i++) {
+        if (snd.suffixed)
+            snprintf(id, idcap, "%s-%lld", snd.base, (long long)(i + 1));
+        else
+            snprintf(id, idcap, "%s", snd.base);
+        r = send_one(c, msg, id);
+        if (!petrel_is_connected(c) || r == 1) {
+            status = finish(c, 1, 1);
+            goto out;
+        }
+        if (r < 0) {
+            fprintf(stderr, "petrel send: %s\n", strerror(-r));
+            petrel_client_free(c);
+            goto out;
+        }
+        snd.n_sent++;
+    }
+    int64_t sent_at = mono_ms();
+    int64_t wait_end = sent_at + (int64_t)(o.wait_s * 1000.0 + 0.5);
+    int64_t ack_end = sent_at + (int64_t)(o.ack_timeout_s * 1000.0 + 0.5);
+    r = 0;
+    while (!g_stop) {
+        int all = snd.n_acked >= snd.n;
+        int64_t end = all ? wait_end : ack_end;
+        int64_t left = end - mono_ms();
+        if (left <= 0)
+            break;
+        /* short slices while acks are missing: they are counted inside
+         * petrel_run, which only returns at its timeout */
+        int slice = all ? SLICE_MS : 10;
+        if (left < slice)
+            slice = (int)left;
+        if ((r = petrel_run(c, slice)) != 0)
+            break;
+    }
+    if (r == 0 && snd.n_acked < snd.n)
+        fprintf(stderr, "petrel send: %lld of %lld acks missing\n",
+                (long long)(snd.n - snd.n_acked), (long long)snd.n);
+    if (r == 0 && snd.n_failed > 0)
+        fprintf(stderr, "petrel send: %lld of %lld messages refused\n",
+                (long long)snd.n_failed, (long long)snd.n);
+    status = finish(c, r, 1);
+    if (status == 0)
+        status = snd.n_failed ? EXIT_REFUSED : snd.n_acked < snd.n ? EXIT_NOACK : 0;
+out:
+    json_decref(msg);
+    free(id);
+    free(snd.acked);
+    return status;
+}
+
+/* ---- sync / history (REST) -------------------------------------------------- */
+
+/* "api?appId=..&identifier=..&userSign=.." (malloc'd), or NULL (printed). */
+static char *signed_path(const char *cmd, const struct cli *o, const char *api)
+{
+    char tok[PETREL_SIGN_MAX_TOKEN + 1];
+    const char *sign = user_token(cmd, o, tok, sizeof tok);
+    if (!sign)
+        return NULL;
+    char *ident = petrel_http_urlencode(o->user);
+    char *etok = petrel_http_urlencode(sign);
+    char *path = NULL;
+    if (ident && etok) {
+        const char *fmt = "%s?appId=%ld&identifier=%s&userSign=%s";
+        int n = snprintf(NULL, 0, fmt, api, (long)o->app, ident, etok);
+        if (n >= 0 && (path = malloc((size_t)n + 1)))
+            snprintf(path, (size_t)n + 1, fmt, api, (long)o->app, ident, etok);
+    }
+    if (!path)
+        fprintf(stderr, "petrel %s: %s\n", cmd, strerror(ENOMEM));
+    free(ident);
+    free(etok);
+    return path;
+}
+
+/* POSTs req (reference stolen) to api.  On success returns 0 with *data
+ * the envelope's data (a new reference); else prints the failure or the
+ * error envelope on stderr and returns EXIT_USAGE. */
+static int rest_call(const char *cmd, const struct cli *o, const char *api, json_t *req,
+                     json_t **data)
+{
+    *data = NULL;
+    char *reqs = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    char *path = reqs ? signed_path(cmd, o, api) : NULL;
+    if (!path) {
+        if (!reqs)
+            fprintf(stderr, "petrel %s: cannot encode the request (invalid UTF-8?)\n", cmd);
+        free(reqs);
+        return EXIT_USAGE;
+    }
+    int status = 0;
+    char *resp = NULL;
+    size_t rlen = 0;
+    int r = petrel_http_post(o->http, path, reqs, o->http_timeout_ms, &status, &resp, &rlen);
+    free(path);
+    free(reqs);
+    if (r == -EINVAL) {
+        fprintf(stderr, "petrel %s: bad --http '%s' (want http://host:port)\n", cmd, o->http);
+        return EXIT_USAGE;
+    }
+    if (r < 0) {
+        fprintf(stderr, "petrel %s: POST %s%s: %s\n", cmd, o->http, api, strerror(-r));
+        return EXIT_USAGE;
+    }
+    json_t *doc = json_loadb(resp, rlen, 0, NULL);
+    json_t *code = json_object_get(doc, "code");
+    if (status == 200 && json_is_integer(code) && json_integer_value(code) == PETREL_OK) {
+        *data = json_incref(json_object_get(doc, "data"));
+        json_decref(doc);
+        free(resp);
+        return 0;
+    }
+    if (doc) { /* the error envelope, as one line */
+        char *t = json_dumps(doc, JSON_COMPACT);
+        fprintf(stderr, "%s\n", t ? t : resp);
+        free(t);
+    } else {
+        fprintf(stderr, "petrel %s: %s%s: HTTP %d: ", cmd, o->http, api, status);
+        put_json_string(stderr, resp, rlen);
+        fputc('\n', stderr);
+    }
+    json_decref(doc);
+    free(resp);
+    return EXIT_USAGE;
+}
+
+static void print_row(json_t *row)
+{
+    char *t = json_dumps(row, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (t) {
+        puts(t);
+        free(t);
+    }
+}
+
+static int cmd_sync(int argc, char **argv)
+{
+    struct cli o;
+    int r = parse_opts("sync", SYNC_OPTS, USAGE_SYNC, argc, argv, &o);
+    if (r != 0)
+        return r > 0 ? 0 : EXIT_USAGE;
+    signal(SIGPIPE, SIG_IGN);
+    int64_t since = o.since;
+    int64_t limit = o.limit ? o.limit : 100;
+    for (;;) {
+        json_t *data;
+        json_t *req = json_pack("{s:I, s:I}", "lastSequence", (json_int_t)since,
+                                "maxLimit", (json_int_t)limit);
+        if (rest_call("sync", &o, "/v1/message/syncOfflineMessage", req, &data) != 0)
+            return EXIT_USAGE;
+        json_t *list = json_object_get(data, "dataList");
+        size_t i;
+        json_t *row;
+        json_array_foreach(list, i, row)
+            print_row(row);
+        fflush(stdout);
+        int completed = json_is_true(json_object_get(data, "completed"));
+        json_t *last = json_object_get(data, "lastSequence");
+        int64_t next = json_is_integer(last) ? json_integer_value(last) : -1;
+        size_t n = json_array_size(list);
+        json_decref(data);
+        if (completed)
+            return 0;
+        if (n == 0 || next <= since) {
+            fprintf(stderr, "petrel sync: not completed but lastSequence did not advance "
+                            "(%lld after %lld); stopping\n", (long long)next, (long long)since);
+            return EXIT_USAGE;
+        }
+        since = next;
+    }
+}
+
+static int64_t row_seq(const json_t *row)
+{
+    json_t *v = json_object_get(row, "messageSequence");
+    return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+static int cmp_rows(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    int64_t sx = row_seq(x), sy = row_seq(y);
+    if (sx != sy)
+        return sx < sy ? -1 : 1;
+    json_t *kx = json_object_get(x, "messageKey"), *ky = json_object_get(y, "messageKey");
+    int64_t a1 = json_integer_value(kx), b1 = json_integer_value(ky);
+    return a1 < b1 ? -1 : a1 > b1;
+}
+
+static int cmd_history(int argc, char **argv)
+{
+    struct cli o;
+    int r = parse_opts("history", HISTORY_OPTS, USAGE_HISTORY, argc, argv, &o);
+    if (r != 0)
+        return r > 0 ? 0 : EXIT_USAGE;
+    if (!o.with || !*o.with) {
+        fprintf(stderr, "petrel history: --with is required\n");
+        return EXIT_USAGE;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    json_t *data;
+    json_t *req = json_pack("{s:s, s:I, s:b, s:I}", "toId", o.with,
+                            "messageSequence", (json_int_t)o.before, "isGt", 0,
+                            "limit", (json_int_t)(o.limit ? o.limit : 20));
+    if (rest_call("history", &o, "/v1/message/queryP2pMessageHistory", req, &data) != 0)
+        return EXIT_USAGE;
+    json_t *list = json_is_array(data) ? data : json_object_get(data, "dataList");
+    size_t n = json_array_size(list);
+    json_t **rows = n ? calloc(n, sizeof *rows) : NULL;
+    if (n && !rows) {
+        fprintf(stderr, "petrel history: %s\n", strerror(ENOMEM));
+        json_decref(data);
+        return EXIT_USAGE;
+    }
+    for (size_t i = 0; i < n; i++)
+        rows[i] = json_array_get(list, i);
+    /* the server pages newest first; print the page as a chat reads */
+    if (n > 1)
+        qsort(rows, n, sizeof *rows, cmp_rows);
+    for (size_t i = 0; i < n; i++)
+        print_row(rows[i]);
+    fflush(stdout);
+    free(rows);
+    json_decref(data);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -600,6 +1219,12 @@ int main(int argc, char **argv)
             fputs(USAGE_LOGIN, stdout);
         else if (topic && !strcmp(topic, "raw"))
             fputs(USAGE_RAW, stdout);
+        else if (topic && !strcmp(topic, "send"))
+            fputs(USAGE_SEND, stdout);
+        else if (topic && !strcmp(topic, "sync"))
+            fputs(USAGE_SYNC, stdout);
+        else if (topic && !strcmp(topic, "history"))
+            fputs(USAGE_HISTORY, stdout);
         else
             fputs(USAGE_MAIN, stdout);
         return 0;
@@ -610,6 +1235,12 @@ int main(int argc, char **argv)
         return cmd_login(argc - 1, argv + 1);
     if (!strcmp(cmd, "raw"))
         return cmd_raw(argc - 1, argv + 1);
+    if (!strcmp(cmd, "send"))
+        return cmd_send(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sync"))
+        return cmd_sync(argc - 1, argv + 1);
+    if (!strcmp(cmd, "history"))
+        return cmd_history(argc - 1, argv + 1);
     fprintf(stderr, "petrel: unknown command '%s'\n\n", cmd);
     fputs(USAGE_MAIN, stderr);
     return EXIT_USAGE;
