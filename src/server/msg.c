@@ -7,6 +7,7 @@
 
 #include "server/apps.h"
 #include "server/gateway.h"
+#include "server/idem.h"
 #include "server/log.h"
 #include "server/msgkey.h"
 
@@ -186,6 +187,10 @@ static void send_done(void *arg, int rc)
 {
     send_job_t *j = arg;
     j->rc = rc;
+    if (rc == 0 && !j->m.reject) {
+        idem_ack_t a = {j->m.message_key, j->m.sequence, j->m.created_at};
+        idem_put(j->m.app_id, j->m.from_id, j->m.message_id, &a);
+    }
     if (rc == 0 && !j->m.reject && !j->m.duplicate)
         j->reached = msg_fanout(j->srv, &j->m, j->client_type, j->imei, j->conn_id);
     if (worker_post(j->srv, j->worker, send_committed, j) < 0)
@@ -213,6 +218,16 @@ static int on_send(conn_t *c, json_t *body)
         const char *mid = json_string_value(json_object_get(body, "messageId"));
         snprintf(j->m.message_id, sizeof j->m.message_id, "%s", mid ? mid : "");
         ack(c, code, why, &j->m);
+        send_job_free(j);
+        return 0;
+    }
+    idem_ack_t hit;
+    if (idem_get(c->app_id, j->m.from_id, j->m.message_id, &hit)) {
+        /* a resend of a committed message: the original ack, no store trip */
+        j->m.message_key = hit.message_key;
+        j->m.sequence = hit.sequence;
+        j->m.created_at = hit.created_at;
+        ack(c, PETREL_OK, "success", &j->m);
         send_job_free(j);
         return 0;
     }
