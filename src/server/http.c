@@ -49,6 +49,7 @@ typedef struct http_state {
     uint8_t *stash;      /* pipelined bytes read past the pending request */
     size_t stash_len;
     char ctype[64];      /* Content-Type of the current request */
+    const char *buf, *buf_end; /* bytes of the current http_parser_execute */
 } http_state_t;
 
 static const char *status_text(int st)
@@ -163,6 +164,12 @@ static int on_url(http_parser *p, const char *at, size_t len)
         st->error_status = 414;
         return -1;
     }
+    /* http-parser (non-strict build) accepts any letters as "HTTP"; check
+     * the version token that follows the target when it is in this read */
+    if (at >= st->buf && at + len + 6 <= st->buf_end && memcmp(at + len, " HTTP/", 6) != 0) {
+        st->error_status = 400;
+        return -1;
+    }
     memcpy(st->url + st->url_len, at, len);
     st->url_len += len;
     st->url[st->url_len] = '\0';
@@ -235,6 +242,10 @@ static int on_headers_complete(http_parser *p)
     http_state_t *st = p->data;
     if (st->cur != H_NONE || st->value_len)
         finish_value(st);
+    if (p->http_major != 1) { /* HTTP/0.9 lines, HTTP/2.0, HTTX/1.1... */
+        st->error_status = 400;
+        return -1;
+    }
     if (p->content_length != ULLONG_MAX && p->content_length > HTTP_MAX_BODY) {
         st->error_status = 413;
         return -1;
@@ -388,7 +399,10 @@ void http_on_data(conn_t *c, const uint8_t *data, size_t len)
         conn_close(c);
         return;
     }
+    st->buf = (const char *)data;
+    st->buf_end = (const char *)data + len;
     size_t n = http_parser_execute(&st->parser, &settings, (const char *)data, len);
+    st->buf = st->buf_end = NULL;
     if (c->flags & CF_CLOSED)
         return;
     if (st->upgraded) {
@@ -420,7 +434,12 @@ void http_on_data(conn_t *c, const uint8_t *data, size_t len)
     enum http_errno e = HTTP_PARSER_ERRNO(&st->parser);
     if (e != HPE_OK) {
         int status = st->error_status ? st->error_status : 400;
-        respond_json(c, status, status, http_errno_description(e), NULL, 0);
+        const char *why = status == 413 ? "request body too large (1 MiB at most)"
+                        : status == 414 ? "URL too long (4 KiB at most)"
+                        : status == 431 ? "request headers too large (16 KiB at most)"
+                        : st->error_status ? "unsupported HTTP version"
+                                           : http_errno_description(e);
+        respond_json(c, status, status, why, NULL, 0);
     } else if (st->parser.upgrade) {
         /* an upgrade to anything but /ws was answered; nothing may follow */
         conn_close_after_flush(c);
