@@ -100,7 +100,7 @@ static const char USAGE_SIGN[] =
 static const char USAGE_LOGIN[] =
     "usage: petrel login [--url URL] [--app N] --user ID (--sign TOKEN | --secret S)\n"
     "                    [--client-type 1] [--imei cli-<pid>] [--heartbeat-ms 10000]\n"
-    "                    [--for SECONDS]\n"
+    "                    [--for SECONDS] [--receipts]\n"
     "\n"
     "Connects, logs in and stays online, printing each received packet as one\n"
     "line {\"command\":N,\"data\":<json>} on stdout.  Exits 0 after --for seconds\n"
@@ -108,7 +108,10 @@ static const char USAGE_LOGIN[] =
     "and exits 2 when the server closes the connection; exits 1 on errors.\n"
     "\n"
     CONN_OPTS_HELP
-    "  --for SEC            stay online SEC seconds (default: until a signal)\n";
+    "  --for SEC            stay online SEC seconds (default: until a signal)\n"
+    "  --receipts           answer every received message (1103) with a delivery\n"
+    "                       receipt (1107) and a read receipt (1106), as a chat\n"
+    "                       window that shows it would\n";
 
 static const char USAGE_RAW[] =
     "usage: petrel raw [login options] --cmd N [--body JSON] [--wait SECONDS]\n"
@@ -200,6 +203,7 @@ struct cli {
     int heartbeat_ms;
     int connect_timeout_ms;
     double for_s;       /* < 0: forever */
+    int receipts;       /* login: answer each 1103 with 1107 and 1106 */
     int32_t cmd;
     int has_cmd;
     const char *body;
@@ -224,7 +228,7 @@ struct cli {
 
 enum {
     OPT_URL = 256, OPT_APP, OPT_USER, OPT_SIGN, OPT_SECRET, OPT_TTL, OPT_CT, OPT_IMEI,
-    OPT_HB, OPT_CTO, OPT_FOR, OPT_CMD, OPT_BODY, OPT_WAIT, OPT_NOLOGIN, OPT_HELP,
+    OPT_RECEIPTS, OPT_HB, OPT_CTO, OPT_FOR, OPT_CMD, OPT_BODY, OPT_WAIT, OPT_NOLOGIN, OPT_HELP,
     OPT_TO, OPT_TEXT, OPT_MSGID, OPT_REPEAT, OPT_ACKTO, OPT_HTTP, OPT_HTO, OPT_SINCE,
     OPT_LIMIT, OPT_WITH, OPT_BEFORE,
 };
@@ -254,6 +258,7 @@ static const struct option SIGN_OPTS[] = {
 static const struct option LOGIN_OPTS[] = {
     CONN_OPTS,
     { "for", required_argument, NULL, OPT_FOR },
+    { "receipts", no_argument, NULL, OPT_RECEIPTS },
     { NULL, 0, NULL, 0 },
 };
 
@@ -445,6 +450,9 @@ static int parse_opts(const char *cmd, const struct option *opts, const char *us
             if (parse_seconds(a, &o->for_s) < 0)
                 return bad_value(cmd, "for", a);
             break;
+        case OPT_RECEIPTS:
+            o->receipts = 1;
+            break;
         case OPT_WAIT:
             if (parse_seconds(a, &o->wait_s) < 0)
                 return bad_value(cmd, "wait", a);
@@ -528,6 +536,7 @@ struct send_state {
 
 /* The callbacks' userdata. */
 struct run_state {
+    int receipts;              /* send 1107 + 1106 for each 1103 */
     int saw_login;             /* LOGINACK or ERROR arrived */
     int login_ok;              /* LOGINACK arrived */
     struct send_state *snd;    /* NULL but for `send` */
@@ -581,10 +590,36 @@ static void track_ack(struct send_state *snd, int32_t command, const char *json,
     json_decref(doc);
 }
 
+/* Delivery (1107) and read (1106) receipts for a received message. */
+static void send_receipts(petrel_client_t *c, const char *json, size_t len)
+{
+    json_error_t jerr;
+    json_t *m = json_loadb(json, len, 0, &jerr);
+    const char *from = json_string_value(json_object_get(m, "fromId"));
+    json_t *key = json_object_get(m, "messageKey"), *seq = json_object_get(m, "messageSequence");
+    if (from && json_is_integer(key) && json_is_integer(seq)) {
+        json_t *ack = json_pack("{s:s, s:O, s:O, s:O?}", "toId", from, "messageKey", key,
+                                "messageSequence", seq, "messageId",
+                                json_object_get(m, "messageId"));
+        json_t *read = json_pack("{s:s, s:i, s:O}", "toId", from, "conversationType", 0,
+                                 "messageSequence", seq);
+        char *a = ack ? json_dumps(ack, JSON_COMPACT) : NULL;
+        char *r = read ? json_dumps(read, JSON_COMPACT) : NULL;
+        if (a)
+            petrel_send(c, PETREL_CMD_MSG_RECEIVE_ACK, a, strlen(a));
+        if (r)
+            petrel_send(c, PETREL_CMD_MSG_READED, r, strlen(r));
+        free(a);
+        free(r);
+        json_decref(ack);
+        json_decref(read);
+    }
+    json_decref(m);
+}
+
 static void on_packet(petrel_client_t *c, int32_t command, const char *json, size_t len,
                       void *ud)
 {
-    (void)c;
     struct run_state *st = ud;
     if (command == PETREL_CMD_LOGINACK || command == PETREL_CMD_ERROR)
         st->saw_login = 1;
@@ -592,6 +627,8 @@ static void on_packet(petrel_client_t *c, int32_t command, const char *json, siz
         st->login_ok = 1;
     if (st->snd)
         track_ack(st->snd, command, json, len);
+    if (st->receipts && command == PETREL_CMD_MSG_P2P)
+        send_receipts(c, json, len);
     printf("{\"command\":%ld,\"data\":", (long)command);
     json_error_t jerr;
     json_t *doc = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
@@ -781,7 +818,7 @@ static int cmd_login(int argc, char **argv)
     if (r != 0)
         return r > 0 ? 0 : EXIT_USAGE;
     install_signals();
-    struct run_state st = { 0 };
+    struct run_state st = { .receipts = o.receipts };
     petrel_client_t *c = open_client("login", &o, &st);
     if (!c)
         return EXIT_USAGE;

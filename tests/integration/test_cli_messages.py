@@ -77,11 +77,11 @@ def body_of(row):
 class Background:
     """A `petrel login` running in the background; stdout lines collected."""
 
-    def __init__(self, s, user, transport, imei):
+    def __init__(self, s, user, transport, imei, *extra):
         _check_cli_present()
         self.proc = subprocess.Popen(
             [PETREL_CLI, "login", "--url", url(s, transport), "--user", user,
-             "--secret", s.secret, "--imei", imei, "--for", str(int(30 * SLOW))],
+             "--secret", s.secret, "--imei", imei, "--for", str(int(30 * SLOW))] + list(extra),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
             env=child_env())
         self.docs = []
@@ -173,6 +173,29 @@ def test_two_clis_chat(srv, background, transport):
     assert (m["fromId"], m["toId"], m["messageId"]) == ("alice", "bob", mid), m
     assert (m["messageKey"], m["messageSequence"]) == (ack["messageKey"], ack["messageSequence"]), m
     assert body_of(m) == {"type": 1, "content": "hello bob ✓"}, m
+    assert bob.stop() == 0
+
+
+@pytest.mark.parametrize("transports", [("tcp", "ws"), ("ws", "tcp")])
+def test_two_clis_chat_with_receipts(srv, background, transports):
+    """bob's `petrel login --receipts` answers alice's message with a
+    delivery receipt (1107) and a read receipt (1106): alice's `petrel send`
+    prints the 1046 ack, bob's 1107 and the 1054 read receipt."""
+    a_tr, b_tr = transports
+    bob = background(srv, "bob", b_tr, "bob-r-" + b_tr, "--receipts")
+    bob.wait_for(lambda d: d.get("command") == pp.LOGINACK)
+    mid = uid("receipts")
+    r = send(srv, "alice", "bob", "--text", "read me", "--message-id", mid,
+             transport=a_tr, wait=1.5)
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    docs = packets(r)
+    ack = acks(r)[0]["data"]
+    rec = [d["data"] for d in docs if d["command"] == MSG_RECEIVE_ACK]
+    assert rec and rec[0]["fromId"] == "bob" and rec[0]["messageKey"] == ack["messageKey"], docs
+    assert not rec[0].get("serverSend"), rec
+    read = [d["data"] for d in docs if d["command"] == 1054]
+    assert read and read[0]["fromId"] == "bob" and \
+        read[0]["messageSequence"] == ack["messageSequence"], docs
     assert bob.stop() == 0
 
 
