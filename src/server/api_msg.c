@@ -84,6 +84,7 @@ void h_message_send(api_ctx_t *ctx)
     if (!m->message_time)
         m->message_time = now_ms();
     m->message_key = msgkey_next(ctx->srv->cfg.node_id, now_ms());
+    m->flags = msg_check_flags(ctx->srv, ctx->app_id);
     ctx->u = m;
     if (store_msg_p2p(ctx->srv->store, m, send_done, ctx) < 0) {
         ctx->u = NULL;

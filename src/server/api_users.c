@@ -438,12 +438,15 @@ static void seq_work(api_ctx_t *ctx)
     ctx->rc = store_conv_list_sync(ctx->srv->store, ctx->app_id, ctx->u, INT64_MAX, 1, &rows, &n,
                                    &conv_max);
     free(rows);
-    /* Friendships, requests, friend lists and groups do not exist yet
-     * (later issues add them with their sequences): their maxima are 0. */
+    int64_t fs = 0, rs = 0, gs = 0;
     if (ctx->rc == 0)
-        ctx->out = json_pack("{s:i, s:i, s:i, s:I, s:i}", "friendshipSeq", 0,
-                             "friendshipRequestSeq", 0, "friendshipGroupSeq", 0,
-                             "conversationSeq", (json_int_t)conv_max, "groupSeq", 0);
+        ctx->rc = store_friend_seqs_sync(ctx->srv->store, ctx->app_id, ctx->u, &fs, &rs, &gs);
+    /* Groups do not exist yet (a later issue adds them): their maximum is 0. */
+    if (ctx->rc == 0)
+        ctx->out = json_pack("{s:I, s:I, s:I, s:I, s:i}", "friendshipSeq", (json_int_t)fs,
+                             "friendshipRequestSeq", (json_int_t)rs, "friendshipGroupSeq",
+                             (json_int_t)gs, "conversationSeq", (json_int_t)conv_max,
+                             "groupSeq", 0);
 }
 
 void h_get_user_sequence(api_ctx_t *ctx)

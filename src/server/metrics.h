@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define METRICS_MAX_ROUTES 64
+#define METRICS_MAX_ROUTES 128
 #define METRICS_NSTATUS 11
 #define METRICS_NCODES 64
 

@@ -66,6 +66,22 @@ int msg_parse_send(json_t *body, store_msg_t *m, const char **why)
     return 0;
 }
 
+unsigned msg_check_flags(server_t *s, int32_t app_id)
+{
+    store_app_t app;
+    if (apps_get(s->apps, app_id, &app) < 0)
+        return 0;
+    json_t *o = json_loads(app.settings, 0, NULL);
+    json_t *f = json_object_get(o, "sendMessageCheckFriend");
+    json_t *b = json_object_get(o, "sendMessageCheckBlack");
+    unsigned flags = (json_is_true(f) || (json_is_integer(f) && json_integer_value(f))
+                          ? STORE_MSG_CHECK_FRIEND : 0) |
+                     (json_is_true(b) || (json_is_integer(b) && json_integer_value(b))
+                          ? STORE_MSG_CHECK_BLACK : 0);
+    json_decref(o);
+    return flags;
+}
+
 json_t *msg_content_json(const store_msg_t *m, int client_type, const char *imei)
 {
     json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:i, s:s}",
@@ -139,6 +155,7 @@ static const char *reject_text(int code)
     case 20001: return "sender or receiver not found";
     case 50002: return "sender is silenced";
     case 50003: return "sender is forbidden";
+    case 30003: return "you are not friends with the receiver";
     case 30006: return "you blacklisted the receiver";
     case 30007: return "the receiver blacklisted you";
     default: return "refused";
@@ -234,6 +251,7 @@ static int on_send(conn_t *c, json_t *body)
     if (!j->m.message_time)
         j->m.message_time = now_ms();
     j->m.message_key = msgkey_next(s->cfg.node_id, now_ms());
+    j->m.flags = msg_check_flags(s, c->app_id);
     int rc = store_msg_p2p(s->store, &j->m, send_done, j);
     if (rc < 0) {
         ack(c, PETREL_ERR_SYSTEM, "storage unavailable: resend later", &j->m);

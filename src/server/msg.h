@@ -26,6 +26,10 @@ int msg_on_packet(conn_t *c, const petrel_packet_t *p, json_t *body);
  * Returns 0, or a seed code with *why set. */
 int msg_parse_send(json_t *body, store_msg_t *m, const char **why);
 
+/* store_msg_t.flags for a send in app_id: the app's settings
+ * sendMessageCheckFriend / sendMessageCheckBlack (true or non-zero). */
+unsigned msg_check_flags(server_t *s, int32_t app_id);
+
 /* The pushed content of a stored message (1103/1108 data). */
 json_t *msg_content_json(const store_msg_t *m, int client_type, const char *imei);
 

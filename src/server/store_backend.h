@@ -9,7 +9,7 @@
  * Threading contract:
  *   - open/close/schema_version: the thread calling store_open/store_close.
  *   - tx_*, op_*, and the write ops (app_put, user_*, account_create,
- *     msg_p2p, msg_read, msg_recall, conv_update):
+ *     msg_p2p, msg_read, msg_recall, conv_update, friend_write):
  *     only the writer thread, strictly serially, one transaction at a
  *     time: tx_begin, then per op op_begin, the op, op_end, then tx_commit
  *     or tx_rollback.
@@ -35,6 +35,44 @@
 
 /* Each backend defines its own struct store_backend, private to its file. */
 typedef struct store_backend store_backend_t;
+
+/* Friendship writes (store.h, schema version 4): one op struct for every
+ * kind, filled and validated by store.c; the backend sets row_rc,
+ * row_seq and res (res.peers malloc'ed), which the front publishes only
+ * when the op returns 0 and its transaction commits. */
+enum store_friend_what {
+    SF_IMPORT,       /* from_id, items[n] */
+    SF_ADD,          /* f, wording */
+    SF_UPDATE,       /* f, mask */
+    SF_DELETE,       /* from_id, to_id */
+    SF_DELETE_ALL,   /* from_id */
+    SF_BLACK,        /* from_id, to_id, flag = black 1/2 */
+    SF_REQ_APPROVE,  /* from_id = approver, flag = status 1/2, admin, id */
+    SF_REQ_READ,     /* from_id */
+    SF_GROUP_ADD,    /* from_id = owner, name, ids[n] */
+    SF_GROUP_DEL,    /* from_id = owner, ids[n] = names */
+    SF_GROUP_MEMBER, /* from_id = owner, name, ids[n], flag = add 1 / del 0 */
+};
+
+typedef struct store_friend_op {
+    int what;
+    int32_t app_id;
+    char from_id[STORE_ID_MAX + 1];
+    char to_id[STORE_ID_MAX + 1];
+    char name[STORE_FRIEND_GROUP_NAME_MAX + 1];
+    char wording[STORE_FRIEND_WORDING_MAX + 1];
+    store_friend_t f;
+    unsigned mask;
+    int flag;
+    int admin;
+    int64_t id;
+    size_t n;
+    char (*ids)[STORE_ID_MAX + 1]; /* n entries (user ids or list names) */
+    store_friend_t *items;         /* n entries (import) */
+    int *row_rc;                   /* n entries; non-zero on entry = refused by validation */
+    int64_t *row_seq;              /* n entries */
+    store_friend_res_t res;
+} store_friend_op_t;
 
 typedef struct store_backend_ops {
     const char *name;
@@ -81,6 +119,8 @@ typedef struct store_backend_ops {
     int (*conv_update)(store_backend_t *be, int32_t app_id, const char *owner,
                        const char *peer, int type, int is_top, int is_mute, int deleted,
                        int64_t *change_seq, int64_t now_ms);
+    /* Friendship (store.h): every kind of store_friend_op_t. */
+    int (*friend_write)(store_backend_t *be, store_friend_op_t *op, int64_t now_ms);
 
     /* Any thread. */
     int (*app_get)(store_backend_t *be, int32_t app_id, store_app_t *out);
@@ -108,6 +148,21 @@ typedef struct store_backend_ops {
                      int64_t *max_change_seq);
     int (*conv_get)(store_backend_t *be, int32_t app_id, const char *owner, int type,
                     const char *peer, store_conv_t *out);
+    /* Friendship reads; limits clamped, outputs zeroed by the caller. */
+    int (*friend_get)(store_backend_t *be, int32_t app_id, const char *from_id,
+                      const char *to_id, store_friend_t *out);
+    int (*friend_list)(store_backend_t *be, int32_t app_id, const char *owner, int64_t after_seq,
+                       int limit, store_friend_t **out, size_t *n, int64_t *max_seq);
+    int (*friend_all)(store_backend_t *be, int32_t app_id, const char *owner,
+                      store_friend_t **out, size_t *n);
+    int (*friend_requests)(store_backend_t *be, int32_t app_id, const char *to_id,
+                           int64_t after_seq, int limit, store_friend_request_t **out,
+                           size_t *n, int64_t *max_seq);
+    int (*friend_groups)(store_backend_t *be, int32_t app_id, const char *owner,
+                         int64_t after_seq, int limit, store_friend_group_t **out, size_t *n,
+                         int64_t *max_seq);
+    int (*friend_seqs)(store_backend_t *be, int32_t app_id, const char *user_id, int64_t *fs,
+                       int64_t *rs, int64_t *gs);
 } store_backend_ops_t;
 
 extern const store_backend_ops_t store_sqlite_backend;

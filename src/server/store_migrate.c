@@ -135,6 +135,71 @@ static const migration_t MIGRATIONS[] = {
      ") WITHOUT ROWID;"
      "CREATE UNIQUE INDEX im_conversation_change "
      "  ON im_conversation(app_id, owner_id, change_seq);"},
+    /* Friendship (seed inventory §7.1, with its schema bugs fixed: a
+     * friend list has an integer id and its members the key (group_id,
+     * to_id)).  im_friendship keeps one row per direction; rows are never
+     * deleted (status 2 = deleted), so each owner's largest
+     * friend_sequence only grows and the writer allocates the next one as
+     * max + 1.  The UNIQUE sequence indexes make a reused number a
+     * constraint error and serve the incremental syncs.  A pending
+     * request is unique per (app, from, to) through a partial index, so
+     * decided requests stay as history; friend-list names are unique per
+     * owner among live lists the same way. */
+    {4, "friends",
+     "CREATE TABLE im_friendship ("
+     "  app_id INTEGER NOT NULL,"
+     "  from_id TEXT NOT NULL,"
+     "  to_id TEXT NOT NULL,"
+     "  remark TEXT NOT NULL DEFAULT '',"
+     "  status INTEGER NOT NULL DEFAULT 0 CHECK(status IN (0, 1, 2)),"
+     "  black INTEGER NOT NULL DEFAULT 1 CHECK(black IN (1, 2)),"
+     "  add_source TEXT NOT NULL DEFAULT '',"
+     "  extra TEXT NOT NULL DEFAULT '',"
+     "  friend_sequence INTEGER NOT NULL CHECK(friend_sequence > 0),"
+     "  black_sequence INTEGER NOT NULL DEFAULT 0,"
+     "  create_time INTEGER NOT NULL,"
+     "  PRIMARY KEY(app_id, from_id, to_id),"
+     "  CHECK(from_id <> to_id)"
+     ") WITHOUT ROWID;"
+     "CREATE UNIQUE INDEX im_friendship_seq "
+     "  ON im_friendship(app_id, from_id, friend_sequence);"
+     "CREATE TABLE im_friendship_request ("
+     "  id INTEGER PRIMARY KEY,"
+     "  app_id INTEGER NOT NULL,"
+     "  from_id TEXT NOT NULL,"
+     "  to_id TEXT NOT NULL,"
+     "  remark TEXT NOT NULL DEFAULT '',"
+     "  read_status INTEGER NOT NULL DEFAULT 0 CHECK(read_status IN (0, 1)),"
+     "  add_source TEXT NOT NULL DEFAULT '',"
+     "  add_wording TEXT NOT NULL DEFAULT '',"
+     "  approve_status INTEGER NOT NULL DEFAULT 0 CHECK(approve_status IN (0, 1, 2)),"
+     "  create_time INTEGER NOT NULL,"
+     "  update_time INTEGER NOT NULL,"
+     "  sequence INTEGER NOT NULL CHECK(sequence > 0),"
+     "  CHECK(from_id <> to_id)"
+     ");"
+     "CREATE UNIQUE INDEX im_friendship_request_pending "
+     "  ON im_friendship_request(app_id, from_id, to_id) WHERE approve_status = 0;"
+     "CREATE UNIQUE INDEX im_friendship_request_seq "
+     "  ON im_friendship_request(app_id, to_id, sequence);"
+     "CREATE TABLE im_friend_group ("
+     "  id INTEGER PRIMARY KEY,"
+     "  app_id INTEGER NOT NULL,"
+     "  owner_id TEXT NOT NULL,"
+     "  name TEXT NOT NULL CHECK(length(name) > 0),"
+     "  sequence INTEGER NOT NULL CHECK(sequence > 0),"
+     "  del_flag INTEGER NOT NULL DEFAULT 0 CHECK(del_flag IN (0, 1)),"
+     "  create_time INTEGER NOT NULL,"
+     "  update_time INTEGER NOT NULL"
+     ");"
+     "CREATE UNIQUE INDEX im_friend_group_name "
+     "  ON im_friend_group(app_id, owner_id, name) WHERE del_flag = 0;"
+     "CREATE UNIQUE INDEX im_friend_group_seq ON im_friend_group(app_id, owner_id, sequence);"
+     "CREATE TABLE im_friend_group_member ("
+     "  group_id INTEGER NOT NULL REFERENCES im_friend_group(id),"
+     "  to_id TEXT NOT NULL,"
+     "  PRIMARY KEY(group_id, to_id)"
+     ") WITHOUT ROWID;"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

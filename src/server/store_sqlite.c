@@ -92,6 +92,27 @@ enum wq {
     WQ_CONV_TOUCH,
     WQ_MSG_BY_KEY,
     WQ_MSG_RECALL,
+    WQ_USER_ALLOW,
+    WQ_FR_GET,
+    WQ_FR_PUT,
+    WQ_FR_MAX,
+    WQ_FR_LIVE,
+    WQ_RQ_PENDING,
+    WQ_RQ_INSERT,
+    WQ_RQ_REFRESH,
+    WQ_RQ_GET,
+    WQ_RQ_DECIDE,
+    WQ_RQ_READ,
+    WQ_RQ_MAX,
+    WQ_RQ_UNREAD,
+    WQ_FG_BY_NAME,
+    WQ_FG_INSERT,
+    WQ_FG_SET,
+    WQ_FG_MAX,
+    WQ_FG_WITH,
+    WQ_FGM_ADD,
+    WQ_FGM_DEL,
+    WQ_FGM_CLEAR,
     WQ_COUNT
 };
 
@@ -190,6 +211,72 @@ static const char *const WQ_SQL[WQ_COUNT] = {
     [WQ_MSG_RECALL] =
         "UPDATE im_message_body SET del_flag = 1, recalled_at = ?3 "
         "WHERE app_id = ?1 AND message_key = ?2 AND del_flag = 0",
+    /* Friendship (schema version 4).  A row is read, changed in C and
+     * written back whole (WQ_FR_PUT), so every op states its rules in one
+     * place.  Sequences are the owner's max + 1 (see store.h). */
+    [WQ_USER_ALLOW] =
+        "SELECT del_flag, friend_allow_type FROM im_user WHERE app_id = ?1 AND user_id = ?2",
+    [WQ_FR_GET] =
+        "SELECT status, black, friend_sequence, black_sequence, create_time, remark, "
+        "add_source, extra FROM im_friendship WHERE app_id = ?1 AND from_id = ?2 AND to_id = ?3",
+    [WQ_FR_PUT] =
+        "INSERT INTO im_friendship(app_id, from_id, to_id, remark, status, black, add_source, "
+        "extra, friend_sequence, black_sequence, create_time) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+        "ON CONFLICT(app_id, from_id, to_id) DO UPDATE SET remark = excluded.remark, "
+        "status = excluded.status, black = excluded.black, add_source = excluded.add_source, "
+        "extra = excluded.extra, friend_sequence = excluded.friend_sequence, "
+        "black_sequence = excluded.black_sequence, create_time = excluded.create_time",
+    [WQ_FR_MAX] =
+        "SELECT coalesce(max(friend_sequence), 0) FROM im_friendship "
+        "WHERE app_id = ?1 AND from_id = ?2",
+    [WQ_FR_LIVE] =
+        "SELECT to_id FROM im_friendship WHERE app_id = ?1 AND from_id = ?2 AND status = 1 "
+        "ORDER BY to_id",
+    [WQ_RQ_PENDING] =
+        "SELECT id FROM im_friendship_request "
+        "WHERE app_id = ?1 AND from_id = ?2 AND to_id = ?3 AND approve_status = 0",
+    [WQ_RQ_INSERT] =
+        "INSERT INTO im_friendship_request(app_id, from_id, to_id, remark, add_source, "
+        "add_wording, create_time, update_time, sequence) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
+    [WQ_RQ_REFRESH] =
+        "UPDATE im_friendship_request SET remark = ?2, add_source = ?3, add_wording = ?4, "
+        "read_status = 0, update_time = ?5, sequence = ?6 WHERE id = ?1",
+    [WQ_RQ_GET] =
+        "SELECT id, from_id, to_id, remark, read_status, add_source, add_wording, "
+        "approve_status, create_time, update_time, sequence FROM im_friendship_request "
+        "WHERE app_id = ?1 AND id = ?2",
+    [WQ_RQ_DECIDE] =
+        "UPDATE im_friendship_request SET approve_status = ?2, read_status = 1, "
+        "update_time = ?3, sequence = ?4 WHERE id = ?1",
+    [WQ_RQ_READ] =
+        "UPDATE im_friendship_request SET read_status = 1, update_time = ?2, sequence = ?3 "
+        "WHERE id = ?1",
+    [WQ_RQ_MAX] =
+        "SELECT coalesce(max(sequence), 0) FROM im_friendship_request "
+        "WHERE app_id = ?1 AND to_id = ?2",
+    [WQ_RQ_UNREAD] =
+        "SELECT id FROM im_friendship_request WHERE app_id = ?1 AND to_id = ?2 "
+        "AND read_status = 0 ORDER BY id",
+    [WQ_FG_BY_NAME] =
+        "SELECT id FROM im_friend_group "
+        "WHERE app_id = ?1 AND owner_id = ?2 AND name = ?3 AND del_flag = 0",
+    [WQ_FG_INSERT] =
+        "INSERT INTO im_friend_group(app_id, owner_id, name, sequence, create_time, "
+        "update_time) VALUES(?1, ?2, ?3, ?4, ?5, ?5)",
+    [WQ_FG_SET] =
+        "UPDATE im_friend_group SET sequence = ?2, del_flag = ?3, update_time = ?4 WHERE id = ?1",
+    [WQ_FG_MAX] =
+        "SELECT coalesce(max(sequence), 0) FROM im_friend_group "
+        "WHERE app_id = ?1 AND owner_id = ?2",
+    [WQ_FG_WITH] =
+        "SELECT g.id FROM im_friend_group g JOIN im_friend_group_member m "
+        "ON m.group_id = g.id AND m.to_id = ?3 "
+        "WHERE g.app_id = ?1 AND g.owner_id = ?2 AND g.del_flag = 0 ORDER BY g.id",
+    [WQ_FGM_ADD] = "INSERT OR IGNORE INTO im_friend_group_member(group_id, to_id) VALUES(?1, ?2)",
+    [WQ_FGM_DEL] = "DELETE FROM im_friend_group_member WHERE group_id = ?1 AND to_id = ?2",
+    [WQ_FGM_CLEAR] = "DELETE FROM im_friend_group_member WHERE group_id = ?1",
 };
 
 /* The filter shared by a user page and its total.  LIKE is ASCII
@@ -219,6 +306,15 @@ enum rq {
     RQ_CONV_LIST,
     RQ_CONV_MAX,
     RQ_CONV_GET,
+    RQ_FR_GET,
+    RQ_FR_LIST,
+    RQ_FR_MAX,
+    RQ_FR_ALL,
+    RQ_RQ_LIST,
+    RQ_RQ_MAX,
+    RQ_FG_LIST,
+    RQ_FG_MAX,
+    RQ_FGM_LIST,
     RQ_COUNT
 };
 
@@ -236,6 +332,15 @@ enum rq {
 #define CONV_COLS                                                                   \
     "peer_id, conversation_type, last_seq, read_seq, change_seq, updated_at, "      \
     "is_top, is_mute, deleted"
+/* A friendship row with the peer's nickname (friend_row's column order). */
+#define FR_COLS                                                                     \
+    "f.from_id, f.to_id, f.remark, f.status, f.black, f.add_source, f.extra, "      \
+    "f.friend_sequence, f.black_sequence, f.create_time, coalesce(u.nick_name, '') " \
+    "FROM im_friendship f LEFT JOIN im_user u "                                     \
+    "ON u.app_id = f.app_id AND u.user_id = f.to_id "
+#define REQ_COLS                                                                    \
+    "id, from_id, to_id, remark, read_status, add_source, add_wording, "            \
+    "approve_status, create_time, update_time, sequence"
 
 static const char *const RQ_SQL[RQ_COUNT] = {
     /* Deferred: the read snapshot starts at the first SELECT and holds
@@ -274,6 +379,29 @@ static const char *const RQ_SQL[RQ_COUNT] = {
     [RQ_CONV_GET] =
         "SELECT " CONV_COLS " FROM im_conversation "
         "WHERE app_id = ?1 AND owner_id = ?2 AND conversation_type = ?3 AND peer_id = ?4",
+    [RQ_FR_GET] = "SELECT " FR_COLS "WHERE f.app_id = ?1 AND f.from_id = ?2 AND f.to_id = ?3",
+    [RQ_FR_LIST] =
+        "SELECT " FR_COLS "WHERE f.app_id = ?1 AND f.from_id = ?2 AND f.friend_sequence > ?3 "
+        "ORDER BY f.friend_sequence LIMIT ?4",
+    [RQ_FR_MAX] =
+        "SELECT coalesce(max(friend_sequence), 0) FROM im_friendship "
+        "WHERE app_id = ?1 AND from_id = ?2",
+    [RQ_FR_ALL] =
+        "SELECT " FR_COLS "WHERE f.app_id = ?1 AND f.from_id = ?2 AND f.status = 1 "
+        "ORDER BY f.to_id",
+    [RQ_RQ_LIST] =
+        "SELECT " REQ_COLS " FROM im_friendship_request WHERE app_id = ?1 AND to_id = ?2 "
+        "AND sequence > ?3 ORDER BY sequence LIMIT ?4",
+    [RQ_RQ_MAX] =
+        "SELECT coalesce(max(sequence), 0) FROM im_friendship_request "
+        "WHERE app_id = ?1 AND to_id = ?2",
+    [RQ_FG_LIST] =
+        "SELECT id, name, sequence, del_flag, create_time, update_time FROM im_friend_group "
+        "WHERE app_id = ?1 AND owner_id = ?2 AND sequence > ?3 ORDER BY sequence LIMIT ?4",
+    [RQ_FG_MAX] =
+        "SELECT coalesce(max(sequence), 0) FROM im_friend_group "
+        "WHERE app_id = ?1 AND owner_id = ?2",
+    [RQ_FGM_LIST] = "SELECT to_id FROM im_friend_group_member WHERE group_id = ?1 ORDER BY to_id",
 };
 
 /* One pooled read connection.  Owned by whichever thread borrowed it;
@@ -966,6 +1094,8 @@ static int sqlite_account_create(store_backend_t *be, int32_t app_id, const char
 /* ---- messages (writer) ---- */
 
 static int col_text(sqlite3_stmt *q, int col, char *dst, size_t cap);
+static int request_row(sqlite3_stmt *q, void *dst);
+static int msg_friend_check(store_backend_t *be, const store_msg_t *m, int *reject);
 
 /* Bind the conversation key (app, owner, type, peer) as ?1..?4. */
 static void bind_conv(sqlite3_stmt *s, int32_t app_id, const char *owner, int type,
@@ -1129,6 +1259,8 @@ static int sqlite_msg_p2p(store_backend_t *be, store_msg_t *m, int64_t now_ms)
     rc = user_check(be, m->app_id, m->from_id, 1, &reject);
     if (rc == 0 && reject == 0)
         rc = user_check(be, m->app_id, m->to_id, 0, &reject);
+    if (rc == 0 && reject == 0 && m->flags) /* (b') the app's friendship rules */
+        rc = msg_friend_check(be, m, &reject);
     if (rc != 0)
         return rc;
     if (reject != 0) {
@@ -1324,6 +1456,758 @@ static int sqlite_msg_recall(store_backend_t *be, int32_t app_id, int64_t messag
     if (rc == 0)
         rc = conv_touch(be, app_id, out->to_id, out->from_id, now_ms);
     return rc;
+}
+
+/* ---- friendship (writer) ---- */
+
+/* The next value of an owner's sequence: stmt (one of the *_MAX
+ * statements) returns the owner's largest stored one.  Rows carrying
+ * sequences are never deleted and the writer is the only allocator, so
+ * max + 1 read inside the transaction is never reused. */
+static int next_owner_seq(store_backend_t *be, int wq, int32_t app_id, const char *owner,
+                          int64_t *seq)
+{
+    sqlite3_stmt *s = be->w[wq];
+    sqlite3_bind_int(s, 1, app_id);
+    bind_str(s, 2, owner);
+    int rc = w_step(be, s, "owner sequence");
+    if (rc < 0)
+        return rc;
+    *seq = 1;
+    if (rc == 1) {
+        *seq = sqlite3_column_int64(s, 0) + 1;
+        w_done(s);
+    }
+    return 0;
+}
+
+/* *live: user_id is a user of the app and not deleted; *allow (may be
+ * NULL): its friend_allow_type. */
+static int user_live(store_backend_t *be, int32_t app_id, const char *user_id, int *live,
+                     int *allow)
+{
+    sqlite3_stmt *s = be->w[WQ_USER_ALLOW];
+    sqlite3_bind_int(s, 1, app_id);
+    bind_str(s, 2, user_id);
+    int rc = w_step(be, s, "user allow");
+    *live = 0;
+    if (rc <= 0)
+        return rc;
+    *live = sqlite3_column_int(s, 0) == 0;
+    if (allow)
+        *allow = sqlite3_column_int(s, 1);
+    w_done(s);
+    return 0;
+}
+
+/* The row from -> to into f (ids set, the rest zero, black 1 when there
+ * is none); *found says which. */
+static int fr_get(store_backend_t *be, int32_t app_id, const char *from, const char *to,
+                  store_friend_t *f, int *found)
+{
+    memset(f, 0, sizeof *f);
+    memcpy(f->from_id, from, strlen(from) + 1);
+    memcpy(f->to_id, to, strlen(to) + 1);
+    f->black = 1;
+    *found = 0;
+    sqlite3_stmt *s = be->w[WQ_FR_GET];
+    sqlite3_bind_int(s, 1, app_id);
+    bind_str(s, 2, from);
+    bind_str(s, 3, to);
+    int rc = w_step(be, s, "friendship get");
+    if (rc <= 0)
+        return rc;
+    f->status = sqlite3_column_int(s, 0);
+    f->black = sqlite3_column_int(s, 1);
+    f->friend_sequence = sqlite3_column_int64(s, 2);
+    f->black_sequence = sqlite3_column_int64(s, 3);
+    f->create_time = sqlite3_column_int64(s, 4);
+    rc = 0;
+    if (col_text(s, 5, f->remark, sizeof f->remark) != 0 ||
+        col_text(s, 6, f->add_source, sizeof f->add_source) != 0 ||
+        col_text(s, 7, f->extra, sizeof f->extra) != 0) {
+        LOGE("store friendship row has an oversized text column", "app_id=%d", (int)app_id);
+        rc = STORE_EIO;
+    }
+    w_done(s);
+    *found = rc == 0;
+    return rc;
+}
+
+/* Write f back under its owner's next sequence (f->friend_sequence);
+ * black_changed: it is also the row's black_sequence. */
+static int fr_store(store_backend_t *be, int32_t app_id, store_friend_t *f, int black_changed)
+{
+    int rc = next_owner_seq(be, WQ_FR_MAX, app_id, f->from_id, &f->friend_sequence);
+    if (rc != 0)
+        return rc;
+    if (black_changed)
+        f->black_sequence = f->friend_sequence;
+    sqlite3_stmt *s = be->w[WQ_FR_PUT];
+    sqlite3_bind_int(s, 1, app_id);
+    bind_str(s, 2, f->from_id);
+    bind_str(s, 3, f->to_id);
+    bind_str(s, 4, f->remark);
+    sqlite3_bind_int(s, 5, f->status);
+    sqlite3_bind_int(s, 6, f->black);
+    bind_str(s, 7, f->add_source);
+    bind_str(s, 8, f->extra);
+    sqlite3_bind_int64(s, 9, f->friend_sequence);
+    sqlite3_bind_int64(s, 10, f->black_sequence);
+    sqlite3_bind_int64(s, 11, f->create_time);
+    return run_unbind(s);
+}
+
+/* Column 0 of every row of a bound writer query, collected before the
+ * caller modifies the table the query reads (text ids or integers). */
+static int w_collect_ids(store_backend_t *be, sqlite3_stmt *s, char (**out)[STORE_ID_MAX + 1],
+                         size_t *n)
+{
+    char (*v)[STORE_ID_MAX + 1] = NULL;
+    size_t len = 0, cap = 0;
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            void *nv = realloc(v, ncap * sizeof *v);
+            if (!nv) {
+                ret = STORE_EIO;
+                break;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        if (col_text(s, 0, v[len], sizeof v[len]) != 0) {
+            ret = STORE_EIO;
+            break;
+        }
+        len++;
+    }
+    if (ret == 0 && rc != SQLITE_DONE) {
+        log_err(be->wdb, "collect ids");
+        ret = map_err(rc);
+    }
+    w_done(s);
+    if (ret != 0) {
+        free(v);
+        return ret;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+static int w_collect_ints(store_backend_t *be, sqlite3_stmt *s, int64_t **out, size_t *n)
+{
+    int64_t *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            int64_t *nv = realloc(v, ncap * sizeof *v);
+            if (!nv) {
+                ret = STORE_EIO;
+                break;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        v[len++] = sqlite3_column_int64(s, 0);
+    }
+    if (ret == 0 && rc != SQLITE_DONE) {
+        log_err(be->wdb, "collect ints");
+        ret = map_err(rc);
+    }
+    w_done(s);
+    if (ret != 0) {
+        free(v);
+        return ret;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+/* A friend list changed: give it owner's next friend-list sequence. */
+static int fg_touch(store_backend_t *be, int32_t app_id, const char *owner, int64_t id,
+                    int del_flag, int64_t now_ms, int64_t *seq)
+{
+    int rc = next_owner_seq(be, WQ_FG_MAX, app_id, owner, seq);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *s = be->w[WQ_FG_SET];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, *seq);
+    sqlite3_bind_int(s, 3, del_flag);
+    sqlite3_bind_int64(s, 4, now_ms);
+    return run_unbind(s);
+}
+
+static int fgm_run(store_backend_t *be, int wq, int64_t group_id, const char *to_id)
+{
+    sqlite3_stmt *s = be->w[wq];
+    sqlite3_bind_int64(s, 1, group_id);
+    if (to_id)
+        bind_str(s, 2, to_id);
+    return run_unbind(s);
+}
+
+/* peer is no friend of owner any more: out of owner's live lists. */
+static int fg_drop_member(store_backend_t *be, int32_t app_id, const char *owner,
+                          const char *peer, int64_t now_ms)
+{
+    sqlite3_stmt *s = be->w[WQ_FG_WITH];
+    sqlite3_bind_int(s, 1, app_id);
+    bind_str(s, 2, owner);
+    bind_str(s, 3, peer);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = w_collect_ints(be, s, &ids, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        int64_t seq;
+        rc = fgm_run(be, WQ_FGM_DEL, ids[i], peer);
+        if (rc == 0)
+            rc = fg_touch(be, app_id, owner, ids[i], 0, now_ms, &seq);
+    }
+    free(ids);
+    return rc;
+}
+
+/* from -> to is a friendship from now on, unless it already is (*seq 0).
+ * tmpl gives remark/add_source/extra for a row that is new; an existing
+ * row keeps its own remark and extra unless use_tmpl. */
+static int fr_befriend_one(store_backend_t *be, int32_t app_id, const char *from,
+                           const char *to, const store_friend_t *tmpl, int use_tmpl,
+                           int64_t now_ms, int64_t *seq)
+{
+    store_friend_t f;
+    int found;
+    *seq = 0;
+    int rc = fr_get(be, app_id, from, to, &f, &found);
+    if (rc != 0 || f.status == 1)
+        return rc;
+    if (use_tmpl || !found) {
+        memcpy(f.remark, use_tmpl ? tmpl->remark : "", use_tmpl ? strlen(tmpl->remark) + 1 : 1);
+        memcpy(f.extra, use_tmpl ? tmpl->extra : "", use_tmpl ? strlen(tmpl->extra) + 1 : 1);
+    }
+    memcpy(f.add_source, tmpl->add_source, strlen(tmpl->add_source) + 1);
+    f.status = 1;
+    f.create_time = now_ms;
+    rc = fr_store(be, app_id, &f, 0);
+    if (rc == 0)
+        *seq = f.friend_sequence;
+    return rc;
+}
+
+/* Both directions between a (the adder, with tmpl's fields) and b. */
+static int fr_befriend(store_backend_t *be, int32_t app_id, const char *a, const char *b,
+                       const store_friend_t *tmpl, int64_t now_ms, int64_t *seq_a,
+                       int64_t *seq_b)
+{
+    int rc = fr_befriend_one(be, app_id, a, b, tmpl, 1, now_ms, seq_a);
+    if (rc == 0)
+        rc = fr_befriend_one(be, app_id, b, a, tmpl, 0, now_ms, seq_b);
+    return rc;
+}
+
+/* from -> to ends when live (*seq its new sequence, else 0), and to
+ * leaves from's friend lists. */
+static int fr_unfriend_one(store_backend_t *be, int32_t app_id, const char *from,
+                           const char *to, int64_t now_ms, int64_t *seq)
+{
+    store_friend_t f;
+    int found;
+    *seq = 0;
+    int rc = fr_get(be, app_id, from, to, &f, &found);
+    if (rc != 0 || f.status != 1)
+        return rc;
+    f.status = 2;
+    rc = fr_store(be, app_id, &f, 0);
+    if (rc == 0)
+        *seq = f.friend_sequence;
+    if (rc == 0)
+        rc = fg_drop_member(be, app_id, from, to, now_ms);
+    return rc;
+}
+
+static int fr_import(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
+{
+    int live;
+    int rc = user_live(be, op->app_id, op->from_id, &live, NULL);
+    if (rc != 0)
+        return rc;
+    if (!live) {
+        op->res.reject = STORE_REJECT_USER_NOT_FOUND;
+        return 0;
+    }
+    for (size_t i = 0; i < op->n; i++) {
+        if (op->row_rc[i] != 0)
+            continue;
+        const store_friend_t *it = &op->items[i];
+        rc = user_live(be, op->app_id, it->to_id, &live, NULL);
+        if (rc != 0)
+            return rc;
+        if (!live) {
+            op->row_rc[i] = STORE_ENOTFOUND;
+            continue;
+        }
+        store_friend_t f;
+        int found;
+        rc = fr_get(be, op->app_id, op->from_id, it->to_id, &f, &found);
+        if (rc != 0)
+            return rc;
+        if (f.status == 1) {
+            op->row_rc[i] = STORE_ECONFLICT;
+            continue;
+        }
+        int black_changed = f.black != it->black;
+        memcpy(f.remark, it->remark, sizeof f.remark);
+        memcpy(f.add_source, it->add_source, sizeof f.add_source);
+        memcpy(f.extra, it->extra, sizeof f.extra);
+        f.status = it->status;
+        f.black = it->black;
+        f.create_time = now_ms;
+        rc = fr_store(be, op->app_id, &f, black_changed);
+        if (rc != 0)
+            return rc;
+        op->row_seq[i] = op->res.seq = f.friend_sequence;
+    }
+    return 0;
+}
+
+/* The request row id into r. */
+static int rq_get(store_backend_t *be, int32_t app_id, int64_t id, store_friend_request_t *r,
+                  int *found)
+{
+    sqlite3_stmt *s = be->w[WQ_RQ_GET];
+    sqlite3_bind_int(s, 1, app_id);
+    sqlite3_bind_int64(s, 2, id);
+    *found = 0;
+    int rc = w_step(be, s, "request get");
+    if (rc <= 0)
+        return rc;
+    rc = request_row(s, r);
+    w_done(s);
+    *found = rc == 0;
+    return rc;
+}
+
+static int fr_add(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
+{
+    int live_a, live_b, allow = 1;
+    int rc = user_live(be, op->app_id, op->from_id, &live_a, NULL);
+    if (rc == 0)
+        rc = user_live(be, op->app_id, op->to_id, &live_b, &allow);
+    if (rc != 0)
+        return rc;
+    if (!live_a || !live_b) {
+        op->res.reject = STORE_REJECT_USER_NOT_FOUND;
+        return 0;
+    }
+    store_friend_t f;
+    int found;
+    rc = fr_get(be, op->app_id, op->from_id, op->to_id, &f, &found);
+    if (rc != 0)
+        return rc;
+    if (f.status == 1) {
+        op->res.reject = STORE_REJECT_ALREADY_FRIEND;
+        return 0;
+    }
+    if (allow == 1) {
+        op->res.added = 1;
+        return fr_befriend(be, op->app_id, op->from_id, op->to_id, &op->f, now_ms, &op->res.seq,
+                           &op->res.peer_seq);
+    }
+    /* A request: refresh the pending one, or make one. */
+    sqlite3_stmt *s = be->w[WQ_RQ_PENDING];
+    sqlite3_bind_int(s, 1, op->app_id);
+    bind_str(s, 2, op->from_id);
+    bind_str(s, 3, op->to_id);
+    rc = w_step(be, s, "request pending");
+    if (rc < 0)
+        return rc;
+    int64_t id = 0, seq;
+    if (rc == 1) {
+        id = sqlite3_column_int64(s, 0);
+        w_done(s);
+    }
+    rc = next_owner_seq(be, WQ_RQ_MAX, op->app_id, op->to_id, &seq);
+    if (rc != 0)
+        return rc;
+    if (id) {
+        s = be->w[WQ_RQ_REFRESH];
+        sqlite3_bind_int64(s, 1, id);
+        bind_str(s, 2, op->f.remark);
+        bind_str(s, 3, op->f.add_source);
+        bind_str(s, 4, op->wording);
+        sqlite3_bind_int64(s, 5, now_ms);
+        sqlite3_bind_int64(s, 6, seq);
+        rc = run_unbind(s);
+    } else {
+        s = be->w[WQ_RQ_INSERT];
+        sqlite3_bind_int(s, 1, op->app_id);
+        bind_str(s, 2, op->from_id);
+        bind_str(s, 3, op->to_id);
+        bind_str(s, 4, op->f.remark);
+        bind_str(s, 5, op->f.add_source);
+        bind_str(s, 6, op->wording);
+        sqlite3_bind_int64(s, 7, now_ms);
+        sqlite3_bind_int64(s, 8, seq);
+        rc = run_unbind(s);
+        id = sqlite3_last_insert_rowid(be->wdb);
+    }
+    if (rc != 0)
+        return rc;
+    op->res.seq = seq;
+    rc = rq_get(be, op->app_id, id, &op->res.request, &found);
+    return rc == 0 && !found ? STORE_EIO : rc;
+}
+
+static int fr_update(store_backend_t *be, store_friend_op_t *op)
+{
+    store_friend_t f;
+    int found;
+    int rc = fr_get(be, op->app_id, op->from_id, op->to_id, &f, &found);
+    if (rc != 0)
+        return rc;
+    if (f.status != 1) {
+        op->res.reject = STORE_REJECT_NOT_FRIEND;
+        return 0;
+    }
+    if (op->mask & STORE_FRIEND_F_REMARK)
+        memcpy(f.remark, op->f.remark, sizeof f.remark);
+    if (op->mask & STORE_FRIEND_F_ADD_SOURCE)
+        memcpy(f.add_source, op->f.add_source, sizeof f.add_source);
+    if (op->mask & STORE_FRIEND_F_EXTRA)
+        memcpy(f.extra, op->f.extra, sizeof f.extra);
+    rc = fr_store(be, op->app_id, &f, 0);
+    if (rc == 0)
+        op->res.seq = f.friend_sequence;
+    return rc;
+}
+
+static int fr_delete(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
+{
+    store_friend_t f;
+    int found;
+    int rc = fr_get(be, op->app_id, op->from_id, op->to_id, &f, &found);
+    if (rc != 0)
+        return rc;
+    if (f.status != 1) {
+        op->res.reject = f.status == 2 ? STORE_REJECT_FRIEND_DELETED : STORE_REJECT_NOT_FRIEND;
+        return 0;
+    }
+    rc = fr_unfriend_one(be, op->app_id, op->from_id, op->to_id, now_ms, &op->res.seq);
+    if (rc == 0)
+        rc = fr_unfriend_one(be, op->app_id, op->to_id, op->from_id, now_ms, &op->res.peer_seq);
+    return rc;
+}
+
+static int fr_delete_all(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
+{
+    sqlite3_stmt *s = be->w[WQ_FR_LIVE];
+    sqlite3_bind_int(s, 1, op->app_id);
+    bind_str(s, 2, op->from_id);
+    char (*ids)[STORE_ID_MAX + 1] = NULL;
+    size_t n = 0;
+    int rc = w_collect_ids(be, s, &ids, &n);
+    if (rc != 0 || n == 0) {
+        free(ids);
+        return rc;
+    }
+    op->res.peers = calloc(n, sizeof *op->res.peers);
+    if (!op->res.peers) {
+        free(ids);
+        return STORE_EIO;
+    }
+    op->res.npeers = n;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        store_friend_peer_t *p = &op->res.peers[i];
+        memcpy(p->id, ids[i], sizeof p->id);
+        int64_t seq;
+        rc = fr_unfriend_one(be, op->app_id, op->from_id, p->id, now_ms, &seq);
+        if (rc == 0)
+            op->res.seq = seq;
+        if (rc == 0)
+            rc = fr_unfriend_one(be, op->app_id, p->id, op->from_id, now_ms, &p->seq);
+    }
+    free(ids);
+    return rc;
+}
+
+static int fr_black(store_backend_t *be, store_friend_op_t *op)
+{
+    store_friend_t f;
+    int found, live = 1;
+    int rc = 0;
+    if (op->flag == 2)
+        rc = user_live(be, op->app_id, op->to_id, &live, NULL);
+    if (rc == 0)
+        rc = fr_get(be, op->app_id, op->from_id, op->to_id, &f, &found);
+    if (rc != 0)
+        return rc;
+    if (op->flag == 2 && !live)
+        op->res.reject = STORE_REJECT_USER_NOT_FOUND;
+    else if (op->flag == 2 && f.black == 2)
+        op->res.reject = STORE_REJECT_BLACKED_BY_YOU;
+    else if (op->flag == 1 && f.black != 2)
+        op->res.reject = STORE_REJECT_NOT_BLACKED;
+    if (op->res.reject)
+        return 0;
+    f.black = op->flag;
+    if (!found)
+        f.create_time = 0; /* a blacklist-only row: no friendship began */
+    rc = fr_store(be, op->app_id, &f, 1);
+    if (rc == 0)
+        op->res.seq = f.friend_sequence;
+    return rc;
+}
+
+static int rq_approve(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
+{
+    store_friend_request_t *r = &op->res.request;
+    int found;
+    int rc = rq_get(be, op->app_id, op->id, r, &found);
+    if (rc != 0)
+        return rc;
+    if (!found)
+        op->res.reject = STORE_REJECT_REQUEST_NOT_FOUND;
+    else if (!op->admin && strcmp(r->to_id, op->from_id) != 0)
+        op->res.reject = STORE_REJECT_NOT_ADDRESSEE;
+    else if (r->approve_status != 0)
+        op->res.reject = STORE_REJECT_REQUEST_HANDLED;
+    if (op->res.reject)
+        return 0;
+    if (op->flag == 1) {
+        int la, lb;
+        rc = user_live(be, op->app_id, r->from_id, &la, NULL);
+        if (rc == 0)
+            rc = user_live(be, op->app_id, r->to_id, &lb, NULL);
+        if (rc != 0)
+            return rc;
+        if (!la || !lb) {
+            op->res.reject = STORE_REJECT_USER_NOT_FOUND;
+            return 0;
+        }
+    }
+    int64_t seq;
+    rc = next_owner_seq(be, WQ_RQ_MAX, op->app_id, r->to_id, &seq);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *s = be->w[WQ_RQ_DECIDE];
+    sqlite3_bind_int64(s, 1, r->id);
+    sqlite3_bind_int(s, 2, op->flag);
+    sqlite3_bind_int64(s, 3, now_ms);
+    sqlite3_bind_int64(s, 4, seq);
+    rc = run_unbind(s);
+    if (rc != 0)
+        return rc;
+    r->approve_status = op->flag;
+    r->read_status = 1;
+    r->update_time = now_ms;
+    r->sequence = seq;
+    if (op->flag != 1)
+        return 0;
+    store_friend_t tmpl;
+    memset(&tmpl, 0, sizeof tmpl);
+    memcpy(tmpl.remark, r->remark, sizeof tmpl.remark);
+    memcpy(tmpl.add_source, r->add_source, sizeof tmpl.add_source);
+    return fr_befriend(be, op->app_id, r->from_id, r->to_id, &tmpl, now_ms, &op->res.peer_seq,
+                       &op->res.seq);
+}
+
+static int rq_read(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
+{
+    sqlite3_stmt *s = be->w[WQ_RQ_UNREAD];
+    sqlite3_bind_int(s, 1, op->app_id);
+    bind_str(s, 2, op->from_id);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = w_collect_ints(be, s, &ids, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        int64_t seq;
+        rc = next_owner_seq(be, WQ_RQ_MAX, op->app_id, op->from_id, &seq);
+        if (rc != 0)
+            break;
+        s = be->w[WQ_RQ_READ];
+        sqlite3_bind_int64(s, 1, ids[i]);
+        sqlite3_bind_int64(s, 2, now_ms);
+        sqlite3_bind_int64(s, 3, seq);
+        rc = run_unbind(s);
+        if (rc == 0)
+            op->res.seq = seq;
+    }
+    free(ids);
+    return rc;
+}
+
+/* owner's live list name: *id, 0 when there is none. */
+static int fg_by_name(store_backend_t *be, int32_t app_id, const char *owner, const char *name,
+                      int64_t *id)
+{
+    sqlite3_stmt *s = be->w[WQ_FG_BY_NAME];
+    sqlite3_bind_int(s, 1, app_id);
+    bind_str(s, 2, owner);
+    bind_str(s, 3, name);
+    *id = 0;
+    int rc = w_step(be, s, "friend list by name");
+    if (rc <= 0)
+        return rc;
+    *id = sqlite3_column_int64(s, 0);
+    w_done(s);
+    return 0;
+}
+
+/* to is a live friend of owner. */
+static int fr_is_friend(store_backend_t *be, int32_t app_id, const char *owner, const char *to,
+                        int *yes)
+{
+    store_friend_t f;
+    int found;
+    int rc = fr_get(be, app_id, owner, to, &f, &found);
+    *yes = rc == 0 && f.status == 1;
+    return rc;
+}
+
+static int fg_add(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
+{
+    int live;
+    int64_t id;
+    int rc = user_live(be, op->app_id, op->from_id, &live, NULL);
+    if (rc == 0)
+        rc = fg_by_name(be, op->app_id, op->from_id, op->name, &id);
+    if (rc != 0)
+        return rc;
+    if (!live || id) {
+        op->res.reject = !live ? STORE_REJECT_USER_NOT_FOUND : STORE_REJECT_GROUP_EXISTS;
+        return 0;
+    }
+    int64_t seq;
+    rc = next_owner_seq(be, WQ_FG_MAX, op->app_id, op->from_id, &seq);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *s = be->w[WQ_FG_INSERT];
+    sqlite3_bind_int(s, 1, op->app_id);
+    bind_str(s, 2, op->from_id);
+    bind_str(s, 3, op->name);
+    sqlite3_bind_int64(s, 4, seq);
+    sqlite3_bind_int64(s, 5, now_ms);
+    rc = run_unbind(s);
+    if (rc != 0)
+        return rc;
+    op->res.group_id = id = sqlite3_last_insert_rowid(be->wdb);
+    op->res.seq = seq;
+    for (size_t i = 0; i < op->n; i++) {
+        if (op->row_rc[i] != 0)
+            continue;
+        int yes;
+        rc = fr_is_friend(be, op->app_id, op->from_id, op->ids[i], &yes);
+        if (rc == 0 && yes)
+            rc = fgm_run(be, WQ_FGM_ADD, id, op->ids[i]);
+        if (rc != 0)
+            return rc;
+        op->row_rc[i] = yes ? 0 : STORE_REJECT_NOT_FRIEND;
+    }
+    return 0;
+}
+
+static int fg_del(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
+{
+    for (size_t i = 0; i < op->n; i++) {
+        if (op->row_rc[i] != 0)
+            continue;
+        int64_t id;
+        int rc = fg_by_name(be, op->app_id, op->from_id, op->ids[i], &id);
+        if (rc != 0)
+            return rc;
+        if (!id) {
+            op->row_rc[i] = STORE_REJECT_GROUP_NOT_FOUND;
+            continue;
+        }
+        rc = fgm_run(be, WQ_FGM_CLEAR, id, NULL);
+        if (rc == 0)
+            rc = fg_touch(be, op->app_id, op->from_id, id, 1, now_ms, &op->row_seq[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int fg_member(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
+{
+    int64_t id;
+    int rc = fg_by_name(be, op->app_id, op->from_id, op->name, &id);
+    if (rc != 0)
+        return rc;
+    if (!id) {
+        op->res.reject = STORE_REJECT_GROUP_NOT_FOUND;
+        return 0;
+    }
+    op->res.group_id = id;
+    int changed = 0;
+    for (size_t i = 0; i < op->n; i++) {
+        if (op->row_rc[i] != 0)
+            continue;
+        if (op->flag) {
+            int yes;
+            rc = fr_is_friend(be, op->app_id, op->from_id, op->ids[i], &yes);
+            if (rc == 0 && yes)
+                rc = fgm_run(be, WQ_FGM_ADD, id, op->ids[i]);
+            if (rc != 0)
+                return rc;
+            op->row_rc[i] = yes ? 0 : STORE_REJECT_NOT_FRIEND;
+            changed |= yes && sqlite3_changes(be->wdb) > 0;
+        } else {
+            rc = fgm_run(be, WQ_FGM_DEL, id, op->ids[i]);
+            if (rc != 0)
+                return rc;
+            int gone = sqlite3_changes(be->wdb) > 0;
+            op->row_rc[i] = gone ? 0 : STORE_ENOTFOUND;
+            changed |= gone;
+        }
+    }
+    if (changed)
+        rc = fg_touch(be, op->app_id, op->from_id, id, 0, now_ms, &op->res.seq);
+    return rc;
+}
+
+static int sqlite_friend_write(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
+{
+    switch (op->what) {
+    case SF_IMPORT: return fr_import(be, op, now_ms);
+    case SF_ADD: return fr_add(be, op, now_ms);
+    case SF_UPDATE: return fr_update(be, op);
+    case SF_DELETE: return fr_delete(be, op, now_ms);
+    case SF_DELETE_ALL: return fr_delete_all(be, op, now_ms);
+    case SF_BLACK: return fr_black(be, op);
+    case SF_REQ_APPROVE: return rq_approve(be, op, now_ms);
+    case SF_REQ_READ: return rq_read(be, op, now_ms);
+    case SF_GROUP_ADD: return fg_add(be, op, now_ms);
+    case SF_GROUP_DEL: return fg_del(be, op, now_ms);
+    case SF_GROUP_MEMBER: return fg_member(be, op, now_ms);
+    }
+    return STORE_EINVAL;
+}
+
+/* store_msg_t.flags: the friendship rules of a send (store.h). */
+static int msg_friend_check(store_backend_t *be, const store_msg_t *m, int *reject)
+{
+    store_friend_t ab, ba;
+    int fab, fba;
+    int rc = fr_get(be, m->app_id, m->from_id, m->to_id, &ab, &fab);
+    if (rc == 0)
+        rc = fr_get(be, m->app_id, m->to_id, m->from_id, &ba, &fba);
+    if (rc != 0)
+        return rc;
+    *reject = 0;
+    if ((m->flags & STORE_MSG_CHECK_BLACK) && ab.black == 2)
+        *reject = STORE_REJECT_BLACKED_BY_YOU;
+    else if ((m->flags & STORE_MSG_CHECK_BLACK) && ba.black == 2)
+        *reject = STORE_REJECT_BLACKED_BY_PEER;
+    else if ((m->flags & STORE_MSG_CHECK_FRIEND) && (ab.status != 1 || ba.status != 1))
+        *reject = STORE_REJECT_NOT_FRIEND;
+    return 0;
 }
 
 /* ---- readers ---- */
@@ -1830,6 +2714,212 @@ static int sqlite_conv_get(store_backend_t *be, int32_t app_id, const char *owne
     return ret;
 }
 
+/* ---- friendship (readers) ---- */
+
+/* Columns in FR_COLS order. */
+static int friend_row(sqlite3_stmt *q, void *dst)
+{
+    store_friend_t *f = dst;
+    memset(f, 0, sizeof *f);
+    if (col_text(q, 0, f->from_id, sizeof f->from_id) != 0 ||
+        col_text(q, 1, f->to_id, sizeof f->to_id) != 0 ||
+        col_text(q, 2, f->remark, sizeof f->remark) != 0 ||
+        col_text(q, 5, f->add_source, sizeof f->add_source) != 0 ||
+        col_text(q, 6, f->extra, sizeof f->extra) != 0 ||
+        col_text(q, 10, f->nick_name, sizeof f->nick_name) != 0) {
+        LOGE("store friendship row has an oversized text column", NULL);
+        return STORE_EIO;
+    }
+    f->status = sqlite3_column_int(q, 3);
+    f->black = sqlite3_column_int(q, 4);
+    f->friend_sequence = sqlite3_column_int64(q, 7);
+    f->black_sequence = sqlite3_column_int64(q, 8);
+    f->create_time = sqlite3_column_int64(q, 9);
+    return 0;
+}
+
+/* Columns in REQ_COLS order (also the writer's WQ_RQ_GET). */
+static int request_row(sqlite3_stmt *q, void *dst)
+{
+    store_friend_request_t *r = dst;
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(q, 0);
+    if (col_text(q, 1, r->from_id, sizeof r->from_id) != 0 ||
+        col_text(q, 2, r->to_id, sizeof r->to_id) != 0 ||
+        col_text(q, 3, r->remark, sizeof r->remark) != 0 ||
+        col_text(q, 5, r->add_source, sizeof r->add_source) != 0 ||
+        col_text(q, 6, r->add_wording, sizeof r->add_wording) != 0) {
+        LOGE("store friend request row has an oversized text column", NULL);
+        return STORE_EIO;
+    }
+    r->read_status = sqlite3_column_int(q, 4);
+    r->approve_status = sqlite3_column_int(q, 7);
+    r->create_time = sqlite3_column_int64(q, 8);
+    r->update_time = sqlite3_column_int64(q, 9);
+    r->sequence = sqlite3_column_int64(q, 10);
+    return 0;
+}
+
+static int group_row(sqlite3_stmt *q, void *dst)
+{
+    store_friend_group_t *g = dst;
+    memset(g, 0, sizeof *g);
+    g->id = sqlite3_column_int64(q, 0);
+    if (col_text(q, 1, g->name, sizeof g->name) != 0) {
+        LOGE("store friend list row has an oversized name", NULL);
+        return STORE_EIO;
+    }
+    g->sequence = sqlite3_column_int64(q, 2);
+    g->del_flag = sqlite3_column_int(q, 3);
+    g->create_time = sqlite3_column_int64(q, 4);
+    g->update_time = sqlite3_column_int64(q, 5);
+    return 0;
+}
+
+static int member_row(sqlite3_stmt *q, void *dst)
+{
+    if (col_text(q, 0, dst, STORE_ID_MAX + 1) != 0) {
+        LOGE("store friend list member has an oversized id", NULL);
+        return STORE_EIO;
+    }
+    return 0;
+}
+
+static int sqlite_friend_get(store_backend_t *be, int32_t app_id, const char *from_id,
+                             const char *to_id, store_friend_t *out)
+{
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *q = c->q[RQ_FR_GET];
+    sqlite3_bind_int(q, 1, app_id);
+    bind_str(q, 2, from_id);
+    bind_str(q, 3, to_id);
+    int ret = one_row(c->db, q, friend_row, out, "friendship get");
+    done_q(q);
+    give_back(be, c);
+    return ret;
+}
+
+/* A page of rows (sequence > after, at most limit) and the owner's
+ * maximum from one snapshot, for every sequence-synced table. */
+static int seq_page(store_backend_t *be, int q_max, int q_list, int32_t app_id,
+                    const char *owner, int64_t after, int limit, size_t elem, row_fn fn,
+                    void **out, size_t *n, int64_t *max_seq, const char *what)
+{
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *qm = c->q[q_max], *ql = c->q[q_list];
+    int ret = run(c->q[RQ_BEGIN]);
+    if (ret == 0) {
+        sqlite3_bind_int(qm, 1, app_id);
+        bind_str(qm, 2, owner);
+        ret = one_row(c->db, qm, count_row, max_seq, what);
+        done_q(qm);
+    }
+    if (ret == 0) {
+        sqlite3_bind_int(ql, 1, app_id);
+        bind_str(ql, 2, owner);
+        sqlite3_bind_int64(ql, 3, after);
+        sqlite3_bind_int(ql, 4, limit);
+        ret = collect(c->db, ql, elem, fn, out, n, what);
+        done_q(ql);
+    }
+    /* friend lists: each one's members, still in the same snapshot */
+    if (ret == 0 && q_list == RQ_FG_LIST) {
+        store_friend_group_t *g = *out;
+        sqlite3_stmt *qg = c->q[RQ_FGM_LIST];
+        for (size_t i = 0; ret == 0 && i < *n; i++) {
+            void *v = NULL;
+            sqlite3_bind_int64(qg, 1, g[i].id);
+            ret = collect(c->db, qg, STORE_ID_MAX + 1, member_row, &v, &g[i].nmembers,
+                          "friend list members");
+            done_q(qg);
+            g[i].members = v;
+        }
+        if (ret != 0) {
+            store_friend_groups_free(g, *n);
+            *out = NULL;
+            *n = 0;
+        }
+    }
+    read_end(c);
+    give_back(be, c);
+    if (ret != 0)
+        *max_seq = 0;
+    return ret;
+}
+
+static int sqlite_friend_list(store_backend_t *be, int32_t app_id, const char *owner,
+                              int64_t after_seq, int limit, store_friend_t **out, size_t *n,
+                              int64_t *max_seq)
+{
+    void *v = NULL;
+    int ret = seq_page(be, RQ_FR_MAX, RQ_FR_LIST, app_id, owner, after_seq, limit,
+                       sizeof(store_friend_t), friend_row, &v, n, max_seq, "friendship list");
+    if (ret == 0)
+        *out = v;
+    return ret;
+}
+
+static int sqlite_friend_all(store_backend_t *be, int32_t app_id, const char *owner,
+                             store_friend_t **out, size_t *n)
+{
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *q = c->q[RQ_FR_ALL];
+    sqlite3_bind_int(q, 1, app_id);
+    bind_str(q, 2, owner);
+    void *v = NULL;
+    int ret = collect(c->db, q, sizeof(store_friend_t), friend_row, &v, n, "friendship all");
+    done_q(q);
+    give_back(be, c);
+    if (ret == 0)
+        *out = v;
+    return ret;
+}
+
+static int sqlite_friend_requests(store_backend_t *be, int32_t app_id, const char *to_id,
+                                  int64_t after_seq, int limit, store_friend_request_t **out,
+                                  size_t *n, int64_t *max_seq)
+{
+    void *v = NULL;
+    int ret = seq_page(be, RQ_RQ_MAX, RQ_RQ_LIST, app_id, to_id, after_seq, limit,
+                       sizeof(store_friend_request_t), request_row, &v, n, max_seq,
+                       "friend request list");
+    if (ret == 0)
+        *out = v;
+    return ret;
+}
+
+static int sqlite_friend_groups(store_backend_t *be, int32_t app_id, const char *owner,
+                                int64_t after_seq, int limit, store_friend_group_t **out,
+                                size_t *n, int64_t *max_seq)
+{
+    void *v = NULL;
+    int ret = seq_page(be, RQ_FG_MAX, RQ_FG_LIST, app_id, owner, after_seq, limit,
+                       sizeof(store_friend_group_t), group_row, &v, n, max_seq,
+                       "friend list list");
+    if (ret == 0)
+        *out = v;
+    return ret;
+}
+
+static int sqlite_friend_seqs(store_backend_t *be, int32_t app_id, const char *user_id,
+                              int64_t *fs, int64_t *rs, int64_t *gs)
+{
+    rconn_t *c = borrow(be);
+    const int qs[3] = {RQ_FR_MAX, RQ_RQ_MAX, RQ_FG_MAX};
+    int64_t *dst[3] = {fs, rs, gs};
+    int ret = run(c->q[RQ_BEGIN]);
+    for (int i = 0; ret == 0 && i < 3; i++) {
+        sqlite3_stmt *q = c->q[qs[i]];
+        sqlite3_bind_int(q, 1, app_id);
+        bind_str(q, 2, user_id);
+        ret = one_row(c->db, q, count_row, dst[i], "friendship sequences");
+        done_q(q);
+    }
+    read_end(c);
+    give_back(be, c);
+    return ret;
+}
+
 const store_backend_ops_t store_sqlite_backend = {
     .name = "sqlite",
     .open = sqlite_open,
@@ -1860,4 +2950,11 @@ const store_backend_ops_t store_sqlite_backend = {
     .msg_sync = sqlite_msg_sync,
     .conv_list = sqlite_conv_list,
     .conv_get = sqlite_conv_get,
+    .friend_write = sqlite_friend_write,
+    .friend_get = sqlite_friend_get,
+    .friend_list = sqlite_friend_list,
+    .friend_all = sqlite_friend_all,
+    .friend_requests = sqlite_friend_requests,
+    .friend_groups = sqlite_friend_groups,
+    .friend_seqs = sqlite_friend_seqs,
 };
