@@ -41,6 +41,8 @@ typedef struct workload {
 static const workload_t workloads[] = {
     {"idle", wl_idle, "hold --conns logged-in connections for --hold s; server RSS per connection"},
     {"login", wl_login, "connect+login rate and latency; --storm: close all, reconnect all at once"},
+    {"p2p", wl_p2p, "one-to-one messages, pairs 2i->2i+1, --window in flight per sender: msgs/s, latency"},
+    {"rate", wl_rate, "one-to-one messages at a fixed total --rate msgs/s: latency at a sustainable load"},
 };
 #define NWORKLOADS (sizeof workloads / sizeof workloads[0])
 
@@ -60,7 +62,14 @@ static void usage(FILE *f)
             "  --admin ID           the app admin identifier for importUser (admin)\n"
             "  --app ID             appId (10000)\n"
             "  --client-type N      clientType of every connection, 0..5 (3 = Android)\n"
-            "  --conns N            connections (idle: 10000, login: 1000)\n"
+            "  --conns N            connections (idle: 10000, others: 1000)\n"
+            "  --clients N          p2p/rate: same as --conns; client 2i sends to client 2i+1\n"
+            "  --window W           p2p: messages in flight per sender (8); rate: the cap (64)\n"
+            "  --size BYTES         p2p/rate: messageBody size, about (64; at least 48 are used)\n"
+            "  --warmup S           p2p/rate: seconds of sending before the measurement (3)\n"
+            "  --duration S         p2p/rate: measured seconds (10)\n"
+            "  --rate R             rate: total messages per second over all senders (5000)\n"
+            "  --drain S            p2p/rate: wait for outstanding acks/deliveries at the end (2)\n"
             "  --concurrency N      connect+login in flight at once (128)\n"
             "  --hold S             idle: seconds to hold the connections (60)\n"
             "  --heartbeat-ms MS    PING interval per connection (10000)\n"
@@ -180,6 +189,7 @@ static int raise_nofile(uint32_t conns)
 enum {
     OPT_TCP = 256, OPT_SECRET, OPT_APP, OPT_CLIENT_TYPE, OPT_CONNS, OPT_CONCURRENCY, OPT_HOLD,
     OPT_HEARTBEAT, OPT_PID, OPT_SOURCES, OPT_STORM, OPT_TIMEOUT, OPT_HELP, OPT_HTTP, OPT_ADMIN,
+    OPT_CLIENTS, OPT_WINDOW, OPT_SIZE, OPT_WARMUP, OPT_DURATION, OPT_RATE, OPT_DRAIN,
 };
 
 static const struct option long_opts[] = {
@@ -198,6 +208,13 @@ static const struct option long_opts[] = {
     {"help", no_argument, NULL, OPT_HELP},
     {"http", required_argument, NULL, OPT_HTTP},
     {"admin", required_argument, NULL, OPT_ADMIN},
+    {"clients", required_argument, NULL, OPT_CLIENTS},
+    {"window", required_argument, NULL, OPT_WINDOW},
+    {"size", required_argument, NULL, OPT_SIZE},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"duration", required_argument, NULL, OPT_DURATION},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"drain", required_argument, NULL, OPT_DRAIN},
     {NULL, 0, NULL, 0},
 };
 
@@ -228,7 +245,14 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, const workload_t *
     o->heartbeat_ms = 10000;
     o->timeout_s = 300;
     o->admin = "admin";
-    int have_target = 0, have_sources = 0;
+    int is_msg = strcmp(o->workload, "p2p") == 0 || strcmp(o->workload, "rate") == 0;
+    o->window = strcmp(o->workload, "rate") == 0 ? 64 : 8;
+    o->size = 64;
+    o->warmup_s = 3;
+    o->duration_s = 10;
+    o->rate = 5000;
+    o->drain_s = 2;
+    int have_target = 0, have_sources = 0, have_msg_opt = 0;
     uint32_t v;
 
     optind = 2;
@@ -265,6 +289,7 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, const workload_t *
                 return bad("--client-type", optarg);
             o->client_type = (int32_t)v;
             break;
+        case OPT_CLIENTS:
         case OPT_CONNS:
             if (parse_u32(optarg, 1, 1000000, &o->conns) < 0)
                 return bad("--conns (1..1000000)", optarg);
@@ -294,6 +319,37 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, const workload_t *
         case OPT_STORM:
             o->storm = 1;
             break;
+        case OPT_WINDOW:
+            if (parse_u32(optarg, 1, 100000, &o->window) < 0)
+                return bad("--window (1..100000)", optarg);
+            have_msg_opt = 1;
+            break;
+        case OPT_SIZE:
+            if (parse_u32(optarg, 1, 32000, &o->size) < 0)
+                return bad("--size (1..32000)", optarg);
+            have_msg_opt = 1;
+            break;
+        case OPT_WARMUP:
+            if (parse_u32(optarg, 0, 3600, &o->warmup_s) < 0)
+                return bad("--warmup (0..3600)", optarg);
+            have_msg_opt = 1;
+            break;
+        case OPT_DURATION:
+            if (parse_u32(optarg, 1, 3600, &o->duration_s) < 0)
+                return bad("--duration (1..3600)", optarg);
+            have_msg_opt = 1;
+            break;
+        case OPT_RATE:
+            if (parse_u32(optarg, 1, 10000000, &o->rate) < 0)
+                return bad("--rate (1..10000000)", optarg);
+            if (strcmp(o->workload, "rate") != 0)
+                return bad("--rate (only for the rate workload)", optarg);
+            break;
+        case OPT_DRAIN:
+            if (parse_u32(optarg, 0, 600, &o->drain_s) < 0)
+                return bad("--drain (0..600)", optarg);
+            have_msg_opt = 1;
+            break;
         case OPT_TIMEOUT:
             if (parse_u32(optarg, 1, 86400, &o->timeout_s) < 0)
                 return bad("--timeout", optarg);
@@ -316,6 +372,14 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, const workload_t *
         return bad("--secret", NULL);
     if (o->storm && strcmp(o->workload, "login") != 0)
         return bad("--storm (only for the login workload)", o->workload);
+    if (have_msg_opt && !is_msg)
+        return bad("--window/--size/--warmup/--duration/--drain (only for p2p and rate)",
+                   o->workload);
+    if (is_msg && o->conns < 2)
+        return bad("--clients (p2p and rate need at least 2)", "1");
+    if (is_msg && (uint64_t)o->warmup_s + o->duration_s + o->drain_s + 60 > o->timeout_s)
+        fprintf(stderr, "petrel-bench: warning: --timeout %" PRIu32 " s leaves little room for "
+                        "login + warm-up + duration + drain\n", o->timeout_s);
     if (!have_sources)
         auto_sources(o);
     return 0;

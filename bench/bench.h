@@ -12,6 +12,10 @@
  *               printer (one `RESULT {json}` line + one markdown row)
  *   wl_idle.c   workload "idle"
  *   wl_login.c  workload "login" (with --storm)
+ *   wl_p2p.c    workload "p2p": one-to-one messages, W in flight per sender
+ *   wl_rate.c   workload "rate": one-to-one messages at a fixed total rate
+ *   p2p.c       the engine both message workloads share (send, ack,
+ *               receive, loss/duplicate/order checks, latency)
  *   users.c     setup: import the bench users through the REST API
  *
  * Everything runs on one thread and one libuv loop.  A workload is written
@@ -57,6 +61,13 @@ typedef struct bench_opts {
     uint32_t timeout_s;      /* global deadline */
     pid_t pid;               /* server pid for RSS/CPU, 0 = not measured */
     int storm;
+    /* p2p / rate: --clients is --conns (pairs: 2i sends to 2i+1) */
+    uint32_t window;         /* messages in flight per sender (rate: the cap) */
+    uint32_t size;           /* messageBody bytes, about */
+    uint32_t warmup_s;
+    uint32_t duration_s;     /* measured interval */
+    uint32_t rate;           /* rate: total msgs/s over all senders */
+    uint32_t drain_s;        /* after the run: wait for acks and deliveries */
     struct sockaddr_in sources[BENCH_MAX_SOURCES];
     uint32_t nsources;       /* 0 = let the kernel choose (no bind) */
     int sources_auto;        /* sources were picked automatically */
@@ -246,5 +257,16 @@ int bench_import_users(const bench_opts_t *o, uint32_t n, uint64_t *added, uint6
 
 int wl_idle(bench_t *b, result_t *r);
 int wl_login(bench_t *b, result_t *r);
+int wl_p2p(bench_t *b, result_t *r);
+int wl_rate(bench_t *b, result_t *r);
+
+/* ---- one-to-one message engine (p2p.c) --------------------------------- */
+
+/* Run the message workload on b (conns 2i send to 2i+1): with rate == 0
+ * each sender keeps o->window messages in flight (closed loop); with
+ * rate > 0 a token bucket sends `rate` msgs/s in total round-robin over the
+ * senders, o->window being only a cap per sender.  Fills r; returns the
+ * exit status (0 ok, 1 criteria not met). */
+int p2p_run(bench_t *b, result_t *r, const char *name, uint32_t rate);
 
 #endif
