@@ -9,6 +9,7 @@
 #include "server/util.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -21,8 +22,38 @@
 struct apps {
     pthread_rwlock_t lock;
     store_app_t *v;
+    unsigned *flags;   /* APP_F_* parsed from v[i].settings, same index */
     size_t n;
 };
+
+/* Parse the settings switches the hot paths test, once per change. */
+static unsigned parse_flags(const char *settings)
+{
+    json_t *o = json_loads(settings, 0, NULL);
+    unsigned f = 0;
+    const char *keys[] = {"sendMessageCheckFriend", "sendMessageCheckBlack"};
+    const unsigned bits[] = {APP_F_CHECK_FRIEND, APP_F_CHECK_BLACK};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(o, keys[i]);
+        if (json_is_true(v) || (json_is_integer(v) && json_integer_value(v)))
+            f |= bits[i];
+    }
+    json_decref(o);
+    return f;
+}
+
+unsigned apps_flags(apps_t *a, int32_t app_id)
+{
+    unsigned f = 0;
+    pthread_rwlock_rdlock(&a->lock);
+    for (size_t i = 0; i < a->n; i++)
+        if (a->v[i].app_id == app_id) {
+            f = a->flags[i];
+            break;
+        }
+    pthread_rwlock_unlock(&a->lock);
+    return f;
+}
 
 int apps_load(store_t *st, apps_t **out)
 {
@@ -35,6 +66,13 @@ int apps_load(store_t *st, apps_t **out)
         apps_free(a);
         return rc;
     }
+    a->flags = calloc(a->n ? a->n : 1, sizeof *a->flags);
+    if (!a->flags) {
+        apps_free(a);
+        return STORE_EIO;
+    }
+    for (size_t i = 0; i < a->n; i++)
+        a->flags[i] = parse_flags(a->v[i].settings);
     *out = a;
     return 0;
 }
@@ -44,6 +82,7 @@ void apps_free(apps_t *a)
     if (!a)
         return;
     pthread_rwlock_destroy(&a->lock);
+    free(a->flags);
     free(a->v);
     free(a);
 }
@@ -83,14 +122,18 @@ int apps_put_sync(apps_t *a, store_t *st, const store_app_t *app)
             break;
     if (i == a->n) {
         store_app_t *nv = realloc(a->v, (a->n + 1) * sizeof *nv);
-        if (!nv) {
+        if (nv)
+            a->v = nv;
+        unsigned *nf = nv ? realloc(a->flags, (a->n + 1) * sizeof *nf) : NULL;
+        if (!nf) {
             pthread_rwlock_unlock(&a->lock);
             return STORE_EIO;
         }
-        a->v = nv;
+        a->flags = nf;
         a->n++;
     }
     a->v[i] = *app;
+    a->flags[i] = parse_flags(app->settings);
     pthread_rwlock_unlock(&a->lock);
     return 0;
 }

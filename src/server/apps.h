@@ -20,6 +20,11 @@ int apps_get(apps_t *a, int32_t app_id, store_app_t *out);
 int apps_put_sync(apps_t *a, store_t *st, const store_app_t *app);
 size_t apps_count(apps_t *a);
 
+/* Switches from an app's settings JSON, parsed once when the app is
+ * loaded or changed. */
+enum { APP_F_CHECK_FRIEND = 1, APP_F_CHECK_BLACK = 2 };
+unsigned apps_flags(apps_t *a, int32_t app_id);
+
 /* Make sure the default app exists and matches the explicit config keys;
  * generates and stores a secret in data_dir on first start.  Prints the
  * secret once (stdout) when it was just generated. */

@@ -68,18 +68,9 @@ int msg_parse_send(json_t *body, store_msg_t *m, const char **why)
 
 unsigned msg_check_flags(server_t *s, int32_t app_id)
 {
-    store_app_t app;
-    if (apps_get(s->apps, app_id, &app) < 0)
-        return 0;
-    json_t *o = json_loads(app.settings, 0, NULL);
-    json_t *f = json_object_get(o, "sendMessageCheckFriend");
-    json_t *b = json_object_get(o, "sendMessageCheckBlack");
-    unsigned flags = (json_is_true(f) || (json_is_integer(f) && json_integer_value(f))
-                          ? STORE_MSG_CHECK_FRIEND : 0) |
-                     (json_is_true(b) || (json_is_integer(b) && json_integer_value(b))
-                          ? STORE_MSG_CHECK_BLACK : 0);
-    json_decref(o);
-    return flags;
+    unsigned f = apps_flags(s->apps, app_id);
+    return (f & APP_F_CHECK_FRIEND ? STORE_MSG_CHECK_FRIEND : 0) |
+           (f & APP_F_CHECK_BLACK ? STORE_MSG_CHECK_BLACK : 0);
 }
 
 json_t *msg_content_json(const store_msg_t *m, int client_type, const char *imei)
