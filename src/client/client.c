@@ -28,6 +28,8 @@
  * wslay context is ever released under the code that is using it.
  */
 #include "petrel/client.h"
+
+#include "netutil.h"
 #include "petrel/proto.h"
 
 #include <errno.h>
@@ -105,21 +107,8 @@ struct petrel_client {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Milliseconds left until deadline, clamped to [0, INT32_MAX]. */
-static int ms_left(int64_t deadline)
-{
-    int64_t d = deadline - now_ms();
-    if (d < 0)
-        return 0;
-    return d > INT32_MAX ? INT32_MAX : (int)d;
-}
+#define now_ms pnet_now_ms
+#define ms_left pnet_ms_left
 
 static void set_err(petrel_client_t *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -908,62 +897,12 @@ static int ws_handshake(petrel_client_t *c, int64_t deadline)
 
 static int tcp_connect(petrel_client_t *c, int64_t deadline)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-    struct addrinfo *res = NULL;
-    int g = getaddrinfo(c->host, c->port, &hints, &res);
-    if (g != 0) {
-        set_err(c, "resolve %s: %s", c->host, gai_strerror(g));
-        return -EHOSTUNREACH;
-    }
-    int err = ECONNREFUSED;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        ai->ai_protocol);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
-        if (r < 0 && errno == EINPROGRESS) {
-            for (;;) {
-                int wait = ms_left(deadline);
-                struct pollfd p = { .fd = fd, .events = POLLOUT };
-                int n = wait ? poll(&p, 1, wait) : 0;
-                if (n < 0 && errno == EINTR)
-                    continue;
-                if (n < 0) {
-                    err = errno;
-                    break;
-                }
-                if (n == 0) {
-                    err = ETIMEDOUT;
-                    break;
-                }
-                int so = 0;
-                socklen_t sl = sizeof so;
-                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) < 0)
-                    so = errno;
-                err = so;
-                r = so ? -1 : 0;
-                break;
-            }
-        } else if (r < 0) {
-            err = errno;
-        }
-        if (r == 0) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            c->fd = fd;
-            freeaddrinfo(res);
-            return 0;
-        }
-        close(fd);
-        if (err == ETIMEDOUT)
-            break;
-    }
-    freeaddrinfo(res);
-    set_err(c, "connect %s:%s: %s", c->host, c->port, strerror(err));
-    return -err;
+    int r = pnet_connect(c->host, c->port, deadline, &c->fd);
+    if (r == -EHOSTUNREACH)
+        set_err(c, "resolve %s: host not found", c->host);
+    else if (r < 0)
+        set_err(c, "connect %s:%s: %s", c->host, c->port, strerror(-r));
+    return r;
 }
 
 /* ---- public API ------------------------------------------------------------ */

@@ -19,6 +19,8 @@
  */
 #include "petrel/http.h"
 
+#include "netutil.h"
+
 #include <errno.h>
 #include <http_parser.h>
 #include <limits.h>
@@ -52,20 +54,8 @@ struct resp {
     int nomem;
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int ms_left(int64_t deadline)
-{
-    int64_t d = deadline - now_ms();
-    if (d < 0)
-        return 0;
-    return d > INT32_MAX ? INT32_MAX : (int)d;
-}
+#define now_ms pnet_now_ms
+#define ms_left pnet_ms_left
 
 static int copy_bounded(char *dst, size_t cap, const char *src, size_t n)
 {
@@ -138,58 +128,7 @@ static int parse_http_url(const char *url, struct http_url *u)
 
 static int connect_deadline(const struct http_url *u, int64_t deadline, int *out_fd)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-    struct addrinfo *res = NULL;
-    if (getaddrinfo(u->host, u->port, &hints, &res) != 0)
-        return -EHOSTUNREACH;
-    int err = ECONNREFUSED;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        ai->ai_protocol);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
-        if (r < 0 && errno == EINPROGRESS) {
-            for (;;) {
-                int wait = ms_left(deadline);
-                struct pollfd p = { .fd = fd, .events = POLLOUT };
-                int n = wait ? poll(&p, 1, wait) : 0;
-                if (n < 0 && errno == EINTR)
-                    continue;
-                if (n < 0) {
-                    err = errno;
-                    break;
-                }
-                if (n == 0) {
-                    err = ETIMEDOUT;
-                    break;
-                }
-                int so = 0;
-                socklen_t sl = sizeof so;
-                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) < 0)
-                    so = errno;
-                err = so;
-                r = so ? -1 : 0;
-                break;
-            }
-        } else if (r < 0) {
-            err = errno;
-        }
-        if (r == 0) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            freeaddrinfo(res);
-            *out_fd = fd;
-            return 0;
-        }
-        close(fd);
-        if (err == ETIMEDOUT)
-            break;
-    }
-    freeaddrinfo(res);
-    return -err;
+    return pnet_connect(u->host, u->port, deadline, out_fd);
 }
 
 static int send_all(int fd, const char *buf, size_t len, int64_t deadline)
