@@ -69,6 +69,14 @@ enum petrel_command {
 
     /* users 4xxx */
     PETREL_CMD_USER_MODIFY       = 4000,
+    /* Online status.  4001 and 4002 are the seeds' internal numbers
+     * (gateway -> user service, SDK enum); petrel never sends them and
+     * answers them with 61008 like every 4xxx uplink. */
+    PETREL_CMD_USER_ONLINE_STATUS_CHANGE             = 4001,
+    PETREL_CMD_USER_ONLINE_STATUS_SUBSCRIBE          = 4002,
+    PETREL_CMD_USER_CUSTOM_STATUS_CHANGE_NOTIFY      = 4003, /* S->C */
+    PETREL_CMD_USER_ONLINE_STATUS_CHANGE_NOTIFY      = 4004, /* S->C, to friends, subscribers */
+    PETREL_CMD_USER_ONLINE_STATUS_CHANGE_NOTIFY_SYNC = 4005, /* S->C, to the user's other devices */
 
     /* conversations 5xxx */
     PETREL_CMD_CONVERSATION_DELETE = 5000,

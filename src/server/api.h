@@ -114,6 +114,11 @@ void h_group_del(api_ctx_t *ctx);
 void h_group_member_add(api_ctx_t *ctx);
 void h_group_member_del(api_ctx_t *ctx);
 void h_group_sync(api_ctx_t *ctx);
+/* api_presence.c */
+void h_status_subscribe(api_ctx_t *ctx);
+void h_status_set_custom(api_ctx_t *ctx);
+void h_status_query_friends(api_ctx_t *ctx);
+void h_status_query_users(api_ctx_t *ctx);
 /* api_system.c */
 void h_gateway_login(api_ctx_t *ctx);
 void h_app_get(api_ctx_t *ctx);

@@ -59,6 +59,7 @@ static const cfg_key_t keys[] = {
     B(demo_app_server, "serve the built-in demo app server at /app/v1 (register, login)"),
     I(app_token_ttl, 60, 31536000, "lifetime (s) of userSign tokens issued by the demo app server"),
     I(recall_window_ms, 0, 86400000, "how long after sending a message may be recalled (server time)"),
+    I(presence_debounce_ms, 0, 600000, "delay of a user's offline notification; a device back within it cancels it"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -87,6 +88,7 @@ void config_defaults(config_t *c)
     c->demo_app_server = 1;
     c->app_token_ttl = 7 * 24 * 3600;
     c->recall_window_ms = 120000;
+    c->presence_debounce_ms = 2000;
 }
 
 const char *config_key_name(size_t i)

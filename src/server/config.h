@@ -43,6 +43,7 @@ typedef struct config {
     int demo_app_server;         /* built-in /app/v1 register/login */
     int app_token_ttl;           /* seconds; lifetime of tokens the demo app server issues */
     int recall_window_ms;        /* a message may be recalled this long after the server stored it */
+    int presence_debounce_ms;    /* a user's "offline" waits this long for a device to come back */
 
     /* which app_* keys were given explicitly (they then override the
      * stored app on every start) */

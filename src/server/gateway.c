@@ -13,6 +13,7 @@
 #include "server/apps.h"
 #include "server/log.h"
 #include "server/msg.h"
+#include "server/presence.h"
 #include "server/store.h"
 
 #include <jansson.h>
@@ -295,7 +296,9 @@ static void login_finish(conn_t *c)
     };
     sess_device_t *victims = NULL;
     size_t nv = 0;
-    int rc = s->sess->ops->login(s->sess, &q, &victims, &nv);
+    /* registers the device and announces it (4005 to the other devices,
+     * 4004 to friends and subscribers when it is the user's first) */
+    int rc = presence_login(c, &q, &victims, &nv);
     if (nv)
         kick_devices(c, victims, nv);
     sess_devices_free(victims, nv);
@@ -317,8 +320,9 @@ static void login_finish(conn_t *c)
 
 void gw_on_close(conn_t *c)
 {
-    server_t *s = c->w->srv;
-    s->sess->ops->remove(s->sess, c->app_id, c->user_id, c->id);
+    /* unregisters the device and announces it; the user's last device
+     * starts the debounced offline (presence.h) */
+    presence_logout(c);
     atomic_fetch_sub(online_gauge(c), 1);
     c->flags &= (uint16_t)~CF_AUTHED;
 }

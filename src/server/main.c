@@ -6,6 +6,7 @@
  */
 #include "server/apps.h"
 #include "server/log.h"
+#include "server/presence.h"
 #include "server/server.h"
 
 #include <signal.h>
@@ -70,7 +71,8 @@ int main(int argc, char **argv)
         return 1;
     }
     s->sess = sess_local_new();
-    if (!s->sess) {
+    s->presence = s->sess ? presence_new(s) : NULL;
+    if (!s->presence) {
         store_close(s->store);
         return 1;
     }
@@ -99,6 +101,7 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&sigterm, NULL);
     uv_close((uv_handle_t *)&sigint, NULL);
     uv_run(main_loop, UV_RUN_DEFAULT);
+    presence_free(s->presence);
     s->sess->ops->destroy(s->sess);
     apps_free(s->apps);
     store_close(s->store);

@@ -23,6 +23,7 @@
 #include "server/util.h"
 
 typedef struct apps apps_t;
+typedef struct presence presence_t;
 typedef struct worker worker_t;
 typedef struct conn conn_t;
 
@@ -34,6 +35,7 @@ typedef struct server {
     store_t *store;
     apps_t *apps;
     sess_registry_t *sess;
+    presence_t *presence;     /* online status (presence.h) */
     metrics_t metrics;
     unsigned nworkers;
     worker_t *workers;

@@ -49,6 +49,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -76,6 +77,7 @@ enum op_kind {
     OP_MSG_RECALL,
     OP_CONV_UPDATE,
     OP_FRIEND,
+    OP_USER_STATUS,
 };
 
 /* Rows of a multi-row op.  row_rc[i] != 0 before the op runs marks a row
@@ -146,6 +148,12 @@ typedef struct op {
             int64_t *seqs;         /* the caller's (n entries) or NULL */
             store_friend_res_t *out; /* may be NULL */
         } fr;
+        struct {
+            int32_t app_id;
+            char user_id[STORE_ID_MAX + 1];
+            char text[STORE_STATUS_TEXT_MAX + 1];
+            int status;
+        } status;
     } u;
     store_done_fn done;
     void *arg;
@@ -237,6 +245,7 @@ static void op_free(op_t *op)
     case OP_MSG_READ:
     case OP_MSG_RECALL:
     case OP_CONV_UPDATE:
+    case OP_USER_STATUS:
         break;
     }
     free(op);
@@ -359,6 +368,9 @@ static int exec_op(store_t *st, op_t *op)
                               op->u.conv.deleted, &op->u.conv.change_seq, now);
     case OP_FRIEND:
         return b->friend_write(st->be, op->u.fr.fo, now);
+    case OP_USER_STATUS:
+        return b->user_status_set(st->be, op->u.status.app_id, op->u.status.user_id,
+                                  op->u.status.text, op->u.status.status, now);
     }
     return STORE_EINVAL;
 }
@@ -1736,6 +1748,110 @@ int store_friend_seqs_sync(store_t *st, int32_t app_id, const char *user_id,
             *group_seq = g;
     }
     return rc;
+}
+
+/* ---- user status ---------------------------------------------------------- */
+
+static int make_user_status(store_t *st, int32_t app_id, const char *user_id, const char *text,
+                            int status, op_t **out)
+{
+    *out = NULL;
+    if (!st || !user_id || !text || !id_ok(user_id) ||
+        strnlen(text, STORE_STATUS_TEXT_MAX + 1) > STORE_STATUS_TEXT_MAX)
+        return STORE_EINVAL;
+    op_t *op = op_new(OP_USER_STATUS);
+    if (!op)
+        return STORE_EIO;
+    op->u.status.app_id = app_id;
+    id_copy(op->u.status.user_id, user_id);
+    memcpy(op->u.status.text, text, strlen(text) + 1);
+    op->u.status.status = status;
+    *out = op;
+    return 0;
+}
+
+int store_user_status_set(store_t *st, int32_t app_id, const char *user_id, const char *text,
+                          int status, store_done_fn done, void *arg)
+{
+    op_t *op;
+    int rc = make_user_status(st, app_id, user_id, text, status, &op);
+    return enqueue(st, rc, op, done, arg);
+}
+
+int store_user_status_set_sync(store_t *st, int32_t app_id, const char *user_id,
+                               const char *text, int status)
+{
+    if (!st)
+        return STORE_EINVAL;
+    op_t *op;
+    int rc = make_user_status(st, app_id, user_id, text, status, &op);
+    return enqueue_wait(st, rc, op);
+}
+
+int store_user_status_get_sync(store_t *st, int32_t app_id, const char *const *ids, size_t n,
+                               store_user_status_t *out)
+{
+    if (!st || (n && (!ids || !out)) || n > STORE_USER_BATCH_MAX)
+        return STORE_EINVAL;
+    const char **valid = n ? calloc(n, sizeof *valid) : NULL;
+    store_user_status_t *tmp = n ? calloc(n, sizeof *tmp) : NULL;
+    size_t k = 0;
+    if (n && (!valid || !tmp)) {
+        free(valid);
+        free(tmp);
+        return STORE_EIO;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!ids[i])
+            goto bad;
+        memset(&out[i], 0, sizeof out[i]);
+        if (id_ok(ids[i])) {
+            id_copy(out[i].user_id, ids[i]);
+            valid[k++] = ids[i];
+        } else {
+            /* no user can have that id: the empty status, id truncated */
+            snprintf(out[i].user_id, sizeof out[i].user_id, "%s", ids[i]);
+        }
+    }
+    int rc = k ? st->bops->user_status_get(st->be, app_id, valid, k, tmp) : 0;
+    /* spread the valid ones back to their positions */
+    for (size_t i = 0, j = 0; rc == 0 && i < n && j < k; i++) {
+        if (ids[i] == valid[j]) {
+            id_copy(tmp[j].user_id, ids[i]);
+            out[i] = tmp[j++];
+        }
+    }
+    free(valid);
+    free(tmp);
+    return rc;
+bad:
+    free(valid);
+    free(tmp);
+    return STORE_EINVAL;
+}
+
+int store_friend_status_peers_sync(store_t *st, int32_t app_id, const char *user_id,
+                                   store_user_status_t **out, size_t *n)
+{
+    if (!st || !out || !n || !user_id)
+        return STORE_EINVAL;
+    *out = NULL;
+    *n = 0;
+    if (!id_ok(user_id))
+        return 0; /* no user can have that id: no friends */
+    return st->bops->status_peers(st->be, app_id, user_id, out, n);
+}
+
+int store_friend_blacked_sync(store_t *st, int32_t app_id, const char *user_id,
+                              char (**out)[STORE_ID_MAX + 1], size_t *n)
+{
+    if (!st || !out || !n || !user_id)
+        return STORE_EINVAL;
+    *out = NULL;
+    *n = 0;
+    if (!id_ok(user_id))
+        return 0;
+    return st->bops->friend_blacked(st->be, app_id, user_id, out, n);
 }
 
 void store_get_stats(store_t *st, store_stats_t *out)

@@ -773,4 +773,50 @@ int store_friend_group_list_sync(store_t *st, int32_t app_id, const char *owner,
 int store_friend_seqs_sync(store_t *st, int32_t app_id, const char *user_id,
                            int64_t *friendship_seq, int64_t *request_seq, int64_t *group_seq);
 
+/* ------------------------------------------------------------------ */
+/* User status (addition, schema version 5; seed inventory §5.2).
+ *
+ * Online status itself is not stored: it is derived from the live
+ * sessions (session.h).  What is stored is the custom status a user sets
+ * (table im_user_status), kept until changed; a user who never set one
+ * has custom_text "" and custom_status 0.
+ *
+ * "Status peers" of a user A are the users B with a live friendship in
+ * both directions (A -> B and B -> A status 1) and no blacklist on either
+ * side (both rows black 1): the only friends that receive A's status
+ * (inventory §11 item 20: deleted and blacklisted relations get none). */
+
+#define STORE_STATUS_TEXT_MAX 100
+
+typedef struct store_user_status {
+    char user_id[STORE_ID_MAX + 1];
+    char custom_text[STORE_STATUS_TEXT_MAX + 1];
+    int custom_status;
+    int64_t updated_at; /* ms; 0 when never set */
+} store_user_status_t;
+
+/* Replace user_id's custom status (text: 0..STORE_STATUS_TEXT_MAX bytes,
+ * not NULL).  done's rc: 0, STORE_ENOTFOUND the user is missing or
+ * deleted.  STORE_EINVAL (no op) for an invalid id or text. */
+int store_user_status_set(store_t *st, int32_t app_id, const char *user_id, const char *text,
+                          int status, store_done_fn done, void *arg);
+int store_user_status_set_sync(store_t *st, int32_t app_id, const char *user_id,
+                               const char *text, int status);
+
+/* Blocking: the custom statuses of ids[0..n) (n 0..STORE_USER_BATCH_MAX)
+ * into out[0..n) in the same order, from one snapshot; an id without a
+ * row (or not a possible id) gets the empty status. */
+int store_user_status_get_sync(store_t *st, int32_t app_id, const char *const *ids, size_t n,
+                               store_user_status_t *out);
+
+/* Blocking: user_id's status peers (see above) ordered by id, each with
+ * its custom status.  *out malloc'ed (free()), NULL when none. */
+int store_friend_status_peers_sync(store_t *st, int32_t app_id, const char *user_id,
+                                   store_user_status_t **out, size_t *n);
+
+/* Blocking: the ids user_id has blacklisted (its rows with black 2),
+ * ordered.  *out malloc'ed (free()), NULL when none. */
+int store_friend_blacked_sync(store_t *st, int32_t app_id, const char *user_id,
+                              char (**out)[STORE_ID_MAX + 1], size_t *n);
+
 #endif

@@ -9,7 +9,8 @@
  * Threading contract:
  *   - open/close/schema_version: the thread calling store_open/store_close.
  *   - tx_*, op_*, and the write ops (app_put, user_*, account_create,
- *     msg_p2p, msg_read, msg_recall, conv_update, friend_write):
+ *     msg_p2p, msg_read, msg_recall, conv_update, friend_write,
+ *     user_status_set):
  *     only the writer thread, strictly serially, one transaction at a
  *     time: tx_begin, then per op op_begin, the op, op_end, then tx_commit
  *     or tx_rollback.
@@ -121,6 +122,10 @@ typedef struct store_backend_ops {
                        int64_t *change_seq, int64_t now_ms);
     /* Friendship (store.h): every kind of store_friend_op_t. */
     int (*friend_write)(store_backend_t *be, store_friend_op_t *op, int64_t now_ms);
+    /* User status (store.h, schema version 5); STORE_ENOTFOUND when the
+     * user is not live. */
+    int (*user_status_set)(store_backend_t *be, int32_t app_id, const char *user_id,
+                           const char *text, int status, int64_t now_ms);
 
     /* Any thread. */
     int (*app_get)(store_backend_t *be, int32_t app_id, store_app_t *out);
@@ -163,6 +168,14 @@ typedef struct store_backend_ops {
                          int64_t *max_seq);
     int (*friend_seqs)(store_backend_t *be, int32_t app_id, const char *user_id, int64_t *fs,
                        int64_t *rs, int64_t *gs);
+    /* User status reads (schema version 5); outputs zeroed by the caller;
+     * ids valid. */
+    int (*user_status_get)(store_backend_t *be, int32_t app_id, const char *const *ids,
+                           size_t n, store_user_status_t *out);
+    int (*status_peers)(store_backend_t *be, int32_t app_id, const char *user_id,
+                        store_user_status_t **out, size_t *n);
+    int (*friend_blacked)(store_backend_t *be, int32_t app_id, const char *user_id,
+                          char (**out)[STORE_ID_MAX + 1], size_t *n);
 } store_backend_ops_t;
 
 extern const store_backend_ops_t store_sqlite_backend;

@@ -200,6 +200,20 @@ static const migration_t MIGRATIONS[] = {
      "  to_id TEXT NOT NULL,"
      "  PRIMARY KEY(group_id, to_id)"
      ") WITHOUT ROWID;"},
+    /* Custom status of a user (seed inventory §5.2 setUserCustomerStatus;
+     * JJ kept it in Redis without a TTL).  A table of its own rather than
+     * columns of im_user: it changes independently of the profile and is
+     * read together with friendships, never on the login path.  A user
+     * without a row has the empty status ('' / 0). */
+    {5, "user status",
+     "CREATE TABLE im_user_status ("
+     "  app_id INTEGER NOT NULL,"
+     "  user_id TEXT NOT NULL CHECK(length(user_id) > 0),"
+     "  custom_text TEXT NOT NULL DEFAULT '',"
+     "  custom_status INTEGER NOT NULL DEFAULT 0,"
+     "  updated_at INTEGER NOT NULL,"
+     "  PRIMARY KEY(app_id, user_id)"
+     ") WITHOUT ROWID;"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -113,6 +113,7 @@ enum wq {
     WQ_FGM_ADD,
     WQ_FGM_DEL,
     WQ_FGM_CLEAR,
+    WQ_STATUS_PUT,
     WQ_COUNT
 };
 
@@ -277,6 +278,12 @@ static const char *const WQ_SQL[WQ_COUNT] = {
     [WQ_FGM_ADD] = "INSERT OR IGNORE INTO im_friend_group_member(group_id, to_id) VALUES(?1, ?2)",
     [WQ_FGM_DEL] = "DELETE FROM im_friend_group_member WHERE group_id = ?1 AND to_id = ?2",
     [WQ_FGM_CLEAR] = "DELETE FROM im_friend_group_member WHERE group_id = ?1",
+    /* User status (schema version 5): the whole status is replaced. */
+    [WQ_STATUS_PUT] =
+        "INSERT INTO im_user_status(app_id, user_id, custom_text, custom_status, updated_at) "
+        "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(app_id, user_id) DO UPDATE SET "
+        "custom_text = excluded.custom_text, custom_status = excluded.custom_status, "
+        "updated_at = excluded.updated_at",
 };
 
 /* The filter shared by a user page and its total.  LIKE is ASCII
@@ -315,6 +322,9 @@ enum rq {
     RQ_FG_LIST,
     RQ_FG_MAX,
     RQ_FGM_LIST,
+    RQ_STATUS_GET,
+    RQ_STATUS_PEERS,
+    RQ_FR_BLACKED,
     RQ_COUNT
 };
 
@@ -402,6 +412,21 @@ static const char *const RQ_SQL[RQ_COUNT] = {
         "SELECT coalesce(max(sequence), 0) FROM im_friend_group "
         "WHERE app_id = ?1 AND owner_id = ?2",
     [RQ_FGM_LIST] = "SELECT to_id FROM im_friend_group_member WHERE group_id = ?1 ORDER BY to_id",
+    [RQ_STATUS_GET] =
+        "SELECT user_id, custom_text, custom_status, updated_at FROM im_user_status "
+        "WHERE app_id = ?1 AND user_id = ?2",
+    /* Status peers (store.h): both directions live and unblocked.  The
+     * reverse row and the status are primary-key lookups per friend. */
+    [RQ_STATUS_PEERS] =
+        "SELECT f.to_id, coalesce(s.custom_text, ''), coalesce(s.custom_status, 0), "
+        "coalesce(s.updated_at, 0) FROM im_friendship f JOIN im_friendship r "
+        "ON r.app_id = f.app_id AND r.from_id = f.to_id AND r.to_id = f.from_id "
+        "LEFT JOIN im_user_status s ON s.app_id = f.app_id AND s.user_id = f.to_id "
+        "WHERE f.app_id = ?1 AND f.from_id = ?2 AND f.status = 1 AND f.black = 1 "
+        "AND r.status = 1 AND r.black = 1 ORDER BY f.to_id",
+    [RQ_FR_BLACKED] =
+        "SELECT to_id FROM im_friendship WHERE app_id = ?1 AND from_id = ?2 AND black = 2 "
+        "ORDER BY to_id",
 };
 
 /* One pooled read connection.  Owned by whichever thread borrowed it;
@@ -2197,6 +2222,26 @@ static int sqlite_friend_write(store_backend_t *be, store_friend_op_t *op, int64
 }
 
 /* store_msg_t.flags: the friendship rules of a send (store.h). */
+/* ---- user status (writer) ---- */
+
+static int sqlite_user_status_set(store_backend_t *be, int32_t app_id, const char *user_id,
+                                  const char *text, int status, int64_t now_ms)
+{
+    int live;
+    int rc = user_live(be, app_id, user_id, &live, NULL);
+    if (rc != 0)
+        return rc;
+    if (!live)
+        return STORE_ENOTFOUND;
+    sqlite3_stmt *s = be->w[WQ_STATUS_PUT];
+    sqlite3_bind_int(s, 1, app_id);
+    bind_str(s, 2, user_id);
+    bind_str(s, 3, text);
+    sqlite3_bind_int(s, 4, status);
+    sqlite3_bind_int64(s, 5, now_ms);
+    return run_unbind(s);
+}
+
 static int msg_friend_check(store_backend_t *be, const store_msg_t *m, int *reject)
 {
     store_friend_t ab, ba;
@@ -2926,6 +2971,77 @@ static int sqlite_friend_seqs(store_backend_t *be, int32_t app_id, const char *u
     return ret;
 }
 
+/* ---- user status (readers) ---- */
+
+/* Columns: user_id, custom_text, custom_status, updated_at. */
+static int status_row(sqlite3_stmt *q, void *dst)
+{
+    store_user_status_t *u = dst;
+    memset(u, 0, sizeof *u);
+    if (col_text(q, 0, u->user_id, sizeof u->user_id) != 0 ||
+        col_text(q, 1, u->custom_text, sizeof u->custom_text) != 0) {
+        LOGE("store user status row has an oversized text column", NULL);
+        return STORE_EIO;
+    }
+    u->custom_status = sqlite3_column_int(q, 2);
+    u->updated_at = sqlite3_column_int64(q, 3);
+    return 0;
+}
+
+static int sqlite_user_status_get(store_backend_t *be, int32_t app_id, const char *const *ids,
+                                  size_t n, store_user_status_t *out)
+{
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *q = c->q[RQ_STATUS_GET];
+    int ret = run(c->q[RQ_BEGIN]);
+    for (size_t i = 0; ret == 0 && i < n; i++) {
+        sqlite3_bind_int(q, 1, app_id);
+        bind_str(q, 2, ids[i]);
+        ret = one_row(c->db, q, status_row, &out[i], "user status get");
+        done_q(q);
+        if (ret == STORE_ENOTFOUND) {
+            memset(&out[i], 0, sizeof out[i]);
+            ret = 0;
+        }
+    }
+    read_end(c);
+    give_back(be, c);
+    return ret;
+}
+
+static int sqlite_status_peers(store_backend_t *be, int32_t app_id, const char *user_id,
+                               store_user_status_t **out, size_t *n)
+{
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *q = c->q[RQ_STATUS_PEERS];
+    sqlite3_bind_int(q, 1, app_id);
+    bind_str(q, 2, user_id);
+    void *v = NULL;
+    int ret = collect(c->db, q, sizeof(store_user_status_t), status_row, &v, n,
+                      "status peers");
+    done_q(q);
+    give_back(be, c);
+    if (ret == 0)
+        *out = v;
+    return ret;
+}
+
+static int sqlite_friend_blacked(store_backend_t *be, int32_t app_id, const char *user_id,
+                                 char (**out)[STORE_ID_MAX + 1], size_t *n)
+{
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *q = c->q[RQ_FR_BLACKED];
+    sqlite3_bind_int(q, 1, app_id);
+    bind_str(q, 2, user_id);
+    void *v = NULL;
+    int ret = collect(c->db, q, STORE_ID_MAX + 1, member_row, &v, n, "blacklist");
+    done_q(q);
+    give_back(be, c);
+    if (ret == 0)
+        *out = v;
+    return ret;
+}
+
 const store_backend_ops_t store_sqlite_backend = {
     .name = "sqlite",
     .open = sqlite_open,
@@ -2963,4 +3079,8 @@ const store_backend_ops_t store_sqlite_backend = {
     .friend_requests = sqlite_friend_requests,
     .friend_groups = sqlite_friend_groups,
     .friend_seqs = sqlite_friend_seqs,
+    .user_status_set = sqlite_user_status_set,
+    .user_status_get = sqlite_user_status_get,
+    .status_peers = sqlite_status_peers,
+    .friend_blacked = sqlite_friend_blacked,
 };

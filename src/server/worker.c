@@ -12,6 +12,7 @@
 #include "server/server.h"
 
 #include "server/log.h"
+#include "server/presence.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,7 @@ static void finish(worker_t *w)
     uv_close((uv_handle_t *)&w->async, NULL);
     uv_close((uv_handle_t *)&w->flusher, NULL);
     uv_close((uv_handle_t *)&w->sweeper, NULL);
+    presence_worker_close(w);
 }
 
 void worker_conn_gone(worker_t *w)
@@ -172,6 +174,7 @@ static int worker_init(server_t *s, worker_t *w, unsigned idx)
     if (tick < 5)
         tick = 5;
     uv_timer_start(&w->sweeper, on_sweep, (uint64_t)tick, (uint64_t)tick);
+    presence_worker_init(w);
 
     if (cfg->tcp_listen[0]) {
         if (net_listen(w, &w->tcp_listener, cfg->tcp_listen, tcp_on_connection) < 0)

@@ -26,6 +26,11 @@ LOGOUT = 9003
 ERROR = 9998
 PING = 9999
 MSG_P2P = 1103
+# online status notifications (docs/PROTOCOL.md "Online status")
+USER_CUSTOM_STATUS = 4003
+USER_ONLINE_STATUS = 4004
+USER_ONLINE_STATUS_SYNC = 4005
+PRESENCE_PUSHES = frozenset({USER_CUSTOM_STATUS, USER_ONLINE_STATUS, USER_ONLINE_STATUS_SYNC})
 
 APP_ID = 10000
 
@@ -228,9 +233,14 @@ class ConnectionClosed(Exception):
 
 class BaseClient:
     timeout = DEFAULT_TIMEOUT
+    # Commands recv() drops: the online-status notifications a device gets
+    # whenever another device of its user (or a friend) comes or goes.
+    # Only test_presence.py looks at them; it sets ignore to an empty set.
+    ignore = PRESENCE_PUSHES
 
     def __init__(self):
         self.closed = None  # ConnectionClosed once the server ended it
+        self.ignored = []   # what recv() dropped (for failure messages)
 
     # transport hooks -----------------------------------------------------
     def send_frame_bytes(self, data):
@@ -248,7 +258,14 @@ class BaseClient:
         if self.closed is not None:
             raise self.closed
         t = self.timeout if timeout is None else timeout
-        return self._next_packet(time.monotonic() + t)
+        return self._next_wanted(time.monotonic() + t)
+
+    def _next_wanted(self, deadline):
+        while True:
+            p = self._next_packet(deadline)
+            if p.command not in self.ignore:
+                return p
+            self.ignored.append(p)
 
     def login(self, user, token, client_type=CT_WEB, imei="", app_id=APP_ID,
               timeout=None, extra=None, **kw):
@@ -275,7 +292,7 @@ class BaseClient:
             try:
                 if self.closed is not None:
                     raise self.closed
-                pkts.append(self._next_packet(deadline))
+                pkts.append(self._next_wanted(deadline))
             except ConnectionClosed as e:
                 self._after_close(e, t)
                 return pkts, e

@@ -4,7 +4,8 @@
  * reject, read), update, delete of both directions, delete-all, the
  * blacklist, friend lists and their membership rule, the message checks
  * (store_msg_t.flags), per-user sequences (strictly increasing, no gap
- * after a failed op), the sync reads and import.  Each test gets a fresh
+ * after a failed op), the sync reads and import, and the user status of
+ * schema version 5 (custom status, status peers).  Each test gets a fresh
  * mkdtemp directory, removed afterwards.
  */
 #include <stdarg.h>
@@ -206,7 +207,7 @@ static int send_reject(store_t *st, const char *from, const char *to, unsigned f
 static void test_schema_v4(void **state)
 {
     fixture_t *f = *state;
-    assert_int_equal(store_schema_version(f->st), 4);
+    assert_int_equal(store_schema_version(f->st), 5);
     sqlite3 *db = raw_open(f);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
                                  "name IN ('im_friendship', 'im_friendship_request', "
@@ -719,6 +720,76 @@ static void test_sync_and_import(void **state)
     assert_int_equal(a + b + c, 0);
 }
 
+/* Schema version 5: custom status, status peers, the blacklist read. */
+static void test_user_status(void **state)
+{
+    fixture_t *f = *state;
+    store_t *st = f->st;
+    assert_int_equal(store_user_status_set_sync(st, APP, "alice", "busy", 3), 0);
+    assert_int_equal(store_user_status_set_sync(st, APP, "alice", "meeting", -2), 0);
+    assert_int_equal(store_user_status_set_sync(st, APP, "nobody", "x", 1), STORE_ENOTFOUND);
+    char big[STORE_STATUS_TEXT_MAX + 2];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(store_user_status_set_sync(st, APP, "alice", big, 1), STORE_EINVAL);
+    big[STORE_STATUS_TEXT_MAX] = '\0';
+    assert_int_equal(store_user_status_set_sync(st, APP, "bob", big, 1), 0);
+
+    const char *ids[] = {"alice", "carol", "", "bob", "alice"};
+    store_user_status_t out[5];
+    assert_int_equal(store_user_status_get_sync(st, APP, ids, 5, out), 0);
+    assert_string_equal(out[0].user_id, "alice");
+    assert_string_equal(out[0].custom_text, "meeting");
+    assert_int_equal(out[0].custom_status, -2);
+    assert_true(out[0].updated_at > 0);
+    assert_string_equal(out[1].user_id, "carol");
+    assert_string_equal(out[1].custom_text, "");
+    assert_int_equal(out[1].custom_status + (int)out[1].updated_at, 0);
+    assert_string_equal(out[2].custom_text, "");
+    assert_string_equal(out[3].user_id, "bob");
+    assert_int_equal(strlen(out[3].custom_text), STORE_STATUS_TEXT_MAX);
+    assert_string_equal(out[4].custom_text, "meeting");
+
+    /* peers: both directions live, no blacklist on either side */
+    add(st, "alice", "bob");
+    add(st, "alice", "carol");
+    add(st, "alice", "dave");
+    store_friend_res_t r;
+    assert_int_equal(store_friend_black_sync(st, APP, "dave", "alice", 2, &r), 0);
+    assert_int_equal(store_friend_black_sync(st, APP, "alice", "vera", 2, &r), 0);
+    /* vera -> alice only (one direction) is not a peer either */
+    store_friend_t one = item("vera", "alice", "");
+    int res;
+    assert_int_equal(store_friend_import_sync(st, APP, "vera", &one, 1, &res, NULL, &r), 0);
+    assert_int_equal(res, 0);
+    assert_int_equal(store_friend_delete_sync(st, APP, "carol", "alice", &r), 0);
+
+    store_user_status_t *peers = NULL;
+    size_t n = 0;
+    assert_int_equal(store_friend_status_peers_sync(st, APP, "alice", &peers, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(peers[0].user_id, "bob");
+    assert_int_equal(strlen(peers[0].custom_text), STORE_STATUS_TEXT_MAX);
+    free(peers);
+    assert_int_equal(store_friend_status_peers_sync(st, APP, "bob", &peers, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(peers[0].user_id, "alice");
+    assert_string_equal(peers[0].custom_text, "meeting");
+    free(peers);
+    assert_int_equal(store_friend_status_peers_sync(st, APP, "dave", &peers, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(peers);
+
+    char (*bl)[STORE_ID_MAX + 1] = NULL;
+    assert_int_equal(store_friend_blacked_sync(st, APP, "alice", &bl, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(bl[0], "vera");
+    free(bl);
+    assert_int_equal(store_friend_blacked_sync(st, APP, "bob", &bl, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(bl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -731,6 +802,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_friend_lists, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_op_no_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_and_import, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_status, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
