@@ -994,7 +994,7 @@ typedef struct store_group_op {
     char (*ids)[STORE_ID_MAX + 1];      /* who to notify (malloc'ed): the members
                                          * after the op plus anyone it removed */
     size_t nids;
-    char from_id[STORE_ID_MAX + 1];     /* recall: the message's sender */
+    char from_id[STORE_ID_MAX + 1];     /* recall, read: the (last read) message's sender */
     int64_t recalled_seq;               /* recall: the message's sequence */
 } store_group_op_t;
 

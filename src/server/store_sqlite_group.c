@@ -58,6 +58,7 @@ enum gw {
     GW_REQ_DECIDE,
     GW_CONV_PUT,
     GW_CONV_TOUCH,
+    GW_MSG_SENDER,
     GW_COUNT
 };
 
@@ -128,6 +129,9 @@ static const char *const GW_SQL[GW_COUNT] = {
     [GW_CONV_TOUCH] =
         "UPDATE im_conversation SET read_seq = ?4, change_seq = ?5, updated_at = ?6 "
         "WHERE app_id = ?1 AND owner_id = ?2 AND conversation_type = 1 AND peer_id = ?3",
+    [GW_MSG_SENDER] =
+        "SELECT from_id FROM im_group_message WHERE app_id = ?1 AND group_id = ?2 "
+        "AND sequence = ?3",
 };
 
 /* Reader statements (slots of each read connection). */
@@ -1158,6 +1162,21 @@ static int op_read(gctx_t *x)
         if (rc != 0)
             return rc;
         op->changed = 1;
+        /* who wrote the message read up to: the 2054 receipt's addressee */
+        sqlite3_stmt *q = wq(x->be, GW_MSG_SENDER);
+        NO_STMT(q);
+        sqlite3_bind_int(q, 1, op->app_id);
+        bstr(q, 2, op->group_id);
+        sqlite3_bind_int64(q, 3, upto);
+        rc = wstep(x->be, q, "group message sender");
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            rc = ctext(q, 0, op->from_id, sizeof op->from_id);
+            wdone(q);
+            if (rc != 0)
+                return rc;
+        }
     }
     op->member = m;
     return 0;
