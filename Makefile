@@ -30,7 +30,8 @@ run: build       ## build and start petreld standalone in the foreground (data i
 	@mkdir -p var
 	$(BUILD)/petreld --data-dir=var $(ARGS)
 
-bench: build     ## build the load generator (build/petrel-bench)
+bench: build     ## run every petrel-bench workload on fresh servers (results: build/bench-results.md)
+	@scripts/bench-all.sh $(BUILD)
 
 unit: build      ## cmocka unit tests (normal build)
 	@cd $(BUILD) && ctest --output-on-failure

@@ -1,6 +1,6 @@
 /*
  * petrel: the command-line client (sign / login / raw / send / sync /
- * history), built on libpetrel (client.h for the socket, http.h for REST).
+ * history / friend / call), built on libpetrel (client.h for the socket, http.h for REST).
  *
  * It owns only process-level concerns: option parsing (getopt_long, with
  * PETREL_* environment defaults), signal handling, and the output format --
@@ -67,6 +67,8 @@ static const char USAGE_MAIN[] =
     "  sync    print the user's messages (REST syncOfflineMessage, all pages)\n"
     "  history print a one-to-one conversation (REST queryP2pMessageHistory)\n"
     "  group   manage groups and read a group's history (REST /v1/group/...)\n"
+    "  friend  friends, friend requests, blacklist and online status (REST)\n"
+    "  call    call any REST endpoint, signed, and print its data\n"
     "  help    this text; `petrel help <command>` or `petrel <command> --help`\n"
     "\n"
     "environment (defaults for the options):\n"
@@ -216,6 +218,46 @@ static const char USAGE_HISTORY[] =
     "                       latest\n"
     "  --limit N            at most N messages, default 20\n";
 
+static const char USAGE_FRIEND[] =
+    "usage: petrel friend <action> [--http URL] [--app N] --user ID\n"
+    "                     (--sign TOKEN | --secret S) [action options]\n"
+    "\n"
+    "actions (each one signed REST call as --user; see docs/API.md):\n"
+    "  add --to ID [--remark R] [--wording W]\n"
+    "                 addFriend: friends at once, or a request when ID's\n"
+    "                 friendAllowType needs approval (data has requestId)\n"
+    "  requests       getFriendRequest: the requests addressed to you\n"
+    "  approve --id N, reject --id N\n"
+    "                 approveFriendRequest (status 1 agree, 2 reject)\n"
+    "  list           getAllFriendShip: your friendship rows\n"
+    "  delete --to ID deleteFriend\n"
+    "  black --to ID, unblack --to ID\n"
+    "                 addBlack / deleteBlack\n"
+    "  status [--to ID[,ID...]]\n"
+    "                 queryFriendOnlineStatus, or queryUserOnlineStatus of\n"
+    "                 the given users\n"
+    "\n"
+    "Prints the answer's data as one JSON line (requests and list: one row\n"
+    "per line).  Exits 0, or 1 with the error envelope on stderr.\n"
+    "\n"
+    HTTP_OPTS_HELP
+    "  --to ID              the other user\n"
+    "  --id N               a friend request's id\n"
+    "  --remark R           your remark for the new friend\n"
+    "  --wording W          the request's wording (addWording)\n";
+
+static const char USAGE_CALL[] =
+    "usage: petrel call [--http URL] [--app N] --user ID (--sign TOKEN | --secret S)\n"
+    "                   --path /v1/... [--body JSON]\n"
+    "\n"
+    "POSTs --body (default {}) to --path, signed as --user, and prints the\n"
+    "answer's data as one JSON line.  Exits 0, or 1 with the error envelope\n"
+    "on stderr.\n"
+    "\n"
+    HTTP_OPTS_HELP
+    "  --path PATH          the endpoint, e.g. /v1/user/data/getUserInfo\n"
+    "  --body JSON          the request body, a JSON object, default {}\n";
+
 /* ---- options ------------------------------------------------------------ */
 
 struct cli {
@@ -251,7 +293,13 @@ struct cli {
     int64_t limit;      /* 0: the command's default */
     const char *with;
     int64_t before;
-    /* groups */
+    /* friend / call */
+    const char *path;
+    int64_t id;
+    int has_id;
+    const char *remark;
+    const char *wording;
+    /* group */
     const char *group;
     const char *members;
     const char *owner;
@@ -262,7 +310,8 @@ enum {
     OPT_URL = 256, OPT_APP, OPT_USER, OPT_SIGN, OPT_SECRET, OPT_TTL, OPT_CT, OPT_IMEI,
     OPT_RECEIPTS, OPT_HB, OPT_CTO, OPT_FOR, OPT_CMD, OPT_BODY, OPT_WAIT, OPT_NOLOGIN, OPT_HELP,
     OPT_TO, OPT_TEXT, OPT_MSGID, OPT_REPEAT, OPT_ACKTO, OPT_HTTP, OPT_HTO, OPT_SINCE,
-    OPT_LIMIT, OPT_WITH, OPT_BEFORE, OPT_GROUP, OPT_MEMBERS, OPT_OWNER, OPT_MEMBER,
+    OPT_LIMIT, OPT_WITH, OPT_BEFORE, OPT_PATH, OPT_ID, OPT_REMARK, OPT_WORDING,
+    OPT_GROUP, OPT_MEMBERS, OPT_OWNER, OPT_MEMBER,
 };
 
 static const struct option SIGN_OPTS[] = {
@@ -347,6 +396,22 @@ static const struct option HISTORY_OPTS[] = {
     HTTP_OPTS,
     { "with", required_argument, NULL, OPT_WITH },
     { "before", required_argument, NULL, OPT_BEFORE },
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option FRIEND_OPTS[] = {
+    HTTP_OPTS,
+    { "to", required_argument, NULL, OPT_TO },
+    { "id", required_argument, NULL, OPT_ID },
+    { "remark", required_argument, NULL, OPT_REMARK },
+    { "wording", required_argument, NULL, OPT_WORDING },
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option CALL_OPTS[] = {
+    HTTP_OPTS,
+    { "path", required_argument, NULL, OPT_PATH },
+    { "body", required_argument, NULL, OPT_BODY },
     { NULL, 0, NULL, 0 },
 };
 
@@ -441,6 +506,14 @@ static int parse_opts(const char *cmd, const struct option *opts, const char *us
         case OPT_MEMBERS: o->members = a; break;
         case OPT_OWNER: o->owner = a; break;
         case OPT_MEMBER: o->member = a; break;
+        case OPT_PATH: o->path = a; break;
+        case OPT_REMARK: o->remark = a; break;
+        case OPT_WORDING: o->wording = a; break;
+        case OPT_ID:
+            if (parse_i64(a, 1, INT64_MAX, &o->id) < 0)
+                return bad_value(cmd, "id", a);
+            o->has_id = 1;
+            break;
         case OPT_REPEAT:
             if (parse_i64(a, 1, MAX_REPEAT, &o->repeat) < 0)
                 return bad_value(cmd, "repeat", a);
@@ -1295,8 +1368,140 @@ static int cmd_history(int argc, char **argv)
     return 0;
 }
 
+/* Prints data: an array one element per line, anything else as one line. */
+static void print_data(json_t *data)
+{
+    if (json_is_array(data)) {
+        size_t i;
+        json_t *row;
+        json_array_foreach(data, i, row)
+            print_row(row);
+    } else {
+        print_row(data ? data : json_null());
+    }
+    fflush(stdout);
+}
+
+/* "a,b,c" -> ["a","b","c"] (empty items skipped); NULL when out of memory. */
+static json_t *split_ids(const char *list)
+{
+    json_t *a = json_array();
+    const char *p = list;
+    while (a && p && *p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n && json_array_append_new(a, json_stringn(p, n)) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return a;
+}
+
+static int need(const char *what, int ok, const char *opt)
+{
+    if (!ok)
+        fprintf(stderr, "petrel friend %s: --%s is required\n", what, opt);
+    return ok;
+}
+
+static int cmd_friend(int argc, char **argv)
+{
+    const char *act = argc > 1 ? argv[1] : NULL;
+    if (!act || !strcmp(act, "--help") || !strcmp(act, "-h") || !strcmp(act, "help")) {
+        fputs(USAGE_FRIEND, act ? stdout : stderr);
+        return act ? 0 : EXIT_USAGE;
+    }
+    struct cli o;
+    int r = parse_opts("friend", FRIEND_OPTS, USAGE_FRIEND, argc - 1, argv + 1, &o);
+    if (r != 0)
+        return r > 0 ? 0 : EXIT_USAGE;
+    signal(SIGPIPE, SIG_IGN);
+    const char *api = NULL;
+    json_t *req = NULL;
+    if (!strcmp(act, "add")) {
+        if (!need(act, o.to != NULL, "to"))
+            return EXIT_USAGE;
+        api = "/v1/friendship/addFriend";
+        req = json_pack("{s:{s:s, s:s, s:s, s:s}}", "toItem", "toId", o.to, "remark",
+                        o.remark ? o.remark : "", "addWording", o.wording ? o.wording : "",
+                        "addSource", "cli");
+    } else if (!strcmp(act, "requests")) {
+        api = "/v1/friendshipRequest/getFriendRequest";
+        req = json_object();
+    } else if (!strcmp(act, "approve") || !strcmp(act, "reject")) {
+        if (!need(act, o.has_id, "id"))
+            return EXIT_USAGE;
+        api = "/v1/friendshipRequest/approveFriendRequest";
+        req = json_pack("{s:I, s:i}", "id", (json_int_t)o.id, "status",
+                        !strcmp(act, "approve") ? 1 : 2);
+    } else if (!strcmp(act, "list")) {
+        api = "/v1/friendship/getAllFriendShip";
+        req = json_object();
+    } else if (!strcmp(act, "delete") || !strcmp(act, "black") || !strcmp(act, "unblack")) {
+        if (!need(act, o.to != NULL, "to"))
+            return EXIT_USAGE;
+        api = !strcmp(act, "delete") ? "/v1/friendship/deleteFriend"
+              : !strcmp(act, "black") ? "/v1/friendship/addBlack"
+                                      : "/v1/friendship/deleteBlack";
+        req = json_pack("{s:s}", "toId", o.to);
+    } else if (!strcmp(act, "status")) {
+        if (o.to) {
+            api = "/v1/user/queryUserOnlineStatus";
+            json_t *ids = split_ids(o.to);
+            req = ids ? json_pack("{s:o}", "userIdList", ids) : NULL;
+        } else {
+            api = "/v1/user/queryFriendOnlineStatus";
+            req = json_object();
+        }
+    } else {
+        fprintf(stderr, "petrel friend: unknown action '%s'\n\n", act);
+        fputs(USAGE_FRIEND, stderr);
+        return EXIT_USAGE;
+    }
+    if (!req) { /* json_pack fails only on invalid UTF-8 or out of memory */
+        fprintf(stderr, "petrel friend %s: cannot encode the request (invalid UTF-8?)\n", act);
+        return EXIT_USAGE;
+    }
+    json_t *data;
+    if (rest_call("friend", &o, api, req, &data) != 0)
+        return EXIT_USAGE;
+    print_data(data);
+    json_decref(data);
+    return 0;
+}
+
+static int cmd_call(int argc, char **argv)
+{
+    struct cli o;
+    int r = parse_opts("call", CALL_OPTS, USAGE_CALL, argc, argv, &o);
+    if (r != 0)
+        return r > 0 ? 0 : EXIT_USAGE;
+    if (!o.path || o.path[0] != '/') {
+        fprintf(stderr, "petrel call: --path /v1/... is required\n");
+        return EXIT_USAGE;
+    }
+    json_error_t err;
+    json_t *req = json_loads(o.body, 0, &err);
+    if (!json_is_object(req)) {
+        fprintf(stderr, "petrel call: --body is not a JSON object: %s\n",
+                req ? "not an object" : err.text);
+        json_decref(req);
+        return EXIT_USAGE;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    json_t *data;
+    if (rest_call("call", &o, o.path, req, &data) != 0)
+        return EXIT_USAGE;
+    print_row(data ? data : json_null());
+    fflush(stdout);
+    json_decref(data);
+    return 0;
+}
+
 /* "a,b,c" -> ["a","b","c"] (empty items skipped). */
-static json_t *id_list(const char *csv)
+static json_t *group_ids(const char *csv)
 {
     json_t *a = json_array();
     const char *p = csv;
@@ -1383,9 +1588,9 @@ static int cmd_group(int argc, char **argv)
     if (!strcmp(action, "create")) {
         json_object_set_new(req, "groupType", json_integer(2));
         if (o.members)
-            json_object_set_new(req, "member", id_list(o.members));
+            json_object_set_new(req, "member", group_ids(o.members));
     } else if (!strcmp(action, "add")) {
-        json_object_set_new(req, "members", id_list(o.members));
+        json_object_set_new(req, "members", group_ids(o.members));
     } else if (!strcmp(action, "mute") || !strcmp(action, "unmute")) {
         json_object_set_new(req, "mute", json_integer(!strcmp(action, "mute")));
     } else if (!strcmp(action, "transfer") && o.owner) {
@@ -1437,6 +1642,10 @@ int main(int argc, char **argv)
             fputs(USAGE_HISTORY, stdout);
         else if (topic && !strcmp(topic, "group"))
             fputs(USAGE_GROUP, stdout);
+        else if (topic && !strcmp(topic, "friend"))
+            fputs(USAGE_FRIEND, stdout);
+        else if (topic && !strcmp(topic, "call"))
+            fputs(USAGE_CALL, stdout);
         else
             fputs(USAGE_MAIN, stdout);
         return 0;
@@ -1455,6 +1664,10 @@ int main(int argc, char **argv)
         return cmd_history(argc - 1, argv + 1);
     if (!strcmp(cmd, "group"))
         return cmd_group(argc - 1, argv + 1);
+    if (!strcmp(cmd, "friend"))
+        return cmd_friend(argc - 1, argv + 1);
+    if (!strcmp(cmd, "call"))
+        return cmd_call(argc - 1, argv + 1);
     fprintf(stderr, "petrel: unknown command '%s'\n\n", cmd);
     fputs(USAGE_MAIN, stderr);
     return EXIT_USAGE;

@@ -255,6 +255,19 @@ void api_defer(api_ctx_t *ctx, api_fn work, api_fn done)
     }
 }
 
+void api_done_out(api_ctx_t *ctx)
+{
+    free(ctx->u);
+    ctx->u = NULL;
+    if (ctx->rc < 0) {
+        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(ctx->rc));
+        return;
+    }
+    json_t *out = ctx->out;
+    ctx->out = NULL;
+    api_ok(ctx, out);
+}
+
 /* ---- dispatch -------------------------------------------------------------- */
 
 static int authenticate(api_ctx_t *ctx)

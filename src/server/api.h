@@ -62,6 +62,9 @@ int api_require_admin(api_ctx_t *ctx);
 
 /* Run work(ctx) on the thread pool, then done(ctx) on the loop. */
 void api_defer(api_ctx_t *ctx, api_fn work, api_fn done);
+/* A done for api_defer: frees ctx->u, then replies 500 with the store
+ * error when ctx->rc < 0, else 200 with ctx->out as data. */
+void api_done_out(api_ctx_t *ctx);
 
 /* Body helpers: the string field or NULL when absent; on a present field of
  * the wrong type or too long they reply 400/90001 and return -1 (ctx is

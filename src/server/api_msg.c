@@ -103,19 +103,6 @@ typedef struct q {
     int limit, desc;
 } q_t;
 
-static void out_done(api_ctx_t *ctx)
-{
-    free(ctx->u);
-    ctx->u = NULL;
-    if (ctx->rc < 0) {
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(ctx->rc));
-        return;
-    }
-    json_t *out = ctx->out;
-    ctx->out = NULL;
-    api_ok(ctx, out);
-}
-
 static void sync_work(api_ctx_t *ctx)
 {
     q_t *q = ctx->u;
@@ -166,7 +153,7 @@ void h_sync_offline(api_ctx_t *ctx)
     q->a = last;
     q->limit = (int)(limit > 200 ? 200 : limit);
     ctx->u = q;
-    api_defer(ctx, sync_work, out_done);
+    api_defer(ctx, sync_work, api_done_out);
 }
 
 static void history_work(api_ctx_t *ctx)
@@ -225,7 +212,7 @@ void h_p2p_history(api_ctx_t *ctx)
         }
     }
     ctx->u = q;
-    api_defer(ctx, history_work, out_done);
+    api_defer(ctx, history_work, api_done_out);
 }
 
 /* getP2pMessageRange {toId, fromSequence, toSequence, limit}: fill a gap. */
@@ -246,7 +233,7 @@ void h_p2p_range(api_ctx_t *ctx)
     q->b = b;
     q->limit = (int)limit;
     ctx->u = q;
-    api_defer(ctx, history_work, out_done);
+    api_defer(ctx, history_work, api_done_out);
 }
 
 /* ---- conversations --------------------------------------------------------------------- */
@@ -298,7 +285,7 @@ void h_conv_sync(api_ctx_t *ctx)
     q->a = last;
     q->limit = (int)(limit > 100 ? 100 : limit);
     ctx->u = q;
-    api_defer(ctx, conv_list_work, out_done);
+    api_defer(ctx, conv_list_work, api_done_out);
 }
 
 /* "0_{owner}_{peer}" -> peer; the owner must be the operator (or admin). */

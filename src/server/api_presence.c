@@ -224,19 +224,6 @@ typedef struct query_job {
     json_t *ids;                  /* user list: borrowed from ctx->body */
 } query_job_t;
 
-static void query_done(api_ctx_t *ctx)
-{
-    free(ctx->u);
-    ctx->u = NULL;
-    if (ctx->rc < 0) {
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(ctx->rc));
-        return;
-    }
-    json_t *out = ctx->out;
-    ctx->out = NULL;
-    api_ok(ctx, out);
-}
-
 static void friends_work(api_ctx_t *ctx)
 {
     query_job_t *q = ctx->u;
@@ -265,7 +252,7 @@ void h_status_query_friends(api_ctx_t *ctx)
     }
     memcpy(q->user, who, strlen(who) + 1);
     ctx->u = q;
-    api_defer(ctx, friends_work, query_done);
+    api_defer(ctx, friends_work, api_done_out);
 }
 
 static void users_work(api_ctx_t *ctx)
@@ -313,5 +300,5 @@ void h_status_query_users(api_ctx_t *ctx)
     memcpy(q->user, ctx->identifier, strlen(ctx->identifier) + 1);
     q->ids = ids;
     ctx->u = q;
-    api_defer(ctx, users_work, query_done);
+    api_defer(ctx, users_work, api_done_out);
 }

@@ -36,6 +36,7 @@ typedef struct config {
     int legacy_unsigned_login;   /* accept LOGIN without userSign (unsafe) */
     int store_sync_full;         /* 1 = fsync every group commit */
     int store_max_batch;
+    int store_commit_delay_us;
 
     char public_tcp[512];        /* gateway addresses handed out by /v1/user/login */
     char public_ws[512];

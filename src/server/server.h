@@ -122,6 +122,10 @@ struct worker {
     int closed;               /* inbox refuses new messages */
     uint8_t *rbuf;            /* per-loop read buffer */
     size_t rbuf_size;
+    /* gateway.c: LOGIN user lookups waiting for the next thread-pool
+     * batch, and whether one batch is running */
+    struct login_job *login_q, **login_q_tail;
+    int login_running;
 };
 
 /* Most output a slow reader may have queued before it is disconnected. */
