@@ -339,9 +339,15 @@ enum rq {
 #define MSG_HISTORY_WHERE                                                           \
     "WHERE h.app_id = ?1 AND h.owner_id = ?2 AND h.peer_id = ?3 "                   \
     "AND h.sequence BETWEEN ?4 AND ?5 "
+/* The last column is, for a one-to-one conversation, how far the peer
+ * has read it (the peer's own row's read_seq; a primary-key lookup). */
 #define CONV_COLS                                                                   \
     "peer_id, conversation_type, last_seq, read_seq, change_seq, updated_at, "      \
-    "is_top, is_mute, deleted"
+    "is_top, is_mute, deleted, "                                                    \
+    "CASE WHEN conversation_type = 0 THEN coalesce((SELECT p.read_seq "             \
+    "FROM im_conversation p WHERE p.app_id = im_conversation.app_id "              \
+    "AND p.owner_id = im_conversation.peer_id AND p.conversation_type = 0 "        \
+    "AND p.peer_id = im_conversation.owner_id), 0) ELSE 0 END"
 /* A friendship row with the peer's nickname (friend_row's column order). */
 #define FR_COLS                                                                     \
     "f.from_id, f.to_id, f.remark, f.status, f.black, f.add_source, f.extra, "      \
@@ -2663,6 +2669,7 @@ static int conv_row(sqlite3_stmt *q, void *dst)
     c->is_top = sqlite3_column_int(q, 6);
     c->is_mute = sqlite3_column_int(q, 7);
     c->deleted = sqlite3_column_int(q, 8);
+    c->peer_read_seq = sqlite3_column_int64(q, 9);
     return 0;
 }
 
