@@ -8,7 +8,7 @@ want=(build-essential cmake pkg-config libuv1-dev libwslay-dev libhttp-parser-de
       libjansson-dev libsqlite3-dev libssl-dev zlib1g-dev)
 if [ "${1:-build}" = test ]; then
   want+=(libcmocka-dev python3 python3-pytest python3-prometheus-client sqlite3
-         chromium fonts-wqy-microhei)
+         chromium fonts-wqy-microhei fonts-noto-color-emoji)
 fi
 missing=()
 for p in "${want[@]}"; do

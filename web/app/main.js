@@ -98,8 +98,7 @@ function buildShell() {
     document.title = (n ? `(${n}) ` : '') + 'petrel';
   };
   const updMe = () => {
-    const p = S.presence.get(S.auth.userId);
-    replace(meAv, avatar(store.displayName(S.auth.userId), S.auth.userId, { online: S.conn === 'open' || (p && p.online) }));
+    replace(meAv, avatar(store.displayName(S.auth.userId), S.auth.userId, { online: S.conn === 'open' }));
   };
   const updConn = () => {
     const st = S.conn;

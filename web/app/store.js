@@ -232,7 +232,7 @@ function wire(im) {
   im.on('conversationUpdate', (c) => { const x = S.convs.get(c.conversationId); if (x) { Object.assign(x, pick(c, ['isTop', 'isMute'])); changed('convs'); } });
   im.on('conversationDelete', (c) => { const x = S.convs.get(c.conversationId); if (x) { x.deleted = true; changed('convs'); } });
   im.on('friends', (r) => { for (const f of r.dataList || []) putFriend(f); changed('friends', 'presence'); });
-  const refetchFriends = debounce(async () => {
+  const refetchFriends = S.refetchFriends = debounce(async () => {
     try {
       const all = await im.rest.getAllFriendShip();
       S.friends.clear();
@@ -650,6 +650,7 @@ export async function approve(id, status) {
   await S.im.rest.approveFriendRequest(id, status);
   const r = S.requests.find((x) => x.id === id);
   if (r) r.approveStatus = status;
+  if (status === 1 && S.refetchFriends) S.refetchFriends();
   changed('requests');
 }
 

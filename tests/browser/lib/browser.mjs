@@ -63,13 +63,18 @@ export async function login(page, name, password = 'pass-' + name) {
   await page.locator('.rail').waitFor();
 }
 
-// a sends a friend request to b through the UI; b accepts it.
-export async function befriend(a, b, bName) {
+// a adds b through the UI. With approval (b asked for it on the Me page) b
+// accepts the request; without, the friendship is made at once.
+export async function befriend(a, b, bName, { approval = true } = {}) {
   await a.goto(a.url().split('#')[0] + '#/add');
   await a.getByLabel(/search people|搜索用户/i).fill(bName);
   await a.getByRole('button', { name: /^search$|^搜索$/i }).click();
   await a.locator(`[data-testid=search-result][data-user="${bName}"]`).getByRole('button', { name: /^add$|^添加$/i }).click();
   await a.getByRole('dialog').getByRole('button', { name: /^add$|^添加$/i }).click();
+  if (!approval) {
+    await a.getByText(`${bName} is now your friend.`).waitFor();
+    return;
+  }
   await b.goto(b.url().split('#')[0] + '#/requests');
   const req = b.locator('[data-testid=request]').first();
   await req.getByRole('button', { name: /accept|同意/i }).click();

@@ -188,6 +188,15 @@ export function chatView(el, { go, arg }) {
     const time = m.serverTime || m.messageTime || m.localTime;
     const meta = h('div', { class: 'meta' }, h('time', { datetime: new Date(Number(time)).toISOString() }, fmtTime(time)));
     if (mine) {
+      const age = Date.now() - Number(m.serverTime || m.messageTime || 0);
+      if (m.messageKey && age < 115000) {
+        meta.prepend(h('button', {
+          type: 'button', class: 'recall-btn', 'data-testid': 'recall',
+          onclick: async () => {
+            try { await store.recall(conv, m); } catch (e) { toast(t('recallFailed', { msg: e.msg || e.message || e.code }), 'error'); }
+          },
+        }, t('recall')));
+      }
       if (m.status === 'failed') {
         meta.append(h('button', { type: 'button', class: 'status failed', 'data-testid': 'status', 'data-status': 'failed', title: m.error || '', onclick: () => store.retry(conv, m) }, t('statusFailed')));
       } else {
@@ -197,15 +206,6 @@ export function chatView(el, { go, arg }) {
           : ({ sending: t('statusSending'), sent: t('statusSent'), delivered: t('statusDelivered'), read: t('statusRead') })[m.status] || '';
         const tick = type === 1 ? '' : ({ sending: '○ ', sent: '✓ ', delivered: '✓✓ ', read: '✓✓ ' })[m.status] || '';
         meta.append(h('span', { class: 'status ' + (m.status || ''), 'data-testid': 'status', 'data-status': m.status }, tick + label));
-      }
-      const age = Date.now() - Number(m.serverTime || m.messageTime || 0);
-      if (m.messageKey && age < 115000) {
-        meta.append(h('button', {
-          type: 'button', class: 'recall-btn', 'data-testid': 'recall',
-          onclick: async () => {
-            try { await store.recall(conv, m); } catch (e) { toast(t('recallFailed', { msg: e.msg || e.message || e.code }), 'error'); }
-          },
-        }, t('recall')));
       }
     }
     const showSender = type === 1 && !mine && !cont;
