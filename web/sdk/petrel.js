@@ -639,7 +639,13 @@ export class PetrelClient extends Emitter {
       }
       this._onData(d);
     };
-    ws.onerror = () => { /* the close event follows */ };
+    ws.onerror = () => {
+      // Browsers follow an error with a close event; Node 20's WebSocket does not
+      // when the connection fails, so a failed or broken socket is dropped here.
+      if (this._ws !== ws) return;
+      if (ws.readyState !== 1) this._drop(ws, 1006, 'connection failed');
+      else setTimeout(() => { if (this._ws === ws) this._drop(ws, 1006, 'socket error'); }, 1000);
+    };
     ws.onclose = (ev) => {
       if (this._ws !== ws) return;
       this._connectionLost(ws, ev && ev.code, ev && ev.reason);
@@ -648,8 +654,9 @@ export class PetrelClient extends Emitter {
 
   /** Close a socket now and treat it as lost (heartbeat/login timeout). */
   _drop(ws, code, reason) {
+    if (!ws) return;
+    if (this._ws === ws) this._connectionLost(ws, code, reason); // detaches the handlers first
     try { ws.close(); } catch { /* ignore */ }
-    if (this._ws === ws) this._connectionLost(ws, code, reason);
   }
 
   _clearConnTimers() {
