@@ -343,7 +343,7 @@ export function createRest(o) {
     queryFriendOnlineStatus: () => call('/v1/user/queryFriendOnlineStatus', {}),
     queryUserOnlineStatus: (userIdList) => call('/v1/user/queryUserOnlineStatus', { userIdList }),
     // ---- messages
-    sendMessage: (m) => call('/v1/message/send', m),
+    sendMessage: (m) => call('/v1/message/send', { fromId: auth.userId, ...m }),
     syncOfflineMessage: (lastSequence = 0, maxLimit = 100) =>
       call('/v1/message/syncOfflineMessage', { lastSequence: keyOf(lastSequence), maxLimit }),
     queryP2pMessageHistory: (q) => call('/v1/message/queryP2pMessageHistory', q),
@@ -390,7 +390,7 @@ export function createRest(o) {
     transferGroup: (groupId, ownerId) => call('/v1/group/transferGroup', { groupId, ownerId }),
     forbidSendMessage: (groupId, mute = 1) => call('/v1/group/forbidSendMessage', { groupId, mute }),
     enableSendMsg: (groupId) => call('/v1/group/forbidSendMessage', { groupId, mute: 0 }),
-    sendGroupMsgByInterface: (m) => call('/v1/group/sendMessage', m),
+    sendGroupMsgByInterface: (m) => call('/v1/group/sendMessage', { fromId: auth.userId, ...m }),
     syncJoinedGroup: sync('/v1/group/syncJoinedGroup'),
     importGroupMember: (groupId, members) => call('/v1/group/member/importGroupMember', { groupId, members }),
     addGroupMember: (groupId, members) => call('/v1/group/member/add', {
