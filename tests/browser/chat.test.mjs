@@ -159,3 +159,44 @@ test('phone-sized screen: list and chat are usable', async () => {
   await shot(p.page, 'me-phone');
   await p.ctx.close();
 });
+
+test('history loads on scroll; pinned conversations come first, muted ones are marked', async () => {
+  const a = alice.page;
+  const reg = await fetch(srv.url + '/app/v1/register', { method: 'POST', body: JSON.stringify({ userName: 'dave', password: 'pass-dave' }) });
+  assert.equal((await reg.json()).code, 200);
+  for (let i = 1; i <= 45; i++) {
+    const r = await srv.admin('message/send', { fromId: 'dave', toId: 'alice', messageId: 'hist-' + i, messageBody: { type: 1, content: 'old message ' + i } });
+    assert.equal(r.code, 200, JSON.stringify(r));
+  }
+  // a fresh page knows only what the server tells it: one page of history
+  await a.goto(srv.url + '/#/chats');
+  await a.reload();
+  const dave = a.locator('[data-testid=conv][data-peer=dave]');
+  await dave.locator('[data-testid=unread]').filter({ hasText: '45' }).waitFor();
+  // the newest conversation is on top until bob's is pinned
+  assert.equal(await a.locator('[data-testid=conv]').first().getAttribute('data-peer'), 'dave');
+  await dave.click();
+  await a.locator('[data-testid=bubble]').filter({ hasText: /^old message 45$/ }).waitFor();
+  const first = await bubbles(a).count();
+  assert.ok(first >= 20 && first < 45, `one page first, got ${first}`);
+  await a.locator('[data-testid=messages]').evaluate((el) => { el.scrollTop = 0; });
+  await a.locator('[data-testid=bubble]').filter({ hasText: /^old message 1$/ }).waitFor();
+  const all = await texts(a);
+  assert.deepEqual(all, Array.from({ length: 45 }, (_, i) => 'old message ' + (i + 1)));
+  await a.getByText('Beginning of the conversation').waitFor();
+  await shot(a, 'history-top');
+
+  await a.locator('[data-testid=mute]').click();
+  await a.locator('[data-testid=mute][aria-pressed=true]').waitFor();
+  await a.goto(srv.url + '/#/chat/' + encodeURIComponent('0_alice_bob'));
+  await a.locator('[data-testid=pin]').click();
+  await a.locator('[data-testid=pin][aria-pressed=true]').waitFor();
+  await a.goto(srv.url + '/#/chats');
+  await a.locator('[data-testid=conv]').first().and(a.locator('[data-peer=bob]')).waitFor();
+  await dave.locator('[data-testid=muted]').waitFor();
+  await shot(a, 'conversations-pinned-muted');
+  // the state is the server's: a reload shows the same order and marks
+  await a.reload();
+  await a.locator('[data-testid=conv]').first().and(a.locator('[data-peer=bob]')).waitFor();
+  await a.locator('[data-testid=conv][data-peer=dave] [data-testid=muted]').waitFor();
+});

@@ -390,7 +390,10 @@ export function groupName(id) {
   return (g && g.groupName) || id;
 }
 export function convTitle(c) { return c.conversationType === 1 ? groupName(c.peer) : displayName(c.peer); }
-export function unread(c) { return Math.max(0, (c.lastSequence || 0) - (c.readedSequence || 0)); }
+export function unread(c) {
+  if (c.last && c.last.fromId === S.auth.userId && (c.last.messageSequence || 0) >= (c.lastSequence || 0)) return 0;
+  return Math.max(0, (c.lastSequence || 0) - (c.readedSequence || 0));
+}
 
 export function textOf(m) {
   if (m.delFlag === 1 || m.recalled) return null;
@@ -600,7 +603,9 @@ async function deliver(conv, x) {
     if (c.peerReadSeq && x.messageSequence <= c.peerReadSeq) x.status = 'read';
     box(conv).items.sort(order);
     c.lastSequence = Math.max(c.lastSequence || 0, x.messageSequence || 0);
-    c.readedSequence = Math.max(c.readedSequence || 0, x.messageSequence || 0);
+    // my own message moves my read pointer on the server too, so its
+    // unread count (lastSequence - readedSequence) does not count it
+    readUpTo(conv, x.messageSequence);
   } catch (e) {
     x.status = 'failed';
     x.error = (e && (e.msg || e.message)) || String(e);

@@ -89,10 +89,24 @@ export function chatView(el, { go, arg }) {
   const infoLink = type === 1
     ? h('a', { class: 'icon-btn', href: '#/group/' + encodeURIComponent(peer), 'aria-label': t('groupInfo'), title: t('groupInfo') }, icon('info'))
     : h('a', { class: 'icon-btn', href: '#/friend/' + encodeURIComponent(peer), 'aria-label': t('details'), title: t('details') }, icon('info'));
+  const pinBtn = h('button', { type: 'button', class: 'icon-btn toggle', 'data-testid': 'pin', onclick: () => flag('isTop') }, icon('pin'));
+  const muteBtn = h('button', { type: 'button', class: 'icon-btn toggle', 'data-testid': 'mute', onclick: () => flag('isMute') }, icon('mute'));
+  async function flag(field) {
+    const c = S.convs.get(conv);
+    try { await store.setConvFlag(conv, field, !(c && c[field])); } catch (e) { toast(t('error', { msg: e.msg || e.message }), 'error'); }
+  }
+  function flags() {
+    const c = S.convs.get(conv) || {};
+    for (const [b, on, yes, no] of [[pinBtn, c.isTop, t('unpin'), t('pin')], [muteBtn, c.isMute, t('unmute'), t('mute')]]) {
+      b.setAttribute('aria-pressed', String(!!on));
+      b.setAttribute('aria-label', on ? yes : no);
+      b.title = on ? yes : no;
+    }
+  }
   el.append(
     h('header', { class: 'pane-head chat-head' },
       h('a', { class: 'icon-btn only-phone', href: '#/chats', 'aria-label': t('back') }, icon('back')),
-      h('div', { class: 'grow' }, title, sub), infoLink),
+      h('div', { class: 'grow' }, title, sub), pinBtn, muteBtn, infoLink),
     list, note, composer);
 
   input.addEventListener('keydown', (e) => {
@@ -155,14 +169,15 @@ export function chatView(el, { go, arg }) {
     if (b && b.loading) kids.push(h('div', { class: 'history-note' }, t('loadingHistory')));
     else if (b && b.loaded && !b.hasMore) kids.push(h('div', { class: 'history-note' }, b.error ? t('error', { msg: b.error }) : t('noMoreHistory')));
     let lastDay = '';
-    let lastFrom = null;
-    for (const m of items) {
-      const ms = Number(m.serverTime || m.messageTime || m.localTime || 0);
+    const when = (m) => Number(m.serverTime || m.messageTime || m.localTime || 0);
+    const same = (x, y) => x && y && x.fromId === y.fromId && store.textOf(x) !== null && store.textOf(y) !== null
+      && Math.abs(when(y) - when(x)) < 180000 && new Date(when(x)).toDateString() === new Date(when(y)).toDateString();
+    items.forEach((m, i) => {
+      const ms = when(m);
       const day = new Date(ms).toDateString();
-      if (day !== lastDay) { kids.push(h('div', { class: 'day-sep' }, dayLabel(ms))); lastDay = day; lastFrom = null; }
-      kids.push(message(m, lastFrom === m.fromId));
-      lastFrom = m.fromId;
-    }
+      if (day !== lastDay) { kids.push(h('div', { class: 'day-sep' }, dayLabel(ms))); lastDay = day; }
+      kids.push(message(m, same(items[i - 1], m), same(m, items[i + 1])));
+    });
     replace(list, ...kids);
     if (stick) list.scrollTop = list.scrollHeight;
     else if (prevTop < 80) list.scrollTop = list.scrollHeight - prevH + prevTop;   // history was prepended
@@ -178,7 +193,7 @@ export function chatView(el, { go, arg }) {
     return d.toLocaleDateString();
   }
 
-  function message(m, cont) {
+  function message(m, cont, more) {
     const mine = m.fromId === S.auth.userId;
     const text = store.textOf(m);
     const key = m.messageKey ? 'k' + m.messageKey : 'i' + m.messageId;
@@ -186,7 +201,7 @@ export function chatView(el, { go, arg }) {
       return h('div', { class: 'notice', 'data-testid': 'recalled', 'data-key': key }, mine ? t('youRecalled') : t('recalled'));
     }
     const time = m.serverTime || m.messageTime || m.localTime;
-    const meta = h('div', { class: 'meta' }, h('time', { datetime: new Date(Number(time)).toISOString() }, fmtTime(time)));
+    const meta = h('div', { class: 'meta' }, more ? null : h('time', { datetime: new Date(Number(time)).toISOString() }, fmtTime(time)));
     if (mine) {
       const age = Date.now() - Number(m.serverTime || m.messageTime || 0);
       if (m.messageKey && age < 115000) {
@@ -210,15 +225,16 @@ export function chatView(el, { go, arg }) {
     }
     const showSender = type === 1 && !mine && !cont;
     return h('div', { class: 'msg' + (mine ? ' mine' : ''), 'data-testid': 'msg', 'data-key': key, 'data-from': m.fromId, 'data-seq': m.messageSequence || '' },
-      !mine ? (cont ? h('span', { class: 'avatar small', style: 'visibility:hidden' }) : avatar(store.displayName(m.fromId), m.fromId, { size: 'small' })) : null,
+      !mine ? (more ? h('span', { class: 'avatar small', style: 'visibility:hidden' }) : avatar(store.displayName(m.fromId), m.fromId, { size: 'small' })) : null,
       h('div', { class: 'col' },
         showSender ? h('div', { class: 'sender' }, store.displayName(m.fromId)) : null,
-        h('div', { class: 'bubble', 'data-testid': 'bubble' }, text),
-        meta));
+        h('div', { class: 'bubble', 'data-testid': 'bubble', title: fmtTime(time) }, text),
+        meta.childNodes.length ? meta : null));
   }
 
-  head(); draw();
+  head(); draw(); flags();
   const offs = [
+    store.on('convs', flags),
     store.on('messages', draw), store.on('users', () => { head(); draw(); }),
     store.on('groups', () => { head(); draw(); }), store.on('presence', head), store.on('friends', head),
   ];
