@@ -97,7 +97,8 @@ export function toast(text, kind = 'info') {
   }
   const el = h('div', { class: 'toast ' + kind }, text);
   toastBox.appendChild(el);
-  setTimeout(() => el.remove(), kind === 'error' ? 6000 : 3500);
+  while (toastBox.children.length > 2) toastBox.firstChild.remove();
+  setTimeout(() => el.remove(), kind === 'error' ? 6000 : 2500);
 }
 
 // A modal dialog built on <dialog>: Escape closes it, focus is trapped by the

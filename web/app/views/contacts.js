@@ -62,7 +62,7 @@ export function contactsView(el) {
       h('button', { type: 'button', class: 'btn small', onclick: newList }, t('newList'))));
     if (!S.lists.size) box.append(h('p', { class: 'muted', style: 'padding:8px 16px' }, t('noLists')));
     for (const l of [...S.lists.values()].sort((a, b) => a.groupName.localeCompare(b.groupName))) {
-      box.append(h('div', { class: 'section-title' }, h('span', { class: 'grow' }, `${l.groupName} (${l.toIds.length})`),
+      box.append(h('div', { class: 'section-title list-name' }, h('span', { class: 'grow' }, `${l.groupName} (${l.toIds.length})`),
         h('button', {
           type: 'button', class: 'btn small danger', 'aria-label': t('deleteList') + ' ' + l.groupName,
           onclick: async () => { if (await confirmDialog(t('deleteList') + ': ' + l.groupName + '?', t('deleteList'), true)) S.im.rest.deleteFriendGroup([l.groupName]).catch(err); },
