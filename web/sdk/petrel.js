@@ -568,7 +568,10 @@ export class PetrelClient extends Emitter {
    * @returns {Promise<{userId: string, serverTime: number}>}
    */
   connect() {
-    if (this.state === 'open' && !this._syncing) return Promise.resolve({ userId: this.userId, serverTime: Date.now() });
+    if (this.state === 'open') {
+      const ok = () => ({ userId: this.userId, serverTime: Date.now() });
+      return (this._syncing || Promise.resolve()).then(ok, ok);
+    }
     const p = new Promise((resolve, reject) => this._connectWaiters.push({ resolve, reject }));
     if (this.state === 'idle' || this.state === 'closed' || this.state === 'kicked') {
       this._stopped = false;
