@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Petreld } from './lib/server.mjs';
-import { launch, person, register, login, befriend, shot, PHONE } from './lib/browser.mjs';
+import { launch, person, register, login, befriend, shot, unlabelled, PHONE } from './lib/browser.mjs';
 
 let srv, browser;
 
@@ -106,4 +106,37 @@ test('friends see online dots and custom status', async () => {
   await row.locator('.dot.off').waitFor();
   await a.ctx.close();
   await b.ctx.close();
+});
+
+test('keyboard only: sign in, reach a chat and send; every control is labelled', async () => {
+  const reg = await fetch(srv.url + '/app/v1/register', { method: 'POST', body: JSON.stringify({ userName: 'lux', password: 'pass-lux' }) });
+  assert.equal((await reg.json()).code, 200);
+  const p = await person(browser, srv.url);
+  const page = p.page;
+  assert.deepEqual(await unlabelled(page), []);
+  await register(page, 'kai');
+  await page.goto(srv.url + '/#/me');
+  await page.locator('[data-testid=logout]').click();
+  await page.locator('#auth-submit').waitFor();
+  // Tab order of the sign-in form: tabs, user name, password, submit
+  await page.locator('#tab-login').focus();
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('kai');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('pass-kai');
+  await page.keyboard.press('Enter');
+  await page.locator('.rail').waitFor();
+  for (const route of ['#/chats', '#/contacts', '#/me', '#/add', '#/new-group', '#/requests', '#/chat/0_kai_lux']) {
+    await page.goto(srv.url + '/' + route);
+    await page.locator('.list-pane .pane-head').waitFor();
+    await page.waitForTimeout(100);
+    assert.deepEqual(await unlabelled(page), [], route);
+  }
+  // the chat: the composer has focus, Enter sends
+  await page.locator('#composer-input:focus').waitFor();
+  await page.keyboard.type('typed, not clicked');
+  await page.keyboard.press('Enter');
+  // lux is offline: the server keeps it, the tick says "Sent"
+  await page.locator('[data-testid=msg].mine').filter({ hasText: 'typed, not clicked' }).locator('[data-status=sent]').waitFor();
+  await p.ctx.close();
 });

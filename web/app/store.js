@@ -317,7 +317,6 @@ function ensureConv(id) {
 function putConv(row) {
   const c = ensureConv(row.conversationId);
   Object.assign(c, pick(row, ['isTop', 'isMute', 'readedSequence', 'lastSequence', 'updateTime', 'deleted']));
-  if (row.toId && row.conversationType !== undefined) { c.conversationType = row.conversationType; c.peer = row.toId; }
   if (c.conversationType === 0) wantUsers([c.peer]);
 }
 

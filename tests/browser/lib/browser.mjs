@@ -99,3 +99,22 @@ export function bubbles(page) {
 export async function texts(page) {
   return bubbles(page).allTextContents();
 }
+
+// Form controls and buttons without an accessible name on the current page
+// (a label, aria-label(ledby), or text): each one is a keyboard/screen-reader
+// user's dead end.
+export async function unlabelled(page) {
+  return page.evaluate(() => {
+    const bad = [];
+    for (const el of document.querySelectorAll('input, select, textarea, button, a[href], [role=tab]')) {
+      if (el.type === 'hidden' || el.closest('[hidden]') || !el.getClientRects().length) continue;
+      const name = (el.getAttribute('aria-label') || '').trim()
+        || (el.getAttribute('aria-labelledby') && document.getElementById(el.getAttribute('aria-labelledby'))?.textContent.trim())
+        || (el.labels && [...el.labels].map((l) => l.textContent.trim()).join(' ').trim())
+        || (['BUTTON', 'A'].includes(el.tagName) || el.getAttribute('role') === 'tab' ? el.textContent.trim() : '')
+        || (el.title || '').trim();
+      if (!name) bad.push(el.outerHTML.slice(0, 120));
+    }
+    return bad;
+  });
+}

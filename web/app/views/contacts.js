@@ -20,9 +20,18 @@ export function contactsView(el) {
     tabs, body);
 
   function draw() {
-    replace(tabs, ['friends', 'lists', 'groups'].map((k) => h('button', {
-      type: 'button', role: 'tab', 'aria-selected': String(tab === k), 'data-key': 'tab-' + k,
-      onclick: () => { tab = k; sessionStorage.setItem('petrel.contactsTab', k); draw(); },
+    const keys = ['friends', 'lists', 'groups'];
+    const select = (k) => { tab = k; sessionStorage.setItem('petrel.contactsTab', k); draw(); };
+    replace(tabs, keys.map((k, i) => h('button', {
+      type: 'button', role: 'tab', 'aria-selected': String(tab === k), 'data-key': 'tab-' + k, tabindex: tab === k ? '0' : '-1',
+      onclick: () => select(k),
+      onkeydown: (e) => {
+        if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return;
+        e.preventDefault();
+        const next = keys[(i + (e.key === 'ArrowRight' ? 1 : keys.length - 1)) % keys.length];
+        select(next);
+        tabs.querySelector(`[data-key="tab-${next}"]`).focus();
+      },
     }, t(k === 'friends' ? 'friends' : k === 'lists' ? 'friendLists' : 'groups'))));
     const pending = store.pendingRequests();
     const top = h('ul', { class: 'items' },
@@ -264,8 +273,15 @@ export function newGroupView(el, { go }) {
   const name = h('input', { type: 'text', id: 'group-name', maxlength: 100, required: true });
   const type = h('select', { id: 'group-type' },
     h('option', { value: '1' }, t('privateGroup')), h('option', { value: '2' }, t('publicGroup')));
-  const picks = pickFriends('ng');
+  let picks = pickFriends('ng');
   const submit = h('button', { type: 'submit', class: 'btn primary' }, t('create'));
+  // friends may arrive after the page opened: rebuild the list while nothing is picked
+  const off = store.on('friends', () => {
+    if (picks.value().length) return;
+    const again = pickFriends('ng');
+    picks.el.replaceWith(again.el);
+    picks = again;
+  });
   el.append(pageHead(t('newGroup')), h('div', { class: 'page' }, h('form', {
     class: 'card', onsubmit: async (e) => {
       e.preventDefault();
@@ -282,5 +298,5 @@ export function newGroupView(el, { go }) {
   h('div', { class: 'field' }, h('span', { class: 'muted', style: 'font-size:13px' }, t('pickMembers')), picks.el),
   h('div', { class: 'actions' }, submit))));
   setTimeout(() => name.focus(), 0);
-  return null;
+  return off;
 }

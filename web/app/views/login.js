@@ -17,11 +17,19 @@ export function loginView(done) {
   const submit = h('button', { type: 'submit', class: 'btn primary', id: 'auth-submit' });
   const tabLogin = h('button', { type: 'button', role: 'tab', id: 'tab-login', onclick: () => setMode('login') }, t('login'));
   const tabReg = h('button', { type: 'button', role: 'tab', id: 'tab-register', onclick: () => setMode('register') }, t('register'));
+  for (const [tab, other, m] of [[tabLogin, tabReg, 'register'], [tabReg, tabLogin, 'login']]) {
+    tab.addEventListener('keydown', (e) => {
+      if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') { e.preventDefault(); setMode(m); other.focus(); }
+    });
+  }
 
   function setMode(m) {
     mode = m;
     tabLogin.setAttribute('aria-selected', String(m === 'login'));
     tabReg.setAttribute('aria-selected', String(m === 'register'));
+    // roving tabindex: Tab leaves the tab list, arrows move inside it
+    tabLogin.tabIndex = m === 'login' ? 0 : -1;
+    tabReg.tabIndex = m === 'register' ? 0 : -1;
     pass2Field.hidden = m === 'login';
     pass2.required = m === 'register';
     pass.autocomplete = m === 'login' ? 'current-password' : 'new-password';
