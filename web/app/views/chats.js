@@ -139,7 +139,7 @@ export function chatView(el, { go, arg }) {
     if (type === 1) {
       const g = S.groups.get(peer);
       title.textContent = store.groupName(peer);
-      const n = g && g.memberList ? g.memberList.filter((m) => m.role !== 3).length : 0;
+      const n = g && g.memberList ? g.memberList.filter((m) => m.role !== 3).length : (g && g.memberCount) || 0;
       sub.textContent = n ? t('members_n', { n }) : '';
       const me = g && g.memberList && g.memberList.find((m) => m.memberId === S.auth.userId);
       const gone = g && (g.gone || g.left);

@@ -111,10 +111,10 @@ export function contactsView(el) {
 }
 
 // A checkbox list of friends; value() gives the chosen ids.
-export function pickFriends(prefix, exclude = new Set()) {
+export function pickFriends(prefix, exclude = new Set(), checked = []) {
   const ids = [...S.friends.keys()].filter((id) => !exclude.has(id))
     .sort((a, b) => store.displayName(a).localeCompare(store.displayName(b)));
-  const boxes = ids.map((id) => h('input', { type: 'checkbox', value: id, id: `${prefix}-${id}` }));
+  const boxes = ids.map((id) => h('input', { type: 'checkbox', value: id, id: `${prefix}-${id}`, checked: checked.includes(id) }));
   const el = h('fieldset', { class: 'pick-list', style: 'margin:0' }, h('legend', { class: 'sr-only' }, t('pickMembers')),
     ids.length ? ids.map((id, i) => h('label', { for: `${prefix}-${id}`, 'data-testid': 'pick', 'data-user': id }, boxes[i],
       avatar(store.displayName(id), id, { size: 'small' }), store.displayName(id))) : h('p', { class: 'muted' }, t('noFriends')));
@@ -275,12 +275,13 @@ export function newGroupView(el, { go }) {
     h('option', { value: '1' }, t('privateGroup')), h('option', { value: '2' }, t('publicGroup')));
   let picks = pickFriends('ng');
   const submit = h('button', { type: 'submit', class: 'btn primary' }, t('create'));
-  // friends may arrive after the page opened: rebuild the list while nothing is picked
+  // friends may arrive after the page opened: rebuild the list, keeping the picks
   const off = store.on('friends', () => {
-    if (picks.value().length) return;
-    const again = pickFriends('ng');
+    const focused = document.activeElement && picks.el.contains(document.activeElement) ? document.activeElement.id : null;
+    const again = pickFriends('ng', new Set(), picks.value());
     picks.el.replaceWith(again.el);
     picks = again;
+    if (focused) document.getElementById(focused)?.focus();
   });
   el.append(pageHead(t('newGroup')), h('div', { class: 'page' }, h('form', {
     class: 'card', onsubmit: async (e) => {
