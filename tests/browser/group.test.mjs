@@ -1,6 +1,7 @@
 // Group chat in the browser against a real petreld: three users, the owner
 // creates a group from friends on the "New group" page, all three chat and
-// see the same history in the same order, the member page shows roles, the
+// see the same history in the same order (also after a reload), read
+// receipts count readers, a message is recalled, the member page shows roles, the
 // owner mutes a member (whose composer closes) and a member leaves.
 // Needs the group API (issue 6, seed paths of inventory §5.4): against a
 // server without it (HTTP 404 on /v1/group/*) the tests are skipped with
@@ -66,8 +67,27 @@ test('three users chat in a group created from friends', async (t) => {
   assert.equal(a.length, 3);
   // the sender name is shown on others' messages
   await ann.page.locator('[data-testid=msg][data-from=ben] .sender').filter({ hasText: 'ben' }).waitFor();
+  // both others opened the chat: the owner's message is read by 2
+  await ann.page.locator('[data-testid=msg].mine').filter({ hasText: 'who is in?' }).getByText('Read by 2').waitFor();
   await shot(ann.page, 'group-chat-desktop');
   await shot(cat.page, 'group-chat-phone');
+
+  // recall in a group
+  await send(ben.page, 'wrong group, sorry');
+  await ann.page.locator('[data-testid=bubble]').filter({ hasText: 'wrong group, sorry' }).waitFor();
+  const typo = ben.page.locator('[data-testid=msg].mine').filter({ hasText: 'wrong group, sorry' });
+  await typo.hover();
+  await typo.locator('[data-testid=recall]').click();
+  for (const p of [ann.page, ben.page, cat.page]) {
+    await p.locator('[data-testid=recalled]').waitFor();
+    assert.equal(await p.locator('[data-testid=bubble]').filter({ hasText: 'wrong group, sorry' }).count(), 0);
+  }
+
+  // a reload shows the same history, from the server
+  await ann.page.reload();
+  await ann.page.locator('[data-testid=bubble]').filter({ hasText: 'me too' }).waitFor();
+  assert.deepEqual(await texts(ann.page), a);
+  await ann.page.locator('[data-testid=recalled]').waitFor();
 });
 
 test('group members: roles, mute, leave', async (t) => {

@@ -5,7 +5,7 @@
 // history page never show one message twice), friends, requests, friend
 // lists, groups, presence and user profiles. Views subscribe with on(topic).
 // The token lives in sessionStorage (this tab only); no password is kept.
-import { PetrelClient, appLogin, appRegister } from '/sdk/petrel.js';
+import { PetrelClient, appLogin, appRegister, CMD } from '/sdk/petrel.js';
 
 const SESSION_KEY = 'petrel.session';
 const topics = new Map();
@@ -614,8 +614,30 @@ async function deliver(conv, x) {
 }
 
 export async function recall(conv, x) {
-  await S.im.recall(x.messageKey);
+  const { type, peer } = parseConvId(conv);
+  if (type === 1) await recallInGroup(peer, x.messageKey);
+  else await S.im.recall(x.messageKey);
   applyRecall(conv, x.messageKey);
+}
+
+// Workaround until the SDK's recall() takes a group (SDK-NEEDS.md item 4):
+// the server wants {messageKey, groupId, conversationType: 1} for a group
+// message; send that packet and wait for its 1051 answer.
+function recallInGroup(groupId, messageKey) {
+  const im = S.im;
+  return new Promise((resolve, reject) => {
+    const done = (d) => {
+      clearTimeout(timer);
+      im.off('recallAck', done);
+      if (d && d.code === 200) resolve(d.data);
+      else reject(Object.assign(new Error((d && d.msg) || 'recall refused'), { code: d && d.code, msg: d && d.msg }));
+    };
+    const timer = setTimeout(() => { im.off('recallAck', done); reject(Object.assign(new Error('no recall answer'), { code: 'TIMEOUT' })); }, 10000);
+    im.on('recallAck', done);
+    if (!im._raw(CMD.MSG_RECALL, { messageKey: BigInt(messageKey), groupId, conversationType: 1 })) {
+      done({ code: 'CLOSED', msg: 'not connected' });
+    }
+  });
 }
 
 // ---------------------------------------------------------------- conversations
