@@ -2,7 +2,8 @@
 // creates a group from friends on the "New group" page, all three chat and
 // see the same history in the same order (also after a reload), read
 // receipts count readers, a message is recalled, the member page shows roles, the
-// owner mutes a member (whose composer closes) and a member leaves.
+// owner mutes a member (whose composer closes), a member leaves, and the
+// owner hands the group over before she may leave.
 // Needs the group API (issue 6, seed paths of inventory §5.4): against a
 // server without it (HTTP 404 on /v1/group/*) the tests are skipped with
 // that reason.
@@ -108,4 +109,20 @@ test('group members: roles, mute, leave', async (t) => {
   await ben.page.locator('[data-testid=leave-group]').click();
   await ben.page.getByRole('dialog').getByRole('button', { name: 'Leave group' }).click();
   await ann.page.locator('[data-testid=member][data-user=ben]').waitFor({ state: 'detached' });
+  // back in the chat, ben can no longer write to it
+  const gid = decodeURIComponent(ann.page.url().split('#/group/')[1]);
+  await ben.page.goto(srv.url + '/#/chat/' + encodeURIComponent('1_ben_' + gid));
+  await ben.page.getByText('This group no longer exists or you left it.').waitFor();
+  assert.equal(await ben.page.locator('#composer-input').isVisible(), false);
+
+  // the owner cannot just leave; after making cat the owner she can
+  await ann.page.locator('[data-testid=leave-group]').click();
+  await ann.page.getByText('The owner must make someone else owner before leaving.').waitFor();
+  await ann.page.locator('[data-testid=member][data-user=cat]').getByRole('button', { name: 'Make owner' }).click();
+  await ann.page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+  await ann.page.locator('[data-testid=member][data-user=cat]').getByText('Owner').waitFor();
+  await ann.page.locator('[data-testid=member][data-user=ann]').getByText('Member').waitFor();
+  await cat.page.getByRole('link', { name: 'Group info' }).click();
+  await cat.page.locator('[data-testid=member][data-user=cat]').getByText('Owner').waitFor();
+  await shot(cat.page, 'group-info-phone');
 });
