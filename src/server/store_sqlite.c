@@ -192,9 +192,10 @@ static const char *const WQ_SQL[WQ_COUNT] = {
      * and is_mute are the owner's and stay. */
     [WQ_CONV_UPSERT] =
         "INSERT INTO im_conversation(app_id, owner_id, peer_id, conversation_type, last_seq, "
-        "change_seq, updated_at) VALUES(?1, ?2, ?3, 0, ?4, ?5, ?6) "
+        "read_seq, change_seq, updated_at) VALUES(?1, ?2, ?3, 0, ?4, ?7, ?5, ?6) "
         "ON CONFLICT(app_id, owner_id, conversation_type, peer_id) DO UPDATE SET "
-        "last_seq = max(last_seq, excluded.last_seq), deleted = 0, "
+        "last_seq = max(last_seq, excluded.last_seq), "
+        "read_seq = max(read_seq, excluded.read_seq), deleted = 0, "
         "change_seq = excluded.change_seq, updated_at = excluded.updated_at",
     [WQ_CONV_GET] =
         "SELECT last_seq, read_seq, is_top, is_mute, deleted, change_seq FROM im_conversation "
@@ -1196,8 +1197,12 @@ static int history_insert(store_backend_t *be, int32_t app_id, const char *owner
 }
 
 /* The owner's side of a new message: (re)open the conversation at seq. */
+/* owner's conversation with peer now ends at seq; when owner sent it
+ * (read_upto = seq) the conversation is read up to there too: nobody has
+ * their own message unread, and a reply implies the earlier ones were
+ * seen.  The receiver passes read_upto 0. */
 static int conv_on_message(store_backend_t *be, int32_t app_id, const char *owner,
-                           const char *peer, int64_t seq, int64_t now_ms)
+                           const char *peer, int64_t seq, int64_t read_upto, int64_t now_ms)
 {
     centry_t *e;
     int64_t change;
@@ -1211,6 +1216,7 @@ static int conv_on_message(store_backend_t *be, int32_t app_id, const char *owne
     sqlite3_bind_int64(s, 4, seq);
     sqlite3_bind_int64(s, 5, change);
     sqlite3_bind_int64(s, 6, now_ms);
+    sqlite3_bind_int64(s, 7, read_upto);
     rc = run_unbind(s);
     if (rc == 0)
         e->value = change;
@@ -1327,9 +1333,9 @@ static int sqlite_msg_p2p(store_backend_t *be, store_msg_t *m, int64_t now_ms)
     if (rc == 0)
         rc = history_insert(be, m->app_id, m->to_id, m->from_id, seq, key);
     if (rc == 0)
-        rc = conv_on_message(be, m->app_id, m->from_id, m->to_id, seq, now_ms);
+        rc = conv_on_message(be, m->app_id, m->from_id, m->to_id, seq, seq, now_ms);
     if (rc == 0)
-        rc = conv_on_message(be, m->app_id, m->to_id, m->from_id, seq, now_ms);
+        rc = conv_on_message(be, m->app_id, m->to_id, m->from_id, seq, 0, now_ms);
     if (rc != 0)
         return rc;
     m->message_key = key;

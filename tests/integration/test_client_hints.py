@@ -71,12 +71,13 @@ def test_conversation_row_has_the_peer_read_sequence(srv):
     for _ in range(4):
         send_ok(a, "bob")
     assert conv_of(srv, "alice", "bob")["peerReadSequence"] == 0
+    assert conv_of(srv, "bob", "alice")["peerReadSequence"] == 4   # the sender's own
     b.send(MSG_READED, {"toId": "alice", "conversationType": 0, "messageSequence": 3})
     a.take(1054)
     mine = conv_of(srv, "alice", "bob")
-    assert (mine["readedSequence"], mine["peerReadSequence"]) == (0, 3), mine
+    assert (mine["readedSequence"], mine["peerReadSequence"]) == (4, 3), mine
     theirs = conv_of(srv, "bob", "alice")
-    assert (theirs["readedSequence"], theirs["peerReadSequence"]) == (3, 0), theirs
+    assert (theirs["readedSequence"], theirs["peerReadSequence"]) == (3, 4), theirs
     # the full list carries it too (a reload)
     rows = api_ok(srv, "/v1/conversation/syncConversationList",
                   {"lastSequence": 0, "maxLimit": 100}, as_user="alice")["dataList"]
