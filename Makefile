@@ -7,7 +7,7 @@ ASAN    ?= build-asan
 PYTEST  ?= /usr/bin/python3 -m pytest
 ARGS    ?=
 
-.PHONY: help deps deps-test build asan run test unit unit-asan integration integration-asan bench clean
+.PHONY: help deps deps-test build asan run test unit unit-asan integration integration-asan sdk-test bench clean browser-test
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -45,8 +45,15 @@ integration: build  ## black-box tests against the real petreld (normal build)
 integration-asan: asan  ## the same against the ASan/UBSan petreld
 	@PETREL_BUILD=$(abspath $(ASAN)) PETREL_ASAN=1 $(PYTEST) -q tests/integration $(ARGS)
 
+browser-test: build  ## web client in headless chromium against a real petreld (tests/browser)
+	@cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund; } && \
+	  PETREL_BUILD=$(abspath $(BUILD)) npm test --silent -- $(ARGS)
+
+sdk-test: build    ## JavaScript SDK tests (node --test) against the real petreld
+	@PETREL_BUILD=$(abspath $(BUILD)) node --experimental-websocket --test tests/sdk/
+
 test: deps-test  ## install test deps, build both flavours, run every test; non-zero on failure
-	@$(MAKE) --no-print-directory unit unit-asan integration integration-asan
+	@$(MAKE) --no-print-directory unit unit-asan integration integration-asan sdk-test browser-test
 
 clean:           ## remove build trees (keeps ./var)
 	rm -rf $(BUILD) $(ASAN)

@@ -60,7 +60,12 @@ static void send_done(void *arg, int rc)
 void h_message_send(api_ctx_t *ctx)
 {
     const char *from;
-    if (api_str(ctx, "fromId", STORE_ID_MAX, 1, &from) < 0 || api_check_operator(ctx, from) < 0)
+    /* fromId defaults to the operator, as everywhere else */
+    if (api_str(ctx, "fromId", STORE_ID_MAX, 0, &from) < 0)
+        return;
+    if (!from)
+        from = ctx->identifier;
+    if (api_check_operator(ctx, from) < 0)
         return;
     store_msg_t *m = calloc(1, sizeof *m);
     if (!m) {
@@ -243,13 +248,14 @@ static json_t *conv_json(const char *owner, const store_conv_t *c)
     char id[2 * STORE_ID_MAX + 8];
     snprintf(id, sizeof id, "%d_%s_%s", c->conversation_type, owner, c->peer_id);
     int64_t unread = c->last_seq > c->read_seq ? c->last_seq - c->read_seq : 0;
-    return json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:b, s:I}",
+    return json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:b, s:I, s:I}",
                      "conversationId", id, "conversationType", c->conversation_type, "fromId",
                      owner, "toId", c->peer_id, "isTop", c->is_top, "isMute", c->is_mute,
                      "readedSequence", (json_int_t)c->read_seq, "lastSequence",
                      (json_int_t)c->last_seq, "unreadCount", (json_int_t)unread, "sequence",
                      (json_int_t)c->change_seq, "deleted", c->deleted, "updateTime",
-                     (json_int_t)c->updated_at);
+                     (json_int_t)c->updated_at, "peerReadSequence",
+                     (json_int_t)c->peer_read_seq);
 }
 
 static void conv_list_work(api_ctx_t *ctx)

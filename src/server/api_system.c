@@ -235,7 +235,7 @@ static void static_done(api_ctx_t *ctx)
     static_file_t *f = ctx->u;
     ctx->u = NULL;
     if (f->status == 200)
-        api_reply_raw(ctx, 200, f->ctype, f->data, ctx->req->method == HTTP_HEAD ? 0 : f->len,
+        api_reply_raw(ctx, 200, f->ctype, f->data, f->len,
                       "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n");
     else
         api_fail(ctx, 404, 404, "not found");

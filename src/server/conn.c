@@ -145,7 +145,16 @@ int conn_send_json(conn_t *c, int32_t command, const char *json, size_t len)
 
 void conn_send_error(conn_t *c, int code, const char *msg, int32_t command)
 {
+    conn_send_error_for(c, code, msg, command, NULL);
+}
+
+void conn_send_error_for(conn_t *c, int code, const char *msg, int32_t command,
+                         const json_t *body)
+{
     json_t *o = json_pack("{s:i, s:s, s:i}", "code", code, "msg", msg, "command", (int)command);
+    json_t *mid = body ? json_object_get(body, "messageId") : NULL;
+    if (o && json_is_string(mid))
+        json_object_set(o, "messageId", mid);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (s) {
         conn_send_json(c, PETREL_CMD_ERROR, s, strlen(s));

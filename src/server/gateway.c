@@ -434,7 +434,8 @@ int gw_on_packet(conn_t *c, const petrel_packet_t *p)
         json_t *from = json_object_get(body, "fromId");
         if ((from && (!json_is_string(from) || strcmp(json_string_value(from), c->user_id))) ||
             (p->hdr.app_id != 0 && p->hdr.app_id != c->app_id)) {
-            conn_send_error(c, PETREL_ERR_FROM_MISMATCH, "fromId/appId is not the logged-in user", cmd);
+            conn_send_error_for(c, PETREL_ERR_FROM_MISMATCH,
+                                "fromId/appId is not the logged-in user", cmd, body);
         } else if (cmd == PETREL_CMD_LOGOUT) {
             LOGD("logout", "conn=%llu user=%s", (unsigned long long)c->id, c->user_id);
             gw_on_close(c);

@@ -507,6 +507,9 @@ void http_reply(http_req_t *req, int status, const char *content_type, const voi
                      "Connection: %s\r\n%s\r\n",
                      status, status_text(status), content_type, len,
                      req->keep_alive ? "keep-alive" : "close", extra_headers ? extra_headers : "");
+    /* HEAD: the headers GET would send (Content-Length included), no body */
+    if (req->method == HTTP_HEAD)
+        len = 0;
     reply_t *r = malloc(sizeof *r);
     frame_t *f = (n > 0 && (size_t)n < sizeof head) ? frame_new((size_t)n + len) : NULL;
     if (!r || !f) {

@@ -346,8 +346,12 @@ static void recall_committed(worker_t *w, void *arg)
                         : code == 50004 ? "recall window has passed"
                         : code == 50005 ? "message already recalled"
                         : code == 60006 ? "only the sender may recall a message" : "recall failed";
-        json_t *o = json_pack("{s:i, s:s, s:O?}", "code", code, "msg", msg, "data",
-                              code == PETREL_OK ? pack : NULL);
+        /* a refusal carries the messageKey, so that a client with
+         * several recalls outstanding can tell which one was refused */
+        json_t *o = code == PETREL_OK
+                        ? json_pack("{s:i, s:s, s:O?}", "code", code, "msg", msg, "data", pack)
+                        : json_pack("{s:i, s:s, s:{s:I}}", "code", code, "msg", msg, "data",
+                                    "messageKey", (json_int_t)j->message_key);
         char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (s)
             conn_send_json(c, PETREL_CMD_MSG_RECALL_ACK, s, strlen(s));
@@ -417,7 +421,8 @@ int msg_on_packet(conn_t *c, const petrel_packet_t *p, json_t *body)
     case PETREL_CMD_MSG_READED: return on_read(c, body);
     case PETREL_CMD_MSG_RECALL: return on_recall(c, body);
     default:
-        conn_send_error(c, PETREL_ERR_UNKNOWN_CMD, "unsupported command", p->hdr.command);
+        conn_send_error_for(c, PETREL_ERR_UNKNOWN_CMD, "unsupported command", p->hdr.command,
+                            body);
         return 0;
     }
 }

@@ -11,6 +11,7 @@
 #ifndef PETREL_SERVER_H
 #define PETREL_SERVER_H
 
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <uv.h>
@@ -157,6 +158,10 @@ int conn_send_raw(conn_t *c, const void *data, size_t len);
 int conn_send_json(conn_t *c, int32_t command, const char *json, size_t len);
 /* Send an ERROR 9998 packet {code,msg,command}. */
 void conn_send_error(conn_t *c, int code, const char *msg, int32_t command);
+/* The same for a refused uplink packet: adds its "messageId" when body
+ * has a string one, so a client can tell which of its sends failed. */
+void conn_send_error_for(conn_t *c, int code, const char *msg, int32_t command,
+                         const json_t *body);
 void conn_close(conn_t *c);                  /* now; drops queued output */
 void conn_close_after_flush(conn_t *c);
 void conn_flush_all(worker_t *w);

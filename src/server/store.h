@@ -481,6 +481,9 @@ typedef struct store_conv {
     int conversation_type;
     int64_t last_seq, read_seq, change_seq, updated_at;
     int is_top, is_mute, deleted;
+    /* one-to-one: the peer's read_seq of the same conversation, as of the
+     * read (a change of it alone does not change this row's change_seq) */
+    int64_t peer_read_seq;
 } store_conv_t;
 
 /* Blocking: owner's conversations, deleted ones included (so devices learn

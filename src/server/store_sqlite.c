@@ -195,9 +195,10 @@ static const char *const WQ_SQL[WQ_COUNT] = {
      * and is_mute are the owner's and stay. */
     [WQ_CONV_UPSERT] =
         "INSERT INTO im_conversation(app_id, owner_id, peer_id, conversation_type, last_seq, "
-        "change_seq, updated_at) VALUES(?1, ?2, ?3, 0, ?4, ?5, ?6) "
+        "read_seq, change_seq, updated_at) VALUES(?1, ?2, ?3, 0, ?4, ?7, ?5, ?6) "
         "ON CONFLICT(app_id, owner_id, conversation_type, peer_id) DO UPDATE SET "
-        "last_seq = max(last_seq, excluded.last_seq), deleted = 0, "
+        "last_seq = max(last_seq, excluded.last_seq), "
+        "read_seq = max(read_seq, excluded.read_seq), deleted = 0, "
         "change_seq = excluded.change_seq, updated_at = excluded.updated_at",
     [WQ_CONV_GET] =
         "SELECT last_seq, read_seq, is_top, is_mute, deleted, change_seq FROM im_conversation "
@@ -345,7 +346,9 @@ enum rq {
 /* A group conversation (type 1, schema 6) is not rewritten for every
  * message of the group (read diffusion): its last_seq is the group's
  * msg_seq, or the member's leave_seq once left, and its read_seq the
- * member's read sequence (im_group_member.read_seq). */
+ * member's read sequence (im_group_member.read_seq).  The last column is,
+ * for a one-to-one conversation, how far the peer has read it (the peer's
+ * own row's read_seq; a primary-key lookup). */
 #define CONV_COLS                                                                   \
     "peer_id, conversation_type, CASE WHEN conversation_type = 1 THEN coalesce(("   \
     "SELECT coalesce(m.leave_seq, g.msg_seq) FROM im_group g JOIN im_group_member m " \
@@ -355,7 +358,11 @@ enum rq {
     "CASE WHEN conversation_type = 1 THEN coalesce((SELECT m.read_seq "               \
     "FROM im_group_member m WHERE m.app_id = im_conversation.app_id "                 \
     "AND m.group_id = im_conversation.peer_id AND m.member_id = im_conversation.owner_id), " \
-    "read_seq) ELSE read_seq END, change_seq, updated_at, is_top, is_mute, deleted"
+    "read_seq) ELSE read_seq END, change_seq, updated_at, is_top, is_mute, deleted, " \
+    "CASE WHEN conversation_type = 0 THEN coalesce((SELECT p.read_seq "             \
+    "FROM im_conversation p WHERE p.app_id = im_conversation.app_id "              \
+    "AND p.owner_id = im_conversation.peer_id AND p.conversation_type = 0 "        \
+    "AND p.peer_id = im_conversation.owner_id), 0) ELSE 0 END"
 /* A friendship row with the peer's nickname (friend_row's column order). */
 #define FR_COLS                                                                     \
     "f.from_id, f.to_id, f.remark, f.status, f.black, f.add_source, f.extra, "      \
@@ -1210,8 +1217,12 @@ static int history_insert(store_backend_t *be, int32_t app_id, const char *owner
 }
 
 /* The owner's side of a new message: (re)open the conversation at seq. */
+/* owner's conversation with peer now ends at seq; when owner sent it
+ * (read_upto = seq) the conversation is read up to there too: nobody has
+ * their own message unread, and a reply implies the earlier ones were
+ * seen.  The receiver passes read_upto 0. */
 static int conv_on_message(store_backend_t *be, int32_t app_id, const char *owner,
-                           const char *peer, int64_t seq, int64_t now_ms)
+                           const char *peer, int64_t seq, int64_t read_upto, int64_t now_ms)
 {
     centry_t *e;
     int64_t change;
@@ -1225,6 +1236,7 @@ static int conv_on_message(store_backend_t *be, int32_t app_id, const char *owne
     sqlite3_bind_int64(s, 4, seq);
     sqlite3_bind_int64(s, 5, change);
     sqlite3_bind_int64(s, 6, now_ms);
+    sqlite3_bind_int64(s, 7, read_upto);
     rc = run_unbind(s);
     if (rc == 0)
         e->value = change;
@@ -1341,9 +1353,9 @@ static int sqlite_msg_p2p(store_backend_t *be, store_msg_t *m, int64_t now_ms)
     if (rc == 0)
         rc = history_insert(be, m->app_id, m->to_id, m->from_id, seq, key);
     if (rc == 0)
-        rc = conv_on_message(be, m->app_id, m->from_id, m->to_id, seq, now_ms);
+        rc = conv_on_message(be, m->app_id, m->from_id, m->to_id, seq, seq, now_ms);
     if (rc == 0)
-        rc = conv_on_message(be, m->app_id, m->to_id, m->from_id, seq, now_ms);
+        rc = conv_on_message(be, m->app_id, m->to_id, m->from_id, seq, 0, now_ms);
     if (rc != 0)
         return rc;
     m->message_key = key;
@@ -2683,6 +2695,7 @@ static int conv_row(sqlite3_stmt *q, void *dst)
     c->is_top = sqlite3_column_int(q, 6);
     c->is_mute = sqlite3_column_int(q, 7);
     c->deleted = sqlite3_column_int(q, 8);
+    c->peer_read_seq = sqlite3_column_int64(q, 9);
     return 0;
 }
 

@@ -36,23 +36,27 @@ def test_rows_for_both_users_and_unread_count(srv):
     send_ok(a, "bob")
     ra, rb = conv_of(srv, "alice", "bob"), conv_of(srv, "bob", "alice")
     assert ra is not None and rb is not None, "after the first message: alice %r, bob %r" % (ra, rb)
-    check_row(ra, "alice", "bob", 1)
+    check_row(ra, "alice", "bob", 1, read=1)     # nobody has their own message unread
     check_row(rb, "bob", "alice", 1, read=0)
-    assert rb["unreadCount"] == 1, rb
+    assert (ra["unreadCount"], rb["unreadCount"]) == (0, 1), (ra, rb)
     for r in (ra, rb):
         assert (r["isTop"], r["isMute"], r["deleted"]) == (0, 0, False), r
         assert r["deleted"] is False, r
     assert conv_of(srv, "carol", "alice") is None and conv_page(srv, "carol")["dataList"] == []
 
     send_ok(a, "bob")
-    send_ok(b, "alice")
+    send_ok(a, "bob")
     b.send(MSG_READED, {"toId": "alice", "conversationType": 0, "messageSequence": 2})
-    a.take(MSG_P2P)
     a.take(MSG_READED_RECEIPT)     # pushed once the read position is stored
     rb = conv_of(srv, "bob", "alice")
     check_row(rb, "bob", "alice", 3, read=2)
     assert rb["unreadCount"] == 1, rb
-    check_row(conv_of(srv, "alice", "bob"), "alice", "bob", 3)
+    # bob replies: his conversation is read up to his reply; alice has
+    # bob's reply unread
+    send_ok(b, "alice")
+    a.take(MSG_P2P)
+    check_row(conv_of(srv, "bob", "alice"), "bob", "alice", 4, read=4)
+    check_row(conv_of(srv, "alice", "bob"), "alice", "bob", 4, read=3)
 
 
 def test_sync_conversation_list_incremental(srv):

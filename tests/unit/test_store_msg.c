@@ -734,8 +734,11 @@ static void test_rows_and_conversations(void **state)
     assert_int_equal(a.conversation_type, 0);
     assert_int_equal(a.last_seq, 2);
     assert_int_equal(b.last_seq, 2);
-    assert_int_equal(a.read_seq, 0);
-    assert_int_equal(b.read_seq, 0);
+    /* each sender has read up to their own message: alice sent 1, bob 2 */
+    assert_int_equal(a.read_seq, 1);
+    assert_int_equal(b.read_seq, 2);
+    assert_int_equal(a.peer_read_seq, 2);
+    assert_int_equal(b.peer_read_seq, 1);
     assert_int_equal(a.is_top + a.is_mute + a.deleted, 0);
     assert_int_equal(a.change_seq, 2); /* one change per message */
     assert_int_equal(b.change_seq, 2);
@@ -790,9 +793,11 @@ static void test_read(void **state)
     c = conv_get(st, "bob", "alice");
     assert_int_equal(c.read_seq, 3);
     assert_int_equal(c.change_seq, c0 + 2);
-    /* The other owner's row is its own. */
+    /* The other owner's row is its own (alice's read_seq is that of her
+     * last send), and sees bob's read position as peer_read_seq. */
     store_conv_t a = conv_get(st, "alice", "bob");
-    assert_int_equal(a.read_seq, 0);
+    assert_int_equal(a.read_seq, 3);
+    assert_int_equal(a.peer_read_seq, 3);
     assert_int_equal(a.change_seq, alice_c);
 
     /* A new message moves last_seq, not read_seq. */

@@ -1,0 +1,202 @@
+// One-to-one chat in the browser against a real petreld: two users register,
+// befriend through a request (bob requires approval), chat both ways with
+// status ticks, the read receipt appears, a message is recalled, a second tab
+// of the same user stays in sync, and the page recovers from a server
+// restart without losing or duplicating messages.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Petreld } from './lib/server.mjs';
+import {
+  launch, person, openPage, register, befriend, openChatWith, send, texts, shot, bubbles, PHONE,
+} from './lib/browser.mjs';
+
+let srv, browser, alice, bob;
+
+const cleanErrors = (p) => p.errors.filter((e) => !/Failed to load resource/.test(e));
+
+before(async () => {
+  srv = await new Petreld().start();
+  browser = await launch();
+  alice = await person(browser, srv.url);
+  bob = await person(browser, srv.url);
+});
+
+after(async () => {
+  await browser?.close();
+  await srv?.destroy();
+});
+
+test('register, befriend through a request, chat both ways with status ticks and read receipt', async () => {
+  const a = alice.page, b = bob.page;
+  await shot(a, 'login-desktop');
+  await register(a, 'alice');
+  await register(b, 'bob');
+
+  // bob wants to approve friend requests
+  await b.goto(srv.url + '/#/me');
+  await b.getByLabel(/ask me before/i).check();
+  await b.getByRole('button', { name: 'Save' }).click();
+  await b.getByText('Saved.').waitFor();
+
+  await befriend(a, b, 'bob');
+  await shot(b, 'requests-accepted');
+  await a.goto(srv.url + '/#/contacts');
+  await a.locator('[data-testid=friend][data-user=bob]').waitFor();
+  // bob is online: a green dot on alice's contact list
+  await a.locator('[data-testid=friend][data-user=bob] .dot.on').waitFor();
+
+  await b.goto(srv.url + '/#/chats');
+  await openChatWith(a, 'bob');
+  await send(a, 'hello bob');
+  const mine = a.locator('[data-testid=msg]').filter({ hasText: 'hello bob' });
+  await mine.locator('[data-testid=status][data-status=delivered]').waitFor();
+
+  // bob sees an unread badge in his conversation list
+  const conv = b.locator('[data-testid=conv][data-peer=alice]');
+  await conv.locator('[data-testid=unread]').filter({ hasText: '1' }).waitFor();
+  await shot(b, 'conversation-list-unread');
+
+  // bob opens it: alice sees "Read"
+  await conv.click();
+  await b.locator('[data-testid=bubble]').filter({ hasText: 'hello bob' }).waitFor();
+  await mine.locator('[data-testid=status][data-status=read]').waitFor();
+  await assert.rejects(conv.locator('[data-testid=unread]').waitFor({ timeout: 1500 }));
+
+  await send(b, 'hi alice 你好 👋');
+  await a.locator('[data-testid=bubble]').filter({ hasText: 'hi alice 你好 👋' }).waitFor();
+  // alice has the chat open and visible: bob's message turns "Read" at once
+  await b.locator('[data-testid=msg]').filter({ hasText: 'hi alice' }).locator('[data-status=read]').waitFor();
+  assert.deepEqual(await texts(a), ['hello bob', 'hi alice 你好 👋']);
+  assert.deepEqual(await texts(b), ['hello bob', 'hi alice 你好 👋']);
+  await shot(a, 'chat-desktop-alice');
+  await shot(b, 'chat-desktop-bob');
+  assert.deepEqual(cleanErrors(a), []);
+  assert.deepEqual(cleanErrors(b), []);
+});
+
+test('recall removes the message on both sides', async () => {
+  const a = alice.page, b = bob.page;
+  await send(a, 'oops wrong chat');
+  const msg = a.locator('[data-testid=msg]').filter({ hasText: 'oops wrong chat' });
+  await msg.locator('[data-status=read]').waitFor();
+  await b.locator('[data-testid=bubble]').filter({ hasText: 'oops wrong chat' }).waitFor();
+  await msg.hover();
+  await msg.locator('[data-testid=recall]').click();
+  await a.locator('[data-testid=recalled]').filter({ hasText: 'You recalled a message' }).waitFor();
+  await b.locator('[data-testid=recalled]').waitFor();
+  assert.equal(await b.locator('[data-testid=bubble]').filter({ hasText: 'oops wrong chat' }).count(), 0);
+  assert.equal(await a.locator('[data-testid=bubble]').filter({ hasText: 'oops wrong chat' }).count(), 0);
+  await shot(b, 'recalled-bob');
+});
+
+test('a second tab of the same user stays in sync', async () => {
+  const a = alice.page, b = bob.page;
+  const a2 = await openPage(alice.ctx, srv.url);
+  // a new tab has its own sessionStorage: sign in again
+  await a2.getByLabel(/^user name/i).fill('alice');
+  await a2.getByLabel(/^password$/i).fill('pass-alice');
+  await a2.locator('#auth-submit').click();
+  await a2.locator('.rail').waitFor();
+  await openChatWith(a2, 'bob');
+  await a2.locator('[data-testid=bubble]').filter({ hasText: 'hi alice' }).waitFor();
+
+  await send(b, 'to both tabs');
+  await a.locator('[data-testid=bubble]').filter({ hasText: 'to both tabs' }).waitFor();
+  await a2.locator('[data-testid=bubble]').filter({ hasText: 'to both tabs' }).waitFor();
+
+  await send(a2, 'sent from tab two');
+  await a.locator('[data-testid=msg].mine').filter({ hasText: 'sent from tab two' }).waitFor();
+  await b.locator('[data-testid=bubble]').filter({ hasText: 'sent from tab two' }).waitFor();
+  const t1 = await texts(a), t2 = await texts(a2);
+  assert.deepEqual(t1, t2);
+  assert.equal(t1.filter((x) => x === 'sent from tab two').length, 1);
+  await shot(a2, 'second-tab');
+  await a2.close();
+});
+
+test('the page recovers from a server restart without losing or duplicating messages', async () => {
+  const a = alice.page, b = bob.page;
+  const before = await texts(a);
+  await srv.stop();
+  await a.locator('.conn-banner:not([hidden])').waitFor();
+  await shot(a, 'offline-banner');
+  // typed while the server is down: queued, shown as sending
+  await send(a, 'written while offline');
+  await a.locator('[data-testid=msg]').filter({ hasText: 'written while offline' }).locator('[data-status=sending]').waitFor();
+  await srv.start();
+  await a.locator('.conn-banner').waitFor({ state: 'hidden', timeout: 40000 });
+  await b.locator('.conn-banner').waitFor({ state: 'hidden', timeout: 40000 });
+  await b.locator('[data-testid=bubble]').filter({ hasText: 'written while offline' }).waitFor({ timeout: 20000 });
+  await send(b, 'after the restart');
+  await a.locator('[data-testid=bubble]').filter({ hasText: 'after the restart' }).waitFor();
+  await send(a, 'and back');
+  await b.locator('[data-testid=bubble]').filter({ hasText: 'and back' }).waitFor();
+  const want = [...before, 'written while offline', 'after the restart', 'and back'];
+  // give any late duplicate a chance to show up
+  await a.waitForTimeout(1000);
+  assert.deepEqual(await texts(a), want);
+  assert.deepEqual(await texts(b), want);
+  await shot(a, 'after-restart');
+});
+
+test('phone-sized screen: list and chat are usable', async () => {
+  const p = await person(browser, srv.url, { viewport: PHONE, mobile: true });
+  await shot(p.page, 'login-phone');
+  await p.page.getByLabel(/^user name/i).fill('bob');
+  await p.page.getByLabel(/^password$/i).fill('pass-bob');
+  await p.page.locator('#auth-submit').click();
+  await p.page.locator('[data-testid=conv][data-peer=alice]').waitFor();
+  await shot(p.page, 'chats-phone');
+  await p.page.locator('[data-testid=conv][data-peer=alice]').click();
+  await bubbles(p.page).filter({ hasText: 'and back' }).waitFor();
+  await shot(p.page, 'chat-phone');
+  assert.ok(await p.page.locator('#composer-input').isVisible());
+  await p.page.getByRole('link', { name: 'Back' }).click();
+  await p.page.locator('[data-testid=conv][data-peer=alice]').waitFor();
+  await p.page.goto(srv.url + '/#/contacts');
+  await shot(p.page, 'contacts-phone');
+  await p.page.goto(srv.url + '/#/me');
+  await shot(p.page, 'me-phone');
+  await p.ctx.close();
+});
+
+test('history loads on scroll; pinned conversations come first, muted ones are marked', async () => {
+  const a = alice.page;
+  const reg = await fetch(srv.url + '/app/v1/register', { method: 'POST', body: JSON.stringify({ userName: 'dave', password: 'pass-dave' }) });
+  assert.equal((await reg.json()).code, 200);
+  for (let i = 1; i <= 45; i++) {
+    const r = await srv.admin('message/send', { fromId: 'dave', toId: 'alice', messageId: 'hist-' + i, messageBody: { type: 1, content: 'old message ' + i } });
+    assert.equal(r.code, 200, JSON.stringify(r));
+  }
+  // a fresh page knows only what the server tells it: one page of history
+  await a.goto(srv.url + '/#/chats');
+  await a.reload();
+  const dave = a.locator('[data-testid=conv][data-peer=dave]');
+  await dave.locator('[data-testid=unread]').filter({ hasText: '45' }).waitFor();
+  // the newest conversation is on top until bob's is pinned
+  assert.equal(await a.locator('[data-testid=conv]').first().getAttribute('data-peer'), 'dave');
+  await dave.click();
+  await a.locator('[data-testid=bubble]').filter({ hasText: /^old message 45$/ }).waitFor();
+  const first = await bubbles(a).count();
+  assert.ok(first >= 20 && first < 45, `one page first, got ${first}`);
+  await a.locator('[data-testid=messages]').evaluate((el) => { el.scrollTop = 0; });
+  await a.locator('[data-testid=bubble]').filter({ hasText: /^old message 1$/ }).waitFor();
+  const all = await texts(a);
+  assert.deepEqual(all, Array.from({ length: 45 }, (_, i) => 'old message ' + (i + 1)));
+  await a.getByText('Beginning of the conversation').waitFor();
+  await shot(a, 'history-top');
+
+  await a.locator('[data-testid=mute]').click();
+  await a.locator('[data-testid=mute][aria-pressed=true]').waitFor();
+  await a.goto(srv.url + '/#/chat/' + encodeURIComponent('0_alice_bob'));
+  await a.locator('[data-testid=pin]').click();
+  await a.locator('[data-testid=pin][aria-pressed=true]').waitFor();
+  await a.goto(srv.url + '/#/chats');
+  await a.locator('[data-testid=conv]').first().and(a.locator('[data-peer=bob]')).waitFor();
+  await dave.locator('[data-testid=muted]').waitFor();
+  await shot(a, 'conversations-pinned-muted');
+  // the state is the server's: a reload shows the same order and marks
+  await a.reload();
+  await a.locator('[data-testid=conv]').first().and(a.locator('[data-peer=bob]')).waitFor();
+  await a.locator('[data-testid=conv][data-peer=dave] [data-testid=muted]').waitFor();
+});
