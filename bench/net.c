@@ -233,6 +233,8 @@ static int on_packet(bconn_t *c, int32_t cmd, const char *json, size_t len)
             c->ping_out = 0;
             hist_add(&b->ping_rtt, (bench_now_ns() - c->t_ping_ns) / 1000);
         }
+        if (c->state == BC_READY && b->hooks && b->hooks->on_pong)
+            b->hooks->on_pong(b, c);
     } else if (cmd == PETREL_CMD_ERROR) {
         b->cnt.errors_rx++;
         b->cnt.last_error_code = error_code(json, len);
@@ -495,13 +497,14 @@ void bench_heartbeat(bench_t *b, uint32_t interval_ms)
 
 static void heartbeat_tick(bench_t *b, uint64_t now)
 {
-    if (!b->ping_interval_ns || b->n == 0)
+    uint32_t n = b->hb_n && b->hb_n < b->n ? b->hb_n : b->n;
+    if (!b->ping_interval_ns || n == 0)
         return;
     /* Pings due so far; at most one round of n per tick (no catch-up burst). */
     uint64_t elapsed = now - b->ping_t0_ns;
-    uint64_t due = (uint64_t)((double)elapsed * (double)b->n / (double)b->ping_interval_ns);
-    for (uint32_t i = 0; i < b->n && b->ping_seq < due; i++, b->ping_seq++)
-        send_ping(&b->conns[b->ping_seq % b->n]);
+    uint64_t due = (uint64_t)((double)elapsed * (double)n / (double)b->ping_interval_ns);
+    for (uint32_t i = 0; i < n && b->ping_seq < due; i++, b->ping_seq++)
+        send_ping(&b->conns[b->ping_seq % n]);
     if (b->ping_seq < due)
         b->ping_seq = due;
 }
