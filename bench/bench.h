@@ -16,7 +16,10 @@
  *   wl_rate.c   workload "rate": one-to-one messages at a fixed total rate
  *   p2p.c       the engine both message workloads share (send, ack,
  *               receive, loss/duplicate/order checks, latency)
- *   users.c     setup: import the bench users through the REST API
+ *   wl_fanout.c workload "fanout": one large group, S senders, fan-out time
+ *   ws.c        the WebSocket transport (--transport ws): upgrade, wslay
+ *   users.c     setup: import the bench users (and other admin calls) through
+ *               the REST API
  *
  * Everything runs on one thread and one libuv loop.  A workload is written
  * as straight-line code: start something (bench_connect_range, ...), then
@@ -164,6 +167,8 @@ typedef struct bconn {
     uint32_t in_len, in_cap;
     uint8_t *login;           /* pre-encoded LOGIN frame */
     uint32_t login_len;
+    void *ws;                 /* --transport ws: wslay context once upgraded (ws.c) */
+    char ws_key[32];          /* Sec-WebSocket-Key sent */
 } bconn_t;
 
 typedef struct bench_counters {
@@ -257,6 +262,24 @@ void bench_shutdown(bench_t *b);
 uint64_t bench_failures(const bench_t *b);
 /* Result fields every workload reports: options, counters, versions. */
 void bench_result_common(const bench_t *b, result_t *r);
+
+/* Write raw bytes to the socket (uv_try_write, the rest queued).  0 or -1. */
+int bench_write_raw(bconn_t *c, const uint8_t *data, size_t len);
+/* Decode the whole downlink frames of buf (as read from a TCP stream) and
+ * dispatch them; the bytes consumed, or -1 when the connection is closing. */
+long bench_feed(bconn_t *c, const uint8_t *buf, size_t len);
+
+/* ---- WebSocket transport (ws.c) ------------------------------------------ */
+
+/* After the TCP connect: send the upgrade request.  0 or -1. */
+int bws_start(bconn_t *c);
+/* Bytes read from the socket: handshake response, then WebSocket frames
+ * (the LOGIN goes out once upgraded).  0, or -1 if the connection closes. */
+int bws_input(bconn_t *c, const uint8_t *data, size_t len);
+/* One uplink packet as one binary message (masked).  0 or -1. */
+int bws_send(bconn_t *c, const uint8_t *data, size_t len);
+/* Free the wslay context (from the close callback only). */
+void bws_free(bconn_t *c);
 
 /* ---- users (users.c) ------------------------------------------------------ */
 
