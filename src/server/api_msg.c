@@ -122,7 +122,7 @@ static void sync_work(api_ctx_t *ctx)
     int64_t last = q->a;
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(list, row_json(ctx->app_id, q->owner, &rows[i]));
-        last = rows[i].message_key;
+        last = rows[i].sync_key;
     }
     ctx->out = json_pack("{s:I, s:I, s:b, s:o}", "maxSequence", (json_int_t)max_key, "lastSequence",
                          (json_int_t)last, "completed", last >= max_key, "dataList", list);

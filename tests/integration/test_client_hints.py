@@ -100,3 +100,34 @@ def test_head_has_the_get_content_length(srv):
     st, n, body = req("GET", "/healthz")
     st2, hn, hbody = req("HEAD", "/healthz")
     assert st2 == st == 200 and int(hn) == len(body) and hbody == b"", (hn, body)
+
+
+def test_offline_device_learns_a_recall_from_the_sync(srv):
+    """A device that synced past a message and was offline when it was
+    recalled meets it again in syncOfflineMessage, recalled."""
+    a = Dev(srv, "alice", WEB, "tcp")
+    _, ack1 = send_ok(a, "bob")
+    _, ack2 = send_ok(a, "bob")
+    first = api_ok(srv, "/v1/message/syncOfflineMessage", {"lastSequence": 0, "maxLimit": 100},
+                   as_user="bob")
+    assert [r["messageKey"] for r in first["dataList"]] == [ack1["messageKey"], ack2["messageKey"]]
+    cursor = first["lastSequence"]
+    assert first["completed"] is True and cursor == ack2["messageKey"], first
+
+    assert recall(a, ack1["messageKey"]).data["code"] == 200
+    _, ack3 = send_ok(a, "bob")
+    d = api_ok(srv, "/v1/message/syncOfflineMessage", {"lastSequence": cursor, "maxLimit": 1},
+               as_user="bob")
+    rows = d["dataList"]
+    assert [(r["messageKey"], r["delFlag"]) for r in rows] == [(ack1["messageKey"], 1)], d
+    assert rows[0].get("messageBody") is None and d["completed"] is False, d
+    d = api_ok(srv, "/v1/message/syncOfflineMessage",
+               {"lastSequence": d["lastSequence"], "maxLimit": 100}, as_user="bob")
+    assert [(r["messageKey"], r["delFlag"]) for r in d["dataList"]] == \
+        [(ack3["messageKey"], 0)] and d["completed"] is True, d
+    # a fresh device sees each message once, the recalled one recalled
+    d = api_ok(srv, "/v1/message/syncOfflineMessage", {"lastSequence": 0, "maxLimit": 100},
+               as_user="bob")
+    keys = [r["messageKey"] for r in d["dataList"]]
+    assert sorted(keys) == sorted([ack1["messageKey"], ack2["messageKey"], ack3["messageKey"]]), d
+    assert [r["delFlag"] for r in d["dataList"] if r["messageKey"] == ack1["messageKey"]] == [1]
