@@ -131,3 +131,33 @@ def test_offline_device_learns_a_recall_from_the_sync(srv):
     keys = [r["messageKey"] for r in d["dataList"]]
     assert sorted(keys) == sorted([ack1["messageKey"], ack2["messageKey"], ack3["messageKey"]]), d
     assert [r["delFlag"] for r in d["dataList"] if r["messageKey"] == ack1["messageKey"]] == [1]
+
+
+def test_group_conversation_pin_mute_and_group_sequence(srv):
+    before = api_ok(srv, "/v1/user/getUserSequence", {}, as_user="alice")["groupSeq"]
+    g = api_ok(srv, "/v1/group/createGroup",
+               {"groupName": "hints", "groupType": 1, "member": [{"memberId": "bob"}]},
+               as_user="alice")
+    gid = g["groupId"]
+    after = api_ok(srv, "/v1/user/getUserSequence", {}, as_user="alice")["groupSeq"]
+    assert after > before, (before, after)
+    cid = "1_alice_%s" % gid
+    d = api_ok(srv, "/v1/conversation/updateConversation", {"conversationId": cid, "isTop": 1},
+               as_user="alice")
+    assert (d["conversationType"], d["isTop"]) == (1, 1), d
+    d = api_ok(srv, "/v1/conversation/updateConversation", {"conversationId": cid, "isMute": 1},
+               as_user="alice")
+    rows = api_ok(srv, "/v1/conversation/syncConversationList",
+                  {"lastSequence": 0, "maxLimit": 100}, as_user="alice")["dataList"]
+    mine = [r for r in rows if r["conversationId"] == cid]
+    assert len(mine) == 1 and (mine[0]["isTop"], mine[0]["isMute"]) == (1, 1), rows
+    st, doc = srv.api("/v1/conversation/deleteConversation", {"conversationId": cid},
+                      as_user="alice")
+    assert (st, doc["code"]) == (200, 50000), doc
+    # someone else's group conversation
+    st, doc = srv.api("/v1/conversation/updateConversation",
+                      {"conversationId": "1_bob_%s" % gid, "isTop": 1}, as_user="alice")
+    assert (st, doc["code"]) == (403, 60006), doc
+    st, doc = srv.api("/v1/conversation/updateConversation",
+                      {"conversationId": "2_alice_%s" % gid, "isTop": 1}, as_user="alice")
+    assert (st, doc["code"]) == (400, 90001), doc
