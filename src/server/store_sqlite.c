@@ -1522,10 +1522,9 @@ static int sqlite_msg_recall(store_backend_t *be, int32_t app_id, int64_t messag
     rc = run_unbind(s);
     /* Both owners' rows get the next message key as their sync key: a
      * device that synced past the message meets it again, recalled. */
-    centry_t *ke = NULL;
+    int64_t sync_key = 0;
     if (rc == 0)
-        rc = cache_get(be, CK_APP_KEY, app_id, "", "", &ke);
-    int64_t sync_key = ke ? ke->value + 1 : 0;
+        rc = sqlx_take_key(be, app_id, 0, &sync_key);
     for (int i = 0; i < 2 && rc == 0; i++) {
         s = be->w[WQ_HISTORY_RESYNC];
         sqlite3_bind_int(s, 1, app_id);
@@ -1535,8 +1534,6 @@ static int sqlite_msg_recall(store_backend_t *be, int32_t app_id, int64_t messag
         sqlite3_bind_int64(s, 5, sync_key);
         rc = run_unbind(s);
     }
-    if (rc == 0)
-        ke->value = sync_key;
     if (rc == 0)
         rc = conv_touch(be, app_id, out->from_id, out->to_id, now_ms);
     if (rc == 0)
@@ -2652,7 +2649,7 @@ static int sqlite_account_get(store_backend_t *be, int32_t app_id, const char *u
 /* ---- messages (readers) ---- */
 
 /* A malloc'ed copy of a TEXT column; NULL (with *err 0) for SQL NULL. */
-static char *col_dup(sqlite3_stmt *q, int col, int *err)
+char *sqlx_col_dup(sqlite3_stmt *q, int col, int *err)
 {
     if (sqlite3_column_type(q, col) == SQLITE_NULL)
         return NULL;
@@ -2692,9 +2689,9 @@ static int msg_row(sqlite3_stmt *q, void *dst)
         return STORE_EIO;
     }
     int err = 0;
-    r->body = col_dup(q, 8, &err);
+    r->body = sqlx_col_dup(q, 8, &err);
     if (err == 0)
-        r->extra = col_dup(q, 9, &err);
+        r->extra = sqlx_col_dup(q, 9, &err);
     r->del_flag = sqlite3_column_int(q, 10);
     r->sync_key = sqlite3_column_int64(q, 11);
     if (err != 0)
