@@ -79,6 +79,8 @@ static void usage(FILE *f)
             "                       (default: none, or 127.0.0.1..N when ports would run short)\n"
             "  --storm              login: reconnect storm after the first logins\n"
             "  --timeout S          global deadline of the run (300)\n"
+            "  --first-user N       idle/login: users bench-N.. instead of bench-0.. (0), e.g. to\n"
+            "                       run next to another run against the same server\n"
             "  --transport tcp|ws   tcp (default: --tcp) or WebSocket: GET /ws on --http, binary\n"
             "                       frames through wslay (masked); --ws is the same as ws\n"
             "\nfanout (also --window, --size, --warmup, --duration, --drain, --rate):\n"
@@ -202,7 +204,7 @@ enum {
     OPT_TCP = 256, OPT_SECRET, OPT_APP, OPT_CLIENT_TYPE, OPT_CONNS, OPT_CONCURRENCY, OPT_HOLD,
     OPT_HEARTBEAT, OPT_PID, OPT_SOURCES, OPT_STORM, OPT_TIMEOUT, OPT_HELP, OPT_HTTP, OPT_ADMIN,
     OPT_CLIENTS, OPT_WINDOW, OPT_SIZE, OPT_WARMUP, OPT_DURATION, OPT_RATE, OPT_DRAIN,
-    OPT_MEMBERS, OPT_SENDERS, OPT_PROBES, OPT_PROBE_MS, OPT_SINGLES, OPT_TRANSPORT, OPT_WS,
+    OPT_MEMBERS, OPT_SENDERS, OPT_PROBES, OPT_PROBE_MS, OPT_SINGLES, OPT_TRANSPORT, OPT_WS, OPT_FIRST_USER,
 };
 
 static const struct option long_opts[] = {
@@ -235,6 +237,7 @@ static const struct option long_opts[] = {
     {"singles", required_argument, NULL, OPT_SINGLES},
     {"transport", required_argument, NULL, OPT_TRANSPORT},
     {"ws", no_argument, NULL, OPT_WS},
+    {"first-user", required_argument, NULL, OPT_FIRST_USER},
     {NULL, 0, NULL, 0},
 };
 
@@ -357,6 +360,12 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, const workload_t *
             break;
         case OPT_WS:
             o->ws = 1;
+            break;
+        case OPT_FIRST_USER:
+            if (parse_u32(optarg, 0, 10000000, &o->first_user) < 0)
+                return bad("--first-user (0..10000000)", optarg);
+            if (strcmp(o->workload, "idle") != 0 && strcmp(o->workload, "login") != 0)
+                return bad("--first-user (only for idle and login)", optarg);
             break;
         case OPT_CONCURRENCY:
             if (parse_u32(optarg, 1, 1000000, &o->concurrency) < 0)
@@ -496,9 +505,9 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!opts.have_http)
-        fprintf(stderr, "petrel-bench: no --http: users bench-0..bench-%" PRIu32
+        fprintf(stderr, "petrel-bench: no --http: users bench-%" PRIu32 "..bench-%" PRIu32
                         " must already exist (else LOGIN fails with 20001)\n",
-                opts.conns - 1);
+                opts.first_user, opts.first_user + opts.conns - 1);
     if (bench_init(b, &opts, opts.conns) == 0) {
         fprintf(stderr, "petrel-bench: %s against %s, %" PRIu32 " connections%s\n", wl->name,
                 opts.target_str, opts.conns, opts.pid ? "" : " (no --pid: server RSS/CPU not measured)");

@@ -77,6 +77,7 @@ typedef struct bench_opts {
     uint32_t probes;         /* extra connections (not members) doing PING round trips */
     uint32_t probe_ms;       /* pause between a probe's pong and its next PING */
     uint32_t singles;        /* one-shot fan-outs before the sustained phase */
+    uint32_t first_user;     /* idle/login: users bench-<first_user + i> */
     int ws;                  /* transport: 0 TCP (--tcp), 1 WebSocket (/ws on --http) */
     struct sockaddr_in sources[BENCH_MAX_SOURCES];
     uint32_t nsources;       /* 0 = let the kernel choose (no bind) */

@@ -587,8 +587,9 @@ static int make_login(bench_t *b, bconn_t *c, int64_t now_s)
 {
     const bench_opts_t *o = b->o;
     char user[64], imei[64], token[PETREL_SIGN_MAX_TOKEN + 1], body[PETREL_SIGN_MAX_TOKEN + 160];
-    snprintf(user, sizeof user, "bench-%" PRIu32, c->idx);
-    int il = snprintf(imei, sizeof imei, "bench-dev-%" PRIu32, c->idx);
+    uint32_t u = c->idx + o->first_user;
+    snprintf(user, sizeof user, "bench-%" PRIu32, u);
+    int il = snprintf(imei, sizeof imei, "bench-dev-%" PRIu32, u);
     int tl = petrel_sign_make(o->secret, o->app_id, user, TOKEN_TTL_S, now_s, token, sizeof token);
     if (tl < 0)
         return -1;

@@ -224,12 +224,12 @@ int bench_import_users(const bench_opts_t *o, uint32_t n, uint64_t *added, uint6
     int rc = 0;
     for (uint32_t first = 0; first < n && rc == 0; first += IMPORT_BATCH) {
         uint32_t count = n - first < IMPORT_BATCH ? n - first : IMPORT_BATCH;
-        rc = import_batch(fd, o, query, first, count, added, existing);
+        rc = import_batch(fd, o, query, o->first_user + first, count, added, existing);
     }
     close(fd);
     if (rc == 0)
-        fprintf(stderr, "petrel-bench: users bench-0..bench-%" PRIu32 ": %" PRIu64 " imported, %" PRIu64
-                        " already there (%.2f s)\n",
-                n - 1, *added, *existing, (double)(bench_now_ns() - t0) / 1e9);
+        fprintf(stderr, "petrel-bench: users bench-%" PRIu32 "..bench-%" PRIu32 ": %" PRIu64
+                        " imported, %" PRIu64 " already there (%.2f s)\n",
+                o->first_user, o->first_user + n - 1, *added, *existing, (double)(bench_now_ns() - t0) / 1e9);
     return rc;
 }
