@@ -27,7 +27,8 @@ async function request(from, to, wording) {
   await from.locator(`[data-testid=search-result][data-user="${to}"]`).getByRole('button', { name: 'Add' }).click();
   await from.getByLabel('Message to them').fill(wording);
   await from.getByRole('dialog').getByRole('button', { name: 'Add' }).click();
-  await from.getByText(`Request sent to ${to}.`).waitFor();
+  // the row keeps the outcome; the toast that says it too goes away by itself
+  await from.locator(`[data-testid=search-result][data-user="${to}"] [data-testid=add-result][data-added=requested]`).waitFor();
 }
 
 test('decline then accept a friend request; the badge counts pending ones', async () => {
@@ -36,7 +37,7 @@ test('decline then accept a friend request; the badge counts pending ones', asyn
   await quin.page.goto(srv.url + '/#/me');
   await quin.page.getByLabel(/ask me before/i).check();
   await quin.page.getByRole('button', { name: 'Save' }).click();
-  await quin.page.getByText('Saved.').waitFor();
+  await quin.page.locator('[data-testid=saved][data-form=profile]').waitFor();
 
   await request(pia.page, 'quin', 'hello from pia');
   await quin.page.goto(srv.url + '/#/contacts');
@@ -59,6 +60,7 @@ test('decline then accept a friend request; the badge counts pending ones', asyn
 
 test('friend detail: remark, friend list, blacklist, delete', async () => {
   const p = pia.page;
+  await p.goto(srv.url + '/#/contacts');
   await p.locator('[data-testid=friend][data-user=quin]').click();
   await p.getByLabel('Remark').fill('Quin from work');
   await p.getByRole('button', { name: 'Save' }).click();
@@ -94,7 +96,7 @@ test('search finds users by nickname', async () => {
   await q.goto(srv.url + '/#/me');
   await q.getByLabel('Nickname').fill('Quintessa');
   await q.getByRole('button', { name: 'Save' }).click();
-  await q.getByText('Saved.').waitFor();
+  await q.locator('[data-testid=saved][data-form=profile]').waitFor();
   await pia.page.goto(srv.url + '/#/add');
   await pia.page.getByLabel(/search people/i).fill('essa');
   await pia.page.getByRole('button', { name: 'Search' }).click();

@@ -117,7 +117,10 @@ test('group members: roles, mute, leave', async (t) => {
 
   // the owner cannot just leave; after making cat the owner she can
   await ann.page.locator('[data-testid=leave-group]').click();
-  await ann.page.getByText('The owner must make someone else owner before leaving.').waitFor();
+  const why = ann.page.getByRole('dialog').filter({ hasText: 'The owner must make someone else owner before leaving.' });
+  await why.waitFor();
+  await why.getByRole('button', { name: 'Close' }).click();
+  await why.waitFor({ state: 'detached' });
   await ann.page.locator('[data-testid=member][data-user=cat]').getByRole('button', { name: 'Make owner' }).click();
   await ann.page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
   await ann.page.locator('[data-testid=member][data-user=cat]').getByText('Owner').waitFor();

@@ -16,6 +16,23 @@ export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
 
+// One time budget for every wait: PETREL_SLOW (a factor, default 1) scales
+// it for a loaded or slow machine. Tests derive their waits from T.
+export const SLOW = Math.max(1, Number(process.env.PETREL_SLOW) || 1);
+export const T = 15000 * SLOW;
+
+// Poll fn() until it returns a truthy value (returned), or fail after ms.
+export async function until(fn, what = 'condition', ms = T) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export const DESKTOP = { width: 1200, height: 780 };
 export const PHONE = { width: 390, height: 780 };
 
@@ -29,7 +46,8 @@ export async function person(browser, baseUrl, opts = {}) {
     viewport: opts.viewport || DESKTOP, locale: opts.locale || 'en-US',
     deviceScaleFactor: 1, isMobile: !!opts.mobile, hasTouch: !!opts.mobile,
   });
-  ctx.setDefaultTimeout(opts.timeout || 10000);
+  ctx.setDefaultTimeout(opts.timeout || T);
+  ctx.setDefaultNavigationTimeout(opts.timeout || T);
   return { ctx, page: await openPage(ctx, baseUrl) };
 }
 
@@ -71,10 +89,13 @@ export async function befriend(a, b, bName, { approval = true } = {}) {
   await a.getByRole('button', { name: /^search$|^搜索$/i }).click();
   await a.locator(`[data-testid=search-result][data-user="${bName}"]`).getByRole('button', { name: /^add$|^添加$/i }).click();
   await a.getByRole('dialog').getByRole('button', { name: /^add$|^添加$/i }).click();
+  // the result row keeps the outcome (a toast says it too, but goes away)
+  const row = a.locator(`[data-testid=search-result][data-user="${bName}"]`);
   if (!approval) {
-    await a.getByText(`${bName} is now your friend.`).waitFor();
+    await row.locator('[data-testid=add-result][data-added=friend]').waitFor();
     return;
   }
+  await row.locator('[data-testid=add-result][data-added=requested]').waitFor();
   await b.goto(b.url().split('#')[0] + '#/requests');
   const req = b.locator('[data-testid=request]').first();
   await req.getByRole('button', { name: /accept|同意/i }).click();
@@ -84,6 +105,12 @@ export async function befriend(a, b, bName, { approval = true } = {}) {
 export async function openChatWith(page, peer) {
   await page.goto(page.url().split('#')[0] + '#/friend/' + encodeURIComponent(peer));
   await page.locator('[data-testid=send-message]').click();
+  await page.locator('#composer-input').waitFor();
+}
+
+// Open a conversation by its id (each test starts from a known page).
+export async function inChat(page, conv) {
+  await page.goto(page.url().split('#')[0] + '#/chat/' + encodeURIComponent(conv));
   await page.locator('#composer-input').waitFor();
 }
 
