@@ -13,6 +13,8 @@ export declare class PetrelError extends Error {
   status?: number;
   path?: string;
   command?: number;
+  /** the refused send's messageId (ERROR 9998 and refused acks name it) */
+  messageId?: string;
 }
 
 export declare function parseJSON(text: string): any;
@@ -37,6 +39,17 @@ export interface Message {
   messageRandom?: number; serverTime?: number; delFlag?: number; extra?: string;
   conversationType: 0 | 1; conversationId: string; peerId: string; isSelf: boolean;
   body: any; source: 'push' | 'sync' | 'gap';
+}
+
+/** A conversation row (syncConversationList, the `conversations` event, 5001 pushes). */
+export interface Conversation {
+  conversationId: string; conversationType: 0 | 1; fromId: string; toId: string;
+  isTop: number; isMute: number; readedSequence: number; lastSequence: number; unreadCount: number;
+  sequence: number; deleted?: boolean | number; updateTime: number;
+  /** 1:1 only: how far the peer has read this conversation (the peer's
+   * readedSequence); my messages with messageSequence ≤ it are read. Current
+   * when the row is read; a change of it alone does not bump `sequence`. */
+  peerReadSequence?: number;
 }
 
 export interface Ack {
@@ -81,7 +94,7 @@ export interface Rest {
   getP2pMessageRange(q: object): Promise<{ dataList: any[]; hasMore: boolean }>;
   queryGroupMessageHistory(q: object): Promise<any>;
   // conversations
-  syncConversationList(lastSequence?: number, maxLimit?: number): Promise<SyncPage>;
+  syncConversationList(lastSequence?: number, maxLimit?: number): Promise<SyncPage<Conversation>>;
   syncConversationSet(lastSequence?: number, maxLimit?: number): Promise<SyncPage>;
   updateConversation(u: { conversationId: string; isTop?: number; isMute?: number }): Promise<any>;
   deleteConversation(conversationId: string): Promise<any>;
@@ -174,11 +187,13 @@ export declare class PetrelClient extends Emitter {
   sendReceiveAck(m: { fromId: string; messageKey: string; messageSequence: number; messageId?: string }): boolean;
   markRead(peerId: string, messageSequence: number): boolean;
   markGroupRead(groupId: string, messageSequence: number, fromId?: string): boolean;
-  recall(messageKey: string | bigint): Promise<{ fromId: string; toId: string; messageKey: string; messageSequence: number; conversationType: number }>;
+  /** 1:1: recall(key); a group message: recall(key, { groupId }) */
+  recall(messageKey: string | bigint, opt?: { groupId?: string }): Promise<{ fromId: string; toId: string; messageKey: string; messageSequence: number; conversationType: number }>;
   on(name: 'message' | 'p2pMessage' | 'p2pMessageSync' | 'groupMessage' | 'groupMessageSync', fn: (m: Message) => void): this;
   on(name: 'offlineMessages', fn: (list: Message[]) => void): this;
   on(name: 'kicked', fn: (e: { reason: string; userId: string; clientType: number; imei: string; byClientType?: number; byImei?: string }) => void): this;
   on(name: 'error', fn: (e: PetrelError) => void): this;
+  on(name: 'conversations', fn: (page: { dataList: Conversation[]; maxSequence: number; full: boolean }) => void): this;
   on(name: string, fn: (data: any) => void): this;
 }
 

@@ -343,7 +343,7 @@ export function createRest(o) {
     queryFriendOnlineStatus: () => call('/v1/user/queryFriendOnlineStatus', {}),
     queryUserOnlineStatus: (userIdList) => call('/v1/user/queryUserOnlineStatus', { userIdList }),
     // ---- messages
-    sendMessage: (m) => call('/v1/message/send', { fromId: auth.userId, ...m }),
+    sendMessage: (m) => call('/v1/message/send', m), // fromId: the server defaults it to the operator
     syncOfflineMessage: (lastSequence = 0, maxLimit = 100) =>
       call('/v1/message/syncOfflineMessage', { lastSequence: keyOf(lastSequence), maxLimit }),
     queryP2pMessageHistory: (q) => call('/v1/message/queryP2pMessageHistory', q),
@@ -809,14 +809,17 @@ export class PetrelClient extends Emitter {
   }
 
   _onError(d) {
-    const err = new PetrelError(d.code, d.msg || 'error', { command: d.command });
+    const err = new PetrelError(d.code, d.msg || 'error', { command: d.command, messageId: d.messageId });
     this.emit('error', err);
     if (!this._loggedIn) {
       if (FATAL_LOGIN_CODES.has(d.code)) this._fail(err, false);
       return; // others (e.g. 61016 shutting down): the close follows and we retry
     }
     if (d.code === 61015) { this._fail(err, false); return; }
-    // a refused uplink: fail the oldest in-flight request of that command
+    // a refused send: the error names its messageId (docs/PROTOCOL.md *Errors*)
+    const named = typeof d.messageId === 'string' ? this._pending.get(d.messageId) : null;
+    if (named) { this._settleSend(named, err); return; }
+    // an older server without it: fail the oldest in-flight request of that command
     if (d.command === CMD.MSG_P2P || d.command === CMD.MSG_GROUP) {
       const kind = d.command === CMD.MSG_P2P ? 'p2p' : 'group';
       for (const p of this._pending.values()) {
@@ -953,25 +956,34 @@ export class PetrelClient extends Emitter {
 
   /**
    * Recall a message I sent (MSG_RECALL 1050); resolves with the 1051 data.
+   * A group message needs its group: `recall(key, { groupId })`.
    * @param {string|bigint|number} messageKey
+   * @param {{groupId?: string}} [opt]
    */
-  recall(messageKey) {
+  recall(messageKey, opt = {}) {
     if (!this._loggedIn) return Promise.reject(new PetrelError('CLOSED', 'not connected'));
+    let body;
+    try { body = { messageKey: asKey(messageKey) }; } catch (e) { return Promise.reject(e); }
+    if (opt && opt.groupId != null) { body.groupId = String(opt.groupId); body.conversationType = 1; }
     return new Promise((resolve, reject) => {
-      const r = { resolve, reject, timer: null };
+      const r = { key: body.messageKey.toString(), resolve, reject, timer: null };
       r.timer = setTimeout(() => {
         const i = this._recalls.indexOf(r);
         if (i >= 0) this._recalls.splice(i, 1);
         reject(new PetrelError('TIMEOUT', 'no recall answer'));
       }, Math.max(this.opts.ackTimeoutMs * 2, 5000));
       this._recalls.push(r);
-      this._raw(CMD.MSG_RECALL, { messageKey: asKey(messageKey) });
+      this._raw(CMD.MSG_RECALL, body);
     });
   }
 
   _onRecallAck(d) {
     this.emit('recallAck', d);
-    const r = this._recalls.shift();
+    // the answer names its messageKey (refusals too); else the oldest
+    const key = d.data && d.data.messageKey != null ? String(d.data.messageKey) : null;
+    let i = key == null ? -1 : this._recalls.findIndex((x) => x.key === key);
+    if (i < 0) i = 0;
+    const r = this._recalls.splice(i, 1)[0];
     if (!r) return;
     clearTimeout(r.timer);
     if (d.code === 200) r.resolve(d.data); else r.reject(new PetrelError(d.code, d.msg || 'recall refused'));
