@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Petreld } from './lib/server.mjs';
 import {
-  launch, person, openPage, register, befriend, openChatWith, inChat, send, texts, shot, bubbles, PHONE, T, SLOW,
+  launch, person, openPage, register, login, befriend, openChatWith, inChat, send, texts, shot, bubbles, PHONE, T, SLOW,
 } from './lib/browser.mjs';
 
 let srv, browser, alice, bob;
@@ -72,6 +72,36 @@ test('register, befriend through a request, chat both ways with status ticks and
   await shot(b, 'chat-desktop-bob');
   assert.deepEqual(cleanErrors(a), []);
   assert.deepEqual(cleanErrors(b), []);
+});
+
+test('after a reload my messages still say Read (peerReadSequence); my own sends are not unread', async () => {
+  const a = alice.page, b = bob.page;
+  await inChat(a, '0_alice_bob');
+  await inChat(b, '0_bob_alice');
+  await send(a, 'read before the reload');
+  const read = a.locator('[data-testid=msg]').filter({ hasText: 'read before the reload' });
+  await read.locator('[data-status=read]').waitFor();
+  // bob looks elsewhere: the next one is delivered, not read
+  await b.goto(srv.url + '/#/contacts');
+  await send(a, 'not read before the reload');
+  const unread = a.locator('[data-testid=msg]').filter({ hasText: 'not read before the reload' });
+  await unread.locator('[data-status=delivered]').waitFor();
+
+  await a.reload();
+  await unread.waitFor();
+  await read.locator('[data-testid=status][data-status=read]').waitFor();
+  assert.equal(await unread.locator('[data-testid=status]').getAttribute('data-status'), 'sent',
+    'after a reload the peer has not read it: Sent');
+  await shot(a, 'chat-after-reload');
+  // nothing of mine counts as unread (the server moved my read pointer)
+  await a.goto(srv.url + '/#/chats');
+  const row = a.locator('[data-testid=conv][data-peer=bob]');
+  await row.filter({ hasText: 'not read before the reload' }).waitFor();
+  assert.equal(await row.locator('[data-testid=unread]').count(), 0);
+  // bob reads it now: alice's tick turns Read live
+  await inChat(a, '0_alice_bob');
+  await inChat(b, '0_bob_alice');
+  await unread.locator('[data-status=read]').waitFor();
 });
 
 test('recall removes the message on both sides', async () => {
@@ -206,4 +236,41 @@ test('history loads on scroll; pinned conversations come first, muted ones are m
   await a.reload();
   await a.locator('[data-testid=conv]').first().and(a.locator('[data-peer=bob]')).waitFor();
   await a.locator('[data-testid=conv][data-peer=dave] [data-testid=muted]').waitFor();
+});
+
+test('phone: a chat is removed from the list with a visible control, by keyboard, and comes back with a new message', async () => {
+  const reg = await fetch(srv.url + '/app/v1/register', { method: 'POST', body: JSON.stringify({ userName: 'eve', password: 'pass-eve' }) });
+  assert.equal((await reg.json()).code, 200);
+  const r = await srv.admin('message/send', { fromId: 'eve', toId: 'bob', messageId: 'eve-1', messageBody: { type: 1, content: 'hi from eve' } });
+  assert.equal(r.code, 200, JSON.stringify(r));
+  const p = await person(browser, srv.url, { viewport: PHONE, mobile: true });
+  const page = p.page;
+  await login(page, 'bob');
+  const eve = page.locator('[data-testid=conv][data-peer=eve]');
+  await eve.click();
+  await bubbles(page).filter({ hasText: 'hi from eve' }).waitFor();
+  const del = page.locator('[data-testid=delete-chat]');
+  assert.ok(await del.isVisible(), 'the control is on screen on a phone');
+  assert.equal(await del.getAttribute('aria-label'), 'Remove from list');
+  await shot(page, 'chat-phone-remove-control');
+  await del.focus();
+  await page.keyboard.press('Enter');
+  const dlg = page.getByRole('dialog');
+  await dlg.getByText('Remove the chat with eve from your list?').waitFor();
+  await shot(page, 'chat-phone-remove-confirm');
+  await dlg.getByRole('button', { name: 'Remove from list' }).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/#\/chats$/);
+  await page.locator('[data-testid=conv][data-peer=alice]').waitFor();
+  await eve.waitFor({ state: 'detached' });
+  // the server keeps it removed: a reload does not bring it back
+  await page.reload();
+  await page.locator('[data-testid=conv][data-peer=alice]').waitFor();
+  assert.equal(await eve.count(), 0);
+  await shot(page, 'chats-phone-after-remove');
+  // a new message does
+  const r2 = await srv.admin('message/send', { fromId: 'eve', toId: 'bob', messageId: 'eve-2', messageBody: { type: 1, content: 'me again' } });
+  assert.equal(r2.code, 200, JSON.stringify(r2));
+  await eve.filter({ hasText: 'me again' }).waitFor();
+  await p.ctx.close();
 });

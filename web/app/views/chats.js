@@ -4,7 +4,7 @@
 // conversation with day separators, timestamps, my messages' status
 // (sending, sent, delivered, read / read by N), recall of my recent messages,
 // and loads older pages when scrolled to the top.
-import { h, replace, avatar, icon, fmtTime, fmtShort, toast, modal } from '../dom.js';
+import { h, replace, avatar, icon, fmtTime, fmtShort, toast, modal, confirmDialog } from '../dom.js';
 import { t } from '../i18n.js';
 import * as store from '../store.js';
 import { S } from '../store.js';
@@ -91,6 +91,16 @@ export function chatView(el, { go, arg }) {
     : h('a', { class: 'icon-btn', href: '#/friend/' + encodeURIComponent(peer), 'aria-label': t('details'), title: t('details') }, icon('info'));
   const pinBtn = h('button', { type: 'button', class: 'icon-btn toggle', 'data-testid': 'pin', onclick: () => flag('isTop') }, icon('pin'));
   const muteBtn = h('button', { type: 'button', class: 'icon-btn toggle', 'data-testid': 'mute', onclick: () => flag('isMute') }, icon('mute'));
+  // removing the chat from the list: a visible control (the list's context
+  // menu needs a right click or the menu key, which a phone does not have)
+  const removeBtn = h('button', {
+    type: 'button', class: 'icon-btn', 'data-testid': 'delete-chat', 'aria-label': t('deleteChat'), title: t('deleteChat'),
+    onclick: async () => {
+      const c = S.convs.get(conv);
+      if (!await confirmDialog(t('confirmDeleteChat', { name: c ? store.convTitle(c) : peer }), t('deleteChat'), true)) return;
+      try { await store.removeConversation(conv); go('/chats'); } catch (e) { toast(t('error', { msg: e.msg || e.message }), 'error'); }
+    },
+  }, icon('trash'));
   async function flag(field) {
     const c = S.convs.get(conv);
     try { await store.setConvFlag(conv, field, !(c && c[field])); } catch (e) { toast(t('error', { msg: e.msg || e.message }), 'error'); }
@@ -106,7 +116,7 @@ export function chatView(el, { go, arg }) {
   el.append(
     h('header', { class: 'pane-head chat-head' },
       h('a', { class: 'icon-btn only-phone', href: '#/chats', 'aria-label': t('back') }, icon('back')),
-      h('div', { class: 'grow' }, title, sub), pinBtn, muteBtn, infoLink),
+      h('div', { class: 'grow' }, title, sub), pinBtn, muteBtn, removeBtn, infoLink),
     list, note, composer);
 
   input.addEventListener('keydown', (e) => {
