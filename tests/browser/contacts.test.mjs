@@ -29,6 +29,7 @@ async function request(from, to, wording) {
   await from.getByRole('dialog').getByRole('button', { name: 'Add' }).click();
   // the row keeps the outcome; the toast that says it too goes away by itself
   await from.locator(`[data-testid=search-result][data-user="${to}"] [data-testid=add-result][data-added=requested]`).waitFor();
+  await shot(from, 'add-request-sent');
 }
 
 test('decline then accept a friend request; the badge counts pending ones', async () => {
@@ -38,6 +39,7 @@ test('decline then accept a friend request; the badge counts pending ones', asyn
   await quin.page.getByLabel(/ask me before/i).check();
   await quin.page.getByRole('button', { name: 'Save' }).click();
   await quin.page.locator('[data-testid=saved][data-form=profile]').waitFor();
+  await shot(quin.page, 'me-saved-phone');
 
   await request(pia.page, 'quin', 'hello from pia');
   await quin.page.goto(srv.url + '/#/contacts');

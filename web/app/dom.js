@@ -96,10 +96,12 @@ export function toast(text, kind = 'info') {
     toastBox = h('div', { class: 'toasts', role: 'status', 'aria-live': 'polite' });
     document.body.appendChild(toastBox);
   }
-  const el = h('div', { class: 'toast ' + kind }, text);
-  toastBox.appendChild(el);
+  // the same text again: one toast, shown for longer (no stack of twins)
+  const twin = [...toastBox.children].find((x) => x.textContent === text && x.className === 'toast ' + kind);
+  const el = twin || h('div', { class: 'toast ' + kind }, text);
+  if (twin) clearTimeout(twin.hideTimer); else toastBox.appendChild(el);
   while (toastBox.children.length > 2) toastBox.firstChild.remove();
-  setTimeout(() => el.remove(), kind === 'error' ? 6000 : 2500);
+  el.hideTimer = setTimeout(() => el.remove(), kind === 'error' ? 6000 : 2500);
 }
 
 // A modal dialog built on <dialog>: Escape closes it, focus is trapped by the
