@@ -142,6 +142,11 @@ export interface Rest {
   exitGroup(groupId: string): Promise<any>;
   updateGroupMemberInfo(m: { groupId: string; memberId: string; alias?: string; role?: number; extra?: any }): Promise<any>;
   setGroupMemberSpeak(groupId: string, memberId: string, speakDate: number): Promise<any>;
+  applyJoinGroup(groupId: string, wording?: string): Promise<{ groupId: string; joined: boolean; group?: any; request?: any }>;
+  getJoinRequest(groupId: string, status?: number): Promise<{ groupId: string; dataList: any[] }>;
+  approveJoinRequest(groupId: string, requestId: number, status: 1 | 2): Promise<{ request: any; joined: boolean }>;
+  syncGroupMessage(groupId: string, lastSequence?: number, maxLimit?: number): Promise<SyncPage & { groupId: string }>;
+  getGroupReadCount(groupId: string, messageSequence: number): Promise<any>;
   // app and operations
   getAppSetting(): Promise<any>;
   updateAppSetting(fields: object): Promise<any>;

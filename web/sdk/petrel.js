@@ -401,6 +401,12 @@ export function createRest(o) {
     updateGroupMemberInfo: (m) => call('/v1/group/member/update', m),
     setGroupMemberSpeak: (groupId, memberId, speakDate) =>
       call('/v1/group/member/speak', { groupId, memberId, speakDate }),
+    applyJoinGroup: (groupId, wording) => call('/v1/group/applyJoinGroup', { groupId, wording }),
+    getJoinRequest: (groupId, status) => call('/v1/group/getJoinRequest', status === undefined ? { groupId } : { groupId, status }),
+    approveJoinRequest: (groupId, requestId, status) => call('/v1/group/approveJoinRequest', { groupId, requestId, status }),
+    syncGroupMessage: (groupId, lastSequence = 0, maxLimit = 100) =>
+      call('/v1/group/message/syncGroupMessage', { groupId, lastSequence, maxLimit }),
+    getGroupReadCount: (groupId, messageSequence) => call('/v1/group/message/getReadCount', { groupId, messageSequence }),
     // ---- app settings (admin) and operations
     getAppSetting: () => call('/v1/app/getSetting', {}),
     updateAppSetting: (fields) => call('/v1/app/updateSetting', fields),

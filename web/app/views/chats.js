@@ -62,7 +62,7 @@ export function chatListView(el, { go }) {
     const m = modal(store.convTitle(c), h('div', { class: 'actions', style: 'flex-direction:column;align-items:stretch' },
       h('button', { type: 'button', class: 'btn', onclick: () => act(() => store.setConvFlag(c.conversationId, 'isTop', !c.isTop)) }, c.isTop ? t('unpin') : t('pin')),
       h('button', { type: 'button', class: 'btn', onclick: () => act(() => store.setConvFlag(c.conversationId, 'isMute', !c.isMute)) }, c.isMute ? t('unmute') : t('mute')),
-      h('button', { type: 'button', class: 'btn danger', onclick: () => act(async () => { await store.removeConversation(c.conversationId); if (S.openConv === c.conversationId) go('/chats'); }) }, t('deleteChat'))),
+      c.conversationType === 1 ? null : h('button', { type: 'button', class: 'btn danger', onclick: () => act(async () => { await store.removeConversation(c.conversationId); if (S.openConv === c.conversationId) go('/chats'); }) }, t('deleteChat'))),
     [{ label: t('close') }]);
     async function act(f) {
       m.close();
@@ -92,8 +92,9 @@ export function chatView(el, { go, arg }) {
   const pinBtn = h('button', { type: 'button', class: 'icon-btn toggle', 'data-testid': 'pin', onclick: () => flag('isTop') }, icon('pin'));
   const muteBtn = h('button', { type: 'button', class: 'icon-btn toggle', 'data-testid': 'mute', onclick: () => flag('isMute') }, icon('mute'));
   // removing the chat from the list: a visible control (the list's context
-  // menu needs a right click or the menu key, which a phone does not have)
-  const removeBtn = h('button', {
+  // menu needs a right click or the menu key, which a phone does not have).
+  // 1:1 only: the server's deleteConversation takes only 0_ ids so far.
+  const removeBtn = type === 1 ? null : h('button', {
     type: 'button', class: 'icon-btn', 'data-testid': 'delete-chat', 'aria-label': t('deleteChat'), title: t('deleteChat'),
     onclick: async () => {
       const c = S.convs.get(conv);
