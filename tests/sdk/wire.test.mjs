@@ -136,6 +136,19 @@ test('groups: create, send 2104/ack 2047, receive, read 2106 (needs the groups s
     const receipt = nextEvent(ga, 'groupReadReceipt');
     gb.markGroupRead(groupId, a2.messageSequence, 'ga');
     assert.equal((await receipt).messageSequence, a2.messageSequence);
+
+    // group recall: recall(key, {groupId}); answers matched by key
+    const notified = nextEvent(gc, 'recallNotify', { pred: (d) => d.messageKey === a1.messageKey });
+    const rc = await ga.recall(a1.messageKey, { groupId });
+    assert.equal(rc.messageKey, a1.messageKey);
+    const n = await notified;
+    assert.equal(n.groupId, groupId);
+    assert.equal(n.conversationType, 1);
+    await assert.rejects(gb.recall(a2.messageKey, { groupId }), (e) => e.code === 60006, 'only the sender');
+    await assert.rejects(ga.recall(a1.messageKey, { groupId }), (e) => e.code === 50005, 'already recalled');
+    const h = await gc.rest.queryGroupMessageHistory({ groupId, messageSequence: 0, limit: 10 });
+    const row = h.dataList.find((m) => m.messageKey === a1.messageKey);
+    assert.equal(row.delFlag, 1);
   } finally {
     for (const c of clients) c.close();
     await srv.dispose();
