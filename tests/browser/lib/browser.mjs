@@ -64,6 +64,13 @@ export async function shot(page, name) {
   await page.screenshot({ path: join(ARTIFACTS, name + '.png') });
 }
 
+// A person already signed in as an existing user (made with srv.user()).
+export async function signedIn(browser, baseUrl, name, opts) {
+  const p = await person(browser, baseUrl, opts);
+  await login(p.page, name);
+  return p;
+}
+
 export async function register(page, name, password = 'pass-' + name) {
   await page.getByRole('tab', { name: /create account|注册/i }).click();
   await page.getByLabel(/^user name|^用户名/i).fill(name);
