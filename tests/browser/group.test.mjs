@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Petreld } from './lib/server.mjs';
-import { launch, person, register, befriend, send, texts, shot, PHONE } from './lib/browser.mjs';
+import { launch, person, register, signedIn, inChat, befriend, send, texts, shot, PHONE } from './lib/browser.mjs';
 
 let srv, browser, hasGroups = false;
 const users = {};
@@ -93,25 +93,33 @@ test('three users chat in a group created from friends', async (t) => {
 
 test('group members: roles, mute, leave', async (t) => {
   if (skip()) { t.skip(skip()); return; }
-  const { ann, ben, cat } = users;
-  await ann.page.getByRole('link', { name: 'Group info' }).click();
-  const owner = ann.page.locator('[data-testid=member][data-user=ann]');
+  // its own group, made by the server: amy owns it, boris and cyra are members
+  for (const n of ['amy', 'boris', 'cyra']) await srv.user(n);
+  const r = await srv.admin('group/createGroup', { ownerId: 'amy', groupName: 'Book club', groupType: 1, member: ['boris', 'cyra'] });
+  assert.equal(r.code, 200, JSON.stringify(r));
+  const gid = r.data.groupId;
+  const ann = await signedIn(browser, srv.url, 'amy');
+  const ben = await signedIn(browser, srv.url, 'boris');
+  const cat = await signedIn(browser, srv.url, 'cyra', { viewport: PHONE, mobile: true });
+  await inChat(cat.page, `1_cyra_${gid}`);
+  await ann.page.goto(srv.url + '/#/group/' + encodeURIComponent(gid));
+  const owner = ann.page.locator('[data-testid=member][data-user=amy]');
   await owner.getByText('Owner').waitFor();
-  await ann.page.locator('[data-testid=member][data-user=ben]').getByText('Member').waitFor();
+  await ann.page.locator('[data-testid=member][data-user=boris]').getByText('Member').waitFor();
   await shot(ann.page, 'group-info');
   // mute cat for an hour: cat's composer gives way to a notice
-  await ann.page.locator('[data-testid=member][data-user=cat]').getByRole('button', { name: 'Mute 1 hour' }).click();
+  await ann.page.locator('[data-testid=member][data-user=cyra]').getByRole('button', { name: 'Mute 1 hour' }).click();
   await cat.page.getByText(/Muted until/).waitFor();
   assert.equal(await cat.page.locator('#composer-input').isVisible(), false);
   await shot(cat.page, 'group-muted-phone');
   // ben leaves: his chat says so, ann's member list loses him
+  await inChat(ben.page, `1_boris_${gid}`);
   await ben.page.getByRole('link', { name: 'Group info' }).click();
   await ben.page.locator('[data-testid=leave-group]').click();
   await ben.page.getByRole('dialog').getByRole('button', { name: 'Leave group' }).click();
-  await ann.page.locator('[data-testid=member][data-user=ben]').waitFor({ state: 'detached' });
+  await ann.page.locator('[data-testid=member][data-user=boris]').waitFor({ state: 'detached' });
   // back in the chat, ben can no longer write to it
-  const gid = decodeURIComponent(ann.page.url().split('#/group/')[1]);
-  await ben.page.goto(srv.url + '/#/chat/' + encodeURIComponent('1_ben_' + gid));
+  await ben.page.goto(srv.url + '/#/chat/' + encodeURIComponent('1_boris_' + gid));
   await ben.page.getByText('This group no longer exists or you left it.').waitFor();
   assert.equal(await ben.page.locator('#composer-input').isVisible(), false);
 
@@ -121,11 +129,11 @@ test('group members: roles, mute, leave', async (t) => {
   await why.waitFor();
   await why.getByRole('button', { name: 'Close' }).click();
   await why.waitFor({ state: 'detached' });
-  await ann.page.locator('[data-testid=member][data-user=cat]').getByRole('button', { name: 'Make owner' }).click();
+  await ann.page.locator('[data-testid=member][data-user=cyra]').getByRole('button', { name: 'Make owner' }).click();
   await ann.page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
-  await ann.page.locator('[data-testid=member][data-user=cat]').getByText('Owner').waitFor();
-  await ann.page.locator('[data-testid=member][data-user=ann]').getByText('Member').waitFor();
+  await ann.page.locator('[data-testid=member][data-user=cyra]').getByText('Owner').waitFor();
+  await ann.page.locator('[data-testid=member][data-user=amy]').getByText('Member').waitFor();
   await cat.page.getByRole('link', { name: 'Group info' }).click();
-  await cat.page.locator('[data-testid=member][data-user=cat]').getByText('Owner').waitFor();
+  await cat.page.locator('[data-testid=member][data-user=cyra]').getByText('Owner').waitFor();
   await shot(cat.page, 'group-info-phone');
 });
