@@ -59,6 +59,9 @@ export function chatListView(el, { go }) {
   }
 
   function menu(c) {
+    // the server changes only 1:1 conversations (updateConversation and
+    // deleteConversation take 0_ ids; web/app/SDK-NEEDS.md item 5)
+    if (c.conversationType === 1) return;
     const m = modal(store.convTitle(c), h('div', { class: 'actions', style: 'flex-direction:column;align-items:stretch' },
       h('button', { type: 'button', class: 'btn', onclick: () => act(() => store.setConvFlag(c.conversationId, 'isTop', !c.isTop)) }, c.isTop ? t('unpin') : t('pin')),
       h('button', { type: 'button', class: 'btn', onclick: () => act(() => store.setConvFlag(c.conversationId, 'isMute', !c.isMute)) }, c.isMute ? t('unmute') : t('mute')),
@@ -93,7 +96,8 @@ export function chatView(el, { go, arg }) {
   const muteBtn = h('button', { type: 'button', class: 'icon-btn toggle', 'data-testid': 'mute', onclick: () => flag('isMute') }, icon('mute'));
   // removing the chat from the list: a visible control (the list's context
   // menu needs a right click or the menu key, which a phone does not have).
-  // 1:1 only: the server's deleteConversation takes only 0_ ids so far.
+  // 1:1 only: the server's deleteConversation takes only 0_ ids so far
+  // (so do pin and mute: SDK-NEEDS.md item 5).
   const removeBtn = type === 1 ? null : h('button', {
     type: 'button', class: 'icon-btn', 'data-testid': 'delete-chat', 'aria-label': t('deleteChat'), title: t('deleteChat'),
     onclick: async () => {
@@ -117,7 +121,7 @@ export function chatView(el, { go, arg }) {
   el.append(
     h('header', { class: 'pane-head chat-head' },
       h('a', { class: 'icon-btn only-phone', href: '#/chats', 'aria-label': t('back') }, icon('back')),
-      h('div', { class: 'grow' }, title, sub), pinBtn, muteBtn, removeBtn, infoLink),
+      h('div', { class: 'grow' }, title, sub), type === 1 ? null : pinBtn, type === 1 ? null : muteBtn, removeBtn, infoLink),
     list, note, composer);
 
   input.addEventListener('keydown', (e) => {
