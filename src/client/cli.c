@@ -66,6 +66,7 @@ static const char USAGE_MAIN[] =
     "  send    log in, send one-to-one message(s) and print the acks\n"
     "  sync    print the user's messages (REST syncOfflineMessage, all pages)\n"
     "  history print a one-to-one conversation (REST queryP2pMessageHistory)\n"
+    "  group   manage groups and read a group's history (REST /v1/group/...)\n"
     "  friend  friends, friend requests, blacklist and online status (REST)\n"
     "  call    call any REST endpoint, signed, and print its data\n"
     "  help    this text; `petrel help <command>` or `petrel <command> --help`\n"
@@ -144,7 +145,8 @@ static const char USAGE_SEND[] =
     "or connect errors.\n"
     "\n"
     CONN_OPTS_HELP
-    "  --to ID              receiver's userId\n"
+    "  --to ID              receiver's userId, or\n"
+    "  --group ID           send MSG_GROUP 2104 to group ID (acked by 2047)\n"
     "  --text TEXT          message text, sent as {\"type\":1,\"content\":TEXT}\n"
     "  --body JSON          messageBody as given (a JSON object, sent as its text)\n"
     "  --message-id ID      default cli-<pid>-<ms>-<random>; resending the same id\n"
@@ -176,6 +178,31 @@ static const char USAGE_SYNC[] =
     HTTP_OPTS_HELP
     "  --since KEY          start strictly after this messageKey, default 0 (all)\n"
     "  --limit N            rows per page (maxLimit), default 100\n";
+
+static const char USAGE_GROUP[] =
+    "usage: petrel group ACTION [--http URL] [--app N] --user ID (--sign T | --secret S)\n"
+    "                    [--group ID] [--members a,b] [--owner ID] [--member ID]\n"
+    "                    [--body JSON]\n"
+    "\n"
+    "Group management over REST (docs/API.md \"Groups\"), as --user.  Prints the\n"
+    "answer's data as one JSON line (history: one line per message, oldest\n"
+    "first).  ACTION and its REST call:\n"
+    "  create [--group ID] [--members a,b]   group/createGroup (groupType 2 unless\n"
+    "                                        --body says otherwise)\n"
+    "  info | destroy | exit | joined        getGroupInfo, destroyGroup,\n"
+    "                                        member/exitGroup, getJoinedGroup\n"
+    "  mute | unmute                         forbidSendMessage {mute 1 / 0}\n"
+    "  transfer --owner ID                   transferGroup\n"
+    "  add --members a,b | remove --member ID   member/add, member/remove\n"
+    "  speak --member ID --body '{\"speakDate\":MS}'   member/speak\n"
+    "  update --body JSON                    group/update\n"
+    "  apply | requests                      applyJoinGroup, getJoinRequest\n"
+    "  history                               group/message/syncGroupMessage, all pages\n"
+    "--body JSON is merged into the request (its fields win).  Exits 0, or 1\n"
+    "with the error envelope on stderr.\n"
+    "\n"
+    HTTP_OPTS_HELP
+    "  --group ID           the group (groupId)\n";
 
 static const char USAGE_HISTORY[] =
     "usage: petrel history [--http URL] [--app N] --user ID (--sign TOKEN | --secret S)\n"
@@ -272,6 +299,11 @@ struct cli {
     int has_id;
     const char *remark;
     const char *wording;
+    /* group */
+    const char *group;
+    const char *members;
+    const char *owner;
+    const char *member;
 };
 
 enum {
@@ -279,6 +311,7 @@ enum {
     OPT_RECEIPTS, OPT_HB, OPT_CTO, OPT_FOR, OPT_CMD, OPT_BODY, OPT_WAIT, OPT_NOLOGIN, OPT_HELP,
     OPT_TO, OPT_TEXT, OPT_MSGID, OPT_REPEAT, OPT_ACKTO, OPT_HTTP, OPT_HTO, OPT_SINCE,
     OPT_LIMIT, OPT_WITH, OPT_BEFORE, OPT_PATH, OPT_ID, OPT_REMARK, OPT_WORDING,
+    OPT_GROUP, OPT_MEMBERS, OPT_OWNER, OPT_MEMBER,
 };
 
 static const struct option SIGN_OPTS[] = {
@@ -322,6 +355,7 @@ static const struct option RAW_OPTS[] = {
 static const struct option SEND_OPTS[] = {
     CONN_OPTS,
     { "to", required_argument, NULL, OPT_TO },
+    { "group", required_argument, NULL, OPT_GROUP },
     { "text", required_argument, NULL, OPT_TEXT },
     { "body", required_argument, NULL, OPT_BODY },
     { "message-id", required_argument, NULL, OPT_MSGID },
@@ -345,6 +379,16 @@ static const struct option SEND_OPTS[] = {
 static const struct option SYNC_OPTS[] = {
     HTTP_OPTS,
     { "since", required_argument, NULL, OPT_SINCE },
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option GROUP_OPTS[] = {
+    HTTP_OPTS,
+    { "group", required_argument, NULL, OPT_GROUP },
+    { "members", required_argument, NULL, OPT_MEMBERS },
+    { "owner", required_argument, NULL, OPT_OWNER },
+    { "member", required_argument, NULL, OPT_MEMBER },
+    { "body", required_argument, NULL, OPT_BODY },
     { NULL, 0, NULL, 0 },
 };
 
@@ -458,6 +502,10 @@ static int parse_opts(const char *cmd, const struct option *opts, const char *us
         case OPT_MSGID: o->message_id = a; break;
         case OPT_HTTP: o->http = a; break;
         case OPT_WITH: o->with = a; break;
+        case OPT_GROUP: o->group = a; break;
+        case OPT_MEMBERS: o->members = a; break;
+        case OPT_OWNER: o->owner = a; break;
+        case OPT_MEMBER: o->member = a; break;
         case OPT_PATH: o->path = a; break;
         case OPT_REMARK: o->remark = a; break;
         case OPT_WORDING: o->wording = a; break;
@@ -633,7 +681,8 @@ static int64_t send_index(const struct send_state *snd, const char *id)
 /* Bookkeeping of `send` for one downlink packet. */
 static void track_ack(struct send_state *snd, int32_t command, const char *json, size_t len)
 {
-    if (command != PETREL_CMD_MSG_ACK && command != PETREL_CMD_ERROR)
+    if (command != PETREL_CMD_MSG_ACK && command != PETREL_CMD_GROUP_MSG_ACK &&
+        command != PETREL_CMD_ERROR)
         return;
     json_t *doc = json_loadb(json, len, 0, NULL);
     if (!doc)
@@ -643,7 +692,8 @@ static void track_ack(struct send_state *snd, int32_t command, const char *json,
     if (command == PETREL_CMD_ERROR) {
         /* A refused 1103 (e.g. 61007) names the command, not the message. */
         json_t *cmd = json_object_get(doc, "command");
-        if (json_is_integer(cmd) && json_integer_value(cmd) == PETREL_CMD_MSG_P2P
+        if (json_is_integer(cmd) && (json_integer_value(cmd) == PETREL_CMD_MSG_P2P ||
+                                     json_integer_value(cmd) == PETREL_CMD_MSG_GROUP)
             && snd->n_acked < snd->n_sent) {
             snd->n_acked++;
             snd->n_failed++;
@@ -985,6 +1035,9 @@ static char *message_body(const struct cli *o)
 
 /* Queues one MSG_P2P: 0, or the petrel_send/petrel_run result that ended
  * the attempt (1 = connection closed). */
+/* MSG_P2P 1103, or MSG_GROUP 2104 with --group. */
+static int32_t g_send_cmd = PETREL_CMD_MSG_P2P;
+
 static int send_one(petrel_client_t *c, json_t *msg, const char *id)
 {
     json_object_set_new(msg, "messageId", json_string(id));
@@ -994,7 +1047,7 @@ static int send_one(petrel_client_t *c, json_t *msg, const char *id)
     if (!pkt)
         return -ENOMEM;
     int r;
-    while ((r = petrel_send(c, PETREL_CMD_MSG_P2P, pkt, strlen(pkt))) == -ENOBUFS) {
+    while ((r = petrel_send(c, g_send_cmd, pkt, strlen(pkt))) == -ENOBUFS) {
         /* queue full (large --repeat): let the socket drain */
         if ((r = petrel_run(c, 50)) != 0)
             break;
@@ -1009,10 +1062,12 @@ static int cmd_send(int argc, char **argv)
     int r = parse_opts("send", SEND_OPTS, USAGE_SEND, argc, argv, &o);
     if (r != 0)
         return r > 0 ? 0 : EXIT_USAGE;
-    if (!o.to || !*o.to) {
-        fprintf(stderr, "petrel send: --to is required\n");
+    if (!(o.to && *o.to) == !(o.group && *o.group)) {
+        fprintf(stderr, "petrel send: give exactly one of --to and --group\n");
         return EXIT_USAGE;
     }
+    if (o.group)
+        g_send_cmd = PETREL_CMD_MSG_GROUP;
     if (!o.text == !o.has_body) {
         fprintf(stderr, "petrel send: give exactly one of --text and --body\n");
         return EXIT_USAGE;
@@ -1024,8 +1079,8 @@ static int cmd_send(int argc, char **argv)
     char *body = message_body(&o);
     if (!body)
         return EXIT_USAGE;
-    json_t *msg = json_pack("{s:s, s:s, s:s}", "fromId", o.user, "toId", o.to,
-                            "messageBody", body);
+    json_t *msg = json_pack("{s:s, s:s, s:s}", "fromId", o.user, o.group ? "groupId" : "toId",
+                            o.group ? o.group : o.to, "messageBody", body);
     free(body);
     if (!msg) {
         fprintf(stderr, "petrel send: --user and --to must be valid UTF-8\n");
@@ -1445,6 +1500,125 @@ static int cmd_call(int argc, char **argv)
     return 0;
 }
 
+/* "a,b,c" -> ["a","b","c"] (empty items skipped). */
+static json_t *group_ids(const char *csv)
+{
+    json_t *a = json_array();
+    const char *p = csv;
+    while (a && p && *p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n)
+            json_array_append_new(a, json_stringn(p, n));
+        p = e ? e + 1 : NULL;
+    }
+    return a;
+}
+
+static int group_history(struct cli *o)
+{
+    int64_t last = 0;
+    for (;;) {
+        json_t *data;
+        json_t *req = json_pack("{s:s, s:I, s:I}", "groupId", o->group, "lastSequence",
+                                (json_int_t)last, "maxLimit", (json_int_t)100);
+        if (rest_call("group", o, "/v1/group/message/syncGroupMessage", req, &data) != 0)
+            return EXIT_USAGE;
+        json_t *list = json_object_get(data, "dataList");
+        size_t i;
+        json_t *row;
+        json_array_foreach(list, i, row) {
+            print_row(row);
+            last = row_seq(row);
+        }
+        fflush(stdout);
+        int done = json_is_true(json_object_get(data, "completed")) || !json_array_size(list);
+        json_decref(data);
+        if (done)
+            return 0;
+    }
+}
+
+static int cmd_group(int argc, char **argv)
+{
+    if (argc < 2 || argv[1][0] == '-') {
+        fputs(USAGE_GROUP, argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
+        return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : EXIT_USAGE;
+    }
+    const char *action = argv[1];
+    struct cli o;
+    int r = parse_opts("group", GROUP_OPTS, USAGE_GROUP, argc - 1, argv + 1, &o);
+    if (r != 0)
+        return r > 0 ? 0 : EXIT_USAGE;
+    static const struct { const char *action, *api; int need_group; } T[] = {
+        {"create", "/v1/group/createGroup", 0},
+        {"info", "/v1/group/getGroupInfo", 1},
+        {"joined", "/v1/group/getJoinedGroup", 0},
+        {"update", "/v1/group/update", 1},
+        {"destroy", "/v1/group/destroyGroup", 1},
+        {"transfer", "/v1/group/transferGroup", 1},
+        {"mute", "/v1/group/forbidSendMessage", 1},
+        {"unmute", "/v1/group/forbidSendMessage", 1},
+        {"add", "/v1/group/member/add", 1},
+        {"remove", "/v1/group/member/remove", 1},
+        {"exit", "/v1/group/member/exitGroup", 1},
+        {"speak", "/v1/group/member/speak", 1},
+        {"apply", "/v1/group/applyJoinGroup", 1},
+        {"requests", "/v1/group/getJoinRequest", 1},
+        {"history", NULL, 1},
+    };
+    size_t k = 0;
+    while (k < sizeof T / sizeof T[0] && strcmp(T[k].action, action))
+        k++;
+    if (k == sizeof T / sizeof T[0]) {
+        fprintf(stderr, "petrel group: unknown action '%s'\n\n", action);
+        fputs(USAGE_GROUP, stderr);
+        return EXIT_USAGE;
+    }
+    if (T[k].need_group && !(o.group && *o.group)) {
+        fprintf(stderr, "petrel group %s: --group is required\n", action);
+        return EXIT_USAGE;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (!T[k].api)
+        return group_history(&o);
+    json_t *req = json_object();
+    if (o.group)
+        json_object_set_new(req, "groupId", json_string(o.group));
+    if (!strcmp(action, "create")) {
+        json_object_set_new(req, "groupType", json_integer(2));
+        if (o.members)
+            json_object_set_new(req, "member", group_ids(o.members));
+    } else if (!strcmp(action, "add")) {
+        json_object_set_new(req, "members", group_ids(o.members));
+    } else if (!strcmp(action, "mute") || !strcmp(action, "unmute")) {
+        json_object_set_new(req, "mute", json_integer(!strcmp(action, "mute")));
+    } else if (!strcmp(action, "transfer") && o.owner) {
+        json_object_set_new(req, "ownerId", json_string(o.owner));
+    }
+    if (o.member)
+        json_object_set_new(req, "memberId", json_string(o.member));
+    if (o.has_body) {
+        json_error_t jerr;
+        json_t *extra = json_loads(o.body, 0, &jerr);
+        if (!json_is_object(extra)) {
+            fprintf(stderr, "petrel group: --body must be a JSON object\n");
+            json_decref(extra);
+            json_decref(req);
+            return EXIT_USAGE;
+        }
+        json_object_update(req, extra);
+        json_decref(extra);
+    }
+    json_t *data;
+    if (rest_call("group", &o, T[k].api, req, &data) != 0)
+        return EXIT_USAGE;
+    print_row(data);
+    fflush(stdout);
+    json_decref(data);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -1466,6 +1640,8 @@ int main(int argc, char **argv)
             fputs(USAGE_SYNC, stdout);
         else if (topic && !strcmp(topic, "history"))
             fputs(USAGE_HISTORY, stdout);
+        else if (topic && !strcmp(topic, "group"))
+            fputs(USAGE_GROUP, stdout);
         else if (topic && !strcmp(topic, "friend"))
             fputs(USAGE_FRIEND, stdout);
         else if (topic && !strcmp(topic, "call"))
@@ -1486,6 +1662,8 @@ int main(int argc, char **argv)
         return cmd_sync(argc - 1, argv + 1);
     if (!strcmp(cmd, "history"))
         return cmd_history(argc - 1, argv + 1);
+    if (!strcmp(cmd, "group"))
+        return cmd_group(argc - 1, argv + 1);
     if (!strcmp(cmd, "friend"))
         return cmd_friend(argc - 1, argv + 1);
     if (!strcmp(cmd, "call"))

@@ -12,6 +12,7 @@
 #include "petrel/sign.h"
 #include "server/apps.h"
 #include "server/log.h"
+#include "server/gmsg.h"
 #include "server/msg.h"
 #include "server/presence.h"
 #include "server/store.h"
@@ -395,6 +396,9 @@ void gw_on_close(conn_t *c)
  * the connection is closing. */
 static int gw_dispatch(conn_t *c, const petrel_packet_t *p, json_t *body)
 {
+    int32_t cmd = p->hdr.command;
+    if (cmd == PETREL_CMD_MSG_GROUP || cmd == PETREL_CMD_MSG_GROUP_READED)
+        return gmsg_on_packet(c, p, body);
     return msg_on_packet(c, p, body);
 }
 

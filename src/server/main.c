@@ -5,6 +5,7 @@
  * flush and close storage.  Exit code 0 on a clean shutdown.
  */
 #include "server/apps.h"
+#include "server/gpush.h"
 #include "server/log.h"
 #include "server/presence.h"
 #include "server/server.h"
@@ -73,7 +74,8 @@ int main(int argc, char **argv)
     }
     s->sess = sess_local_new();
     s->presence = s->sess ? presence_new(s) : NULL;
-    if (!s->presence) {
+    s->gpush = s->presence ? gpush_new(s) : NULL;
+    if (!s->gpush) {
         store_close(s->store);
         return 1;
     }
@@ -103,6 +105,11 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&sigint, NULL);
     uv_run(main_loop, UV_RUN_DEFAULT);
     presence_free(s->presence);
+    /* the writer's last callbacks may still queue group pushes, which read
+     * the store: drain the writer, then the pushes, then close */
+    store_shutdown(s->store);
+    gpush_free(s->gpush);
+    s->gpush = NULL;
     s->sess->ops->destroy(s->sess);
     apps_free(s->apps);
     store_close(s->store);

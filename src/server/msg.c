@@ -7,6 +7,7 @@
 
 #include "server/apps.h"
 #include "server/gateway.h"
+#include "server/gmsg.h"
 #include "server/idem.h"
 #include "server/log.h"
 #include "server/msgkey.h"
@@ -386,6 +387,9 @@ static void recall_done(void *arg, int rc)
 
 static int on_recall(conn_t *c, json_t *body)
 {
+    json_t *ct = json_object_get(body, "conversationType");
+    if (json_is_integer(ct) && json_integer_value(ct) == 1)
+        return gmsg_on_recall(c, body);
     json_t *key = json_object_get(body, "messageKey");
     if (!json_is_integer(key)) {
         conn_send_error(c, PETREL_ERR_PARAM, "messageKey is required", PETREL_CMD_MSG_RECALL);

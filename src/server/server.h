@@ -37,6 +37,7 @@ typedef struct server {
     apps_t *apps;
     sess_registry_t *sess;
     presence_t *presence;     /* online status (presence.h) */
+    struct gpush *gpush;      /* ordered group pushes (gpush.h) */
     metrics_t metrics;
     unsigned nworkers;
     worker_t *workers;

@@ -176,6 +176,26 @@ typedef struct store_backend_ops {
                         store_user_status_t **out, size_t *n);
     int (*friend_blacked)(store_backend_t *be, int32_t app_id, const char *user_id,
                           char (**out)[STORE_ID_MAX + 1], size_t *n);
+    /* Groups (schema version 6).  group_write: writer thread only, every
+     * kind of store_group_op_t (validated), outputs into op.  The reads:
+     * any thread, inputs valid, limits clamped, outputs zeroed. */
+    int (*group_write)(store_backend_t *be, store_group_op_t *op, int64_t now_ms);
+    int (*group_get)(store_backend_t *be, int32_t app_id, const char *group_id,
+                     store_group_t *out);
+    int (*group_member_get)(store_backend_t *be, int32_t app_id, const char *group_id,
+                            const char *member_id, store_group_member_t *out);
+    int (*group_members)(store_backend_t *be, int32_t app_id, const char *group_id,
+                         store_group_member_t **out, size_t *n);
+    int (*group_readers)(store_backend_t *be, int32_t app_id, const char *group_id,
+                         int64_t seq, char (**out)[STORE_ID_MAX + 1], size_t *n);
+    int (*group_joined)(store_backend_t *be, int32_t app_id, const char *member_id, int all,
+                        unsigned types, int64_t after_seq, int offset, int limit,
+                        store_joined_t **out, size_t *n, int64_t *total);
+    int (*group_requests)(store_backend_t *be, int32_t app_id, const char *group_id,
+                          int status, store_group_request_t **out, size_t *n);
+    int (*group_msgs)(store_backend_t *be, int32_t app_id, const char *group_id,
+                      int64_t from_seq, int64_t to_seq, int64_t lo, int64_t hi, int limit,
+                      int descending, store_group_msg_row_t **out, size_t *n);
 } store_backend_ops_t;
 
 extern const store_backend_ops_t store_sqlite_backend;

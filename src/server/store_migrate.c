@@ -214,6 +214,94 @@ static const migration_t MIGRATIONS[] = {
      "  updated_at INTEGER NOT NULL,"
      "  PRIMARY KEY(app_id, user_id)"
      ") WITHOUT ROWID;"},
+    /* Groups (seed inventory §5.4, §7.1) with read diffusion: one
+     * im_group_message row per message per group.  im_group.msg_seq is
+     * the last message sequence of the group, allocated by the writer in
+     * the same transaction as the row carrying it, so it is strictly
+     * increasing and never reused (also across restarts; the primary key
+     * of im_group_message backs it up).  im_group.sequence is the app-wide
+     * group change sequence (syncJoinedGroup), max + 1 like the friendship
+     * sequences; a member row keeps the sequence of its last change so a
+     * device learns that it left.  join_seq / leave_seq bound what a
+     * member may read: sequence > join_seq and (leave_seq IS NULL or
+     * sequence <= leave_seq).  Roles: 0 member, 1 manager, 2 owner,
+     * 3 left; at most one owner per group (partial unique index).
+     * (app, from, message_id) is unique: the idempotency key on disk. */
+    {6, "groups",
+     "CREATE TABLE im_group ("
+     "  app_id INTEGER NOT NULL,"
+     "  group_id TEXT NOT NULL CHECK(length(group_id) > 0),"
+     "  owner_id TEXT NOT NULL DEFAULT '',"
+     "  group_type INTEGER NOT NULL CHECK(group_type IN (1, 2)),"
+     "  group_name TEXT NOT NULL DEFAULT '',"
+     "  mute INTEGER NOT NULL DEFAULT 0 CHECK(mute IN (0, 1)),"
+     "  apply_join_type INTEGER NOT NULL DEFAULT 1 CHECK(apply_join_type IN (0, 1, 2)),"
+     "  photo TEXT NOT NULL DEFAULT '',"
+     "  max_member_count INTEGER NOT NULL CHECK(max_member_count > 0),"
+     "  introduction TEXT NOT NULL DEFAULT '',"
+     "  notification TEXT NOT NULL DEFAULT '',"
+     "  status INTEGER NOT NULL DEFAULT 1 CHECK(status IN (1, 2)),"
+     "  sequence INTEGER NOT NULL CHECK(sequence > 0),"
+     "  msg_seq INTEGER NOT NULL DEFAULT 0 CHECK(msg_seq >= 0),"
+     "  member_count INTEGER NOT NULL DEFAULT 0,"
+     "  create_time INTEGER NOT NULL,"
+     "  update_time INTEGER NOT NULL,"
+     "  extra TEXT NOT NULL DEFAULT '',"
+     "  PRIMARY KEY(app_id, group_id)"
+     ") WITHOUT ROWID;"
+     "CREATE UNIQUE INDEX im_group_seq ON im_group(app_id, sequence);"
+     "CREATE TABLE im_group_member ("
+     "  app_id INTEGER NOT NULL,"
+     "  group_id TEXT NOT NULL,"
+     "  member_id TEXT NOT NULL CHECK(length(member_id) > 0),"
+     "  role INTEGER NOT NULL CHECK(role IN (0, 1, 2, 3)),"
+     "  speak_date INTEGER NOT NULL DEFAULT 0,"
+     "  alias TEXT NOT NULL DEFAULT '',"
+     "  join_time INTEGER NOT NULL,"
+     "  join_type TEXT NOT NULL DEFAULT '',"
+     "  leave_time INTEGER NOT NULL DEFAULT 0,"
+     "  join_seq INTEGER NOT NULL DEFAULT 0,"
+     "  leave_seq INTEGER,"
+     "  read_seq INTEGER NOT NULL DEFAULT 0,"
+     "  sequence INTEGER NOT NULL DEFAULT 0,"
+     "  extra TEXT NOT NULL DEFAULT '',"
+     "  PRIMARY KEY(app_id, group_id, member_id)"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX im_group_member_user ON im_group_member(app_id, member_id);"
+     "CREATE UNIQUE INDEX im_group_one_owner ON im_group_member(app_id, group_id) "
+     "  WHERE role = 2;"
+     "CREATE TABLE im_group_request ("
+     "  id INTEGER PRIMARY KEY,"
+     "  app_id INTEGER NOT NULL,"
+     "  group_id TEXT NOT NULL,"
+     "  from_id TEXT NOT NULL,"
+     "  wording TEXT NOT NULL DEFAULT '',"
+     "  status INTEGER NOT NULL DEFAULT 0 CHECK(status IN (0, 1, 2)),"
+     "  handler_id TEXT NOT NULL DEFAULT '',"
+     "  create_time INTEGER NOT NULL,"
+     "  update_time INTEGER NOT NULL"
+     ");"
+     "CREATE UNIQUE INDEX im_group_request_pending "
+     "  ON im_group_request(app_id, group_id, from_id) WHERE status = 0;"
+     "CREATE TABLE im_group_message ("
+     "  app_id INTEGER NOT NULL,"
+     "  group_id TEXT NOT NULL,"
+     "  sequence INTEGER NOT NULL CHECK(sequence > 0),"
+     "  message_key INTEGER NOT NULL,"
+     "  from_id TEXT NOT NULL,"
+     "  message_id TEXT NOT NULL CHECK(length(message_id) > 0),"
+     "  body TEXT NOT NULL,"
+     "  extra TEXT,"
+     "  message_time INTEGER NOT NULL,"
+     "  message_random INTEGER NOT NULL DEFAULT 0,"
+     "  created_at INTEGER NOT NULL,"
+     "  del_flag INTEGER NOT NULL DEFAULT 0 CHECK(del_flag IN (0, 1)),"
+     "  recalled_at INTEGER,"
+     "  PRIMARY KEY(app_id, group_id, sequence)"
+     ") WITHOUT ROWID;"
+     "CREATE UNIQUE INDEX im_group_message_key ON im_group_message(app_id, message_key);"
+     "CREATE UNIQUE INDEX im_group_message_id "
+     "  ON im_group_message(app_id, from_id, message_id);"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -37,7 +37,7 @@
  * so a number is never reused and a failure leaves no gap.  The schema
  * backs this up: a reused sequence or change_seq violates a unique key.
  */
-#include "server/store_backend.h"
+#include "server/store_sqlite_int.h"
 #include "server/log.h"
 
 #include <errno.h>
@@ -179,8 +179,11 @@ static const char *const WQ_SQL[WQ_COUNT] = {
     [WQ_CHANGE_MAX] =
         "SELECT coalesce(max(change_seq), 0) FROM im_conversation "
         "WHERE app_id = ?1 AND owner_id = ?2",
+    /* One key space for one-to-one and group messages (schema 6). */
     [WQ_KEY_MAX] =
-        "SELECT coalesce(max(message_key), 0) FROM im_message_body WHERE app_id = ?1",
+        "SELECT max(coalesce((SELECT max(message_key) FROM im_message_body "
+        "WHERE app_id = ?1), 0), coalesce((SELECT max(message_key) FROM im_group_message "
+        "WHERE app_id = ?1), 0))",
     [WQ_BODY_INSERT] =
         "INSERT INTO im_message_body(app_id, message_key, from_id, to_id, message_id, body, "
         "extra, message_time, message_random, sequence, created_at) "
@@ -340,11 +343,22 @@ enum rq {
 #define MSG_HISTORY_WHERE                                                           \
     "WHERE h.app_id = ?1 AND h.owner_id = ?2 AND h.peer_id = ?3 "                   \
     "AND h.sequence BETWEEN ?4 AND ?5 "
-/* The last column is, for a one-to-one conversation, how far the peer
- * has read it (the peer's own row's read_seq; a primary-key lookup). */
+/* A group conversation (type 1, schema 6) is not rewritten for every
+ * message of the group (read diffusion): its last_seq is the group's
+ * msg_seq, or the member's leave_seq once left, and its read_seq the
+ * member's read sequence (im_group_member.read_seq).  The last column is,
+ * for a one-to-one conversation, how far the peer has read it (the peer's
+ * own row's read_seq; a primary-key lookup). */
 #define CONV_COLS                                                                   \
-    "peer_id, conversation_type, last_seq, read_seq, change_seq, updated_at, "      \
-    "is_top, is_mute, deleted, "                                                    \
+    "peer_id, conversation_type, CASE WHEN conversation_type = 1 THEN coalesce(("   \
+    "SELECT coalesce(m.leave_seq, g.msg_seq) FROM im_group g JOIN im_group_member m " \
+    "ON m.app_id = g.app_id AND m.group_id = g.group_id "                            \
+    "AND m.member_id = im_conversation.owner_id WHERE g.app_id = im_conversation.app_id " \
+    "AND g.group_id = im_conversation.peer_id), last_seq) ELSE last_seq END, "      \
+    "CASE WHEN conversation_type = 1 THEN coalesce((SELECT m.read_seq "               \
+    "FROM im_group_member m WHERE m.app_id = im_conversation.app_id "                 \
+    "AND m.group_id = im_conversation.peer_id AND m.member_id = im_conversation.owner_id), " \
+    "read_seq) ELSE read_seq END, change_seq, updated_at, is_top, is_mute, deleted, " \
     "CASE WHEN conversation_type = 0 THEN coalesce((SELECT p.read_seq "             \
     "FROM im_conversation p WHERE p.app_id = im_conversation.app_id "              \
     "AND p.owner_id = im_conversation.peer_id AND p.conversation_type = 0 "        \
@@ -441,6 +455,7 @@ static const char *const RQ_SQL[RQ_COUNT] = {
 typedef struct rconn {
     sqlite3 *db;
     sqlite3_stmt *q[RQ_COUNT];
+    sqlite3_stmt *x[SQLX_SLOTS]; /* store_sqlite_int.h */
     struct rconn *next_free;
 } rconn_t;
 
@@ -478,6 +493,7 @@ typedef struct seqcache {
 struct store_backend {
     sqlite3 *wdb;
     sqlite3_stmt *w[WQ_COUNT];
+    sqlite3_stmt *x[SQLX_SLOTS]; /* store_sqlite_int.h */
     seqcache_t cache;
 
     pthread_mutex_t rmu;  /* guards rfree */
@@ -738,6 +754,8 @@ static void sqlite_close(store_backend_t *be)
         rconn_t *c = &be->rpool[i];
         for (int k = 0; k < RQ_COUNT; k++)
             sqlite3_finalize(c->q[k]);
+        for (int k = 0; k < SQLX_SLOTS; k++)
+            sqlite3_finalize(c->x[k]);
         if (sqlite3_close(c->db) != SQLITE_OK)
             log_err(c->db, "close reader");
     }
@@ -745,6 +763,8 @@ static void sqlite_close(store_backend_t *be)
     cache_free(&be->cache);
     for (int k = 0; k < WQ_COUNT; k++)
         sqlite3_finalize(be->w[k]);
+    for (int k = 0; k < SQLX_SLOTS; k++)
+        sqlite3_finalize(be->x[k]);
     if (sqlite3_close(be->wdb) != SQLITE_OK)
         log_err(be->wdb, "close writer");
     pthread_cond_destroy(&be->rcv);
@@ -3055,6 +3075,67 @@ static int sqlite_friend_blacked(store_backend_t *be, int32_t app_id, const char
     return ret;
 }
 
+/* ---- shared with the backend's other files (store_sqlite_int.h) ---- */
+
+sqlite3 *sqlx_wdb(store_backend_t *be)
+{
+    return be->wdb;
+}
+
+sqlite3_stmt **sqlx_wslots(store_backend_t *be)
+{
+    return be->x;
+}
+
+void sqlx_borrow(store_backend_t *be, sqlx_reader_t *r)
+{
+    rconn_t *c = borrow(be);
+    r->db = c->db;
+    r->slots = c->x;
+    r->conn = c;
+}
+
+void sqlx_give_back(store_backend_t *be, sqlx_reader_t *r)
+{
+    rconn_t *c = r->conn;
+    read_end(c);
+    give_back(be, c);
+    r->conn = NULL;
+}
+
+sqlite3_stmt *sqlx_stmt(sqlite3 *db, sqlite3_stmt **slot, const char *sql)
+{
+    if (!*slot && prep(db, sql, slot) != 0)
+        return NULL;
+    return *slot;
+}
+
+int sqlx_take_key(store_backend_t *be, int32_t app_id, int64_t proposed, int64_t *key)
+{
+    centry_t *e;
+    int rc = cache_get(be, CK_APP_KEY, app_id, "", "", &e);
+    if (rc != 0)
+        return rc;
+    *key = proposed > e->value ? proposed : e->value + 1;
+    e->value = *key;
+    return 0;
+}
+
+int sqlx_take_change(store_backend_t *be, int32_t app_id, const char *owner, int64_t *next)
+{
+    centry_t *e;
+    int rc = next_change(be, app_id, owner, &e, next);
+    if (rc == 0)
+        e->value = *next;
+    return rc;
+}
+
+int sqlx_user_check(store_backend_t *be, int32_t app_id, const char *user_id, int sender,
+                    int *reject)
+{
+    return user_check(be, app_id, user_id, sender, reject);
+}
+
 const store_backend_ops_t store_sqlite_backend = {
     .name = "sqlite",
     .open = sqlite_open,
@@ -3096,4 +3177,12 @@ const store_backend_ops_t store_sqlite_backend = {
     .user_status_get = sqlite_user_status_get,
     .status_peers = sqlite_status_peers,
     .friend_blacked = sqlite_friend_blacked,
+    .group_write = sqlg_write,
+    .group_get = sqlg_get,
+    .group_member_get = sqlg_member_get,
+    .group_members = sqlg_members,
+    .group_readers = sqlg_readers,
+    .group_joined = sqlg_joined,
+    .group_requests = sqlg_requests,
+    .group_msgs = sqlg_msgs,
 };

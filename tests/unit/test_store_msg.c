@@ -258,11 +258,11 @@ static void test_schema_v3(void **state)
 {
     fixture_t *f = *state;
     store_t *st = open_store(f);
-    assert_int_equal(store_schema_version(st), 5);
+    assert_int_equal(store_schema_version(st), 6);
     store_close(st);
 
     sqlite3 *db = raw_open(f);
-    assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_migrations"), 5);
+    assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_migrations"), 6);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
                                  "name IN ('im_message_body', 'im_message_history', "
                                  "'im_conversation_seq', 'im_conversation')"), 4);
@@ -307,12 +307,13 @@ static void test_migrate_from_v2(void **state)
                  "DROP TABLE im_conversation_seq; DROP TABLE im_conversation; "
                  "DROP TABLE im_friend_group_member; DROP TABLE im_friend_group; "
                  "DROP TABLE im_friendship_request; DROP TABLE im_friendship; "
-                 "DROP TABLE im_user_status; "
+                 "DROP TABLE im_user_status; DROP TABLE im_group; DROP TABLE im_group_member; "
+                 "DROP TABLE im_group_request; DROP TABLE im_group_message; "
                  "DELETE FROM schema_migrations WHERE version >= 3");
     sqlite3_close(db);
 
     st = open_store(f);
-    assert_int_equal(store_schema_version(st), 5);
+    assert_int_equal(store_schema_version(st), 6);
     store_msg_t m = send_ok(st, "alice", "bob", "m1");
     assert_int_equal(m.sequence, 1);
     store_close(st);
