@@ -4,22 +4,16 @@
 // receipts count readers, a message is recalled, the member page shows roles, the
 // owner mutes a member (whose composer closes), a member leaves, and the
 // owner hands the group over before she may leave.
-// Needs the group API (issue 6, seed paths of inventory §5.4): against a
-// server without it (HTTP 404 on /v1/group/*) the tests are skipped with
-// that reason.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Petreld } from './lib/server.mjs';
 import { launch, person, register, signedIn, inChat, befriend, send, texts, shot, PHONE } from './lib/browser.mjs';
 
-let srv, browser, hasGroups = false;
+let srv, browser;
 const users = {};
 
 before(async () => {
   srv = await new Petreld().start();
-  const r = await fetch(`${srv.url}/v1/group/getJoinedGroup?appId=10000&identifier=admin&userSign=${srv.sign('admin')}`,
-    { method: 'POST', body: '{"memberId":"admin"}' });
-  hasGroups = r.status !== 404;
   browser = await launch();
 });
 after(async () => {
@@ -27,10 +21,7 @@ after(async () => {
   await srv?.destroy();
 });
 
-const skip = () => (hasGroups ? false : 'this petreld has no group API yet (/v1/group/* answers 404)');
-
-test('three users chat in a group created from friends', async (t) => {
-  if (skip()) { t.skip(skip()); return; }
+test('three users chat in a group created from friends', async () => {
   for (const name of ['ann', 'ben', 'cat']) {
     users[name] = await person(browser, srv.url, name === 'cat' ? { viewport: PHONE, mobile: true } : {});
     await register(users[name].page, name);
@@ -91,8 +82,7 @@ test('three users chat in a group created from friends', async (t) => {
   await ann.page.locator('[data-testid=recalled]').waitFor();
 });
 
-test('group members: roles, mute, leave', async (t) => {
-  if (skip()) { t.skip(skip()); return; }
+test('group members: roles, mute, leave', async () => {
   // its own group, made by the server: amy owns it, boris and cyra are members
   for (const n of ['amy', 'boris', 'cyra']) await srv.user(n);
   const r = await srv.admin('group/createGroup', { ownerId: 'amy', groupName: 'Book club', groupType: 1, member: ['boris', 'cyra'] });

@@ -123,7 +123,7 @@ export interface Rest {
   addFriendGroupMember(groupName: string, toIds: string[]): Promise<any>;
   deleteFriendGroupMember(groupName: string, toIds: string[]): Promise<any>;
   syncFriendshipGroupList(lastSequence?: number, maxLimit?: number): Promise<SyncPage>;
-  // groups (seed paths; not yet tested against a server)
+  // groups (docs/API.md *Groups*)
   importGroup(g: object): Promise<any>;
   createGroup(g: { groupName: string; groupType?: number; member?: (string | { memberId: string; role?: number })[]; [k: string]: any }): Promise<any>;
   getGroupInfo(groupId: string): Promise<any>;

@@ -1146,6 +1146,51 @@ export class PetrelClient extends Emitter {
     }
   }
 
+  /**
+   * Group messages missed while away: syncOfflineMessage carries the 1:1
+   * ones only. Every group conversation whose lastSequence is past what was
+   * delivered catches up with syncGroupMessage from there (in order, once:
+   * the rows pass the same per-conversation sequence check).
+   */
+  async _syncGroupMessages(rows) {
+    const rest = this.rest;
+    if (!rows) {
+      rows = [];
+      let last = 0;
+      for (let i = 0; i < 1000; i++) {
+        const r = await rest.syncConversationList(last, 100);
+        const list = (r && r.dataList) || [];
+        rows.push(...list);
+        const top = list.reduce((x, row) => Math.max(x, row.sequence || 0), last);
+        if (r.completed || !list.length || top <= last) break;
+        last = top;
+      }
+    }
+    const prefix = `1_${this.userId}_`;
+    for (const row of rows) {
+      if (row.conversationType !== 1 || typeof row.conversationId !== 'string' || !row.conversationId.startsWith(prefix)) continue;
+      const cid = row.conversationId;
+      const groupId = cid.slice(prefix.length);
+      const live = this._convs.get(cid);
+      let from = live && live.delivered != null ? live.delivered : (this._st.conv[cid] ?? 0);
+      if (!(row.lastSequence > from)) continue;
+      for (let i = 0; i < 10000; i++) {
+        let r;
+        try {
+          r = await rest.syncGroupMessage(groupId, from, 100);
+        } catch (e) {
+          if (e && (e.status === 404 || e.code === 40006 || e.code === 40000 || e.code === 40018)) break; // no groups here, or no longer mine
+          throw e;
+        }
+        const list = (r && r.dataList) || [];
+        for (const m of list) this._ingest({ ...m, groupId }, true, false, 'sync');
+        const top = list.reduce((x, m) => Math.max(x, m.messageSequence || 0), from);
+        if (r.completed || !list.length || top <= from) break;
+        from = top;
+      }
+    }
+  }
+
   async _pages(fn, from, event, full) {
     let last = from;
     const all = [];
@@ -1173,8 +1218,10 @@ export class PetrelClient extends Emitter {
     const rest = this.rest;
     const seqs = await rest.getUserSequence();
     const groupSeq = seqs.groupSeq ?? seqs.maxGroupSeq ?? 0;
+    let convRows = null; // every conversation row, when this sync read them all
     if (full || seqs.conversationSeq > st.conversationSeq) {
       const { all, max } = await this._pages((a, b) => rest.syncConversationList(a, b), full ? 0 : st.conversationSeq, 'conversations', full);
+      if (full) convRows = all;
       if (full && this.opts.initialSync !== 'all') {
         for (const c of all) {
           if (st.conv[c.conversationId] == null || st.conv[c.conversationId] < c.lastSequence) st.conv[c.conversationId] = c.lastSequence || 0;
@@ -1221,6 +1268,7 @@ export class PetrelClient extends Emitter {
         }
         const top = BigInt(st.msgCursor);
         st.msgCursor = (cursor > top ? cursor : top).toString();
+        await this._syncGroupMessages(convRows);
       } finally {
         const batch = this._syncBatch;
         this._syncBatch = null;
