@@ -80,6 +80,9 @@ test('three users chat in a group created from friends', async () => {
   await ann.page.locator('[data-testid=bubble]').filter({ hasText: 'me too' }).waitFor();
   assert.deepEqual(await texts(ann.page), a);
   await ann.page.locator('[data-testid=recalled]').waitFor();
+  // "Read by 2" survives the reload (the history rows' readCount)
+  await ann.page.locator('[data-testid=msg].mine').filter({ hasText: 'who is in?' }).getByText('Read by 2').waitFor();
+  await shot(ann.page, 'group-chat-after-reload');
 });
 
 test('group members: roles, mute, leave', async () => {

@@ -449,7 +449,7 @@ function upsert(conv, m) {
   const id = identity(m);
   let x = b.ids.get(id);
   if (x) {
-    for (const k of ['messageKey', 'messageSequence', 'messageTime', 'serverTime', 'delFlag']) if (m[k] !== undefined) x[k] = m[k];
+    for (const k of ['messageKey', 'messageSequence', 'messageTime', 'serverTime', 'delFlag', 'readCount']) if (m[k] !== undefined) x[k] = m[k];
     if (m.delFlag === 1) x.recalled = true;
     if (x.status === 'sending' && x.messageKey) x.status = 'sent';
   } else {

@@ -230,7 +230,8 @@ export function chatView(el, { go, arg }) {
       if (m.status === 'failed') {
         meta.append(h('button', { type: 'button', class: 'status failed', 'data-testid': 'status', 'data-status': 'failed', title: m.error || '', onclick: () => store.retry(conv, m) }, t('statusFailed')));
       } else {
-        const readers = m.readers ? m.readers.size : 0;
+        // live 2054 receipts, or the history row's readCount after a reload
+        const readers = Math.max(m.readers ? m.readers.size : 0, m.readCount || 0);
         const label = type === 1
           ? (readers ? t('readBy', { n: readers }) : m.status === 'sending' ? t('statusSending') : t('statusSent'))
           : ({ sending: t('statusSending'), sent: t('statusSent'), delivered: t('statusDelivered'), read: t('statusRead') })[m.status] || '';
