@@ -122,7 +122,7 @@ static void sync_work(api_ctx_t *ctx)
     int64_t last = q->a;
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(list, row_json(ctx->app_id, q->owner, &rows[i]));
-        last = rows[i].message_key;
+        last = rows[i].sync_key;
     }
     ctx->out = json_pack("{s:I, s:I, s:b, s:o}", "maxSequence", (json_int_t)max_key, "lastSequence",
                          (json_int_t)last, "completed", last >= max_key, "dataList", list);
@@ -294,13 +294,16 @@ void h_conv_sync(api_ctx_t *ctx)
     api_defer(ctx, conv_list_work, api_done_out);
 }
 
-/* "0_{owner}_{peer}" -> peer; the owner must be the operator (or admin). */
-static int parse_conv_id(api_ctx_t *ctx, const char *id, char *owner, char *peer)
+/* "0_{owner}_{peer}" (one-to-one) or "1_{owner}_{groupId}" (group) ->
+ * type, owner and peer; the owner must be the operator (or admin). */
+static int parse_conv_id(api_ctx_t *ctx, const char *id, int *type, char *owner, char *peer)
 {
-    if (strncmp(id, "0_", 2)) {
-        api_fail(ctx, 400, PETREL_ERR_PARAM, "conversationId must be 0_{owner}_{peer}");
+    if ((id[0] != '0' && id[0] != '1') || id[1] != '_') {
+        api_fail(ctx, 400, PETREL_ERR_PARAM,
+                 "conversationId must be 0_{owner}_{peer} or 1_{owner}_{groupId}");
         return -1;
     }
+    *type = id[0] - '0';
     const char *rest = id + 2;
     size_t ol = strlen(ctx->identifier);
     const char *o = ctx->identifier;
@@ -326,7 +329,7 @@ static int parse_conv_id(api_ctx_t *ctx, const char *id, char *owner, char *peer
 
 typedef struct conv_job {
     char owner[STORE_ID_MAX + 1], peer[STORE_ID_MAX + 1], id[2 * STORE_ID_MAX + 8];
-    int top, mute, del;
+    int type, top, mute, del;
     int64_t change_seq;
 } conv_job_t;
 
@@ -348,7 +351,8 @@ static void conv_update_done(void *arg, int rc)
     json_t *o = j->del ? json_pack("{s:s, s:I}", "conversationId", j->id, "sequence",
                                    (json_int_t)j->change_seq)
                        : json_pack("{s:s, s:i, s:I}", "conversationId", j->id,
-                                   "conversationType", 0, "sequence", (json_int_t)j->change_seq);
+                                   "conversationType", j->type, "sequence",
+                                   (json_int_t)j->change_seq);
     if (o && !j->del) {
         if (j->top >= 0)
             json_object_set_new(o, "isTop", json_integer(j->top));
@@ -382,8 +386,16 @@ static void conv_change(api_ctx_t *ctx, int del)
         api_fail(ctx, 500, PETREL_ERR_SYSTEM, "out of memory");
         return;
     }
-    if (parse_conv_id(ctx, id, j->owner, j->peer) < 0) {
+    if (parse_conv_id(ctx, id, &j->type, j->owner, j->peer) < 0) {
         free(j);
+        return;
+    }
+    /* A group conversation's rows do not follow each group message (their
+     * last sequence is read from the group), so a deleted one could not
+     * come back with the next message: refuse rather than lose it. */
+    if (del && j->type == 1) {
+        free(j);
+        api_fail(ctx, 200, 50000, "a group conversation cannot be deleted; mute it instead");
         return;
     }
     snprintf(j->id, sizeof j->id, "%s", id);
@@ -391,7 +403,7 @@ static void conv_change(api_ctx_t *ctx, int del)
     j->mute = (int)mute;
     j->del = del;
     ctx->u = j;
-    if (store_conv_update(ctx->srv->store, ctx->app_id, j->owner, j->peer, 0, j->top, j->mute,
+    if (store_conv_update(ctx->srv->store, ctx->app_id, j->owner, j->peer, j->type, j->top, j->mute,
                           del ? 1 : -1, &j->change_seq, conv_update_done, ctx) < 0) {
         ctx->u = NULL;
         free(j);

@@ -441,12 +441,20 @@ static void seq_work(api_ctx_t *ctx)
     int64_t fs = 0, rs = 0, gs = 0;
     if (ctx->rc == 0)
         ctx->rc = store_friend_seqs_sync(ctx->srv->store, ctx->app_id, ctx->u, &fs, &rs, &gs);
-    /* Groups do not exist yet (a later issue adds them): their maximum is 0. */
+    /* groupSeq: the largest sequence syncJoinedGroup would page to */
+    int64_t grp = 0;
+    if (ctx->rc == 0) {
+        store_joined_t *g = NULL;
+        size_t ng = 0;
+        ctx->rc = store_group_joined_sync(ctx->srv->store, ctx->app_id, ctx->u, 1, 0, 0, 0, 1,
+                                          &g, &ng, &grp);
+        free(g);
+    }
     if (ctx->rc == 0)
-        ctx->out = json_pack("{s:I, s:I, s:I, s:I, s:i}", "friendshipSeq", (json_int_t)fs,
+        ctx->out = json_pack("{s:I, s:I, s:I, s:I, s:I}", "friendshipSeq", (json_int_t)fs,
                              "friendshipRequestSeq", (json_int_t)rs, "friendshipGroupSeq",
                              (json_int_t)gs, "conversationSeq", (json_int_t)conv_max,
-                             "groupSeq", 0);
+                             "groupSeq", (json_int_t)grp);
 }
 
 void h_get_user_sequence(api_ctx_t *ctx)

@@ -25,13 +25,6 @@ static void idem_key(char *dst, size_t cap, const char *mid)
     snprintf(dst, cap, "g\x1e%s", mid);
 }
 
-static char *json_text(json_t *v)
-{
-    if (json_is_string(v))
-        return strdup(json_string_value(v));
-    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-}
-
 void gmsg_op_free(store_group_op_t *op)
 {
     if (!op)
@@ -45,41 +38,21 @@ void gmsg_op_free(store_group_op_t *op)
 int gmsg_parse_send(json_t *body, store_group_op_t *op, const char **why)
 {
     const char *gid = json_string_value(json_object_get(body, "groupId"));
-    const char *mid = json_string_value(json_object_get(body, "messageId"));
-    json_t *mb = json_object_get(body, "messageBody");
-    json_t *extra = json_object_get(body, "extra");
-    json_t *mt = json_object_get(body, "messageTime");
-    json_t *mr = json_object_get(body, "messageRandom");
     if (!gid || !id_valid(gid, STORE_GROUP_ID_MAX)) {
         *why = "groupId must be a group id (1..64 bytes)";
         return PETREL_ERR_PARAM;
     }
-    if (!mid || !id_valid(mid, STORE_ID_MAX)) {
-        *why = "messageId must be a string of 1..128 bytes";
-        return PETREL_ERR_PARAM;
-    }
-    if (!mb || !(json_is_string(mb) || json_is_object(mb))) {
-        *why = "messageBody must be a JSON object or its text";
-        return PETREL_ERR_PARAM;
-    }
-    if ((mt && !json_is_integer(mt)) || (mr && !json_is_integer(mr)) ||
-        (extra && !json_is_null(extra) && !json_is_string(extra) && !json_is_object(extra))) {
-        *why = "messageTime/messageRandom must be integers, extra a string or object";
-        return PETREL_ERR_PARAM;
-    }
+    msg_fields_t f;
+    int rc = msg_parse_fields(body, &f, why);
+    if (rc != 0)
+        return rc;
     op->what = SG_MSG;
-    op->msg.body = json_text(mb);
-    op->msg.extra = extra && !json_is_null(extra) ? json_text(extra) : NULL;
-    if (!op->msg.body || strlen(op->msg.body) > MSG_MAX_BODY ||
-        (op->msg.extra && strlen(op->msg.extra) > MSG_MAX_BODY)) {
-        gmsg_op_free(op);
-        *why = "messageBody too large (32 KiB at most)";
-        return PETREL_ERR_PARAM;
-    }
+    op->msg.body = f.body;
+    op->msg.extra = f.extra;
     memcpy(op->group_id, gid, strlen(gid) + 1);
-    memcpy(op->msg.message_id, mid, strlen(mid) + 1);
-    op->msg.message_time = mt ? json_integer_value(mt) : 0;
-    op->msg.message_random = mr ? json_integer_value(mr) : 0;
+    memcpy(op->msg.message_id, f.message_id, strlen(f.message_id) + 1);
+    op->msg.message_time = f.message_time;
+    op->msg.message_random = f.message_random;
     return 0;
 }
 

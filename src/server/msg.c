@@ -22,18 +22,14 @@ static char *json_text(json_t *v)
     return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-int msg_parse_send(json_t *body, store_msg_t *m, const char **why)
+int msg_parse_fields(json_t *body, msg_fields_t *f, const char **why)
 {
-    const char *to = json_string_value(json_object_get(body, "toId"));
     const char *mid = json_string_value(json_object_get(body, "messageId"));
     json_t *mb = json_object_get(body, "messageBody");
     json_t *extra = json_object_get(body, "extra");
     json_t *mt = json_object_get(body, "messageTime");
     json_t *mr = json_object_get(body, "messageRandom");
-    if (!to || !id_valid(to, STORE_ID_MAX)) {
-        *why = "toId must be a user id";
-        return PETREL_ERR_PARAM;
-    }
+    memset(f, 0, sizeof *f);
     if (!mid || !id_valid(mid, STORE_ID_MAX)) {
         *why = "messageId must be a string of 1..128 bytes";
         return PETREL_ERR_PARAM;
@@ -47,23 +43,44 @@ int msg_parse_send(json_t *body, store_msg_t *m, const char **why)
         *why = "messageTime/messageRandom must be integers, extra a string or object";
         return PETREL_ERR_PARAM;
     }
-    if (!strcmp(to, m->from_id)) {
-        *why = "cannot send a message to yourself";
-        return PETREL_ERR_PARAM;
-    }
-    m->body = json_text(mb);
-    m->extra = extra && !json_is_null(extra) ? json_text(extra) : NULL;
-    if (!m->body || strlen(m->body) > MSG_MAX_BODY || (m->extra && strlen(m->extra) > MSG_MAX_BODY)) {
-        free(m->body);
-        free(m->extra);
-        m->body = m->extra = NULL;
+    f->body = json_text(mb);
+    f->extra = extra && !json_is_null(extra) ? json_text(extra) : NULL;
+    if (!f->body || strlen(f->body) > MSG_MAX_BODY || (f->extra && strlen(f->extra) > MSG_MAX_BODY)) {
+        free(f->body);
+        free(f->extra);
+        f->body = f->extra = NULL;
         *why = "messageBody too large (32 KiB at most)";
         return PETREL_ERR_PARAM;
     }
+    f->message_id = mid;
+    f->message_time = mt ? json_integer_value(mt) : 0;
+    f->message_random = mr ? json_integer_value(mr) : 0;
+    return 0;
+}
+
+int msg_parse_send(json_t *body, store_msg_t *m, const char **why)
+{
+    const char *to = json_string_value(json_object_get(body, "toId"));
+    if (!to || !id_valid(to, STORE_ID_MAX)) {
+        *why = "toId must be a user id";
+        return PETREL_ERR_PARAM;
+    }
+    msg_fields_t f;
+    int rc = msg_parse_fields(body, &f, why);
+    if (rc != 0)
+        return rc;
+    if (!strcmp(to, m->from_id)) {
+        free(f.body);
+        free(f.extra);
+        *why = "cannot send a message to yourself";
+        return PETREL_ERR_PARAM;
+    }
+    m->body = f.body;
+    m->extra = f.extra;
     memcpy(m->to_id, to, strlen(to) + 1);
-    memcpy(m->message_id, mid, strlen(mid) + 1);
-    m->message_time = mt ? json_integer_value(mt) : 0;
-    m->message_random = mr ? json_integer_value(mr) : 0;
+    memcpy(m->message_id, f.message_id, strlen(f.message_id) + 1);
+    m->message_time = f.message_time;
+    m->message_random = f.message_random;
     return 0;
 }
 

@@ -22,6 +22,18 @@ int msg_on_packet(conn_t *c, const petrel_packet_t *p, json_t *body);
 /* Largest messageBody (bytes of its JSON text). */
 #define MSG_MAX_BODY 32768
 
+/* The fields every message send carries (1103, 2104, REST sends). */
+typedef struct msg_fields {
+    const char *message_id;  /* borrowed from the body */
+    char *body, *extra;      /* malloc'ed JSON text; extra NULL when absent */
+    int64_t message_time, message_random;
+} msg_fields_t;
+
+/* Validate messageId, messageBody, extra, messageTime and messageRandom
+ * of a send body into f.  Returns 0 (the caller owns f->body/f->extra),
+ * or a seed code with *why set and nothing allocated. */
+int msg_parse_fields(json_t *body, msg_fields_t *f, const char **why);
+
 /* Validate an uplink/REST send body into m (from_id is set by the caller).
  * Returns 0, or a seed code with *why set. */
 int msg_parse_send(json_t *body, store_msg_t *m, const char **why);

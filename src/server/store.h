@@ -450,6 +450,9 @@ typedef struct store_msg_row {
     char *body;  /* malloc'ed; NULL when recalled */
     char *extra; /* malloc'ed; NULL when none */
     int del_flag; /* 1 recalled */
+    /* Where the row stands in the owner's sync order (syncOfflineMessage):
+     * its message_key, or a newer key once the message was recalled. */
+    int64_t sync_key;
 } store_msg_row_t;
 
 /* Frees every row's body and extra, then the array.  Safe on NULL. */

@@ -302,6 +302,17 @@ static const migration_t MIGRATIONS[] = {
      "CREATE UNIQUE INDEX im_group_message_key ON im_group_message(app_id, message_key);"
      "CREATE UNIQUE INDEX im_group_message_id "
      "  ON im_group_message(app_id, from_id, message_id);"},
+    /* Recalls in the offline sync.  syncOfflineMessage pages through an
+     * owner's history by a sync key: a row's message_key when written, a
+     * newer key (the next message key) when the message is recalled, so a
+     * device that synced past the message is handed the recalled row
+     * again.  The sync key index replaces the message key index, which
+     * only the sync used. */
+    {7, "message sync key",
+     "ALTER TABLE im_message_history ADD COLUMN sync_key INTEGER NOT NULL DEFAULT 0;"
+     "UPDATE im_message_history SET sync_key = message_key;"
+     "DROP INDEX im_message_history_key;"
+     "CREATE INDEX im_message_history_sync ON im_message_history(app_id, owner_id, sync_key);"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

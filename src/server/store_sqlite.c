@@ -92,6 +92,7 @@ enum wq {
     WQ_CONV_TOUCH,
     WQ_MSG_BY_KEY,
     WQ_MSG_RECALL,
+    WQ_HISTORY_RESYNC,
     WQ_USER_ALLOW,
     WQ_FR_GET,
     WQ_FR_PUT,
@@ -189,8 +190,8 @@ static const char *const WQ_SQL[WQ_COUNT] = {
         "extra, message_time, message_random, sequence, created_at) "
         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [WQ_HISTORY_INSERT] =
-        "INSERT INTO im_message_history(app_id, owner_id, peer_id, sequence, message_key) "
-        "VALUES(?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO im_message_history(app_id, owner_id, peer_id, sequence, message_key, "
+        "sync_key) VALUES(?1, ?2, ?3, ?4, ?5, ?5)",
     /* A new message brings a deleted conversation back; read_seq, is_top
      * and is_mute are the owner's and stay. */
     [WQ_CONV_UPSERT] =
@@ -216,6 +217,11 @@ static const char *const WQ_SQL[WQ_COUNT] = {
     [WQ_MSG_RECALL] =
         "UPDATE im_message_body SET del_flag = 1, recalled_at = ?3 "
         "WHERE app_id = ?1 AND message_key = ?2 AND del_flag = 0",
+    /* A recall moves the message's history rows to a new sync key (schema
+     * version 7), so syncOfflineMessage hands the recalled row out again. */
+    [WQ_HISTORY_RESYNC] =
+        "UPDATE im_message_history SET sync_key = ?5 "
+        "WHERE app_id = ?1 AND owner_id = ?2 AND peer_id = ?3 AND sequence = ?4",
     /* Friendship (schema version 4).  A row is read, changed in C and
      * written back whole (WQ_FR_PUT), so every op states its rules in one
      * place.  Sequences are the owner's max + 1 (see store.h). */
@@ -337,7 +343,7 @@ enum rq {
 #define MSG_COLS                                                                    \
     "b.message_key, h.sequence, b.message_time, b.message_random, b.created_at, "   \
     "b.from_id, b.to_id, b.message_id, CASE WHEN b.del_flag = 0 THEN b.body END, "  \
-    "b.extra, b.del_flag "                                                          \
+    "b.extra, b.del_flag, h.sync_key "                                              \
     "FROM im_message_history h JOIN im_message_body b "                             \
     "ON b.app_id = h.app_id AND b.message_key = h.message_key "
 #define MSG_HISTORY_WHERE                                                           \
@@ -396,10 +402,10 @@ static const char *const RQ_SQL[RQ_COUNT] = {
     [RQ_MSG_HISTORY_DESC] =
         "SELECT " MSG_COLS MSG_HISTORY_WHERE "ORDER BY h.sequence DESC LIMIT ?6",
     [RQ_MSG_SYNC] =
-        "SELECT " MSG_COLS "WHERE h.app_id = ?1 AND h.owner_id = ?2 AND h.message_key > ?3 "
-        "ORDER BY h.message_key LIMIT ?4",
+        "SELECT " MSG_COLS "WHERE h.app_id = ?1 AND h.owner_id = ?2 AND h.sync_key > ?3 "
+        "ORDER BY h.sync_key LIMIT ?4",
     [RQ_MSG_MAX_KEY] =
-        "SELECT coalesce(max(message_key), 0) FROM im_message_history "
+        "SELECT coalesce(max(sync_key), 0) FROM im_message_history "
         "WHERE app_id = ?1 AND owner_id = ?2",
     [RQ_CONV_LIST] =
         "SELECT " CONV_COLS " FROM im_conversation "
@@ -1216,8 +1222,8 @@ static int history_insert(store_backend_t *be, int32_t app_id, const char *owner
     return run_unbind(s);
 }
 
-/* The owner's side of a new message: (re)open the conversation at seq. */
-/* owner's conversation with peer now ends at seq; when owner sent it
+/* The owner's side of a new message: (re)open the conversation at seq.
+ * owner's conversation with peer now ends at seq; when owner sent it
  * (read_upto = seq) the conversation is read up to there too: nobody has
  * their own message unread, and a reply implies the earlier ones were
  * seen.  The receiver passes read_upto 0. */
@@ -1514,6 +1520,20 @@ static int sqlite_msg_recall(store_backend_t *be, int32_t app_id, int64_t messag
     sqlite3_bind_int64(s, 2, message_key);
     sqlite3_bind_int64(s, 3, now_ms);
     rc = run_unbind(s);
+    /* Both owners' rows get the next message key as their sync key: a
+     * device that synced past the message meets it again, recalled. */
+    int64_t sync_key = 0;
+    if (rc == 0)
+        rc = sqlx_take_key(be, app_id, 0, &sync_key);
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        s = be->w[WQ_HISTORY_RESYNC];
+        sqlite3_bind_int(s, 1, app_id);
+        bind_str(s, 2, i ? out->to_id : out->from_id);
+        bind_str(s, 3, i ? out->from_id : out->to_id);
+        sqlite3_bind_int64(s, 4, out->sequence);
+        sqlite3_bind_int64(s, 5, sync_key);
+        rc = run_unbind(s);
+    }
     if (rc == 0)
         rc = conv_touch(be, app_id, out->from_id, out->to_id, now_ms);
     if (rc == 0)
@@ -2629,7 +2649,7 @@ static int sqlite_account_get(store_backend_t *be, int32_t app_id, const char *u
 /* ---- messages (readers) ---- */
 
 /* A malloc'ed copy of a TEXT column; NULL (with *err 0) for SQL NULL. */
-static char *col_dup(sqlite3_stmt *q, int col, int *err)
+char *sqlx_col_dup(sqlite3_stmt *q, int col, int *err)
 {
     if (sqlite3_column_type(q, col) == SQLITE_NULL)
         return NULL;
@@ -2669,10 +2689,11 @@ static int msg_row(sqlite3_stmt *q, void *dst)
         return STORE_EIO;
     }
     int err = 0;
-    r->body = col_dup(q, 8, &err);
+    r->body = sqlx_col_dup(q, 8, &err);
     if (err == 0)
-        r->extra = col_dup(q, 9, &err);
+        r->extra = sqlx_col_dup(q, 9, &err);
     r->del_flag = sqlite3_column_int(q, 10);
+    r->sync_key = sqlite3_column_int64(q, 11);
     if (err != 0)
         msg_row_cleanup(r);
     return err;

@@ -1340,22 +1340,6 @@ static void msg_cleanup(void *p)
     free(r->extra);
 }
 
-static char *cdup(sqlite3_stmt *q, int col, int *err)
-{
-    if (sqlite3_column_type(q, col) == SQLITE_NULL)
-        return NULL;
-    const unsigned char *t = sqlite3_column_text(q, col);
-    size_t n = (size_t)sqlite3_column_bytes(q, col);
-    char *d = t ? malloc(n + 1) : NULL;
-    if (!d) {
-        *err = STORE_EIO;
-        return NULL;
-    }
-    memcpy(d, t, n);
-    d[n] = '\0';
-    return d;
-}
-
 static int msg_row(sqlite3_stmt *q, void *dst)
 {
     store_group_msg_row_t *r = dst;
@@ -1368,9 +1352,9 @@ static int msg_row(sqlite3_stmt *q, void *dst)
     if (CTEXT(q, 5, r, from_id) || CTEXT(q, 6, r, message_id))
         return STORE_EIO;
     int err = 0;
-    r->body = cdup(q, 7, &err);
+    r->body = sqlx_col_dup(q, 7, &err);
     if (!err)
-        r->extra = cdup(q, 8, &err);
+        r->extra = sqlx_col_dup(q, 8, &err);
     r->del_flag = sqlite3_column_int(q, 9);
     r->read_count = sqlite3_column_int(q, 10);
     if (err)

@@ -30,6 +30,10 @@ typedef struct sqlx_reader {
 void sqlx_borrow(store_backend_t *be, sqlx_reader_t *r);
 void sqlx_give_back(store_backend_t *be, sqlx_reader_t *r);
 
+/* A malloc'ed copy of a text column, NULL for SQL NULL; on allocation
+ * failure NULL with *err = STORE_EIO. */
+char *sqlx_col_dup(sqlite3_stmt *q, int col, int *err);
+
 /* The slot's statement, prepared on first use (persistent).  NULL after
  * logging on failure. */
 sqlite3_stmt *sqlx_stmt(sqlite3 *db, sqlite3_stmt **slot, const char *sql);

@@ -100,3 +100,64 @@ def test_head_has_the_get_content_length(srv):
     st, n, body = req("GET", "/healthz")
     st2, hn, hbody = req("HEAD", "/healthz")
     assert st2 == st == 200 and int(hn) == len(body) and hbody == b"", (hn, body)
+
+
+def test_offline_device_learns_a_recall_from_the_sync(srv):
+    """A device that synced past a message and was offline when it was
+    recalled meets it again in syncOfflineMessage, recalled."""
+    a = Dev(srv, "alice", WEB, "tcp")
+    _, ack1 = send_ok(a, "bob")
+    _, ack2 = send_ok(a, "bob")
+    first = api_ok(srv, "/v1/message/syncOfflineMessage", {"lastSequence": 0, "maxLimit": 100},
+                   as_user="bob")
+    assert [r["messageKey"] for r in first["dataList"]] == [ack1["messageKey"], ack2["messageKey"]]
+    cursor = first["lastSequence"]
+    assert first["completed"] is True and cursor == ack2["messageKey"], first
+
+    assert recall(a, ack1["messageKey"]).data["code"] == 200
+    _, ack3 = send_ok(a, "bob")
+    d = api_ok(srv, "/v1/message/syncOfflineMessage", {"lastSequence": cursor, "maxLimit": 1},
+               as_user="bob")
+    rows = d["dataList"]
+    assert [(r["messageKey"], r["delFlag"]) for r in rows] == [(ack1["messageKey"], 1)], d
+    assert rows[0].get("messageBody") is None and d["completed"] is False, d
+    d = api_ok(srv, "/v1/message/syncOfflineMessage",
+               {"lastSequence": d["lastSequence"], "maxLimit": 100}, as_user="bob")
+    assert [(r["messageKey"], r["delFlag"]) for r in d["dataList"]] == \
+        [(ack3["messageKey"], 0)] and d["completed"] is True, d
+    # a fresh device sees each message once, the recalled one recalled
+    d = api_ok(srv, "/v1/message/syncOfflineMessage", {"lastSequence": 0, "maxLimit": 100},
+               as_user="bob")
+    keys = [r["messageKey"] for r in d["dataList"]]
+    assert sorted(keys) == sorted([ack1["messageKey"], ack2["messageKey"], ack3["messageKey"]]), d
+    assert [r["delFlag"] for r in d["dataList"] if r["messageKey"] == ack1["messageKey"]] == [1]
+
+
+def test_group_conversation_pin_mute_and_group_sequence(srv):
+    before = api_ok(srv, "/v1/user/getUserSequence", {}, as_user="alice")["groupSeq"]
+    g = api_ok(srv, "/v1/group/createGroup",
+               {"groupName": "hints", "groupType": 1, "member": [{"memberId": "bob"}]},
+               as_user="alice")
+    gid = g["groupId"]
+    after = api_ok(srv, "/v1/user/getUserSequence", {}, as_user="alice")["groupSeq"]
+    assert after > before, (before, after)
+    cid = "1_alice_%s" % gid
+    d = api_ok(srv, "/v1/conversation/updateConversation", {"conversationId": cid, "isTop": 1},
+               as_user="alice")
+    assert (d["conversationType"], d["isTop"]) == (1, 1), d
+    d = api_ok(srv, "/v1/conversation/updateConversation", {"conversationId": cid, "isMute": 1},
+               as_user="alice")
+    rows = api_ok(srv, "/v1/conversation/syncConversationList",
+                  {"lastSequence": 0, "maxLimit": 100}, as_user="alice")["dataList"]
+    mine = [r for r in rows if r["conversationId"] == cid]
+    assert len(mine) == 1 and (mine[0]["isTop"], mine[0]["isMute"]) == (1, 1), rows
+    st, doc = srv.api("/v1/conversation/deleteConversation", {"conversationId": cid},
+                      as_user="alice")
+    assert (st, doc["code"]) == (200, 50000), doc
+    # someone else's group conversation
+    st, doc = srv.api("/v1/conversation/updateConversation",
+                      {"conversationId": "1_bob_%s" % gid, "isTop": 1}, as_user="alice")
+    assert (st, doc["code"]) == (403, 60006), doc
+    st, doc = srv.api("/v1/conversation/updateConversation",
+                      {"conversationId": "2_alice_%s" % gid, "isTop": 1}, as_user="alice")
+    assert (st, doc["code"]) == (400, 90001), doc

@@ -25,73 +25,8 @@
 
 #define APP 1400000002
 
-typedef struct fixture {
-    char dir[64];
-    char data_dir[128];
-    char db_path[160];
-    store_t *st;
-} fixture_t;
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
-
-static store_t *open_store(fixture_t *f)
-{
-    store_config_t cfg = {.data_dir = f->data_dir};
-    store_t *st = NULL;
-    assert_int_equal(store_open(&cfg, &st), 0);
-    assert_non_null(st);
-    return st;
-}
-
-/* alice, bob, carol, dave (friend_allow_type 1) and vera (2: verify). */
-static void import_users(store_t *st)
-{
-    const char *ids[] = {"alice", "bob", "carol", "dave", "vera"};
-    store_user_t u[5];
-    int res[5];
-    memset(u, 0, sizeof u);
-    for (size_t i = 0; i < 5; i++) {
-        u[i].app_id = APP;
-        snprintf(u[i].user_id, sizeof u[i].user_id, "%s", ids[i]);
-        snprintf(u[i].nick_name, sizeof u[i].nick_name, "Nick %s", ids[i]);
-        u[i].friend_allow_type = i == 4 ? 2 : 1;
-        u[i].user_type = 1;
-    }
-    assert_int_equal(store_user_import_sync(st, u, 5, res), 0);
-    for (size_t i = 0; i < 5; i++)
-        assert_int_equal(res[i], 0);
-}
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/petrel-friends-XXXXXX");
-    if (!mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->data_dir, sizeof f->data_dir, "%s/data", f->dir);
-    snprintf(f->db_path, sizeof f->db_path, "%s/petrel.db", f->data_dir);
-    f->st = open_store(f);
-    import_users(f->st);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    store_close(f->st);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
-}
+#define STORE_FIXTURE_NAME "friends"
+#include "store_fixture.h"
 
 static sqlite3 *raw_open(fixture_t *f)
 {
@@ -207,7 +142,7 @@ static int send_reject(store_t *st, const char *from, const char *to, unsigned f
 static void test_schema_v4(void **state)
 {
     fixture_t *f = *state;
-    assert_int_equal(store_schema_version(f->st), 6);
+    assert_int_equal(store_schema_version(f->st), 7);
     sqlite3 *db = raw_open(f);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
                                  "name IN ('im_friendship', 'im_friendship_request', "

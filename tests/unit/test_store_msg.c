@@ -258,22 +258,22 @@ static void test_schema_v3(void **state)
 {
     fixture_t *f = *state;
     store_t *st = open_store(f);
-    assert_int_equal(store_schema_version(st), 6);
+    assert_int_equal(store_schema_version(st), 7);
     store_close(st);
 
     sqlite3 *db = raw_open(f);
-    assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_migrations"), 6);
+    assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_migrations"), 7);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
                                  "name IN ('im_message_body', 'im_message_history', "
                                  "'im_conversation_seq', 'im_conversation')"), 4);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND "
-                                 "name IN ('im_message_history_key', 'im_conversation_change')"),
+                                 "name IN ('im_message_history_sync', 'im_conversation_change')"),
                      2);
     /* The hot reads search by a key, never scan. */
     assert_true(plan_uses(db, "SELECT b.body FROM im_message_history h JOIN im_message_body b "
                               "ON b.app_id = h.app_id AND b.message_key = h.message_key "
-                              "WHERE h.app_id = 1 AND h.owner_id = 'a' AND h.message_key > 5 "
-                              "ORDER BY h.message_key LIMIT 9", "im_message_history_key"));
+                              "WHERE h.app_id = 1 AND h.owner_id = 'a' AND h.sync_key > 5 "
+                              "ORDER BY h.sync_key LIMIT 9", "im_message_history_sync"));
     assert_true(plan_uses(db, "SELECT b.body FROM im_message_history h JOIN im_message_body b "
                               "ON b.app_id = h.app_id AND b.message_key = h.message_key "
                               "WHERE h.app_id = 1 AND h.owner_id = 'a' AND h.peer_id = 'b' "
@@ -313,7 +313,7 @@ static void test_migrate_from_v2(void **state)
     sqlite3_close(db);
 
     st = open_store(f);
-    assert_int_equal(store_schema_version(st), 6);
+    assert_int_equal(store_schema_version(st), 7);
     store_msg_t m = send_ok(st, "alice", "bob", "m1");
     assert_int_equal(m.sequence, 1);
     store_close(st);
@@ -879,10 +879,44 @@ static void test_recall(void **state)
     assert_int_equal(rows[2].del_flag, 1);
     assert_null(rows[2].body);
     store_msg_rows_free(rows, n);
-    assert_int_equal(store_msg_sync_sync(st, APP, "alice", 0, 10, &rows, &n, NULL), 0);
+    /* The sync hands recalled messages out again, after everything that
+     * was stored before the recall: m2 at its own key, then m1 and m3 in
+     * recall order, each with a sync key above every message key. */
+    int64_t max_key = 0;
+    assert_int_equal(store_msg_sync_sync(st, APP, "alice", 0, 10, &rows, &n, &max_key), 0);
     assert_int_equal(n, 3);
-    assert_null(rows[0].body);
-    assert_string_equal(rows[1].body, "{\"type\":1,\"content\":\"rc2\"}");
+    assert_int_equal(rows[0].message_key, m2.message_key);
+    assert_int_equal(rows[0].sync_key, m2.message_key);
+    assert_string_equal(rows[0].body, "{\"type\":1,\"content\":\"rc2\"}");
+    assert_int_equal(rows[1].message_key, m1.message_key);
+    assert_int_equal(rows[2].message_key, m3.message_key);
+    assert_true(rows[1].sync_key > m3.message_key);
+    assert_true(rows[2].sync_key > rows[1].sync_key);
+    assert_int_equal(max_key, rows[2].sync_key);
+    for (size_t i = 1; i < 3; i++) {
+        assert_int_equal(rows[i].del_flag, 1);
+        assert_null(rows[i].body);
+    }
+    int64_t recall1_key = rows[1].sync_key;
+    store_msg_rows_free(rows, n);
+    /* A device that had synced past every message meets both recalls; one
+     * that had seen the first recall, only the second; bob the same. */
+    assert_int_equal(store_msg_sync_sync(st, APP, "alice", m3.message_key, 10, &rows, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(rows[0].message_key, m1.message_key);
+    store_msg_rows_free(rows, n);
+    assert_int_equal(store_msg_sync_sync(st, APP, "bob", recall1_key, 10, &rows, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].message_key, m3.message_key);
+    assert_int_equal(rows[0].del_flag, 1);
+    store_msg_rows_free(rows, n);
+    /* A new message comes after the recalls (keys stay above sync keys). */
+    store_msg_t m4 = send_ok(st, "alice", "bob", "rc4");
+    assert_true(m4.message_key > recall1_key);
+    assert_int_equal(store_msg_sync_sync(st, APP, "bob", recall1_key, 10, &rows, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(rows[1].message_key, m4.message_key);
+    assert_int_equal(rows[1].sync_key, m4.message_key);
     store_msg_rows_free(rows, n);
 
     /* A resend of a recalled message says so. */

@@ -224,7 +224,7 @@ static void test_schema_v2(void **state)
 {
     fixture_t *f = *state;
     store_t *st = open_store(f);
-    assert_int_equal(store_schema_version(st), 6);
+    assert_int_equal(store_schema_version(st), 7);
     store_close(st);
 
     sqlite3 *db = raw_open(f);
@@ -269,7 +269,7 @@ static void test_migrate_from_v1(void **state)
     sqlite3_close(db);
 
     st = open_store(f);
-    assert_int_equal(store_schema_version(st), 6);
+    assert_int_equal(store_schema_version(st), 7);
     store_app_t app;
     assert_int_equal(store_app_get_sync(st, 7, &app), 0);
     import_one(st, APP, "u1", "after migration");
@@ -278,7 +278,7 @@ static void test_migrate_from_v1(void **state)
     store_close(st);
 
     db = raw_open(f);
-    assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_migrations"), 6);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_migrations"), 7);
     sqlite3_close(db);
 }
 
