@@ -83,6 +83,20 @@ test('three users chat in a group created from friends', async () => {
   // "Read by 2" survives the reload (the history rows' readCount)
   await ann.page.locator('[data-testid=msg].mine').filter({ hasText: 'who is in?' }).getByText('Read by 2').waitFor();
   await shot(ann.page, 'group-chat-after-reload');
+
+  // a group chat is pinned and muted like a 1:1 one, and stays so after a
+  // reload; it cannot be removed from the list (the server refuses)
+  await ann.page.locator('[data-testid=pin]').click();
+  await ann.page.locator('[data-testid=pin][aria-pressed=true]').waitFor();
+  await ann.page.locator('[data-testid=mute]').click();
+  await ann.page.locator('[data-testid=mute][aria-pressed=true]').waitFor();
+  assert.equal(await ann.page.locator('[data-testid=delete-chat]').count(), 0);
+  await ann.page.reload();
+  await ann.page.locator('[data-testid=pin][aria-pressed=true]').waitFor();
+  await ann.page.locator('[data-testid=mute][aria-pressed=true]').waitFor();
+  const row = ann.page.locator('[data-testid=conv]').filter({ hasText: 'Weekend trip' });
+  await row.locator('[data-testid=muted]').waitFor();
+  await shot(ann.page, 'group-chat-pinned-muted');
 });
 
 test('group members: roles, mute, leave', async () => {

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Server, waitFor, collect, nextEvent } from './helpers.mjs';
+import { Server, waitFor, collect, nextEvent, settle } from './helpers.mjs';
 
 let srv;
 const clients = [];
@@ -113,4 +113,45 @@ test('REST message/send without fromId sends as the operator', async () => {
   await srv.rest('admin').sendMessage({ fromId: 'h-hank', toId: 'h-gina', messageId: 'rest-2', messageBody: 'x' });
   await waitFor(() => got.length === 2, { what: 'the admin send' });
   assert.equal(got[1].fromId, 'h-hank');
+});
+
+test('a recall made while I was away comes as one recallNotify from the sync', async () => {
+  const amy = await connected('h-amy', { imei: 'hm-1' });
+  const ben = await connected('h-ben', { imei: 'hb-1' });
+  const got = collect(ben);
+  const k1 = (await amy.sendText('h-ben', 'first')).messageKey;
+  const k2 = (await amy.sendText('h-ben', 'second')).messageKey;
+  await waitFor(() => got.length === 2, { what: 'ben receives both' });
+  // ben goes away; amy recalls the first
+  const state = ben.getSyncState();
+  ben.close();
+  await amy.recall(k1);
+  const ben2 = await srv.client('h-ben', { imei: 'hb-1', syncState: state });
+  clients.push(ben2);
+  const notes = collect(ben2, 'recallNotify');
+  const msgs = collect(ben2);
+  await ben2.connect();
+  await waitFor(() => notes.length === 1, { what: 'the recall from the sync' });
+  assert.equal(notes[0].messageKey, k1);
+  assert.equal(notes[0].fromId, 'h-amy');
+  assert.equal(notes[0].conversationId, '0_h-ben_h-amy');
+  assert.equal(notes[0].source, 'sync');
+  assert.equal(msgs.length, 0, 'the recalled message is not delivered again');
+  // a live recall is told once: not again by the next sync of this client,
+  // nor by a client resumed from its saved state
+  const live = nextEvent(ben2, 'recallNotify', { pred: (d) => d.messageKey === k2 });
+  await amy.recall(k2);
+  await live;
+  const again = ben2.getSyncState(); // its cursor is before the recall's new sync key
+  await ben2.sync(); // hands the recalled k2 out again
+  await settle();
+  assert.equal(notes.length, 2, 'k1 from the sync, k2 live, nothing twice');
+  ben2.close();
+  const ben3 = await srv.client('h-ben', { imei: 'hb-1', syncState: again });
+  clients.push(ben3);
+  const notes3 = collect(ben3, 'recallNotify');
+  await ben3.connect();
+  await settle();
+  assert.equal(notes.length, 2, 'k1 from the sync, k2 live, nothing twice');
+  assert.deepEqual(notes3, []);
 });

@@ -60,6 +60,8 @@ export interface Ack {
 export interface SyncState {
   initialized: boolean | 'all'; msgCursor: string; conversationSeq: number; friendshipSeq: number;
   friendshipRequestSeq: number; friendshipGroupSeq: number; groupSeq: number; conv: Record<string, number>;
+  /** messageKeys whose recall was already told (the latest 500) */
+  recalled?: string[];
 }
 
 export interface RestOptions {

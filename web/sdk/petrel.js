@@ -534,6 +534,7 @@ export class PetrelClient extends Emitter {
     this._pending = new Map();       // messageId -> pending send
     this._recalls = [];              // FIFO of pending recalls
     this._sentIds = new Set();       // messageIds sent from this device (bounded)
+    this._recalled = new Set();      // messageKeys whose recall was told (bounded)
     this._convs = new Map();         // conversationId -> ordering state
     this._held = null;               // message packets held while syncing
     this._syncing = null;
@@ -545,12 +546,15 @@ export class PetrelClient extends Emitter {
       friendshipRequestSeq: s.friendshipRequestSeq || 0, friendshipGroupSeq: s.friendshipGroupSeq || 0,
       groupSeq: s.groupSeq || 0, conv: { ...(s.conv || {}) },
     };
+    for (const k of s.recalled || []) this._recalled.add(String(k));
     if (o.listeners) for (const [k, fn] of Object.entries(o.listeners)) if (typeof fn === 'function') this.on(k, fn);
   }
 
   /** JSON-serialisable sync cursors; pass back as `syncState` to resume. */
   getSyncState() {
-    return JSON.parse(JSON.stringify(this._st));
+    // with the latest recalls already told, so a resumed client does not
+    // tell them again when the sync hands the recalled messages out
+    return { ...JSON.parse(JSON.stringify(this._st)), recalled: [...this._recalled].slice(-500) };
   }
 
   /** Replace the token (REST and future logins). */
@@ -779,6 +783,9 @@ export class PetrelClient extends Emitter {
       case CMD.MSG_ACK: return this._onAck(d || {}, 'p2p');
       case CMD.GROUP_MSG_ACK: return this._onAck(d || {}, 'group');
       case CMD.MSG_RECALL_ACK: return this._onRecallAck(d || {});
+      case CMD.MSG_RECALL_NOTIFY: case CMD.MSG_RECALL_SYNC:
+        if (d && d.messageKey != null) this._rememberRecall(d.messageKey);
+        return this.emit(PUSH_EVENTS[cmd], d);
       case CMD.MSG_P2P: case CMD.MSG_P2P_SYNC: case CMD.MSG_GROUP: case CMD.MSG_GROUP_SYNC:
         if (this._held) { this._held.push([cmd, d]); return; }
         return this._onLiveMessage(cmd, d);
@@ -898,6 +905,11 @@ export class PetrelClient extends Emitter {
     return p.promise;
   }
 
+  _rememberRecall(key) {
+    this._recalled.add(String(key));
+    if (this._recalled.size > 5000) this._recalled.delete(this._recalled.values().next().value);
+  }
+
   _rememberSent(id) {
     this._sentIds.add(id);
     if (this._sentIds.size > 5000) this._sentIds.delete(this._sentIds.values().next().value);
@@ -992,7 +1004,7 @@ export class PetrelClient extends Emitter {
     const r = this._recalls.splice(i, 1)[0];
     if (!r) return;
     clearTimeout(r.timer);
-    if (d.code === 200) r.resolve(d.data); else r.reject(new PetrelError(d.code, d.msg || 'recall refused'));
+    if (d.code === 200) { if (key != null) this._rememberRecall(key); r.resolve(d.data); } else r.reject(new PetrelError(d.code, d.msg || 'recall refused'));
   }
 
   /* ------------------------------------------------- ordered message delivery */
@@ -1019,6 +1031,25 @@ export class PetrelClient extends Emitter {
     const peer = isGroup ? d.groupId : (isSelf ? d.toId : d.fromId);
     if (peer == null || d.messageSequence == null) return;
     const type = isGroup ? 1 : 0;
+    // a recall that happened while I was away: syncOfflineMessage hands a
+    // recalled message out again after my cursor (delFlag 1, no body). One
+    // already delivered becomes a recall event (recallNotify, or recallSync
+    // for my own), once: not when the recall was heard live.
+    if (source === 'sync' && d.delFlag === 1 && d.messageKey != null) {
+      const cid = conversationId(type, me, peer);
+      const c = this._convs.get(cid);
+      const delivered = c && c.delivered != null ? c.delivered : this._st.conv[cid];
+      if (delivered != null && d.messageSequence <= delivered) {
+        if (!this._recalled.has(String(d.messageKey))) {
+          this._rememberRecall(d.messageKey);
+          const r = { fromId: d.fromId, toId: isGroup ? peer : d.toId, messageKey: d.messageKey,
+            messageSequence: d.messageSequence, conversationType: type, conversationId: cid, source: 'sync' };
+          if (isGroup) r.groupId = peer;
+          this.emit(isSelf ? 'recallSync' : 'recallNotify', r);
+        }
+        return;
+      }
+    }
     // my own message from this device: it resolves its pending send, but is not emitted
     if (isSelf && d.messageId != null && this._sentIds.has(d.messageId)) {
       const p = this._pending.get(d.messageId);

@@ -59,12 +59,11 @@ export function chatListView(el, { go }) {
   }
 
   function menu(c) {
-    // the server changes only 1:1 conversations (updateConversation and
-    // deleteConversation take 0_ ids; web/app/SDK-NEEDS.md item 5)
-    if (c.conversationType === 1) return;
     const m = modal(store.convTitle(c), h('div', { class: 'actions', style: 'flex-direction:column;align-items:stretch' },
       h('button', { type: 'button', class: 'btn', onclick: () => act(() => store.setConvFlag(c.conversationId, 'isTop', !c.isTop)) }, c.isTop ? t('unpin') : t('pin')),
       h('button', { type: 'button', class: 'btn', onclick: () => act(() => store.setConvFlag(c.conversationId, 'isMute', !c.isMute)) }, c.isMute ? t('unmute') : t('mute')),
+      // a group conversation cannot be removed (its row does not come back
+      // with the next message; the server refuses it): mute it or leave
       c.conversationType === 1 ? null : h('button', { type: 'button', class: 'btn danger', onclick: () => act(async () => { await store.removeConversation(c.conversationId); if (S.openConv === c.conversationId) go('/chats'); }) }, t('deleteChat'))),
     [{ label: t('close') }]);
     async function act(f) {
@@ -96,8 +95,7 @@ export function chatView(el, { go, arg }) {
   const muteBtn = h('button', { type: 'button', class: 'icon-btn toggle', 'data-testid': 'mute', onclick: () => flag('isMute') }, icon('mute'));
   // removing the chat from the list: a visible control (the list's context
   // menu needs a right click or the menu key, which a phone does not have).
-  // 1:1 only: the server's deleteConversation takes only 0_ ids so far
-  // (so do pin and mute: SDK-NEEDS.md item 5).
+  // 1:1 only: the server refuses to delete a group conversation (50000).
   const removeBtn = type === 1 ? null : h('button', {
     type: 'button', class: 'icon-btn', 'data-testid': 'delete-chat', 'aria-label': t('deleteChat'), title: t('deleteChat'),
     onclick: async () => {
@@ -121,7 +119,7 @@ export function chatView(el, { go, arg }) {
   el.append(
     h('header', { class: 'pane-head chat-head' },
       h('a', { class: 'icon-btn only-phone', href: '#/chats', 'aria-label': t('back') }, icon('back')),
-      h('div', { class: 'grow' }, title, sub), type === 1 ? null : pinBtn, type === 1 ? null : muteBtn, removeBtn, infoLink),
+      h('div', { class: 'grow' }, title, sub), pinBtn, muteBtn, removeBtn, infoLink),
     list, note, composer);
 
   input.addEventListener('keydown', (e) => {
