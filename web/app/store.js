@@ -369,9 +369,16 @@ function putGroup(g) {
   S.groups.set(g.groupId, { ...old, ...g });
 }
 
+// Loads of one group may overlap (a push arrives while the view's load is
+// under way) and their answers may come in any order: only the answer of
+// the latest load is applied, so an older one cannot undo a newer change.
+const groupLoads = new Map();
 export async function reloadGroup(groupId) {
+  const gen = (groupLoads.get(groupId) || 0) + 1;
+  groupLoads.set(groupId, gen);
   try {
     const g = await S.im.rest.getGroupInfo(groupId);
+    if (groupLoads.get(groupId) !== gen) return;
     putGroup(g);
     const me = (g.memberList || []).find((m) => m.memberId === S.auth.userId);
     const x = S.groups.get(groupId);
@@ -379,6 +386,7 @@ export async function reloadGroup(groupId) {
     x.gone = g.status === 2;
     wantUsers((g.memberList || []).map((m) => m.memberId));
   } catch (e) {
+    if (groupLoads.get(groupId) !== gen) return;
     const x = S.groups.get(groupId);
     if (x && (e.code === 40000 || e.code === 40006 || e.code === 40018)) x.gone = true;
   }

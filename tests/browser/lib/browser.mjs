@@ -3,6 +3,7 @@
 // a user does (labels, roles, visible text). Console errors and page errors
 // are collected per page so a test can assert the app stayed clean.
 // Screenshots go to tests/browser/artifacts/ (git-ignored).
+import { afterEach } from 'node:test';
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -51,8 +52,27 @@ export async function person(browser, baseUrl, opts = {}) {
   return { ctx, page: await openPage(ctx, baseUrl) };
 }
 
+// Every open page, so that a failed test leaves a screenshot of each (and
+// their URLs and console errors in the log) for whoever reads the failure.
+const openPages = new Set();
+afterEach(async (t) => {
+  if (t.passed !== false) return;
+  const slug = String(t.name).replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
+  let i = 0;
+  for (const page of openPages) {
+    if (page.isClosed()) { openPages.delete(page); continue; }
+    i++;
+    try {
+      await page.screenshot({ path: join(ARTIFACTS, `FAILED-${slug}-${i}.png`), timeout: 5000 });
+      console.error(`# failed "${t.name}": page ${i} at ${page.url()}, errors: ${JSON.stringify(page.errors)}`);
+    } catch { /* the page may be gone */ }
+  }
+});
+
 export async function openPage(ctx, baseUrl) {
   const page = await ctx.newPage();
+  openPages.add(page);
+  page.on('close', () => openPages.delete(page));
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
