@@ -172,7 +172,9 @@ static const char USAGE_SYNC[] =
     "\n"
     "Calls POST /v1/message/syncOfflineMessage page after page (each page from\n"
     "the previous answer's lastSequence) until it is completed, and prints\n"
-    "every message row as one JSON line on stdout, ordered by messageKey.\n"
+    "every message row as one JSON line on stdout, in sync order (messageKey\n"
+    "order; a message recalled after it was stored comes at the recall's place,\n"
+    "with delFlag 1).\n"
     "Exits 0, or 1 with the error envelope (or the failure) on stderr.\n"
     "\n"
     HTTP_OPTS_HELP

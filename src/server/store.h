@@ -484,8 +484,8 @@ typedef struct store_conv {
     int conversation_type;
     int64_t last_seq, read_seq, change_seq, updated_at;
     int is_top, is_mute, deleted;
-    /* one-to-one: the peer's read_seq of the same conversation, as of the
-     * read (a change of it alone does not change this row's change_seq) */
+    /* one-to-one: the peer's read_seq of the same conversation (when the
+     * peer reads, this row takes a new change_seq too) */
     int64_t peer_read_seq;
 } store_conv_t;
 

@@ -1418,6 +1418,12 @@ static int conv_store(store_backend_t *be, int32_t app_id, const char *owner, in
     return 0;
 }
 
+static int conv_touch(store_backend_t *be, int32_t app_id, const char *owner,
+                      const char *peer, int64_t now_ms);
+
+/* owner read the conversation up to seq.  The peer's row changes too (a
+ * new change_seq): it shows owner's read position as peerReadSequence, so
+ * the peer's devices learn it from an incremental conversation sync. */
 static int sqlite_msg_read(store_backend_t *be, int32_t app_id, const char *owner,
                            const char *peer, int64_t seq, int64_t *read_seq, int *changed,
                            int64_t now_ms)
@@ -1431,6 +1437,8 @@ static int sqlite_msg_read(store_backend_t *be, int32_t app_id, const char *owne
     if (*changed) {
         cs.read_seq = upto;
         rc = conv_store(be, app_id, owner, 0, peer, &cs, now_ms);
+        if (rc == 0)
+            rc = conv_touch(be, app_id, peer, owner, now_ms);
     }
     *read_seq = cs.read_seq;
     return rc;

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Petreld } from './lib/server.mjs';
-import { launch, person, register, login, befriend, shot, unlabelled, PHONE } from './lib/browser.mjs';
+import { launch, person, register, login, befriend, shot, unlabelled, until, PHONE, SLOW } from './lib/browser.mjs';
 
 let srv, browser;
 
@@ -39,7 +39,7 @@ test('a session kicked by another device sees the notice', async () => {
     assert.match(await notice.textContent(), /signed in on another device/);
     await shot(first.page, 'kicked-desktop');
     // the kicked tab stays signed out: no reconnect takes the session back
-    await first.page.waitForTimeout(1500);
+    await first.page.waitForTimeout(1500 * SLOW); // an absence: nothing to wait for
     assert.equal(await online('kim'), 1);
     assert.ok(await second.page.locator('.rail').isVisible());
     assert.equal(await second.page.getByRole('alertdialog').count(), 0);
@@ -66,8 +66,7 @@ test('sign-out ends the socket session and keeps no password', async () => {
   await p.page.goto(srv.url + '/#/me');
   await p.page.locator('[data-testid=logout]').click();
   await p.page.locator('#auth-submit').waitFor();
-  for (let i = 0; i < 50 && await online('lou') > 0; i++) await p.page.waitForTimeout(100);
-  assert.equal(await online('lou'), 0);
+  await until(async () => await online('lou') === 0, 'the session to end on the server');
   assert.equal(await p.page.evaluate(() => sessionStorage.getItem('petrel.session')), null);
   await p.ctx.close();
 });
@@ -129,8 +128,10 @@ test('keyboard only: sign in, reach a chat and send; every control is labelled',
   for (const route of ['#/chats', '#/contacts', '#/me', '#/add', '#/new-group', '#/requests', '#/chat/0_kai_lux']) {
     await page.goto(srv.url + '/' + route);
     await page.locator('.list-pane .pane-head').waitFor();
-    await page.waitForTimeout(100);
-    assert.deepEqual(await unlabelled(page), [], route);
+    // views fill in as answers arrive: wait until the page settles labelled
+    let bad = [];
+    await until(async () => { bad = await unlabelled(page); return bad.length === 0; }, `${route} labelled: ${JSON.stringify(bad)}`).catch(() => {});
+    assert.deepEqual(bad, [], route);
   }
   // the chat: the composer has focus, Enter sends
   await page.locator('#composer-input:focus').waitFor();

@@ -72,8 +72,14 @@ def test_conversation_row_has_the_peer_read_sequence(srv):
         send_ok(a, "bob")
     assert conv_of(srv, "alice", "bob")["peerReadSequence"] == 0
     assert conv_of(srv, "bob", "alice")["peerReadSequence"] == 4   # the sender's own
+    since = api_ok(srv, "/v1/conversation/syncConversationList",
+                   {"lastSequence": 0, "maxLimit": 100}, as_user="alice")["maxSequence"]
     b.send(MSG_READED, {"toId": "alice", "conversationType": 0, "messageSequence": 3})
     a.take(1054)
+    # alice's incremental sync learns bob's read position
+    d = api_ok(srv, "/v1/conversation/syncConversationList",
+               {"lastSequence": since, "maxLimit": 100}, as_user="alice")
+    assert [(r["toId"], r["peerReadSequence"]) for r in d["dataList"]] == [("bob", 3)], d
     mine = conv_of(srv, "alice", "bob")
     assert (mine["readedSequence"], mine["peerReadSequence"]) == (4, 3), mine
     theirs = conv_of(srv, "bob", "alice")

@@ -25,6 +25,13 @@ if (typeof globalThis.WebSocket !== 'function') {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// One time budget for every wait, scaled by PETREL_SLOW (a factor, default
+// 1) on a slow or loaded machine. Waits for a condition use T; the few
+// fixed pauses (checking that nothing more arrives) use settle().
+export const SLOW = Math.max(1, Number(process.env.PETREL_SLOW) || 1);
+export const T = 10000 * SLOW;
+export const settle = (ms = 300) => sleep(ms * SLOW);
+
 export function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -84,14 +91,14 @@ export class Server {
     const proc = this.proc;
     let exited = null;
     proc.once('exit', (code) => { exited = code; });
-    const deadline = Date.now() + 10000;
+    const deadline = Date.now() + 2 * T;
     while (Date.now() < deadline) {
       if (exited !== null) throw new Error(`petreld exited during start-up with ${exited}`);
       if (await portAccepts(this.httpPort) && await portAccepts(this.tcpPort)) return this;
       await sleep(20);
     }
     proc.kill('SIGKILL');
-    throw new Error('petreld did not start within 10 s');
+    throw new Error(`petreld did not start within ${2 * T} ms`);
   }
 
   /** SIGTERM and wait; returns the exit code. */
@@ -135,7 +142,7 @@ export class Server {
 }
 
 /** Resolve with the next `name` event matching pred, or reject after ms. */
-export function nextEvent(em, name, { pred = () => true, ms = 5000 } = {}) {
+export function nextEvent(em, name, { pred = () => true, ms = T } = {}) {
   return new Promise((resolve, reject) => {
     const fn = (d) => {
       if (!pred(d)) return;
@@ -149,7 +156,7 @@ export function nextEvent(em, name, { pred = () => true, ms = 5000 } = {}) {
 }
 
 /** Poll cond() until true, or throw after ms. */
-export async function waitFor(cond, { ms = 5000, what = 'condition' } = {}) {
+export async function waitFor(cond, { ms = T, what = 'condition' } = {}) {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (await cond()) return;

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Server, nextEvent, waitFor, collect, sleep } from './helpers.mjs';
+import { Server, nextEvent, waitFor, collect, settle } from './helpers.mjs';
 import { PetrelClient } from '../../web/sdk/petrel.js';
 
 let srv;
@@ -95,7 +95,8 @@ test('resend after ack timeout uses the same messageId and is delivered once', a
   const sent = [];
   for (let i = 0; i < 5; i++) sent.push(await erin.sendText('frank', `m${i}`));
   assert.ok(resends.length > 0, 'the SDK resent at least once');
-  await sleep(500);
+  await waitFor(() => atFrank.length >= 5, { what: 'frank receives five' });
+  await settle(); // a duplicate would show up now
   assert.deepEqual(atFrank.map((m) => m.body.content), ['m0', 'm1', 'm2', 'm3', 'm4'], 'each once, in order');
   assert.deepEqual(atFrank.map((m) => m.messageId), sent.map((a) => a.messageId));
   // the same messageId from another device of erin: the original ack, no new message
@@ -103,7 +104,7 @@ test('resend after ack timeout uses the same messageId and is delivered once', a
   const again = await erin2.sendText('frank', 'm0 again', { messageId: sent[0].messageId });
   assert.equal(again.messageKey, sent[0].messageKey);
   assert.equal(again.messageSequence, sent[0].messageSequence);
-  await sleep(300);
+  await settle();
   assert.equal(atFrank.length, 5, 'duplicate not delivered');
   // erin's first device sees the second device's sends as sync messages (none here: it was a duplicate)
 });
@@ -130,7 +131,7 @@ test('kicked by another login of the same device: distinct event, no reconnect',
   assert.equal(k.reason, 'another device logged in');
   assert.equal(k.imei, 'same-device');
   assert.equal(first.state, 'kicked');
-  await sleep(600);
+  await settle(600);
   assert.equal(reconnecting.length, 0, 'no reconnect after a kick');
   assert.equal(first.state, 'kicked');
   await assert.rejects(first.sendText('alice', 'x'), (e) => e.code === 'CLOSED');
@@ -161,7 +162,7 @@ test('a gap in a conversation is filled from the server, in order, once', async 
   assert.equal(got.length, 0, 'nothing after the cursor yet');
   await rest.sendMessage({ fromId: 'hank', toId: 'gina', messageId: 'g5', messageBody: { type: 1, content: 'g5' } });
   await waitFor(() => got.length === 4, { what: 'gap filled' });
-  await sleep(200);
+  await settle(200);
   assert.deepEqual(got.map((m) => m.messageSequence), [2, 3, 4, 5]);
   assert.deepEqual(got.map((m) => m.body.content), ['g2', 'g3', 'g4', 'g5']);
   assert.deepEqual(got.map((m) => m.source), ['gap', 'gap', 'gap', 'push']);
@@ -169,9 +170,13 @@ test('a gap in a conversation is filled from the server, in order, once', async 
 });
 
 test("initialSync 'all' delivers the stored history once, in order; 'latest' delivers none", async () => {
-  const latest = await connected('frank', { imei: 'f-latest' });
+  // its own users: independent of what the other tests sent
+  await srv.ensureUsers(['ivy', 'jon']);
+  const rest = srv.rest('jon');
+  for (let i = 0; i < 5; i++) await rest.sendMessage({ toId: 'ivy', messageId: `iv${i}`, messageBody: { type: 1, content: `m${i}` } });
+  const latest = await connected('ivy', { imei: 'i-latest' });
   const none = collect(latest);
-  const c = await srv.client('frank', { imei: 'f-all', initialSync: 'all' });
+  const c = await srv.client('ivy', { imei: 'i-all', initialSync: 'all' });
   clients.push(c);
   const got = collect(c);
   const batches = collect(c, 'onOfflineMessage');
@@ -179,7 +184,7 @@ test("initialSync 'all' delivers the stored history once, in order; 'latest' del
   assert.deepEqual(got.map((m) => m.body.content), ['m0', 'm1', 'm2', 'm3', 'm4']);
   assert.equal(batches.length, 1);
   assert.equal(batches[0].length, 5);
-  await sleep(100);
+  await settle(100);
   assert.equal(none.length, 0);
 });
 
@@ -194,7 +199,7 @@ test('login refused: bad, expired and foreign tokens reject connect() and never 
       reconnect: { baseMs: 10, maxMs: 20 } });
     const retries = collect(c, 'reconnecting');
     await assert.rejects(c.connect(), (e) => e.code === code, `code ${code}`);
-    await sleep(100);
+    await settle(100);
     assert.equal(retries.length, 0);
     assert.equal(c.state, 'closed');
   }

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Server, nextEvent, waitFor, collect, sleep, freePort, blackHole, APP_ID, makeToken } from './helpers.mjs';
+import { Server, nextEvent, waitFor, collect, settle, freePort, blackHole, APP_ID, makeToken, T, SLOW } from './helpers.mjs';
 import { PetrelClient, createRest } from '../../web/sdk/petrel.js';
 
 function strictlyIncreasing(list) {
@@ -20,8 +20,15 @@ test('server restart mid-conversation: reconnect, gap sync, no loss, no duplicat
   const clients = [];
   try {
     await srv.ensureUsers(['alice', 'bob']);
-    // alice waits at least 1.5 s before reconnecting, so bob can send while she is away
-    const alice = await srv.client('alice', { imei: 'a-r', reconnect: { baseMs: 200, maxMs: 400, minMs: 1500 } });
+    // alice waits at least 1.5 s before each reconnect; and while \`away\` is
+    // set her sockets go to a closed port, so bob's sends below happen while
+    // she is away however slow the machine is
+    let away = false;
+    const deadPort = await freePort();
+    const Gated = class extends WebSocket {
+      constructor(url, ...rest) { super(away ? `ws://127.0.0.1:${deadPort}/ws` : url, ...rest); }
+    };
+    const alice = await srv.client('alice', { imei: 'a-r', WebSocket: Gated, reconnect: { baseMs: 200, maxMs: 400, minMs: 1500 } });
     const bob = await srv.client('bob', { imei: 'b-r', reconnect: { baseMs: 50, maxMs: 200 } });
     clients.push(alice, bob);
     await alice.connect();
@@ -40,21 +47,24 @@ test('server restart mid-conversation: reconnect, gap sync, no loss, no duplicat
     await waitFor(() => atAlice.length === 5 && atBob.length === 5, { what: 'first round' });
 
     const down = nextEvent(alice, 'disconnected');
+    away = true;
     assert.equal(await srv.stop(), 0);
     await down;
     // alice sends while the server is down: queued
     const queued = [alice.sendText('bob', 'a-queued-1'), alice.sendText('bob', 'a-queued-2')];
-    await sleep(300);
+    await settle();
     await srv.start(); // same ports, same data dir
-    // bob is back first; he sends while alice is still waiting
-    await waitFor(() => bobBack.length === 1, { ms: 8000, what: 'bob reconnects' });
+    // bob is back first; he sends while alice is still away
+    await waitFor(() => bobBack.length === 1, { what: 'bob reconnects' });
     for (let i = 5; i < 10; i++) bobSent.push(await bob.sendText('alice', `b${i}`));
-    await waitFor(() => alice.state === 'open', { ms: 8000, what: 'alice reconnects' });
+    assert.notEqual(alice.state, 'open', 'alice is still away');
+    away = false;
+    await waitFor(() => alice.state === 'open', { what: 'alice reconnects' });
     for (const a of await Promise.all(queued)) aliceSent.push(a);
     for (let i = 10; i < 13; i++) bobSent.push(await bob.sendText('alice', `b${i}`));
 
-    await waitFor(() => atAlice.length >= 13 && atBob.length >= 7, { ms: 8000, what: 'all delivered' });
-    await sleep(500); // any duplicate would show up now
+    await waitFor(() => atAlice.length >= 13 && atBob.length >= 7, { what: 'all delivered' });
+    await settle(500); // any duplicate would show up now
     assert.deepEqual(atAlice.map((m) => m.body.content), bobSent.map((_, i) => `b${i}`), 'alice: all, once, in order');
     assert.deepEqual(atAlice.map((m) => m.messageKey), bobSent.map((a) => a.messageKey));
     assert.ok(strictlyIncreasing(atAlice.map((m) => m.messageSequence)));
@@ -94,7 +104,7 @@ test('full jitter: many clients do not reconnect in lockstep after a restart', a
     assert.ok(distinct.size >= 6, `delays spread out: ${delays}`);
     assert.ok(delays.every((d) => d >= 0 && d <= 1000));
     await srv.start();
-    await waitFor(() => clients.every((c) => c.state === 'open'), { ms: 15000, what: 'all back' });
+    await waitFor(() => clients.every((c) => c.state === 'open'), { ms: 2 * T, what: 'all back' });
   } finally {
     for (const c of clients) c.close();
     await srv.dispose();
@@ -102,7 +112,14 @@ test('full jitter: many clients do not reconnect in lockstep after a restart', a
 });
 
 test('server down: connect() keeps retrying and succeeds when it comes up; without reconnect it rejects', async () => {
+  // the users exist before the client can reach the server (a login of an
+  // unknown user is refused for good): import them on a first run of the
+  // same data dir on other ports
   const srv = new Server();
+  await srv.start();
+  await srv.ensureUsers(['alice', 'bob']);
+  await srv.stop();
+  srv.httpPort = 0;
   const port = await freePort();
   const token = makeToken(srv.secret, 'alice');
   // reconnect off: the first failure rejects
@@ -119,7 +136,6 @@ test('server down: connect() keeps retrying and succeeds when it comes up; witho
   await waitFor(() => retries.length >= 3, { what: 'retries' });
   try {
     await srv.start({ httpPort: port });
-    await srv.ensureUsers(['alice', 'bob']);
     const r = await p;
     assert.equal(r.userId, 'alice');
     assert.equal(c.state, 'open');

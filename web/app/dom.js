@@ -76,6 +76,7 @@ export function icon(name) {
     bell: 'M6 16V11a6 6 0 1 1 12 0v5l2 2H4zM10 20h4',
     pin: 'M9 3h6l-1 6 4 4H6l4-4zM12 13v8',
     mute: 'M11 5L6 9H3v6h3l5 4zM16 9l5 6M21 9l-5 6',
+    trash: 'M4 7h16M10 11v6M14 11v6M6 7l1 13h10l1-13M9 7V4h6v3',
     people: 'M9 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6zm7 0a3 3 0 1 0 0-6M3 20a6 6 0 0 1 12 0m2-5a5 5 0 0 1 4 5',
   };
   const ns = 'http://www.w3.org/2000/svg';
@@ -95,10 +96,12 @@ export function toast(text, kind = 'info') {
     toastBox = h('div', { class: 'toasts', role: 'status', 'aria-live': 'polite' });
     document.body.appendChild(toastBox);
   }
-  const el = h('div', { class: 'toast ' + kind }, text);
-  toastBox.appendChild(el);
+  // the same text again: one toast, shown for longer (no stack of twins)
+  const twin = [...toastBox.children].find((x) => x.textContent === text && x.className === 'toast ' + kind);
+  const el = twin || h('div', { class: 'toast ' + kind }, text);
+  if (twin) clearTimeout(twin.hideTimer); else toastBox.appendChild(el);
   while (toastBox.children.length > 2) toastBox.firstChild.remove();
-  setTimeout(() => el.remove(), kind === 'error' ? 6000 : 2500);
+  el.hideTimer = setTimeout(() => el.remove(), kind === 'error' ? 6000 : 2500);
 }
 
 // A modal dialog built on <dialog>: Escape closes it, focus is trapped by the

@@ -5,7 +5,7 @@
 // history page never show one message twice), friends, requests, friend
 // lists, groups, presence and user profiles. Views subscribe with on(topic).
 // The token lives in sessionStorage (this tab only); no password is kept.
-import { PetrelClient, appLogin, appRegister, CMD } from '/sdk/petrel.js';
+import { PetrelClient, appLogin, appRegister } from '/sdk/petrel.js';
 
 const SESSION_KEY = 'petrel.session';
 const topics = new Map();
@@ -178,6 +178,7 @@ function setPresence(id, st) {
 function wire(im) {
   im.on('state', ({ state }) => { S.conn = state; changed('conn'); });
   im.on('login', () => { if (S.im === im) { refreshPresence(); } });
+  im.on('reconnected', () => { if (S.im === im) refreshPeerReads(); });
   im.on('kicked', (e) => {
     S.kicked = e || {};
     dropSession();
@@ -200,9 +201,7 @@ function wire(im) {
   });
   im.on('readReceipt', (r) => {
     const conv = convIdFor(0, r.fromId);
-    const c = ensureConv(conv);
-    c.peerReadSeq = Math.max(c.peerReadSeq || 0, r.messageSequence || 0);
-    markOwn(conv, (x) => x.messageSequence && x.messageSequence <= c.peerReadSeq, (x) => { x.status = 'read'; });
+    setPeerRead(ensureConv(conv), r.messageSequence || 0);
   });
   im.on('readSync', (r) => {
     const conv = convIdFor(r.conversationType || 0, r.conversationType === 1 ? r.groupId || r.toId : r.toId);
@@ -317,7 +316,38 @@ function ensureConv(id) {
 function putConv(row) {
   const c = ensureConv(row.conversationId);
   Object.assign(c, pick(row, ['isTop', 'isMute', 'readedSequence', 'lastSequence', 'updateTime', 'deleted']));
-  if (c.conversationType === 0) wantUsers([c.peer]);
+  if (c.conversationType === 0) {
+    wantUsers([c.peer]);
+    setPeerRead(c, row.peerReadSequence);
+  }
+}
+
+// How far the peer has read a 1:1 conversation (a conversation row's
+// peerReadSequence, or a 1054 receipt): my messages up to it are "read".
+function setPeerRead(c, seq) {
+  if (!seq || seq <= (c.peerReadSeq || 0)) return;
+  c.peerReadSeq = seq;
+  markOwn(c.conversationId, (x) => x.messageSequence && x.messageSequence <= seq && x.status !== 'read', (x) => { x.status = 'read'; });
+}
+
+// After a reconnect: an incremental sync does not bring a peerReadSequence
+// that changed while we were away (it does not bump the row's sequence), so
+// read the rows once more for it.
+async function refreshPeerReads() {
+  try {
+    let last = 0;
+    for (let i = 0; i < 50; i++) {
+      const r = await S.im.rest.syncConversationList(last, 100);
+      let top = last;
+      for (const row of r.dataList || []) {
+        const c = S.convs.get(row.conversationId);
+        if (c && c.conversationType === 0) setPeerRead(c, row.peerReadSequence);
+        if (row.sequence > top) top = row.sequence;
+      }
+      if (r.completed || top <= last) break;
+      last = top;
+    }
+  } catch { /* the next receipt brings it */ }
 }
 
 function putFriend(f) {
@@ -339,9 +369,16 @@ function putGroup(g) {
   S.groups.set(g.groupId, { ...old, ...g });
 }
 
+// Loads of one group may overlap (a push arrives while the view's load is
+// under way) and their answers may come in any order: only the answer of
+// the latest load is applied, so an older one cannot undo a newer change.
+const groupLoads = new Map();
 export async function reloadGroup(groupId) {
+  const gen = (groupLoads.get(groupId) || 0) + 1;
+  groupLoads.set(groupId, gen);
   try {
     const g = await S.im.rest.getGroupInfo(groupId);
+    if (groupLoads.get(groupId) !== gen) return;
     putGroup(g);
     const me = (g.memberList || []).find((m) => m.memberId === S.auth.userId);
     const x = S.groups.get(groupId);
@@ -349,6 +386,7 @@ export async function reloadGroup(groupId) {
     x.gone = g.status === 2;
     wantUsers((g.memberList || []).map((m) => m.memberId));
   } catch (e) {
+    if (groupLoads.get(groupId) !== gen) return;
     const x = S.groups.get(groupId);
     if (x && (e.code === 40000 || e.code === 40006 || e.code === 40018)) x.gone = true;
   }
@@ -419,7 +457,7 @@ function upsert(conv, m) {
   const id = identity(m);
   let x = b.ids.get(id);
   if (x) {
-    for (const k of ['messageKey', 'messageSequence', 'messageTime', 'serverTime', 'delFlag']) if (m[k] !== undefined) x[k] = m[k];
+    for (const k of ['messageKey', 'messageSequence', 'messageTime', 'serverTime', 'delFlag', 'readCount']) if (m[k] !== undefined) x[k] = m[k];
     if (m.delFlag === 1) x.recalled = true;
     if (x.status === 'sending' && x.messageKey) x.status = 'sent';
   } else {
@@ -602,9 +640,8 @@ async function deliver(conv, x) {
     if (c.peerReadSeq && x.messageSequence <= c.peerReadSeq) x.status = 'read';
     box(conv).items.sort(order);
     c.lastSequence = Math.max(c.lastSequence || 0, x.messageSequence || 0);
-    // my own message moves my read pointer on the server too, so its
-    // unread count (lastSequence - readedSequence) does not count it
-    readUpTo(conv, x.messageSequence);
+    // the server moved my read pointer to my own message (no 1106 needed)
+    c.readedSequence = Math.max(c.readedSequence || 0, x.messageSequence || 0);
   } catch (e) {
     x.status = 'failed';
     x.error = (e && (e.msg || e.message)) || String(e);
@@ -615,29 +652,8 @@ async function deliver(conv, x) {
 
 export async function recall(conv, x) {
   const { type, peer } = parseConvId(conv);
-  if (type === 1) await recallInGroup(peer, x.messageKey);
-  else await S.im.recall(x.messageKey);
+  await S.im.recall(x.messageKey, type === 1 ? { groupId: peer } : undefined);
   applyRecall(conv, x.messageKey);
-}
-
-// Workaround until the SDK's recall() takes a group (SDK-NEEDS.md item 4):
-// the server wants {messageKey, groupId, conversationType: 1} for a group
-// message; send that packet and wait for its 1051 answer.
-function recallInGroup(groupId, messageKey) {
-  const im = S.im;
-  return new Promise((resolve, reject) => {
-    const done = (d) => {
-      clearTimeout(timer);
-      im.off('recallAck', done);
-      if (d && d.code === 200) resolve(d.data);
-      else reject(Object.assign(new Error((d && d.msg) || 'recall refused'), { code: d && d.code, msg: d && d.msg }));
-    };
-    const timer = setTimeout(() => { im.off('recallAck', done); reject(Object.assign(new Error('no recall answer'), { code: 'TIMEOUT' })); }, 10000);
-    im.on('recallAck', done);
-    if (!im._raw(CMD.MSG_RECALL, { messageKey: BigInt(messageKey), groupId, conversationType: 1 })) {
-      done({ code: 'CLOSED', msg: 'not connected' });
-    }
-  });
 }
 
 // ---------------------------------------------------------------- conversations

@@ -13,6 +13,8 @@ export declare class PetrelError extends Error {
   status?: number;
   path?: string;
   command?: number;
+  /** the refused send's messageId (ERROR 9998 and refused acks name it) */
+  messageId?: string;
 }
 
 export declare function parseJSON(text: string): any;
@@ -39,6 +41,17 @@ export interface Message {
   body: any; source: 'push' | 'sync' | 'gap';
 }
 
+/** A conversation row (syncConversationList, the `conversations` event, 5001 pushes). */
+export interface Conversation {
+  conversationId: string; conversationType: 0 | 1; fromId: string; toId: string;
+  isTop: number; isMute: number; readedSequence: number; lastSequence: number; unreadCount: number;
+  sequence: number; deleted?: boolean | number; updateTime: number;
+  /** 1:1 only: how far the peer has read this conversation (the peer's
+   * readedSequence); my messages with messageSequence ≤ it are read. Current
+   * when the row is read; a change of it alone does not bump `sequence`. */
+  peerReadSequence?: number;
+}
+
 export interface Ack {
   messageId: string; messageKey: string; messageSequence: number; messageTime?: number;
   toId?: string; groupId?: string; serverTime?: number;
@@ -47,6 +60,8 @@ export interface Ack {
 export interface SyncState {
   initialized: boolean | 'all'; msgCursor: string; conversationSeq: number; friendshipSeq: number;
   friendshipRequestSeq: number; friendshipGroupSeq: number; groupSeq: number; conv: Record<string, number>;
+  /** messageKeys whose recall was already told (the latest 500) */
+  recalled?: string[];
 }
 
 export interface RestOptions {
@@ -81,7 +96,7 @@ export interface Rest {
   getP2pMessageRange(q: object): Promise<{ dataList: any[]; hasMore: boolean }>;
   queryGroupMessageHistory(q: object): Promise<any>;
   // conversations
-  syncConversationList(lastSequence?: number, maxLimit?: number): Promise<SyncPage>;
+  syncConversationList(lastSequence?: number, maxLimit?: number): Promise<SyncPage<Conversation>>;
   syncConversationSet(lastSequence?: number, maxLimit?: number): Promise<SyncPage>;
   updateConversation(u: { conversationId: string; isTop?: number; isMute?: number }): Promise<any>;
   deleteConversation(conversationId: string): Promise<any>;
@@ -110,7 +125,7 @@ export interface Rest {
   addFriendGroupMember(groupName: string, toIds: string[]): Promise<any>;
   deleteFriendGroupMember(groupName: string, toIds: string[]): Promise<any>;
   syncFriendshipGroupList(lastSequence?: number, maxLimit?: number): Promise<SyncPage>;
-  // groups (seed paths; not yet tested against a server)
+  // groups (docs/API.md *Groups*)
   importGroup(g: object): Promise<any>;
   createGroup(g: { groupName: string; groupType?: number; member?: (string | { memberId: string; role?: number })[]; [k: string]: any }): Promise<any>;
   getGroupInfo(groupId: string): Promise<any>;
@@ -129,6 +144,11 @@ export interface Rest {
   exitGroup(groupId: string): Promise<any>;
   updateGroupMemberInfo(m: { groupId: string; memberId: string; alias?: string; role?: number; extra?: any }): Promise<any>;
   setGroupMemberSpeak(groupId: string, memberId: string, speakDate: number): Promise<any>;
+  applyJoinGroup(groupId: string, wording?: string): Promise<{ groupId: string; joined: boolean; group?: any; request?: any }>;
+  getJoinRequest(groupId: string, status?: number): Promise<{ groupId: string; dataList: any[] }>;
+  approveJoinRequest(groupId: string, requestId: number, status: 1 | 2): Promise<{ request: any; joined: boolean }>;
+  syncGroupMessage(groupId: string, lastSequence?: number, maxLimit?: number): Promise<SyncPage & { groupId: string }>;
+  getGroupReadCount(groupId: string, messageSequence: number): Promise<any>;
   // app and operations
   getAppSetting(): Promise<any>;
   updateAppSetting(fields: object): Promise<any>;
@@ -174,11 +194,13 @@ export declare class PetrelClient extends Emitter {
   sendReceiveAck(m: { fromId: string; messageKey: string; messageSequence: number; messageId?: string }): boolean;
   markRead(peerId: string, messageSequence: number): boolean;
   markGroupRead(groupId: string, messageSequence: number, fromId?: string): boolean;
-  recall(messageKey: string | bigint): Promise<{ fromId: string; toId: string; messageKey: string; messageSequence: number; conversationType: number }>;
+  /** 1:1: recall(key); a group message: recall(key, { groupId }) */
+  recall(messageKey: string | bigint, opt?: { groupId?: string }): Promise<{ fromId: string; toId: string; messageKey: string; messageSequence: number; conversationType: number }>;
   on(name: 'message' | 'p2pMessage' | 'p2pMessageSync' | 'groupMessage' | 'groupMessageSync', fn: (m: Message) => void): this;
   on(name: 'offlineMessages', fn: (list: Message[]) => void): this;
   on(name: 'kicked', fn: (e: { reason: string; userId: string; clientType: number; imei: string; byClientType?: number; byImei?: string }) => void): this;
   on(name: 'error', fn: (e: PetrelError) => void): this;
+  on(name: 'conversations', fn: (page: { dataList: Conversation[]; maxSequence: number; full: boolean }) => void): this;
   on(name: string, fn: (data: any) => void): this;
 }
 

@@ -343,7 +343,7 @@ export function createRest(o) {
     queryFriendOnlineStatus: () => call('/v1/user/queryFriendOnlineStatus', {}),
     queryUserOnlineStatus: (userIdList) => call('/v1/user/queryUserOnlineStatus', { userIdList }),
     // ---- messages
-    sendMessage: (m) => call('/v1/message/send', { fromId: auth.userId, ...m }),
+    sendMessage: (m) => call('/v1/message/send', m), // fromId: the server defaults it to the operator
     syncOfflineMessage: (lastSequence = 0, maxLimit = 100) =>
       call('/v1/message/syncOfflineMessage', { lastSequence: keyOf(lastSequence), maxLimit }),
     queryP2pMessageHistory: (q) => call('/v1/message/queryP2pMessageHistory', q),
@@ -401,6 +401,12 @@ export function createRest(o) {
     updateGroupMemberInfo: (m) => call('/v1/group/member/update', m),
     setGroupMemberSpeak: (groupId, memberId, speakDate) =>
       call('/v1/group/member/speak', { groupId, memberId, speakDate }),
+    applyJoinGroup: (groupId, wording) => call('/v1/group/applyJoinGroup', { groupId, wording }),
+    getJoinRequest: (groupId, status) => call('/v1/group/getJoinRequest', status === undefined ? { groupId } : { groupId, status }),
+    approveJoinRequest: (groupId, requestId, status) => call('/v1/group/approveJoinRequest', { groupId, requestId, status }),
+    syncGroupMessage: (groupId, lastSequence = 0, maxLimit = 100) =>
+      call('/v1/group/message/syncGroupMessage', { groupId, lastSequence, maxLimit }),
+    getGroupReadCount: (groupId, messageSequence) => call('/v1/group/message/getReadCount', { groupId, messageSequence }),
     // ---- app settings (admin) and operations
     getAppSetting: () => call('/v1/app/getSetting', {}),
     updateAppSetting: (fields) => call('/v1/app/updateSetting', fields),
@@ -528,6 +534,7 @@ export class PetrelClient extends Emitter {
     this._pending = new Map();       // messageId -> pending send
     this._recalls = [];              // FIFO of pending recalls
     this._sentIds = new Set();       // messageIds sent from this device (bounded)
+    this._recalled = new Set();      // messageKeys whose recall was told (bounded)
     this._convs = new Map();         // conversationId -> ordering state
     this._held = null;               // message packets held while syncing
     this._syncing = null;
@@ -539,12 +546,15 @@ export class PetrelClient extends Emitter {
       friendshipRequestSeq: s.friendshipRequestSeq || 0, friendshipGroupSeq: s.friendshipGroupSeq || 0,
       groupSeq: s.groupSeq || 0, conv: { ...(s.conv || {}) },
     };
+    for (const k of s.recalled || []) this._recalled.add(String(k));
     if (o.listeners) for (const [k, fn] of Object.entries(o.listeners)) if (typeof fn === 'function') this.on(k, fn);
   }
 
   /** JSON-serialisable sync cursors; pass back as `syncState` to resume. */
   getSyncState() {
-    return JSON.parse(JSON.stringify(this._st));
+    // with the latest recalls already told, so a resumed client does not
+    // tell them again when the sync hands the recalled messages out
+    return { ...JSON.parse(JSON.stringify(this._st)), recalled: [...this._recalled].slice(-500) };
   }
 
   /** Replace the token (REST and future logins). */
@@ -773,6 +783,9 @@ export class PetrelClient extends Emitter {
       case CMD.MSG_ACK: return this._onAck(d || {}, 'p2p');
       case CMD.GROUP_MSG_ACK: return this._onAck(d || {}, 'group');
       case CMD.MSG_RECALL_ACK: return this._onRecallAck(d || {});
+      case CMD.MSG_RECALL_NOTIFY: case CMD.MSG_RECALL_SYNC:
+        if (d && d.messageKey != null) this._rememberRecall(d.messageKey);
+        return this.emit(PUSH_EVENTS[cmd], d);
       case CMD.MSG_P2P: case CMD.MSG_P2P_SYNC: case CMD.MSG_GROUP: case CMD.MSG_GROUP_SYNC:
         if (this._held) { this._held.push([cmd, d]); return; }
         return this._onLiveMessage(cmd, d);
@@ -809,14 +822,17 @@ export class PetrelClient extends Emitter {
   }
 
   _onError(d) {
-    const err = new PetrelError(d.code, d.msg || 'error', { command: d.command });
+    const err = new PetrelError(d.code, d.msg || 'error', { command: d.command, messageId: d.messageId });
     this.emit('error', err);
     if (!this._loggedIn) {
       if (FATAL_LOGIN_CODES.has(d.code)) this._fail(err, false);
       return; // others (e.g. 61016 shutting down): the close follows and we retry
     }
     if (d.code === 61015) { this._fail(err, false); return; }
-    // a refused uplink: fail the oldest in-flight request of that command
+    // a refused send: the error names its messageId (docs/PROTOCOL.md *Errors*)
+    const named = typeof d.messageId === 'string' ? this._pending.get(d.messageId) : null;
+    if (named) { this._settleSend(named, err); return; }
+    // an older server without it: fail the oldest in-flight request of that command
     if (d.command === CMD.MSG_P2P || d.command === CMD.MSG_GROUP) {
       const kind = d.command === CMD.MSG_P2P ? 'p2p' : 'group';
       for (const p of this._pending.values()) {
@@ -889,6 +905,11 @@ export class PetrelClient extends Emitter {
     return p.promise;
   }
 
+  _rememberRecall(key) {
+    this._recalled.add(String(key));
+    if (this._recalled.size > 5000) this._recalled.delete(this._recalled.values().next().value);
+  }
+
   _rememberSent(id) {
     this._sentIds.add(id);
     if (this._sentIds.size > 5000) this._sentIds.delete(this._sentIds.values().next().value);
@@ -953,28 +974,37 @@ export class PetrelClient extends Emitter {
 
   /**
    * Recall a message I sent (MSG_RECALL 1050); resolves with the 1051 data.
+   * A group message needs its group: `recall(key, { groupId })`.
    * @param {string|bigint|number} messageKey
+   * @param {{groupId?: string}} [opt]
    */
-  recall(messageKey) {
+  recall(messageKey, opt = {}) {
     if (!this._loggedIn) return Promise.reject(new PetrelError('CLOSED', 'not connected'));
+    let body;
+    try { body = { messageKey: asKey(messageKey) }; } catch (e) { return Promise.reject(e); }
+    if (opt && opt.groupId != null) { body.groupId = String(opt.groupId); body.conversationType = 1; }
     return new Promise((resolve, reject) => {
-      const r = { resolve, reject, timer: null };
+      const r = { key: body.messageKey.toString(), resolve, reject, timer: null };
       r.timer = setTimeout(() => {
         const i = this._recalls.indexOf(r);
         if (i >= 0) this._recalls.splice(i, 1);
         reject(new PetrelError('TIMEOUT', 'no recall answer'));
       }, Math.max(this.opts.ackTimeoutMs * 2, 5000));
       this._recalls.push(r);
-      this._raw(CMD.MSG_RECALL, { messageKey: asKey(messageKey) });
+      this._raw(CMD.MSG_RECALL, body);
     });
   }
 
   _onRecallAck(d) {
     this.emit('recallAck', d);
-    const r = this._recalls.shift();
+    // the answer names its messageKey (refusals too); else the oldest
+    const key = d.data && d.data.messageKey != null ? String(d.data.messageKey) : null;
+    let i = key == null ? -1 : this._recalls.findIndex((x) => x.key === key);
+    if (i < 0) i = 0;
+    const r = this._recalls.splice(i, 1)[0];
     if (!r) return;
     clearTimeout(r.timer);
-    if (d.code === 200) r.resolve(d.data); else r.reject(new PetrelError(d.code, d.msg || 'recall refused'));
+    if (d.code === 200) { if (key != null) this._rememberRecall(key); r.resolve(d.data); } else r.reject(new PetrelError(d.code, d.msg || 'recall refused'));
   }
 
   /* ------------------------------------------------- ordered message delivery */
@@ -1001,6 +1031,25 @@ export class PetrelClient extends Emitter {
     const peer = isGroup ? d.groupId : (isSelf ? d.toId : d.fromId);
     if (peer == null || d.messageSequence == null) return;
     const type = isGroup ? 1 : 0;
+    // a recall that happened while I was away: syncOfflineMessage hands a
+    // recalled message out again after my cursor (delFlag 1, no body). One
+    // already delivered becomes a recall event (recallNotify, or recallSync
+    // for my own), once: not when the recall was heard live.
+    if (source === 'sync' && d.delFlag === 1 && d.messageKey != null) {
+      const cid = conversationId(type, me, peer);
+      const c = this._convs.get(cid);
+      const delivered = c && c.delivered != null ? c.delivered : this._st.conv[cid];
+      if (delivered != null && d.messageSequence <= delivered) {
+        if (!this._recalled.has(String(d.messageKey))) {
+          this._rememberRecall(d.messageKey);
+          const r = { fromId: d.fromId, toId: isGroup ? peer : d.toId, messageKey: d.messageKey,
+            messageSequence: d.messageSequence, conversationType: type, conversationId: cid, source: 'sync' };
+          if (isGroup) r.groupId = peer;
+          this.emit(isSelf ? 'recallSync' : 'recallNotify', r);
+        }
+        return;
+      }
+    }
     // my own message from this device: it resolves its pending send, but is not emitted
     if (isSelf && d.messageId != null && this._sentIds.has(d.messageId)) {
       const p = this._pending.get(d.messageId);
@@ -1128,6 +1177,51 @@ export class PetrelClient extends Emitter {
     }
   }
 
+  /**
+   * Group messages missed while away: syncOfflineMessage carries the 1:1
+   * ones only. Every group conversation whose lastSequence is past what was
+   * delivered catches up with syncGroupMessage from there (in order, once:
+   * the rows pass the same per-conversation sequence check).
+   */
+  async _syncGroupMessages(rows) {
+    const rest = this.rest;
+    if (!rows) {
+      rows = [];
+      let last = 0;
+      for (let i = 0; i < 1000; i++) {
+        const r = await rest.syncConversationList(last, 100);
+        const list = (r && r.dataList) || [];
+        rows.push(...list);
+        const top = list.reduce((x, row) => Math.max(x, row.sequence || 0), last);
+        if (r.completed || !list.length || top <= last) break;
+        last = top;
+      }
+    }
+    const prefix = `1_${this.userId}_`;
+    for (const row of rows) {
+      if (row.conversationType !== 1 || typeof row.conversationId !== 'string' || !row.conversationId.startsWith(prefix)) continue;
+      const cid = row.conversationId;
+      const groupId = cid.slice(prefix.length);
+      const live = this._convs.get(cid);
+      let from = live && live.delivered != null ? live.delivered : (this._st.conv[cid] ?? 0);
+      if (!(row.lastSequence > from)) continue;
+      for (let i = 0; i < 10000; i++) {
+        let r;
+        try {
+          r = await rest.syncGroupMessage(groupId, from, 100);
+        } catch (e) {
+          if (e && (e.status === 404 || e.code === 40006 || e.code === 40000 || e.code === 40018)) break; // no groups here, or no longer mine
+          throw e;
+        }
+        const list = (r && r.dataList) || [];
+        for (const m of list) this._ingest({ ...m, groupId }, true, false, 'sync');
+        const top = list.reduce((x, m) => Math.max(x, m.messageSequence || 0), from);
+        if (r.completed || !list.length || top <= from) break;
+        from = top;
+      }
+    }
+  }
+
   async _pages(fn, from, event, full) {
     let last = from;
     const all = [];
@@ -1155,8 +1249,10 @@ export class PetrelClient extends Emitter {
     const rest = this.rest;
     const seqs = await rest.getUserSequence();
     const groupSeq = seqs.groupSeq ?? seqs.maxGroupSeq ?? 0;
+    let convRows = null; // every conversation row, when this sync read them all
     if (full || seqs.conversationSeq > st.conversationSeq) {
       const { all, max } = await this._pages((a, b) => rest.syncConversationList(a, b), full ? 0 : st.conversationSeq, 'conversations', full);
+      if (full) convRows = all;
       if (full && this.opts.initialSync !== 'all') {
         for (const c of all) {
           if (st.conv[c.conversationId] == null || st.conv[c.conversationId] < c.lastSequence) st.conv[c.conversationId] = c.lastSequence || 0;
@@ -1203,6 +1299,7 @@ export class PetrelClient extends Emitter {
         }
         const top = BigInt(st.msgCursor);
         st.msgCursor = (cursor > top ? cursor : top).toString();
+        await this._syncGroupMessages(convRows);
       } finally {
         const batch = this._syncBatch;
         this._syncBatch = null;

@@ -102,10 +102,36 @@ export class Petreld {
       { encoding: 'utf8' }).trim();
   }
 
-  // An admin REST call (the tests use it only for settings no user may change).
+  // An admin REST call (settings no user may change, and the fixtures below).
   async admin(path, body) {
     const q = `appId=10000&identifier=admin&userSign=${encodeURIComponent(this.sign('admin'))}`;
     const r = await fetch(`${this.url}/v1/${path}?${q}`, { method: 'POST', body: JSON.stringify(body || {}) });
     return r.json();
+  }
+
+  // Fixtures, so that a test sets up what it needs itself instead of relying
+  // on what an earlier test left behind: an app-server account (password
+  // 'pass-' + name, as the UI helpers use) ...
+  async user(name) {
+    const r = await fetch(`${this.url}/app/v1/register`, { method: 'POST',
+      body: JSON.stringify({ userName: name, password: 'pass-' + name }) });
+    const d = await r.json();
+    if (d.code !== 200) throw new Error(`register ${name}: ${JSON.stringify(d)}`);
+    return name;
+  }
+
+  // ... a friendship both ways ...
+  async friends(a, b) {
+    for (const [x, y] of [[a, b], [b, a]]) {
+      const r = await this.admin('friendship/importFriendShip', { fromId: x, friendItem: [{ toId: y }] });
+      if (r.code !== 200 || !r.data.successId.includes(y)) throw new Error(`friends ${x}→${y}: ${JSON.stringify(r)}`);
+    }
+  }
+
+  // ... and a message sent by the server on someone's behalf.
+  async message(fromId, toId, content, messageId = `${fromId}-${toId}-${Math.random().toString(36).slice(2)}`) {
+    const r = await this.admin('message/send', { fromId, toId, messageId, messageBody: { type: 1, content } });
+    if (r.code !== 200) throw new Error(`message/send: ${JSON.stringify(r)}`);
+    return r.data;
   }
 }

@@ -4,7 +4,7 @@
 // conversation with day separators, timestamps, my messages' status
 // (sending, sent, delivered, read / read by N), recall of my recent messages,
 // and loads older pages when scrolled to the top.
-import { h, replace, avatar, icon, fmtTime, fmtShort, toast, modal } from '../dom.js';
+import { h, replace, avatar, icon, fmtTime, fmtShort, toast, modal, confirmDialog } from '../dom.js';
 import { t } from '../i18n.js';
 import * as store from '../store.js';
 import { S } from '../store.js';
@@ -62,7 +62,9 @@ export function chatListView(el, { go }) {
     const m = modal(store.convTitle(c), h('div', { class: 'actions', style: 'flex-direction:column;align-items:stretch' },
       h('button', { type: 'button', class: 'btn', onclick: () => act(() => store.setConvFlag(c.conversationId, 'isTop', !c.isTop)) }, c.isTop ? t('unpin') : t('pin')),
       h('button', { type: 'button', class: 'btn', onclick: () => act(() => store.setConvFlag(c.conversationId, 'isMute', !c.isMute)) }, c.isMute ? t('unmute') : t('mute')),
-      h('button', { type: 'button', class: 'btn danger', onclick: () => act(async () => { await store.removeConversation(c.conversationId); if (S.openConv === c.conversationId) go('/chats'); }) }, t('deleteChat'))),
+      // a group conversation cannot be removed (its row does not come back
+      // with the next message; the server refuses it): mute it or leave
+      c.conversationType === 1 ? null : h('button', { type: 'button', class: 'btn danger', onclick: () => act(async () => { await store.removeConversation(c.conversationId); if (S.openConv === c.conversationId) go('/chats'); }) }, t('deleteChat'))),
     [{ label: t('close') }]);
     async function act(f) {
       m.close();
@@ -91,6 +93,17 @@ export function chatView(el, { go, arg }) {
     : h('a', { class: 'icon-btn', href: '#/friend/' + encodeURIComponent(peer), 'aria-label': t('details'), title: t('details') }, icon('info'));
   const pinBtn = h('button', { type: 'button', class: 'icon-btn toggle', 'data-testid': 'pin', onclick: () => flag('isTop') }, icon('pin'));
   const muteBtn = h('button', { type: 'button', class: 'icon-btn toggle', 'data-testid': 'mute', onclick: () => flag('isMute') }, icon('mute'));
+  // removing the chat from the list: a visible control (the list's context
+  // menu needs a right click or the menu key, which a phone does not have).
+  // 1:1 only: the server refuses to delete a group conversation (50000).
+  const removeBtn = type === 1 ? null : h('button', {
+    type: 'button', class: 'icon-btn', 'data-testid': 'delete-chat', 'aria-label': t('deleteChat'), title: t('deleteChat'),
+    onclick: async () => {
+      const c = S.convs.get(conv);
+      if (!await confirmDialog(t('confirmDeleteChat', { name: c ? store.convTitle(c) : peer }), t('deleteChat'), true)) return;
+      try { await store.removeConversation(conv); go('/chats'); } catch (e) { toast(t('error', { msg: e.msg || e.message }), 'error'); }
+    },
+  }, icon('trash'));
   async function flag(field) {
     const c = S.convs.get(conv);
     try { await store.setConvFlag(conv, field, !(c && c[field])); } catch (e) { toast(t('error', { msg: e.msg || e.message }), 'error'); }
@@ -106,7 +119,7 @@ export function chatView(el, { go, arg }) {
   el.append(
     h('header', { class: 'pane-head chat-head' },
       h('a', { class: 'icon-btn only-phone', href: '#/chats', 'aria-label': t('back') }, icon('back')),
-      h('div', { class: 'grow' }, title, sub), pinBtn, muteBtn, infoLink),
+      h('div', { class: 'grow' }, title, sub), pinBtn, muteBtn, removeBtn, infoLink),
     list, note, composer);
 
   input.addEventListener('keydown', (e) => {
@@ -215,7 +228,8 @@ export function chatView(el, { go, arg }) {
       if (m.status === 'failed') {
         meta.append(h('button', { type: 'button', class: 'status failed', 'data-testid': 'status', 'data-status': 'failed', title: m.error || '', onclick: () => store.retry(conv, m) }, t('statusFailed')));
       } else {
-        const readers = m.readers ? m.readers.size : 0;
+        // live 2054 receipts, or the history row's readCount after a reload
+        const readers = Math.max(m.readers ? m.readers.size : 0, m.readCount || 0);
         const label = type === 1
           ? (readers ? t('readBy', { n: readers }) : m.status === 'sending' ? t('statusSending') : t('statusSent'))
           : ({ sending: t('statusSending'), sent: t('statusSent'), delivered: t('statusDelivered'), read: t('statusRead') })[m.status] || '';

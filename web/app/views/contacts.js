@@ -153,8 +153,9 @@ export function requestsView(el) {
 export function addFriendView(el) {
   const q = h('input', { type: 'search', id: 'user-search', placeholder: t('searchUsers'), autocomplete: 'off' });
   const results = h('div', { 'aria-live': 'polite' });
-  let page = 1, last = '';
-  const form = h('form', { class: 'row', role: 'search', onsubmit: (e) => { e.preventDefault(); page = 1; run(); } },
+  let page = 1, last = '', shown = null;
+  const outcome = new Map(); // userId -> 'requested' | 'friend': stays on the row after the toast is gone
+  const form = h('form', { class: 'row', role: 'search', onsubmit: (e) => { e.preventDefault(); page = 1; outcome.clear(); run(); } },
     h('label', { for: 'user-search', class: 'sr-only' }, t('searchUsers')), q,
     h('button', { type: 'submit', class: 'btn primary' }, t('search')));
   el.append(pageHead(t('addFriend')), h('div', { class: 'page' }, h('div', { class: 'card' }, form, h('div', { style: 'margin-top:12px' }, results))));
@@ -179,13 +180,16 @@ export function addFriendView(el) {
   }
 
   function show(rows, pg) {
+    shown = [rows, pg];
     if (!rows.length) { replace(results, h('p', { class: 'muted' }, t('noResults'))); return; }
     replace(results, rows.map((u) => {
       const isFriend = S.friends.has(u.userId);
+      const done = outcome.get(u.userId);
       return h('div', { class: 'req-row', 'data-testid': 'search-result', 'data-user': u.userId },
         avatar(u.nickName || u.userId, u.userId),
         h('div', { class: 'grow' }, h('div', { style: 'font-weight:600' }, u.nickName || u.userId), h('div', { class: 'muted' }, '@' + u.userId)),
-        isFriend ? h('span', { class: 'muted' }, t('alreadyFriend'))
+        done ? h('span', { class: 'muted', 'data-testid': 'add-result', 'data-added': done, role: 'status' }, done === 'friend' ? t('addedFriend') : t('requestPending'))
+          : isFriend ? h('span', { class: 'muted' }, t('alreadyFriend'))
           : h('button', { type: 'button', class: 'btn small primary', onclick: () => ask(u) }, t('sendRequest')));
     }), pg && pg.pages > 1 ? h('div', { class: 'actions', style: 'margin-top:10px' },
       h('button', { type: 'button', class: 'btn small', disabled: page <= 1, onclick: () => { page--; run(); } }, '‹'),
@@ -205,6 +209,8 @@ export function addFriendView(el) {
           try {
             const r = await S.im.rest.addFriend({ toId: u.userId, addWording: wording.value, remark: remark.value, addSource: 'search' });
             toast(r.added ? t('friendAdded', { name: u.nickName || u.userId }) : t('requestSent', { name: u.nickName || u.userId }));
+            outcome.set(u.userId, r.added ? 'friend' : 'requested');
+            if (shown) show(...shown);
           } catch (e) { err(e); return false; }
           return true;
         },

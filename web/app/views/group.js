@@ -81,7 +81,8 @@ export function groupView(el, { go, arg: gid }) {
         h('button', {
           type: 'button', class: 'btn danger', 'data-testid': 'leave-group',
           onclick: async () => {
-            if (isOwner && members.length > 1) { toast(t('ownerMustTransfer'), 'error'); return; }
+            // a dialog, not a toast: the reason stays until it has been read
+            if (isOwner && members.length > 1) { modal(t('leaveGroup'), h('p', { 'data-testid': 'owner-must-transfer' }, t('ownerMustTransfer')), [{ label: t('close'), kind: 'primary' }]); return; }
             if (!await confirmDialog(t('confirmLeave', { name: g.groupName }), t('leaveGroup'), true)) return;
             try { await S.im.rest.exitGroup(gid); g.left = true; store.changed('groups', 'convs'); go('/contacts'); } catch (e) { err(e); }
           },

@@ -13,6 +13,14 @@ export function meView(el, { go }) {
   el.append(h('header', { class: 'pane-head' }, h('h1', null, t('me'))), body);
   const err = (e) => toast(t('error', { msg: (e && (e.msg || e.message)) || String(e) }), 'error');
 
+  // which form was saved last: its "Saved." note stays (a toast goes away)
+  // until that form is edited again
+  let savedIn = null;
+  const savedNote = (form, text) => (savedIn === form
+    ? h('span', { class: 'saved-note', role: 'status', 'data-testid': 'saved', 'data-form': form }, text) : null);
+  const edited = (form) => () => { if (savedIn === form) { savedIn = null; const n = body.querySelector(`[data-testid=saved][data-form=${form}]`); if (n) n.remove(); } };
+  let statusText = '';
+
   function draw() {
     const me = S.me || { userId: S.auth.userId };
     const p = S.presence.get(S.auth.userId) || {};
@@ -32,26 +40,33 @@ export function meView(el, { go }) {
           try {
             await S.im.rest.setUserCustomerStatus(status.value.trim(), status.value.trim() ? 1 : 0);
             S.presence.set(S.auth.userId, { ...p, customText: status.value.trim() });
-            toast(status.value.trim() ? t('saved') : t('statusCleared'));
+            statusText = status.value.trim() ? t('saved') : t('statusCleared');
+            toast(statusText);
+            savedIn = 'status';
             store.changed('presence');
+            draw();
           } catch (ex) { err(ex); }
         },
+        oninput: edited('status'),
       }, h('div', { class: 'field' }, h('label', { for: 'me-status' }, t('customStatus')), status),
-      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn primary' }, t('setStatus')))),
+      h('div', { class: 'actions' }, savedNote('status', statusText), h('button', { type: 'submit', class: 'btn primary' }, t('setStatus')))),
       h('form', {
         class: 'card', style: 'padding:16px', onsubmit: async (e) => {
           e.preventDefault();
           try {
             const r = await S.im.rest.modifyUserInfo({ nickName: nick.value.trim(), selfSignature: sig.value, friendAllowType: approval.checked ? 2 : 1 });
             S.me = { ...me, ...r }; S.users.set(me.userId, S.me);
-            toast(t('saved')); store.changed('me', 'users');
+            toast(t('saved')); savedIn = 'profile';
+            store.changed('me', 'users');
+            draw();
           } catch (ex) { err(ex); }
         },
+        oninput: edited('profile'), onchange: edited('profile'),
       }, h('h2', null, t('profile')),
       h('div', { class: 'field' }, h('label', { for: 'me-nick' }, t('nickName')), nick),
       h('div', { class: 'field' }, h('label', { for: 'me-sig' }, t('signature')), sig),
       h('div', { class: 'field' }, h('label', { class: 'row', for: 'me-approval', style: 'color:inherit;font-size:14px' }, approval, t('needApproval'))),
-      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn' }, t('save')))),
+      h('div', { class: 'actions' }, savedNote('profile', t('saved')), h('button', { type: 'submit', class: 'btn' }, t('save')))),
       h('div', { class: 'card', style: 'padding:16px' },
         h('div', { class: 'field' }, h('label', { for: 'me-lang' }, t('language')), lang),
         h('button', { type: 'button', class: 'btn danger', 'data-testid': 'logout', style: 'width:100%', onclick: async () => { await store.logout(); go('/login'); } }, t('logout'))));
