@@ -43,6 +43,7 @@ static const workload_t workloads[] = {
     {"login", wl_login, "connect+login rate and latency; --storm: close all, reconnect all at once"},
     {"p2p", wl_p2p, "one-to-one messages, pairs 2i->2i+1, --window in flight per sender: msgs/s, latency"},
     {"rate", wl_rate, "one-to-one messages at a fixed total --rate msgs/s: latency at a sustainable load"},
+    {"fanout", wl_fanout, "one group of --members, --senders send 2104: fan-out time, deliveries/s, probes"},
 };
 #define NWORKLOADS (sizeof workloads / sizeof workloads[0])
 
@@ -77,7 +78,20 @@ static void usage(FILE *f)
             "  --sources A,B,...    bind connections round-robin to these 127.x source addresses\n"
             "                       (default: none, or 127.0.0.1..N when ports would run short)\n"
             "  --storm              login: reconnect storm after the first logins\n"
-            "  --timeout S          global deadline of the run (300)\n");
+            "  --timeout S          global deadline of the run (300)\n"
+            "  --first-user N       idle/login: users bench-N.. instead of bench-0.. (0), e.g. to\n"
+            "                       run next to another run against the same server\n"
+            "  --transport tcp|ws   tcp (default: --tcp) or WebSocket: GET /ws on --http, binary\n"
+            "                       frames through wslay (masked); --ws is the same as ws\n"
+            "\nfanout (also --window, --size, --warmup, --duration, --drain, --rate):\n"
+            "  --members M          group size; users bench-0..M-1 all log in (2000)\n"
+            "  --senders S          members 0..S-1 send MSG_GROUP 2104, --window (1) in flight\n"
+            "                       each, or --rate msgs/s in total (1)\n"
+            "  --probes P           extra connections (users bench-M..) doing PING round trips\n"
+            "                       throughout: other traffic must not stall (4)\n"
+            "  --probe-ms MS        pause between a probe's pong and its next PING (10)\n"
+            "  --singles N          one-shot fan-outs first: one message at a time to the idle\n"
+            "                       group, each waited for until every member has it (5)\n");
 }
 
 static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
@@ -190,6 +204,7 @@ enum {
     OPT_TCP = 256, OPT_SECRET, OPT_APP, OPT_CLIENT_TYPE, OPT_CONNS, OPT_CONCURRENCY, OPT_HOLD,
     OPT_HEARTBEAT, OPT_PID, OPT_SOURCES, OPT_STORM, OPT_TIMEOUT, OPT_HELP, OPT_HTTP, OPT_ADMIN,
     OPT_CLIENTS, OPT_WINDOW, OPT_SIZE, OPT_WARMUP, OPT_DURATION, OPT_RATE, OPT_DRAIN,
+    OPT_MEMBERS, OPT_SENDERS, OPT_PROBES, OPT_PROBE_MS, OPT_SINGLES, OPT_TRANSPORT, OPT_WS, OPT_FIRST_USER,
 };
 
 static const struct option long_opts[] = {
@@ -215,6 +230,14 @@ static const struct option long_opts[] = {
     {"duration", required_argument, NULL, OPT_DURATION},
     {"rate", required_argument, NULL, OPT_RATE},
     {"drain", required_argument, NULL, OPT_DRAIN},
+    {"members", required_argument, NULL, OPT_MEMBERS},
+    {"senders", required_argument, NULL, OPT_SENDERS},
+    {"probes", required_argument, NULL, OPT_PROBES},
+    {"probe-ms", required_argument, NULL, OPT_PROBE_MS},
+    {"singles", required_argument, NULL, OPT_SINGLES},
+    {"transport", required_argument, NULL, OPT_TRANSPORT},
+    {"ws", no_argument, NULL, OPT_WS},
+    {"first-user", required_argument, NULL, OPT_FIRST_USER},
     {NULL, 0, NULL, 0},
 };
 
@@ -245,14 +268,21 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, const workload_t *
     o->heartbeat_ms = 10000;
     o->timeout_s = 300;
     o->admin = "admin";
-    int is_msg = strcmp(o->workload, "p2p") == 0 || strcmp(o->workload, "rate") == 0;
-    o->window = strcmp(o->workload, "rate") == 0 ? 64 : 8;
+    int is_fanout = strcmp(o->workload, "fanout") == 0;
+    int is_msg = strcmp(o->workload, "p2p") == 0 || strcmp(o->workload, "rate") == 0 || is_fanout;
+    o->window = strcmp(o->workload, "rate") == 0 ? 64 : is_fanout ? 1 : 8;
+    o->members = 2000;
+    o->senders = 1;
+    o->probes = 4;
+    o->probe_ms = 10;
+    o->singles = 5;
+    int have_fanout_opt = 0, have_conns = 0;
     o->size = 64;
     o->warmup_s = 3;
     o->duration_s = 10;
     o->rate = 5000;
     o->drain_s = 2;
-    int have_target = 0, have_sources = 0, have_msg_opt = 0;
+    int have_target = 0, have_sources = 0, have_msg_opt = 0, have_rate = 0;
     uint32_t v;
 
     optind = 2;
@@ -293,6 +323,49 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, const workload_t *
         case OPT_CONNS:
             if (parse_u32(optarg, 1, 1000000, &o->conns) < 0)
                 return bad("--conns (1..1000000)", optarg);
+            have_conns = 1;
+            break;
+        case OPT_MEMBERS:
+            if (parse_u32(optarg, 2, 10000, &o->members) < 0)
+                return bad("--members (2..10000, the server's maxMemberCount limit)", optarg);
+            have_fanout_opt = 1;
+            break;
+        case OPT_SENDERS:
+            if (parse_u32(optarg, 1, 10000, &o->senders) < 0)
+                return bad("--senders (1..10000)", optarg);
+            have_fanout_opt = 1;
+            break;
+        case OPT_PROBES:
+            if (parse_u32(optarg, 0, 1000, &o->probes) < 0)
+                return bad("--probes (0..1000)", optarg);
+            have_fanout_opt = 1;
+            break;
+        case OPT_PROBE_MS:
+            if (parse_u32(optarg, 1, 10000, &o->probe_ms) < 0)
+                return bad("--probe-ms (1..10000)", optarg);
+            have_fanout_opt = 1;
+            break;
+        case OPT_SINGLES:
+            if (parse_u32(optarg, 0, 1000, &o->singles) < 0)
+                return bad("--singles (0..1000)", optarg);
+            have_fanout_opt = 1;
+            break;
+        case OPT_TRANSPORT:
+            if (strcmp(optarg, "tcp") == 0)
+                o->ws = 0;
+            else if (strcmp(optarg, "ws") == 0)
+                o->ws = 1;
+            else
+                return bad("--transport (tcp or ws)", optarg);
+            break;
+        case OPT_WS:
+            o->ws = 1;
+            break;
+        case OPT_FIRST_USER:
+            if (parse_u32(optarg, 0, 10000000, &o->first_user) < 0)
+                return bad("--first-user (0..10000000)", optarg);
+            if (strcmp(o->workload, "idle") != 0 && strcmp(o->workload, "login") != 0)
+                return bad("--first-user (only for idle and login)", optarg);
             break;
         case OPT_CONCURRENCY:
             if (parse_u32(optarg, 1, 1000000, &o->concurrency) < 0)
@@ -340,10 +413,12 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, const workload_t *
             have_msg_opt = 1;
             break;
         case OPT_RATE:
+            have_rate = 1;
             if (parse_u32(optarg, 1, 10000000, &o->rate) < 0)
                 return bad("--rate (1..10000000)", optarg);
-            if (strcmp(o->workload, "rate") != 0)
-                return bad("--rate (only for the rate workload)", optarg);
+            if (strcmp(o->workload, "rate") != 0 && !is_fanout)
+                return bad("--rate (only for the rate and fanout workloads)", optarg);
+            have_fanout_opt |= is_fanout;
             break;
         case OPT_DRAIN:
             if (parse_u32(optarg, 0, 600, &o->drain_s) < 0)
@@ -364,8 +439,15 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, const workload_t *
     }
     if (optind < argc)
         return bad("argument", argv[optind]);
-    if (!have_target)
+    if (o->ws && !o->have_http)
+        return bad("--http (the WebSocket transport connects to /ws on the HTTP port)", NULL);
+    if (!have_target && !o->ws)
         return bad("--tcp", NULL);
+    if (o->ws) {
+        /* the WebSocket gateway is /ws on the HTTP port */
+        o->target = o->http;
+        snprintf(o->target_str, sizeof o->target_str, "ws://%s/ws", o->http_str);
+    }
     if (!is_loopback(&o->target))
         return bad("--tcp: only loopback targets (127.0.0.0/8) are allowed", o->target_str);
     if (!o->secret || !*o->secret)
@@ -373,8 +455,22 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, const workload_t *
     if (o->storm && strcmp(o->workload, "login") != 0)
         return bad("--storm (only for the login workload)", o->workload);
     if (have_msg_opt && !is_msg)
-        return bad("--window/--size/--warmup/--duration/--drain (only for p2p and rate)",
+        return bad("--window/--size/--warmup/--duration/--drain (only for p2p, rate, fanout)",
                    o->workload);
+    if (have_fanout_opt && !is_fanout)
+        return bad("--members/--senders/--probes/--probe-ms/--singles (only for fanout)",
+                   o->workload);
+    if (is_fanout) {
+        if (have_conns)
+            return bad("--conns/--clients (fanout: use --members and --probes)", o->workload);
+        if (o->senders > o->members)
+            return bad("--senders (at most --members)", o->workload);
+        o->conns = o->members + o->probes;
+        if (!o->have_http)
+            return bad("--http (fanout creates its group through the REST API)", NULL);
+        if (!have_rate)
+            o->rate = 0;   /* closed loop unless --rate */
+    }
     if (is_msg && o->conns < 2)
         return bad("--clients (p2p and rate need at least 2)", "1");
     if (is_msg && (uint64_t)o->warmup_s + o->duration_s + o->drain_s + 60 > o->timeout_s)
@@ -409,9 +505,9 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!opts.have_http)
-        fprintf(stderr, "petrel-bench: no --http: users bench-0..bench-%" PRIu32
+        fprintf(stderr, "petrel-bench: no --http: users bench-%" PRIu32 "..bench-%" PRIu32
                         " must already exist (else LOGIN fails with 20001)\n",
-                opts.conns - 1);
+                opts.first_user, opts.first_user + opts.conns - 1);
     if (bench_init(b, &opts, opts.conns) == 0) {
         fprintf(stderr, "petrel-bench: %s against %s, %" PRIu32 " connections%s\n", wl->name,
                 opts.target_str, opts.conns, opts.pid ? "" : " (no --pid: server RSS/CPU not measured)");

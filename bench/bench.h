@@ -16,7 +16,10 @@
  *   wl_rate.c   workload "rate": one-to-one messages at a fixed total rate
  *   p2p.c       the engine both message workloads share (send, ack,
  *               receive, loss/duplicate/order checks, latency)
- *   users.c     setup: import the bench users through the REST API
+ *   wl_fanout.c workload "fanout": one large group, S senders, fan-out time
+ *   ws.c        the WebSocket transport (--transport ws): upgrade, wslay
+ *   users.c     setup: import the bench users (and other admin calls) through
+ *               the REST API
  *
  * Everything runs on one thread and one libuv loop.  A workload is written
  * as straight-line code: start something (bench_connect_range, ...), then
@@ -46,7 +49,7 @@
 typedef struct bench_opts {
     const char *workload;
     struct sockaddr_in target;
-    char target_str[64];
+    char target_str[80];
     const char *secret;
     const char *admin;       /* app admin identifier for importUser */
     struct sockaddr_in http; /* REST API, for importing the bench users */
@@ -68,6 +71,14 @@ typedef struct bench_opts {
     uint32_t duration_s;     /* measured interval */
     uint32_t rate;           /* rate: total msgs/s over all senders */
     uint32_t drain_s;        /* after the run: wait for acks and deliveries */
+    /* fanout: one group of `members` (bench-0..M-1), conns = members + probes */
+    uint32_t members;
+    uint32_t senders;        /* members 0..S-1 send */
+    uint32_t probes;         /* extra connections (not members) doing PING round trips */
+    uint32_t probe_ms;       /* pause between a probe's pong and its next PING */
+    uint32_t singles;        /* one-shot fan-outs before the sustained phase */
+    uint32_t first_user;     /* idle/login: users bench-<first_user + i> */
+    int ws;                  /* transport: 0 TCP (--tcp), 1 WebSocket (/ws on --http) */
     struct sockaddr_in sources[BENCH_MAX_SOURCES];
     uint32_t nsources;       /* 0 = let the kernel choose (no bind) */
     int sources_auto;        /* sources were picked automatically */
@@ -157,6 +168,8 @@ typedef struct bconn {
     uint32_t in_len, in_cap;
     uint8_t *login;           /* pre-encoded LOGIN frame */
     uint32_t login_len;
+    void *ws;                 /* --transport ws: wslay context once upgraded (ws.c) */
+    char ws_key[32];          /* Sec-WebSocket-Key sent */
 } bconn_t;
 
 typedef struct bench_counters {
@@ -179,6 +192,9 @@ typedef struct bench_hooks {
     void (*on_packet)(bench_t *b, bconn_t *c, int32_t cmd, const char *json, size_t len);
     /* A logged-in connection has just been lost (closed by the server/error). */
     void (*on_lost)(bench_t *b, bconn_t *c);
+    /* Optional: a pong (9999) on a logged-in connection (after net.c's own
+     * heartbeat accounting). */
+    void (*on_pong)(bench_t *b, bconn_t *c);
 } bench_hooks_t;
 
 enum bench_phase { PHASE_RAMP = 0, PHASE_HOLD, PHASE_END };
@@ -207,6 +223,7 @@ struct bench {
     hist_t ping_rtt;          /* us, PING -> pong */
     /* heartbeat scheduler: conns[i] pings at t0 + (i + k*n) * interval / n */
     uint64_t ping_interval_ns, ping_t0_ns, ping_seq;
+    uint32_t hb_n;            /* heartbeat only conns[0, hb_n) (0 = all) */
     uint64_t next_progress_ns;
     bench_counters_t cnt;
     uint64_t users_added, users_existing;   /* importUser before the run */
@@ -247,11 +264,36 @@ uint64_t bench_failures(const bench_t *b);
 /* Result fields every workload reports: options, counters, versions. */
 void bench_result_common(const bench_t *b, result_t *r);
 
+/* Write raw bytes to the socket (uv_try_write, the rest queued).  0 or -1. */
+int bench_write_raw(bconn_t *c, const uint8_t *data, size_t len);
+/* Decode the whole downlink frames of buf (as read from a TCP stream) and
+ * dispatch them; the bytes consumed, or -1 when the connection is closing. */
+long bench_feed(bconn_t *c, const uint8_t *buf, size_t len);
+
+/* ---- WebSocket transport (ws.c) ------------------------------------------ */
+
+/* After the TCP connect: send the upgrade request.  0 or -1. */
+int bws_start(bconn_t *c);
+/* Bytes read from the socket: handshake response, then WebSocket frames
+ * (the LOGIN goes out once upgraded).  0, or -1 if the connection closes. */
+int bws_input(bconn_t *c, const uint8_t *data, size_t len);
+/* One uplink packet as one binary message (masked).  0 or -1. */
+int bws_send(bconn_t *c, const uint8_t *data, size_t len);
+/* Free the wslay context (from the close callback only). */
+void bws_free(bconn_t *c);
+
 /* ---- users (users.c) ------------------------------------------------------ */
 
 /* Import bench-0 .. bench-<n-1> through the REST API at o->http (blocking;
  * setup only).  0 or -1 (message printed). */
 int bench_import_users(const bench_opts_t *o, uint32_t n, uint64_t *added, uint64_t *existing);
+
+/* POST path (e.g. "/v1/group/importGroup") with a JSON body as the app
+ * admin, on a fresh connection (setup only).  Returns the HTTP status (-1 on
+ * I/O errors) and the body's "code" in *code; the response body (truncated)
+ * in out when out_cap > 0. */
+int bench_admin_call(const bench_opts_t *o, const char *path, const char *body, size_t len,
+                     long long *code, char *out, size_t out_cap);
 
 /* ---- workloads --------------------------------------------------------- */
 
@@ -259,6 +301,7 @@ int wl_idle(bench_t *b, result_t *r);
 int wl_login(bench_t *b, result_t *r);
 int wl_p2p(bench_t *b, result_t *r);
 int wl_rate(bench_t *b, result_t *r);
+int wl_fanout(bench_t *b, result_t *r);
 
 /* ---- one-to-one message engine (p2p.c) --------------------------------- */
 

@@ -20,6 +20,10 @@
  *   i at t0 + (i + k*n) * interval / n, so n connections send n pings per
  *   interval evenly spread instead of in bursts.  The ticker also prints
  *   progress and enforces the global deadline.
+ * - --transport ws: the same connections carry WebSocket (ws.c): after the
+ *   TCP connect the upgrade request goes out instead of the LOGIN, reads go
+ *   to bws_input() (handshake, then wslay), and bench_send() queues one
+ *   binary message per packet.
  * - bench_run_until() is the only driver of the loop: UV_RUN_ONCE until a
  *   predicate holds, bounded by its own limit, the global deadline and an
  *   iteration cap; the ticker guarantees it wakes up at least every 20 ms.
@@ -79,7 +83,7 @@ static void on_write(uv_write_t *req, int status)
     }
 }
 
-static int conn_write(bconn_t *c, const uint8_t *data, size_t len)
+int bench_write_raw(bconn_t *c, const uint8_t *data, size_t len)
 {
     uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
     int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
@@ -129,7 +133,7 @@ int bench_send(bconn_t *c, int32_t command, const char *body, size_t body_len)
     if (!out)
         return -1;
     encode_up(b, out, need, command, NULL, 0, body, body_len);
-    int rc = conn_write(c, out, need);
+    int rc = b->o->ws ? bws_send(c, out, need) : bench_write_raw(c, out, need);
     if (out != b->wbuf)
         free(out);
     if (rc < 0) {
@@ -144,6 +148,7 @@ int bench_send(bconn_t *c, int32_t command, const char *body, size_t body_len)
 static void on_closed(uv_handle_t *h)
 {
     bconn_t *c = h->data;
+    bws_free(c);
     free(c->in);
     c->in = NULL;
     c->in_len = c->in_cap = 0;
@@ -233,6 +238,8 @@ static int on_packet(bconn_t *c, int32_t cmd, const char *json, size_t len)
             c->ping_out = 0;
             hist_add(&b->ping_rtt, (bench_now_ns() - c->t_ping_ns) / 1000);
         }
+        if (c->state == BC_READY && b->hooks && b->hooks->on_pong)
+            b->hooks->on_pong(b, c);
     } else if (cmd == PETREL_CMD_ERROR) {
         b->cnt.errors_rx++;
         b->cnt.last_error_code = error_code(json, len);
@@ -250,7 +257,7 @@ static int on_packet(bconn_t *c, int32_t cmd, const char *json, size_t len)
 
 /* Decode every whole frame of buf[0..len); returns the bytes consumed or -1
  * (connection closing). */
-static long feed(bconn_t *c, const uint8_t *buf, size_t len)
+long bench_feed(bconn_t *c, const uint8_t *buf, size_t len)
 {
     size_t off = 0;
     for (uint32_t guard = 0; off < len && guard < 1000000; guard++) {
@@ -310,6 +317,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     b->cnt.bytes_in += (uint64_t)nread;
     const uint8_t *data = (const uint8_t *)buf->base;
     size_t len = (size_t)nread;
+    if (b->o->ws) {
+        bws_input(c, data, len);
+        return;
+    }
     if (c->in_len) {
         /* Complete the partial frame first (bounded by BENCH_MAX_FRAME). */
         if ((size_t)c->in_len + len > BENCH_MAX_FRAME + PETREL_DOWN_HDR_LEN) {
@@ -329,7 +340,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         }
         memcpy(c->in + c->in_len, data, len);
         c->in_len = (uint32_t)need;
-        long used = feed(c, c->in, c->in_len);
+        long used = bench_feed(c, c->in, c->in_len);
         if (used < 0)
             return;
         size_t rest = c->in_len - (size_t)used;
@@ -342,7 +353,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         }
         return;
     }
-    long used = feed(c, data, len);
+    long used = bench_feed(c, data, len);
     if (used < 0)
         return;
     if ((size_t)used < len && keep_partial(c, data + used, len - (size_t)used) < 0)
@@ -365,7 +376,7 @@ static void on_connect(uv_connect_t *req, int status)
     c->state = BC_LOGGING_IN;
     int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (rc == 0)
-        rc = conn_write(c, c->login, c->login_len);
+        rc = b->o->ws ? bws_start(c) : bench_write_raw(c, c->login, c->login_len);
     if (rc < 0)
         fail(c, &b->cnt.fail_other, rc);
 }
@@ -495,13 +506,14 @@ void bench_heartbeat(bench_t *b, uint32_t interval_ms)
 
 static void heartbeat_tick(bench_t *b, uint64_t now)
 {
-    if (!b->ping_interval_ns || b->n == 0)
+    uint32_t n = b->hb_n && b->hb_n < b->n ? b->hb_n : b->n;
+    if (!b->ping_interval_ns || n == 0)
         return;
     /* Pings due so far; at most one round of n per tick (no catch-up burst). */
     uint64_t elapsed = now - b->ping_t0_ns;
-    uint64_t due = (uint64_t)((double)elapsed * (double)b->n / (double)b->ping_interval_ns);
-    for (uint32_t i = 0; i < b->n && b->ping_seq < due; i++, b->ping_seq++)
-        send_ping(&b->conns[b->ping_seq % b->n]);
+    uint64_t due = (uint64_t)((double)elapsed * (double)n / (double)b->ping_interval_ns);
+    for (uint32_t i = 0; i < n && b->ping_seq < due; i++, b->ping_seq++)
+        send_ping(&b->conns[b->ping_seq % n]);
     if (b->ping_seq < due)
         b->ping_seq = due;
 }
@@ -575,8 +587,9 @@ static int make_login(bench_t *b, bconn_t *c, int64_t now_s)
 {
     const bench_opts_t *o = b->o;
     char user[64], imei[64], token[PETREL_SIGN_MAX_TOKEN + 1], body[PETREL_SIGN_MAX_TOKEN + 160];
-    snprintf(user, sizeof user, "bench-%" PRIu32, c->idx);
-    int il = snprintf(imei, sizeof imei, "bench-dev-%" PRIu32, c->idx);
+    uint32_t u = c->idx + o->first_user;
+    snprintf(user, sizeof user, "bench-%" PRIu32, u);
+    int il = snprintf(imei, sizeof imei, "bench-dev-%" PRIu32, u);
     int tl = petrel_sign_make(o->secret, o->app_id, user, TOKEN_TTL_S, now_s, token, sizeof token);
     if (tl < 0)
         return -1;

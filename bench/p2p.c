@@ -351,7 +351,7 @@ static void hook_lost(bench_t *b, bconn_t *c)
     p->lost_conns++;
 }
 
-static const bench_hooks_t hooks = {hook_packet, hook_lost};
+static const bench_hooks_t hooks = {hook_packet, hook_lost, NULL};
 
 /* ---- timer: rate mode sending, progress -------------------------------------- */
 
