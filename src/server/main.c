@@ -57,6 +57,12 @@ int main(int argc, char **argv)
     if (s->nworkers > 255)
         s->nworkers = 255;
 
+    /* each worker listens with SO_REUSEPORT: make sure no other process
+     * does already, or connections would be split between the two */
+    if ((s->cfg.tcp_listen[0] && net_check_free(s->cfg.tcp_listen) < 0) ||
+        (s->cfg.http_listen[0] && net_check_free(s->cfg.http_listen) < 0))
+        return 1;
+
     store_config_t sc = {
         .data_dir = s->cfg.data_dir,
         .synchronous_full = s->cfg.store_sync_full,

@@ -170,6 +170,10 @@ void conn_input_frames(conn_t *c, const uint8_t *data, size_t len);
 
 /* tcp.c: listeners and the read path shared by all kinds */
 int net_listen(worker_t *w, uv_tcp_t *h, const char *hostport, uv_connection_cb cb);
+/* Before the workers listen: 0 if nobody listens on hostport yet, -1
+ * (logged) if the address is bad or taken -- by another petreld too,
+ * whose SO_REUSEPORT sockets would otherwise share the port with ours. */
+int net_check_free(const char *hostport);
 void tcp_on_connection(uv_stream_t *srv, int status);
 void conn_start_read(conn_t *c);
 

@@ -81,6 +81,33 @@ int net_listen(worker_t *w, uv_tcp_t *h, const char *hostport, uv_connection_cb 
     return 0;
 }
 
+int net_check_free(const char *hostport)
+{
+    struct sockaddr_storage ss;
+    if (parse_hostport(hostport, &ss) < 0) {
+        LOGE("bad listen address", "addr=%s", hostport);
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    /* SO_REUSEADDR (connections of a previous run in TIME_WAIT are fine)
+     * but not SO_REUSEPORT: a socket listening there makes this fail */
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    socklen_t sl = ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    int rc = bind(fd, (struct sockaddr *)&ss, sl);
+    int err = errno;
+    close(fd);
+    if (rc < 0) {
+        LOGE(err == EADDRINUSE ? "address already in use (is another petreld running?)"
+                               : "cannot bind",
+             "addr=%s err=\"%s\"", hostport, strerror(err));
+        return -1;
+    }
+    return 0;
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;

@@ -167,3 +167,24 @@ def test_bad_configuration_refused(tmp_path, flag):
     assert r.returncode != 0, "petreld exited 0 with invalid option %s" % flag
     assert r.stderr.strip(), "no error message for %s" % flag
     assert not sanitizer_report(r.stderr.decode("utf-8", "replace"))
+
+
+@pytest.mark.parametrize("which", ["tcp", "http"])
+def test_second_server_on_the_same_port_refused(server, tmp_path, which):
+    """Workers listen with SO_REUSEPORT; without a check a second petreld
+    on the same port would silently share its connections."""
+    s1 = server()
+    tcp = s1.tcp_port if which == "tcp" else free_port()
+    http = s1.http_port if which == "http" else free_port()
+    argv = [PETRELD, "--data-dir=%s" % (tmp_path / "other"), "--app-secret=x",
+            "--tcp-listen=127.0.0.1:%d" % tcp, "--http-listen=127.0.0.1:%d" % http]
+    try:
+        r = subprocess.run(argv, capture_output=True, timeout=5 * SLOW, env=child_env())
+    except subprocess.TimeoutExpired:
+        pytest.fail("a second petreld started on the %s port of a running one" % which)
+    err = r.stderr.decode("utf-8", "replace")
+    assert r.returncode == 1 and "already in use" in err, (r.returncode, err)
+    assert not sanitizer_report(err)
+    assert s1.alive()
+    st, doc = s1.api("/v1/user/getUserSequence", {})
+    assert st == 200 and doc["code"] == 200, doc
