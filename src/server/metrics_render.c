@@ -144,6 +144,15 @@ char *metrics_render(struct server *s, size_t *len)
     }
     put(&b, "petrel_store_commit_seconds_sum %.6f\npetrel_store_commit_seconds_count %llu\n",
         (double)st.commit_us_total / 1e6, (unsigned long long)st.commits);
+    put(&b, "# HELP petrel_store_checkpoints_total WAL checkpoints by the checkpointer thread "
+            "(passes) and by the writer between batches.\n"
+            "# TYPE petrel_store_checkpoints_total counter\n"
+            "petrel_store_checkpoints_total{by=\"checkpointer\"} %llu\n"
+            "petrel_store_checkpoints_total{by=\"writer\"} %llu\n",
+        (unsigned long long)st.ckpt_passes, (unsigned long long)st.ckpt_writer);
+    counter(&b, "petrel_store_wal_restarts_total",
+            "Writer checkpoints that copied the whole WAL, which then starts over.",
+            st.ckpt_complete);
 
     if (b.oom) {
         free(b.p);

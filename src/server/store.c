@@ -502,6 +502,8 @@ static void *writer_main(void *p)
                 ops[i]->done(ops[i]->arg, ops[i]->rc);
             op_free(ops[i]);
         }
+        if (st->bops->after_batch)
+            st->bops->after_batch(st->be);
         if (st->commit_delay_us)
             st->last_commit_end_us = mono_us();
     }
@@ -1913,6 +1915,8 @@ void store_get_stats(store_t *st, store_stats_t *out)
     *out = st->stats;
     out->queued = st->queued;
     pthread_mutex_unlock(&st->mu);
+    if (st->bops->stats)
+        st->bops->stats(st->be, out);
 }
 
 /* ---- groups ---- */

@@ -61,6 +61,12 @@ typedef struct store_config {
      * sequences, per-app last message key); a miss costs one indexed read
      * on the writer (0 = 100000, at least 16). */
     size_t seq_cache_max;
+    /* Addition: WAL checkpoints on a thread of their own once the WAL holds
+     * this many pages (4 KiB each); the writer copies the rest itself
+     * between batches past 2 x, and waits for a full checkpoint at 8 x.
+     * 0 = SQLite's default: a checkpoint inside the COMMIT that passes
+     * 1000 pages, on the writer thread. */
+    int wal_checkpoint_pages;
 } store_config_t;
 
 #define STORE_COMMIT_ENOUGH 64 /* queued writes that end a commit delay */
@@ -105,6 +111,11 @@ typedef struct store_stats {
      * bound >= its latency, so the buckets sum to commits.  Not
      * cumulative: a Prometheus exporter adds them up for le="...". */
     uint64_t commit_hist[STORE_HIST_BUCKETS];
+    /* Addition: WAL checkpoints (store_config_t.wal_checkpoint_pages; all
+     * 0 when SQLite's own autocheckpoint runs them inside COMMIT). */
+    uint64_t ckpt_passes;      /* checkpointer thread passes */
+    uint64_t ckpt_writer;      /* checkpoints the writer ran between batches */
+    uint64_t ckpt_complete;    /* ... that copied the whole WAL (it then starts over) */
 } store_stats_t;
 
 typedef void (*store_done_fn)(void *arg, int rc);

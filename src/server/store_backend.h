@@ -88,6 +88,9 @@ typedef struct store_backend_ops {
     int (*tx_begin)(store_backend_t *be);
     int (*tx_commit)(store_backend_t *be);  /* on failure the caller still calls tx_rollback */
     void (*tx_rollback)(store_backend_t *be);
+    /* Between two transactions, after the callbacks (housekeeping such as
+     * finishing a checkpoint).  May be NULL. */
+    void (*after_batch)(store_backend_t *be);
     /* Isolate one op inside the transaction (a savepoint in SQL terms).
      * op_end(failed=1) undoes just that op; a non-zero return from either
      * means the whole transaction is lost and must be rolled back. */
@@ -128,6 +131,8 @@ typedef struct store_backend_ops {
                            const char *text, int status, int64_t now_ms);
 
     /* Any thread. */
+    /* Backend counters into the checkpoint fields of *out.  May be NULL. */
+    void (*stats)(store_backend_t *be, store_stats_t *out);
     int (*app_get)(store_backend_t *be, int32_t app_id, store_app_t *out);
     int (*app_list)(store_backend_t *be, store_app_t **out, size_t *n);
     int (*ping)(store_backend_t *be);

@@ -501,6 +501,7 @@ struct store_backend {
     sqlite3_stmt *w[WQ_COUNT];
     sqlite3_stmt *x[SQLX_SLOTS]; /* store_sqlite_int.h */
     seqcache_t cache;
+    sqlite_ckpt_t *ckpt; /* NULL: SQLite's autocheckpoint */
 
     pthread_mutex_t rmu;  /* guards rfree */
     pthread_cond_t rcv;   /* a connection went back on rfree */
@@ -766,6 +767,7 @@ static void sqlite_close(store_backend_t *be)
             log_err(c->db, "close reader");
     }
     free(be->rpool);
+    sqlite_ckpt_stop(be->ckpt);
     cache_free(&be->cache);
     for (int k = 0; k < WQ_COUNT; k++)
         sqlite3_finalize(be->w[k]);
@@ -842,6 +844,9 @@ static int sqlite_open(const store_config_t *cfg, store_backend_t **out)
         be->rpool[i].next_free = be->rfree;
         be->rfree = &be->rpool[i];
     }
+    if (rc == 0 && cfg->wal_checkpoint_pages > 0)
+        rc = sqlite_ckpt_start(path, be->wdb, cfg->wal_checkpoint_pages, cfg->synchronous_full,
+                               busy_ms, &be->ckpt);
     free(path);
     if (rc != 0) {
         sqlite_close(be);
@@ -885,6 +890,22 @@ static void sqlite_tx_rollback(store_backend_t *be)
     /* SQLite may already have rolled back by itself (I/O error, full disk). */
     if (!sqlite3_get_autocommit(be->wdb) && run(be->w[WQ_ROLLBACK]) != 0)
         log_err(be->wdb, "ROLLBACK");
+}
+
+static void sqlite_after_batch(store_backend_t *be)
+{
+    sqlite_ckpt_after_batch(be->ckpt);
+}
+
+static void sqlite_stats(store_backend_t *be, store_stats_t *out)
+{
+    if (!be->ckpt)
+        return;
+    sqlite_ckpt_stats_t cs;
+    sqlite_ckpt_stats(be->ckpt, &cs);
+    out->ckpt_passes = cs.passes;
+    out->ckpt_writer = cs.writer_tails + cs.writer_restarts;
+    out->ckpt_complete = cs.complete;
 }
 
 static int sqlite_op_begin(store_backend_t *be)
@@ -3173,6 +3194,8 @@ const store_backend_ops_t store_sqlite_backend = {
     .tx_begin = sqlite_tx_begin,
     .tx_commit = sqlite_tx_commit,
     .tx_rollback = sqlite_tx_rollback,
+    .after_batch = sqlite_after_batch,
+    .stats = sqlite_stats,
     .op_begin = sqlite_op_begin,
     .op_end = sqlite_op_end,
     .app_put = sqlite_app_put,

@@ -50,6 +50,27 @@ int sqlx_take_change(store_backend_t *be, int32_t app_id, const char *owner, int
 int sqlx_user_check(store_backend_t *be, int32_t app_id, const char *user_id, int sender,
                     int *reject);
 
+/* store_sqlite_ckpt.c: WAL checkpoints on a thread of their own (see the
+ * top of that file).  start: open the checkpointer's connection to path,
+ * start its thread, and take over wdb's WAL hook (SQLite's autocheckpoint
+ * is off from then on); pages = WAL frames that wake the checkpointer.
+ * after_batch: writer thread, between two transactions.  stop: join the
+ * thread and close its connection (before the writer's connection closes).
+ * All safe on NULL but start. */
+typedef struct sqlite_ckpt sqlite_ckpt_t;
+typedef struct sqlite_ckpt_stats {
+    uint64_t passes;          /* checkpointer passes (PASSIVE) */
+    uint64_t busy;            /* ... that found the lock taken or failed */
+    uint64_t writer_tails;    /* writer PASSIVE checkpoints of the tail */
+    uint64_t writer_restarts; /* writer RESTART checkpoints (WAL at the hard limit) */
+    uint64_t complete;        /* writer checkpoints that copied the whole WAL */
+} sqlite_ckpt_stats_t;
+int sqlite_ckpt_start(const char *path, sqlite3 *wdb, int pages, int synchronous_full,
+                      int busy_ms, sqlite_ckpt_t **out);
+void sqlite_ckpt_after_batch(sqlite_ckpt_t *c);
+void sqlite_ckpt_stats(sqlite_ckpt_t *c, sqlite_ckpt_stats_t *out);
+void sqlite_ckpt_stop(sqlite_ckpt_t *c);
+
 /* store_sqlite_group.c: the group ops and reads (store_backend.h). */
 int sqlg_write(store_backend_t *be, store_group_op_t *op, int64_t now_ms);
 int sqlg_get(store_backend_t *be, int32_t app_id, const char *group_id, store_group_t *out);

@@ -6,6 +6,11 @@ be stored exactly once with its acked key and sequence; resending all
 bob, logged in throughout (reconnecting after the restart), never gets the
 same messageKey twice.
 
+It runs twice: with the default WAL checkpoint setting, and with
+--store-wal-checkpoint-pages=64, where checkpoints on the checkpointer
+thread and WAL restarts by the writer happen all through the burst, so
+the kill lands in or between them.
+
 PETREL_CRASH_RUNS=N repeats the test N times (default 1)."""
 import collections
 import os
@@ -87,10 +92,24 @@ def stored(srv):
     return by_mid, rows
 
 
+def scrape(srv, name):
+    """Sum of a /metrics family's samples by label text, e.g. {'by="writer"': 3}."""
+    st, _, body = pp.http_get(srv.http_port, "/metrics", timeout=10 * SLOW)
+    assert st == 200
+    out = {}
+    for ln in body.decode().splitlines():
+        if ln.startswith(name):
+            key, _, v = ln.rpartition(" ")
+            out[key[len(name):].strip("{}")] = float(v)
+    return out
+
+
+@pytest.mark.parametrize("wal_pages", [None, 64])
 @pytest.mark.parametrize("run", range(RUNS))
-def test_kill_9_mid_burst(server, run):
+def test_kill_9_mid_burst(server, run, wal_pages):
     t_start = time.monotonic()
-    s1 = server()
+    flags = ["--store-wal-checkpoint-pages=%d" % wal_pages] if wal_pages else []
+    s1 = server(*flags)
     s1.ensure_users(["alice", "bob"])
     bob = Receiver(Dev(s1, "bob", IOS, "tcp"))
     bob.start()
@@ -120,7 +139,7 @@ def test_kill_9_mid_burst(server, run):
     t_crash = time.monotonic()
 
     # restart on the same data directory
-    s2 = server(data_dir=s1.data_dir, app_secret=s1.secret)
+    s2 = server(*flags, data_dir=s1.data_dir, app_secret=s1.secret)
     s2.ensure_users(["alice", "bob"])
     bob.next.put(Dev(s2, "bob", IOS, "tcp"))
 
@@ -175,3 +194,7 @@ def test_kill_9_mid_burst(server, run):
           % (run, len(first), n_after_crash, len(bob.got), len(gaps),
              t_crash - t_start, time.monotonic() - t_start))
     assert alice.c.ping().command == pp.PING
+    if wal_pages:
+        ck = scrape(s2, "petrel_store_checkpoints_total")
+        assert ck.get('by="checkpointer"', 0) > 0 and ck.get('by="writer"', 0) > 0, ck
+        assert scrape(s2, "petrel_store_wal_restarts_total").get("", 0) > 0
