@@ -4,6 +4,7 @@
  * the commit acks and fans out on the sender's worker.
  */
 #include "server/msg.h"
+#include "server/jtmpl.h"
 
 #include "server/apps.h"
 #include "server/gateway.h"
@@ -106,6 +107,15 @@ json_t *msg_content_json(const store_msg_t *m, int client_type, const char *imei
     return o;
 }
 
+/* The 1103 to the receiver's devices, the 1108 to the sender's others. */
+static size_t fanout_text(server_t *s, const store_msg_t *m, const char *txt, size_t len,
+                          uint64_t except_conn)
+{
+    size_t reached = gw_push_user(s, m->app_id, m->to_id, PETREL_CMD_MSG_P2P, txt, len, 0);
+    gw_push_user(s, m->app_id, m->from_id, PETREL_CMD_MSG_P2P_SYNC, txt, len, except_conn);
+    return reached;
+}
+
 size_t msg_fanout(server_t *s, const store_msg_t *m, int client_type, const char *imei,
                   uint64_t except_conn)
 {
@@ -114,11 +124,28 @@ size_t msg_fanout(server_t *s, const store_msg_t *m, int client_type, const char
     json_decref(o);
     if (!txt)
         return 0;
-    size_t len = strlen(txt);
-    size_t reached = gw_push_user(s, m->app_id, m->to_id, PETREL_CMD_MSG_P2P, txt, len, 0);
-    gw_push_user(s, m->app_id, m->from_id, PETREL_CMD_MSG_P2P_SYNC, txt, len, except_conn);
+    size_t reached = fanout_text(s, m, txt, strlen(txt), except_conn);
     free(txt);
     return reached;
+}
+
+/* The pushed message's keys that only the commit decides, in
+ * msg_content_json's order. */
+static const char *const COMMIT_KEYS[] = {"messageKey", "messageSequence", "serverTime"};
+
+/* On the sender's worker: the push rendered ahead, with gaps for the
+ * commit's numbers, so the writer only splices them in (jtmpl.h). */
+static int fanout_template(const store_msg_t *m, int client_type, const char *imei,
+                           jtmpl_t *t)
+{
+    store_msg_t h = *m;
+    h.message_key = JTMPL_HOLE + 0;
+    h.sequence = JTMPL_HOLE + 1;
+    h.created_at = JTMPL_HOLE + 2;
+    json_t *o = msg_content_json(&h, client_type, imei);
+    int rc = o ? jtmpl_make(t, o, COMMIT_KEYS, 3) : -1;
+    json_decref(o);
+    return rc;
 }
 
 /* ---- send ---------------------------------------------------------------------- */
@@ -131,6 +158,7 @@ typedef struct send_job {
     char imei[PETREL_DEFAULT_MAX_IMEI * 4 + 1];
     int rc;
     size_t reached;     /* receiver devices the message was pushed to */
+    jtmpl_t push;       /* the 1103 with gaps for key, sequence, server time */
     store_msg_t m;
 } send_job_t;
 
@@ -138,6 +166,7 @@ static void send_job_free(send_job_t *j)
 {
     free(j->m.body);
     free(j->m.extra);
+    jtmpl_free(&j->push);
     free(j);
 }
 
@@ -217,8 +246,16 @@ static void send_done(void *arg, int rc)
         idem_ack_t a = {j->m.message_key, j->m.sequence, j->m.created_at};
         idem_put(j->m.app_id, j->m.from_id, j->m.message_id, &a);
     }
-    if (rc == 0 && !j->m.reject && !j->m.duplicate)
-        j->reached = msg_fanout(j->srv, &j->m, j->client_type, j->imei, j->conn_id);
+    if (rc == 0 && !j->m.reject && !j->m.duplicate) {
+        int64_t v[3] = {j->m.message_key, j->m.sequence, j->m.created_at};
+        size_t len;
+        char *txt = jtmpl_fill(&j->push, v, &len);
+        if (txt)
+            j->reached = fanout_text(j->srv, &j->m, txt, len, j->conn_id);
+        else /* no template (allocation failure): render it here */
+            j->reached = msg_fanout(j->srv, &j->m, j->client_type, j->imei, j->conn_id);
+        free(txt);
+    }
     if (worker_post(j->srv, j->worker, send_committed, j) < 0)
         send_job_free(j);
 }
@@ -261,6 +298,7 @@ static int on_send(conn_t *c, json_t *body)
         j->m.message_time = now_ms();
     j->m.message_key = msgkey_next(s->cfg.node_id, now_ms());
     j->m.flags = msg_check_flags(s, c->app_id);
+    fanout_template(&j->m, j->client_type, j->imei, &j->push); /* empty on failure */
     int rc = store_msg_p2p(s->store, &j->m, send_done, j);
     if (rc < 0) {
         ack(c, PETREL_ERR_SYSTEM, "storage unavailable: resend later", &j->m);
