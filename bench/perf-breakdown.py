@@ -15,11 +15,11 @@ import collections
 import sys
 
 CATEGORIES = [
-    ("writer: WAL checkpoint (inside COMMIT)", ["sqlite3WalCheckpoint", "sqlite3_wal_checkpoint_v2"]),
+    ("WAL checkpoints (checkpointer thread, writer tail)", ["sqlite3WalCheckpoint", "sqlite3_wal_checkpoint_v2"]),
     ("writer: fdatasync", ["fdatasync", "__x64_sys_fdatasync"]),
     ("writer: COMMIT (WAL frame writes)", ["sqlite_tx_commit"]),
-    ("writer: page-cache spill inside the tx", ["sqlite3PcacheFetchStress"]),
-    ("writer: fan-out 1103 + idem_put (send_done)", ["send_done"]),
+    ("writer: page cache full: recycle or spill a page", ["sqlite3PcacheFetchStress"]),
+    ("writer: fan-out 1103/1108 + idem_put (send_done)", ["send_done"]),
     ("writer: 2 history rows (history_insert)", ["history_insert"]),
     ("writer: body row (body_insert)", ["body_insert"]),
     ("writer: 2 conversations (conv_on_message)", ["conv_on_message"]),
