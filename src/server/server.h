@@ -187,7 +187,6 @@ int http_request_pending(conn_t *c);
 int ws_upgrade(conn_t *c, const uint8_t *rest, size_t rest_len);
 void ws_on_data(conn_t *c, const uint8_t *data, size_t len);
 int ws_send_frame(conn_t *c, frame_t *f);
-void ws_send_pending(conn_t *c);            /* wslay -> outq, at flush time */
 void ws_close_with(conn_t *c, uint16_t code, const char *reason);
 void ws_state_free(conn_t *c);
 
