@@ -4,20 +4,31 @@
  * Each binary message carries exactly one uplink packet; text frames are
  * refused with close code 1003.
  *
- * Input goes through wslay's event API, which reassembles fragments,
- * answers pings and replies to a close; whatever it wants to send (pongs,
- * close replies) is moved to the output queue right after each read.
- * Downlink packets and our own close frames are framed here, one unmasked
- * frame each, straight into the output queue: they are batched like TCP
- * output, and a close goes out after the data queued before it.
+ * wslay does all the framing, both ways; nothing here builds or parses a
+ * frame on its own.
  *
- * Memory: a wslay context is ~8.5 KB (two 4 KiB buffers), so a connection
- * holds one only while it needs it: it is created when bytes arrive and
- * freed when the read leaves the input between messages (no partial frame,
- * no fragmented message in progress) with nothing queued in wslay and no
- * close under way -- then a fresh context is equivalent.  ws_track follows
- * the frame headers of the bytes handed to wslay to tell where it stands.
- * An idle connection holds only ws_state_t.
+ * Input goes through wslay's event API, which parses the frames, unmasks
+ * and validates them, reassembles fragments, answers pings and replies to
+ * a close; whatever it wants to send (pongs, close replies) is moved to the
+ * output queue right after each read.
+ *
+ * Output: downlink packets and our own close frames are built by wslay's
+ * frame API (wslay_frame_send), one unfragmented unmasked frame each,
+ * through a single send-only frame context per worker shared by all its
+ * connections (ws_tx_t).  Its send callback copies the header and payload
+ * into one frame_t that goes straight into the output queue: batched like
+ * TCP output, one allocation per packet, and a close goes out after the
+ * data queued before it.  The connection's own event context is not
+ * needed to send.
+ *
+ * Memory: a wslay event context is ~8.5 KB (two 4 KiB buffers), so a
+ * connection holds one only while its input needs it: it is created when
+ * bytes arrive and freed when the read leaves the input between messages
+ * (no partial frame, no fragmented message in progress) with nothing
+ * queued in wslay and no close under way -- then a fresh context is
+ * equivalent.  ws_track only follows the frame lengths of the bytes handed
+ * to wslay to know when that is; it checks nothing (wslay does).  An idle
+ * connection holds only ws_state_t.
  */
 #include "server/server.h"
 
@@ -39,9 +50,12 @@ typedef struct ws_state {
     uint8_t close_sent;          /* our close frame is queued: nothing may follow */
 } ws_state_t;
 
-/* Follow the frame boundaries of the byte stream handed to wslay.  The
- * header layout alone decides them (RFC 6455 5.2); anything wslay refuses
- * ends the connection, so the two never need to agree on a bad stream. */
+/* Follow the frame boundaries of the byte stream handed to wslay, only to
+ * tell when the input is between messages and the event context may go.
+ * wslay parses, unmasks and validates the same bytes and delivers the
+ * messages; this reads just the lengths and the FIN bit of each header
+ * (RFC 6455 5.2).  Anything wslay refuses ends the connection, so the two
+ * never need to agree on a bad stream. */
 static void ws_track(ws_state_t *st, const uint8_t *p, size_t n)
 {
     while (n) {
@@ -133,33 +147,113 @@ static const struct wslay_event_callbacks ws_callbacks = {
     ws_recv_cb, ws_send_cb, NULL, NULL, NULL, NULL, ws_msg_cb,
 };
 
-/* One unmasked, unfragmented frame into the output queue. */
+/* ---- output ---------------------------------------------------------
+ * Every frame the server sends is built by wslay.  Downlink packets and our
+ * own close frames go through wslay's frame API with one frame context per
+ * worker (~4.2 KB, made on first use), shared by all its connections --
+ * they are only written to from their worker's thread -- and used only for
+ * sending (its input buffer is never touched).  Its send callback copies
+ * the header and the payload into one frame_t, so a packet is still one
+ * allocation. */
+typedef struct ws_tx {
+    wslay_frame_context_ptr ctx;
+    frame_t *f;  /* the frame being filled */
+    size_t off;
+} ws_tx_t;
+
+/* Longest header of an unmasked frame: 2 bytes + 8 of extended length. */
+#define WS_MAX_HDR 10
+
+static ssize_t ws_tx_send_cb(const uint8_t *data, size_t len, int flags, void *user)
+{
+    (void)flags;
+    ws_tx_t *tx = user;
+    if (!tx->f || len > tx->f->len - tx->off)
+        return -1; /* cannot happen: the frame has room for header + payload */
+    memcpy(tx->f->data + tx->off, data, len);
+    tx->off += len;
+    return (ssize_t)len;
+}
+
+/* The context is only used to send, unmasked: these are never called. */
+static ssize_t ws_tx_recv_cb(uint8_t *buf, size_t len, int flags, void *user)
+{
+    (void)buf, (void)len, (void)flags, (void)user;
+    return -1;
+}
+
+static int ws_tx_genmask_cb(uint8_t *buf, size_t len, void *user)
+{
+    (void)buf, (void)len, (void)user;
+    return -1;
+}
+
+static const struct wslay_frame_callbacks ws_tx_callbacks = {
+    ws_tx_send_cb, ws_tx_recv_cb, ws_tx_genmask_cb,
+};
+
+static ws_tx_t *ws_tx_get(worker_t *w)
+{
+    ws_tx_t *tx = w->ws_tx;
+    if (!tx) {
+        tx = calloc(1, sizeof *tx);
+        if (!tx)
+            return NULL;
+        w->ws_tx = tx;
+    }
+    if (!tx->ctx && wslay_frame_context_init(&tx->ctx, &ws_tx_callbacks, tx) != 0) {
+        tx->ctx = NULL;
+        return NULL;
+    }
+    return tx;
+}
+
+void ws_worker_free(worker_t *w)
+{
+    ws_tx_t *tx = w->ws_tx;
+    if (!tx)
+        return;
+    if (tx->ctx)
+        wslay_frame_context_free(tx->ctx);
+    free(tx);
+    w->ws_tx = NULL;
+}
+
+/* One unfragmented, unmasked frame into the output queue. */
 static int ws_queue(conn_t *c, uint8_t opcode, const uint8_t *payload, size_t len)
 {
-    uint8_t h[10];
-    size_t hl = 2;
-    h[0] = (uint8_t)(0x80 | opcode);
-    if (len < 126) {
-        h[1] = (uint8_t)len;
-    } else if (len <= 0xffff) {
-        h[1] = 126;
-        h[2] = (uint8_t)(len >> 8);
-        h[3] = (uint8_t)len;
-        hl = 4;
-    } else {
-        h[1] = 127;
-        for (int i = 0; i < 8; i++)
-            h[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
-        hl = 10;
-    }
-    frame_t *f = frame_new(hl + len);
+    ws_tx_t *tx = ws_tx_get(c->w);
+    frame_t *f = tx && len <= UINT32_MAX - WS_MAX_HDR ? frame_new(WS_MAX_HDR + len) : NULL;
     if (!f) {
         conn_close(c);
         return -1;
     }
-    memcpy(f->data, h, hl);
-    if (len)
-        memcpy(f->data + hl, payload, len);
+    struct wslay_frame_iocb io = {
+        .fin = 1,
+        .rsv = WSLAY_RSV_NONE,
+        .opcode = opcode,
+        .payload_length = len,
+        .mask = 0,
+        .data = payload,
+        .data_length = len,
+    };
+    tx->f = f;
+    tx->off = 0;
+    /* The number of payload bytes sent: all of them, or wslay stopped
+     * part-way (the callback refused, or an invalid frame) and the shared
+     * context may be left inside this frame -- drop it, the next send
+     * makes a fresh one. */
+    ssize_t r = wslay_frame_send(tx->ctx, &io);
+    tx->f = NULL;
+    if (r != (ssize_t)len) {
+        LOGW("websocket frame not built", "conn=%llu rc=%zd", (unsigned long long)c->id, r);
+        wslay_frame_context_free(tx->ctx);
+        tx->ctx = NULL;
+        frame_unref(f);
+        conn_close(c);
+        return -1;
+    }
+    f->len = (uint32_t)tx->off;
     return conn_queue_owned(c, f);
 }
 
