@@ -240,10 +240,6 @@ static void flush_conn(conn_t *c)
 {
     if (c->flags & (CF_CLOSED | CF_WRITING))
         return;
-    if (c->kind == CONN_WS)
-        ws_send_pending(c);
-    if (c->flags & CF_CLOSED)
-        return;
     if (c->out_n == 0) {
         if (c->flags & CF_CLOSE_AFTER)
             conn_close(c);

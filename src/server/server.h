@@ -127,6 +127,7 @@ struct worker {
      * batch, and whether one batch is running */
     struct login_job *login_q, **login_q_tail;
     int login_running;
+    struct ws_tx *ws_tx;      /* ws.c: frame context that builds sent frames */
 };
 
 /* Most output a slow reader may have queued before it is disconnected. */
@@ -187,9 +188,9 @@ int http_request_pending(conn_t *c);
 int ws_upgrade(conn_t *c, const uint8_t *rest, size_t rest_len);
 void ws_on_data(conn_t *c, const uint8_t *data, size_t len);
 int ws_send_frame(conn_t *c, frame_t *f);
-void ws_send_pending(conn_t *c);            /* wslay -> outq, at flush time */
 void ws_close_with(conn_t *c, uint16_t code, const char *reason);
 void ws_state_free(conn_t *c);
+void ws_worker_free(worker_t *w);  /* after the worker's loop has stopped */
 
 /* gateway.c: one decoded uplink packet from a TCP or WS connection.
  * Returns 0 to go on, -1 if the connection is now closing. */

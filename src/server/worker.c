@@ -223,6 +223,7 @@ void workers_join(server_t *s)
         uv_mutex_destroy(&w->inbox_mu);
         connmap_free(&w->conns);
         free(w->rbuf);
+        ws_worker_free(w);
     }
     free(s->workers);
     s->workers = NULL;
