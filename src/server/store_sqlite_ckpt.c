@@ -25,7 +25,8 @@
  *           its own connection: only the short tail is left to copy.  When
  *           it covers the whole WAL the next transaction starts the WAL
  *           over: IDLE.  (A reader still on an old snapshot can hold it
- *           back; the writer tries again after its next batch.)
+ *           back: then COPYING again, another cycle, rather than a copy
+ *           and an fsync on the writer after every batch.)
  *
  * Past HARD_FACTOR x pages frames (the checkpointer cannot keep up, or a
  * reader holds on) the writer runs a blocking RESTART checkpoint, so the
