@@ -28,9 +28,13 @@
  *           back: then COPYING again, another cycle, rather than a copy
  *           and an fsync on the writer after every batch.)
  *
- * Past HARD_FACTOR x pages frames (the checkpointer cannot keep up, or a
- * reader holds on) the writer runs a blocking RESTART checkpoint, so the
- * WAL stays bounded whatever the load.
+ * Past HARD_FACTOR x pages frames (the checkpointer cannot keep up) the
+ * writer runs a RESTART checkpoint, which waits for the checkpointer and
+ * for readers on old snapshots, so the WAL stays bounded whatever the load.
+ * It waits HARD_WAIT_MS at most, and tries at most once per HARD_EVERY_MS:
+ * a reader that holds a snapshot for long (an operator's sqlite3 shell in
+ * a transaction) must not stall every batch; while it does, the WAL cannot
+ * start over (nothing can do that), grows, and a warning says why.
  *
  * A fresh connection is not in WAL mode until it has read the database
  * (its checkpoints are silent no-ops until then), hence the read at start.
@@ -44,8 +48,11 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
-#define HARD_FACTOR 4 /* the writer waits for a full RESTART checkpoint here */
+#define HARD_FACTOR 4     /* the writer waits for a full RESTART checkpoint here */
+#define HARD_WAIT_MS 20   /* ... for this long at most */
+#define HARD_EVERY_MS 1000 /* ... and tries again no sooner than this */
 #define MAX_PASSES 4  /* checkpointer passes per cycle */
 
 enum { CK_IDLE, CK_COPYING, CK_TAIL };
@@ -62,6 +69,9 @@ struct sqlite_ckpt {
     int busy_copying; /* the checkpointer is in its passes, guarded by mu */
     int stop;
     int frames; /* WAL frames after the writer's last commit (writer thread only) */
+    int busy_ms;           /* the writer connection's busy timeout, restored after RESTART */
+    int64_t next_hard_ms;  /* writer thread only: no RESTART attempt before this */
+    int held_warned;       /* writer thread only: the "reader holds the WAL" warning is out */
 
     sqlite_ckpt_stats_t stats; /* guarded by mu */
 };
@@ -137,6 +147,7 @@ int sqlite_ckpt_start(const char *path, sqlite3 *wdb, int pages, int synchronous
         return STORE_EIO;
     c->wdb = wdb;
     c->pages = pages;
+    c->busy_ms = busy_ms;
     int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(c->db, busy_ms);
@@ -182,6 +193,14 @@ void sqlite_ckpt_after_batch(sqlite_ckpt_t *c)
     if (!c || c->frames < c->pages)
         return;
     int hard = c->frames >= HARD_FACTOR * c->pages;
+    int64_t now = 0;
+    if (hard) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        if (now < c->next_hard_ms)
+            hard = 0;
+    }
     pthread_mutex_lock(&c->mu);
     int tail = c->state == CK_TAIL;
     /* Only one checkpoint at a time (the others get SQLITE_BUSY at once,
@@ -192,11 +211,24 @@ void sqlite_ckpt_after_batch(sqlite_ckpt_t *c)
     if (!tail && !hard)
         return;
     int log = -1, done = -1;
-    /* RESTART waits (busy handler) for the checkpointer and the readers. */
+    /* RESTART waits (busy handler) for the readers, briefly. */
+    if (hard)
+        sqlite3_busy_timeout(c->wdb, HARD_WAIT_MS);
     int rc = sqlite3_wal_checkpoint_v2(c->wdb, NULL,
                                        hard ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE,
                                        &log, &done);
+    if (hard)
+        sqlite3_busy_timeout(c->wdb, c->busy_ms);
     int complete = rc == SQLITE_OK && done >= log;
+    if (hard && !complete) {
+        c->next_hard_ms = now + HARD_EVERY_MS;
+        if (!c->held_warned)
+            LOGW("store WAL cannot start over: a reader holds an old snapshot",
+                 "wal_frames=%d copied=%d", log, done);
+        c->held_warned = 1;
+    } else if (complete) {
+        c->held_warned = 0;
+    }
     pthread_mutex_lock(&c->mu);
     if (hard)
         c->stats.writer_restarts++;
