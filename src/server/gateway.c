@@ -213,16 +213,16 @@ static int do_login(conn_t *c, const petrel_packet_t *p, json_t *body)
  * The lookup runs on the thread pool; the connection waits (other commands
  * are refused with 61006 until LOGINACK).
  *
- * Lookups are batched per worker, like the store's group commit: at most
- * one batch runs on the thread pool at a time, and the logins that arrive
- * meanwhile wait in w->login_q and go together in the next one.  A login
+ * Lookups are batched per worker, like the store's group commit (wbatch.h):
+ * at most one batch runs on the thread pool at a time, and the logins that
+ * arrive meanwhile go together in the next one.  A login
  * on a quiet worker goes at once, alone; under a login storm one
  * thread-pool hop (two thread wake-ups) serves many logins instead of one
  * each, which was a third of the server's CPU per login. */
 #define LOGIN_BATCH_MAX 256
 
 typedef struct login_job {
-    struct login_job *next;
+    wbatch_item_t link; /* first: wbatch.h */
     uint64_t conn_id;
     int32_t app_id;
     int rc;
@@ -230,18 +230,13 @@ typedef struct login_job {
     char user_id[];
 } login_job_t;
 
-typedef struct login_batch {
-    uv_work_t work;
-    worker_t *w;
-    login_job_t *jobs;
-} login_batch_t;
-
-static void login_work(uv_work_t *req)
+static void login_work(wbatch_t *b, wbatch_item_t *list)
 {
-    login_batch_t *b = req->data;
-    for (login_job_t *j = b->jobs; j; j = j->next) {
+    worker_t *w = b->data;
+    for (wbatch_item_t *it = list; it; it = it->next) {
+        login_job_t *j = (login_job_t *)it;
         store_user_t u;
-        j->rc = store_user_get_sync(b->w->srv->store, j->app_id, j->user_id, &u);
+        j->rc = store_user_get_sync(w->srv->store, j->app_id, j->user_id, &u);
         if (j->rc == 0) {
             j->del_flag = u.del_flag;
             j->forbidden = u.forbidden_flag;
@@ -272,77 +267,38 @@ static void login_answer(worker_t *w, login_job_t *j, int status)
         conn_close_after_flush(c);
 }
 
-static void login_answer_all(worker_t *w, login_job_t *jobs, int status)
+/* On the loop: answer every login of the batch (status < 0: the lookups
+ * did not run; a system error for each). */
+static void login_done(wbatch_t *b, wbatch_item_t *list, int status)
 {
-    while (jobs) {
-        login_job_t *next = jobs->next;
-        login_answer(w, jobs, status);
-        free(jobs);
-        jobs = next;
+    while (list) {
+        wbatch_item_t *next = list->next;
+        login_answer(b->data, (login_job_t *)list, status);
+        free(list);
+        list = next;
     }
 }
 
-static void login_after(uv_work_t *req, int status);
-
-/* Starts a batch with up to LOGIN_BATCH_MAX queued lookups, unless one is
- * running.  On failure answers them with a system error. */
-static void login_submit(worker_t *w)
+void gw_worker_init(worker_t *w)
 {
-    if (w->login_running || !w->login_q)
-        return;
-    login_batch_t *b = malloc(sizeof *b);
-    login_job_t *jobs = w->login_q, *last = jobs;
-    for (int n = 1; n < LOGIN_BATCH_MAX && last->next; n++)
-        last = last->next;
-    w->login_q = last->next;
-    if (!w->login_q)
-        w->login_q_tail = &w->login_q;
-    last->next = NULL;
-    if (b) {
-        b->work.data = b;
-        b->w = w;
-        b->jobs = jobs;
-        if (uv_queue_work(&w->loop, &b->work, login_work, login_after) == 0) {
-            w->login_running = 1;
-            return;
-        }
-        free(b);
-    }
-    login_answer_all(w, jobs, -1);
-    login_submit(w); /* the rest, if any: the next attempt may work */
-}
-
-static void login_after(uv_work_t *req, int status)
-{
-    login_batch_t *b = req->data;
-    worker_t *w = b->w;
-    w->login_running = 0;
-    login_answer_all(w, b->jobs, status);
-    free(b);
-    login_submit(w);
+    wbatch_init(&w->login_batch, &w->loop, LOGIN_BATCH_MAX, login_work, login_done, w);
 }
 
 static int login_check_user(conn_t *c)
 {
-    worker_t *w = c->w;
     size_t n = strlen(c->user_id);
     login_job_t *j = malloc(sizeof *j + n + 1);
     if (!j) {
         conn_close(c);
         return -1;
     }
-    j->next = NULL;
     j->conn_id = c->id;
     j->app_id = c->app_id;
     j->rc = 0;
     j->del_flag = j->forbidden = 0;
     memcpy(j->user_id, c->user_id, n + 1);
-    if (!w->login_q_tail)
-        w->login_q_tail = &w->login_q;
-    *w->login_q_tail = j;
-    w->login_q_tail = &j->next;
     c->flags |= CF_LOGIN_PENDING;
-    login_submit(w); /* may have answered c already, with an error */
+    wbatch_push(&c->w->login_batch, &j->link); /* may have answered c already, with an error */
     return (c->flags & (CF_CLOSED | CF_CLOSE_AFTER)) ? -1 : 0;
 }
 

@@ -19,6 +19,9 @@ size_t gw_push_user(server_t *s, int32_t app_id, const char *user_id, int32_t co
                     const char *json, size_t len, uint64_t except_conn_id);
 
 /* Send ERROR {code, msg} to every device of the user and close them. */
+/* Per-worker gateway state (the LOGIN lookup batches); from worker_init. */
+void gw_worker_init(worker_t *w);
+
 void gw_disconnect_user(server_t *s, int32_t app_id, const char *user_id, int code,
                         const char *msg);
 

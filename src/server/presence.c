@@ -22,6 +22,7 @@
  * run on an event loop.
  */
 #include "server/presence.h"
+#include "server/wbatch.h"
 
 #include "server/gateway.h"
 #include "server/log.h"
@@ -68,16 +69,12 @@ typedef struct stripe {
     size_t n;
 } stripe_t;
 
-typedef struct fanout fanout_t;
-
 typedef struct pworker {
     worker_t *w;
     uv_timer_t timer;
     dlist_t due;
     int inited, closed;
-    /* fan-outs waiting for the running thread-pool batch (fanout_start) */
-    fanout_t *fq, **fq_tail;
-    int f_running;
+    wbatch_t fanouts; /* fan-outs on the thread pool, batched (fanout_start) */
 } pworker_t;
 
 struct presence {
@@ -248,27 +245,19 @@ static char *status_pack(int32_t app_id, const char *user_id, int status, int cl
 
 /* Who to tell comes from storage (friends, blacklist), so a fan-out runs on
  * the thread pool.  Like LOGIN lookups (gateway.c), fan-outs are batched
- * per worker: at most one batch runs at a time and the fan-outs queued
- * meanwhile go together in the next one, so a login storm costs one
- * thread-pool hop per batch instead of one per login (a third of the
- * server's CPU per login before). */
+ * per worker (wbatch.h), so a login storm costs one thread-pool hop per
+ * batch instead of one per login. */
 #define FANOUT_BATCH_MAX 256
 
-struct fanout {
-    struct fanout *next;
+typedef struct fanout {
+    wbatch_item_t link; /* first: wbatch.h */
     server_t *srv;
     int32_t app_id;
     int32_t cmd;
     size_t len;
     char *json;
     char user_id[];
-};
-
-typedef struct fanout_batch {
-    uv_work_t work;
-    pworker_t *pw;
-    fanout_t *list;
-} fanout_batch_t;
+} fanout_t;
 
 static void fanout_free(fanout_t *f)
 {
@@ -373,67 +362,23 @@ static void fanout_one(fanout_t *f)
          f->app_id, f->user_id, f->cmd, np, ns, sent);
 }
 
-static void fanout_work(uv_work_t *req)
+static void fanout_work(wbatch_t *b, wbatch_item_t *list)
 {
-    fanout_batch_t *b = req->data;
-    for (fanout_t *f = b->list; f; f = f->next)
-        fanout_one(f);
+    (void)b;
+    for (wbatch_item_t *it = list; it; it = it->next)
+        fanout_one((fanout_t *)it);
 }
 
-static void fanout_free_list(fanout_t *f)
+/* Done, or never started (presence is best effort: devices resync). */
+static void fanout_done(wbatch_t *b, wbatch_item_t *list, int status)
 {
-    while (f) {
-        fanout_t *next = f->next;
-        fanout_free(f);
-        f = next;
-    }
-}
-
-static void fanout_after(uv_work_t *req, int status);
-
-/* On pw's loop thread: start a batch of up to FANOUT_BATCH_MAX queued
- * fan-outs unless one is running.  A fan-out that cannot be started is
- * dropped (presence is best effort; devices resync on their own). */
-static void fanout_submit(pworker_t *pw)
-{
-    if (pw->f_running || !pw->fq)
-        return;
-    fanout_t *list = pw->fq, *last = list;
-    for (int n = 1; n < FANOUT_BATCH_MAX && last->next; n++)
-        last = last->next;
-    pw->fq = last->next;
-    if (!pw->fq)
-        pw->fq_tail = &pw->fq;
-    last->next = NULL;
-    fanout_batch_t *b = malloc(sizeof *b);
-    if (b) {
-        b->work.data = b;
-        b->pw = pw;
-        b->list = list;
-        if (uv_queue_work(&pw->w->loop, &b->work, fanout_work, fanout_after) == 0) {
-            pw->f_running = 1;
-            return;
-        }
-        free(b);
-    }
-    fanout_free_list(list);
-}
-
-static void fanout_after(uv_work_t *req, int status)
-{
+    (void)b;
     (void)status;
-    fanout_batch_t *b = req->data;
-    pworker_t *pw = b->pw;
-    fanout_free_list(b->list);
-    free(b);
-    pw->f_running = 0;
-    if (pw->closed) {
-        fanout_free_list(pw->fq);
-        pw->fq = NULL;
-        pw->fq_tail = &pw->fq;
-        return;
+    while (list) {
+        wbatch_item_t *next = list->next;
+        fanout_free((fanout_t *)list);
+        list = next;
     }
-    fanout_submit(pw);
 }
 
 /* On w's loop thread. */
@@ -442,14 +387,11 @@ static void fanout_start(worker_t *w, void *arg)
     fanout_t *f = arg;
     presence_t *p = w->srv->presence;
     pworker_t *pw = w->idx < p->nworkers ? &p->pw[w->idx] : NULL;
-    if (!pw || !pw->inited || pw->closed) {
+    if (!pw || !pw->inited) {
         fanout_free(f);
         return;
     }
-    f->next = NULL;
-    *pw->fq_tail = f;
-    pw->fq_tail = &f->next;
-    fanout_submit(pw);
+    wbatch_push(&pw->fanouts, &f->link); /* dropped once pw is closed */
 }
 
 void presence_fanout(server_t *s, unsigned worker_idx, int32_t app_id, const char *user_id,
@@ -666,8 +608,7 @@ void presence_worker_init(worker_t *w)
         return;
     pworker_t *pw = &p->pw[w->idx];
     pw->w = w;
-    pw->fq = NULL;
-    pw->fq_tail = &pw->fq;
+    wbatch_init(&pw->fanouts, &w->loop, FANOUT_BATCH_MAX, fanout_work, fanout_done, pw);
     dlist_init(&pw->due);
     uv_timer_init(&w->loop, &pw->timer);
     pw->timer.data = pw;
@@ -681,11 +622,7 @@ void presence_worker_close(worker_t *w)
         return;
     pworker_t *pw = &p->pw[w->idx];
     pw->closed = 1;
-    if (!pw->f_running) { /* else fanout_after frees the queue */
-        fanout_free_list(pw->fq);
-        pw->fq = NULL;
-        pw->fq_tail = &pw->fq;
-    }
+    wbatch_close(&pw->fanouts);
     while (!dlist_empty(&pw->due)) {
         pending_t *pe = container_of(pw->due.next, pending_t, link);
         dlist_remove(&pe->link);

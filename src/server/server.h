@@ -22,6 +22,7 @@
 #include "server/session.h"
 #include "server/store.h"
 #include "server/util.h"
+#include "server/wbatch.h"
 
 typedef struct apps apps_t;
 typedef struct presence presence_t;
@@ -123,10 +124,7 @@ struct worker {
     int closed;               /* inbox refuses new messages */
     uint8_t *rbuf;            /* per-loop read buffer */
     size_t rbuf_size;
-    /* gateway.c: LOGIN user lookups waiting for the next thread-pool
-     * batch, and whether one batch is running */
-    struct login_job *login_q, **login_q_tail;
-    int login_running;
+    wbatch_t login_batch;     /* gateway.c: LOGIN user lookups, batched */
     struct ws_tx *ws_tx;      /* ws.c: frame context that builds sent frames */
 };
 

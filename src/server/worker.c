@@ -10,6 +10,7 @@
  * leaves its loop when the last connection is gone.
  */
 #include "server/server.h"
+#include "server/gateway.h"
 
 #include "server/log.h"
 #include "server/presence.h"
@@ -174,6 +175,7 @@ static int worker_init(server_t *s, worker_t *w, unsigned idx)
     if (tick < 5)
         tick = 5;
     uv_timer_start(&w->sweeper, on_sweep, (uint64_t)tick, (uint64_t)tick);
+    gw_worker_init(w);
     presence_worker_init(w);
 
     if (cfg->tcp_listen[0]) {
