@@ -5,6 +5,9 @@ JOBS    ?= $(shell nproc)
 BUILD   ?= build
 ASAN    ?= build-asan
 PYTEST  ?= /usr/bin/python3 -m pytest
+# The integration tests that read one-to-one messages back (integration-history).
+HISTORY_TESTS = $(addprefix tests/integration/,test_messages.py test_conversations.py \
+  test_crash.py test_cli_messages.py test_api.py test_websocket.py)
 ARGS    ?=
 
 .PHONY: help deps deps-test build asan run test unit unit-asan integration integration-asan sdk-test bench clean browser-test
@@ -42,7 +45,10 @@ unit-asan: asan  ## cmocka unit tests under ASan/UBSan
 integration: build  ## black-box tests against the real petreld (normal build)
 	@PETREL_BUILD=$(abspath $(BUILD)) $(PYTEST) -q tests/integration $(ARGS)
 
-integration-asan: asan  ## the same against the ASan/UBSan petreld
+integration-history: build  ## message tests with history rows written after every commit (store_history_batch=1)
+	@PETREL_BUILD=$(abspath $(BUILD)) PETREL_TEST_HISTORY_BATCH=1 $(PYTEST) -q $(HISTORY_TESTS) $(ARGS)
+
+integration-asan: asan  ## the integration tests against the ASan/UBSan petreld
 	@PETREL_BUILD=$(abspath $(ASAN)) PETREL_ASAN=1 $(PYTEST) -q tests/integration $(ARGS)
 
 browser-test: build  ## web client in headless chromium against a real petreld (tests/browser)
@@ -53,7 +59,8 @@ sdk-test: build    ## JavaScript SDK tests (node --test) against the real petrel
 	@PETREL_BUILD=$(abspath $(BUILD)) node --experimental-websocket --test tests/sdk/
 
 test: deps-test  ## install test deps, build both flavours, run every test; non-zero on failure
-	@$(MAKE) --no-print-directory unit unit-asan integration integration-asan sdk-test browser-test
+	@$(MAKE) --no-print-directory unit unit-asan integration integration-history integration-asan \
+	  sdk-test browser-test
 
 clean:           ## remove build trees (keeps ./var)
 	rm -rf $(BUILD) $(ASAN)

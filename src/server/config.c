@@ -55,6 +55,7 @@ static const cfg_key_t keys[] = {
     I(store_max_batch, 1, 100000, "most writes in one group commit"),
     I(store_commit_delay_us, 0, 100000, "under load, wait up to this long (us) to fill a group commit"),
     I(store_wal_checkpoint_pages, 0, 1000000, "WAL pages that start a checkpoint on its own thread (0 = SQLite's, inside COMMIT)"),
+    I(store_history_batch, 1, 1000000, "one-to-one messages whose history rows are written together, sorted by owner"),
     S(public_tcp, "TCP gateway addresses given to clients, host:port[,host:port...] (empty = from tcp_listen)"),
     S(public_ws, "WebSocket addresses given to web clients, host:port[,...] (empty = from http_listen)"),
     S(route_strategy, "gateway choice for /v1/user/login: random, round_robin or hash"),
@@ -88,6 +89,7 @@ void config_defaults(config_t *c)
     c->store_max_batch = 1024;
     c->store_commit_delay_us = 1000;
     c->store_wal_checkpoint_pages = 65536;
+    c->store_history_batch = 8192;
     snprintf(c->route_strategy, sizeof c->route_strategy, "hash");
     c->demo_app_server = 1;
     c->app_token_ttl = 7 * 24 * 3600;

@@ -38,6 +38,7 @@ typedef struct config {
     int store_max_batch;
     int store_commit_delay_us;
     int store_wal_checkpoint_pages;
+    int store_history_batch;
 
     char public_tcp[512];        /* gateway addresses handed out by /v1/user/login */
     char public_ws[512];

@@ -69,6 +69,7 @@ int main(int argc, char **argv)
         .max_batch = (size_t)s->cfg.store_max_batch,
         .commit_delay_us = s->cfg.store_commit_delay_us,
         .wal_checkpoint_pages = s->cfg.store_wal_checkpoint_pages,
+        .history_batch = s->cfg.store_history_batch,
     };
     if (store_open(&sc, &s->store) < 0) {
         LOGE("cannot open storage", "data_dir=%s", s->cfg.data_dir);

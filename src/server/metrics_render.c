@@ -153,6 +153,15 @@ char *metrics_render(struct server *s, size_t *len)
     counter(&b, "petrel_store_wal_restarts_total",
             "Writer checkpoints that copied the whole WAL, which then starts over.",
             st.ckpt_complete);
+    counter(&b, "petrel_store_history_rows_total",
+            "One-to-one history rows written in sorted batches after their messages' commit.",
+            st.history_rows);
+    counter(&b, "petrel_store_history_batches_total",
+            "Transactions that wrote those rows.", st.history_chunks);
+    put(&b, "# HELP petrel_store_history_waiting One-to-one messages whose history rows "
+            "are not written yet (readers take them from the bodies).\n"
+            "# TYPE petrel_store_history_waiting gauge\npetrel_store_history_waiting %llu\n",
+        (unsigned long long)st.history_waiting);
 
     if (b.oom) {
         free(b.p);

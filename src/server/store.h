@@ -67,6 +67,11 @@ typedef struct store_config {
      * 0 = SQLite's default: a checkpoint inside the COMMIT that passes
      * 1000 pages, on the writer thread. */
     int wal_checkpoint_pages;
+    /* Addition: a one-to-one message's transaction stores its body; the
+     * two owners' history rows are written after the commit, sorted, once
+     * this many messages of an app wait (readers take the rest from the
+     * bodies, so nothing is ever missing).  0 = 8192. */
+    int history_batch;
 } store_config_t;
 
 #define STORE_COMMIT_ENOUGH 64 /* queued writes that end a commit delay */
@@ -116,6 +121,10 @@ typedef struct store_stats {
     uint64_t ckpt_passes;      /* checkpointer thread passes */
     uint64_t ckpt_writer;      /* checkpoints the writer ran between batches */
     uint64_t ckpt_complete;    /* ... that copied the whole WAL (it then starts over) */
+    /* Addition: history rows written in sorted batches (history_batch). */
+    uint64_t history_rows;     /* rows written */
+    uint64_t history_chunks;   /* transactions that wrote them */
+    uint64_t history_waiting;  /* messages whose rows are not written yet */
 } store_stats_t;
 
 typedef void (*store_done_fn)(void *arg, int rc);

@@ -89,7 +89,7 @@ typedef struct store_backend_ops {
     int (*tx_commit)(store_backend_t *be);  /* on failure the caller still calls tx_rollback */
     void (*tx_rollback)(store_backend_t *be);
     /* Between two transactions, after the callbacks (housekeeping such as
-     * finishing a checkpoint).  May be NULL. */
+     * finishing a checkpoint or writing history rows).  May be NULL. */
     void (*after_batch)(store_backend_t *be);
     /* Isolate one op inside the transaction (a savepoint in SQL terms).
      * op_end(failed=1) undoes just that op; a non-zero return from either

@@ -313,6 +313,29 @@ static const migration_t MIGRATIONS[] = {
      "UPDATE im_message_history SET sync_key = message_key;"
      "DROP INDEX im_message_history_key;"
      "CREATE INDEX im_message_history_sync ON im_message_history(app_id, owner_id, sync_key);"},
+    /* History rows written in sorted batches after the message's commit
+     * (store_sqlite_hist.c).  im_history_applied says which messages have
+     * their rows: key <= base_key, or <= top_key for owners <=
+     * cursor_owner while a batch is half-written; readers take the rest
+     * from the body.  resync_key is a recall's new sync key, for the rows
+     * not yet written.  im_message_body_tail serves those reads.
+     * Everything stored so far has its rows. */
+    {8, "history applied in batches",
+     "ALTER TABLE im_message_body ADD COLUMN resync_key INTEGER;"
+     "CREATE TABLE im_history_applied ("
+     "  app_id INTEGER PRIMARY KEY,"
+     "  base_key INTEGER NOT NULL,"
+     "  top_key INTEGER NOT NULL,"
+     "  cursor_owner TEXT,"
+     "  CHECK(top_key >= base_key)"
+     ");"
+     /* In key order, so each commit appends to its last leaf; covers the
+      * reads of the messages that wait (no body row fetched for the
+      * ones another owner's). */
+     "CREATE INDEX im_message_body_tail ON im_message_body(app_id, message_key, from_id, to_id, "
+     "sequence);"
+     "INSERT INTO im_history_applied(app_id, base_key, top_key) "
+     "  SELECT app_id, max(message_key), max(message_key) FROM im_message_body GROUP BY app_id;"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -52,6 +52,7 @@
 
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
 #define DEFAULT_READ_CONNS 4
+#define DEFAULT_HISTORY_BATCH 8192
 #define MAX_READ_CONNS 64
 #define DEFAULT_SEQ_CACHE_MAX 100000
 #define MIN_SEQ_CACHE_MAX 16
@@ -85,7 +86,6 @@ enum wq {
     WQ_CHANGE_MAX,
     WQ_KEY_MAX,
     WQ_BODY_INSERT,
-    WQ_HISTORY_INSERT,
     WQ_CONV_UPSERT,
     WQ_CONV_GET,
     WQ_CONV_SET,
@@ -166,9 +166,16 @@ static const char *const WQ_SQL[WQ_COUNT] = {
         "SELECT del_flag, forbidden_flag, silent_flag FROM im_user "
         "WHERE app_id = ?1 AND user_id = ?2",
     /* Cache loads (see "Sequence cache" above). */
+    /* Never below the history either: a counter lost or rolled back on
+     * disk must not hand out a sequence again.  (History rows are written
+     * in batches, but none waits at a cache miss that matters: the store
+     * writes them all when it opens, and the cache keeps every pair used
+     * since unless it overflows, when the counter row is exact anyway.) */
     [WQ_SEQ_GET] =
-        "SELECT max_seq FROM im_conversation_seq "
-        "WHERE app_id = ?1 AND user_a = ?2 AND user_b = ?3",
+        "SELECT max(coalesce((SELECT max_seq FROM im_conversation_seq "
+        "WHERE app_id = ?1 AND user_a = ?2 AND user_b = ?3), 0), "
+        "coalesce((SELECT max(sequence) FROM im_message_history "
+        "WHERE app_id = ?1 AND owner_id = ?2 AND peer_id = ?3), 0))",
     /* The WHERE makes a stale cache (a value not above the stored one)
      * change nothing instead of moving the pair backwards; the caller
      * checks that one row changed. */
@@ -189,9 +196,6 @@ static const char *const WQ_SQL[WQ_COUNT] = {
         "INSERT INTO im_message_body(app_id, message_key, from_id, to_id, message_id, body, "
         "extra, message_time, message_random, sequence, created_at) "
         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    [WQ_HISTORY_INSERT] =
-        "INSERT INTO im_message_history(app_id, owner_id, peer_id, sequence, message_key, "
-        "sync_key) VALUES(?1, ?2, ?3, ?4, ?5, ?5)",
     /* A new message brings a deleted conversation back; read_seq, is_top
      * and is_mute are the owner's and stay. */
     [WQ_CONV_UPSERT] =
@@ -215,7 +219,7 @@ static const char *const WQ_SQL[WQ_COUNT] = {
         "SELECT from_id, to_id, sequence, created_at, del_flag FROM im_message_body "
         "WHERE app_id = ?1 AND message_key = ?2",
     [WQ_MSG_RECALL] =
-        "UPDATE im_message_body SET del_flag = 1, recalled_at = ?3 "
+        "UPDATE im_message_body SET del_flag = 1, recalled_at = ?3, resync_key = ?4 "
         "WHERE app_id = ?1 AND message_key = ?2 AND del_flag = 0",
     /* A recall moves the message's history rows to a new sync key (schema
      * version 7), so syncOfflineMessage hands the recalled row out again. */
@@ -349,6 +353,25 @@ enum rq {
 #define MSG_HISTORY_WHERE                                                           \
     "WHERE h.app_id = ?1 AND h.owner_id = ?2 AND h.peer_id = ?3 "                   \
     "AND h.sequence BETWEEN ?4 AND ?5 "
+/* History rows are written in sorted batches after the commit
+ * (store_sqlite_hist.c): the owner ?2 of app ?1 has them for every message
+ * whose key is at or below MSG_APPLIED; the messages above it come from the
+ * body (MSG_TAIL, same columns as MSG_COLS).  One snapshot, so each message
+ * is read once. */
+#define MSG_APPLIED                                                                 \
+    "coalesce((SELECT CASE WHEN w.cursor_owner IS NOT NULL AND ?2 <= w.cursor_owner " \
+    "THEN w.top_key ELSE w.base_key END FROM im_history_applied w "                 \
+    "WHERE w.app_id = ?1), 0)"
+#define MSG_TAIL                                                                    \
+    "b.message_key, b.sequence, b.message_time, b.message_random, b.created_at, "   \
+    "b.from_id, b.to_id, b.message_id, CASE WHEN b.del_flag = 0 THEN b.body END, "  \
+    "b.extra, b.del_flag, coalesce(b.resync_key, b.message_key) "                   \
+    "FROM im_message_body b INDEXED BY im_message_body_tail "                       \
+    "WHERE b.app_id = ?1 AND b.message_key > " MSG_APPLIED " "
+#define MSG_TAIL_PAIR                                                               \
+    "AND ((b.from_id = ?2 AND b.to_id = ?3) OR (b.from_id = ?3 AND b.to_id = ?2)) " \
+    "AND b.sequence BETWEEN ?4 AND ?5"
+#define MSG_TAIL_OWNER "AND (b.from_id = ?2 OR b.to_id = ?2) "
 /* A group conversation (type 1, schema 6) is not rewritten for every
  * message of the group (read diffusion): its last_seq is the group's
  * msg_seq, or the member's leave_seq once left, and its read_seq the
@@ -398,15 +421,21 @@ static const char *const RQ_SQL[RQ_COUNT] = {
     /* Two statements rather than a bound direction: ORDER BY cannot take
      * a parameter, and both walk the history primary key. */
     [RQ_MSG_HISTORY_ASC] =
-        "SELECT " MSG_COLS MSG_HISTORY_WHERE "ORDER BY h.sequence ASC LIMIT ?6",
+        "SELECT * FROM (SELECT " MSG_COLS MSG_HISTORY_WHERE "ORDER BY h.sequence ASC LIMIT ?6) "
+        "UNION ALL SELECT * FROM (SELECT " MSG_TAIL MSG_TAIL_PAIR ") ORDER BY 2 ASC LIMIT ?6",
     [RQ_MSG_HISTORY_DESC] =
-        "SELECT " MSG_COLS MSG_HISTORY_WHERE "ORDER BY h.sequence DESC LIMIT ?6",
+        "SELECT * FROM (SELECT " MSG_COLS MSG_HISTORY_WHERE "ORDER BY h.sequence DESC LIMIT ?6) "
+        "UNION ALL SELECT * FROM (SELECT " MSG_TAIL MSG_TAIL_PAIR ") ORDER BY 2 DESC LIMIT ?6",
     [RQ_MSG_SYNC] =
-        "SELECT " MSG_COLS "WHERE h.app_id = ?1 AND h.owner_id = ?2 AND h.sync_key > ?3 "
-        "ORDER BY h.sync_key LIMIT ?4",
+        "SELECT * FROM (SELECT " MSG_COLS "WHERE h.app_id = ?1 AND h.owner_id = ?2 "
+        "AND h.sync_key > ?3 ORDER BY h.sync_key LIMIT ?4) "
+        "UNION ALL SELECT * FROM (SELECT " MSG_TAIL MSG_TAIL_OWNER
+        "AND coalesce(b.resync_key, b.message_key) > ?3) ORDER BY 12 LIMIT ?4",
     [RQ_MSG_MAX_KEY] =
-        "SELECT coalesce(max(sync_key), 0) FROM im_message_history "
-        "WHERE app_id = ?1 AND owner_id = ?2",
+        "SELECT max(coalesce((SELECT max(sync_key) FROM im_message_history "
+        "WHERE app_id = ?1 AND owner_id = ?2), 0), coalesce((SELECT "
+        "max(coalesce(b.resync_key, b.message_key)) FROM im_message_body b "
+        "INDEXED BY im_message_body_tail WHERE b.app_id = ?1 AND b.message_key > " MSG_APPLIED " " MSG_TAIL_OWNER "), 0))",
     [RQ_CONV_LIST] =
         "SELECT " CONV_COLS " FROM im_conversation "
         "WHERE app_id = ?1 AND owner_id = ?2 AND change_seq > ?3 ORDER BY change_seq LIMIT ?4",
@@ -502,6 +531,7 @@ struct store_backend {
     sqlite3_stmt *x[SQLX_SLOTS]; /* store_sqlite_int.h */
     seqcache_t cache;
     sqlite_ckpt_t *ckpt; /* NULL: SQLite's autocheckpoint */
+    sqlite_hist_t *hist; /* history rows in sorted batches */
 
     pthread_mutex_t rmu;  /* guards rfree */
     pthread_cond_t rcv;   /* a connection went back on rfree */
@@ -767,6 +797,10 @@ static void sqlite_close(store_backend_t *be)
             log_err(c->db, "close reader");
     }
     free(be->rpool);
+    if (be->hist && sqlite_hist_flush(be->hist) != 0)
+        LOGW("store closing with history rows still to write", "detail=\"the next start writes them\"");
+    sqlite_hist_close(be->hist);
+    be->hist = NULL;
     sqlite_ckpt_stop(be->ckpt);
     cache_free(&be->cache);
     for (int k = 0; k < WQ_COUNT; k++)
@@ -829,6 +863,10 @@ static int sqlite_open(const store_config_t *cfg, store_backend_t **out)
         rc = store_migrate_sqlite(be->wdb, &be->version);
     for (int k = 0; k < WQ_COUNT && rc == 0; k++)
         rc = prep(be->wdb, WQ_SQL[k], &be->w[k]);
+    if (rc == 0 && sqlite_hist_open(be->wdb, cfg->history_batch > 0 ? cfg->history_batch
+                                                                    : DEFAULT_HISTORY_BATCH,
+                                    &be->hist) != 0)
+        rc = STORE_EIO;
 
     /* Readers open after migrations so they never see a half-built
      * schema (their statements are prepared against the final one). */
@@ -894,11 +932,17 @@ static void sqlite_tx_rollback(store_backend_t *be)
 
 static void sqlite_after_batch(store_backend_t *be)
 {
+    sqlite_hist_after_batch(be->hist);
     sqlite_ckpt_after_batch(be->ckpt);
 }
 
 static void sqlite_stats(store_backend_t *be, store_stats_t *out)
 {
+    sqlite_hist_stats_t hs;
+    sqlite_hist_stats(be->hist, &hs);
+    out->history_rows = hs.rows;
+    out->history_chunks = hs.chunks;
+    out->history_waiting = hs.waiting;
     if (!be->ckpt)
         return;
     sqlite_ckpt_stats_t cs;
@@ -1231,18 +1275,6 @@ static int next_change(store_backend_t *be, int32_t app_id, const char *owner, c
     return rc;
 }
 
-static int history_insert(store_backend_t *be, int32_t app_id, const char *owner,
-                          const char *peer, int64_t seq, int64_t key)
-{
-    sqlite3_stmt *s = be->w[WQ_HISTORY_INSERT];
-    sqlite3_bind_int(s, 1, app_id);
-    bind_str(s, 2, owner);
-    bind_str(s, 3, peer);
-    sqlite3_bind_int64(s, 4, seq);
-    sqlite3_bind_int64(s, 5, key);
-    return run_unbind(s);
-}
-
 /* The owner's side of a new message: (re)open the conversation at seq.
  * owner's conversation with peer now ends at seq; when owner sent it
  * (read_upto = seq) the conversation is read up to there too: nobody has
@@ -1371,16 +1403,14 @@ static int sqlite_msg_p2p(store_backend_t *be, store_msg_t *m, int64_t now_ms)
         return rc;
     int64_t key = m->message_key > ke->value ? m->message_key : ke->value + 1;
 
-    /* (d) Body and both owners' history, (e) both conversations. */
+    /* (d) The body (both owners' history rows follow in a sorted batch,
+     * store_sqlite_hist.c), (e) both conversations. */
     rc = body_insert(be, m, key, seq, now_ms);
     if (rc != 0)
         return rc;
     ke->value = key;
-    rc = history_insert(be, m->app_id, m->from_id, m->to_id, seq, key);
-    if (rc == 0)
-        rc = history_insert(be, m->app_id, m->to_id, m->from_id, seq, key);
-    if (rc == 0)
-        rc = conv_on_message(be, m->app_id, m->from_id, m->to_id, seq, seq, now_ms);
+    sqlite_hist_note(be->hist, m->app_id);
+    rc = conv_on_message(be, m->app_id, m->from_id, m->to_id, seq, seq, now_ms);
     if (rc == 0)
         rc = conv_on_message(be, m->app_id, m->to_id, m->from_id, seq, 0, now_ms);
     if (rc != 0)
@@ -1544,16 +1574,20 @@ static int sqlite_msg_recall(store_backend_t *be, int32_t app_id, int64_t messag
     if (out->reject != 0)
         return 0;
 
-    s = be->w[WQ_MSG_RECALL];
-    sqlite3_bind_int(s, 1, app_id);
-    sqlite3_bind_int64(s, 2, message_key);
-    sqlite3_bind_int64(s, 3, now_ms);
-    rc = run_unbind(s);
     /* Both owners' rows get the next message key as their sync key: a
-     * device that synced past the message meets it again, recalled. */
+     * device that synced past the message meets it again, recalled.  The
+     * body keeps it too, for rows not yet written (store_sqlite_hist.c);
+     * the history updates below then change nothing. */
     int64_t sync_key = 0;
-    if (rc == 0)
-        rc = sqlx_take_key(be, app_id, 0, &sync_key);
+    rc = sqlx_take_key(be, app_id, 0, &sync_key);
+    if (rc == 0) {
+        s = be->w[WQ_MSG_RECALL];
+        sqlite3_bind_int(s, 1, app_id);
+        sqlite3_bind_int64(s, 2, message_key);
+        sqlite3_bind_int64(s, 3, now_ms);
+        sqlite3_bind_int64(s, 4, sync_key);
+        rc = run_unbind(s);
+    }
     for (int i = 0; i < 2 && rc == 0; i++) {
         s = be->w[WQ_HISTORY_RESYNC];
         sqlite3_bind_int(s, 1, app_id);

@@ -71,6 +71,26 @@ void sqlite_ckpt_after_batch(sqlite_ckpt_t *c);
 void sqlite_ckpt_stats(sqlite_ckpt_t *c, sqlite_ckpt_stats_t *out);
 void sqlite_ckpt_stop(sqlite_ckpt_t *c);
 
+/* store_sqlite_hist.c: one-to-one history rows written in sorted batches
+ * (see the top of that file).  open: writer connection, after migrations;
+ * batch = messages of an app that start a cycle.  note: the writer stored
+ * a one-to-one message (inside the open transaction).  after_batch: writer
+ * thread, between two transactions.  flush: write everything waiting, in
+ * transactions of its own.  stats: any thread.  All but open safe on NULL. */
+typedef struct sqlite_hist sqlite_hist_t;
+typedef struct sqlite_hist_stats {
+    uint64_t cycles;  /* cycles finished */
+    uint64_t chunks;  /* transactions that wrote history rows */
+    uint64_t rows;    /* history rows written */
+    uint64_t waiting; /* messages whose rows are not written yet (after the last batch) */
+} sqlite_hist_stats_t;
+int sqlite_hist_open(sqlite3 *db, int batch, sqlite_hist_t **out);
+void sqlite_hist_note(sqlite_hist_t *h, int32_t app_id);
+void sqlite_hist_after_batch(sqlite_hist_t *h);
+int sqlite_hist_flush(sqlite_hist_t *h);
+void sqlite_hist_stats(sqlite_hist_t *h, sqlite_hist_stats_t *out);
+void sqlite_hist_close(sqlite_hist_t *h);
+
 /* store_sqlite_group.c: the group ops and reads (store_backend.h). */
 int sqlg_write(store_backend_t *be, store_group_op_t *op, int64_t now_ms);
 int sqlg_get(store_backend_t *be, int32_t app_id, const char *group_id, store_group_t *out);

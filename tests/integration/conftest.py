@@ -4,6 +4,12 @@ Environment:
   PETREL_BUILD  directory holding petreld and petrel (default /work/main/build)
   PETREL_ASAN=1 the binaries are ASan/UBSan builds: longer timeouts, and every
                 server's stderr is checked for sanitizer reports at teardown.
+  PETREL_TEST_HISTORY_BATCH=N
+                every server gets --store-history-batch=N (unless the test
+                sets it): N=1 writes one-to-one history rows after every
+                group commit, so reads go through the written rows rather
+                than the bodies that wait (the default, 8192, keeps a
+                test's few messages waiting).
 """
 import json
 import os
@@ -23,6 +29,7 @@ import petrelproto as pp  # noqa: E402
 
 BUILD = os.environ.get("PETREL_BUILD") or "/work/main/build"
 ASAN = os.environ.get("PETREL_ASAN") == "1"
+HISTORY_BATCH = os.environ.get("PETREL_TEST_HISTORY_BATCH")
 SLOW = 3.0 if ASAN else 1.0          # multiply every timeout by this
 PETRELD = os.path.join(BUILD, "petreld")
 PETREL_CLI = os.path.join(BUILD, "petrel")
@@ -106,6 +113,8 @@ class Server:
                      "--http-listen=127.0.0.1:%d" % self.http_port]
         if self.secret is not None:
             argv.append("--app-secret=" + self.secret)
+        if HISTORY_BATCH and not any(f.startswith("--store-history-batch") for f in self.flags):
+            argv.append("--store-history-batch=" + HISTORY_BATCH)
         return argv + self.flags
 
     def start(self, tcp_port=None, http_port=None, attempts=3):

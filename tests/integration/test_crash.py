@@ -6,10 +6,14 @@ be stored exactly once with its acked key and sequence; resending all
 bob, logged in throughout (reconnecting after the restart), never gets the
 same messageKey twice.
 
-It runs twice: with the default WAL checkpoint setting, and with
+It runs three times: with the default settings; with
 --store-wal-checkpoint-pages=64, where checkpoints on the checkpointer
 thread and WAL restarts by the writer happen all through the burst, so
-the kill lands in or between them.
+the kill lands in or between them; and with --store-history-batch=500,
+where the history rows are written in cycles all through the burst, so
+the kill lands in or between a cycle's transactions (with the default,
+8192, every message of the first 10,000 still waits at the kill, and the
+restart writes their rows).
 
 PETREL_CRASH_RUNS=N repeats the test N times (default 1)."""
 import collections
@@ -104,11 +108,15 @@ def scrape(srv, name):
     return out
 
 
-@pytest.mark.parametrize("wal_pages", [None, 64])
+MODES = {"default": [], "wal64": ["--store-wal-checkpoint-pages=64"],
+         "hist500": ["--store-history-batch=500"]}
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
 @pytest.mark.parametrize("run", range(RUNS))
-def test_kill_9_mid_burst(server, run, wal_pages):
+def test_kill_9_mid_burst(server, run, mode):
     t_start = time.monotonic()
-    flags = ["--store-wal-checkpoint-pages=%d" % wal_pages] if wal_pages else []
+    flags = MODES[mode]
     s1 = server(*flags)
     s1.ensure_users(["alice", "bob"])
     bob = Receiver(Dev(s1, "bob", IOS, "tcp"))
@@ -194,7 +202,9 @@ def test_kill_9_mid_burst(server, run, wal_pages):
           % (run, len(first), n_after_crash, len(bob.got), len(gaps),
              t_crash - t_start, time.monotonic() - t_start))
     assert alice.c.ping().command == pp.PING
-    if wal_pages:
+    if mode == "hist500":
+        assert scrape(s2, "petrel_store_history_rows_total").get("", 0) > 0
+    if mode == "wal64":
         ck = scrape(s2, "petrel_store_checkpoints_total")
         assert ck.get('by="checkpointer"', 0) > 0 and ck.get('by="writer"', 0) > 0, ck
         assert scrape(s2, "petrel_store_wal_restarts_total").get("", 0) > 0

@@ -28,7 +28,7 @@
 
 /* Migrations this build knows: 1 app, 2 users (im_user, app_account),
  * 3 messages, 4 friends. */
-#define SCHEMA_LATEST 7
+#define SCHEMA_LATEST 8
 
 typedef struct fixture {
     char dir[64];      /* the mkdtemp root, removed in teardown */

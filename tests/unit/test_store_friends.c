@@ -142,7 +142,7 @@ static int send_reject(store_t *st, const char *from, const char *to, unsigned f
 static void test_schema_v4(void **state)
 {
     fixture_t *f = *state;
-    assert_int_equal(store_schema_version(f->st), 7);
+    assert_int_equal(store_schema_version(f->st), 8);
     sqlite3 *db = raw_open(f);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
                                  "name IN ('im_friendship', 'im_friendship_request', "

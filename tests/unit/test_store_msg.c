@@ -121,6 +121,18 @@ static int plan_uses(sqlite3 *db, const char *sql, const char *needle)
     return found && !scan;
 }
 
+/* History rows, written or waiting (store_sqlite_hist.c): the rows of
+ * im_message_history, plus a row per owner of every body above that
+ * owner's applied key.  One statement, so one snapshot. */
+#define OWNER_WAITING(col)                                                          \
+    "(SELECT count(*) FROM im_message_body b WHERE b.message_key > coalesce(("      \
+    "SELECT CASE WHEN w.cursor_owner IS NOT NULL AND b." col " <= w.cursor_owner "  \
+    "THEN w.top_key ELSE w.base_key END FROM im_history_applied w "                 \
+    "WHERE w.app_id = b.app_id), 0))"
+#define HISTORY_COUNT                                                               \
+    "SELECT (SELECT count(*) FROM im_message_history) + " OWNER_WAITING("from_id")  \
+    " + " OWNER_WAITING("to_id")
+
 /* Rows of the message tables, through a separate connection. */
 typedef struct counts {
     int64_t body, history, conv, pair;
@@ -131,7 +143,7 @@ static counts_t raw_counts(fixture_t *f)
     sqlite3 *db = raw_open(f);
     counts_t c = {
         raw_int(db, "SELECT count(*) FROM im_message_body"),
-        raw_int(db, "SELECT count(*) FROM im_message_history"),
+        raw_int(db, HISTORY_COUNT),
         raw_int(db, "SELECT count(*) FROM im_conversation"),
         raw_int(db, "SELECT count(*) FROM im_conversation_seq"),
     };
@@ -259,11 +271,11 @@ static void test_schema_v3(void **state)
 {
     fixture_t *f = *state;
     store_t *st = open_store(f);
-    assert_int_equal(store_schema_version(st), 7);
+    assert_int_equal(store_schema_version(st), 8);
     store_close(st);
 
     sqlite3 *db = raw_open(f);
-    assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_migrations"), 7);
+    assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_migrations"), 8);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
                                  "name IN ('im_message_body', 'im_message_history', "
                                  "'im_conversation_seq', 'im_conversation')"), 4);
@@ -310,11 +322,12 @@ static void test_migrate_from_v2(void **state)
                  "DROP TABLE im_friendship_request; DROP TABLE im_friendship; "
                  "DROP TABLE im_user_status; DROP TABLE im_group; DROP TABLE im_group_member; "
                  "DROP TABLE im_group_request; DROP TABLE im_group_message; "
+                 "DROP TABLE im_history_applied; "
                  "DELETE FROM schema_migrations WHERE version >= 3");
     sqlite3_close(db);
 
     st = open_store(f);
-    assert_int_equal(store_schema_version(st), 7);
+    assert_int_equal(store_schema_version(st), 8);
     store_msg_t m = send_ok(st, "alice", "bob", "m1");
     assert_int_equal(m.sequence, 1);
     store_close(st);
@@ -458,16 +471,17 @@ static void test_restart_continues(void **state)
     store_conv_t after = conv_get(st, "alice", "bob");
     assert_int_equal(after.last_seq, 4);
     assert_int_equal(after.change_seq, before.change_seq + 1);
-    /* Even with the pair's counter lost, the history's key refuses reuse... */
+    /* Even with the pair's counter rolled back on disk, no sequence is
+     * handed out twice: the next one continues above the history. */
     store_close(st);
     sqlite3 *db = raw_open(f);
     raw_exec(db, "UPDATE im_conversation_seq SET max_seq = 2");
     sqlite3_close(db);
     st = open_store(f);
-    store_msg_t r = make_msg("alice", "bob", "reuse", "{}");
-    assert_int_equal(store_msg_p2p_sync(st, &r), STORE_ECONFLICT);
+    store_msg_t r = send_ok(st, "alice", "bob", "reuse");
+    assert_int_equal(r.sequence, 5);
     store_close(st);
-    assert_counts(f, 4, 8, 2);
+    assert_counts(f, 5, 10, 2);
 }
 
 /* An op that fails after taking numbers gives them back: no gap, no
@@ -722,6 +736,9 @@ static void test_rows_and_conversations(void **state)
     store_msg_t m1 = send_ok(st, "alice", "bob", "c1");
     store_msg_t m2 = send_ok(st, "bob", "alice", "c2");
 
+    /* Closing writes the history rows that wait (store_sqlite_hist.c). */
+    store_close(st);
+    st = open_store(f);
     sqlite3 *db = raw_open(f);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM im_message_history WHERE owner_id = "
                                  "'alice' AND peer_id = 'bob'"), 2);
@@ -1442,6 +1459,202 @@ static void test_async_results_before_done(void **state)
     assert_int_equal(cs, 4); /* message, read, recall, update */
 }
 
+/* ---- history rows in sorted batches (store_sqlite_hist.c) ---- */
+
+#define HB_USERS 12 /* 6 pairs: (h00, h01), (h02, h03), ... */
+#define HB_BATCH 300
+#define HB_MSGS (HB_BATCH + 20)
+
+typedef struct hb_sent {
+    int64_t key[HB_MSGS], seq[HB_MSGS];
+    int pair[HB_MSGS];
+    int n;
+} hb_sent_t;
+
+/* Owner's whole sync, paged: strictly increasing sync keys, each message
+ * once; fills keys[] (message keys in sync order), returns the count. */
+static size_t hb_sync_all(store_t *st, const char *owner, int64_t *keys, int64_t *sync_keys,
+                          size_t cap, int64_t *max_key)
+{
+    size_t total = 0;
+    int64_t after = 0;
+    for (;;) {
+        store_msg_row_t *r = NULL;
+        size_t n = 0;
+        assert_int_equal(store_msg_sync_sync(st, APP, owner, after, 100, &r, &n, max_key), 0);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(r[i].sync_key > after);
+            assert_true(total < cap);
+            assert_true(strcmp(r[i].from_id, owner) == 0 || strcmp(r[i].to_id, owner) == 0);
+            keys[total] = r[i].message_key;
+            sync_keys[total++] = r[i].sync_key;
+            after = r[i].sync_key;
+        }
+        store_msg_rows_free(r, n);
+        if (n < 100)
+            return total;
+    }
+}
+
+/* Every owner reads exactly their messages, once, in order: the sync in
+ * key order (recalled ones last, in recall order) and each conversation
+ * in sequence order 1..n.  recalled: keys moved to the end, in order. */
+static void hb_check_reads(store_t *st, const hb_sent_t *s, const int64_t *recalled,
+                           int nrecalled)
+{
+    int64_t keys[HB_MSGS], sk[HB_MSGS], seqs[HB_MSGS];
+    for (int u = 0; u < HB_USERS; u++) {
+        char owner[8], peer[8];
+        snprintf(owner, sizeof owner, "h%02d", u);
+        snprintf(peer, sizeof peer, "h%02d", u ^ 1);
+        int64_t want[HB_MSGS];
+        int nw = 0;
+        for (int i = 0; i < s->n; i++) {
+            int r = 0;
+            for (int k = 0; k < nrecalled; k++)
+                r |= recalled[k] == s->key[i];
+            if (s->pair[i] == u / 2 && !r)
+                want[nw++] = s->key[i];
+        }
+        for (int k = 0; k < nrecalled; k++)
+            for (int i = 0; i < s->n; i++)
+                if (s->key[i] == recalled[k] && s->pair[i] == u / 2)
+                    want[nw++] = recalled[k];
+        int64_t max_key = -1;
+        size_t n = hb_sync_all(st, owner, keys, sk, HB_MSGS, &max_key);
+        assert_int_equal(n, (size_t)nw);
+        for (int i = 0; i < nw; i++)
+            assert_int_equal(keys[i], want[i]);
+        assert_int_equal(max_key, nw ? sk[nw - 1] : 0);
+        size_t ns = history_seqs(st, owner, peer, seqs, HB_MSGS);
+        assert_int_equal(ns, (size_t)(nw));
+        for (size_t i = 0; i < ns; i++)
+            assert_int_equal(seqs[i], (int64_t)i + 1);
+        /* The newest page, descending, ends at the last sequence. */
+        store_msg_row_t *r = NULL;
+        size_t nd = 0;
+        assert_int_equal(store_msg_history_sync(st, APP, owner, peer, 0, 0, 3, 1, &r, &nd), 0);
+        assert_int_equal(nd, ns < 3 ? ns : 3);
+        if (nd)
+            assert_int_equal(r[0].sequence, (int64_t)ns);
+        store_msg_rows_free(r, nd);
+    }
+}
+
+static void hb_send(store_t *st, hb_sent_t *s, int count)
+{
+    for (int i = 0; i < count; i++) {
+        int p = s->n % 6;
+        char a[8], b[8], mid[16];
+        snprintf(a, sizeof a, "h%02d", 2 * p + (s->n / 6) % 2);
+        snprintf(b, sizeof b, "h%02d", 2 * p + 1 - (s->n / 6) % 2);
+        snprintf(mid, sizeof mid, "hb%d", s->n);
+        store_msg_t m = send_ok(st, a, b, mid);
+        s->key[s->n] = m.message_key;
+        s->seq[s->n] = m.sequence;
+        s->pair[s->n++] = p;
+    }
+}
+
+/* Poll the database until sql returns want (the writer works between
+ * batches, after the callbacks the test waits for). */
+static void hb_wait(fixture_t *f, const char *sql, int64_t want)
+{
+    sqlite3 *db = raw_open(f);
+    int64_t v = -1;
+    for (int i = 0; i < 5000 && (v = raw_int(db, sql)) != want; i++)
+        usleep(1000);
+    sqlite3_close(db);
+    assert_int_equal(v, want);
+}
+
+static void test_history_batches(void **state)
+{
+    fixture_t *f = *state;
+    store_config_t cfg = {.data_dir = f->data_dir, .history_batch = HB_BATCH};
+    store_t *st = NULL;
+    assert_int_equal(store_open(&cfg, &st), 0);
+    const char *ids[HB_USERS];
+    char names[HB_USERS][8];
+    for (int i = 0; i < HB_USERS; i++) {
+        snprintf(names[i], sizeof names[i], "h%02d", i);
+        ids[i] = names[i];
+    }
+    import_users(st, ids, HB_USERS);
+    hb_sent_t *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+
+    /* Everything waits: all reads come from the bodies. */
+    hb_send(st, s, HB_BATCH - 1);
+    hb_check_reads(st, s, NULL, 0);
+    assert_counts(f, HB_BATCH - 1, 2 * (HB_BATCH - 1), -1);
+    sqlite3 *db = raw_open(f);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM im_message_history"), 0);
+    sqlite3_close(db);
+
+    /* The batch-th message starts a cycle; its first chunk (>= 256 of the
+     * 600 rows, ending at an owner: 300) commits with a cursor: reads now mix
+     * written rows, owners past the cursor, and the bodies. */
+    hb_send(st, s, 1);
+    hb_wait(f, "SELECT count(*) FROM im_history_applied WHERE cursor_owner IS NOT NULL", 1);
+    db = raw_open(f);
+    int64_t written = raw_int(db, "SELECT count(*) FROM im_message_history");
+    assert_true(written >= 256 && written < 2 * HB_BATCH);
+    sqlite3_close(db);
+    hb_check_reads(st, s, NULL, 0);
+    assert_counts(f, HB_BATCH, 2 * HB_BATCH, -1);
+
+    /* The next batch finishes the cycle; later messages wait again. */
+    hb_send(st, s, 1);
+    hb_wait(f, "SELECT count(*) FROM im_history_applied WHERE cursor_owner IS NULL "
+               "AND base_key = top_key", 1);
+    hb_send(st, s, HB_MSGS - HB_BATCH - 1);
+    hb_check_reads(st, s, NULL, 0);
+    assert_counts(f, HB_MSGS, 2 * HB_MSGS, -1);
+
+    /* Recalls, of a written message and of a waiting one: both come back
+     * at the end of the sync, before and after their rows are written. */
+    int64_t recalled[2] = {s->key[5], s->key[HB_MSGS - 1]};
+    for (int k = 0; k < 2; k++) {
+        store_recall_t r;
+        memset(&r, 0, sizeof r);
+        const char *from = NULL;
+        for (int i = 0; i < s->n; i++)
+            if (s->key[i] == recalled[k])
+                from = (i / 6) % 2 ? ids[2 * s->pair[i] + 1] : ids[2 * s->pair[i]];
+        assert_int_equal(store_msg_recall_sync(st, APP, recalled[k], from, 0, 0, 600000, &r), 0);
+        assert_int_equal(r.reject, 0);
+    }
+    hb_check_reads(st, s, recalled, 2);
+    store_close(st); /* writes what waits */
+    db = raw_open(f);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM im_message_history"), 2 * HB_MSGS);
+    sqlite3_close(db);
+    assert_int_equal(store_open(&cfg, &st), 0);
+    hb_check_reads(st, s, recalled, 2);
+    store_close(st);
+
+    /* A crash in the middle of a cycle: take the rows of the owners past
+     * a cursor back out, as if their chunk never committed.  The next
+     * start finishes the cycle before anything else. */
+    db = raw_open(f);
+    raw_exec(db, "DELETE FROM im_message_history WHERE owner_id > 'h05' AND message_key > (" 
+                 "SELECT min(message_key) + 100 FROM im_message_body);"
+                 "UPDATE im_history_applied SET cursor_owner = 'h05', "
+                 "base_key = (SELECT min(message_key) + 100 FROM im_message_body)");
+    assert_true(raw_int(db, "SELECT count(*) FROM im_message_history") < 2 * HB_MSGS);
+    sqlite3_close(db);
+    assert_int_equal(store_open(&cfg, &st), 0);
+    db = raw_open(f);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM im_message_history"), 2 * HB_MSGS);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM im_history_applied WHERE "
+                                 "cursor_owner IS NULL AND base_key = top_key"), 1);
+    sqlite3_close(db);
+    hb_check_reads(st, s, recalled, 2);
+    store_close(st);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1464,6 +1677,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_async_results_before_done, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_checkpointer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_reader_holds_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_batches, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

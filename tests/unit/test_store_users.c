@@ -224,7 +224,7 @@ static void test_schema_v2(void **state)
 {
     fixture_t *f = *state;
     store_t *st = open_store(f);
-    assert_int_equal(store_schema_version(st), 7);
+    assert_int_equal(store_schema_version(st), 8);
     store_close(st);
 
     sqlite3 *db = raw_open(f);
@@ -262,6 +262,7 @@ static void test_migrate_from_v1(void **state)
                  "DROP TABLE im_friendship_request; DROP TABLE im_friendship; "
                  "DROP TABLE im_user_status; DROP TABLE im_group; DROP TABLE im_group_member; "
                  "DROP TABLE im_group_request; DROP TABLE im_group_message; "
+                 "DROP TABLE im_history_applied; "
                  "DROP TABLE im_user; DROP TABLE app_account; "
                  "DELETE FROM schema_migrations WHERE version >= 2; "
                  "INSERT INTO app(app_id, secret, admin_id, created_at) VALUES(7, 's', 'a', 1)");
@@ -269,7 +270,7 @@ static void test_migrate_from_v1(void **state)
     sqlite3_close(db);
 
     st = open_store(f);
-    assert_int_equal(store_schema_version(st), 7);
+    assert_int_equal(store_schema_version(st), 8);
     store_app_t app;
     assert_int_equal(store_app_get_sync(st, 7, &app), 0);
     import_one(st, APP, "u1", "after migration");
@@ -278,7 +279,7 @@ static void test_migrate_from_v1(void **state)
     store_close(st);
 
     db = raw_open(f);
-    assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_migrations"), 7);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_migrations"), 8);
     sqlite3_close(db);
 }
 
