@@ -1556,14 +1556,20 @@ static void hb_send(store_t *st, hb_sent_t *s, int count)
     }
 }
 
-/* Poll the database until sql returns want (the writer works between
- * batches, after the callbacks the test waits for). */
-static void hb_wait(fixture_t *f, const char *sql, int64_t want)
+/* The writer takes one step of a cycle (load, sort, a chunk) between two
+ * batches, after the callbacks the test waits for: give it batches (a
+ * read receipt, which writes no message) one at a time, each followed by
+ * a pause long enough for its step, until sql returns want. */
+static void hb_steps_until(store_t *st, fixture_t *f, const char *sql, int64_t want)
 {
     sqlite3 *db = raw_open(f);
     int64_t v = -1;
-    for (int i = 0; i < 5000 && (v = raw_int(db, sql)) != want; i++)
-        usleep(1000);
+    for (int i = 0; i < 20 && (v = raw_int(db, sql)) != want; i++) {
+        int64_t rs = 0;
+        int changed = 0;
+        assert_int_equal(store_msg_read_sync(st, APP, "h00", "h01", 1, &rs, &changed), 0);
+        usleep(100000);
+    }
     sqlite3_close(db);
     assert_int_equal(v, want);
 }
@@ -1592,11 +1598,13 @@ static void test_history_batches(void **state)
     assert_int_equal(raw_int(db, "SELECT count(*) FROM im_message_history"), 0);
     sqlite3_close(db);
 
-    /* The batch-th message starts a cycle; its first chunk (>= 256 of the
-     * 600 rows, ending at an owner: 300) commits with a cursor: reads now mix
-     * written rows, owners past the cursor, and the bodies. */
+    /* The batch-th message starts a cycle (loaded after its batch, sorted
+     * after the next); its first chunk (>= 256 of the 600 rows, ending at
+     * an owner: 300) commits with a cursor: reads now mix written rows,
+     * owners past the cursor, and the bodies. */
     hb_send(st, s, 1);
-    hb_wait(f, "SELECT count(*) FROM im_history_applied WHERE cursor_owner IS NOT NULL", 1);
+    hb_steps_until(st, f, "SELECT count(*) FROM im_history_applied "
+                          "WHERE cursor_owner IS NOT NULL", 1);
     db = raw_open(f);
     int64_t written = raw_int(db, "SELECT count(*) FROM im_message_history");
     assert_true(written >= 256 && written < 2 * HB_BATCH);
@@ -1604,11 +1612,10 @@ static void test_history_batches(void **state)
     hb_check_reads(st, s, NULL, 0);
     assert_counts(f, HB_BATCH, 2 * HB_BATCH, -1);
 
-    /* The next batch finishes the cycle; later messages wait again. */
-    hb_send(st, s, 1);
-    hb_wait(f, "SELECT count(*) FROM im_history_applied WHERE cursor_owner IS NULL "
-               "AND base_key = top_key", 1);
-    hb_send(st, s, HB_MSGS - HB_BATCH - 1);
+    /* The next step finishes the cycle; later messages wait again. */
+    hb_steps_until(st, f, "SELECT count(*) FROM im_history_applied WHERE cursor_owner IS NULL "
+                          "AND base_key = top_key", 1);
+    hb_send(st, s, HB_MSGS - HB_BATCH);
     hb_check_reads(st, s, NULL, 0);
     assert_counts(f, HB_MSGS, 2 * HB_MSGS, -1);
 
