@@ -1459,6 +1459,46 @@ static void test_async_results_before_done(void **state)
     assert_int_equal(cs, 4); /* message, read, recall, update */
 }
 
+/* A database of schema 7 (history rows written with each message) moves
+ * to 8 with every stored message marked as written: read once, not also
+ * from the bodies. */
+static void test_migrate_history_v7(void **state)
+{
+    fixture_t *f = *state;
+    store_t *st = open_store(f);
+    import_abcd(st);
+    int64_t keys[5];
+    for (int i = 0; i < 5; i++) {
+        char mid[8];
+        snprintf(mid, sizeof mid, "v%d", i);
+        keys[i] = send_ok(st, i % 2 ? "bob" : "alice", i % 2 ? "alice" : "bob", mid).message_key;
+    }
+    store_close(st); /* writes the rows: the database now looks like schema 7's */
+    sqlite3 *db = raw_open(f);
+    raw_exec(db, "DROP TABLE im_history_applied; DROP INDEX im_message_body_tail; "
+                 "ALTER TABLE im_message_body DROP COLUMN resync_key; "
+                 "DELETE FROM schema_migrations WHERE version = 8");
+    sqlite3_close(db);
+
+    st = open_store(f);
+    assert_int_equal(store_schema_version(st), 8);
+    store_msg_row_t *r = NULL;
+    size_t n = 0;
+    int64_t max_key = 0;
+    assert_int_equal(store_msg_sync_sync(st, APP, "alice", 0, 100, &r, &n, &max_key), 0);
+    assert_int_equal(n, 5);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(r[i].message_key, keys[i]);
+    assert_int_equal(max_key, keys[4]);
+    store_msg_rows_free(r, n);
+    int64_t seqs[8];
+    assert_int_equal(history_seqs(st, "bob", "alice", seqs, 8), 5);
+    /* and the next message continues the pair */
+    assert_int_equal(send_ok(st, "alice", "bob", "v5").sequence, 6);
+    store_close(st);
+    assert_counts(f, 6, 12, 2);
+}
+
 /* ---- history rows in sorted batches (store_sqlite_hist.c) ---- */
 
 #define HB_USERS 12 /* 6 pairs: (h00, h01), (h02, h03), ... */
@@ -1685,6 +1725,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wal_checkpointer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_reader_holds_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_history_v7, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
