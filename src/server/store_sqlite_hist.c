@@ -483,12 +483,16 @@ int sqlite_hist_flush(sqlite_hist_t *h)
     int rc = 0;
     for (size_t i = 0; i < h->napps && rc == 0; i++) {
         happ_t *a = &h->apps[i];
-        if (!a->rows && a->pending > 0)
-            rc = cycle_start(h, a);
-        if (rc == 0 && a->rows && !a->sorted)
-            cycle_sort(a, NULL);
-        while (rc == 0 && a->rows)
-            rc = chunk_apply(h, a, SIZE_MAX / 2);
+        /* The cycle under way (one a crash interrupted, say), then a new
+         * one for everything stored above it. */
+        for (int round = 0; round < 2 && rc == 0; round++) {
+            if (!a->rows && a->pending > 0)
+                rc = cycle_start(h, a);
+            if (rc == 0 && a->rows && !a->sorted)
+                cycle_sort(a, NULL);
+            while (rc == 0 && a->rows)
+                rc = chunk_apply(h, a, SIZE_MAX / 2);
+        }
     }
     publish(h);
     return rc;

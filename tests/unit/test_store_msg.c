@@ -1681,14 +1681,18 @@ static void test_history_batches(void **state)
     hb_check_reads(st, s, recalled, 2);
     store_close(st);
 
-    /* A crash in the middle of a cycle: take the rows of the owners past
-     * a cursor back out, as if their chunk never committed.  The next
-     * start finishes the cycle before anything else. */
+    /* A crash in the middle of a cycle, with messages stored after it
+     * started: take the rows of the owners past a cursor back out for the
+     * cycle's keys, and everyone's rows above it.  The next start
+     * finishes the cycle, then writes the rest, before anything else. */
     db = raw_open(f);
-    raw_exec(db, "DELETE FROM im_message_history WHERE owner_id > 'h05' AND message_key > (" 
-                 "SELECT min(message_key) + 100 FROM im_message_body);"
+    raw_exec(db, "CREATE TEMP TABLE k AS SELECT min(message_key) + 100 AS base, "
+                 "min(message_key) + 1000 AS top FROM im_message_body;"
+                 "DELETE FROM im_message_history WHERE owner_id > 'h05' "
+                 "AND message_key > (SELECT base FROM k);"
+                 "DELETE FROM im_message_history WHERE message_key > (SELECT top FROM k);"
                  "UPDATE im_history_applied SET cursor_owner = 'h05', "
-                 "base_key = (SELECT min(message_key) + 100 FROM im_message_body)");
+                 "base_key = (SELECT base FROM k), top_key = (SELECT top FROM k)");
     assert_true(raw_int(db, "SELECT count(*) FROM im_message_history") < 2 * HB_MSGS);
     sqlite3_close(db);
     assert_int_equal(store_open(&cfg, &st), 0);
