@@ -320,7 +320,6 @@ static int chunk_apply(sqlite_hist_t *h, happ_t *a, size_t want)
     if (done) {
         a->base = a->top;
         cycle_free(a);
-        h->stats.cycles++;
     }
     return 0;
 }

@@ -79,7 +79,6 @@ void sqlite_ckpt_stop(sqlite_ckpt_t *c);
  * transactions of its own.  stats: any thread.  All but open safe on NULL. */
 typedef struct sqlite_hist sqlite_hist_t;
 typedef struct sqlite_hist_stats {
-    uint64_t cycles;  /* cycles finished */
     uint64_t chunks;  /* transactions that wrote history rows */
     uint64_t rows;    /* history rows written */
     uint64_t waiting; /* messages whose rows are not written yet (after the last batch) */

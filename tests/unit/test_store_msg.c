@@ -187,6 +187,19 @@ static void import_users(store_t *st, const char *const *ids, size_t n)
     free(u);
 }
 
+/* Users fmt % 0..n-1 (fmt takes one int), their ids left in ids[]. */
+static void import_numbered(store_t *st, const char *fmt, char (*ids)[16], int n)
+{
+    const char **idp = calloc((size_t)n, sizeof *idp);
+    assert_non_null(idp);
+    for (int i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof ids[i], fmt, i);
+        idp[i] = ids[i];
+    }
+    import_users(st, idp, (size_t)n);
+    free(idp);
+}
+
 static void import_abcd(store_t *st)
 {
     const char *ids[] = {"alice", "bob", "carol", "dave"};
@@ -1267,12 +1280,7 @@ static void test_wal_checkpointer(void **state)
     store_t *st = NULL;
     assert_int_equal(store_open(&cfg, &st), 0);
     char ids[CKPT_USERS][16];
-    const char *idp[CKPT_USERS];
-    for (int i = 0; i < CKPT_USERS; i++) {
-        snprintf(ids[i], sizeof ids[i], "u%d", i);
-        idp[i] = ids[i];
-    }
-    import_users(st, idp, CKPT_USERS);
+    import_numbered(st, "u%d", ids, CKPT_USERS);
 
     char wal[200];
     snprintf(wal, sizeof wal, "%s-wal", f->db_path);
@@ -1366,12 +1374,7 @@ static void test_wal_reader_holds_snapshot(void **state)
     store_t *st = NULL;
     assert_int_equal(store_open(&cfg, &st), 0);
     char ids[CKPT_USERS][16];
-    const char *idp[CKPT_USERS];
-    for (int i = 0; i < CKPT_USERS; i++) {
-        snprintf(ids[i], sizeof ids[i], "u%d", i);
-        idp[i] = ids[i];
-    }
-    import_users(st, idp, CKPT_USERS);
+    import_numbered(st, "u%d", ids, CKPT_USERS);
     store_msg_t *msgs = calloc(CKPT_WAVE, sizeof *msgs);
     char (*mids)[32] = calloc(CKPT_WAVE, sizeof *mids);
     assert_non_null(msgs);
@@ -1620,13 +1623,8 @@ static void test_history_batches(void **state)
     store_config_t cfg = {.data_dir = f->data_dir, .history_batch = HB_BATCH};
     store_t *st = NULL;
     assert_int_equal(store_open(&cfg, &st), 0);
-    const char *ids[HB_USERS];
-    char names[HB_USERS][8];
-    for (int i = 0; i < HB_USERS; i++) {
-        snprintf(names[i], sizeof names[i], "h%02d", i);
-        ids[i] = names[i];
-    }
-    import_users(st, ids, HB_USERS);
+    char ids[HB_USERS][16];
+    import_numbered(st, "h%02d", ids, HB_USERS);
     hb_sent_t *s = calloc(1, sizeof *s);
     assert_non_null(s);
 
