@@ -1088,7 +1088,9 @@ typedef struct store_group_msg_row {
     char *body;   /* NULL when recalled */
     char *extra;
     int del_flag;
-    int read_count; /* members (other than the sender) whose read_seq >= sequence */
+    int read_count; /* members other than the sender whose membership window holds the
+                     * message (join_seq < sequence, and still a member or
+                     * leave_seq >= sequence) and whose read_seq >= sequence */
 } store_group_msg_row_t;
 
 void store_group_msg_rows_free(store_group_msg_row_t *rows, size_t n);
