@@ -47,6 +47,7 @@ static const char *reject_text(int code)
     case GERR_PRIVATE_NO_MANAGER: return "a private group has no managers";
     case 50002: return "sender is silenced";
     case 50003: return "sender is forbidden";
+    case PETREL_ERR_MSG_NOT_READABLE: return "no such message, or not one you may read";
     default: return "refused";
     }
 }
@@ -1075,7 +1076,7 @@ static void msgs_work(api_ctx_t *ctx)
     else if (q->flag == 2) {
         if (!json_array_size(list)) {
             json_decref(list);
-            ctx->rc = 50003;
+            ctx->rc = PETREL_ERR_MSG_NOT_READABLE;
             return;
         }
         ctx->out = json_incref(json_array_get(list, 0));

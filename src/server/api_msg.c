@@ -43,7 +43,7 @@ static void send_done(void *arg, int rc)
     if (rc < 0)
         api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(rc));
     else if (m->reject)
-        api_fail(ctx, 200, m->reject, "refused");
+        api_fail(ctx, 200, m->reject, msg_reject_text(m->reject));
     else {
         if (!m->duplicate)
             msg_fanout(ctx->srv, m, PETREL_CT_WEBAPI, "", 0);

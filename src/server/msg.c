@@ -187,7 +187,7 @@ static void ack(conn_t *c, int code, const char *msg, const store_msg_t *m)
     json_decref(o);
 }
 
-static const char *reject_text(int code)
+const char *msg_reject_text(int code)
 {
     switch (code) {
     case 20001: return "sender or receiver not found";
@@ -214,7 +214,7 @@ static void send_committed(worker_t *w, void *arg)
     if (j->rc < 0) {
         ack(c, PETREL_ERR_SYSTEM, "storage failure: resend later", &j->m);
     } else if (j->m.reject) {
-        ack(c, j->m.reject, reject_text(j->m.reject), &j->m);
+        ack(c, j->m.reject, msg_reject_text(j->m.reject), &j->m);
     } else {
         ack(c, PETREL_OK, "success", &j->m);
         if (!j->m.duplicate && j->reached == 0) {
