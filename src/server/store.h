@@ -499,6 +499,12 @@ int store_msg_history_sync(store_t *st, int32_t app_id, const char *owner, const
 int store_msg_sync_sync(store_t *st, int32_t app_id, const char *owner, int64_t after_key,
                         int limit, store_msg_row_t **out, size_t *n, int64_t *max_key);
 
+/* Blocking: the one-to-one message message_key of app_id, whatever its
+ * state (del_flag 1 when recalled), without its body: body and extra are
+ * NULL (nothing to free), sync_key is the key.  0 / STORE_ENOTFOUND
+ * (also for a key <= 0).  For checks such as "did X send this to me". */
+int store_msg_head_sync(store_t *st, int32_t app_id, int64_t message_key, store_msg_row_t *out);
+
 typedef struct store_conv {
     char peer_id[STORE_ID_MAX + 1];
     int conversation_type;
