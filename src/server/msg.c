@@ -521,7 +521,9 @@ static void recall_committed(worker_t *w, void *arg)
                         : code == 50003 ? "message not found"
                         : code == 50004 ? "recall window has passed"
                         : code == 50005 ? "message already recalled"
-                        : code == 60006 ? "only the sender may recall a message" : "recall failed";
+                        : code == 60006 ? "only the sender may recall a message"
+                        : code == PETREL_ERR_SYSTEM ? "storage unavailable: resend later"
+                                                    : "recall failed";
         /* a refusal carries the messageKey, so that a client with
          * several recalls outstanding can tell which one was refused */
         json_t *o = code == PETREL_OK
@@ -584,8 +586,10 @@ static int on_recall(conn_t *c, json_t *body)
     store_app_t app;
     int admin = apps_get(s->apps, c->app_id, &app) == 0 && !strcmp(app.admin_id, c->user_id);
     if (store_msg_recall(s->store, c->app_id, j->message_key, j->requester, admin, now_ms(),
-                         (int64_t)s->cfg.recall_window_ms, &j->r, recall_done, j) < 0)
-        free(j);
+                         (int64_t)s->cfg.recall_window_ms, &j->r, recall_done, j) < 0) {
+        j->rc = -1; /* not queued (shutting down): answer 90000 rather than nothing */
+        recall_committed(c->w, j);
+    }
     return 0;
 }
 
