@@ -45,6 +45,10 @@ int msg_parse_fields(json_t *body, msg_fields_t *f, const char **why)
         *why = "messageTime/messageRandom must be integers, extra a string or object";
         return PETREL_ERR_PARAM;
     }
+    if (mt && json_integer_value(mt) < 0) { /* epoch ms; 0 = the server's time */
+        *why = "messageTime must be epoch milliseconds (0 or more)";
+        return PETREL_ERR_PARAM;
+    }
     f->body = json_text(mb);
     f->extra = extra && !json_is_null(extra) ? json_text(extra) : NULL;
     if (!f->body || strlen(f->body) > MSG_MAX_BODY || (f->extra && strlen(f->extra) > MSG_MAX_BODY)) {

@@ -22,7 +22,8 @@ import petrelproto as pp
 from conftest import SLOW
 from test_messages import (IOS, MSG_ACK, MSG_P2P, MSG_RECEIVE_ACK, WEB, WINDOWS, Dev,
                            api_ok, check_refused, mk, send_ok)
-from test_groups import G, GM, MSG_GROUP_READED, create, fails, gsend, ok, sync
+from test_groups import (G, GM, GROUP_MSG_ACK, MSG_GROUP, MSG_GROUP_READED, create, fails,
+                         gsend, ok, sync)
 
 INT64_MAX = (1 << 63) - 1
 E_MSG_NOT_READABLE = 62020
@@ -365,7 +366,18 @@ def test_numbers_out_of_range_everywhere(srv):
         assert p.data["code"] == 50003, p.data
     b.send(MSG_RECEIVE_ACK, {"toId": "alice", "messageKey": big})
     rack_error(b, big, E_RACK_NO_MESSAGE)
-    m = mk("bob", messageTime=-big - 1, messageRandom=big)
+    # messageTime is epoch ms: a negative one is refused, on both paths
+    m = mk("bob", messageTime=-1)
+    a.send(MSG_P2P, m)
+    check_refused(a.take_ack(m["messageId"]), 90001, m["messageId"])
+    st, doc = srv.api("/v1/message/send", {"fromId": "alice", "toId": "bob", "messageBody": "t",
+                                           "messageTime": -big - 1})
+    assert (st, doc["code"]) == (400, 90001), doc
+    a.send(MSG_GROUP, {"groupId": gid, "messageId": "neg-time", "messageBody": "t",
+                       "messageTime": -5})
+    p = a.take(GROUP_MSG_ACK)
+    assert p.data["code"] == 90001, p.data
+    m = mk("bob", messageTime=big, messageRandom=-big - 1)
     a.send(MSG_P2P, m)
     a.take_ack(m["messageId"])
     convs = ok(srv, "/v1/conversation/syncConversationList", {"lastSequence": 0}, "alice")
