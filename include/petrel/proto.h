@@ -138,6 +138,14 @@ enum petrel_error {
     PETREL_ERR_HEARTBEAT      = 61014, /* closed: no packet for 3 heartbeats */
     PETREL_ERR_USER_FORBIDDEN = 61015, /* login refused: user deleted/forbidden */
     PETREL_ERR_SHUTDOWN       = 61016, /* server is stopping */
+
+    /* 62020-62039: messages (issue 14) */
+    PETREL_ERR_MSG_NOT_READABLE = 62020, /* getReadCount: no such group message, or one
+                                          * outside the reader's membership */
+    PETREL_ERR_RACK_NO_MESSAGE  = 62021, /* MSG_RECEIVE_ACK 1107: toId sent you no
+                                          * message with that messageKey */
+    PETREL_ERR_RACK_BUSY        = 62022, /* MSG_RECEIVE_ACK 1107: too many acks waiting
+                                          * for their check on this worker; resend later */
 };
 
 typedef struct petrel_up_hdr {

@@ -213,6 +213,32 @@ int api_int(api_ctx_t *ctx, const char *key, long long min, long long max, int r
     return 0;
 }
 
+int api_seq(api_ctx_t *ctx, const char *key, long long min, int required, long long *out)
+{
+    json_t *v = json_object_get(ctx->body, key);
+    if (!json_is_string(v))
+        return api_int(ctx, key, min, INT64_MAX, required, out);
+    const char *s = json_string_value(v);
+    long long x = 0;
+    int ok = s[0] != '\0' && strlen(s) <= 19;
+    for (const char *p = s; ok && *p; p++) {
+        int d = *p - '0';
+        if (d < 0 || d > 9 || x > (INT64_MAX - d) / 10)
+            ok = 0;
+        else
+            x = x * 10 + d;
+    }
+    if (!ok || x < min) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s must be an integer in %lld..%lld", key, min,
+                 (long long)INT64_MAX);
+        api_fail(ctx, 400, PETREL_ERR_PARAM, msg);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
 /* ---- thread-pool deferral ------------------------------------------------ */
 
 typedef struct defer {

@@ -72,6 +72,11 @@ void api_done_out(api_ctx_t *ctx);
 int api_str(api_ctx_t *ctx, const char *key, size_t max_len, int required, const char **out);
 int api_int(api_ctx_t *ctx, const char *key, long long min, long long max, int required,
             long long *out);
+/* A message sequence (or key): a JSON integer or a string of decimal
+ * digits (JavaScript clients send big numbers as text), in min..INT64_MAX;
+ * anything else replies 400/90001 and returns -1 (ctx is freed).  *out is
+ * left as it was when the field is absent and not required. */
+int api_seq(api_ctx_t *ctx, const char *key, long long min, int required, long long *out);
 /* A user id: 1..128 bytes, no control characters. */
 int api_valid_user_id(const char *s);
 

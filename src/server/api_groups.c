@@ -47,6 +47,7 @@ static const char *reject_text(int code)
     case GERR_PRIVATE_NO_MANAGER: return "a private group has no managers";
     case 50002: return "sender is silenced";
     case 50003: return "sender is forbidden";
+    case PETREL_ERR_MSG_NOT_READABLE: return "no such message, or not one you may read";
     default: return "refused";
     }
 }
@@ -1040,12 +1041,14 @@ static void msgs_work(api_ctx_t *ctx)
     int64_t top = hi ? hi : g.msg_seq;
     int64_t from = 0, to = 0; /* to 0: no upper bound (but the reader's) */
     int desc = 0, none = me.role == ROLE_LEFT && hi == lo;
-    if (q->flag == 0) {
-        from = q->a + 1;
+    if (q->flag == 0 || (q->flag == 1 && q->b)) {
+        /* after q->a: nothing after the largest sequence (q->a + 1 would overflow) */
+        if (q->a == INT64_MAX)
+            none = 1;
+        else
+            from = q->a + 1;
     } else if (q->flag == 2) {
         from = to = q->a;
-    } else if (q->b) {
-        from = q->a + 1;
     } else {
         desc = 1;
         if (q->a == 1)
@@ -1073,7 +1076,7 @@ static void msgs_work(api_ctx_t *ctx)
     else if (q->flag == 2) {
         if (!json_array_size(list)) {
             json_decref(list);
-            ctx->rc = 50003;
+            ctx->rc = PETREL_ERR_MSG_NOT_READABLE;
             return;
         }
         ctx->out = json_incref(json_array_get(list, 0));
@@ -1117,18 +1120,8 @@ void h_group_msg_sync(api_ctx_t *ctx)
 void h_group_msg_history(api_ctx_t *ctx)
 {
     long long seq = 0, limit = 20;
-    json_t *sv = json_object_get(ctx->body, "messageSequence");
-    if (json_is_string(sv)) {
-        char *end = NULL;
-        seq = strtoll(json_string_value(sv), &end, 10);
-        if (!end || *end || seq < 0) {
-            api_fail(ctx, 400, PETREL_ERR_PARAM, "messageSequence must be a number");
-            return;
-        }
-    } else if (sv && api_int(ctx, "messageSequence", 0, INT64_MAX, 0, &seq) < 0) {
-        return;
-    }
-    if (api_int(ctx, "limit", 1, STORE_GROUP_LIMIT_MAX, 0, &limit) < 0)
+    if (api_seq(ctx, "messageSequence", 0, 0, &seq) < 0 ||
+        api_int(ctx, "limit", 1, STORE_GROUP_LIMIT_MAX, 0, &limit) < 0)
         return;
     json_t *gt = json_object_get(ctx->body, "isGt");
     rq_t *q = msgs_rq(ctx);

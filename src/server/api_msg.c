@@ -43,7 +43,7 @@ static void send_done(void *arg, int rc)
     if (rc < 0)
         api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(rc));
     else if (m->reject)
-        api_fail(ctx, 200, m->reject, "refused");
+        api_fail(ctx, 200, m->reject, msg_reject_text(m->reject));
     else {
         if (!m->duplicate)
             msg_fanout(ctx->srv, m, PETREL_CT_WEBAPI, "", 0);
@@ -106,6 +106,7 @@ typedef struct q {
     char owner[STORE_ID_MAX + 1], peer[STORE_ID_MAX + 1];
     int64_t a, b;
     int limit, desc;
+    int none; /* the answer is known to be empty: no store read */
 } q_t;
 
 static void sync_work(api_ctx_t *ctx)
@@ -166,8 +167,9 @@ static void history_work(api_ctx_t *ctx)
     q_t *q = ctx->u;
     store_msg_row_t *rows = NULL;
     size_t n = 0;
-    ctx->rc = store_msg_history_sync(ctx->srv->store, ctx->app_id, q->owner, q->peer, q->a, q->b,
-                                     q->limit, q->desc, &rows, &n);
+    ctx->rc = q->none ? 0
+                      : store_msg_history_sync(ctx->srv->store, ctx->app_id, q->owner, q->peer,
+                                               q->a, q->b, q->limit, q->desc, &rows, &n);
     if (ctx->rc < 0)
         return;
     json_t *list = json_array();
@@ -189,10 +191,7 @@ void h_p2p_history(api_ctx_t *ctx)
         api_str(ctx, "toId", STORE_ID_MAX, 1, &peer) < 0 ||
         api_int(ctx, "limit", 1, 200, 0, &limit) < 0)
         return;
-    json_t *sv = json_object_get(ctx->body, "messageSequence");
-    if (json_is_string(sv))
-        seq = strtoll(json_string_value(sv), NULL, 10);
-    else if (sv && api_int(ctx, "messageSequence", 0, INT64_MAX, 0, &seq) < 0)
+    if (api_seq(ctx, "messageSequence", 0, 0, &seq) < 0)
         return;
     if (!owner)
         owner = ctx->identifier;
@@ -204,7 +203,9 @@ void h_p2p_history(api_ctx_t *ctx)
     snprintf(q->peer, sizeof q->peer, "%s", peer);
     q->limit = (int)limit;
     if (json_is_true(gt)) {
-        q->a = seq + 1;
+        /* nothing comes after the largest sequence (and seq + 1 would overflow) */
+        q->none = seq == INT64_MAX;
+        q->a = q->none ? seq : seq + 1;
         q->b = 0;
     } else {
         q->a = 0;

@@ -319,7 +319,9 @@ static void grecall_committed(worker_t *w, void *arg)
                         : code == 50003 ? "message not found"
                         : code == 50004 ? "recall window has passed"
                         : code == 50005 ? "message already recalled"
-                        : code == 60006 ? "only the sender may recall a message" : "recall failed";
+                        : code == 60006 ? "only the sender may recall a message"
+                        : code == PETREL_ERR_SYSTEM ? "storage unavailable: resend later"
+                                                    : "recall failed";
         json_t *pack = code == PETREL_OK ? recall_pack(j) : NULL;
         json_t *o = json_pack("{s:i, s:s, s:o?}", "code", code, "msg", msg, "data", pack);
         char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -378,8 +380,10 @@ int gmsg_on_recall(conn_t *c, json_t *body)
     j->op.window_ms = (int64_t)s->cfg.recall_window_ms;
     store_app_t app;
     j->op.admin = apps_get(s->apps, c->app_id, &app) == 0 && !strcmp(app.admin_id, c->user_id);
-    if (store_group_write(s->store, &j->op, grecall_done, j) < 0)
-        free(j);
+    if (store_group_write(s->store, &j->op, grecall_done, j) < 0) {
+        j->rc = -1; /* not queued (shutting down): answer 90000 rather than nothing */
+        grecall_committed(c->w, j);
+    }
     return 0;
 }
 

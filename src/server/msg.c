@@ -13,6 +13,7 @@
 #include "server/log.h"
 #include "server/msgkey.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,10 @@ int msg_parse_fields(json_t *body, msg_fields_t *f, const char **why)
     if ((mt && !json_is_integer(mt)) || (mr && !json_is_integer(mr)) ||
         (extra && !json_is_null(extra) && !json_is_string(extra) && !json_is_object(extra))) {
         *why = "messageTime/messageRandom must be integers, extra a string or object";
+        return PETREL_ERR_PARAM;
+    }
+    if (mt && json_integer_value(mt) < 0) { /* epoch ms; 0 = the server's time */
+        *why = "messageTime must be epoch milliseconds (0 or more)";
         return PETREL_ERR_PARAM;
     }
     f->body = json_text(mb);
@@ -187,7 +192,7 @@ static void ack(conn_t *c, int code, const char *msg, const store_msg_t *m)
     json_decref(o);
 }
 
-static const char *reject_text(int code)
+const char *msg_reject_text(int code)
 {
     switch (code) {
     case 20001: return "sender or receiver not found";
@@ -214,7 +219,7 @@ static void send_committed(worker_t *w, void *arg)
     if (j->rc < 0) {
         ack(c, PETREL_ERR_SYSTEM, "storage failure: resend later", &j->m);
     } else if (j->m.reject) {
-        ack(c, j->m.reject, reject_text(j->m.reject), &j->m);
+        ack(c, j->m.reject, msg_reject_text(j->m.reject), &j->m);
     } else {
         ack(c, PETREL_OK, "success", &j->m);
         if (!j->m.duplicate && j->reached == 0) {
@@ -309,20 +314,140 @@ static int on_send(conn_t *c, json_t *body)
 
 /* ---- receive ack, read receipts, recall ------------------------------------------ */
 
+/* A 1107 is forwarded only for a message that toId sent to the acker, and
+ * not when toId blacklisted the acker; the forwarded packet is built from
+ * the stored message, never from the client's JSON.  The check reads the
+ * store, so it runs on the thread pool, batched per worker like LOGIN
+ * lookups (wbatch.h).  At most RACK_CONN_MAX acks of one connection and
+ * RACK_PENDING_MAX of one worker wait; the next ones are refused (62022,
+ * resend later) rather than queued without bound, so one flooding client
+ * is refused before it crowds out the others' acks. */
+#define RACK_BATCH_MAX 256
+#define RACK_CONN_MAX 128
+#define RACK_PENDING_MAX 4096
+
+typedef struct rack_job {
+    wbatch_item_t link; /* first: wbatch.h */
+    uint64_t conn_id;
+    int32_t app_id;
+    int64_t message_key;
+    char acker[STORE_ID_MAX + 1], peer[STORE_ID_MAX + 1];
+    int code;           /* out: 0 forward, else the refusal */
+    store_msg_row_t m;  /* out: the stored message (no body) when code is 0 */
+} rack_job_t;
+
+static const char *rack_text(int code)
+{
+    switch (code) {
+    case PETREL_ERR_RACK_NO_MESSAGE: return "toId sent you no message with that messageKey";
+    case PETREL_ERR_RACK_BUSY: return "too many receive acks waiting: resend later";
+    case STORE_REJECT_BLACKED_BY_PEER: return "the receiver blacklisted you";
+    case PETREL_ERR_PARAM: return "toId (not yourself) and a positive messageKey are required";
+    default: return "storage unavailable: resend later";
+    }
+}
+
+/* An ERROR 9998 for a refused 1107, with its messageKey so that a client
+ * with several acks in flight knows which one was refused. */
+static void rack_refuse(conn_t *c, int code, int64_t message_key)
+{
+    json_t *o = json_pack("{s:i, s:s, s:i, s:I}", "code", code, "msg", rack_text(code), "command",
+                          PETREL_CMD_MSG_RECEIVE_ACK, "messageKey", (json_int_t)message_key);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (s) {
+        conn_send_json(c, PETREL_CMD_ERROR, s, strlen(s));
+        atomic_fetch_add(&c->w->srv->metrics.errors_sent, 1);
+        metrics_error(&c->w->srv->metrics, code);
+    }
+    free(s);
+    json_decref(o);
+}
+
+/* Thread pool. */
+static void rack_work(wbatch_t *b, wbatch_item_t *list)
+{
+    worker_t *w = b->data;
+    for (wbatch_item_t *it = list; it; it = it->next) {
+        rack_job_t *j = (rack_job_t *)it;
+        int rc = store_msg_head_sync(w->srv->store, j->app_id, j->message_key, &j->m);
+        if (rc == STORE_ENOTFOUND ||
+            (rc == 0 && (strcmp(j->m.from_id, j->peer) || strcmp(j->m.to_id, j->acker)))) {
+            j->code = PETREL_ERR_RACK_NO_MESSAGE;
+            continue;
+        }
+        if (rc < 0) {
+            j->code = PETREL_ERR_SYSTEM;
+            continue;
+        }
+        store_friend_t f;
+        rc = store_friend_get_sync(w->srv->store, j->app_id, j->peer, j->acker, &f);
+        if (rc < 0 && rc != STORE_ENOTFOUND)
+            j->code = PETREL_ERR_SYSTEM;
+        else if (rc == 0 && f.black == 2)
+            j->code = STORE_REJECT_BLACKED_BY_PEER;
+    }
+}
+
+/* On the loop: forward the checked acks, refuse the others. */
+static void rack_done(wbatch_t *b, wbatch_item_t *list, int status)
+{
+    worker_t *w = b->data;
+    while (list) {
+        rack_job_t *j = (rack_job_t *)list;
+        list = list->next;
+        w->rack_pending--;
+        conn_t *c = connmap_get(&w->conns, j->conn_id);
+        if (c && c->rack_inflight)
+            c->rack_inflight--;
+        int code = status < 0 ? PETREL_ERR_SYSTEM : j->code;
+        if (code == 0) {
+            json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:i, s:b}", "fromId", j->acker,
+                                  "toId", j->peer, "messageKey", (json_int_t)j->m.message_key,
+                                  "messageId", j->m.message_id, "messageSequence",
+                                  (json_int_t)j->m.sequence, "conversationType", 0,
+                                  "serverSend", 0);
+            char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            if (s)
+                gw_push_user(w->srv, j->app_id, j->peer, PETREL_CMD_MSG_RECEIVE_ACK, s,
+                             strlen(s), 0);
+            free(s);
+            json_decref(o);
+        } else if (c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER))) {
+            rack_refuse(c, code, j->message_key);
+        }
+        free(j);
+    }
+}
+
 static int on_receive_ack(conn_t *c, json_t *body)
 {
+    worker_t *w = c->w;
     const char *to = json_string_value(json_object_get(body, "toId"));
     json_t *key = json_object_get(body, "messageKey");
-    if (!to || !id_valid(to, STORE_ID_MAX) || !json_is_integer(key)) {
-        conn_send_error(c, PETREL_ERR_PARAM, "toId and messageKey are required",
-                        PETREL_CMD_MSG_RECEIVE_ACK);
+    int64_t k = json_is_integer(key) ? json_integer_value(key) : 0;
+    if (!to || !id_valid(to, STORE_ID_MAX) || !strcmp(to, c->user_id) || k <= 0) {
+        rack_refuse(c, PETREL_ERR_PARAM, k);
         return 0;
     }
-    json_object_set_new(body, "fromId", json_string(c->user_id));
-    char *s = json_dumps(body, JSON_COMPACT);
-    if (s)
-        gw_push_user(c->w->srv, c->app_id, to, PETREL_CMD_MSG_RECEIVE_ACK, s, strlen(s), 0);
-    free(s);
+    if (c->rack_inflight >= RACK_CONN_MAX || w->rack_pending >= RACK_PENDING_MAX) {
+        rack_refuse(c, PETREL_ERR_RACK_BUSY, k);
+        return 0;
+    }
+    rack_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        rack_refuse(c, PETREL_ERR_SYSTEM, k);
+        return 0;
+    }
+    j->conn_id = c->id;
+    j->app_id = c->app_id;
+    j->message_key = k;
+    snprintf(j->acker, sizeof j->acker, "%s", c->user_id);
+    snprintf(j->peer, sizeof j->peer, "%s", to);
+    if (!w->rack_batch.loop)
+        wbatch_init(&w->rack_batch, &w->loop, RACK_BATCH_MAX, rack_work, rack_done, w);
+    w->rack_pending++;
+    c->rack_inflight++;
+    wbatch_push(&w->rack_batch, &j->link); /* may have answered at once (done on failure) */
     return 0;
 }
 
@@ -400,7 +525,9 @@ static void recall_committed(worker_t *w, void *arg)
                         : code == 50003 ? "message not found"
                         : code == 50004 ? "recall window has passed"
                         : code == 50005 ? "message already recalled"
-                        : code == 60006 ? "only the sender may recall a message" : "recall failed";
+                        : code == 60006 ? "only the sender may recall a message"
+                        : code == PETREL_ERR_SYSTEM ? "storage unavailable: resend later"
+                                                    : "recall failed";
         /* a refusal carries the messageKey, so that a client with
          * several recalls outstanding can tell which one was refused */
         json_t *o = code == PETREL_OK
@@ -463,8 +590,10 @@ static int on_recall(conn_t *c, json_t *body)
     store_app_t app;
     int admin = apps_get(s->apps, c->app_id, &app) == 0 && !strcmp(app.admin_id, c->user_id);
     if (store_msg_recall(s->store, c->app_id, j->message_key, j->requester, admin, now_ms(),
-                         (int64_t)s->cfg.recall_window_ms, &j->r, recall_done, j) < 0)
-        free(j);
+                         (int64_t)s->cfg.recall_window_ms, &j->r, recall_done, j) < 0) {
+        j->rc = -1; /* not queued (shutting down): answer 90000 rather than nothing */
+        recall_committed(c->w, j);
+    }
     return 0;
 }
 

@@ -42,6 +42,10 @@ int msg_parse_send(json_t *body, store_msg_t *m, const char **why);
  * sendMessageCheckFriend / sendMessageCheckBlack (true or non-zero). */
 unsigned msg_check_flags(server_t *s, int32_t app_id);
 
+/* The words of a send refusal (store_msg_t.reject), the same in the
+ * socket's 1046 ack and REST message/send. */
+const char *msg_reject_text(int code);
+
 /* The pushed content of a stored message (1103/1108 data). */
 json_t *msg_content_json(const store_msg_t *m, int client_type, const char *imei);
 

@@ -84,6 +84,7 @@ struct conn {
     uint32_t out_bytes;       /* queued, not yet written (backpressure) */
     void *proto;              /* http_state_t or ws_state_t */
     struct held_pkt *held;    /* packets that arrived during a pending LOGIN */
+    uint16_t rack_inflight;   /* msg.c: this connection's receive acks being checked */
 };
 
 /* ---- workers ---------------------------------------------------------- */
@@ -125,6 +126,8 @@ struct worker {
     uint8_t *rbuf;            /* per-loop read buffer */
     size_t rbuf_size;
     wbatch_t login_batch;     /* gateway.c: LOGIN user lookups, batched */
+    wbatch_t rack_batch;      /* msg.c: MSG_RECEIVE_ACK checks, batched (lazily set up) */
+    unsigned rack_pending;    /* msg.c: receive acks queued or being checked */
     struct ws_tx *ws_tx;      /* ws.c: frame context that builds sent frames */
 };
 

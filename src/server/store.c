@@ -1274,6 +1274,19 @@ int store_conv_list_sync(store_t *st, int32_t app_id, const char *owner,
     return rc;
 }
 
+int store_msg_head_sync(store_t *st, int32_t app_id, int64_t message_key, store_msg_row_t *out)
+{
+    if (!st || !out)
+        return STORE_EINVAL;
+    memset(out, 0, sizeof *out);
+    if (message_key <= 0)
+        return STORE_ENOTFOUND;
+    int rc = st->bops->msg_head(st->be, app_id, message_key, out);
+    if (rc != 0)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
 int store_conv_get_sync(store_t *st, int32_t app_id, const char *owner, int conversation_type,
                         const char *peer, store_conv_t *out)
 {

@@ -499,6 +499,12 @@ int store_msg_history_sync(store_t *st, int32_t app_id, const char *owner, const
 int store_msg_sync_sync(store_t *st, int32_t app_id, const char *owner, int64_t after_key,
                         int limit, store_msg_row_t **out, size_t *n, int64_t *max_key);
 
+/* Blocking: the one-to-one message message_key of app_id, whatever its
+ * state (del_flag 1 when recalled), without its body: body and extra are
+ * NULL (nothing to free), sync_key is the key.  0 / STORE_ENOTFOUND
+ * (also for a key <= 0).  For checks such as "did X send this to me". */
+int store_msg_head_sync(store_t *st, int32_t app_id, int64_t message_key, store_msg_row_t *out);
+
 typedef struct store_conv {
     char peer_id[STORE_ID_MAX + 1];
     int conversation_type;
@@ -1088,7 +1094,9 @@ typedef struct store_group_msg_row {
     char *body;   /* NULL when recalled */
     char *extra;
     int del_flag;
-    int read_count; /* members (other than the sender) whose read_seq >= sequence */
+    int read_count; /* members other than the sender whose membership window holds the
+                     * message (join_seq < sequence, and still a member or
+                     * leave_seq >= sequence) and whose read_seq >= sequence */
 } store_group_msg_row_t;
 
 void store_group_msg_rows_free(store_group_msg_row_t *rows, size_t n);

@@ -201,6 +201,9 @@ typedef struct store_backend_ops {
     int (*group_msgs)(store_backend_t *be, int32_t app_id, const char *group_id,
                       int64_t from_seq, int64_t to_seq, int64_t lo, int64_t hi, int limit,
                       int descending, store_group_msg_row_t **out, size_t *n);
+    /* One one-to-one message by key, body and extra NULL (store_msg_head_sync). */
+    int (*msg_head)(store_backend_t *be, int32_t app_id, int64_t message_key,
+                    store_msg_row_t *out);
 } store_backend_ops_t;
 
 extern const store_backend_ops_t store_sqlite_backend;

@@ -339,6 +339,7 @@ enum rq {
     RQ_STATUS_GET,
     RQ_STATUS_PEERS,
     RQ_FR_BLACKED,
+    RQ_MSG_HEAD,
     RQ_COUNT
 };
 
@@ -483,6 +484,11 @@ static const char *const RQ_SQL[RQ_COUNT] = {
     [RQ_FR_BLACKED] =
         "SELECT to_id FROM im_friendship WHERE app_id = ?1 AND from_id = ?2 AND black = 2 "
         "ORDER BY to_id",
+    /* One message by key, without its body (msg_row's column order). */
+    [RQ_MSG_HEAD] =
+        "SELECT message_key, sequence, message_time, message_random, created_at, from_id, "
+        "to_id, message_id, NULL, NULL, del_flag, message_key FROM im_message_body "
+        "WHERE app_id = ?1 AND message_key = ?2",
 };
 
 /* One pooled read connection.  Owned by whichever thread borrowed it;
@@ -2882,6 +2888,19 @@ static int sqlite_conv_get(store_backend_t *be, int32_t app_id, const char *owne
     return ret;
 }
 
+static int sqlite_msg_head(store_backend_t *be, int32_t app_id, int64_t message_key,
+                           store_msg_row_t *out)
+{
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *q = c->q[RQ_MSG_HEAD];
+    sqlite3_bind_int(q, 1, app_id);
+    sqlite3_bind_int64(q, 2, message_key);
+    int ret = one_row(c->db, q, msg_row, out, "message head");
+    done_q(q);
+    give_back(be, c);
+    return ret;
+}
+
 /* ---- friendship (readers) ---- */
 
 /* Columns in FR_COLS order. */
@@ -3271,4 +3290,5 @@ const store_backend_ops_t store_sqlite_backend = {
     .group_joined = sqlg_joined,
     .group_requests = sqlg_requests,
     .group_msgs = sqlg_msgs,
+    .msg_head = sqlite_msg_head,
 };

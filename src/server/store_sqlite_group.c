@@ -153,11 +153,14 @@ enum gr {
 #define SYNC_SEQ "CASE WHEN m.role = 3 THEN m.sequence ELSE g.sequence END"
 #define JOINED_FROM                                                                           \
     " FROM im_group_member m JOIN im_group g ON g.app_id = m.app_id AND g.group_id = m.group_id "
+/* The read count (store.h) counts only members who may read the message:
+ * one who joined after it has read_seq past it without having seen it. */
 #define MSG_COLS                                                                              \
     "x.message_key, x.sequence, x.message_time, x.message_random, x.created_at, x.from_id, "  \
     "x.message_id, CASE WHEN x.del_flag = 0 THEN x.body END, x.extra, x.del_flag, "           \
     "(SELECT count(*) FROM im_group_member r WHERE r.app_id = x.app_id "                      \
-    "AND r.group_id = x.group_id AND r.member_id <> x.from_id AND r.read_seq >= x.sequence) " \
+    "AND r.group_id = x.group_id AND r.member_id <> x.from_id AND r.read_seq >= x.sequence "  \
+    "AND r.join_seq < x.sequence AND (r.role <> 3 OR r.leave_seq >= x.sequence)) "            \
     "FROM im_group_message x WHERE x.app_id = ?1 AND x.group_id = ?2 "                        \
     "AND x.sequence BETWEEN ?3 AND ?4 "
 

@@ -204,6 +204,12 @@ static void test_bounds_reads_requests_recall(void **state)
     assert_int_equal(rows[0].read_count, 1);
     int64_t key = rows[0].message_key;
     store_group_msg_rows_free(rows, n);
+    /* bob's read sequence (3) is past 2, but he joined after it: not a reader of 2 */
+    assert_int_equal(store_group_msgs_sync(f->st, APP, "g3", 1, 2, 0, 0, 10, 0, &rows, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(rows[0].read_count, 0);
+    assert_int_equal(rows[1].read_count, 0);
+    store_group_msg_rows_free(rows, n);
     /* recall: not the sender, then the sender, then again */
     op = op_new(SG_RECALL, "g3", "bob");
     op.message_key = key;

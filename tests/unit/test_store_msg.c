@@ -965,6 +965,47 @@ static void test_recall(void **state)
     store_close(st);
 }
 
+/* store_msg_head_sync: one message by key, without its body, whatever its
+ * state; the receive-ack check (msg.c) decides from its from_id / to_id. */
+static void test_msg_head(void **state)
+{
+    fixture_t *f = *state;
+    store_t *st = open_store(f);
+    import_abcd(st);
+    store_msg_t m1 = send_ok(st, "alice", "bob", "hd1");
+    store_msg_t m2 = send_ok(st, "bob", "alice", "hd2");
+    store_msg_row_t r;
+    assert_int_equal(store_msg_head_sync(st, APP, m1.message_key, &r), 0);
+    assert_int_equal(r.message_key, m1.message_key);
+    assert_int_equal(r.sequence, 1);
+    assert_string_equal(r.from_id, "alice");
+    assert_string_equal(r.to_id, "bob");
+    assert_string_equal(r.message_id, "hd1");
+    assert_null(r.body);
+    assert_null(r.extra);
+    assert_int_equal(r.del_flag, 0);
+    assert_int_equal(store_msg_head_sync(st, APP, m2.message_key, &r), 0);
+    assert_int_equal(r.sequence, 2);
+    assert_string_equal(r.from_id, "bob");
+    /* recalled: still found, flagged */
+    store_recall_t rc;
+    assert_int_equal(store_msg_recall_sync(st, APP, m2.message_key, "bob", 0, 0, 120000, &rc), 0);
+    assert_int_equal(rc.reject, 0);
+    assert_int_equal(store_msg_head_sync(st, APP, m2.message_key, &r), 0);
+    assert_int_equal(r.del_flag, 1);
+    assert_null(r.body);
+    /* not there: another app, unknown keys, keys out of range */
+    assert_int_equal(store_msg_head_sync(st, APP + 1, m1.message_key, &r), STORE_ENOTFOUND);
+    assert_int_equal(store_msg_head_sync(st, APP, m2.message_key + 1000, &r), STORE_ENOTFOUND);
+    assert_int_equal(store_msg_head_sync(st, APP, 0, &r), STORE_ENOTFOUND);
+    assert_int_equal(store_msg_head_sync(st, APP, -1, &r), STORE_ENOTFOUND);
+    assert_int_equal(store_msg_head_sync(st, APP, INT64_MAX, &r), STORE_ENOTFOUND);
+    assert_int_equal(store_msg_head_sync(st, APP, INT64_MIN, &r), STORE_ENOTFOUND);
+    assert_int_equal(store_msg_head_sync(NULL, APP, 1, &r), STORE_EINVAL);
+    assert_int_equal(store_msg_head_sync(st, APP, 1, NULL), STORE_EINVAL);
+    store_close(st);
+}
+
 static void test_conv_update(void **state)
 {
     fixture_t *f = *state;
@@ -1719,6 +1760,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rows_and_conversations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recall, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msg_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conv_update, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_paging, setup, teardown),
