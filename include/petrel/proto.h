@@ -138,6 +138,13 @@ enum petrel_error {
     PETREL_ERR_HEARTBEAT      = 61014, /* closed: no packet for 3 heartbeats */
     PETREL_ERR_USER_FORBIDDEN = 61015, /* login refused: user deleted/forbidden */
     PETREL_ERR_SHUTDOWN       = 61016, /* server is stopping */
+
+    /* Demo app server (/app/v1), 62000..62019. */
+    PETREL_ERR_APP_LOCAL_ONLY = 62000, /* /app/v1 from a non-loopback client (demo_app_remote off) */
+    PETREL_ERR_NAME_RESERVED  = 62001, /* register/login as the app admin's identifier */
+    PETREL_ERR_PW_BUSY        = 62002, /* password pool queue full: retry later (HTTP 503) */
+    PETREL_ERR_REG_THROTTLED  = 62003, /* too many registrations from this client IP */
+    PETREL_ERR_LOGIN_THROTTLED = 62004, /* too many login attempts from this client IP */
 };
 
 typedef struct petrel_up_hdr {

@@ -4,6 +4,7 @@
  * down in order: stop accepting and drain connections (workers), then
  * flush and close storage.  Exit code 0 on a clean shutdown.
  */
+#include "server/api.h"
 #include "server/apps.h"
 #include "server/gpush.h"
 #include "server/log.h"
@@ -80,6 +81,10 @@ int main(int argc, char **argv)
         store_close(s->store);
         return 1;
     }
+    if (appserver_start(&s->cfg) < 0) {
+        store_close(s->store);
+        return 1;
+    }
     s->sess = sess_local_new();
     s->presence = s->sess ? presence_new(s) : NULL;
     s->gpush = s->presence ? gpush_new(s) : NULL;
@@ -113,6 +118,9 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&sigint, NULL);
     uv_run(main_loop, UV_RUN_DEFAULT);
     presence_free(s->presence);
+    /* waiting password jobs get 503; running ones may still queue a
+     * registration, so before the store drains */
+    appserver_stop();
     /* the writer's last callbacks may still queue group pushes, which read
      * the store: drain the writer, then the pushes, then close */
     store_shutdown(s->store);
