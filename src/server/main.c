@@ -6,6 +6,7 @@
  */
 #include "server/api.h"
 #include "server/apps.h"
+#include "server/datadir.h"
 #include "server/gpush.h"
 #include "server/log.h"
 #include "server/presence.h"
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static uv_signal_t sigterm, sigint;
@@ -48,6 +50,9 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level(log_level_parse(s->cfg.log_level));
+    /* Everything petreld creates (database, -wal/-shm, secret files, the
+     * data directory) is for its own user only: see datadir.h. */
+    umask(077);
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
@@ -72,6 +77,8 @@ int main(int argc, char **argv)
         .wal_checkpoint_pages = s->cfg.store_wal_checkpoint_pages,
         .history_batch = s->cfg.store_history_batch,
     };
+    if (datadir_tighten(s->cfg.data_dir) < 0)
+        LOGW("cannot check data_dir permissions", "data_dir=%s", s->cfg.data_dir);
     if (store_open(&sc, &s->store) < 0) {
         LOGE("cannot open storage", "data_dir=%s", s->cfg.data_dir);
         return 1;
