@@ -36,6 +36,32 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_unref((uv_handle_t *)&sigint);
 }
 
+/* Overwrite the value of --app-secret (any spelling config.c accepts) in
+ * argv once it is parsed: /proc/<pid>/cmdline and ps show argv to every
+ * local user, and the secret mints admin tokens. */
+static void scrub_secret_args(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0)
+            continue;
+        a += 2;
+        static const char key[] = "app_secret";
+        size_t k = 0;
+        for (; a[k] && a[k] != '=' && k < sizeof key - 1; k++) {
+            char c = a[k] == '-' ? '_' : (char)((a[k] >= 'A' && a[k] <= 'Z') ? a[k] - 'A' + 'a' : a[k]);
+            if (c != key[k])
+                break;
+        }
+        if (k != sizeof key - 1)
+            continue;
+        if (a[k] == '=')
+            memset(argv[i] + 2 + k + 1, 'x', strlen(a + k + 1));
+        else if (a[k] == '\0' && i + 1 < argc)
+            memset(argv[i + 1], 'x', strlen(argv[i + 1]));
+    }
+}
+
 int main(int argc, char **argv)
 {
     static server_t srv;
@@ -49,6 +75,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "petreld: %s\n", err);
         return 2;
     }
+    scrub_secret_args(argc, argv);
     log_set_level(log_level_parse(s->cfg.log_level));
     /* Everything petreld creates (database, -wal/-shm, secret files, the
      * data directory) is for its own user only: see datadir.h. */

@@ -110,3 +110,19 @@ def test_loose_existing_data_dir_is_tightened(server, tmp_path):
     exercise(s2, s1.secret, "new.user", "password-new-1")
     os.unlink(data / "link.txt")
     assert_private(str(data), need=("petrel.db", "petrel.db-wal"))
+
+
+def test_secret_flag_not_visible_in_process_list(server):
+    """/proc/<pid>/cmdline (what ps shows every local user) must not carry
+    the --app-secret value; the server still uses it."""
+    secret = "argv-secret-0123456789abcdef"
+    s1 = server(app_secret=secret)
+    s2 = server("--app_secret", secret + "-2", app_secret=None)
+    for s, sec in ((s1, secret), (s2, secret + "-2")):
+        with open("/proc/%d/cmdline" % s.proc.pid, "rb") as f:
+            cmdline = f.read()
+        assert sec.encode() not in cmdline, cmdline
+        assert b"--data-dir=" in cmdline   # the rest is intact
+        # the secret is in force: a token made with it is accepted
+        st, doc = s.api("/v1/user/importUser", {"userData": [{"userId": "u1"}]}, secret=sec)
+        assert doc["code"] == 200, doc
