@@ -5,9 +5,11 @@
  * 077 (set in main before anything is created, so SQLite's database,
  * -wal and -shm files and the secret files are born 0600 in a 0700
  * directory), and datadir_tighten() fixes a directory made by an older
- * version or by hand: the directory itself to 0700 and every regular file
- * directly in it to 0600, each change logged.  Symbolic links are left
- * alone, and so is what another user owns (a warning says so).
+ * version or by hand: petreld's own files in it (petrel.db, -wal, -shm,
+ * -journal, app-<id>.secret) to 0600, and the directory itself to 0700
+ * unless it also holds other files or is world-writable or sticky (then a
+ * warning says so), each change logged.  Symbolic links are left alone,
+ * and so is what another user owns (a warning says so).
  */
 #ifndef PETREL_DATADIR_H
 #define PETREL_DATADIR_H

@@ -90,11 +90,12 @@ def test_loose_existing_data_dir_is_tightened(server, tmp_path):
         os.chmod(f, 0o644)
         loose.append(os.path.basename(f))
     assert "petrel.db" in loose
-    # a symlink in the directory is not followed by the fix
+    # a symlink in the directory, even under a name petreld uses, is not
+    # followed by the fix
     outside = tmp_path / "outside.txt"
     outside.write_text("not petrel's")
     os.chmod(outside, 0o644)
-    os.symlink(outside, data / "link.txt")
+    os.symlink(outside, data / "app-20000.secret")
 
     s2 = server(data_dir=data, app_secret=s1.secret)
     assert mode(data) == 0o700
@@ -108,7 +109,7 @@ def test_loose_existing_data_dir_is_tightened(server, tmp_path):
     st, r = post(s2, "/app/v1/login", {"userName": "old.user", "password": "password-old-1"})
     assert r.get("code") == 200, r
     exercise(s2, s1.secret, "new.user", "password-new-1")
-    os.unlink(data / "link.txt")
+    os.unlink(data / "app-20000.secret")
     assert_private(str(data), need=("petrel.db", "petrel.db-wal"))
 
 
@@ -126,3 +127,22 @@ def test_secret_flag_not_visible_in_process_list(server):
         # the secret is in force: a token made with it is accepted
         st, doc = s.api("/v1/user/importUser", {"userData": [{"userId": "u1"}]}, secret=sec)
         assert doc["code"] == 200, doc
+
+
+def test_shared_directory_only_our_files_change(server, tmp_path):
+    """data_dir pointed at a directory that holds other things: petreld's
+    files become 0600, the other files and the directory itself are left
+    as their owner set them (with a warning)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o755)
+    notes = shared / "notes.txt"
+    notes.write_text("someone else's")
+    os.chmod(notes, 0o644)
+    s = server(data_dir=shared)
+    exercise(s, s.secret, "shared.user", "password-shared")
+    assert mode(notes) == 0o644
+    assert mode(shared) == 0o755
+    for name in ("petrel.db", "petrel.db-wal", "petrel.db-shm"):
+        assert mode(shared / name) == 0o600, name
+    assert "holds other files; not changing it" in s.stderr_text()
