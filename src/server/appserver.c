@@ -30,8 +30,9 @@
  *   scrypt against a fixed dummy hash so the reply time does not reveal
  *   which names exist.  Success resets the name's counter only (resetting
  *   the IP's would let one valid account launder an attacker's guesses).
- *   The reply carries a real userSign made with the app's secret, valid
- *   app_token_ttl seconds, as both imUserSign and userSign.
+ *   A right password of a user the admin deleted or forbade gets no token
+ *   (403/61015).  The reply carries a real userSign made with the app's
+ *   secret, valid app_token_ttl seconds, as both imUserSign and userSign.
  *   IP keys: an IPv4 address, or the /64 prefix of an IPv6 one (a single
  *   client usually owns a whole /64).
  * Callback:  the webhook receiver: logs appId, the command query parameter
@@ -401,7 +402,7 @@ void h_app_register(api_ctx_t *ctx)
 
 /* ---- login --------------------------------------------------------------- */
 
-enum login_result { LR_OK = 0, LR_WRONG, LR_THROTTLED, LR_RESERVED, LR_ERROR };
+enum login_result { LR_OK = 0, LR_WRONG, LR_THROTTLED, LR_RESERVED, LR_BANNED, LR_ERROR };
 
 typedef struct login_job {
     char name[APP_NAME_MAX + 1];
@@ -451,8 +452,18 @@ static void login_work(api_ctx_t *ctx)
     if (rc == STORE_OK) {
         int v = pw_verify(j->pw, j->hash);
         if (v == 1) {
-            j->result = LR_OK;
             throttle_reset(g_thr_name, j->name_key);
+            /* A right password is no token for a user the admin deleted
+             * or forbade (the socket would refuse it; REST must not
+             * accept it either). */
+            store_user_t u;
+            int urc = store_user_get_sync(ctx->srv->store, ctx->app_id, j->user_id, &u);
+            if (urc == STORE_OK && !u.del_flag && !u.forbidden_flag)
+                j->result = LR_OK;
+            else if (urc == STORE_OK || urc == STORE_ENOTFOUND)
+                j->result = LR_BANNED;
+            else
+                j->result = LR_ERROR;
             goto out;
         }
         if (v < 0) {
@@ -504,6 +515,9 @@ static void login_done(api_ctx_t *ctx)
         }
     } else if (result == LR_WRONG) {
         LOGI("demo login refused", "app_id=%d user=%s peer=%s", (int)ctx->app_id, j->name, j->ip);
+    } else if (result == LR_BANNED) {
+        LOGI("demo login refused: user deleted or forbidden", "app_id=%d user=%s peer=%s",
+             (int)ctx->app_id, j->name, j->ip);
     } else if (result == LR_RESERVED) {
         LOGW("demo login refused: account maps to the app admin", "app_id=%d user=%s peer=%s",
              (int)ctx->app_id, j->name, j->ip);
@@ -521,6 +535,9 @@ static void login_done(api_ctx_t *ctx)
         break;
     case LR_RESERVED:
         api_fail(ctx, 200, PETREL_ERR_NAME_RESERVED, "this user name is reserved");
+        break;
+    case LR_BANNED:
+        api_fail(ctx, 403, PETREL_ERR_USER_FORBIDDEN, "this user is deleted or forbidden");
         break;
     default:
         api_fail(ctx, 500, 500, "internal error");

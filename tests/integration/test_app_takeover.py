@@ -298,3 +298,30 @@ def test_remote_client_allowed_when_configured(server, remote_ip):
                  {"userName": "admin", "password": "password-1"},
                  host=remote_ip, source=remote_ip)
     assert (st, r.get("code")) == (200, E_NAME_RESERVED), (st, r)
+
+
+# ------------------------------------------- deleted and forbidden accounts
+def test_deleted_or_forbidden_account_gets_no_token(srv):
+    """Same class: the demo login must not mint tokens for users the admin
+    deleted or forbade (the right password is not enough)."""
+    for name in ("to.forbid", "to.delete", "stays.ok"):
+        st, r = register(srv, name, "password-%s" % name)
+        assert r.get("code") == 200, r
+    st, doc = srv.api("/v1/user/data/modifyUserInfo", {"userId": "to.forbid", "forbiddenFlag": 1})
+    assert doc["code"] == 200, doc
+    st, doc = srv.api("/v1/user/deleteUser", {"userId": ["to.delete"]})
+    assert doc["data"]["successId"] == ["to.delete"], doc
+    for name in ("to.forbid", "to.delete"):
+        st, r = login(srv, name, "password-%s" % name)
+        assert (st, r.get("code")) == (403, 61015), (name, st, r)
+        assert not r.get("data"), r
+    # a wrong password still says only "wrong" (no hint that it exists)
+    st, r = login(srv, "to.delete", "not-the-password")
+    assert (st, r.get("code")) == (200, E_WRONG_LOGIN), (st, r)
+    st, r = login(srv, "stays.ok", "password-stays.ok")
+    assert (st, r.get("code")) == (200, 200), (st, r)
+    # lifting the ban gives tokens again
+    st, doc = srv.api("/v1/user/data/modifyUserInfo", {"userId": "to.forbid", "forbiddenFlag": 0})
+    assert doc["code"] == 200, doc
+    st, r = login(srv, "to.forbid", "password-to.forbid")
+    assert (st, r.get("code")) == (200, 200), (st, r)
