@@ -155,11 +155,14 @@ void h_metrics(api_ctx_t *ctx);
 void h_static(api_ctx_t *ctx);
 /* appserver.c: the built-in demo app server.  appserver_start makes its
  * throttles and its password-hashing pool (main, before the workers);
- * appserver_stop cancels the waiting password jobs (503) and joins the
- * pool (main, after the workers, before the store shuts down). */
+ * appserver_stop answers the waiting password jobs (503), joins the pool
+ * and waits for the registrations it handed to the store (main, while the
+ * workers still exist: replies go through worker_post); appserver_free
+ * frees it all (main, after workers_join). */
 struct config;
 int appserver_start(const struct config *cfg);
 void appserver_stop(void);
+void appserver_free(void);
 void h_app_register(api_ctx_t *ctx);
 void h_app_login(api_ctx_t *ctx);
 void h_app_callback(api_ctx_t *ctx);

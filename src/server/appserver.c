@@ -49,11 +49,13 @@
  */
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "petrel/proto.h"
 #include "petrel/sign.h"
@@ -92,6 +94,20 @@ static const char DUMMY_HASH[] =
 /* Failed logins per name and per IP; attempts per IP (login, register). */
 static throttle_t *g_thr_name, *g_thr_ip, *g_thr_login_ip, *g_thr_reg_ip;
 static pwpool_t *g_pw;
+/* Registrations handed to the store and not answered yet: appserver_stop
+ * waits for them, so that no reply is sent once the workers are gone. */
+static pthread_mutex_t g_inflight_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_inflight_cv = PTHREAD_COND_INITIALIZER;
+static int g_inflight;
+
+static void inflight_add(int d)
+{
+    pthread_mutex_lock(&g_inflight_mu);
+    g_inflight += d;
+    if (g_inflight == 0)
+        pthread_cond_broadcast(&g_inflight_cv);
+    pthread_mutex_unlock(&g_inflight_mu);
+}
 
 int appserver_start(const config_t *cfg)
 {
@@ -102,7 +118,7 @@ int appserver_start(const config_t *cfg)
     g_pw = pwpool_new((unsigned)cfg->password_threads, (size_t)cfg->password_queue);
     if (!g_thr_name || !g_thr_ip || !g_thr_login_ip || !g_thr_reg_ip || !g_pw) {
         LOGE("demo app server: cannot allocate throttles or the password pool", NULL);
-        appserver_stop();
+        appserver_free();
         return -1;
     }
     if (cfg->demo_app_server)
@@ -117,8 +133,26 @@ int appserver_start(const config_t *cfg)
 
 void appserver_stop(void)
 {
-    /* The pool first: its cancelled jobs reply, running ones may still
-     * read the throttles. */
+    /* Cancelled jobs reply now, running ones finish (and may hand a
+     * registration to the store).  Handlers may still run on draining
+     * workers: g_pw stays valid (submit refuses) until appserver_free. */
+    pwpool_stop(g_pw);
+    /* The store's writer answers those quickly; bounded wait all the same. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&g_inflight_mu);
+    while (g_inflight > 0 &&
+           pthread_cond_timedwait(&g_inflight_cv, &g_inflight_mu, &until) == 0) {
+    }
+    if (g_inflight > 0)
+        LOGW("demo app server: registrations still unanswered at shutdown", "n=%d",
+             g_inflight);
+    pthread_mutex_unlock(&g_inflight_mu);
+}
+
+void appserver_free(void)
+{
     pwpool_free(g_pw);
     g_pw = NULL;
     throttle_free(g_thr_name);
@@ -202,12 +236,17 @@ static int pw_defer(api_ctx_t *ctx, api_fn work, api_fn done)
 {
     ctx->work = work;
     ctx->done = done;
-    if (!g_pw || pwpool_submit(g_pw, pw_job, ctx) != 0) {
+    int rc = pwpool_submit(g_pw, pw_job, ctx);
+    if (rc != 0) {
         LOGD("demo app server: password pool busy", "peer=%s path=%s", ctx->req->peer,
              ctx->req->path);
         job_wipe_free(ctx->u);
         ctx->u = NULL;
-        api_fail(ctx, 503, PETREL_ERR_PW_BUSY, "too many sign-ups and logins right now, retry later");
+        if (rc == -2)
+            api_fail(ctx, 503, PETREL_ERR_SHUTDOWN, "the server is shutting down");
+        else
+            api_fail(ctx, 503, PETREL_ERR_PW_BUSY,
+                     "too many sign-ups and logins right now, retry later");
         return -1;
     }
     return 0;
@@ -281,9 +320,16 @@ static void reg_finish_fail(api_ctx_t *ctx, int status, int code, const char *ms
 
 /* Writer thread: the account and the IM user were created together, or
  * neither. */
+static void reg_reply(api_ctx_t *ctx, int rc);
+
 static void reg_stored(void *arg, int rc)
 {
-    api_ctx_t *ctx = arg;
+    reg_reply(arg, rc);
+    inflight_add(-1);
+}
+
+static void reg_reply(api_ctx_t *ctx, int rc)
+{
     reg_job_t *j = ctx->u;
     if (rc == STORE_ECONFLICT) {
         reg_finish_fail(ctx, 200, APP_ERR_NAME_TAKEN, "user name already registered");
@@ -345,8 +391,10 @@ static void reg_done(api_ctx_t *ctx)
     snprintf(u.nick_name, sizeof u.nick_name, "%s", j->name);
     u.friend_allow_type = 1;  /* no verification, the seeds' default */
     u.user_type = 1;          /* ordinary */
+    inflight_add(1);
     int rc = store_account_register(ctx->srv->store, j->name, j->hash, &u, reg_stored, ctx);
     if (rc != STORE_OK) {
+        inflight_add(-1);
         LOGE("demo register: account insert refused", "app_id=%d user=%s err=\"%s\"",
              (int)ctx->app_id, j->name, store_strerror(rc));
         reg_finish_fail(ctx, rc == STORE_ECLOSED ? 503 : 500, 500, "internal error");

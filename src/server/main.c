@@ -147,14 +147,16 @@ int main(int argc, char **argv)
      * and unref'ed them. */
     uv_run(main_loop, UV_RUN_DEFAULT);
 
+    /* While the workers still exist (their replies go through worker_post):
+     * password jobs still waiting are answered 503, running ones finish,
+     * and the registrations they handed to the store are answered. */
+    appserver_stop();
     workers_join(s);
+    appserver_free();
     uv_close((uv_handle_t *)&sigterm, NULL);
     uv_close((uv_handle_t *)&sigint, NULL);
     uv_run(main_loop, UV_RUN_DEFAULT);
     presence_free(s->presence);
-    /* waiting password jobs get 503; running ones may still queue a
-     * registration, so before the store drains */
-    appserver_stop();
     /* the writer's last callbacks may still queue group pushes, which read
      * the store: drain the writer, then the pushes, then close */
     store_shutdown(s->store);

@@ -18,6 +18,7 @@ struct pwpool {
     job_t *ring;
     size_t cap, head, n;
     int stopping;
+    int joined;
     unsigned nthreads;
     pthread_t *threads;
 };
@@ -72,8 +73,8 @@ pwpool_t *pwpool_new(unsigned nthreads, size_t queue_max)
 
 int pwpool_submit(pwpool_t *p, pwpool_fn fn, void *arg)
 {
-    int rc = -1;
     pthread_mutex_lock(&p->mu);
+    int rc = p->stopping ? -2 : -1;
     if (!p->stopping && p->n < p->cap) {
         p->ring[(p->head + p->n) % p->cap] = (job_t){fn, arg};
         p->n++;
@@ -92,14 +93,19 @@ size_t pwpool_queued(pwpool_t *p)
     return n;
 }
 
-void pwpool_free(pwpool_t *p)
+void pwpool_stop(pwpool_t *p)
 {
     if (!p)
         return;
     /* Take the waiting jobs out first, so the threads only finish the ones
      * they are running; then cancel the taken ones outside the lock. */
     pthread_mutex_lock(&p->mu);
+    if (p->joined) {
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
     p->stopping = 1;
+    p->joined = 1;
     size_t n = p->n, head = p->head;
     p->n = 0;
     pthread_cond_broadcast(&p->cv);
@@ -110,6 +116,13 @@ void pwpool_free(pwpool_t *p)
     }
     for (unsigned i = 0; i < p->nthreads; i++)
         pthread_join(p->threads[i], NULL);
+}
+
+void pwpool_free(pwpool_t *p)
+{
+    if (!p)
+        return;
+    pwpool_stop(p);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p->threads);

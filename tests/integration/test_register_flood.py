@@ -180,3 +180,46 @@ def test_register_flood_keeps_login_and_rest_fast(server):
     # and sign-up works again at once
     st, r = register(s, "after.flood")
     assert (st, r.get("code")) == (200, 200), (st, r)
+
+
+def test_shutdown_during_flood(server):
+    """SIGTERM while the password queue is full: the process exits 0
+    promptly (waiting jobs are cancelled, running ones finish, no reply is
+    sent to a worker that is gone), and every registration answered 200
+    is there after a restart."""
+    s = server("--demo-app-register-per-ip=1000", "--password-queue=16")
+    results = {}
+    lock = threading.Lock()
+
+    def one(k):
+        try:
+            r = register(s, "bye%d" % k)
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            r = ("conn", type(e).__name__)
+        with lock:
+            results[k] = r
+
+    ts = [threading.Thread(target=one, args=(k,), daemon=True) for k in range(24)]
+    for t in ts:
+        t.start()
+    time.sleep(0.3 * SLOW)
+    t0 = time.monotonic()
+    assert s.stop() == 0, s.stderr_tail()
+    took = time.monotonic() - t0
+    for t in ts:
+        t.join(TIMEOUT)
+    assert took < 10 * SLOW, took
+    assert len(results) == 24
+    ok = []
+    for k, r in results.items():
+        if r[0] == "conn":
+            continue   # HTTP connections still waiting are closed by the shutdown
+        st, doc = r
+        assert doc.get("code") in (200, E_PW_BUSY, 61016), r
+        if doc.get("code") == 200:
+            ok.append(k)
+    assert ok, results
+    s2 = server(data_dir=s.data_dir, app_secret=s.secret)
+    for k in ok:
+        st, r = login(s2, "bye%d" % k)
+        assert r.get("code") == 200, (k, r)

@@ -1,7 +1,8 @@
 /*
  * Unit tests for the password-hashing pool (pwpool.h): jobs run on the
  * pool's own threads, the queue bound refuses at once, and freeing the
- * pool cancels what waits and waits for what runs.
+ * pool cancels what waits and waits for what runs, after which submit
+ * refuses until the pool is freed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -117,10 +118,15 @@ static void test_free_cancels_waiting(void **state)
         assert_int_equal(pwpool_submit(p, job, NULL), 0);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, open_later, NULL), 0);
-    pwpool_free(p); /* cancels the 4 waiting, waits for the running one */
+    pwpool_stop(p); /* cancels the 4 waiting, waits for the running one */
     pthread_join(t, NULL);
     assert_int_equal(atomic_load(&g.cancelled), 4);
     assert_int_equal(atomic_load(&g.ran), 1);
+    /* stopped: submit refuses as "stopping" until the pool is freed */
+    assert_int_equal(pwpool_submit(p, job, NULL), -2);
+    pwpool_stop(p); /* idempotent */
+    pwpool_free(p);
+    assert_int_equal(atomic_load(&g.cancelled), 4);
 }
 
 int main(void)
