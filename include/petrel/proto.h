@@ -146,6 +146,12 @@ enum petrel_error {
                                           * message with that messageKey */
     PETREL_ERR_RACK_BUSY        = 62022, /* MSG_RECEIVE_ACK 1107: too many acks waiting
                                           * for their check on this worker; resend later */
+    /* Demo app server (/app/v1), 62000..62019. */
+    PETREL_ERR_APP_LOCAL_ONLY = 62000, /* /app/v1 from a non-loopback client (demo_app_remote off) */
+    PETREL_ERR_NAME_RESERVED  = 62001, /* register/login as the app admin's identifier */
+    PETREL_ERR_PW_BUSY        = 62002, /* password pool queue full: retry later (HTTP 503) */
+    PETREL_ERR_REG_THROTTLED  = 62003, /* too many registrations from this client IP */
+    PETREL_ERR_LOGIN_THROTTLED = 62004, /* too many login attempts from this client IP */
 };
 
 typedef struct petrel_up_hdr {

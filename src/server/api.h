@@ -2,8 +2,9 @@
  * REST API plumbing shared by every route module: the route table lookup,
  * userSign authentication from the query string (appId, identifier,
  * userSign), the {code, msg, data} envelope, the operator rule, and
- * api_defer() to run blocking work (storage reads, password hashing) on
- * libuv's thread pool instead of the event loop.
+ * api_defer() to run blocking work (storage reads) on libuv's thread pool
+ * instead of the event loop (password hashing has a pool of its own:
+ * appserver.c, pwpool.h).
  *
  * Life of a call: api_handle() (http.h) finds the route, parses the JSON
  * body (an object; empty body = {}), authenticates when the route needs it,
@@ -157,7 +158,16 @@ void h_app_update(api_ctx_t *ctx);
 void h_healthz(api_ctx_t *ctx);
 void h_metrics(api_ctx_t *ctx);
 void h_static(api_ctx_t *ctx);
-/* appserver.c: the built-in demo app server */
+/* appserver.c: the built-in demo app server.  appserver_start makes its
+ * throttles and its password-hashing pool (main, before the workers);
+ * appserver_stop answers the waiting password jobs (503), joins the pool
+ * and waits for the registrations it handed to the store (main, while the
+ * workers still exist: replies go through worker_post); appserver_free
+ * frees it all (main, after workers_join). */
+struct config;
+int appserver_start(const struct config *cfg);
+void appserver_stop(void);
+void appserver_free(void);
 void h_app_register(api_ctx_t *ctx);
 void h_app_login(api_ctx_t *ctx);
 void h_app_callback(api_ctx_t *ctx);

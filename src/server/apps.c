@@ -227,9 +227,12 @@ int apps_ensure_default(apps_t *a, store_t *st, const config_t *cfg)
     if (!exists)
         LOGI("default app created", "app=%d admin=%s policy=%d", app.app_id, app.admin_id,
              app.login_policy);
+    /* The secret itself never goes to stdout or the log (both end up in
+     * service logs readable by others): only where to find it. */
     if (created_secret) {
-        printf("petreld: created app %d; secret=%s (kept in %s/app-%d.secret)\n", app.app_id,
-               app.secret, cfg->data_dir, app.app_id);
+        printf("petreld: created app %d; its secret is in %s/app-%d.secret (readable by this "
+               "user only)\n",
+               app.app_id, cfg->data_dir, app.app_id);
         fflush(stdout);
     }
     return 0;

@@ -26,8 +26,8 @@ enum { APP_F_CHECK_FRIEND = 1, APP_F_CHECK_BLACK = 2 };
 unsigned apps_flags(apps_t *a, int32_t app_id);
 
 /* Make sure the default app exists and matches the explicit config keys;
- * generates and stores a secret in data_dir on first start.  Prints the
- * secret once (stdout) when it was just generated. */
+ * generates and stores a secret in data_dir on first start (file 0600),
+ * and then prints that file's path on stdout, never the secret. */
 struct config;
 int apps_ensure_default(apps_t *a, store_t *st, const struct config *cfg);
 

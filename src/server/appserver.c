@@ -5,42 +5,65 @@
  * without a separate business backend.  Not userSign-authenticated; the
  * app is the router's ctx->app (query or body appId, else the default).
  *
- * Register:  validate -> scrypt hash on the thread pool (api_defer) ->
- *   store_account_create (writer thread callback) -> store_user_import of
- *   the IM user (user_id = nick_name = userName; one that already exists is
- *   fine) -> reply.  The account is created first so that a duplicate
- *   registration (10003) never touches the existing IM user.
- * Login:  loginType must be 1 (user name + password).  Two throttles (per
+ * Who may call: only clients on this machine (the peer is a loopback
+ * address) unless demo_app_remote is on; others get 403/62000 before any
+ * work.  The app admin's identifier (any letter case) can never be
+ * registered, and login never issues a token for it (62001).
+ *
+ * Register:  validate -> per-IP registration throttle (counting every
+ *   attempt the password pool accepted) -> on the password pool: refuse early a
+ *   name already taken (account or IM user, so no scrypt is spent on it),
+ *   scrypt hash -> store_account_register, ONE writer op that inserts the
+ *   IM user (user_id = nick_name = userName) and then the account, and
+ *   fails with STORE_ECONFLICT, writing nothing, if either exists.  The
+ *   writer runs ops one at a time, so two registrations of one name, or a
+ *   registration racing /v1/user/importUser of the same id, cannot both
+ *   win, and a registration never takes over an IM user that exists.
+ * Login:  loginType must be 1 (user name + password).  A per-IP attempt
+ *   throttle (every attempt the pool accepted counts) and two failure throttles (per
  *   "appId:username" lowercased, as account names are unique ignoring
  *   ASCII case; 5 failures / 5 min, and per client IP, 20 / 5 min)
- *   are checked on the loop (cheap refusal) and again on the thread pool
- *   right before scrypt, where failures are also recorded: a burst of
- *   parallel requests therefore gets at most one scrypt per pool thread
+ *   are checked on the loop (cheap refusal) and the failure ones again on
+ *   the pool right before scrypt, where failures are also recorded: a burst
+ *   of parallel requests therefore gets at most one scrypt per pool thread
  *   past the limit instead of all of them.  An unknown name still runs one
  *   scrypt against a fixed dummy hash so the reply time does not reveal
  *   which names exist.  Success resets the name's counter only (resetting
  *   the IP's would let one valid account launder an attacker's guesses).
- *   The reply carries a real userSign made with the app's secret, valid
- *   app_token_ttl seconds, as both imUserSign and userSign.
+ *   A right password of a user the admin deleted or forbade gets no token
+ *   (403/61015).  The reply carries a real userSign made with the app's
+ *   secret, valid app_token_ttl seconds, as both imUserSign and userSign.
+ *   IP keys: an IPv4 address, or the /64 prefix of an IPv6 one (a single
+ *   client usually owns a whole /64).
  * Callback:  the webhook receiver: logs appId, the command query parameter
  *   (sanitized) and the body length; answers {code:200,msg:"success"}.
  *
- * Threads: handlers run on a worker loop; api_defer work on libuv's pool;
- * store callbacks on the store writer thread, which only replies or chains
- * the next store op, never blocks.  Passwords are copied into the job,
- * wiped (OPENSSL_cleanse) as soon as hashing/verifying is done, and never
- * logged.
+ * Threads: handlers run on a worker loop.  Password work (scrypt, and the
+ * account lookups next to it) runs on a pool of its own (pwpool.h), never
+ * on libuv's pool that REST reads and socket logins share; its queue is
+ * bounded and a full queue answers 503/62002 at once.  The work's "done"
+ * step runs on that pool thread too: it only submits a store op or
+ * replies (both thread-safe).  Store callbacks run on the writer thread
+ * and only reply.  Passwords are copied into the job, wiped
+ * (OPENSSL_cleanse) as soon as hashing/verifying is done, and never logged.
  */
+#include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
+#include "petrel/proto.h"
 #include "petrel/sign.h"
 #include "server/api.h"
+#include "server/config.h"
 #include "server/log.h"
 #include "server/password.h"
+#include "server/pwpool.h"
 #include "server/throttle.h"
 #include "server/util.h"
 
@@ -58,39 +81,175 @@
 #define THR_IP_MAX 20
 #define THR_WINDOW_MS (5 * 60 * 1000)
 #define THR_CAPACITY 4096
+#define THR_REG_WINDOW_MS (10 * 60 * 1000)
+#define THR_LOGIN_WINDOW_MS (60 * 1000)
 
 /* Same parameters as pw_hash, so a miss costs what a hit costs.  The
  * password it was made from is irrelevant (verification result ignored). */
 static const char DUMMY_HASH[] =
     "scrypt$15$8$1$PPE01kLXjLn89F8U8kPK7A==$Ke1ZhBdevdLtUjJ2sDxJMbfVoYUqx9bbjRYLOU6zRa4=";
 
-/* ---- throttles ---------------------------------------------------------- */
+/* ---- state: throttles and the password pool ------------------------------ */
 
-static throttle_t *g_thr_name, *g_thr_ip;
-static pthread_once_t g_thr_once = PTHREAD_ONCE_INIT;
+/* Failed logins per name and per IP; attempts per IP (login, register). */
+static throttle_t *g_thr_name, *g_thr_ip, *g_thr_login_ip, *g_thr_reg_ip;
+static pwpool_t *g_pw;
+/* Registrations handed to the store and not answered yet: appserver_stop
+ * waits for them, so that no reply is sent once the workers are gone. */
+static pthread_mutex_t g_inflight_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_inflight_cv = PTHREAD_COND_INITIALIZER;
+static int g_inflight;
 
-static void thr_init(void)
+static void inflight_add(int d)
+{
+    pthread_mutex_lock(&g_inflight_mu);
+    g_inflight += d;
+    if (g_inflight == 0)
+        pthread_cond_broadcast(&g_inflight_cv);
+    pthread_mutex_unlock(&g_inflight_mu);
+}
+
+int appserver_start(const config_t *cfg)
 {
     g_thr_name = throttle_new(THR_NAME_MAX, THR_WINDOW_MS, THR_CAPACITY);
     g_thr_ip = throttle_new(THR_IP_MAX, THR_WINDOW_MS, THR_CAPACITY);
-    if (!g_thr_name || !g_thr_ip)
-        LOGE("login throttle allocation failed", NULL);
+    g_thr_login_ip = throttle_new(cfg->demo_app_login_per_ip, THR_LOGIN_WINDOW_MS, THR_CAPACITY);
+    g_thr_reg_ip = throttle_new(cfg->demo_app_register_per_ip, THR_REG_WINDOW_MS, THR_CAPACITY);
+    g_pw = pwpool_new((unsigned)cfg->password_threads, (size_t)cfg->password_queue);
+    if (!g_thr_name || !g_thr_ip || !g_thr_login_ip || !g_thr_reg_ip || !g_pw) {
+        LOGE("demo app server: cannot allocate throttles or the password pool", NULL);
+        appserver_free();
+        return -1;
+    }
+    if (cfg->demo_app_server)
+        LOGI("demo app server on", "routes=/app/v1 clients=%s password_threads=%d",
+             cfg->demo_app_remote ? "any" : "loopback-only", cfg->password_threads);
+    if (cfg->demo_app_server && cfg->demo_app_remote)
+        LOGW("demo app server answers every client (demo_app_remote): anyone who reaches "
+             "the HTTP port can create accounts",
+             NULL);
+    return 0;
 }
 
-static int thr_ready(void)
+void appserver_stop(void)
 {
-    pthread_once(&g_thr_once, thr_init);
-    return g_thr_name && g_thr_ip;
+    /* Cancelled jobs reply now, running ones finish (and may hand a
+     * registration to the store).  Handlers may still run on draining
+     * workers: g_pw stays valid (submit refuses) until appserver_free. */
+    pwpool_stop(g_pw);
+    /* The store's writer answers those quickly; bounded wait all the same. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&g_inflight_mu);
+    while (g_inflight > 0 &&
+           pthread_cond_timedwait(&g_inflight_cv, &g_inflight_mu, &until) == 0) {
+    }
+    if (g_inflight > 0)
+        LOGW("demo app server: registrations still unanswered at shutdown", "n=%d",
+             g_inflight);
+    pthread_mutex_unlock(&g_inflight_mu);
+}
+
+void appserver_free(void)
+{
+    pwpool_free(g_pw);
+    g_pw = NULL;
+    throttle_free(g_thr_name);
+    throttle_free(g_thr_ip);
+    throttle_free(g_thr_login_ip);
+    throttle_free(g_thr_reg_ip);
+    g_thr_name = g_thr_ip = g_thr_login_ip = g_thr_reg_ip = NULL;
 }
 
 /* ---- shared helpers ------------------------------------------------------ */
 
-static int disabled(api_ctx_t *ctx)
+/* 1 for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
+static int peer_is_loopback(const char *peer)
 {
-    if (ctx->srv->cfg.demo_app_server)
-        return 0;
-    api_fail(ctx, 404, 404, "demo app server is disabled");
-    return 1;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, peer, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, peer, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return 0;
+}
+
+/* The throttle key of a peer: the IPv4 address (also when v4-mapped), the
+ * /64 of an IPv6 one, else the text itself. */
+static void ip_key(const char *peer, char *out, size_t cap)
+{
+    struct in6_addr a6;
+    if (inet_pton(AF_INET6, peer, &a6) == 1) {
+        if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+            snprintf(out, cap, "%u.%u.%u.%u", a6.s6_addr[12], a6.s6_addr[13], a6.s6_addr[14],
+                     a6.s6_addr[15]);
+        } else {
+            memset(a6.s6_addr + 8, 0, 8);
+            char t[INET6_ADDRSTRLEN];
+            if (inet_ntop(AF_INET6, &a6, t, sizeof t))
+                snprintf(out, cap, "%s/64", t);
+            else
+                snprintf(out, cap, "%s", peer);
+        }
+        return;
+    }
+    snprintf(out, cap, "%s", peer);
+}
+
+/* 0 if the request may be served, else replies and returns 1. */
+static int refused(api_ctx_t *ctx)
+{
+    if (!ctx->srv->cfg.demo_app_server) {
+        api_fail(ctx, 404, 404, "demo app server is disabled");
+        return 1;
+    }
+    if (!ctx->srv->cfg.demo_app_remote && !peer_is_loopback(ctx->req->peer)) {
+        LOGD("demo app server: non-loopback client refused", "peer=%s path=%s",
+             ctx->req->peer, ctx->req->path);
+        api_fail(ctx, 403, PETREL_ERR_APP_LOCAL_ONLY,
+                 "the demo app server only answers clients on the server's machine");
+        return 1;
+    }
+    return 0;
+}
+
+static void job_wipe_free(void *u);
+
+static void pw_job(void *arg, int cancelled)
+{
+    api_ctx_t *ctx = arg;
+    if (cancelled) {
+        job_wipe_free(ctx->u);
+        ctx->u = NULL;
+        api_fail(ctx, 503, PETREL_ERR_SHUTDOWN, "the server is shutting down");
+        return;
+    }
+    ctx->work(ctx);
+    ctx->done(ctx);
+}
+
+/* Run work then done on the password pool: 0, or -1 after answering
+ * 503/62002 because the queue is full.  On 0 ctx may already be gone. */
+static int pw_defer(api_ctx_t *ctx, api_fn work, api_fn done)
+{
+    ctx->work = work;
+    ctx->done = done;
+    int rc = pwpool_submit(g_pw, pw_job, ctx);
+    if (rc != 0) {
+        LOGD("demo app server: password pool busy", "peer=%s path=%s", ctx->req->peer,
+             ctx->req->path);
+        job_wipe_free(ctx->u);
+        ctx->u = NULL;
+        if (rc == -2)
+            api_fail(ctx, 503, PETREL_ERR_SHUTDOWN, "the server is shutting down");
+        else
+            api_fail(ctx, 503, PETREL_ERR_PW_BUSY,
+                     "too many sign-ups and logins right now, retry later");
+        return -1;
+    }
+    return 0;
 }
 
 /* 3..32 characters of [A-Za-z0-9_.-]. */
@@ -142,12 +301,13 @@ static int only_type_one(api_ctx_t *ctx, const char *key)
 
 /* ---- register ------------------------------------------------------------ */
 
+enum reg_result { RG_HASHED = 0, RG_TAKEN, RG_ERROR };
+
 typedef struct reg_job {
     char name[APP_NAME_MAX + 1];
     char pw[APP_PW_MAX + 1];
     char hash[PW_HASH_MAX];
-    int hash_rc;
-    int import_results[1];   /* must live until the import's done */
+    int result;
 } reg_job_t;
 
 static void reg_finish_fail(api_ctx_t *ctx, int status, int code, const char *msg)
@@ -158,15 +318,27 @@ static void reg_finish_fail(api_ctx_t *ctx, int status, int code, const char *ms
     api_fail(ctx, status, code, msg);
 }
 
-static void reg_imported(void *arg, int rc)
+/* Writer thread: the account and the IM user were created together, or
+ * neither. */
+static void reg_reply(api_ctx_t *ctx, int rc);
+
+static void reg_stored(void *arg, int rc)
 {
-    api_ctx_t *ctx = arg;
+    reg_reply(arg, rc);
+    inflight_add(-1);
+}
+
+static void reg_reply(api_ctx_t *ctx, int rc)
+{
     reg_job_t *j = ctx->u;
-    int r = rc == STORE_OK ? j->import_results[0] : rc;
-    if (r != STORE_OK && r != STORE_ECONFLICT) {
-        LOGE("demo register: IM user import failed", "app_id=%d user=%s err=\"%s\"",
-             (int)ctx->app_id, j->name, store_strerror(r));
-        reg_finish_fail(ctx, 500, 500, "internal error");
+    if (rc == STORE_ECONFLICT) {
+        reg_finish_fail(ctx, 200, APP_ERR_NAME_TAKEN, "user name already registered");
+        return;
+    }
+    if (rc != STORE_OK) {
+        LOGE("demo register: account insert failed", "app_id=%d user=%s err=\"%s\"",
+             (int)ctx->app_id, j->name, store_strerror(rc));
+        reg_finish_fail(ctx, rc == STORE_ECLOSED ? 503 : 500, 500, "internal error");
         return;
     }
     json_t *data = json_pack("{s:s, s:s, s:i}", "userId", j->name, "userName", j->name, "appId",
@@ -181,22 +353,37 @@ static void reg_imported(void *arg, int rc)
     api_ok(ctx, data);
 }
 
-static void reg_created(void *arg, int rc)
+/* Password pool. */
+static void reg_work(api_ctx_t *ctx)
 {
-    api_ctx_t *ctx = arg;
     reg_job_t *j = ctx->u;
-    if (rc == STORE_ECONFLICT) {
+    store_user_t u;
+    /* Cheap early refusal of a name that is taken (the store op decides). */
+    int a = store_account_get_sync(ctx->srv->store, ctx->app_id, j->name, NULL, NULL, 0);
+    int b = a == STORE_ENOTFOUND ? store_user_get_sync(ctx->srv->store, ctx->app_id, j->name, &u)
+                                 : a;
+    if (a == STORE_OK || b == STORE_OK)
+        j->result = RG_TAKEN;
+    else if (b != STORE_ENOTFOUND)
+        j->result = RG_ERROR;
+    else
+        j->result = pw_hash(j->pw, j->hash, sizeof j->hash) == 0 ? RG_HASHED : RG_ERROR;
+    OPENSSL_cleanse(j->pw, sizeof j->pw);
+}
+
+/* Password pool, right after reg_work. */
+static void reg_done(api_ctx_t *ctx)
+{
+    reg_job_t *j = ctx->u;
+    if (j->result == RG_TAKEN) {
         reg_finish_fail(ctx, 200, APP_ERR_NAME_TAKEN, "user name already registered");
         return;
     }
-    if (rc != STORE_OK) {
-        LOGE("demo register: account insert failed", "app_id=%d user=%s err=\"%s\"",
-             (int)ctx->app_id, j->name, store_strerror(rc));
-        reg_finish_fail(ctx, rc == STORE_ECLOSED ? 503 : 500, 500, "internal error");
+    if (j->result != RG_HASHED) {
+        LOGE("demo register: lookup or password hashing failed", "app_id=%d", (int)ctx->app_id);
+        reg_finish_fail(ctx, 500, 500, "internal error");
         return;
     }
-    /* Chain the IM user import; its callback also runs on this thread.
-     * The store copies the user before returning. */
     store_user_t u;
     memset(&u, 0, sizeof u);
     u.app_id = ctx->app_id;
@@ -204,32 +391,10 @@ static void reg_created(void *arg, int rc)
     snprintf(u.nick_name, sizeof u.nick_name, "%s", j->name);
     u.friend_allow_type = 1;  /* no verification, the seeds' default */
     u.user_type = 1;          /* ordinary */
-    int irc = store_user_import(ctx->srv->store, &u, 1, j->import_results, reg_imported, ctx);
-    if (irc != STORE_OK) {
-        LOGE("demo register: IM user import refused", "app_id=%d user=%s err=\"%s\"",
-             (int)ctx->app_id, j->name, store_strerror(irc));
-        reg_finish_fail(ctx, irc == STORE_ECLOSED ? 503 : 500, 500, "internal error");
-    }
-}
-
-static void reg_work(api_ctx_t *ctx)
-{
-    reg_job_t *j = ctx->u;
-    j->hash_rc = pw_hash(j->pw, j->hash, sizeof j->hash);
-    OPENSSL_cleanse(j->pw, sizeof j->pw);
-}
-
-static void reg_done(api_ctx_t *ctx)
-{
-    reg_job_t *j = ctx->u;
-    if (j->hash_rc != 0) {
-        LOGE("demo register: password hashing failed", "app_id=%d", (int)ctx->app_id);
-        reg_finish_fail(ctx, 500, 500, "internal error");
-        return;
-    }
-    int rc = store_account_create(ctx->srv->store, ctx->app_id, j->name, j->name, j->hash,
-                                  reg_created, ctx);
+    inflight_add(1);
+    int rc = store_account_register(ctx->srv->store, j->name, j->hash, &u, reg_stored, ctx);
     if (rc != STORE_OK) {
+        inflight_add(-1);
         LOGE("demo register: account insert refused", "app_id=%d user=%s err=\"%s\"",
              (int)ctx->app_id, j->name, store_strerror(rc));
         reg_finish_fail(ctx, rc == STORE_ECLOSED ? 503 : 500, 500, "internal error");
@@ -239,7 +404,7 @@ static void reg_done(api_ctx_t *ctx)
 void h_app_register(api_ctx_t *ctx)
 {
     const char *name, *pw;
-    if (disabled(ctx))
+    if (refused(ctx))
         return;
     if (api_str(ctx, "userName", 1024, 1, &name) != 0 || get_password(ctx, &pw) != 0 ||
         only_type_one(ctx, "registerType") != 0)
@@ -253,6 +418,23 @@ void h_app_register(api_ctx_t *ctx)
         api_fail(ctx, 400, APP_ERR_PARAM, "password must be 8..128 bytes");
         return;
     }
+    /* The admin's identifier, in any letter case (a look-alike of the
+     * admin is as good as the admin to a person reading a chat). */
+    if (!strcasecmp(name, ctx->app.admin_id)) {
+        LOGI("demo register refused: reserved name", "app_id=%d user=%s peer=%s",
+             (int)ctx->app_id, name, ctx->req->peer);
+        api_fail(ctx, 200, PETREL_ERR_NAME_RESERVED, "this user name is reserved");
+        return;
+    }
+    char ip[sizeof ctx->req->peer + 8];
+    ip_key(ctx->req->peer, ip, sizeof ip);
+    int64_t now = mono_ms();
+    if (throttle_blocked(g_thr_reg_ip, ip, now)) {
+        LOGD("demo register throttled", "app_id=%d peer=%s", (int)ctx->app_id, ctx->req->peer);
+        api_fail(ctx, 429, PETREL_ERR_REG_THROTTLED,
+                 "too many registrations from this address, try later");
+        return;
+    }
     reg_job_t *j = calloc(1, sizeof *j);
     if (!j) {
         api_fail(ctx, 500, 500, "internal error");
@@ -261,22 +443,36 @@ void h_app_register(api_ctx_t *ctx)
     snprintf(j->name, sizeof j->name, "%s", name);
     memcpy(j->pw, pw, pwlen + 1);
     ctx->u = j;
-    api_defer(ctx, reg_work, reg_done);
+    /* Counted once it is queued: a "busy" refusal cost nothing. */
+    if (pw_defer(ctx, reg_work, reg_done) == 0)
+        throttle_fail(g_thr_reg_ip, ip, now);
 }
 
 /* ---- login --------------------------------------------------------------- */
 
-enum login_result { LR_OK = 0, LR_WRONG, LR_THROTTLED, LR_ERROR };
+enum login_result { LR_OK = 0, LR_WRONG, LR_THROTTLED, LR_RESERVED, LR_BANNED, LR_ERROR };
 
 typedef struct login_job {
     char name[APP_NAME_MAX + 1];
     char pw[APP_PW_MAX + 1];
     char name_key[16 + APP_NAME_MAX];   /* "appId:userName" */
-    char ip[sizeof ((http_req_t *)0)->peer];
+    char ip[sizeof ((http_req_t *)0)->peer + 8];   /* ip_key() */
     char user_id[STORE_ID_MAX + 1];
     char hash[STORE_HASH_MAX + 1];
     int result;
 } login_job_t;
+
+/* A job that never ran: wipe the password it holds, then free it.  Both
+ * job kinds keep it at the same place. */
+_Static_assert(offsetof(reg_job_t, pw) == offsetof(login_job_t, pw) &&
+                   sizeof ((reg_job_t *)0)->pw == sizeof ((login_job_t *)0)->pw,
+               "job password fields differ");
+static void job_wipe_free(void *u)
+{
+    if (u)
+        OPENSSL_cleanse((char *)u + offsetof(reg_job_t, pw), sizeof ((reg_job_t *)0)->pw);
+    free(u);
+}
 
 static int login_throttled(const login_job_t *j, int64_t now)
 {
@@ -294,11 +490,28 @@ static void login_work(api_ctx_t *ctx)
     }
     int rc = store_account_get_sync(ctx->srv->store, ctx->app_id, j->name, j->user_id, j->hash,
                                     sizeof j->hash);
+    if (rc == STORE_OK && !strcmp(j->user_id, ctx->app.admin_id)) {
+        /* An account whose IM identity is the admin (registered before
+         * that was refused, or the admin setting changed since): never
+         * hand out an admin token through this public door. */
+        j->result = LR_RESERVED;
+        goto out;
+    }
     if (rc == STORE_OK) {
         int v = pw_verify(j->pw, j->hash);
         if (v == 1) {
-            j->result = LR_OK;
             throttle_reset(g_thr_name, j->name_key);
+            /* A right password is no token for a user the admin deleted
+             * or forbade (the socket would refuse it; REST must not
+             * accept it either). */
+            store_user_t u;
+            int urc = store_user_get_sync(ctx->srv->store, ctx->app_id, j->user_id, &u);
+            if (urc == STORE_OK && !u.del_flag && !u.forbidden_flag)
+                j->result = LR_OK;
+            else if (urc == STORE_OK || urc == STORE_ENOTFOUND)
+                j->result = LR_BANNED;
+            else
+                j->result = LR_ERROR;
             goto out;
         }
         if (v < 0) {
@@ -350,6 +563,12 @@ static void login_done(api_ctx_t *ctx)
         }
     } else if (result == LR_WRONG) {
         LOGI("demo login refused", "app_id=%d user=%s peer=%s", (int)ctx->app_id, j->name, j->ip);
+    } else if (result == LR_BANNED) {
+        LOGI("demo login refused: user deleted or forbidden", "app_id=%d user=%s peer=%s",
+             (int)ctx->app_id, j->name, j->ip);
+    } else if (result == LR_RESERVED) {
+        LOGW("demo login refused: account maps to the app admin", "app_id=%d user=%s peer=%s",
+             (int)ctx->app_id, j->name, j->ip);
     }
     free(j);
     switch (result) {
@@ -362,6 +581,12 @@ static void login_done(api_ctx_t *ctx)
     case LR_THROTTLED:
         api_fail(ctx, 429, APP_ERR_THROTTLED, "too many failed logins, try later");
         break;
+    case LR_RESERVED:
+        api_fail(ctx, 200, PETREL_ERR_NAME_RESERVED, "this user name is reserved");
+        break;
+    case LR_BANNED:
+        api_fail(ctx, 403, PETREL_ERR_USER_FORBIDDEN, "this user is deleted or forbidden");
+        break;
     default:
         api_fail(ctx, 500, 500, "internal error");
         break;
@@ -371,7 +596,7 @@ static void login_done(api_ctx_t *ctx)
 void h_app_login(api_ctx_t *ctx)
 {
     const char *name, *pw;
-    if (disabled(ctx))
+    if (refused(ctx))
         return;
     if (api_str(ctx, "userName", 1024, 1, &name) != 0 || get_password(ctx, &pw) != 0 ||
         only_type_one(ctx, "loginType") != 0)
@@ -379,10 +604,6 @@ void h_app_login(api_ctx_t *ctx)
     if (!name || !valid_user_name(name)) {
         /* No such account can exist; not counted as a failed login. */
         api_fail(ctx, 400, APP_ERR_PARAM, "userName must be 3..32 characters of A-Z a-z 0-9 _ . -");
-        return;
-    }
-    if (!thr_ready()) {
-        api_fail(ctx, 500, 500, "internal error");
         return;
     }
     login_job_t *j = calloc(1, sizeof *j);
@@ -398,17 +619,28 @@ void h_app_login(api_ctx_t *ctx)
         j->name_key[kl++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
     }
     j->name_key[kl] = '\0';
-    snprintf(j->ip, sizeof j->ip, "%s", ctx->req->peer);
-    if (login_throttled(j, mono_ms())) {
+    ip_key(ctx->req->peer, j->ip, sizeof j->ip);
+    int64_t now = mono_ms();
+    if (throttle_blocked(g_thr_login_ip, j->ip, now)) {
+        LOGD("demo login attempts throttled", "app_id=%d peer=%s", (int)ctx->app_id, j->ip);
+        free(j);
+        api_fail(ctx, 429, PETREL_ERR_LOGIN_THROTTLED,
+                 "too many login attempts from this address, try later");
+        return;
+    }
+    if (login_throttled(j, now)) {
         LOGD("demo login throttled", "app_id=%d user=%s peer=%s", (int)ctx->app_id, j->name,
              j->ip);
         free(j);
         api_fail(ctx, 429, APP_ERR_THROTTLED, "too many failed logins, try later");
         return;
     }
+    char ip[sizeof j->ip];
+    memcpy(ip, j->ip, sizeof ip);
     snprintf(j->pw, sizeof j->pw, "%s", pw);
     ctx->u = j;
-    api_defer(ctx, login_work, login_done);
+    if (pw_defer(ctx, login_work, login_done) == 0)
+        throttle_fail(g_thr_login_ip, ip, now);
 }
 
 /* ---- callback ------------------------------------------------------------ */
@@ -417,7 +649,7 @@ void h_app_callback(api_ctx_t *ctx)
 {
     static const char ok[] = "{\"code\":200,\"msg\":\"success\"}";
     char command[65];
-    if (disabled(ctx))
+    if (refused(ctx))
         return;
     if (http_query_get(ctx->req, "command", command, sizeof command) != 0)
         snprintf(command, sizeof command, "%s", "-");

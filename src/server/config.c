@@ -60,6 +60,11 @@ static const cfg_key_t keys[] = {
     S(public_ws, "WebSocket addresses given to web clients, host:port[,...] (empty = from http_listen)"),
     S(route_strategy, "gateway choice for /v1/user/login: random, round_robin or hash"),
     B(demo_app_server, "serve the built-in demo app server at /app/v1 (register, login)"),
+    B(demo_app_remote, "let /app/v1 answer clients that are not on this machine (loopback)"),
+    I(demo_app_register_per_ip, 1, 1000, "demo app registrations one client IP may make per 10 minutes"),
+    I(demo_app_login_per_ip, 1, 1000, "demo app login attempts one client IP may make per minute"),
+    I(password_threads, 1, 64, "threads hashing demo app passwords (a pool of their own)"),
+    I(password_queue, 1, 100000, "password jobs that may wait for those threads (more: 503, retry)"),
     I(app_token_ttl, 60, 31536000, "lifetime (s) of userSign tokens issued by the demo app server"),
     I(recall_window_ms, 0, 86400000, "how long after sending a message may be recalled (server time)"),
     I(presence_debounce_ms, 0, 600000, "delay of a user's offline notification; a device back within it cancels it"),
@@ -92,6 +97,10 @@ void config_defaults(config_t *c)
     c->store_history_batch = 8192;
     snprintf(c->route_strategy, sizeof c->route_strategy, "hash");
     c->demo_app_server = 1;
+    c->demo_app_register_per_ip = 30;
+    c->demo_app_login_per_ip = 60;
+    c->password_threads = 1;
+    c->password_queue = 32;
     c->app_token_ttl = 7 * 24 * 3600;
     c->recall_window_ms = 120000;
     c->presence_debounce_ms = 2000;

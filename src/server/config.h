@@ -44,6 +44,11 @@ typedef struct config {
     char public_ws[512];
     char route_strategy[16];     /* random, round_robin, hash */
     int demo_app_server;         /* built-in /app/v1 register/login */
+    int demo_app_remote;         /* /app/v1 answers non-loopback clients too */
+    int demo_app_register_per_ip; /* registrations per client IP per 10 minutes */
+    int demo_app_login_per_ip;   /* login attempts per client IP per minute */
+    int password_threads;        /* threads of the password-hashing pool */
+    int password_queue;          /* jobs that may wait for them; more = 503 busy */
     int app_token_ttl;           /* seconds; lifetime of tokens the demo app server issues */
     int recall_window_ms;        /* a message may be recalled this long after the server stored it */
     int presence_debounce_ms;    /* a user's "offline" waits this long for a device to come back */

@@ -4,7 +4,9 @@
  * down in order: stop accepting and drain connections (workers), then
  * flush and close storage.  Exit code 0 on a clean shutdown.
  */
+#include "server/api.h"
 #include "server/apps.h"
+#include "server/datadir.h"
 #include "server/gpush.h"
 #include "server/log.h"
 #include "server/presence.h"
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static uv_signal_t sigterm, sigint;
@@ -33,6 +36,32 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_unref((uv_handle_t *)&sigint);
 }
 
+/* Overwrite the value of --app-secret (any spelling config.c accepts) in
+ * argv once it is parsed: /proc/<pid>/cmdline and ps show argv to every
+ * local user, and the secret mints admin tokens. */
+static void scrub_secret_args(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0)
+            continue;
+        a += 2;
+        static const char key[] = "app_secret";
+        size_t k = 0;
+        for (; a[k] && a[k] != '=' && k < sizeof key - 1; k++) {
+            char c = a[k] == '-' ? '_' : (char)((a[k] >= 'A' && a[k] <= 'Z') ? a[k] - 'A' + 'a' : a[k]);
+            if (c != key[k])
+                break;
+        }
+        if (k != sizeof key - 1)
+            continue;
+        if (a[k] == '=')
+            memset(argv[i] + 2 + k + 1, 'x', strlen(a + k + 1));
+        else if (a[k] == '\0' && i + 1 < argc)
+            memset(argv[i + 1], 'x', strlen(argv[i + 1]));
+    }
+}
+
 int main(int argc, char **argv)
 {
     static server_t srv;
@@ -46,7 +75,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "petreld: %s\n", err);
         return 2;
     }
+    scrub_secret_args(argc, argv);
     log_set_level(log_level_parse(s->cfg.log_level));
+    /* Everything petreld creates (database, -wal/-shm, secret files, the
+     * data directory) is for its own user only: see datadir.h. */
+    umask(077);
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
@@ -71,12 +104,18 @@ int main(int argc, char **argv)
         .wal_checkpoint_pages = s->cfg.store_wal_checkpoint_pages,
         .history_batch = s->cfg.store_history_batch,
     };
+    if (datadir_tighten(s->cfg.data_dir) < 0)
+        LOGW("cannot check data_dir permissions", "data_dir=%s", s->cfg.data_dir);
     if (store_open(&sc, &s->store) < 0) {
         LOGE("cannot open storage", "data_dir=%s", s->cfg.data_dir);
         return 1;
     }
     if (apps_load(s->store, &s->apps) < 0 || apps_ensure_default(s->apps, s->store, &s->cfg) < 0) {
         LOGE("cannot load apps", NULL);
+        store_close(s->store);
+        return 1;
+    }
+    if (appserver_start(&s->cfg) < 0) {
         store_close(s->store);
         return 1;
     }
@@ -108,7 +147,12 @@ int main(int argc, char **argv)
      * and unref'ed them. */
     uv_run(main_loop, UV_RUN_DEFAULT);
 
+    /* While the workers still exist (their replies go through worker_post):
+     * password jobs still waiting are answered 503, running ones finish,
+     * and the registrations they handed to the store are answered. */
+    appserver_stop();
     workers_join(s);
+    appserver_free();
     uv_close((uv_handle_t *)&sigterm, NULL);
     uv_close((uv_handle_t *)&sigint, NULL);
     uv_run(main_loop, UV_RUN_DEFAULT);

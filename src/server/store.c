@@ -79,6 +79,7 @@ enum op_kind {
     OP_FRIEND,
     OP_USER_STATUS,
     OP_GROUP,
+    OP_ACCOUNT_REGISTER,
 };
 
 /* Rows of a multi-row op.  row_rc[i] != 0 before the op runs marks a row
@@ -112,6 +113,11 @@ typedef struct op {
             char user_id[STORE_ID_MAX + 1];
             char hash[STORE_HASH_MAX + 1];
         } account;
+        struct {
+            store_user_t user;
+            char user_name[STORE_NAME_MAX + 1];
+            char hash[STORE_HASH_MAX + 1];
+        } reg;
         struct {
             store_msg_t msg; /* working copy; body and extra owned */
             store_msg_t *out;
@@ -247,6 +253,7 @@ static void op_free(op_t *op)
     case OP_APP_PUT:
     case OP_USER_UPDATE:
     case OP_ACCOUNT_CREATE:
+    case OP_ACCOUNT_REGISTER:
     case OP_MSG_READ:
     case OP_MSG_RECALL:
     case OP_CONV_UPDATE:
@@ -358,6 +365,9 @@ static int exec_op(store_t *st, op_t *op)
     case OP_ACCOUNT_CREATE:
         return b->account_create(st->be, op->u.account.app_id, op->u.account.user_name,
                                  op->u.account.user_id, op->u.account.hash, now);
+    case OP_ACCOUNT_REGISTER:
+        return b->account_register(st->be, &op->u.reg.user, op->u.reg.user_name,
+                                   op->u.reg.hash, now);
     case OP_MSG_P2P:
         return b->msg_p2p(st->be, &op->u.p2p.msg, now);
     case OP_MSG_READ:
@@ -996,6 +1006,41 @@ int store_account_create_sync(store_t *st, int32_t app_id, const char *user_name
         return STORE_EINVAL;
     op_t *op;
     int rc = make_account_create(st, app_id, user_name, user_id, password_hash, &op);
+    return enqueue_wait(st, rc, op);
+}
+
+static int make_account_register(store_t *st, const char *user_name, const char *hash,
+                                 const store_user_t *user, op_t **out)
+{
+    *out = NULL;
+    if (!st || !user_name || !hash || !user || !str_len_ok(user_name, STORE_NAME_MAX) ||
+        !str_len_ok(hash, STORE_HASH_MAX) || !user_valid(user, STORE_USER_F_ALL))
+        return STORE_EINVAL;
+    op_t *op = op_new(OP_ACCOUNT_REGISTER);
+    if (!op)
+        return STORE_EIO;
+    op->u.reg.user = *user;
+    memcpy(op->u.reg.user_name, user_name, strlen(user_name));
+    memcpy(op->u.reg.hash, hash, strlen(hash));
+    *out = op;
+    return 0;
+}
+
+int store_account_register(store_t *st, const char *user_name, const char *password_hash,
+                           const store_user_t *user, store_done_fn done, void *arg)
+{
+    op_t *op;
+    int rc = make_account_register(st, user_name, password_hash, user, &op);
+    return enqueue(st, rc, op, done, arg);
+}
+
+int store_account_register_sync(store_t *st, const char *user_name, const char *password_hash,
+                                const store_user_t *user)
+{
+    if (!st)
+        return STORE_EINVAL;
+    op_t *op;
+    int rc = make_account_register(st, user_name, password_hash, user, &op);
     return enqueue_wait(st, rc, op);
 }
 

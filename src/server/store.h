@@ -313,6 +313,20 @@ int store_account_create(store_t *st, int32_t app_id, const char *user_name,
 int store_account_create_sync(store_t *st, int32_t app_id, const char *user_name,
                               const char *user_id, const char *password_hash);
 
+/* Register: create an account AND its IM user as one op (one savepoint), so
+ * that registration can never claim an identifier the IM already has.  The
+ * IM user (*user, validated like store_user_import's rows; the account's
+ * user_id is user->user_id) is inserted first, then the account user_name.
+ * done's rc: 0 both were created; STORE_ECONFLICT and nothing written when
+ * the IM user exists (a soft-deleted one included) or the name is taken in
+ * user->app_id.  The writer runs ops one at a time, so two registrations of
+ * one name, or a registration racing store_user_import of the same id,
+ * cannot both succeed.  STORE_EINVAL (no op) for bad arguments. */
+int store_account_register(store_t *st, const char *user_name, const char *password_hash,
+                           const store_user_t *user, store_done_fn done, void *arg);
+int store_account_register_sync(store_t *st, const char *user_name, const char *password_hash,
+                                const store_user_t *user);
+
 /* Blocking: look an account up by name (any case).  user_id_out (may be
  * NULL) needs STORE_ID_MAX + 1 bytes; hash_out (may be NULL) gets the
  * password_hash, STORE_EINVAL if it does not fit in hash_cap (use

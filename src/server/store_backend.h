@@ -111,6 +111,10 @@ typedef struct store_backend_ops {
                        int *row_rc, size_t n, int64_t now_ms);
     int (*account_create)(store_backend_t *be, int32_t app_id, const char *user_name,
                           const char *user_id, const char *password_hash, int64_t now_ms);
+    /* IM user u, then the account user_name -> u->user_id; STORE_ECONFLICT
+     * when either exists (the op savepoint undoes the first insert). */
+    int (*account_register)(store_backend_t *be, const store_user_t *u, const char *user_name,
+                            const char *password_hash, int64_t now_ms);
     /* Messages (store.h).  Inputs validated; outputs go into m / out,
      * which the front publishes only when the op returns 0 and the
      * transaction commits.  msg_recall's now_ms is already resolved. */

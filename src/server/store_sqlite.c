@@ -1226,6 +1226,18 @@ static int sqlite_account_create(store_backend_t *be, int32_t app_id, const char
     return run_unbind(s);
 }
 
+static int sqlite_account_register(store_backend_t *be, const store_user_t *u,
+                                   const char *user_name, const char *password_hash,
+                                   int64_t now_ms)
+{
+    int rc = user_insert(be, u, now_ms);
+    if (rc == 0)
+        rc = sqlite_account_create(be, u->app_id, user_name, u->user_id, password_hash, now_ms);
+    if (rc == STORE_EIO)
+        log_err(be->wdb, "account register");
+    return rc;
+}
+
 /* ---- messages (writer) ---- */
 
 static int col_text(sqlite3_stmt *q, int col, char *dst, size_t cap);
@@ -3256,6 +3268,7 @@ const store_backend_ops_t store_sqlite_backend = {
     .user_update = sqlite_user_update,
     .user_delete = sqlite_user_delete,
     .account_create = sqlite_account_create,
+    .account_register = sqlite_account_register,
     .app_get = sqlite_app_get,
     .app_list = sqlite_app_list,
     .ping = sqlite_ping,

@@ -49,24 +49,26 @@ def assert_ok_register(st, r, name):
 
 
 def test_register_then_login_on_socket(srv):
-    st, r = register(srv, "alice", "correct horse", registerType=1)
-    assert_ok_register(st, r, "alice")
+    # (srv imported alice..erin as IM users: their names cannot be
+    # registered, see test_app_takeover.py)
+    st, r = register(srv, "amelia", "correct horse", registerType=1)
+    assert_ok_register(st, r, "amelia")
 
-    st, r = login(srv, "alice", "correct horse", loginType=1)
+    st, r = login(srv, "amelia", "correct horse", loginType=1)
     assert st == 200 and r.get("code") == 200, (st, r)
     d = r["data"]
-    assert d["userId"] == "alice" and d["appId"] == pp.APP_ID, d
+    assert d["userId"] == "amelia" and d["appId"] == pp.APP_ID, d
     assert d["imUserSign"] == d["userSign"], d
     assert d["expire"] == 7 * 24 * 3600, d
-    # an independent verifier accepts the token, for alice, with that ttl
+    # an independent verifier accepts the token, for amelia, with that ttl
     doc = pp.decode_token(d["imUserSign"])
-    assert doc["TLS.identifier"] == "alice" and doc["TLS.appId"] == pp.APP_ID, doc
+    assert doc["TLS.identifier"] == "amelia" and doc["TLS.appId"] == pp.APP_ID, doc
     assert doc["TLS.expire"] == d["expire"], doc
 
     c = srv.tcp()
-    ack = c.login("alice", d["imUserSign"], client_type=pp.CT_WEB, imei="web-1")
+    ack = c.login("amelia", d["imUserSign"], client_type=pp.CT_WEB, imei="web-1")
     assert ack.command == pp.LOGINACK, ack
-    assert ack.data.get("userId") == "alice", ack
+    assert ack.data.get("userId") == "amelia", ack
     assert c.ping().command == pp.PING
 
     # passwords are never logged
@@ -82,16 +84,16 @@ def test_login_any_case(srv):
 
 
 def test_duplicate_register(srv):
-    st, r = register(srv, "carol", "password-1")
-    assert_ok_register(st, r, "carol")
-    for name in ("carol", "CAROL", "Carol"):
+    st, r = register(srv, "cora", "password-1")
+    assert_ok_register(st, r, "cora")
+    for name in ("cora", "CORA", "Cora"):
         st, r = register(srv, name, "another-password")
         assert st == 200 and r.get("code") == 10003, (name, st, r)
         assert r.get("msg") == "user name already registered", r
     # the first password still works, the second never replaced it
-    st, r = login(srv, "carol", "password-1")
+    st, r = login(srv, "cora", "password-1")
     assert r.get("code") == 200, r
-    st, r = login(srv, "carol", "another-password")
+    st, r = login(srv, "cora", "another-password")
     assert r.get("code") == 10001, r
 
 

@@ -22,10 +22,12 @@ def login_ok(s, secret, user="alice"):
     return p
 
 
-def extract_secret(stdout):
-    lines = [ln for ln in stdout.splitlines() if "secret=" in ln]
-    assert len(lines) == 1, "expected one stdout line with secret=, got %r" % stdout
-    m = re.search(r'secret="?([^"\s]+)"?', lines[0])
+def printed_secret_path(stdout):
+    """The one stdout line of a first start names the secret file (and
+    never contains the secret: issue 14 item 9)."""
+    lines = [ln for ln in stdout.splitlines() if ".secret" in ln]
+    assert len(lines) == 1, "expected one stdout line naming the secret file, got %r" % stdout
+    m = re.search(r"secret is in (\S+\.secret)", lines[0])
     assert m, lines[0]
     return m.group(1)
 
@@ -45,16 +47,16 @@ def test_secret_generated_then_reused(server, tmp_path):
     p = login_ok(s1, "wrong-" + secret)
     assert p.command == pp.ERROR and p.code == pp.E_SIGN_INVALID, p
     assert s1.stop() == 0
-    printed = extract_secret(s1.stdout_text())
-    assert printed == secret, "printed secret %r != file content %r" % (printed, secret)
+    assert printed_secret_path(s1.stdout_text()) == str(path)
+    assert secret not in s1.stdout_text(), "the secret must not be printed"
     assert secret not in s1.stderr_text(), "the secret must not be logged to stderr"
 
     s2 = server(app_secret=None, data_dir=data)
     assert login_ok(s2, secret).command == pp.LOGINACK
     assert s2.stop() == 0
     assert path.read_bytes() == content, "secret file changed on second start"
-    assert "secret=" not in s2.stdout_text(), \
-        "secret printed again on second start: %r" % s2.stdout_text()
+    assert ".secret" not in s2.stdout_text() and secret not in s2.stdout_text(), \
+        "secret file announced again on second start: %r" % s2.stdout_text()
 
 
 def test_env_secret(server):

@@ -665,6 +665,112 @@ static void test_account(void **state)
     store_close(st);
 }
 
+/* Register = IM user + account in one op: all or nothing, never over an
+ * existing IM user (deleted ones included), race-free by the writer. */
+static void test_account_register(void **state)
+{
+    fixture_t *f = *state;
+    store_t *st = open_store(f);
+    char uid[STORE_ID_MAX + 1], h[STORE_HASH_MAX + 1];
+    store_user_t got;
+
+    store_user_t u = make_user(APP, "ann", "ann");
+    assert_int_equal(store_account_register_sync(st, "ann", "hash-ann", &u), 0);
+    assert_int_equal(store_account_get_sync(st, APP, "ANN", uid, h, sizeof h), 0);
+    assert_string_equal(uid, "ann");
+    assert_string_equal(h, "hash-ann");
+    assert_int_equal(store_user_get_sync(st, APP, "ann", &got), 0);
+
+    /* An imported IM user cannot be claimed: nothing is written. */
+    store_user_t imp = make_user(APP, "boss", "the boss");
+    int res[1];
+    assert_int_equal(store_user_import_sync(st, &imp, 1, res), 0);
+    assert_int_equal(res[0], 0);
+    store_user_t claim = make_user(APP, "boss", "impostor");
+    assert_int_equal(store_account_register_sync(st, "boss", "hash-x", &claim), STORE_ECONFLICT);
+    assert_int_equal(store_account_get_sync(st, APP, "boss", uid, h, sizeof h), STORE_ENOTFOUND);
+    assert_int_equal(store_user_get_sync(st, APP, "boss", &got), 0);
+    assert_string_equal(got.nick_name, "the boss");
+
+    /* Nor a deleted one. */
+    const char *gone[] = {"boss"};
+    assert_int_equal(store_user_delete_sync(st, APP, gone, 1, res), 0);
+    assert_int_equal(store_account_register_sync(st, "boss", "hash-x", &claim), STORE_ECONFLICT);
+    assert_int_equal(store_account_get_sync(st, APP, "boss", uid, h, sizeof h), STORE_ENOTFOUND);
+
+    /* A taken account name (other case, new IM id) rolls the IM user back. */
+    store_user_t other = make_user(APP, "ANN-2", "x");
+    assert_int_equal(store_account_register_sync(st, "Ann", "hash-y", &other), STORE_ECONFLICT);
+    assert_int_equal(store_user_get_sync(st, APP, "ANN-2", &got), STORE_ENOTFOUND);
+
+    /* Once registered, importing the same id is a conflict too. */
+    store_user_t again = make_user(APP, "ann", "imported");
+    assert_int_equal(store_user_import_sync(st, &again, 1, res), 0);
+    assert_int_equal(res[0], STORE_ECONFLICT);
+
+    /* Arguments. */
+    store_user_t bad = make_user(APP, "", "x");
+    assert_int_equal(store_account_register_sync(st, "carl", "h", &bad), STORE_EINVAL);
+    assert_int_equal(store_account_register_sync(st, "", "h", &u), STORE_EINVAL);
+    assert_int_equal(store_account_register_sync(st, "carl", "", &u), STORE_EINVAL);
+    assert_int_equal(store_account_register_sync(st, "carl", "h", NULL), STORE_EINVAL);
+    assert_int_equal(store_account_register(NULL, "carl", "h", &u, NULL, NULL), STORE_EINVAL);
+    store_close(st);
+}
+
+/* Many threads register the same new name at once: exactly one wins. */
+typedef struct reg_racer {
+    store_t *st;
+    int idx;
+    int rc;
+} reg_racer_t;
+
+static void *reg_race(void *arg)
+{
+    reg_racer_t *r = arg;
+    store_user_t u = make_user(APP, "racy", "racy");
+    char hash[32];
+    snprintf(hash, sizeof hash, "hash-%d", r->idx);
+    if (r->idx % 2)
+        r->rc = store_account_register_sync(r->st, "racy", hash, &u);
+    else {
+        int res[1];
+        r->rc = store_user_import_sync(r->st, &u, 1, res);
+        if (r->rc == 0)
+            r->rc = res[0];
+    }
+    return NULL;
+}
+
+static void test_account_register_race(void **state)
+{
+    fixture_t *f = *state;
+    store_t *st = open_store(f);
+    enum { N = 8 };
+    pthread_t t[N];
+    reg_racer_t r[N];
+    for (int i = 0; i < N; i++) {
+        r[i] = (reg_racer_t){st, i, -100};
+        assert_int_equal(pthread_create(&t[i], NULL, reg_race, &r[i]), 0);
+    }
+    int wins = 0, reg_win = -1;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        if (r[i].rc == 0) {
+            wins++;
+            reg_win = i % 2;
+        } else {
+            assert_int_equal(r[i].rc, STORE_ECONFLICT);
+        }
+    }
+    assert_int_equal(wins, 1);
+    /* The account exists exactly when a registration won. */
+    char uid[STORE_ID_MAX + 1];
+    assert_int_equal(store_account_get_sync(st, APP, "racy", uid, NULL, 0),
+                     reg_win == 1 ? 0 : STORE_ENOTFOUND);
+    store_close(st);
+}
+
 /* ---- concurrent reads while the writer imports ---- */
 
 #define N_SEED 200
@@ -931,6 +1037,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_register, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_register_race, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_reads_one_conn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_tx_failure, setup, teardown),
