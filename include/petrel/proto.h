@@ -138,6 +138,12 @@ enum petrel_error {
     PETREL_ERR_HEARTBEAT      = 61014, /* closed: no packet for 3 heartbeats */
     PETREL_ERR_USER_FORBIDDEN = 61015, /* login refused: user deleted/forbidden */
     PETREL_ERR_SHUTDOWN       = 61016, /* server is stopping */
+
+    /* 621xx: token lifetime and storage health (issue 14, items 16-17) */
+    PETREL_ERR_SIGN_FUTURE    = 62100, /* userSign issued more than token_clock_skew s ahead */
+    PETREL_ERR_SIGN_LIFETIME  = 62101, /* userSign lifetime over token_max_lifetime */
+    PETREL_ERR_STORE_GONE     = 62102, /* database file deleted or replaced: no write until restart */
+    PETREL_ERR_STORE_FAILING  = 62103, /* the last storage write failed (disk full, I/O error) */
 };
 
 typedef struct petrel_up_hdr {
