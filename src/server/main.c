@@ -5,6 +5,7 @@
  * flush and close storage.  Exit code 0 on a clean shutdown.
  */
 #include "server/apps.h"
+#include "server/datadir_guard.h"
 #include "server/gpush.h"
 #include "server/log.h"
 #include "server/presence.h"
@@ -71,6 +72,8 @@ int main(int argc, char **argv)
         .wal_checkpoint_pages = s->cfg.store_wal_checkpoint_pages,
         .history_batch = s->cfg.store_history_batch,
     };
+    if (datadir_guard_check(s->cfg.data_dir, s->cfg.allow_empty_db) < 0)
+        return 1;
     if (store_open(&sc, &s->store) < 0) {
         LOGE("cannot open storage", "data_dir=%s", s->cfg.data_dir);
         return 1;
@@ -80,6 +83,7 @@ int main(int argc, char **argv)
         store_close(s->store);
         return 1;
     }
+    datadir_guard_mark(s->cfg.data_dir);
     s->sess = sess_local_new();
     s->presence = s->sess ? presence_new(s) : NULL;
     s->gpush = s->presence ? gpush_new(s) : NULL;
