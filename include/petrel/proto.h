@@ -144,6 +144,7 @@ enum petrel_error {
     PETREL_ERR_SIGN_LIFETIME  = 62101, /* userSign lifetime over token_max_lifetime */
     PETREL_ERR_STORE_GONE     = 62102, /* database file deleted or replaced: no write until restart */
     PETREL_ERR_STORE_FAILING  = 62103, /* the last storage write failed (disk full, I/O error) */
+    PETREL_ERR_STORE_STALLED  = 62104, /* a storage write has been running for over 10 s */
 };
 
 typedef struct petrel_up_hdr {

@@ -141,9 +141,10 @@ void h_app_update(api_ctx_t *ctx)
 
 /* Healthy means "a write now would be durable and acked", not just "the
  * database answers a read" (issue 14, item 17): the database file must
- * still be the one opened (store_health_sync stats it, off the loop) and
- * the last write must have committed (while it did not, the check commits
- * a probe write, so a disk with room again turns healthy by itself). */
+ * still be the one opened (store_health_sync stats it, off the loop), the
+ * writer must not be stuck in a transaction, and the last write must have
+ * committed (while it did not, the check commits a probe write, so a disk
+ * with room again turns healthy by itself). */
 static void health_work(api_ctx_t *ctx)
 {
     store_health_t *h = malloc(sizeof *h);
@@ -187,6 +188,13 @@ static void health_done(api_ctx_t *ctx)
         snprintf(msg, sizeof msg, "%s: writes refused until restart",
                  h.gone_why ? h.gone_why : "database file gone");
         health_fail(ctx, PETREL_ERR_STORE_GONE, msg, "gone", &h);
+        return;
+    }
+    if (h.stalled) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "storage writer stalled: a write has been running for %llu ms",
+                 (unsigned long long)h.busy_ms);
+        health_fail(ctx, PETREL_ERR_STORE_STALLED, msg, "stalled", &h);
         return;
     }
     if (h.write_failing) {

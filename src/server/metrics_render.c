@@ -173,8 +173,11 @@ char *metrics_render(struct server *s, size_t *len)
             "# TYPE petrel_store_write_failing gauge\npetrel_store_write_failing %d\n"
             "# HELP petrel_store_db_gone 1 once the database file was found deleted or "
             "replaced (writes refused until restart).\n"
-            "# TYPE petrel_store_db_gone gauge\npetrel_store_db_gone %d\n",
-        sh.write_failing, sh.gone);
+            "# TYPE petrel_store_db_gone gauge\npetrel_store_db_gone %d\n"
+            "# HELP petrel_store_writer_busy_seconds Age of the write transaction running "
+            "now (0 when idle); over 10 s /healthz reports the writer stalled.\n"
+            "# TYPE petrel_store_writer_busy_seconds gauge\npetrel_store_writer_busy_seconds %.3f\n",
+        sh.write_failing, sh.gone, (double)sh.busy_ms / 1e3);
 
     if (b.oom) {
         free(b.p);

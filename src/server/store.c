@@ -191,6 +191,8 @@ struct store {
     uint64_t write_failures;
     int64_t last_failure_ms;
     int probing; /* a probe op is queued */
+    uint64_t tx_started_us; /* mono_us() when the running batch began, 0 = idle */
+    uint64_t stall_us;
 };
 
 const char *store_strerror(int rc)
@@ -479,12 +481,18 @@ static void run_batch_checked(store_t *st, op_t **ops, size_t n)
 {
     pthread_mutex_lock(&st->mu);
     int gone = st->gone;
+    st->tx_started_us = mono_us();
     pthread_mutex_unlock(&st->mu);
+    int ok = 0;
     if (!gone) {
         run_batch(st, ops, n);
-        if (files_ok(st))
-            return;
+        ok = files_ok(st);
     }
+    pthread_mutex_lock(&st->mu);
+    st->tx_started_us = 0;
+    pthread_mutex_unlock(&st->mu);
+    if (ok)
+        return;
     pthread_mutex_lock(&st->mu);
     st->write_failing = 1;
     st->write_failures++;
@@ -608,6 +616,7 @@ int store_open(const store_config_t *cfg, store_t **out)
     st->bops = &store_sqlite_backend;
     st->max_batch = cfg->max_batch ? cfg->max_batch : DEFAULT_MAX_BATCH;
     st->commit_delay_us = cfg->commit_delay_us > 0 ? (uint64_t)cfg->commit_delay_us : 0;
+    st->stall_us = (uint64_t)(cfg->stall_ms > 0 ? cfg->stall_ms : 10000) * 1000u;
     if (st->max_batch > MAX_MAX_BATCH)
         st->max_batch = MAX_MAX_BATCH;
     int rc = st->bops->open(cfg, &st->be);
@@ -1972,6 +1981,9 @@ void store_health_get(store_t *st, store_health_t *out)
     out->write_failing = st->write_failing;
     out->write_failures = st->write_failures;
     out->last_failure_ms = st->last_failure_ms;
+    uint64_t t0 = st->tx_started_us, now = mono_us();
+    out->busy_ms = t0 && now > t0 ? (now - t0) / 1000u : 0;
+    out->stalled = t0 && now > t0 && now - t0 > st->stall_us;
     pthread_mutex_unlock(&st->mu);
 }
 
@@ -1980,7 +1992,7 @@ void store_health_sync(store_t *st, store_health_t *out)
     if (st && !on_writer(st)) {
         store_health_t h;
         store_health_get(st, &h);
-        if (!h.gone && files_ok(st) && h.write_failing) {
+        if (!h.gone && files_ok(st) && h.write_failing && !h.stalled) {
             /* One probe at a time; concurrent checks report the state. */
             pthread_mutex_lock(&st->mu);
             int mine = !st->probing;

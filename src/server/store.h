@@ -75,6 +75,10 @@ typedef struct store_config {
      * this many messages of an app wait (readers take the rest from the
      * bodies, so nothing is ever missing).  0 = 8192. */
     int history_batch;
+    /* Addition (issue 14, item 17): a write transaction still running
+     * after this long (a hung disk, an fsync that does not return) makes
+     * store_health report the writer stalled.  0 = 10000 ms. */
+    int stall_ms;
 } store_config_t;
 
 #define STORE_COMMIT_ENOUGH 64 /* queued writes that end a commit delay */
@@ -194,6 +198,8 @@ typedef struct store_health {
     int write_failing;       /* the last write transaction failed */
     uint64_t write_failures; /* write transactions failed since start */
     int64_t last_failure_ms; /* epoch ms of the last one, 0 = none */
+    uint64_t busy_ms;        /* age of the write transaction running now, 0 = none */
+    int stalled;             /* busy_ms over store_config_t.stall_ms */
 } store_health_t;
 
 /* The state as last observed; never blocks (for metrics, any thread). */

@@ -4,7 +4,7 @@
  * clears it once writes work again; a database file (or WAL) deleted or
  * replaced while open makes the store "gone": the batch that committed
  * into the orphaned file and every later write fail with STORE_EGONE,
- * reads keep working.
+ * reads keep working; a writer stuck in a transaction is reported stalled.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,50 @@ static void test_gone_found_by_health_check(void **state)
     assert_int_equal(store_app_put_sync(f->st, &a), STORE_EGONE);
 }
 
+static void done_cb(void *arg, int rc)
+{
+    atomic_int *out = arg;
+    atomic_store(out, rc == 0 ? 1 : -1);
+}
+
+/* A writer stuck inside a transaction (here: waiting for a lock another
+ * process holds; in production a hung disk) is reported as stalled once
+ * it passes stall_ms, and no longer once it moves on. */
+static void test_stalled_writer(void **state)
+{
+    fixture_t *f = *state;
+    store_close(f->st);
+    store_config_t cfg = {.data_dir = f->data_dir, .busy_timeout_ms = 5000, .stall_ms = 200};
+    assert_int_equal(store_open(&cfg, &f->st), 0);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->db_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+
+    atomic_int done = 0;
+    store_app_t a = app(6);
+    assert_int_equal(store_app_put(f->st, &a, done_cb, &done), 0);
+    usleep(50 * 1000);
+    store_health_t h;
+    store_health_get(f->st, &h);
+    assert_int_equal(h.stalled, 0);
+    assert_true(h.busy_ms > 0);
+    usleep(400 * 1000);
+    store_health_sync(f->st, &h);
+    assert_int_equal(h.stalled, 1);
+    assert_true(h.busy_ms >= 200);
+    assert_int_equal(atomic_load(&done), 0); /* nothing acked meanwhile */
+
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    for (int i = 0; i < 500 && !atomic_load(&done); i++)
+        usleep(10 * 1000);
+    assert_int_equal(atomic_load(&done), 1);
+    store_health_get(f->st, &h);
+    assert_int_equal(h.stalled, 0);
+    assert_int_equal(h.busy_ms, 0);
+    assert_int_equal(h.write_failing, 0);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +218,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wal_deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gone_found_by_health_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stalled_writer, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
