@@ -286,6 +286,22 @@ def test_refuses_to_start_on_missing_database(server):
     assert code is None, err
 
 
+def test_marker_added_to_an_older_data_directory(server):
+    # a data directory from before the marker gets one at its next start,
+    # and is then protected like a new one
+    s = server()
+    s.ensure_users(["alice"])
+    marker = os.path.join(s.data_dir, ".petrel-data")
+    assert s.stop() == 0
+    os.unlink(marker)
+    s2 = server(app_secret=s.secret, data_dir=s.data_dir)
+    assert os.path.exists(marker)
+    assert s2.stop() == 0
+    os.unlink(os.path.join(s.data_dir, "petrel.db"))
+    code, err = run_petreld(s.data_dir)
+    assert code == 1 and "refusing to start" in err, (code, err)
+
+
 def _mount_tmpfs(path, size):
     os.makedirs(path, exist_ok=True)
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" % size, "tmpfs",
