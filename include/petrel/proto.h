@@ -152,6 +152,12 @@ enum petrel_error {
     PETREL_ERR_PW_BUSY        = 62002, /* password pool queue full: retry later (HTTP 503) */
     PETREL_ERR_REG_THROTTLED  = 62003, /* too many registrations from this client IP */
     PETREL_ERR_LOGIN_THROTTLED = 62004, /* too many login attempts from this client IP */
+    /* 621xx: token lifetime and storage health (issue 14, items 16-17) */
+    PETREL_ERR_SIGN_FUTURE    = 62100, /* userSign issued more than token_clock_skew s ahead */
+    PETREL_ERR_SIGN_LIFETIME  = 62101, /* userSign lifetime over token_max_lifetime */
+    PETREL_ERR_STORE_GONE     = 62102, /* database file deleted or replaced: no write until restart */
+    PETREL_ERR_STORE_FAILING  = 62103, /* the last storage write failed (disk full, I/O error) */
+    PETREL_ERR_STORE_STALLED  = 62104, /* a storage write has been running for over 10 s */
 };
 
 typedef struct petrel_up_hdr {

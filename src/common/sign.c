@@ -9,7 +9,10 @@
  * zlib bomb costs at most that much), and the JSON shape.  The signature is
  * checked last and in constant time, after the cheap structural checks, so
  * the error code tells a client what is wrong (60005 identifier, 60004
- * expired) while a forger learns nothing from timing.
+ * expired) while a forger learns nothing from timing.  The lifetime policy
+ * (issue time at most max_skew ahead, ttl at most max_ttl) is checked after
+ * the signature: it judges genuine tokens, so a forged or tampered one
+ * always answers 60003.
  */
 #include "petrel/sign.h"
 
@@ -200,6 +203,17 @@ static int get_int(json_t *doc, const char *key, int64_t *v)
 int petrel_sign_verify(const char *secret, int32_t app_id, const char *identifier,
                        const char *token, int64_t now, petrel_sign_info_t *info)
 {
+    return petrel_sign_verify_policy(secret, app_id, identifier, token, now, NULL, info);
+}
+
+int petrel_sign_verify_policy(const char *secret, int32_t app_id, const char *identifier,
+                              const char *token, int64_t now,
+                              const petrel_sign_policy_t *policy, petrel_sign_info_t *info)
+{
+    int64_t max_ttl = policy ? policy->max_ttl : PETREL_SIGN_DEFAULT_MAX_TTL;
+    int64_t max_skew = policy ? policy->max_skew : PETREL_SIGN_DEFAULT_MAX_SKEW;
+    if (max_skew < 0)
+        max_skew = 0;
     if (!secret || !token)
         return SIGN_INVALID;
     size_t tlen = strnlen(token, PETREL_SIGN_MAX_TOKEN + 1);
@@ -253,8 +267,8 @@ int petrel_sign_verify(const char *secret, int32_t app_id, const char *identifie
     if (tok_app != app_id)
         goto out;
     /* ttl > 0 here, so issued + ttl can only overflow upwards: such a token
-     * expires "never" as far as int64 is concerned, which is what the
-     * arithmetic would say; the HMAC below still has to hold. */
+     * expires "never" as far as int64 is concerned; the HMAC below still
+     * has to hold, and then the lifetime policy refuses it. */
     if (ttl <= 0 || (issued <= INT64_MAX - ttl && issued + ttl < now)) {
         ret = SIGN_EXPIRED;
         goto out;
@@ -266,6 +280,17 @@ int petrel_sign_verify(const char *secret, int32_t app_id, const char *identifie
     if (json_string_length(jsig) != SIGN_SIG_B64_LEN ||
         CRYPTO_memcmp(want, json_string_value(jsig), SIGN_SIG_B64_LEN) != 0)
         goto out;
+    /* Genuine token; now the server's lifetime policy.  issued > now makes
+     * the unsigned difference exact, with no signed overflow for any
+     * issued/now pair. */
+    if (issued > now && (uint64_t)issued - (uint64_t)now > (uint64_t)max_skew) {
+        ret = PETREL_SIGN_E_FUTURE;
+        goto out;
+    }
+    if (ttl > max_ttl) {
+        ret = PETREL_SIGN_E_LIFETIME;
+        goto out;
+    }
     ret = 0;
 out:
     json_decref(doc);

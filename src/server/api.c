@@ -319,11 +319,14 @@ static int authenticate(api_ctx_t *ctx)
         return -1;
     }
     ctx->app_id = (int32_t)id;
-    int rc = petrel_sign_verify(ctx->app.secret, ctx->app_id, ctx->identifier, sign,
-                                now_ms() / 1000, NULL);
+    petrel_sign_policy_t pol = {ctx->srv->cfg.token_max_lifetime, ctx->srv->cfg.token_clock_skew};
+    int rc = petrel_sign_verify_policy(ctx->app.secret, ctx->app_id, ctx->identifier, sign,
+                                       now_ms() / 1000, &pol, NULL);
     if (rc) {
         api_fail(ctx, 401, rc, rc == PETREL_ERR_SIGN_EXPIRED ? "userSign expired"
                               : rc == PETREL_ERR_SIGN_MISMATCH ? "userSign is for another identifier"
+                              : rc == PETREL_ERR_SIGN_FUTURE ? "userSign issued in the future"
+                              : rc == PETREL_ERR_SIGN_LIFETIME ? "userSign lifetime too long"
                                                                : "invalid userSign");
         return -1;
     }

@@ -139,21 +139,77 @@ void h_app_update(api_ctx_t *ctx)
 
 /* ---- health and metrics --------------------------------------------------- */
 
+/* Healthy means "a write now would be durable and acked", not just "the
+ * database answers a read" (issue 14, item 17): the database file must
+ * still be the one opened (store_health_sync stats it, off the loop), the
+ * writer must not be stuck in a transaction, and the last write must have
+ * committed (while it did not, the check commits a probe write, so a disk
+ * with room again turns healthy by itself). */
 static void health_work(api_ctx_t *ctx)
 {
+    store_health_t *h = malloc(sizeof *h);
+    ctx->u = h;
+    if (h)
+        store_health_sync(ctx->srv->store, h);
     ctx->rc = store_ping_sync(ctx->srv->store);
+}
+
+/* 503 with the envelope's data saying why. */
+static void health_fail(api_ctx_t *ctx, int code, const char *msg, const char *store,
+                        const store_health_t *h)
+{
+    metrics_error(&ctx->srv->metrics, code);
+    json_t *o = json_pack("{s:i, s:s, s:{s:s, s:s, s:I, s:I}}", "code", code, "msg", msg, "data",
+                          "status", "failing", "store", store, "writeFailures",
+                          (json_int_t)h->write_failures, "lastWriteFailure",
+                          (json_int_t)h->last_failure_ms);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text) {
+        api_fail(ctx, 503, code, msg);
+        return;
+    }
+    api_reply_raw(ctx, 503, "application/json", text, strlen(text), NULL);
+    free(text);
 }
 
 static void health_done(api_ctx_t *ctx)
 {
+    store_health_t h;
+    if (!ctx->u) {
+        api_fail(ctx, 500, PETREL_ERR_SYSTEM, "out of memory");
+        return;
+    }
+    h = *(store_health_t *)ctx->u;
+    free(ctx->u);
+    ctx->u = NULL;
+    if (h.gone) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s: writes refused until restart",
+                 h.gone_why ? h.gone_why : "database file gone");
+        health_fail(ctx, PETREL_ERR_STORE_GONE, msg, "gone", &h);
+        return;
+    }
+    if (h.stalled) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "storage writer stalled: a write has been running for %llu ms",
+                 (unsigned long long)h.busy_ms);
+        health_fail(ctx, PETREL_ERR_STORE_STALLED, msg, "stalled", &h);
+        return;
+    }
+    if (h.write_failing) {
+        health_fail(ctx, PETREL_ERR_STORE_FAILING,
+                    "storage writes are failing (disk full or I/O error)", "write_failing", &h);
+        return;
+    }
     if (ctx->rc < 0) {
         api_fail(ctx, 503, PETREL_ERR_SYSTEM, "storage unreachable");
         return;
     }
     uint64_t devs = 0, users = 0;
     ctx->srv->sess->ops->count(ctx->srv->sess, &devs, &users);
-    api_ok(ctx, json_pack("{s:s, s:s, s:I}", "status", "up", "store", "ok", "onlineDevices",
-                          (json_int_t)devs));
+    api_ok(ctx, json_pack("{s:s, s:s, s:I, s:I}", "status", "up", "store", "ok", "onlineDevices",
+                          (json_int_t)devs, "writeFailures", (json_int_t)h.write_failures));
 }
 
 void h_healthz(api_ctx_t *ctx)

@@ -68,6 +68,9 @@ static const cfg_key_t keys[] = {
     I(app_token_ttl, 60, 31536000, "lifetime (s) of userSign tokens issued by the demo app server"),
     I(recall_window_ms, 0, 86400000, "how long after sending a message may be recalled (server time)"),
     I(presence_debounce_ms, 0, 600000, "delay of a user's offline notification; a device back within it cancels it"),
+    I(token_max_lifetime, 60, 315360000, "longest accepted userSign lifetime (TLS.expire, s); longer tokens get 62101"),
+    I(token_clock_skew, 0, 86400, "how far (s) a userSign's issue time may be ahead of the server clock; beyond, 62100"),
+    B(allow_empty_db, "start even though data_dir held a database that is now missing or empty (starts EMPTY)"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -104,6 +107,8 @@ void config_defaults(config_t *c)
     c->app_token_ttl = 7 * 24 * 3600;
     c->recall_window_ms = 120000;
     c->presence_debounce_ms = 2000;
+    c->token_max_lifetime = 30 * 24 * 3600;
+    c->token_clock_skew = 300;
 }
 
 const char *config_key_name(size_t i)
@@ -299,6 +304,12 @@ int config_load(config_t *c, int argc, char **argv, char *err, size_t errlen)
     }
     if (log_level_parse(c->log_level) < 0) {
         snprintf(err, errlen, "log_level: unknown level '%s'", c->log_level);
+        return -1;
+    }
+    if (c->demo_app_server && c->app_token_ttl > c->token_max_lifetime) {
+        snprintf(err, errlen, "app_token_ttl: %d s is longer than token_max_lifetime (%d s): "
+                 "the server would refuse the tokens it issues", c->app_token_ttl,
+                 c->token_max_lifetime);
         return -1;
     }
     return 0;

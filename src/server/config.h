@@ -52,6 +52,9 @@ typedef struct config {
     int app_token_ttl;           /* seconds; lifetime of tokens the demo app server issues */
     int recall_window_ms;        /* a message may be recalled this long after the server stored it */
     int presence_debounce_ms;    /* a user's "offline" waits this long for a device to come back */
+    int token_max_lifetime;      /* s; userSign tokens with a longer TLS.expire are refused */
+    int token_clock_skew;        /* s; how far a token's issue time may be in the future */
+    int allow_empty_db;          /* start although a database that existed is missing/empty */
 
     /* which app_* keys were given explicitly (they then override the
      * stored app on every start) */

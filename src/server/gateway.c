@@ -189,10 +189,14 @@ static int do_login(conn_t *c, const petrel_packet_t *p, json_t *body)
         LOGW("UNSIGNED LOGIN accepted (legacy_unsigned_login is on)", "app=%d user=%s",
              h->app_id, uid);
     } else {
-        int rc = petrel_sign_verify(app.secret, h->app_id, uid, sign, now_ms() / 1000, NULL);
+        petrel_sign_policy_t pol = {s->cfg.token_max_lifetime, s->cfg.token_clock_skew};
+        int rc = petrel_sign_verify_policy(app.secret, h->app_id, uid, sign, now_ms() / 1000,
+                                           &pol, NULL);
         if (rc != 0) {
             login_failed(c, rc, rc == PETREL_ERR_SIGN_EXPIRED ? "userSign expired"
                                 : rc == PETREL_ERR_SIGN_MISMATCH ? "userSign is for another user"
+                                : rc == PETREL_ERR_SIGN_FUTURE ? "userSign issued in the future"
+                                : rc == PETREL_ERR_SIGN_LIFETIME ? "userSign lifetime too long"
                                                                  : "invalid userSign");
             return -1;
         }

@@ -161,7 +161,9 @@ static void gsend_committed(worker_t *w, void *arg)
     gsend_job_t *j = arg;
     conn_t *c = connmap_get(&w->conns, j->conn_id);
     if (c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER))) {
-        if (j->rc < 0)
+        if (j->rc == STORE_EGONE)
+            ack(c, PETREL_ERR_STORE_GONE, store_strerror(j->rc), &j->op);
+        else if (j->rc < 0)
             ack(c, PETREL_ERR_SYSTEM, "storage failure: resend later", &j->op);
         else if (j->op.reject)
             ack(c, j->op.reject, reject_text(j->op.reject), &j->op);

@@ -7,6 +7,7 @@
 #include "server/api.h"
 #include "server/apps.h"
 #include "server/datadir.h"
+#include "server/datadir_guard.h"
 #include "server/gpush.h"
 #include "server/log.h"
 #include "server/presence.h"
@@ -106,6 +107,8 @@ int main(int argc, char **argv)
     };
     if (datadir_tighten(s->cfg.data_dir) < 0)
         LOGW("cannot check data_dir permissions", "data_dir=%s", s->cfg.data_dir);
+    if (datadir_guard_check(s->cfg.data_dir, s->cfg.allow_empty_db) < 0)
+        return 1;
     if (store_open(&sc, &s->store) < 0) {
         LOGE("cannot open storage", "data_dir=%s", s->cfg.data_dir);
         return 1;
@@ -119,6 +122,7 @@ int main(int argc, char **argv)
         store_close(s->store);
         return 1;
     }
+    datadir_guard_mark(s->cfg.data_dir);
     s->sess = sess_local_new();
     s->presence = s->sess ? presence_new(s) : NULL;
     s->gpush = s->presence ? gpush_new(s) : NULL;

@@ -15,6 +15,7 @@ const int metrics_known_codes[] = {
     61010, 61011, 61012, 61013, 61014, 61015, 61016,
     10000, 10001, 10002, 10003, 10004,
     62000, 62001, 62002, 62003, 62004,
+    62100, 62101, 62102, 62103, 62104,
 };
 const size_t metrics_nknown = sizeof metrics_known_codes / sizeof metrics_known_codes[0];
 _Static_assert(sizeof metrics_known_codes / sizeof metrics_known_codes[0] < METRICS_NCODES,

@@ -162,6 +162,22 @@ char *metrics_render(struct server *s, size_t *len)
             "are not written yet (readers take them from the bodies).\n"
             "# TYPE petrel_store_history_waiting gauge\npetrel_store_history_waiting %llu\n",
         (unsigned long long)st.history_waiting);
+    /* Addition (issue 14, item 17): write health as last observed by the
+     * writer and the health checks (no I/O here: this runs on a loop). */
+    store_health_t sh;
+    store_health_get(s->store, &sh);
+    counter(&b, "petrel_store_write_failures_total",
+            "Write transactions that failed or were refused (disk full, I/O error, "
+            "database file gone).", sh.write_failures);
+    put(&b, "# HELP petrel_store_write_failing 1 while the last write transaction failed.\n"
+            "# TYPE petrel_store_write_failing gauge\npetrel_store_write_failing %d\n"
+            "# HELP petrel_store_db_gone 1 once the database file was found deleted or "
+            "replaced (writes refused until restart).\n"
+            "# TYPE petrel_store_db_gone gauge\npetrel_store_db_gone %d\n"
+            "# HELP petrel_store_writer_busy_seconds Age of the write transaction running "
+            "now (0 when idle); over 10 s /healthz reports the writer stalled.\n"
+            "# TYPE petrel_store_writer_busy_seconds gauge\npetrel_store_writer_busy_seconds %.3f\n",
+        sh.write_failing, sh.gone, (double)sh.busy_ms / 1e3);
 
     if (b.oom) {
         free(b.p);

@@ -216,7 +216,9 @@ static void send_committed(worker_t *w, void *arg)
         send_job_free(j);
         return;
     }
-    if (j->rc < 0) {
+    if (j->rc == STORE_EGONE) {
+        ack(c, PETREL_ERR_STORE_GONE, store_strerror(j->rc), &j->m);
+    } else if (j->rc < 0) {
         ack(c, PETREL_ERR_SYSTEM, "storage failure: resend later", &j->m);
     } else if (j->m.reject) {
         ack(c, j->m.reject, msg_reject_text(j->m.reject), &j->m);

@@ -80,6 +80,7 @@ enum op_kind {
     OP_USER_STATUS,
     OP_GROUP,
     OP_ACCOUNT_REGISTER,
+    OP_PROBE, /* addition: store_health_sync's write probe, no payload */
 };
 
 /* Rows of a multi-row op.  row_rc[i] != 0 before the op runs marks a row
@@ -188,6 +189,16 @@ struct store {
     pthread_t writer;
     pthread_mutex_t join_mu; /* makes store_shutdown idempotent */
     int joined;
+
+    /* Addition: write health (store_health_t), guarded by mu. */
+    int gone;
+    const char *gone_why;
+    int write_failing;
+    uint64_t write_failures;
+    int64_t last_failure_ms;
+    int probing; /* a probe op is queued */
+    uint64_t tx_started_us; /* mono_us() when the running batch began, 0 = idle */
+    uint64_t stall_us;
 };
 
 const char *store_strerror(int rc)
@@ -200,6 +211,7 @@ const char *store_strerror(int rc)
     case STORE_ECLOSED: return "store is closed";
     case STORE_ECONFLICT: return "conflict";
     case STORE_ESCHEMA: return "database schema newer than this binary";
+    case STORE_EGONE: return "database file deleted or replaced: writes refused until restart";
     }
     return "unknown store error";
 }
@@ -259,6 +271,7 @@ static void op_free(op_t *op)
     case OP_CONV_UPDATE:
     case OP_USER_STATUS:
     case OP_GROUP:
+    case OP_PROBE:
         break;
     }
     free(op);
@@ -392,6 +405,8 @@ static int exec_op(store_t *st, op_t *op)
         store_group_op_clear(op->u.grp);
         op->u.grp->reject = 0;
         return b->group_write(st->be, op->u.grp, now);
+    case OP_PROBE:
+        return b->probe ? b->probe(st->be, now) : 0;
     }
     return STORE_EINVAL;
 }
@@ -430,6 +445,11 @@ static void run_batch(store_t *st, op_t **ops, size_t n)
     for (size_t i = 0; i < n; i++)
         ok += ops[i]->rc == 0;
     pthread_mutex_lock(&st->mu);
+    st->write_failing = tx_rc != 0;
+    if (tx_rc != 0) {
+        st->write_failures++;
+        st->last_failure_ms = store_now_ms();
+    }
     if (tx_rc == 0) {
         st->stats.commits++;
         st->stats.ops += ok;
@@ -444,6 +464,52 @@ static void run_batch(store_t *st, op_t **ops, size_t n)
         st->stats.failures++;
     }
     pthread_mutex_unlock(&st->mu);
+}
+
+/* Addition (issue 14, item 17): 1 while the database files are the ones
+ * opened; else records the store as gone (for good) and returns 0. */
+static int files_ok(store_t *st)
+{
+    const char *why = NULL;
+    if (!st->bops->file_check || st->bops->file_check(st->be, &why) == 0)
+        return 1;
+    pthread_mutex_lock(&st->mu);
+    int first = !st->gone;
+    st->gone = 1;
+    st->gone_why = why;
+    pthread_mutex_unlock(&st->mu);
+    if (first)
+        LOGE("store database file is gone: every write is refused until a restart",
+             "why=\"%s\"", why ? why : "?");
+    return 0;
+}
+
+/* run_batch, unless the database file is gone, and a check of the files
+ * after the commit, before any callback: a batch committed into a deleted
+ * or replaced file would be lost at the next start, so it is not acked. */
+static void run_batch_checked(store_t *st, op_t **ops, size_t n)
+{
+    pthread_mutex_lock(&st->mu);
+    int gone = st->gone;
+    st->tx_started_us = mono_us();
+    pthread_mutex_unlock(&st->mu);
+    int ok = 0;
+    if (!gone) {
+        run_batch(st, ops, n);
+        ok = files_ok(st);
+    }
+    pthread_mutex_lock(&st->mu);
+    st->tx_started_us = 0;
+    pthread_mutex_unlock(&st->mu);
+    if (ok)
+        return;
+    pthread_mutex_lock(&st->mu);
+    st->write_failing = 1;
+    st->write_failures++;
+    st->last_failure_ms = store_now_ms();
+    pthread_mutex_unlock(&st->mu);
+    for (size_t i = 0; i < n; i++)
+        ops[i]->rc = STORE_EGONE;
 }
 
 /* The group-commit delay (store_config_t.commit_delay_us), with st->mu
@@ -503,7 +569,7 @@ static void *writer_main(void *p)
         st->queued -= n;
         pthread_mutex_unlock(&st->mu);
 
-        run_batch(st, ops, n);
+        run_batch_checked(st, ops, n);
         /* After the commit, and outside the lock so a callback may submit
          * more work (it lands in the next batch). */
         for (size_t i = 0; i < n; i++) {
@@ -560,6 +626,7 @@ int store_open(const store_config_t *cfg, store_t **out)
     st->bops = &store_sqlite_backend;
     st->max_batch = cfg->max_batch ? cfg->max_batch : DEFAULT_MAX_BATCH;
     st->commit_delay_us = cfg->commit_delay_us > 0 ? (uint64_t)cfg->commit_delay_us : 0;
+    st->stall_us = (uint64_t)(cfg->stall_ms > 0 ? cfg->stall_ms : 10000) * 1000u;
     if (st->max_batch > MAX_MAX_BATCH)
         st->max_batch = MAX_MAX_BATCH;
     int rc = st->bops->open(cfg, &st->be);
@@ -1959,6 +2026,46 @@ int store_friend_blacked_sync(store_t *st, int32_t app_id, const char *user_id,
     if (!id_ok(user_id))
         return 0;
     return st->bops->friend_blacked(st->be, app_id, user_id, out, n);
+}
+
+void store_health_get(store_t *st, store_health_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->mu);
+    out->gone = st->gone;
+    out->gone_why = st->gone ? st->gone_why : NULL;
+    out->write_failing = st->write_failing;
+    out->write_failures = st->write_failures;
+    out->last_failure_ms = st->last_failure_ms;
+    uint64_t t0 = st->tx_started_us, now = mono_us();
+    out->busy_ms = t0 && now > t0 ? (now - t0) / 1000u : 0;
+    out->stalled = t0 && now > t0 && now - t0 > st->stall_us;
+    pthread_mutex_unlock(&st->mu);
+}
+
+void store_health_sync(store_t *st, store_health_t *out)
+{
+    if (st && !on_writer(st)) {
+        store_health_t h;
+        store_health_get(st, &h);
+        if (!h.gone && files_ok(st) && h.write_failing && !h.stalled) {
+            /* One probe at a time; concurrent checks report the state. */
+            pthread_mutex_lock(&st->mu);
+            int mine = !st->probing;
+            st->probing = 1;
+            pthread_mutex_unlock(&st->mu);
+            if (mine) {
+                op_t *op = op_new(OP_PROBE);
+                (void)enqueue_wait(st, op ? 0 : STORE_EIO, op);
+                pthread_mutex_lock(&st->mu);
+                st->probing = 0;
+                pthread_mutex_unlock(&st->mu);
+            }
+        }
+    }
+    store_health_get(st, out);
 }
 
 void store_get_stats(store_t *st, store_stats_t *out)

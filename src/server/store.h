@@ -30,6 +30,9 @@ enum store_err {
     STORE_ECLOSED = -4,   /* store is shutting down */
     STORE_ECONFLICT = -5, /* unique key violated */
     STORE_ESCHEMA = -6,   /* database schema is newer than this binary */
+    /* Addition (issue 14, item 17): the database file was deleted or
+     * replaced while open; every write fails with it until a restart. */
+    STORE_EGONE = -9,
 };
 
 /* Short static English text for a STORE_E* code (for logs). */
@@ -72,6 +75,10 @@ typedef struct store_config {
      * this many messages of an app wait (readers take the rest from the
      * bodies, so nothing is ever missing).  0 = 8192. */
     int history_batch;
+    /* Addition (issue 14, item 17): a write transaction still running
+     * after this long (a hung disk, an fsync that does not return) makes
+     * store_health report the writer stalled.  0 = 10000 ms. */
+    int stall_ms;
 } store_config_t;
 
 #define STORE_COMMIT_ENOUGH 64 /* queued writes that end a commit delay */
@@ -174,6 +181,35 @@ int store_app_list_sync(store_t *st, store_app_t **out, size_t *n);
 
 /* Liveness probe: a trivial read on the database (blocking, cheap). */
 int store_ping_sync(store_t *st);
+
+/* Addition (issue 14, item 17): write health.
+ *
+ * write_failing is set by every write transaction that fails (full disk,
+ * I/O error, lock timeout) and cleared by every one that commits.  gone is
+ * set, for good, once the database file (or its WAL) is found deleted or
+ * replaced: SQLite would go on committing into the orphaned inode, so the
+ * writer checks the files' identity after each commit, before any done
+ * callback, and from then on answers every op STORE_EGONE (nothing acked
+ * is lost at the next start, which refuses to run on the missing
+ * database; see datadir_guard.h). */
+typedef struct store_health {
+    int gone;                /* database file deleted or replaced */
+    const char *gone_why;    /* static text when gone, else NULL */
+    int write_failing;       /* the last write transaction failed */
+    uint64_t write_failures; /* write transactions failed since start */
+    int64_t last_failure_ms; /* epoch ms of the last one, 0 = none */
+    uint64_t busy_ms;        /* age of the write transaction running now, 0 = none */
+    int stalled;             /* busy_ms over store_config_t.stall_ms */
+} store_health_t;
+
+/* The state as last observed; never blocks (for metrics, any thread). */
+void store_health_get(store_t *st, store_health_t *out);
+/* Blocking (stat of the database files; thread pool, never an event
+ * loop): check the files' identity now (setting gone when it changed),
+ * and, while write_failing, commit a probe write through the writer so
+ * that a disk with room again clears it without waiting for traffic.
+ * Then fill *out. */
+void store_health_sync(store_t *st, store_health_t *out);
 
 void store_get_stats(store_t *st, store_stats_t *out);
 

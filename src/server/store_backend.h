@@ -208,6 +208,13 @@ typedef struct store_backend_ops {
     /* One one-to-one message by key, body and extra NULL (store_msg_head_sync). */
     int (*msg_head)(store_backend_t *be, int32_t app_id, int64_t message_key,
                     store_msg_row_t *out);
+    /* Additions (storage health).  file_check: any thread, blocking; 0
+     * while the database files are the ones opened, STORE_EGONE with *why
+     * (static text) once one was deleted or replaced.  probe: writer
+     * thread, inside an op; a minimal write that leaves no data.  Either
+     * may be NULL. */
+    int (*file_check)(store_backend_t *be, const char **why);
+    int (*probe)(store_backend_t *be, int64_t now_ms);
 } store_backend_ops_t;
 
 extern const store_backend_ops_t store_sqlite_backend;

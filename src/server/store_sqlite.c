@@ -38,6 +38,7 @@
  * backs this up: a reused sequence or change_seq violates a unique key.
  */
 #include "server/store_sqlite_int.h"
+#include "server/store_fileid.h"
 #include "server/log.h"
 
 #include <errno.h>
@@ -546,6 +547,7 @@ struct store_backend {
     rconn_t *rfree;
 
     int version;
+    store_fileid_t fid; /* addition: identity of petrel.db and its WAL (store_fileid.h) */
 };
 
 /* ---- sequence cache (writer thread; see the top of the file) ---- */
@@ -808,6 +810,7 @@ static void sqlite_close(store_backend_t *be)
     sqlite_hist_close(be->hist);
     be->hist = NULL;
     sqlite_ckpt_stop(be->ckpt);
+    store_fileid_free(&be->fid);
     cache_free(&be->cache);
     for (int k = 0; k < WQ_COUNT; k++)
         sqlite3_finalize(be->w[k]);
@@ -891,6 +894,10 @@ static int sqlite_open(const store_config_t *cfg, store_backend_t **out)
     if (rc == 0 && cfg->wal_checkpoint_pages > 0)
         rc = sqlite_ckpt_start(path, be->wdb, cfg->wal_checkpoint_pages, cfg->synchronous_full,
                                busy_ms, &be->ckpt);
+    if (rc == 0 && store_fileid_init(&be->fid, path) != 0) {
+        LOGE("store cannot stat its database file", "path=\"%s\"", path);
+        rc = STORE_EIO;
+    }
     free(path);
     if (rc != 0) {
         sqlite_close(be);
@@ -956,6 +963,26 @@ static void sqlite_stats(store_backend_t *be, store_stats_t *out)
     out->ckpt_passes = cs.passes;
     out->ckpt_writer = cs.writer_tails + cs.writer_restarts;
     out->ckpt_complete = cs.complete;
+}
+
+/* Addition (issue 14, item 17): is petrel.db (and its WAL) still the file
+ * the connections write into?  Any thread; blocking (stat). */
+static int sqlite_file_check(store_backend_t *be, const char **why)
+{
+    return store_fileid_check(&be->fid, why) == 0 ? 0 : STORE_EGONE;
+}
+
+/* Addition: the health probe's write, inside an op of the writer.  A row
+ * inserted and deleted again dirties a page, so the COMMIT really writes
+ * (and syncs) the WAL, which is what a full disk refuses, and leaves no
+ * trace.  Constant SQL, run rarely (after failures only). */
+static int sqlite_probe(store_backend_t *be, int64_t now_ms)
+{
+    (void)now_ms;
+    return exec_const(be->wdb, "INSERT INTO schema_migrations(version, name, applied_at) "
+                               "VALUES(0, 'write probe', 0); "
+                               "DELETE FROM schema_migrations WHERE version = 0")
+               ? STORE_EIO : 0;
 }
 
 static int sqlite_op_begin(store_backend_t *be)
@@ -3272,6 +3299,8 @@ const store_backend_ops_t store_sqlite_backend = {
     .app_get = sqlite_app_get,
     .app_list = sqlite_app_list,
     .ping = sqlite_ping,
+    .file_check = sqlite_file_check,
+    .probe = sqlite_probe,
     .user_get = sqlite_user_get,
     .user_page = sqlite_user_page,
     .user_count = sqlite_user_count,

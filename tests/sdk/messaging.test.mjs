@@ -193,6 +193,9 @@ test('login refused: bad, expired and foreign tokens reject connect() and never 
     [srv.token('alice').slice(0, -8) + 'AAAAAAAA', 60003],
     [srv.token('alice', { ttl: 1, issued: Math.floor(Date.now() / 1000) - 100 }), 60004],
     [srv.token('bob'), 60005],
+    // issue 14, item 16: issued 30 years ahead, or living 30 years
+    [srv.token('alice', { ttl: 3600, issued: Math.floor(Date.now() / 1000) + 30 * 365 * 86400 }), 62100],
+    [srv.token('alice', { ttl: 30 * 365 * 86400 }), 62101],
   ];
   for (const [sign, code] of cases) {
     const c = new PetrelClient({ baseUrl: srv.baseUrl, appId: 10000, userId: 'alice', userSign: sign,

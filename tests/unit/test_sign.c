@@ -280,17 +280,85 @@ static void test_ttl_zero_and_overflow(void **state)
     assert_int_equal(verify_text(text, "alice"), 60004);
 
     /* issued + ttl beyond int64: no overflow (UBSan would trap), the
-     * signature still decides. */
+     * signature still decides, then the lifetime policy refuses them. */
     char tok[PETREL_SIGN_MAX_TOKEN + 1];
     assert_true(petrel_sign_make(SECRET, APP, "alice", INT64_MAX, T0, tok, sizeof tok) > 0);
-    assert_int_equal(petrel_sign_verify(SECRET, APP, "alice", tok, INT64_MAX, NULL), 0);
+    assert_int_equal(petrel_sign_verify(SECRET, APP, "alice", tok, INT64_MAX, NULL), 62101);
     assert_true(petrel_sign_make(SECRET, APP, "alice", 10, INT64_MAX, tok, sizeof tok) > 0);
-    assert_int_equal(petrel_sign_verify(SECRET, APP, "alice", tok, T0, NULL), 0);
+    assert_int_equal(petrel_sign_verify(SECRET, APP, "alice", tok, T0, NULL), 62100);
+    assert_int_equal(petrel_sign_verify(SECRET, APP, "alice", tok, INT64_MIN, NULL), 62100);
+    /* the widest policy still does the arithmetic without overflow */
+    petrel_sign_policy_t wide = {INT64_MAX, INT64_MAX};
+    assert_int_equal(petrel_sign_verify_policy(SECRET, APP, "alice", tok, 0, &wide, NULL),
+                     0);
+    assert_true(petrel_sign_make(SECRET, APP, "alice", INT64_MAX, T0, tok, sizeof tok) > 0);
+    assert_int_equal(petrel_sign_verify_policy(SECRET, APP, "alice", tok, INT64_MAX, &wide, NULL),
+                     0);
     assert_true(petrel_sign_make(SECRET, APP, "alice", INT64_MAX, INT64_MIN, tok, sizeof tok) > 0);
     assert_int_equal(petrel_sign_verify(SECRET, APP, "alice", tok, 0, NULL), 60004);
     unwrap(VEC[0].token, text, sizeof text);
     replace(text, sizeof text, "\"TLS.expire\":86400", "\"TLS.expire\":9223372036854775807");
     assert_int_equal(verify_text(text, "alice"), 60003);
+}
+
+/* Item 16 of issue 14: a token "issued" 30 years ahead, or with a
+ * lifetime of years, was accepted. */
+static void test_lifetime_policy(void **state)
+{
+    (void)state;
+    char tok[PETREL_SIGN_MAX_TOKEN + 1];
+    petrel_sign_info_t info;
+    const int64_t year = INT64_C(365) * 86400;
+
+    /* issued 30 years in the future with a 1 h ttl: refused by default */
+    assert_true(petrel_sign_make(SECRET, APP, "alice", 3600, T0 + 30 * year, tok, sizeof tok) > 0);
+    assert_int_equal(petrel_sign_verify(SECRET, APP, "alice", tok, T0, &info), 62100);
+    assert_string_equal(info.identifier, "alice");
+    /* ... and after 30 years it is an ordinary token */
+    assert_int_equal(petrel_sign_verify(SECRET, APP, "alice", tok, T0 + 30 * year, NULL), 0);
+
+    /* clock skew: up to max_skew ahead is fine, one second more is not */
+    assert_true(petrel_sign_make(SECRET, APP, "alice", TTL, T0 + 300, tok, sizeof tok) > 0);
+    assert_int_equal(petrel_sign_verify(SECRET, APP, "alice", tok, T0, NULL), 0);
+    assert_true(petrel_sign_make(SECRET, APP, "alice", TTL, T0 + 301, tok, sizeof tok) > 0);
+    assert_int_equal(petrel_sign_verify(SECRET, APP, "alice", tok, T0, NULL), 62100);
+    petrel_sign_policy_t pol = {PETREL_SIGN_DEFAULT_MAX_TTL, 0};
+    assert_int_equal(petrel_sign_verify_policy(SECRET, APP, "alice", tok, T0 + 301, &pol, NULL), 0);
+    assert_int_equal(petrel_sign_verify_policy(SECRET, APP, "alice", tok, T0 + 300, &pol, NULL),
+                     62100);
+    pol.max_skew = 301;
+    assert_int_equal(petrel_sign_verify_policy(SECRET, APP, "alice", tok, T0, &pol, NULL), 0);
+
+    /* lifetime: the default cap is 30 days; the seeds' app server signs
+     * 500000 s, the demo app server 7 days, the CLI 1 day */
+    static const int64_t ok_ttls[] = {1, 86400, 500000, 7 * 86400, PETREL_SIGN_DEFAULT_MAX_TTL};
+    for (size_t i = 0; i < sizeof ok_ttls / sizeof ok_ttls[0]; i++) {
+        assert_true(petrel_sign_make(SECRET, APP, "alice", ok_ttls[i], T0, tok, sizeof tok) > 0);
+        assert_int_equal(petrel_sign_verify(SECRET, APP, "alice", tok, T0, NULL), 0);
+    }
+    assert_true(petrel_sign_make(SECRET, APP, "alice", PETREL_SIGN_DEFAULT_MAX_TTL + 1, T0, tok,
+                                 sizeof tok) > 0);
+    assert_int_equal(petrel_sign_verify(SECRET, APP, "alice", tok, T0, NULL), 62101);
+    assert_true(petrel_sign_make(SECRET, APP, "alice", 30 * year, T0, tok, sizeof tok) > 0);
+    assert_int_equal(petrel_sign_verify(SECRET, APP, "alice", tok, T0, NULL), 62101);
+    pol.max_ttl = 30 * year;
+    assert_int_equal(petrel_sign_verify_policy(SECRET, APP, "alice", tok, T0, &pol, NULL), 0);
+    pol.max_ttl = 60;
+    assert_true(petrel_sign_make(SECRET, APP, "alice", 61, T0, tok, sizeof tok) > 0);
+    assert_int_equal(petrel_sign_verify_policy(SECRET, APP, "alice", tok, T0, &pol, NULL), 62101);
+    /* NULL policy = the defaults */
+    assert_int_equal(petrel_sign_verify_policy(SECRET, APP, "alice", tok, T0, NULL, NULL), 0);
+
+    /* the policy judges genuine tokens only: forged ones stay 60003,
+     * expired ones 60004, someone else's 60005 */
+    assert_true(petrel_sign_make("not-the-secret", APP, "alice", 30 * year, T0 + 30 * year, tok,
+                                 sizeof tok) > 0);
+    assert_int_equal(petrel_sign_verify(SECRET, APP, "alice", tok, T0, NULL), 60003);
+    assert_true(petrel_sign_make(SECRET, APP, "alice", 30 * year, T0 - 31 * year, tok,
+                                 sizeof tok) > 0);
+    assert_int_equal(petrel_sign_verify(SECRET, APP, "alice", tok, T0, NULL), 60004);
+    assert_true(petrel_sign_make(SECRET, APP, "bob", 3600, T0 + 30 * year, tok, sizeof tok) > 0);
+    assert_int_equal(petrel_sign_verify(SECRET, APP, "alice", tok, T0, NULL), 60005);
 }
 
 static void test_wrong_app_and_identifier(void **state)
@@ -515,6 +583,7 @@ int main(void)
         cmocka_unit_test(test_wrong_secret),
         cmocka_unit_test(test_expired),
         cmocka_unit_test(test_ttl_zero_and_overflow),
+        cmocka_unit_test(test_lifetime_policy),
         cmocka_unit_test(test_wrong_app_and_identifier),
         cmocka_unit_test(test_null_identifier_accepts_any),
         cmocka_unit_test(test_garbage),

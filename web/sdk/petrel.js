@@ -86,7 +86,8 @@ export const EVENT_ALIASES = Object.freeze({
 });
 
 /** Login refusals that retrying cannot fix (docs/PROTOCOL.md, Errors). */
-const FATAL_LOGIN_CODES = new Set([60000, 60003, 60004, 60005, 90001, 20001, 61010, 61011, 61015]);
+const FATAL_LOGIN_CODES = new Set([60000, 60003, 60004, 60005, 90001, 20001, 61010, 61011, 61015,
+  62100, 62101]);
 
 /* --------------------------------------------------------------------- errors */
 
