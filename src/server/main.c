@@ -9,6 +9,7 @@
 #include "server/log.h"
 #include "server/presence.h"
 #include "server/server.h"
+#include "server/ustate.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -81,7 +82,8 @@ int main(int argc, char **argv)
         return 1;
     }
     s->sess = sess_local_new();
-    s->presence = s->sess ? presence_new(s) : NULL;
+    s->ustate = ustate_new();
+    s->presence = s->sess && s->ustate ? presence_new(s) : NULL;
     s->gpush = s->presence ? gpush_new(s) : NULL;
     if (!s->gpush) {
         store_close(s->store);
@@ -120,6 +122,7 @@ int main(int argc, char **argv)
     s->gpush = NULL;
     s->sess->ops->destroy(s->sess);
     apps_free(s->apps);
+    ustate_free(s->ustate);
     store_close(s->store);
     uv_loop_close(main_loop);
     LOGI("stopped", NULL);
