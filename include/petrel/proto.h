@@ -138,6 +138,9 @@ enum petrel_error {
     PETREL_ERR_HEARTBEAT      = 61014, /* closed: no packet for 3 heartbeats */
     PETREL_ERR_USER_FORBIDDEN = 61015, /* login refused: user deleted/forbidden */
     PETREL_ERR_SHUTDOWN       = 61016, /* server is stopping */
+    /* relations and presence (62040-62059) */
+    PETREL_ERR_ADD_FRIEND_DISABLED = 62040, /* the addressee set disableAddFriend = 1 */
+    PETREL_ERR_SUB_LIMIT      = 62041, /* the subscriber holds the most subscriptions allowed */
 };
 
 typedef struct petrel_up_hdr {
