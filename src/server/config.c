@@ -63,6 +63,7 @@ static const cfg_key_t keys[] = {
     I(app_token_ttl, 60, 31536000, "lifetime (s) of userSign tokens issued by the demo app server"),
     I(recall_window_ms, 0, 86400000, "how long after sending a message may be recalled (server time)"),
     I(presence_debounce_ms, 0, 600000, "delay of a user's offline notification; a device back within it cancels it"),
+    I(presence_subs_per_user, 1, 100000, "most live online-status subscriptions one user may hold (subscribeUserOnlineStatus)"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -95,6 +96,7 @@ void config_defaults(config_t *c)
     c->app_token_ttl = 7 * 24 * 3600;
     c->recall_window_ms = 120000;
     c->presence_debounce_ms = 2000;
+    c->presence_subs_per_user = 1000;
 }
 
 const char *config_key_name(size_t i)
