@@ -241,6 +241,28 @@ def test_device_ids_only_to_the_user(rsrv):
     b.take(pp.USER_ONLINE_STATUS, lambda q: q.data.get("status") == 1)
 
 
+def test_messages_carry_no_device_id(rsrv):
+    """The same leak through messages: neither a one-to-one receiver (any
+    stranger) nor a group member learns the sender's device id."""
+    s = rsrv
+    a = Dev(s, "alice", WEB, imei="alice-hardware-id")
+    a2 = Dev(s, "alice", IOS, imei="alice-phone-id")
+    b = Dev(s, "bob", WEB)
+    c = Dev(s, "carol", WEB)
+    m = mk("bob")
+    a.send(pp.MSG_P2P, m)
+    a.take_ack(m["messageId"])
+    for d, cmd in ((b, pp.MSG_P2P), (a2, 1108)):
+        p = d.take(cmd)
+        assert p.data["imei"] == "" and p.data["clientType"] == WEB, p
+        assert b"alice-hardware-id" not in p.raw, p
+    ok(s, "/v1/group/createGroup", {"groupId": "g1", "groupType": 1, "groupName": "g",
+                                    "member": ["carol"]}, "alice")
+    a.send(2104, {"groupId": "g1", "messageId": "gm-1", "messageBody": "hi"})
+    p = c.take(2104)
+    assert p.data["imei"] == "" and b"alice-hardware-id" not in p.raw, p
+
+
 # ==================================================== item 15: subscriptions
 def test_subscriptions_only_to_existing_users_and_capped(server):
     s = server("--presence-subs-per-user=5")
