@@ -3265,6 +3265,16 @@ int sqlx_user_check(store_backend_t *be, int32_t app_id, const char *user_id, in
     return user_check(be, app_id, user_id, sender, reject);
 }
 
+int sqlx_blacked(store_backend_t *be, int32_t app_id, const char *from_id, const char *to_id,
+                 int *blacked)
+{
+    store_friend_t f;
+    int found;
+    int rc = fr_get(be, app_id, from_id, to_id, &f, &found);
+    *blacked = rc == 0 && f.black == 2;
+    return rc;
+}
+
 const store_backend_ops_t store_sqlite_backend = {
     .name = "sqlite",
     .open = sqlite_open,

@@ -134,6 +134,33 @@ def test_blacklist_blocks_messages_by_default(rsrv):
     send_ok(b, "carol")
 
 
+def test_blacklist_blocks_group_invitations(rsrv):
+    """Same class: a group is another way to reach someone who blacklisted
+    you; nobody is put into a group by a user they blacklisted."""
+    s = rsrv
+    ok(s, FS + "addBlack", {"toId": "alice"}, "bob")
+    b, c = Dev(s, "bob", WEB), Dev(s, "carol", WEB)
+    d = ok(s, "/v1/group/createGroup", {"groupId": "g1", "groupType": 1, "groupName": "g",
+                                        "applyJoinType": 0, "member": ["bob", "carol"]},
+           "alice")
+    codes = {r["memberId"]: r["code"] for r in d["memberResults"]}
+    assert codes == {"bob": 30007, "carol": 200}, d
+    c.take(CREATED_GROUP)
+    d = ok(s, "/v1/group/member/add", {"groupId": "g1", "members": ["bob"]}, "alice")
+    assert [r["code"] for r in d["memberResults"]] == [30007], d
+    b.expect_none({CREATED_GROUP, 2001})
+    # the group member carol may invite bob; bob may join of his own accord
+    d = ok(s, "/v1/group/member/add", {"groupId": "g1", "members": ["bob"]}, "carol")
+    assert [r["code"] for r in d["memberResults"]] == [200], d
+    ok(s, "/v1/group/member/remove", {"groupId": "g1", "memberId": "bob"}, "alice")
+    d = ok(s, "/v1/group/applyJoinGroup", {"groupId": "g1"}, "bob")
+    assert d["joined"] is True, d
+    # the app admin is exempt
+    d = ok(s, "/v1/group/createGroup", {"groupId": "g2", "groupType": 1, "groupName": "g",
+                                        "ownerId": "alice", "member": ["bob"]})
+    assert [r["code"] for r in d["memberResults"]] == [200], d
+
+
 # ================================================== item 4: forbidden, deleted
 def test_forbidden_user_can_do_nothing(rsrv):
     s = rsrv
