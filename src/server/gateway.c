@@ -380,6 +380,15 @@ int gw_on_packet(conn_t *c, const petrel_packet_t *p)
         return -1;
     }
 
+    if ((c->flags & CF_AUTHED) && ustate_get(s->ustate, c->app_id, c->user_id) > USTATE_LIVE) {
+        /* forbidden or deleted since LOGIN: nothing more from this socket,
+         * PINGs included (the forbid/delete also disconnects it; this
+         * closes the race with a LOGIN that was finishing meanwhile) */
+        json_decref(body);
+        gw_protocol_error(c, PETREL_ERR_USER_FORBIDDEN, "user forbidden or deleted", cmd);
+        return -1;
+    }
+
     int rc = 0;
     if (cmd == PETREL_CMD_PING) {
         send_json_obj(c, PETREL_CMD_PING, json_pack("{s:I}", "serverTime", (json_int_t)now_ms()));
@@ -390,11 +399,6 @@ int gw_on_packet(conn_t *c, const petrel_packet_t *p)
             rc = do_login(c, p, body);
     } else if (!(c->flags & CF_AUTHED)) {
         gw_protocol_error(c, PETREL_ERR_NOT_LOGGED_IN, "LOGIN first", cmd);
-        rc = -1;
-    } else if (ustate_get(s->ustate, c->app_id, c->user_id) > USTATE_LIVE) {
-        /* forbidden or deleted since LOGIN: nothing more from this socket
-         * (the forbid/delete also disconnects it; this closes the race) */
-        gw_protocol_error(c, PETREL_ERR_USER_FORBIDDEN, "user forbidden or deleted", cmd);
         rc = -1;
     } else {
         json_t *from = json_object_get(body, "fromId");
