@@ -191,8 +191,10 @@ void h_status_subscribe(api_ctx_t *ctx)
     memcpy(j->user, who, strlen(who) + 1);
     j->ids = ids;
     j->sub = sub;
+    /* a subscription lives at most PRESENCE_SUB_TIME_MAX (clients renew
+     * it), so the table cannot be held full until a restart */
     int64_t now = now_ms();
-    j->expire = sub > INT64_MAX - now ? INT64_MAX : now + sub;
+    j->expire = now + (sub > PRESENCE_SUB_TIME_MAX ? PRESENCE_SUB_TIME_MAX : sub);
     ctx->u = j;
     api_defer(ctx, subscribe_work, subscribe_done);
 }

@@ -49,6 +49,8 @@
 
 #define PRESENCE_SUBS_PER_TARGET 1000
 #define PRESENCE_SUBS_MAX (1u << 20)
+/* Longest subscription (ms); a longer subTime is cut to it. */
+#define PRESENCE_SUB_TIME_MAX (7LL * 24 * 3600 * 1000)
 /* Most devices listed in a 4004/4005 pack ("client"); "clientCount" has
  * the total. */
 #define PRESENCE_PACK_CLIENTS 32

@@ -314,6 +314,11 @@ def test_subscriptions_only_to_existing_users_and_capped(server):
     # all or nothing: nothing of a refused call is kept
     fails(s, U + "subscribeUserOnlineStatus", {"subUserIds": ["bob", "gina"],
                                                "subTime": 60000}, "alice", 62041)
+    # a subscription lasts 7 days at most
+    d = ok(s, U + "subscribeUserOnlineStatus", {"subUserIds": ["bob"], "subTime": 1 << 62},
+           "alice")
+    week = 7 * 24 * 3600 * 1000
+    assert abs(d["expireTime"] - (time.time() * 1000 + week)) < 60000, d
     # expired subscriptions free their slots
     ok(s, U + "subscribeUserOnlineStatus", {"subUserIds": ["bob"], "subTime": 1}, "alice")
     time.sleep(0.05)
