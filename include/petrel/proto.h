@@ -158,6 +158,9 @@ enum petrel_error {
     PETREL_ERR_STORE_GONE     = 62102, /* database file deleted or replaced: no write until restart */
     PETREL_ERR_STORE_FAILING  = 62103, /* the last storage write failed (disk full, I/O error) */
     PETREL_ERR_STORE_STALLED  = 62104, /* a storage write has been running for over 10 s */
+    /* relations and presence (62040-62059) */
+    PETREL_ERR_ADD_FRIEND_DISABLED = 62040, /* the addressee set disableAddFriend = 1 */
+    PETREL_ERR_SUB_LIMIT      = 62041, /* the subscriber holds the most subscriptions allowed */
 };
 
 typedef struct petrel_up_hdr {

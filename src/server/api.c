@@ -8,6 +8,7 @@
 #include "petrel/sign.h"
 #include "server/apps.h"
 #include "server/log.h"
+#include "server/ustate.h"
 
 #include <http_parser.h>
 #include <stdlib.h>
@@ -335,6 +336,64 @@ static int authenticate(api_ctx_t *ctx)
     return 0;
 }
 
+/* ---- the operator must be live ---------------------------------------------
+ * Every authenticated call of a user other than the app admin: the
+ * operator exists, is not deleted and not forbidden.  A forbidden or
+ * deleted user may not call anything, reads included (docs/SECURITY.md).
+ * The answer comes from the operator state cache (ustate.h); a user not
+ * cached yet is read on the thread pool once. */
+
+static int operator_refused(api_ctx_t *ctx, int state)
+{
+    if (state == USTATE_FORBIDDEN || state == USTATE_DELETED) {
+        api_fail(ctx, 403, PETREL_ERR_USER_FORBIDDEN,
+                 state == USTATE_DELETED ? "operator is a deleted user"
+                                         : "operator is forbidden (forbiddenFlag)");
+        return 1;
+    }
+    return 0;
+}
+
+static void operator_work(api_ctx_t *ctx)
+{
+    store_user_t u;
+    ctx->rc = store_user_get_sync(ctx->srv->store, ctx->app_id, ctx->identifier, &u);
+    if (ctx->rc == 0) {
+        ctx->rc = ustate_of_row(u.del_flag, u.forbidden_flag);
+        ustate_learn(ctx->srv->ustate, ctx->app_id, ctx->identifier, ctx->rc);
+    }
+}
+
+static void operator_done(api_ctx_t *ctx)
+{
+    if (ctx->rc == STORE_ENOTFOUND) {
+        api_fail(ctx, 403, PETREL_ERR_USER_NOT_FOUND, "operator is not a user of the app");
+        return;
+    }
+    if (ctx->rc < 0) {
+        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(ctx->rc));
+        return;
+    }
+    /* a write that committed since the read has the last word */
+    int state = ustate_get(ctx->srv->ustate, ctx->app_id, ctx->identifier);
+    if (operator_refused(ctx, state == USTATE_UNKNOWN ? ctx->rc : state))
+        return;
+    ctx->rc = 0;
+    ctx->work = ctx->done = NULL;
+    ctx->handler(ctx);
+}
+
+static void operator_check(api_ctx_t *ctx)
+{
+    int state = ustate_get(ctx->srv->ustate, ctx->app_id, ctx->identifier);
+    if (state == USTATE_UNKNOWN) {
+        api_defer(ctx, operator_work, operator_done);
+        return;
+    }
+    if (!operator_refused(ctx, state))
+        ctx->handler(ctx);
+}
+
 /* Unauthenticated routes still need an app: ?appId=, body appId, or the default. */
 static int pick_app(api_ctx_t *ctx)
 {
@@ -404,5 +463,10 @@ void api_handle(http_req_t *req)
     }
     if (r->auth == AUTH ? authenticate(ctx) < 0 : pick_app(ctx) < 0)
         return;
+    if (r->auth == AUTH && !ctx->is_admin) {
+        ctx->handler = r->fn;
+        operator_check(ctx);
+        return;
+    }
     r->fn(ctx);
 }

@@ -16,6 +16,8 @@
  * code says which, as in the seeds: clients test code == 200); 400 for
  * malformed input (code 90001), 401 for authentication failures (6000x),
  * 403 for acting for another user without being the app admin (60006),
+ * for an operator that is forbidden or deleted (61015) or not a user of
+ * the app (20001; the app admin is exempt from both),
  * 404 unknown path, 413 oversized body, 429 throttled, 500 internal.
  */
 #ifndef PETREL_API_H
@@ -46,6 +48,7 @@ struct api_ctx {
     json_t *out;
     int rc;
     api_fn work, done;
+    api_fn handler;            /* the route's, run once the operator passed (api.c) */
 };
 
 /* Envelope replies; each frees ctx.  data reference is taken. */

@@ -27,7 +27,9 @@ static const char *reject_text(int code)
     case STORE_REJECT_ALREADY_FRIEND: return "already friends";
     case STORE_REJECT_NOT_FRIEND: return "not a friend";
     case STORE_REJECT_FRIEND_DELETED: return "friendship already deleted";
-    case STORE_REJECT_BLACKED_BY_YOU: return "already in your blacklist";
+    case STORE_REJECT_BLACKED_BY_YOU: return "in your blacklist";
+    case STORE_REJECT_BLACKED_BY_PEER: return "the receiver blacklisted you";
+    case STORE_REJECT_ADD_DISABLED: return "the user does not accept friend requests";
     case ERR_RELATION_NOT_FOUND: return "relation not found";
     case STORE_REJECT_NOT_BLACKED: return "not in your blacklist";
     case STORE_REJECT_NOT_ADDRESSEE: return "only the addressee may approve a request";

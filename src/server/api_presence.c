@@ -12,11 +12,14 @@
  *
  * The operator rule is the usual one: userId defaults to the caller;
  * another user needs the app admin (403/60006).  Whose status may be
- * read: a friend's through queryFriendOnlineStatus (friends both ways, no
- * blacklist either way), anyone's through queryUserOnlineStatus and
- * subscriptions, except that a user who has blacklisted the caller looks
- * offline with an empty custom status, and a subscriber the user has
- * blacklisted is not told.
+ * read (docs/SECURITY.md, issue 14 item 5):
+ *   - device ids (imei) only by the user themselves and the app admin;
+ *   - online/offline, the devices' clientType and loginTime, and the
+ *     custom status by a status peer (friends both ways, no blacklist
+ *     either way) and by a live subscriber the user has not blacklisted;
+ *   - anybody else sees the user offline with an empty custom status.
+ * Subscriptions are only to existing (live) users, at most
+ * presence_subs_per_user live ones per subscriber (62041 beyond).
  */
 #include "server/api.h"
 
@@ -27,6 +30,9 @@
 #include <string.h>
 
 #define ERR_SUB_TIME 20004
+
+/* What a reader may see of a user's status. */
+enum { SEE_NOTHING = 0, SEE_STATUS = 1, SEE_DEVICES = 2 };
 
 /* userId of the body (default: the operator), which the operator may act
  * for; NULL after replying. */
@@ -64,11 +70,14 @@ static json_t *id_list(api_ctx_t *ctx, const char *key)
     return a;
 }
 
-/* {session, onlineStatus, customText, customStatus} of one user. */
+/* {session, onlineStatus, customText, customStatus} of one user, as
+ * much as see (SEE_*) allows. */
 static json_t *status_json(server_t *s, int32_t app_id, const char *user_id, const char *text,
-                           int custom, int hidden)
+                           int custom, int see)
 {
-    json_t *sessions = hidden ? json_array() : presence_sessions(s, app_id, user_id);
+    int hidden = see == SEE_NOTHING;
+    json_t *sessions = hidden ? json_array()
+                              : presence_sessions(s, app_id, user_id, see == SEE_DEVICES);
     if (!sessions)
         return NULL;
     return json_pack("{s:o, s:i, s:s, s:i}", "session", sessions, "onlineStatus",
@@ -83,18 +92,45 @@ typedef struct sub_job {
     json_t *ids;        /* borrowed from ctx->body */
     json_int_t sub;
     int64_t expire;
+    json_t *ok, *fail;  /* subscribed / not a live user */
 } sub_job_t;
 
-/* On the thread pool: a full table makes presence_subscribe sweep it. */
+/* On the thread pool: only live users; the per-user cap (all or
+ * nothing); then the table (a full table makes presence_subscribe sweep
+ * it). */
 static void subscribe_work(api_ctx_t *ctx)
 {
     sub_job_t *j = ctx->u;
-    size_t i;
+    size_t i, n = 0;
     json_t *v;
+    const char *live[API_MAX_BATCH];
     ctx->rc = 0;
+    j->ok = json_array();
+    j->fail = json_array();
     json_array_foreach(j->ids, i, v) {
-        if (presence_subscribe(ctx->srv, ctx->app_id, j->user, json_string_value(v),
-                               j->expire) < 0) {
+        store_user_t u;
+        int rc = store_user_get_sync(ctx->srv->store, ctx->app_id, json_string_value(v), &u);
+        if (rc < 0 && rc != STORE_ENOTFOUND) {
+            ctx->rc = rc;
+            return;
+        }
+        if (rc == 0 && !u.del_flag && n < API_MAX_BATCH) {
+            live[n++] = json_string_value(v);
+            json_array_append(j->ok, v);
+        } else {
+            json_array_append(j->fail, v);
+        }
+    }
+    if (n == 0)
+        return;
+    int rc = presence_reserve(ctx->srv, ctx->app_id, j->user, live, n, j->expire,
+                              (size_t)ctx->srv->cfg.presence_subs_per_user);
+    if (rc < 0) {
+        ctx->rc = rc == -2 ? -2 : -1;
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        if (presence_subscribe(ctx->srv, ctx->app_id, j->user, live[i], j->expire) < 0) {
             ctx->rc = -1;
             break;
         }
@@ -105,13 +141,26 @@ static void subscribe_done(api_ctx_t *ctx)
 {
     sub_job_t *j = ctx->u;
     ctx->u = NULL;
-    if (ctx->rc < 0) {
+    json_t *ok = j->ok, *fail = j->fail;
+    if (ctx->rc < 0 || !ok || !fail) {
+        json_decref(ok);
+        json_decref(fail);
         free(j);
-        api_fail(ctx, 503, PETREL_ERR_SYSTEM, "too many subscriptions, try later");
+        if (ctx->rc == -2) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "at most %d live subscriptions per user",
+                     ctx->srv->cfg.presence_subs_per_user);
+            api_fail(ctx, 200, PETREL_ERR_SUB_LIMIT, msg);
+        } else if (ctx->rc == -1) {
+            api_fail(ctx, 503, PETREL_ERR_SYSTEM, "too many subscriptions, try later");
+        } else {
+            api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(ctx->rc));
+        }
         return;
     }
-    json_t *out = json_pack("{s:s, s:O, s:I, s:I}", "userId", j->user, "subUserIds", j->ids,
-                            "subTime", j->sub, "expireTime", (json_int_t)j->expire);
+    json_t *out = json_pack("{s:s, s:o, s:o, s:I, s:I}", "userId", j->user, "subUserIds", ok,
+                            "failUserIds", fail, "subTime", j->sub, "expireTime",
+                            (json_int_t)j->expire);
     free(j);
     api_ok(ctx, out);
 }
@@ -142,8 +191,10 @@ void h_status_subscribe(api_ctx_t *ctx)
     memcpy(j->user, who, strlen(who) + 1);
     j->ids = ids;
     j->sub = sub;
+    /* a subscription lives at most PRESENCE_SUB_TIME_MAX (clients renew
+     * it), so the table cannot be held full until a restart */
     int64_t now = now_ms();
-    j->expire = sub > INT64_MAX - now ? INT64_MAX : now + sub;
+    j->expire = now + (sub > PRESENCE_SUB_TIME_MAX ? PRESENCE_SUB_TIME_MAX : sub);
     ctx->u = j;
     api_defer(ctx, subscribe_work, subscribe_done);
 }
@@ -235,7 +286,8 @@ static void friends_work(api_ctx_t *ctx)
         for (size_t i = 0; ctx->out && i < n; i++)
             json_object_set_new(ctx->out, peers[i].user_id,
                                 status_json(ctx->srv, ctx->app_id, peers[i].user_id,
-                                            peers[i].custom_text, peers[i].custom_status, 0));
+                                            peers[i].custom_text, peers[i].custom_status,
+                                            ctx->is_admin ? SEE_DEVICES : SEE_STATUS));
     }
     free(peers);
 }
@@ -255,6 +307,30 @@ void h_status_query_friends(api_ctx_t *ctx)
     api_defer(ctx, friends_work, api_done_out);
 }
 
+/* The relation rule (see the top) for reader looking at target, another
+ * user: SEE_STATUS for a status peer or a subscriber target has not
+ * blacklisted, else SEE_NOTHING.  Thread pool. */
+static int may_see(api_ctx_t *ctx, const char *reader, const char *target, int *see)
+{
+    store_friend_t tr, rt;
+    int rc = store_friend_get_sync(ctx->srv->store, ctx->app_id, target, reader, &tr);
+    int has_tr = rc == 0, has_rt = 0;
+    if (rc == 0 || rc == STORE_ENOTFOUND) {
+        rc = store_friend_get_sync(ctx->srv->store, ctx->app_id, reader, target, &rt);
+        has_rt = rc == 0;
+    }
+    if (rc < 0 && rc != STORE_ENOTFOUND)
+        return rc;
+    *see = SEE_NOTHING;
+    if (has_tr && tr.black == 2)
+        return 0; /* target blacklisted the reader */
+    if (has_tr && has_rt && tr.status == 1 && rt.status == 1 && rt.black != 2)
+        *see = SEE_STATUS;
+    else if (presence_subscribed(ctx->srv, ctx->app_id, reader, target))
+        *see = SEE_STATUS;
+    return 0;
+}
+
 static void users_work(api_ctx_t *ctx)
 {
     query_job_t *q = ctx->u;
@@ -269,19 +345,12 @@ static void users_work(api_ctx_t *ctx)
     if (ctx->rc == 0)
         ctx->out = json_object();
     for (size_t i = 0; ctx->rc == 0 && ctx->out && i < n; i++) {
-        /* someone who blacklisted the reader looks offline to them */
-        int hidden = 0;
-        if (!ctx->is_admin && strcmp(ids[i], q->user)) {
-            store_friend_t f;
-            int rc = store_friend_get_sync(ctx->srv->store, ctx->app_id, ids[i], q->user, &f);
-            if (rc == 0)
-                hidden = f.black == 2;
-            else if (rc != STORE_ENOTFOUND)
-                ctx->rc = rc;
-        }
+        int see = SEE_DEVICES;
+        if (!ctx->is_admin && strcmp(ids[i], q->user))
+            ctx->rc = may_see(ctx, q->user, ids[i], &see);
         json_object_set_new(ctx->out, ids[i],
                             status_json(ctx->srv, ctx->app_id, ids[i], st[i].custom_text,
-                                        st[i].custom_status, hidden));
+                                        st[i].custom_status, see));
     }
     free(ids);
     free(st);

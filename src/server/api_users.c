@@ -10,6 +10,7 @@
 
 #include "server/gateway.h"
 #include "server/log.h"
+#include "server/ustate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,7 @@ static void delete_done(void *arg, int rc)
     for (size_t i = 0; i < b->n; i++) {
         if (b->results[i] == 0) {
             json_array_append_new(ok, json_string(b->ids[i]));
+            ustate_set(ctx->srv->ustate, ctx->app_id, b->ids[i], USTATE_DELETED);
             /* a deleted user is logged out everywhere */
             gw_disconnect_user(ctx->srv, ctx->app_id, b->ids[i], PETREL_ERR_USER_FORBIDDEN,
                                "user deleted");
@@ -385,6 +387,9 @@ static void modify_done(void *arg, int rc)
     if (s)
         gw_push_user(ctx->srv, ctx->app_id, m->user.user_id, PETREL_CMD_USER_MODIFY, s, strlen(s), 0);
     free(s);
+    if (m->mask & STORE_USER_F_FORBIDDEN_FLAG)
+        ustate_set(ctx->srv->ustate, ctx->app_id, m->user.user_id,
+                   m->user.forbidden_flag ? USTATE_FORBIDDEN : USTATE_LIVE);
     if ((m->mask & STORE_USER_F_FORBIDDEN_FLAG) && m->user.forbidden_flag)
         gw_disconnect_user(ctx->srv, ctx->app_id, m->user.user_id, PETREL_ERR_USER_FORBIDDEN,
                            "user forbidden");

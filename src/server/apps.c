@@ -26,16 +26,21 @@ struct apps {
     size_t n;
 };
 
-/* Parse the settings switches the hot paths test, once per change. */
+/* Parse the settings switches the hot paths test, once per change.
+ * sendMessageCheckFriend is off unless set; sendMessageCheckBlack is ON
+ * unless set to false or 0 (a blacklist stops messages by default). */
 static unsigned parse_flags(const char *settings)
 {
     json_t *o = json_loads(settings, 0, NULL);
     unsigned f = 0;
     const char *keys[] = {"sendMessageCheckFriend", "sendMessageCheckBlack"};
     const unsigned bits[] = {APP_F_CHECK_FRIEND, APP_F_CHECK_BLACK};
+    const int dflt[] = {0, 1};
     for (int i = 0; i < 2; i++) {
         json_t *v = json_object_get(o, keys[i]);
-        if (json_is_true(v) || (json_is_integer(v) && json_integer_value(v)))
+        int on = !v || json_is_null(v) ? dflt[i]
+                 : json_is_true(v) || (json_is_integer(v) && json_integer_value(v));
+        if (on)
             f |= bits[i];
     }
     json_decref(o);

@@ -71,6 +71,7 @@ static const cfg_key_t keys[] = {
     I(token_max_lifetime, 60, 315360000, "longest accepted userSign lifetime (TLS.expire, s); longer tokens get 62101"),
     I(token_clock_skew, 0, 86400, "how far (s) a userSign's issue time may be ahead of the server clock; beyond, 62100"),
     B(allow_empty_db, "start even though data_dir held a database that is now missing or empty (starts EMPTY)"),
+    I(presence_subs_per_user, 1, 100000, "most live online-status subscriptions one user may hold (subscribeUserOnlineStatus)"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -109,6 +110,7 @@ void config_defaults(config_t *c)
     c->presence_debounce_ms = 2000;
     c->token_max_lifetime = 30 * 24 * 3600;
     c->token_clock_skew = 300;
+    c->presence_subs_per_user = 1000;
 }
 
 const char *config_key_name(size_t i)

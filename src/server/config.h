@@ -55,6 +55,7 @@ typedef struct config {
     int token_max_lifetime;      /* s; userSign tokens with a longer TLS.expire are refused */
     int token_clock_skew;        /* s; how far a token's issue time may be in the future */
     int allow_empty_db;          /* start although a database that existed is missing/empty */
+    int presence_subs_per_user;  /* most live status subscriptions one user holds */
 
     /* which app_* keys were given explicitly (they then override the
      * stored app on every start) */

@@ -16,6 +16,7 @@
 #include "server/msg.h"
 #include "server/presence.h"
 #include "server/store.h"
+#include "server/ustate.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -244,6 +245,8 @@ static void login_work(wbatch_t *b, wbatch_item_t *list)
         if (j->rc == 0) {
             j->del_flag = u.del_flag;
             j->forbidden = u.forbidden_flag;
+            ustate_learn(w->srv->ustate, j->app_id, j->user_id,
+                         ustate_of_row(u.del_flag, u.forbidden_flag));
         }
     }
 }
@@ -264,6 +267,8 @@ static void login_answer(worker_t *w, login_job_t *j, int status)
         login_failed(c, PETREL_ERR_USER_FORBIDDEN, "user deleted");
     else if (j->forbidden)
         login_failed(c, PETREL_ERR_USER_FORBIDDEN, "user forbidden");
+    else if (ustate_get(w->srv->ustate, c->app_id, c->user_id) > USTATE_LIVE)
+        login_failed(c, PETREL_ERR_USER_FORBIDDEN, "user forbidden or deleted"); /* since the read */
     else
         login_finish(c);
     replay_held(c);
@@ -376,6 +381,15 @@ int gw_on_packet(conn_t *c, const petrel_packet_t *p)
     if (!json_is_object(body)) {
         json_decref(body);
         gw_protocol_error(c, PETREL_ERR_BAD_JSON, "body must be a JSON object", cmd);
+        return -1;
+    }
+
+    if ((c->flags & CF_AUTHED) && ustate_get(s->ustate, c->app_id, c->user_id) > USTATE_LIVE) {
+        /* forbidden or deleted since LOGIN: nothing more from this socket,
+         * PINGs included (the forbid/delete also disconnects it; this
+         * closes the race with a LOGIN that was finishing meanwhile) */
+        json_decref(body);
+        gw_protocol_error(c, PETREL_ERR_USER_FORBIDDEN, "user forbidden or deleted", cmd);
         return -1;
     }
 

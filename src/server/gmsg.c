@@ -58,6 +58,10 @@ int gmsg_parse_send(json_t *body, store_group_op_t *op, const char **why)
 
 json_t *gmsg_content_json(const store_group_op_t *op, int client_type, const char *imei)
 {
+    /* The pack goes to other users: no device id in it, only its type
+     * (issue 14 item 5, docs/SECURITY.md); "imei" stays, empty, for the
+     * seeds' clients. */
+    (void)imei;
     const store_group_msg_t *m = &op->msg;
     json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:i, s:s, s:i}",
                           "appId", op->app_id, "groupId", op->group_id, "fromId",
@@ -67,7 +71,7 @@ json_t *gmsg_content_json(const store_group_op_t *op, int client_type, const cha
                           "messageTime", (json_int_t)m->message_time, "messageRandom",
                           (json_int_t)m->message_random, "serverTime",
                           (json_int_t)m->created_at, "clientType", client_type, "imei",
-                          imei ? imei : "", "conversationType", 1);
+                          "", "conversationType", 1);
     if (o && m->extra)
         json_object_set_new(o, "extra", json_string(m->extra));
     return o;

@@ -12,6 +12,7 @@
 #include "server/log.h"
 #include "server/presence.h"
 #include "server/server.h"
+#include "server/ustate.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -124,7 +125,8 @@ int main(int argc, char **argv)
     }
     datadir_guard_mark(s->cfg.data_dir);
     s->sess = sess_local_new();
-    s->presence = s->sess ? presence_new(s) : NULL;
+    s->ustate = ustate_new();
+    s->presence = s->sess && s->ustate ? presence_new(s) : NULL;
     s->gpush = s->presence ? gpush_new(s) : NULL;
     if (!s->gpush) {
         store_close(s->store);
@@ -168,6 +170,7 @@ int main(int argc, char **argv)
     s->gpush = NULL;
     s->sess->ops->destroy(s->sess);
     apps_free(s->apps);
+    ustate_free(s->ustate);
     store_close(s->store);
     uv_loop_close(main_loop);
     LOGI("stopped", NULL);

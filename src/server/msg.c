@@ -99,6 +99,10 @@ unsigned msg_check_flags(server_t *s, int32_t app_id)
 
 json_t *msg_content_json(const store_msg_t *m, int client_type, const char *imei)
 {
+    /* The pack goes to other users: no device id in it, only its type
+     * (issue 14 item 5, docs/SECURITY.md); "imei" stays, empty, for the
+     * seeds' clients. */
+    (void)imei;
     json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:i, s:s}",
                           "appId", m->app_id, "fromId", m->from_id, "toId", m->to_id,
                           "messageId", m->message_id, "messageKey", (json_int_t)m->message_key,
@@ -106,7 +110,7 @@ json_t *msg_content_json(const store_msg_t *m, int client_type, const char *imei
                           m->body ? m->body : "", "messageTime", (json_int_t)m->message_time,
                           "messageRandom", (json_int_t)m->message_random, "serverTime",
                           (json_int_t)m->created_at, "clientType", client_type, "imei",
-                          imei ? imei : "");
+                          "");
     if (o && m->extra)
         json_object_set_new(o, "extra", json_string(m->extra));
     return o;

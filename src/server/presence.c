@@ -46,8 +46,10 @@ typedef struct pnode {
     uint32_t hash;
     int32_t app_id;
     pending_t *pending;  /* waiting offline notification, or NULL */
-    sub_t *subs;
+    sub_t *subs;         /* who follows this user */
     uint32_t nsubs, cap;
+    sub_t *owned;        /* whom this user follows (for the per-user cap) */
+    uint32_t nowned, owned_cap;
     char user_id[];
 } pnode_t;
 
@@ -158,11 +160,12 @@ static pnode_t **node_get(stripe_t *st, uint32_t h, int32_t app_id, const char *
 static void node_gc(stripe_t *st, pnode_t **pp)
 {
     pnode_t *n = *pp;
-    if (!n || n->pending || n->nsubs)
+    if (!n || n->pending || n->nsubs || n->nowned)
         return;
     *pp = n->next;
     st->n--;
     free(n->subs);
+    free(n->owned);
     free(n);
 }
 
@@ -178,6 +181,14 @@ static void purge_expired(presence_t *p, pnode_t *n, int64_t now)
         }
     }
     n->nsubs = keep;
+    keep = 0;
+    for (uint32_t i = 0; i < n->nowned; i++) {
+        if (n->owned[i].expire_ms > now)
+            n->owned[keep++] = n->owned[i];
+        else
+            free(n->owned[i].id);
+    }
+    n->nowned = keep;
 }
 
 static void pending_free(pending_t *pe)
@@ -201,26 +212,30 @@ static int dev_cmp(const void *a, const void *b)
 }
 
 /* [{clientType, imei, loginTime}] of the newest max of d[0..n), oldest
- * first (sorts d). */
-static json_t *devices_json(sess_device_t *d, size_t n, size_t max)
+ * first (sorts d).  Without with_imei the device ids are left out: they
+ * are for the user's own devices only (docs/SECURITY.md). */
+static json_t *devices_json(sess_device_t *d, size_t n, size_t max, int with_imei)
 {
     json_t *a = json_array();
     if (n > 1)
         qsort(d, n, sizeof *d, dev_cmp);
-    for (size_t i = n > max ? n - max : 0; a && i < n; i++)
-        json_array_append_new(a, json_pack("{s:i, s:s, s:I}", "clientType", d[i].client_type,
-                                           "imei", d[i].imei, "loginTime",
-                                           (json_int_t)d[i].login_ms));
+    for (size_t i = n > max ? n - max : 0; a && i < n; i++) {
+        json_t *o = json_pack("{s:i, s:I}", "clientType", d[i].client_type, "loginTime",
+                              (json_int_t)d[i].login_ms);
+        if (o && with_imei)
+            json_object_set_new(o, "imei", json_string(d[i].imei));
+        json_array_append_new(a, o);
+    }
     return a;
 }
 
-json_t *presence_sessions(server_t *s, int32_t app_id, const char *user_id)
+json_t *presence_sessions(server_t *s, int32_t app_id, const char *user_id, int with_imei)
 {
     sess_device_t *d = NULL;
     size_t n = 0;
     if (s->sess->ops->list(s->sess, app_id, user_id, &d, &n) < 0)
         n = 0;
-    json_t *a = devices_json(d, n, n);
+    json_t *a = devices_json(d, n, n, with_imei);
     sess_devices_free(d, n);
     return a;
 }
@@ -228,14 +243,17 @@ json_t *presence_sessions(server_t *s, int32_t app_id, const char *user_id)
 /* The 4004/4005 pack as text (malloc'ed, NULL on OOM).  "client" lists
  * at most PRESENCE_PACK_CLIENTS devices (the newest logins): each login
  * goes to every other device, so an unbounded list would make n logins
- * of one user cost O(n^3) bytes; "clientCount" is the full count. */
+ * of one user cost O(n^3) bytes; "clientCount" is the full count.
+ * imei == NULL: the pack for other users (4004), without device ids. */
 static char *status_pack(int32_t app_id, const char *user_id, int status, int client_type,
                          const char *imei, sess_device_t *d, size_t n)
 {
-    json_t *o = json_pack("{s:i, s:s, s:i, s:i, s:s, s:o, s:I}", "appId", app_id, "userId",
-                          user_id, "status", status, "clientType", client_type, "imei",
-                          imei ? imei : "", "client", devices_json(d, n, PRESENCE_PACK_CLIENTS),
+    json_t *o = json_pack("{s:i, s:s, s:i, s:i, s:o, s:I}", "appId", app_id, "userId",
+                          user_id, "status", status, "clientType", client_type, "client",
+                          devices_json(d, n, PRESENCE_PACK_CLIENTS, imei != NULL),
                           "clientCount", (json_int_t)n);
+    if (o && imei)
+        json_object_set_new(o, "imei", json_string(imei));
     char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return txt;
@@ -413,20 +431,25 @@ static void announce(conn_t *c, int status, sess_device_t *d, size_t n, int to_f
     int others = status == 1 ? n > 1 : n > 0;
     if (!others && !to_friends)
         return;
-    char *pack = status_pack(c->app_id, c->user_id, status, c->client_type, c->imei, d, n);
-    if (!pack)
-        return;
-    size_t len = strlen(pack);
-    if (others)
-        gw_push_user(s, c->app_id, c->user_id, PETREL_CMD_USER_ONLINE_STATUS_CHANGE_NOTIFY_SYNC,
-                     pack, len, c->id);
+    if (others) {
+        char *pack = status_pack(c->app_id, c->user_id, status, c->client_type, c->imei, d, n);
+        if (pack)
+            gw_push_user(s, c->app_id, c->user_id,
+                         PETREL_CMD_USER_ONLINE_STATUS_CHANGE_NOTIFY_SYNC, pack, strlen(pack),
+                         c->id);
+        free(pack);
+    }
     if (to_friends) {
-        fanout_t *f = fanout_new(s, c->app_id, c->user_id,
-                                 PETREL_CMD_USER_ONLINE_STATUS_CHANGE_NOTIFY, pack, len);
+        /* friends and subscribers: no device ids */
+        char *pack = status_pack(c->app_id, c->user_id, status, c->client_type, NULL, d, n);
+        fanout_t *f = pack ? fanout_new(s, c->app_id, c->user_id,
+                                        PETREL_CMD_USER_ONLINE_STATUS_CHANGE_NOTIFY, pack,
+                                        strlen(pack))
+                           : NULL;
         if (f)
             fanout_start(c->w, f);
+        free(pack);
     }
-    free(pack);
 }
 
 int presence_login(conn_t *c, const sess_login_t *q, sess_device_t **victims,
@@ -468,10 +491,9 @@ int presence_login(conn_t *c, const sess_login_t *q, sess_device_t **victims,
 
 /* ---- the debounced offline ------------------------------------------------------ */
 
-static void offline_now(worker_t *w, int32_t app_id, const char *user_id, int client_type,
-                        const char *imei)
+static void offline_now(worker_t *w, int32_t app_id, const char *user_id, int client_type)
 {
-    char *pack = status_pack(app_id, user_id, 2, client_type, imei, NULL, 0);
+    char *pack = status_pack(app_id, user_id, 2, client_type, NULL, NULL, 0);
     if (!pack)
         return;
     fanout_t *f = fanout_new(w->srv, app_id, user_id, PETREL_CMD_USER_ONLINE_STATUS_CHANGE_NOTIFY,
@@ -533,7 +555,7 @@ static void on_due(uv_timer_t *t)
         dlist_remove(&pe->link);
         if (pending_take(p, pe, 1)) {
             LOGD("presence: user offline", "app=%d user=%s", pe->app_id, pe->user_id);
-            offline_now(pw->w, pe->app_id, pe->user_id, pe->client_type, pe->imei);
+            offline_now(pw->w, pe->app_id, pe->user_id, pe->client_type);
         }
         pending_free(pe);
     }
@@ -583,7 +605,7 @@ void presence_logout(conn_t *c)
     if (n > 0)
         announce(c, 2, d, n, 0);
     else if (now)
-        offline_now(c->w, c->app_id, c->user_id, c->client_type, c->imei);
+        offline_now(c->w, c->app_id, c->user_id, c->client_type);
     sess_devices_free(d, n);
 
     if (pe) {
@@ -723,6 +745,80 @@ int presence_subscribe(server_t *s, int32_t app_id, const char *subscriber,
     return rc == 0 ? 0 : -1;
 }
 
+/* The subscriber's own list, under its stripe: every target of ids[0..n)
+ * is added (or renewed) when the live ones plus the new ones fit in cap. */
+int presence_reserve(server_t *s, int32_t app_id, const char *subscriber,
+                     const char *const *ids, size_t n, int64_t expire_ms, size_t cap)
+{
+    presence_t *p = s->presence;
+    uint32_t h = hash_key(app_id, subscriber);
+    stripe_t *st = stripe_of(p, h);
+    int rc = 0;
+    pthread_mutex_lock(&st->mu);
+    pnode_t **pp = node_get(st, h, app_id, subscriber);
+    if (!pp) {
+        pthread_mutex_unlock(&st->mu);
+        return -1;
+    }
+    pnode_t *nd = *pp;
+    purge_expired(p, nd, now_ms());
+    size_t fresh = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t i;
+        for (i = 0; i < nd->nowned && strcmp(nd->owned[i].id, ids[k]); i++)
+            ;
+        int dup = 0;
+        for (size_t j = 0; j < k && !dup; j++)
+            dup = !strcmp(ids[j], ids[k]);
+        fresh += i == nd->nowned && !dup;
+    }
+    if (nd->nowned + fresh > cap) {
+        rc = -2;
+    } else if (nd->nowned + fresh > nd->owned_cap) {
+        uint32_t nc = (uint32_t)(nd->nowned + fresh);
+        sub_t *v = realloc(nd->owned, nc * sizeof *v);
+        if (v) {
+            nd->owned = v;
+            nd->owned_cap = nc;
+        } else {
+            rc = -1;
+        }
+    }
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        uint32_t i;
+        for (i = 0; i < nd->nowned && strcmp(nd->owned[i].id, ids[k]); i++)
+            ;
+        if (i < nd->nowned) {
+            nd->owned[i].expire_ms = expire_ms; /* renewal */
+            continue;
+        }
+        char *id = strdup(ids[k]);
+        if (!id) {
+            rc = -1;
+            break;
+        }
+        nd->owned[nd->nowned++] = (sub_t){expire_ms, id};
+    }
+    node_gc(st, pp);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+int presence_subscribed(server_t *s, int32_t app_id, const char *subscriber, const char *target)
+{
+    presence_t *p = s->presence;
+    uint32_t h = hash_key(app_id, target);
+    stripe_t *st = stripe_of(p, h);
+    int yes = 0;
+    int64_t now = now_ms();
+    pthread_mutex_lock(&st->mu);
+    pnode_t **pp = node_slot(st, h, app_id, target);
+    for (uint32_t i = 0; *pp && !yes && i < (*pp)->nsubs; i++)
+        yes = (*pp)->subs[i].expire_ms > now && !strcmp((*pp)->subs[i].id, subscriber);
+    pthread_mutex_unlock(&st->mu);
+    return yes;
+}
+
 /* ---- life ------------------------------------------------------------------------- */
 
 presence_t *presence_new(server_t *s)
@@ -763,6 +859,9 @@ void presence_free(presence_t *p)
                 for (uint32_t k = 0; k < n->nsubs; k++)
                     free(n->subs[k].id);
                 free(n->subs);
+                for (uint32_t k = 0; k < n->nowned; k++)
+                    free(n->owned[k].id);
+                free(n->owned);
                 /* a pending offline belongs to its worker's due list,
                  * which presence_worker_close emptied */
                 free(n);

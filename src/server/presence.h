@@ -28,10 +28,15 @@
  *     the user's stripe lock.  Nothing per user outlives the window.
  *
  * Subscriptions (subscribeUserOnlineStatus) live in memory only and are
- * lost on restart: at most PRESENCE_SUBS_PER_TARGET subscribers per
- * target (a full target replaces the subscription expiring first) and
- * PRESENCE_SUBS_MAX in all; expired entries are dropped whenever their
- * target is touched, and all at once when the table is full.
+ * lost on restart: only to existing users, at most presence_subs_per_user
+ * held by one subscriber (config; refused beyond), at most
+ * PRESENCE_SUBS_PER_TARGET subscribers per target (a full target replaces
+ * the subscription expiring first) and PRESENCE_SUBS_MAX in all; expired
+ * entries are dropped whenever their target is touched, and all at once
+ * when the table is full.
+ *
+ * Privacy (docs/SECURITY.md): device ids (imei) go to the user's own
+ * devices only (4005); friends and subscribers get 4004 without them.
  */
 #ifndef PETREL_PRESENCE_H
 #define PETREL_PRESENCE_H
@@ -44,6 +49,8 @@
 
 #define PRESENCE_SUBS_PER_TARGET 1000
 #define PRESENCE_SUBS_MAX (1u << 20)
+/* Longest subscription (ms); a longer subTime is cut to it. */
+#define PRESENCE_SUB_TIME_MAX (7LL * 24 * 3600 * 1000)
 /* Most devices listed in a 4004/4005 pack ("client"); "clientCount" has
  * the total. */
 #define PRESENCE_PACK_CLIENTS 32
@@ -71,9 +78,22 @@ int presence_login(conn_t *c, const sess_login_t *q, sess_device_t **victims,
 void presence_logout(conn_t *c);
 
 /* subscriber follows target's status changes until expire_ms (epoch ms).
- * Renews an existing subscription.  0, or -1 when the table is full. */
+ * Renews an existing subscription.  0, or -1 when the table is full.
+ * The caller checked that target is a live user and reserved it with
+ * presence_reserve. */
 int presence_subscribe(server_t *s, int32_t app_id, const char *subscriber,
                        const char *target, int64_t expire_ms);
+
+/* The per-user cap: records that subscriber follows ids[0..n) until
+ * expire_ms, all or nothing: 0; -2 when subscriber's live subscriptions
+ * plus the new ones would pass cap (renewals do not count twice); -1 out
+ * of memory. */
+int presence_reserve(server_t *s, int32_t app_id, const char *subscriber,
+                     const char *const *ids, size_t n, int64_t expire_ms, size_t cap);
+
+/* 1 when subscriber holds a live subscription to target. */
+int presence_subscribed(server_t *s, int32_t app_id, const char *subscriber,
+                        const char *target);
 
 /* Push json (copied) as cmd to user_id's status peers and live
  * subscribers (a subscriber user_id has blacklisted is skipped), from
@@ -83,7 +103,8 @@ void presence_fanout(server_t *s, unsigned worker_idx, int32_t app_id, const cha
                      int32_t cmd, const char *json, size_t len);
 
 /* [{clientType, imei, loginTime}] of user_id's devices, oldest login
- * first (new reference; NULL only when out of memory).  Any thread. */
-json_t *presence_sessions(server_t *s, int32_t app_id, const char *user_id);
+ * first (new reference; NULL only when out of memory); imei only
+ * with_imei (the user themselves and the app admin).  Any thread. */
+json_t *presence_sessions(server_t *s, int32_t app_id, const char *user_id, int with_imei);
 
 #endif

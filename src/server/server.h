@@ -38,6 +38,7 @@ typedef struct server {
     apps_t *apps;
     sess_registry_t *sess;
     presence_t *presence;     /* online status (presence.h) */
+    struct ustate *ustate;    /* operators forbidden/deleted (ustate.h) */
     struct gpush *gpush;      /* ordered group pushes (gpush.h) */
     metrics_t metrics;
     unsigned nworkers;

@@ -633,6 +633,7 @@ int store_conv_get_sync(store_t *st, int32_t app_id, const char *owner, int conv
 #define STORE_REJECT_REQUEST_HANDLED 30013 /* petrel: approving a decided request */
 #define STORE_REJECT_GROUP_EXISTS 30015
 #define STORE_REJECT_GROUP_NOT_FOUND 30016
+#define STORE_REJECT_ADD_DISABLED 62040    /* petrel: the addressee's disableAddFriend */
 
 /* One direction of a relation.  Strings NUL-terminated within their
  * arrays. */
@@ -706,7 +707,10 @@ int store_friend_import_sync(store_t *st, int32_t app_id, const char *from_id,
 
 /* f->from_id asks to befriend f->to_id (remark, add_source, extra of f;
  * add_wording may be NULL).  Rejects: 20001 either user missing or
- * deleted, 30002 from -> to is already a live friendship.  When to_id's
+ * deleted, 30002 from -> to is already a live friendship, 30006 from
+ * blacklisted to, 30007 to blacklisted from, 62040 to's
+ * disable_add_friend is 1 (nothing is written: no friendship, no
+ * request).  When to_id's
  * friend_allow_type is 1: both directions become friends at once
  * (res->added = 1, res->seq = from's, res->peer_seq = to's new sequence;
  * an already live reverse row is left as it is, peer_seq 0; a new
@@ -758,7 +762,8 @@ int store_friend_black_sync(store_t *st, int32_t app_id, const char *from_id,
 /* approver decides request id (status 1 agree, 2 reject).  Rejects, in
  * this order: 30012 no such request in the app, 30011 approver is not its
  * addressee (unless is_admin), 30013 already decided, 20001 (agree) a
- * user is gone.  The request becomes read, takes the addressee's next
+ * user is gone, (agree) 30006 the addressee blacklisted the requester /
+ * 30007 the requester blacklisted the addressee.  The request becomes read, takes the addressee's next
  * request sequence (res->request is the updated row).  Agree: both
  * directions become friends as in store_friend_add (the request's remark
  * and add_source for requester -> addressee): res->seq = addressee's and

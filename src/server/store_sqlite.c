@@ -231,7 +231,8 @@ static const char *const WQ_SQL[WQ_COUNT] = {
      * written back whole (WQ_FR_PUT), so every op states its rules in one
      * place.  Sequences are the owner's max + 1 (see store.h). */
     [WQ_USER_ALLOW] =
-        "SELECT del_flag, friend_allow_type FROM im_user WHERE app_id = ?1 AND user_id = ?2",
+        "SELECT del_flag, friend_allow_type, disable_add_friend FROM im_user "
+        "WHERE app_id = ?1 AND user_id = ?2",
     [WQ_FR_GET] =
         "SELECT status, black, friend_sequence, black_sequence, create_time, remark, "
         "add_source, extra FROM im_friendship WHERE app_id = ?1 AND from_id = ?2 AND to_id = ?3",
@@ -1673,9 +1674,10 @@ static int next_owner_seq(store_backend_t *be, int wq, int32_t app_id, const cha
 }
 
 /* *live: user_id is a user of the app and not deleted; *allow (may be
- * NULL): its friend_allow_type. */
-static int user_live(store_backend_t *be, int32_t app_id, const char *user_id, int *live,
-                     int *allow)
+ * NULL): its friend_allow_type; *no_add (may be NULL): its
+ * disable_add_friend. */
+static int user_live_add(store_backend_t *be, int32_t app_id, const char *user_id, int *live,
+                         int *allow, int *no_add)
 {
     sqlite3_stmt *s = be->w[WQ_USER_ALLOW];
     sqlite3_bind_int(s, 1, app_id);
@@ -1687,7 +1689,35 @@ static int user_live(store_backend_t *be, int32_t app_id, const char *user_id, i
     *live = sqlite3_column_int(s, 0) == 0;
     if (allow)
         *allow = sqlite3_column_int(s, 1);
+    if (no_add)
+        *no_add = sqlite3_column_int(s, 2);
     w_done(s);
+    return 0;
+}
+
+static int user_live(store_backend_t *be, int32_t app_id, const char *user_id, int *live,
+                     int *allow)
+{
+    return user_live_add(be, app_id, user_id, live, allow, NULL);
+}
+
+static int fr_get(store_backend_t *be, int32_t app_id, const char *from, const char *to,
+                  store_friend_t *f, int *found);
+
+/* Blacklist rule of a new friendship a <-> b (add, approve): 30006 when a
+ * blacklisted b, 30007 when b blacklisted a, else 0 in *reject. */
+static int fr_black_rule(store_backend_t *be, int32_t app_id, const char *a, const char *b,
+                         int *reject)
+{
+    store_friend_t ab, ba;
+    int fab, fba;
+    int rc = fr_get(be, app_id, a, b, &ab, &fab);
+    if (rc == 0)
+        rc = fr_get(be, app_id, b, a, &ba, &fba);
+    if (rc != 0)
+        return rc;
+    *reject = ab.black == 2 ? STORE_REJECT_BLACKED_BY_YOU
+            : ba.black == 2 ? STORE_REJECT_BLACKED_BY_PEER : 0;
     return 0;
 }
 
@@ -1986,10 +2016,10 @@ static int rq_get(store_backend_t *be, int32_t app_id, int64_t id, store_friend_
 
 static int fr_add(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
 {
-    int live_a, live_b, allow = 1;
+    int live_a, live_b, allow = 1, no_add = 0;
     int rc = user_live(be, op->app_id, op->from_id, &live_a, NULL);
     if (rc == 0)
-        rc = user_live(be, op->app_id, op->to_id, &live_b, &allow);
+        rc = user_live_add(be, op->app_id, op->to_id, &live_b, &allow, &no_add);
     if (rc != 0)
         return rc;
     if (!live_a || !live_b) {
@@ -2003,6 +2033,15 @@ static int fr_add(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
         return rc;
     if (f.status == 1) {
         op->res.reject = STORE_REJECT_ALREADY_FRIEND;
+        return 0;
+    }
+    /* a blacklist either way, or the addressee's disableAddFriend, stops
+     * both the friendship and the request */
+    rc = fr_black_rule(be, op->app_id, op->from_id, op->to_id, &op->res.reject);
+    if (rc != 0 || op->res.reject)
+        return rc;
+    if (no_add) {
+        op->res.reject = STORE_REJECT_ADD_DISABLED;
         return 0;
     }
     if (allow == 1) {
@@ -2181,6 +2220,12 @@ static int rq_approve(store_backend_t *be, store_friend_op_t *op, int64_t now_ms
             op->res.reject = STORE_REJECT_USER_NOT_FOUND;
             return 0;
         }
+        /* a blacklist made since the request stops the friendship:
+         * 30006 the addressee blacklisted the requester, 30007 the other
+         * way round */
+        rc = fr_black_rule(be, op->app_id, r->to_id, r->from_id, &op->res.reject);
+        if (rc != 0 || op->res.reject)
+            return rc;
     }
     int64_t seq;
     rc = next_owner_seq(be, WQ_RQ_MAX, op->app_id, r->to_id, &seq);
@@ -3276,6 +3321,16 @@ int sqlx_user_check(store_backend_t *be, int32_t app_id, const char *user_id, in
                     int *reject)
 {
     return user_check(be, app_id, user_id, sender, reject);
+}
+
+int sqlx_blacked(store_backend_t *be, int32_t app_id, const char *from_id, const char *to_id,
+                 int *blacked)
+{
+    store_friend_t f;
+    int found;
+    int rc = fr_get(be, app_id, from_id, to_id, &f, &found);
+    *blacked = rc == 0 && f.black == 2;
+    return rc;
 }
 
 const store_backend_ops_t store_sqlite_backend = {

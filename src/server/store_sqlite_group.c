@@ -519,7 +519,8 @@ static int collect_ids(gctx_t *x, int mask, const char *extra)
 
 /* Put one user into the group (new, or back after leaving) with role.
  * *res: 0 joined, or the code refusing it (not live 20001, already a
- * member 40003, group full 40005). */
+ * member 40003, group full 40005, invited by a user it blacklisted
+ * 30007). */
 static int join_one(gctx_t *x, const store_group_member_t *in, int role, int *res)
 {
     store_group_op_t *op = x->op;
@@ -539,6 +540,19 @@ static int join_one(gctx_t *x, const store_group_member_t *in, int role, int *re
     if (reject) {
         *res = reject;
         return 0;
+    }
+    /* nobody is put into a group by a user they blacklisted (30007);
+     * the app admin's calls and joins of one's own accord are not
+     * invitations */
+    if ((op->what == SG_CREATE || op->what == SG_MEMBER_ADD) && !op->admin &&
+        strcmp(in->member_id, op->operator_id) != 0) {
+        int blacked;
+        if ((rc = sqlx_blacked(x->be, op->app_id, in->member_id, op->operator_id, &blacked)) != 0)
+            return rc;
+        if (blacked) {
+            *res = STORE_REJECT_BLACKED_BY_PEER;
+            return 0;
+        }
     }
     if (x->g.member_count >= x->g.max_member_count) {
         *res = GERR_MEMBER_LIMIT;

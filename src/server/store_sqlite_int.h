@@ -50,6 +50,10 @@ int sqlx_take_change(store_backend_t *be, int32_t app_id, const char *owner, int
 int sqlx_user_check(store_backend_t *be, int32_t app_id, const char *user_id, int sender,
                     int *reject);
 
+/* Writer: *blacked = 1 when from_id has blacklisted to_id. */
+int sqlx_blacked(store_backend_t *be, int32_t app_id, const char *from_id, const char *to_id,
+                 int *blacked);
+
 /* store_sqlite_ckpt.c: WAL checkpoints on a thread of their own (see the
  * top of that file).  start: open the checkpointer's connection to path,
  * start its thread, and take over wdb's WAL hook (SQLite's autocheckpoint

@@ -368,7 +368,8 @@ def test_blacklist_and_friendship_checks_on_messages(fsrv):
     c = Dev(srv, "carol", WEB, "tcp")
     befriend(srv, "alice", "bob")
     ok(srv, FS + "addBlack", {"toId": "bob"}, "alice")
-    # settings off (default): the blacklist does not block messages
+    # turned off explicitly: the blacklist does not block messages
+    settings(srv, sendMessageCheckBlack=False)
     send_ok(a, "bob")
     send_ok(b, "alice")
     send_ok(c, "alice")
@@ -377,7 +378,13 @@ def test_blacklist_and_friendship_checks_on_messages(fsrv):
         dev.drain(0.1)
         dev.backlog.clear()
 
-    settings(srv, sendMessageCheckBlack=True)
+    # the default (no setting) blocks them (issue 14 item 3); so does true
+    for flags in ({}, {"sendMessageCheckBlack": True}):
+        settings(srv, **flags)
+        for sender, to, code in ((a, "bob", 30006), (b, "alice", 30007)):
+            m = mk(to)
+            sender.send(MSG_P2P, m)
+            check_refused(sender.take_ack(m["messageId"]), code, m["messageId"])
     for sender, to, code in ((a, "bob", 30006), (b, "alice", 30007)):
         m = mk(to)
         sender.send(MSG_P2P, m)
@@ -409,7 +416,7 @@ def test_blacklist_and_friendship_checks_on_messages(fsrv):
     c.send(MSG_P2P, m)
     check_refused(c.take_ack(m["messageId"]), 30003, m["messageId"])
 
-    settings(srv)                                # both off again
+    settings(srv, sendMessageCheckBlack=0)       # both off again
     send_ok(c, "alice")
     send_ok(a, "bob")
 

@@ -64,6 +64,13 @@ def clients(data):
     return [(c["clientType"], c["imei"]) for c in data["client"]]
 
 
+def public_clients(data):
+    """4004 to friends and subscribers: no device ids (issue 14 item 5)."""
+    assert "imei" not in data, data
+    assert all(set(c) == {"clientType", "loginTime"} for c in data["client"]), data
+    return [c["clientType"] for c in data["client"]]
+
+
 def query_users(srv, ids, as_user="admin"):
     return ok(srv, U + "queryUserOnlineStatus", {"userIdList": ids}, as_user)
 
@@ -87,9 +94,9 @@ def test_first_device_online_tells_friends_once(psrv):
 
     p = take_status(b, "alice", 1)
     d = p.data
-    assert (d["appId"], d["userId"], d["status"], d["clientType"], d["imei"]) == \
-        (pp.APP_ID, "alice", 1, WEB, a1.imei), d
-    assert clients(d) == [(WEB, a1.imei)], d
+    assert (d["appId"], d["userId"], d["status"], d["clientType"]) == \
+        (pp.APP_ID, "alice", 1, WEB), d
+    assert public_clients(d) == [WEB], d
     assert isinstance(d["client"][0]["loginTime"], int) and d["client"][0]["loginTime"] > 0, d
     assert d["clientCount"] == 1, d
     a1.expect_none(ALL)                         # no other device to sync, no own 4004
@@ -137,8 +144,9 @@ def test_logout_syncs_and_last_device_goes_offline_after_debounce(psrv):
     assert elapsed >= DEBOUNCE - 0.05, "offline told after %.3fs, window %.3fs" % (elapsed,
                                                                                   DEBOUNCE)
     d = p.data
-    assert (d["appId"], d["clientType"], d["imei"], d["client"], d["clientCount"]) == \
-        (pp.APP_ID, WEB, a1.imei, [], 0), d
+    assert (d["appId"], d["clientType"], d["client"], d["clientCount"]) == \
+        (pp.APP_ID, WEB, [], 0), d
+    assert "imei" not in d, d
     b.expect_none({ONLINE})                     # exactly once
     assert query_users(s, ["alice"])["alice"]["onlineStatus"] == 0
 
@@ -355,7 +363,10 @@ def test_custom_status_push_and_persistence(server):
     q = query_users(s2, ["alice", "erin", "bob"], as_user="bob")
     assert q["alice"] == {"session": [], "onlineStatus": 0, "customText": "kept",
                           "customStatus": 5}, q
-    assert (q["erin"]["customText"], q["erin"]["customStatus"]) == ("", 9), q
+    # erin is no friend of bob: nothing to see; the admin sees it
+    assert (q["erin"]["customText"], q["erin"]["customStatus"]) == ("", 0), q
+    q2 = query_users(s2, ["erin"], as_user="admin")
+    assert (q2["erin"]["customText"], q2["erin"]["customStatus"]) == ("", 9), q2
     assert (q["bob"]["customText"], q["bob"]["customStatus"]) == ("", 0), q
     # subscriptions do not survive a restart
     s2.imported.update(USERS)
@@ -379,8 +390,9 @@ def test_query_endpoints(psrv):
     assert set(q) == {"bob", "carol"}, q      # dave blacklisted alice: not a status peer
     bob = q["bob"]
     assert (bob["onlineStatus"], bob["customText"], bob["customStatus"]) == (1, "gym", 4), bob
-    assert sorted((x["clientType"], x["imei"]) for x in bob["session"]) == \
-        sorted([(WEB, b1.imei), (ANDROID, b2.imei)]), bob
+    # friends see the devices' types, never their ids
+    assert sorted(x["clientType"] for x in bob["session"]) == sorted([WEB, ANDROID]), bob
+    assert all("imei" not in x for x in bob["session"]), bob
     assert all(isinstance(x["loginTime"], int) and x["loginTime"] > 0 for x in bob["session"])
     assert q["carol"] == {"session": [], "onlineStatus": 0, "customText": "",
                           "customStatus": 0}, q
@@ -393,7 +405,14 @@ def test_query_endpoints(psrv):
     assert q["dave"]["onlineStatus"] == 0, q      # dave blacklisted alice: looks offline
     assert q["alice"]["onlineStatus"] == 0, q
     assert query_users(s, ["dave"], as_user="admin")["dave"]["onlineStatus"] == 1
-    assert query_users(s, ["dave"], as_user="bob")["dave"]["onlineStatus"] == 1
+    # bob is no friend of dave and does not subscribe: nothing to see
+    assert query_users(s, ["dave"], as_user="bob")["dave"]["onlineStatus"] == 0
+    # the admin and the user themselves see the device ids
+    adm = query_users(s, ["bob"], as_user="admin")["bob"]["session"]
+    assert sorted((x["clientType"], x["imei"]) for x in adm) == \
+        sorted([(WEB, b1.imei), (ANDROID, b2.imei)]), adm
+    own = query_users(s, ["bob"], as_user="bob")["bob"]["session"]
+    assert sorted(x["imei"] for x in own) == sorted([b1.imei, b2.imei]), own
 
     # the admin may read anyone's friends; others only their own
     assert set(query_friends(s, "admin", userId="alice")) == {"bob", "carol"}

@@ -434,10 +434,11 @@ static void test_blacklist_and_messages(void **state)
                      STORE_REJECT_BLACKED_BY_PEER);
     assert_int_equal(store_friend_delete_sync(st, APP, "carol", "dave", &r), 0);
     assert_int_equal(r.reject, STORE_REJECT_NOT_FRIEND);
-    /* adding a friend keeps the blacklist */
-    add(st, "carol", "dave");
-    assert_int_equal(row(st, "carol", "dave").black, 2);
-    assert_int_equal(row(st, "carol", "dave").status, 1);
+    /* a blacklist either way stops a friendship (issue 14 item 3) */
+    assert_int_equal(add(st, "carol", "dave").reject, STORE_REJECT_BLACKED_BY_YOU);
+    assert_int_equal(add(st, "dave", "carol").reject, STORE_REJECT_BLACKED_BY_PEER);
+    assert_int_equal(row(st, "carol", "dave").status, 0);
+    assert_int_equal(status_of(st, "dave", "carol"), -1);
     /* store_msg_t.flags are validated */
     store_msg_t m;
     memset(&m, 0, sizeof m);
@@ -656,6 +657,58 @@ static void test_sync_and_import(void **state)
 }
 
 /* Schema version 5: custom status, status peers, the blacklist read. */
+/* Issue 14 item 3: a blacklist and disableAddFriend stop adds, requests
+ * and approvals; nothing is written. */
+static void test_add_rules(void **state)
+{
+    store_t *st = ((fixture_t *)*state)->st;
+    store_friend_res_t r;
+    /* vera needs verification: alice's request, then vera blacklists alice */
+    r = add(st, "alice", "vera");
+    assert_int_equal(r.reject, 0);
+    int64_t id = r.request.id;
+    int64_t vseq = 0, a, b;
+    assert_int_equal(store_friend_seqs_sync(st, APP, "vera", &a, &vseq, &b), 0);
+    assert_int_equal(store_friend_black_sync(st, APP, "vera", "alice", 2, &r), 0);
+    assert_int_equal(r.reject, 0);
+    /* a new request (refresh) is refused, and nothing moves */
+    assert_int_equal(add(st, "alice", "vera").reject, STORE_REJECT_BLACKED_BY_PEER);
+    int64_t vseq2 = 0;
+    assert_int_equal(store_friend_seqs_sync(st, APP, "vera", &a, &vseq2, &b), 0);
+    assert_int_equal(vseq2, vseq);
+    /* approving the old request is refused too, and it stays pending */
+    assert_int_equal(store_friend_request_approve_sync(st, APP, "vera", 0, id, 1, &r), 0);
+    assert_int_equal(r.reject, STORE_REJECT_BLACKED_BY_YOU);
+    assert_int_equal(status_of(st, "alice", "vera"), -1);
+    assert_int_equal(status_of(st, "vera", "alice"), 0);
+    /* rejecting it is still possible */
+    assert_int_equal(store_friend_request_approve_sync(st, APP, "vera", 0, id, 2, &r), 0);
+    assert_int_equal(r.reject, 0);
+
+    /* no verification (bob), blacklisted by the adder: refused */
+    assert_int_equal(store_friend_black_sync(st, APP, "alice", "bob", 2, &r), 0);
+    assert_int_equal(add(st, "alice", "bob").reject, STORE_REJECT_BLACKED_BY_YOU);
+    assert_int_equal(add(st, "bob", "alice").reject, STORE_REJECT_BLACKED_BY_PEER);
+    assert_int_equal(status_of(st, "bob", "alice"), -1);
+    assert_int_equal(store_friend_black_sync(st, APP, "alice", "bob", 1, &r), 0);
+    assert_int_equal(add(st, "bob", "alice").reject, 0);
+    assert_int_equal(status_of(st, "alice", "bob"), 1);
+
+    /* disableAddFriend: no friendship and no request */
+    store_user_t u;
+    memset(&u, 0, sizeof u);
+    u.app_id = APP;
+    snprintf(u.user_id, sizeof u.user_id, "carol");
+    u.disable_add_friend = 1;
+    assert_int_equal(store_user_update_sync(st, &u, STORE_USER_F_DISABLE_ADD_FRIEND), 0);
+    assert_int_equal(add(st, "dave", "carol").reject, STORE_REJECT_ADD_DISABLED);
+    assert_int_equal(status_of(st, "dave", "carol"), -1);
+    assert_int_equal(status_of(st, "carol", "dave"), -1);
+    /* carol may still add others */
+    assert_int_equal(add(st, "carol", "dave").reject, 0);
+    assert_int_equal(status_of(st, "carol", "dave"), 1);
+}
+
 static void test_user_status(void **state)
 {
     fixture_t *f = *state;
@@ -738,6 +791,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_op_no_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_and_import, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_rules, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
