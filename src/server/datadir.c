@@ -7,6 +7,7 @@
  * cannot redirect the chmod elsewhere.
  */
 #include "server/datadir.h"
+#include "server/datadir_guard.h"
 
 #include "server/log.h"
 
@@ -42,7 +43,7 @@ static int tighten_fd(int fd, const char *path, mode_t want)
 static int ours(const char *name)
 {
     static const char *const db[] = {"petrel.db", "petrel.db-wal", "petrel.db-shm",
-                                     "petrel.db-journal"};
+                                     "petrel.db-journal", DATADIR_GUARD_MARKER};
     for (size_t i = 0; i < sizeof db / sizeof db[0]; i++)
         if (!strcmp(name, db[i]))
             return 1;
