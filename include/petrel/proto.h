@@ -138,6 +138,9 @@ enum petrel_error {
     PETREL_ERR_HEARTBEAT      = 61014, /* closed: no packet for 3 heartbeats */
     PETREL_ERR_USER_FORBIDDEN = 61015, /* login refused: user deleted/forbidden */
     PETREL_ERR_SHUTDOWN       = 61016, /* server is stopping */
+
+    /* 62060-62079: network edge (connection capacity, HTTP) */
+    PETREL_ERR_CONN_CAPACITY  = 62060, /* max_connections reached: connection refused, retry later */
 };
 
 typedef struct petrel_up_hdr {

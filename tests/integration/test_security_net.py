@@ -1,0 +1,170 @@
+"""Security of the network edge (issue 14, items 8, 10, 11 and 18), each
+test performing the attack against a real petreld:
+
+- descriptor exhaustion (item 8): idle connections past RLIMIT_NOFILE must
+  not hang the loops; existing users keep their pings and logins, the log
+  stays small, SIGTERM works, and new users get in once the attacker left;
+- HTTP error answers (item 10): an over-limit body gets a 413 the client can
+  read (no reset), Expect: 100-continue is answered;
+- CORS (item 11): off by default, an allow-list with preflight when on;
+- log injection (item 18): hostile user ids are quoted in log lines.
+"""
+import json
+import os
+import re
+import resource
+import signal
+import socket
+import time
+
+import pytest
+
+import petrelproto as pp
+from conftest import SLOW
+
+T = 5.0 * SLOW
+
+
+def low_nofile(n):
+    def set_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+    return set_limit
+
+
+def open_idle(port, n):
+    """n idle TCP connections (the attacker); the kernel completes them
+    from the listen backlog whether or not petreld accepts them."""
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=T)
+        socks.append(s)
+    return socks
+
+
+def close_all(socks):
+    for s in socks:
+        try:
+            s.close()
+        except OSError:
+            pass
+
+
+def timed_ping(c):
+    t0 = time.monotonic()
+    p = c.ping()
+    assert p.command == pp.PING, "ping answered with %r" % p
+    return time.monotonic() - t0
+
+
+def login_after(srv, user, deadline_s):
+    """Retry connecting+LOGIN until it works (the attacker's descriptors
+    come back as the server reads their EOF); returns the client."""
+    deadline = time.monotonic() + deadline_s
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            c = pp.TcpClient(srv.tcp_port, timeout=2 * SLOW)
+            ack = c.login(user, srv.token(user), imei="after-%d" % time.monotonic_ns())
+            if ack.command == pp.LOGINACK:
+                srv.clients.append(c)
+                return c
+            last = ack
+            c.close()
+        except (OSError, pp.ConnectionClosed, TimeoutError) as e:
+            last = e
+        time.sleep(0.2)
+    raise AssertionError("no login %.0fs after the attacker left: %r" % (deadline_s, last))
+
+
+def stderr_size(srv):
+    return os.path.getsize(srv.stderr_path)
+
+
+# ============================================================ item 8: EMFILE
+def test_fd_exhaustion_does_not_hang_the_server(server):
+    """max_connections above what RLIMIT_NOFILE allows, so accept() really
+    fails with EMFILE: the listener pauses instead of spinning."""
+    srv = server("--workers=2", "--max-connections=100000", start=False)
+    srv.preexec_fn = low_nofile(200)
+    srv.start()
+    assert "connection capacity" in srv.stderr_text()
+    srv.ensure_users(["alice", "bob"])
+    alice = srv.login("alice", imei="a-1")
+    bob_conn = srv.tcp()           # connected before the attack, logs in during it
+    size0 = stderr_size(srv)
+
+    attack = open_idle(srv.tcp_port, 300) + open_idle(srv.http_port, 100)
+    try:
+        time.sleep(1.0)
+        pings = [timed_ping(alice) for _ in range(20)]
+        t0 = time.monotonic()
+        ack = bob_conn.login("bob", srv.token("bob"), imei="b-1")
+        login_s = time.monotonic() - t0
+        assert ack.command == pp.LOGINACK, ack
+        assert max(pings) < 1.0 * SLOW, "bystander pings during the attack: %r" % pings
+        assert login_s < 2.0 * SLOW, "login during the attack took %.2fs" % login_s
+        time.sleep(1.0)
+        text = srv.stderr_text()
+        assert "accept failed" in text, "the attack did not reach EMFILE:\n" + srv.stderr_tail()
+        grown = stderr_size(srv) - size0
+        assert grown < 8192, "log grew by %d bytes during the attack" % grown
+        assert text.count("accept failed") <= 2, srv.stderr_tail()
+    finally:
+        close_all(attack)
+
+    # the attacker left: new users get in
+    c = login_after(srv, "alice", 10 * SLOW)
+    assert c.ping().command == pp.PING
+    assert timed_ping(alice) < 1.0 * SLOW
+
+    # attack again, then SIGTERM while under attack: prompt clean exit
+    attack = open_idle(srv.tcp_port, 300)
+    try:
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        rc = srv.stop(timeout=15 * SLOW)
+        took = time.monotonic() - t0
+    finally:
+        close_all(attack)
+    assert rc == 0, "exit code %r after SIGTERM under attack" % rc
+    assert took < 8 * SLOW, "SIGTERM under attack took %.1fs" % took
+
+
+def test_connection_capacity_refuses_with_clear_error(server):
+    """Default max_connections (from the fd limit): past it a new
+    connection gets ERROR 62060 (HTTP 503) at once, nothing hangs."""
+    srv = server("--workers=2", start=False)
+    srv.preexec_fn = low_nofile(256)
+    srv.start()
+    m = re.search(r'msg="connection capacity" max_connections=(\d+) nofile=256',
+                  srv.stderr_text())
+    assert m, srv.stderr_tail()
+    cap = int(m.group(1))
+    assert 16 <= cap < 256
+    srv.ensure_users(["alice"])
+    alice = srv.login("alice", imei="a-1")
+    size0 = stderr_size(srv)
+
+    attack = open_idle(srv.tcp_port, cap + 20)
+    try:
+        # a connection past the capacity is told why and closed
+        c = pp.TcpClient(srv.tcp_port)
+        p = c.recv()
+        assert p.command == pp.ERROR and p.data["code"] == 62060, p
+        c.expect_closed()
+        c.close()
+        st, hdrs, body = pp.http_request(srv.http_port, "GET", "/healthz", timeout=T)
+        assert st == 503 and json.loads(body)["code"] == 62060, (st, body)
+        assert hdrs.get("retry-after") == "1"
+        pings = [timed_ping(alice) for _ in range(20)]
+        assert max(pings) < 1.0 * SLOW, pings
+        assert stderr_size(srv) - size0 < 4096, srv.stderr_tail()
+        assert srv.stderr_text().count("connection capacity reached") == 1
+    finally:
+        close_all(attack)
+    c = login_after(srv, "alice", 10 * SLOW)
+    assert c.ping().command == pp.PING
+    st, _, body = pp.http_request(srv.http_port, "GET", "/metrics", timeout=T)
+    assert st == 200
+    m = re.search(rb"^petrel_connections_refused_total (\d+)", body, re.M)
+    assert m and int(m.group(1)) >= 2, body[:300]
