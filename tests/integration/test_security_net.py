@@ -15,6 +15,7 @@ import re
 import resource
 import signal
 import socket
+import threading
 import time
 
 import pytest
@@ -31,22 +32,47 @@ def low_nofile(n):
     return set_limit
 
 
-def open_idle(port, n):
-    """n idle TCP connections (the attacker); the kernel completes them
-    from the listen backlog whether or not petreld accepts them."""
-    socks = []
-    for _ in range(n):
-        s = socket.create_connection(("127.0.0.1", port), timeout=T)
-        socks.append(s)
-    return socks
-
-
 def close_all(socks):
     for s in socks:
         try:
             s.close()
         except OSError:
             pass
+
+
+class Attacker:
+    """Threads that keep opening idle connections (up to `most`) until
+    stopped: the kernel completes them from the listen backlog, so petreld
+    always has something to accept while its descriptors are exhausted."""
+
+    def __init__(self, port, threads=4, most=3000):
+        self.port, self.most = port, most
+        self.socks = []
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self):
+        while not self.stopping:
+            with self.lock:
+                if len(self.socks) >= self.most:
+                    break
+            try:
+                s = socket.create_connection(("127.0.0.1", self.port), timeout=2)
+            except OSError:
+                time.sleep(0.01)
+                continue
+            with self.lock:
+                self.socks.append(s)
+
+    def leave(self):
+        self.stopping = True
+        for t in self.threads:
+            t.join()
+        close_all(self.socks)
+        self.socks = []
 
 
 def timed_ping(c):
@@ -93,7 +119,7 @@ def test_fd_exhaustion_does_not_hang_the_server(server):
     bob_conn = srv.tcp()           # connected before the attack, logs in during it
     size0 = stderr_size(srv)
 
-    attack = open_idle(srv.tcp_port, 300) + open_idle(srv.http_port, 100)
+    attack = [Attacker(srv.tcp_port), Attacker(srv.http_port, threads=1, most=500)]
     try:
         time.sleep(1.0)
         pings = [timed_ping(alice) for _ in range(20)]
@@ -104,13 +130,15 @@ def test_fd_exhaustion_does_not_hang_the_server(server):
         assert max(pings) < 1.0 * SLOW, "bystander pings during the attack: %r" % pings
         assert login_s < 2.0 * SLOW, "login during the attack took %.2fs" % login_s
         time.sleep(1.0)
+        assert timed_ping(alice) < 1.0 * SLOW
         text = srv.stderr_text()
         assert "accept failed" in text, "the attack did not reach EMFILE:\n" + srv.stderr_tail()
         grown = stderr_size(srv) - size0
         assert grown < 8192, "log grew by %d bytes during the attack" % grown
         assert text.count("accept failed") <= 2, srv.stderr_tail()
     finally:
-        close_all(attack)
+        for a in attack:
+            a.leave()
 
     # the attacker left: new users get in
     c = login_after(srv, "alice", 10 * SLOW)
@@ -118,14 +146,14 @@ def test_fd_exhaustion_does_not_hang_the_server(server):
     assert timed_ping(alice) < 1.0 * SLOW
 
     # attack again, then SIGTERM while under attack: prompt clean exit
-    attack = open_idle(srv.tcp_port, 300)
+    attack = Attacker(srv.tcp_port)
     try:
-        time.sleep(0.5)
+        time.sleep(1.0)
         t0 = time.monotonic()
         rc = srv.stop(timeout=15 * SLOW)
         took = time.monotonic() - t0
     finally:
-        close_all(attack)
+        attack.leave()
     assert rc == 0, "exit code %r after SIGTERM under attack" % rc
     assert took < 8 * SLOW, "SIGTERM under attack took %.1fs" % took
 
@@ -145,8 +173,9 @@ def test_connection_capacity_refuses_with_clear_error(server):
     alice = srv.login("alice", imei="a-1")
     size0 = stderr_size(srv)
 
-    attack = open_idle(srv.tcp_port, cap + 20)
+    attack = Attacker(srv.tcp_port, most=cap + 200)
     try:
+        time.sleep(1.0)
         # a connection past the capacity is told why and closed
         c = pp.TcpClient(srv.tcp_port)
         p = c.recv()
@@ -161,7 +190,7 @@ def test_connection_capacity_refuses_with_clear_error(server):
         assert stderr_size(srv) - size0 < 4096, srv.stderr_tail()
         assert srv.stderr_text().count("connection capacity reached") == 1
     finally:
-        close_all(attack)
+        attack.leave()
     c = login_after(srv, "alice", 10 * SLOW)
     assert c.ping().command == pp.PING
     st, _, body = pp.http_request(srv.http_port, "GET", "/metrics", timeout=T)
