@@ -23,7 +23,7 @@
 #define HTTP_MAX_HEADER_BYTES 16384
 #define HTTP_MAX_BODY (1u << 20)
 
-enum hdr_id { H_NONE, H_UPGRADE, H_CONNECTION, H_WS_KEY, H_WS_VERSION, H_CONTENT_TYPE };
+enum hdr_id { H_NONE, H_UPGRADE, H_CONNECTION, H_WS_KEY, H_WS_VERSION, H_CONTENT_TYPE, H_EXPECT };
 
 typedef struct http_state {
     http_parser parser;
@@ -49,6 +49,9 @@ typedef struct http_state {
     uint8_t *stash;      /* pipelined bytes read past the pending request */
     size_t stash_len;
     char ctype[64];      /* Content-Type of the current request */
+    int expect;          /* Expect: 0 none, 1 100-continue, -1 anything else */
+    int draining;        /* refused: reading and discarding until EOF or timeout */
+    uv_shutdown_t shut;
     const char *buf, *buf_end; /* bytes of the current http_parser_execute */
 } http_state_t;
 
@@ -63,6 +66,7 @@ static const char *status_text(int st)
     case 403: return "Forbidden";
     case 405: return "Method Not Allowed";
     case 413: return "Payload Too Large";
+    case 417: return "Expectation Failed";
     case 414: return "URI Too Long";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
@@ -72,7 +76,9 @@ static const char *status_text(int st)
     }
 }
 
-/* Queue a response.  keep_alive 0 closes after it is written. */
+/* Queue a response.  keep_alive 0 closes after it is written; KA_DRAIN
+ * says "Connection: close" and leaves the closing to the caller. */
+#define KA_DRAIN 2
 static void respond(conn_t *c, int status, const char *ctype, const char *body, size_t blen,
                     int keep_alive)
 {
@@ -80,7 +86,7 @@ static void respond(conn_t *c, int status, const char *ctype, const char *body, 
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                      "Connection: %s\r\n\r\n",
-                     status, status_text(status), ctype, blen, keep_alive ? "keep-alive" : "close");
+                     status, status_text(status), ctype, blen, keep_alive == 1 ? "keep-alive" : "close");
     frame_t *f = frame_new((size_t)n + blen);
     if (!f) {
         conn_close(c);
@@ -151,6 +157,7 @@ static int on_message_begin(http_parser *p)
     st->ws_key[0] = '\0';
     st->ws_version = 0;
     st->ctype[0] = '\0';
+    st->expect = 0;
     free(st->body);
     st->body = NULL;
     st->body_len = 0;
@@ -191,6 +198,7 @@ static void finish_value(http_state_t *st)
     case H_CONTENT_TYPE:
         snprintf(st->ctype, sizeof st->ctype, "%.*s", (int)(sizeof st->ctype - 1), st->value);
         break;
+    case H_EXPECT: st->expect = !strcasecmp(st->value, "100-continue") ? 1 : -1; break;
     default: break;
     }
     st->cur = H_NONE;
@@ -225,6 +233,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
                 : !strcasecmp(f, "sec-websocket-key") ? H_WS_KEY
                 : !strcasecmp(f, "sec-websocket-version") ? H_WS_VERSION
                 : !strcasecmp(f, "content-type") ? H_CONTENT_TYPE
+                : !strcasecmp(f, "expect") ? H_EXPECT
                 : H_NONE;
         st->field_len = 0;
     }
@@ -249,6 +258,17 @@ static int on_headers_complete(http_parser *p)
     if (p->content_length != ULLONG_MAX && p->content_length > HTTP_MAX_BODY) {
         st->error_status = 413;
         return -1;
+    }
+    if (st->expect < 0) {
+        st->error_status = 417;
+        return -1;
+    }
+    /* Expect: 100-continue: the size is acceptable, so tell the client to
+     * send the body (a too large one got its 413 above, at once) */
+    if (st->expect > 0 && p->http_minor >= 1 &&
+        ((p->content_length != ULLONG_MAX && p->content_length > 0) || (p->flags & F_CHUNKED))) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        conn_send_raw(st->c, cont, sizeof cont - 1);
     }
     return 0;
 }
@@ -388,6 +408,32 @@ static http_state_t *state_of(conn_t *c)
     return st;
 }
 
+/* A refused request (413, 400...): its answer goes out, then the write
+ * side is shut (FIN) while what the client still sends is read and
+ * dropped, so that closing does not reset the connection and destroy the
+ * answer before the client has read it (a client typically writes its
+ * whole body before reading).  The connection waits on the closing list:
+ * it ends at the client's EOF, or after shutdown_timeout_ms. */
+static void on_drain_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)req;
+    (void)status; /* the closing list ends the connection either way */
+}
+
+static void refuse_and_drain(conn_t *c, http_state_t *st, int status, const char *why)
+{
+    respond_json(c, status, status, why, NULL, KA_DRAIN);
+    if (c->flags & CF_CLOSED)
+        return;
+    st->draining = 1;
+    conn_set_list(c, LIST_CLOSING);
+    conn_flush_all(c->w); /* hand the answer to the kernel, then shut down */
+    if (c->flags & CF_CLOSED)
+        return;
+    if (uv_shutdown(&st->shut, (uv_stream_t *)&c->tcp, on_drain_shutdown) < 0)
+        conn_close_after_flush(c);
+}
+
 void http_on_data(conn_t *c, const uint8_t *data, size_t len)
 {
     http_state_t *st = state_of(c);
@@ -395,6 +441,8 @@ void http_on_data(conn_t *c, const uint8_t *data, size_t len)
         conn_close(c);
         return;
     }
+    if (st->draining)
+        return;
     if (st->pending) { /* cannot happen while reading is stopped; be safe */
         conn_close(c);
         return;
@@ -436,10 +484,11 @@ void http_on_data(conn_t *c, const uint8_t *data, size_t len)
         int status = st->error_status ? st->error_status : 400;
         const char *why = status == 413 ? "request body too large (1 MiB at most)"
                         : status == 414 ? "URL too long (4 KiB at most)"
+                        : status == 417 ? "unsupported Expect (only 100-continue)"
                         : status == 431 ? "request headers too large (16 KiB at most)"
                         : st->error_status ? "unsupported HTTP version"
                                            : http_errno_description(e);
-        respond_json(c, status, status, why, NULL, 0);
+        refuse_and_drain(c, st, status, why);
     } else if (st->parser.upgrade) {
         /* an upgrade to anything but /ws was answered; nothing may follow */
         conn_close_after_flush(c);

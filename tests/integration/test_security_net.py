@@ -197,3 +197,106 @@ def test_connection_capacity_refuses_with_clear_error(server):
     assert st == 200
     m = re.search(rb"^petrel_connections_refused_total (\d+)", body, re.M)
     assert m and int(m.group(1)) >= 2, body[:300]
+
+
+# ============================================================ item 10: HTTP
+def signed(srv, path, user):
+    return pp.signed_path(path, srv.secret, user)
+
+
+def test_413_is_readable_by_a_common_client(srv):
+    """http.client sends the whole 2 MiB body before it reads: the 413
+    must reach it (no ECONNRESET), and the server keeps serving."""
+    import http.client
+    for _ in range(3):
+        c = http.client.HTTPConnection("127.0.0.1", srv.http_port, timeout=T)
+        try:
+            c.request("POST", signed(srv, "/v1/user/getUserSequence", "alice"),
+                      body=b"x" * (2 << 20), headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            doc = json.loads(r.read())
+        finally:
+            c.close()
+        assert r.status == 413 and doc["code"] == 413, (r.status, doc)
+        assert r.getheader("Connection") == "close"
+    st, _, body = pp.http_request(srv.http_port, "POST",
+                                  signed(srv, "/v1/user/getUserSequence", "alice"), {},
+                                  timeout=T)
+    assert st == 200, body
+
+
+def test_413_chunked_then_half_close(srv):
+    """A chunked body that grows past the limit: 413, then FIN (EOF for
+    the client), not a reset, even though the client goes on sending."""
+    s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=T)
+    try:
+        s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   % signed(srv, "/v1/user/getUserSequence", "alice")).encode())
+        chunk = b"%x\r\n" % (64 * 1024) + b" " * (64 * 1024) + b"\r\n"
+        for _ in range(40):                 # 2.5 MiB, well past the 1 MiB limit
+            s.sendall(chunk)
+        data = b""
+        s.settimeout(T)
+        while True:
+            d = s.recv(65536)               # ConnectionResetError fails the test
+            if not d:
+                break
+            data += d
+        assert data.startswith(b"HTTP/1.1 413 "), data[:200]
+        assert b"Connection: close" in data
+        # the client may still send: the server reads and drops it
+        s.sendall(b"more bytes the server must swallow")
+    finally:
+        s.close()
+
+
+def read_head(s, deadline_s=T):
+    s.settimeout(deadline_s)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+    return data
+
+
+def test_expect_100_continue(srv):
+    body = json.dumps({}).encode()
+    path = signed(srv, "/v1/user/getUserSequence", "alice")
+    s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=T)
+    try:
+        s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   "Content-Length: %d\r\nExpect: 100-continue\r\n\r\n"
+                   % (path, len(body))).encode())
+        head = read_head(s)
+        assert head == b"HTTP/1.1 100 Continue\r\n\r\n", head
+        s.sendall(body)
+        resp = read_head(s)
+        assert resp.startswith(b"HTTP/1.1 200 "), resp
+    finally:
+        s.close()
+
+
+def test_expect_100_continue_too_large_refused_at_once(srv):
+    s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=T)
+    try:
+        s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+                   "Expect: 100-continue\r\n\r\n"
+                   % (signed(srv, "/v1/user/getUserSequence", "alice"), 5 << 20)).encode())
+        head = read_head(s)
+        assert head.startswith(b"HTTP/1.1 413 "), head
+        assert b"100 Continue" not in head
+    finally:
+        s.close()
+
+
+def test_expect_other_is_417(srv):
+    s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=T)
+    try:
+        s.sendall(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                  b"Expect: teapot\r\n\r\n")
+        head = read_head(s)
+        assert head.startswith(b"HTTP/1.1 417 "), head
+    finally:
+        s.close()
