@@ -62,6 +62,7 @@ static const cfg_key_t keys[] = {
     B(demo_app_server, "serve the built-in demo app server at /app/v1 (register, login)"),
     I(app_token_ttl, 60, 31536000, "lifetime (s) of userSign tokens issued by the demo app server"),
     I(recall_window_ms, 0, 86400000, "how long after sending a message may be recalled (server time)"),
+    S(cors_origins, "origins allowed to call the REST API from a browser, comma-separated (empty = CORS off)"),
     I(max_connections, 0, 10000000, "client connections at most (0 = what the open-file limit allows, raised to its hard limit)"),
     I(presence_debounce_ms, 0, 600000, "delay of a user's offline notification; a device back within it cancels it"),
 };

@@ -48,6 +48,7 @@ typedef struct config {
     int recall_window_ms;        /* a message may be recalled this long after the server stored it */
     int presence_debounce_ms;    /* a user's "offline" waits this long for a device to come back */
     int max_connections;         /* 0 = from RLIMIT_NOFILE (tcp.c) */
+    char cors_origins[1024];     /* CORS allow-list, "" = off (cors.c) */
 
     /* which app_* keys were given explicitly (they then override the
      * stored app on every start) */

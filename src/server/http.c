@@ -6,6 +6,7 @@
  * Requests are handed to api_handle() (see http.h) one at a time.
  */
 #include "server/http.h"
+#include "server/cors.h"
 #include "server/server.h"
 
 #include "server/log.h"
@@ -23,7 +24,10 @@
 #define HTTP_MAX_HEADER_BYTES 16384
 #define HTTP_MAX_BODY (1u << 20)
 
-enum hdr_id { H_NONE, H_UPGRADE, H_CONNECTION, H_WS_KEY, H_WS_VERSION, H_CONTENT_TYPE, H_EXPECT };
+enum hdr_id {
+    H_NONE, H_UPGRADE, H_CONNECTION, H_WS_KEY, H_WS_VERSION, H_CONTENT_TYPE, H_EXPECT,
+    H_ORIGIN, H_ACR_METHOD, H_ACR_HEADERS
+};
 
 typedef struct http_state {
     http_parser parser;
@@ -37,6 +41,7 @@ typedef struct http_state {
     enum hdr_id cur;
     char value[256];
     size_t value_len;
+    int value_cut;       /* the value did not fit in value[] */
     int upgrade_ws, conn_upgrade;
     char ws_key[64];
     int ws_version;
@@ -50,6 +55,7 @@ typedef struct http_state {
     size_t stash_len;
     char ctype[64];      /* Content-Type of the current request */
     int expect;          /* Expect: 0 none, 1 100-continue, -1 anything else */
+    char origin[256], acr_method[32], acr_headers[256]; /* CORS (cors.h) */
     int draining;        /* refused: reading and discarding until EOF or timeout */
     uv_shutdown_t shut;
     const char *buf, *buf_end; /* bytes of the current http_parser_execute */
@@ -60,6 +66,7 @@ static const char *status_text(int st)
     switch (st) {
     case 101: return "Switching Protocols";
     case 200: return "OK";
+    case 204: return "No Content";
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 401: return "Unauthorized";
@@ -158,6 +165,7 @@ static int on_message_begin(http_parser *p)
     st->ws_version = 0;
     st->ctype[0] = '\0';
     st->expect = 0;
+    st->origin[0] = st->acr_method[0] = st->acr_headers[0] = '\0';
     free(st->body);
     st->body = NULL;
     st->body_len = 0;
@@ -199,10 +207,25 @@ static void finish_value(http_state_t *st)
         snprintf(st->ctype, sizeof st->ctype, "%.*s", (int)(sizeof st->ctype - 1), st->value);
         break;
     case H_EXPECT: st->expect = !strcasecmp(st->value, "100-continue") ? 1 : -1; break;
+    /* a cut Origin could equal a listed one: keep none */
+    case H_ORIGIN:
+        if (!st->value_cut && st->value_len < sizeof st->origin)
+            memcpy(st->origin, st->value, st->value_len + 1);
+        break;
+    case H_ACR_METHOD:
+        snprintf(st->acr_method, sizeof st->acr_method, "%.*s", (int)(sizeof st->acr_method - 1),
+                 st->value);
+        break;
+    case H_ACR_HEADERS:
+        /* a cut list is refused rather than partly checked */
+        snprintf(st->acr_headers, sizeof st->acr_headers, "%s",
+                 st->value_cut ? "(too long)" : st->value);
+        break;
     default: break;
     }
     st->cur = H_NONE;
     st->value_len = 0;
+    st->value_cut = 0;
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t len)
@@ -234,12 +257,17 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
                 : !strcasecmp(f, "sec-websocket-version") ? H_WS_VERSION
                 : !strcasecmp(f, "content-type") ? H_CONTENT_TYPE
                 : !strcasecmp(f, "expect") ? H_EXPECT
+                : !strcasecmp(f, "origin") ? H_ORIGIN
+                : !strcasecmp(f, "access-control-request-method") ? H_ACR_METHOD
+                : !strcasecmp(f, "access-control-request-headers") ? H_ACR_HEADERS
                 : H_NONE;
         st->field_len = 0;
     }
     if (st->cur != H_NONE) {
         size_t room = sizeof st->value - 1 - st->value_len;
         size_t n = len < room ? len : room;
+        if (n < len)
+            st->value_cut = 1;
         memcpy(st->value + st->value_len, at, n);
         st->value_len += n;
     }
@@ -356,6 +384,9 @@ static void dispatch(conn_t *c, http_state_t *st, int keep_alive)
     req->keep_alive = keep_alive;
     req->route = -1;
     memcpy(req->content_type, st->ctype, sizeof req->content_type);
+    memcpy(req->origin, st->origin, sizeof req->origin);
+    memcpy(req->cors_method, st->acr_method, sizeof req->cors_method);
+    memcpy(req->cors_headers, st->acr_headers, sizeof req->cors_headers);
     req->start_us = (int64_t)uv_hrtime() / 1000;
     fill_peer(c, req->peer, sizeof req->peer);
     if (!req->path || !req->query) {
@@ -550,14 +581,22 @@ static void reply_on_loop(worker_t *w, void *arg)
 void http_reply(http_req_t *req, int status, const char *content_type, const void *body,
                 size_t len, const char *extra_headers)
 {
-    char head[512];
-    int n = snprintf(head, sizeof head,
+    char head[1536], cors[384];
+    cors_response_headers(req, cors, sizeof cors);
+    int n;
+    if (status == 204) /* no body, so neither Content-Type nor Content-Length */
+        n = snprintf(head, sizeof head, "HTTP/1.1 204 No Content\r\nConnection: %s\r\n%s\r\n",
+                     req->keep_alive ? "keep-alive" : "close",
+                     extra_headers ? extra_headers : "");
+    else
+        n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "Connection: %s\r\n%s\r\n",
+                     "Connection: %s\r\n%s%s\r\n",
                      status, status_text(status), content_type, len,
-                     req->keep_alive ? "keep-alive" : "close", extra_headers ? extra_headers : "");
+                     req->keep_alive ? "keep-alive" : "close", cors,
+                     extra_headers ? extra_headers : "");
     /* HEAD: the headers GET would send (Content-Length included), no body */
-    if (req->method == HTTP_HEAD)
+    if (req->method == HTTP_HEAD || status == 204)
         len = 0;
     reply_t *r = malloc(sizeof *r);
     frame_t *f = (n > 0 && (size_t)n < sizeof head) ? frame_new((size_t)n + len) : NULL;

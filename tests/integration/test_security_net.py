@@ -300,3 +300,98 @@ def test_expect_other_is_417(srv):
         assert head.startswith(b"HTTP/1.1 417 "), head
     finally:
         s.close()
+
+
+# ============================================================ item 11: CORS
+GOOD = "https://chat.example.com"
+
+
+def options(srv, path, origin=None, method=None, headers=None):
+    h = {}
+    if origin is not None:
+        h["Origin"] = origin
+    if method is not None:
+        h["Access-Control-Request-Method"] = method
+    if headers is not None:
+        h["Access-Control-Request-Headers"] = headers
+    return pp.http_request(srv.http_port, "OPTIONS", path, headers=h, timeout=T)
+
+
+def test_cors_off_by_default(srv):
+    st, hdrs, body = options(srv, "/v1/user/getUserSequence", GOOD, "POST", "content-type")
+    assert st == 405, (st, body)
+    assert "access-control-allow-origin" not in hdrs
+    st, hdrs, _ = pp.http_request(srv.http_port, "POST",
+                                  signed(srv, "/v1/user/getUserSequence", "alice"), {},
+                                  headers={"Origin": GOOD}, timeout=T)
+    assert st == 200
+    assert "access-control-allow-origin" not in hdrs and "vary" not in hdrs, hdrs
+
+
+@pytest.fixture
+def corsrv(server):
+    s = server("--cors-origins=%s, http://localhost:3000/" % GOOD)
+    s.ensure_users(["alice"])
+    return s
+
+
+def test_cors_preflight_allowed_origin(corsrv):
+    st, hdrs, body = options(corsrv, "/v1/user/getUserSequence", GOOD, "POST",
+                             "Content-Type")
+    assert st == 204 and body == b"", (st, hdrs, body)
+    assert hdrs["access-control-allow-origin"] == GOOD
+    assert "POST" in hdrs["access-control-allow-methods"]
+    assert "content-type" in hdrs["access-control-allow-headers"].lower()
+    assert "Origin" in hdrs["vary"]
+    assert "access-control-allow-credentials" not in hdrs
+    # the trailing slash in the list is tolerated; the origin is echoed as sent
+    st, hdrs, _ = options(corsrv, "/healthz", "http://localhost:3000", "GET")
+    assert st == 204 and hdrs["access-control-allow-origin"] == "http://localhost:3000"
+    # the actual request then carries the headers the browser checks
+    st, hdrs, body = pp.http_request(corsrv.http_port, "POST",
+                                     signed(corsrv, "/v1/user/getUserSequence", "alice"), {},
+                                     headers={"Origin": GOOD,
+                                              "Content-Type": "application/json"},
+                                     timeout=T)
+    assert st == 200, body
+    assert hdrs["access-control-allow-origin"] == GOOD and hdrs["vary"] == "Origin"
+    # errors too (a web client must be able to read a 401)
+    st, hdrs, body = pp.http_request(corsrv.http_port, "POST", "/v1/user/getUserSequence", {},
+                                     headers={"Origin": GOOD}, timeout=T)
+    assert st == 401 and hdrs["access-control-allow-origin"] == GOOD
+
+
+@pytest.mark.parametrize("origin", [
+    "https://evil.example.net",
+    "https://chat.example.com.evil.net",     # a listed origin as a prefix
+    "https://chat.example.co",               # a prefix of a listed origin
+    "http://chat.example.com",               # another scheme
+    "null",                                   # sandboxed frames, file://
+    "https://chat.example.com, https://evil.example.net",
+    GOOD + "/" + "x" * 300,                   # cut by the header buffer
+])
+def test_cors_never_reflects_an_unlisted_origin(corsrv, origin):
+    st, hdrs, body = options(corsrv, "/v1/user/getUserSequence", origin, "POST")
+    assert st == 403 and json.loads(body)["code"] == 62061, (st, body)
+    assert "access-control-allow-origin" not in hdrs, hdrs
+    assert "Origin" in hdrs.get("vary", "")
+    st, hdrs, _ = pp.http_request(corsrv.http_port, "POST",
+                                  signed(corsrv, "/v1/user/getUserSequence", "alice"), {},
+                                  headers={"Origin": origin}, timeout=T)
+    assert st == 200 and "access-control-allow-origin" not in hdrs, hdrs
+    assert hdrs.get("vary") == "Origin"
+
+
+def test_cors_preflight_refuses_other_methods_and_headers(corsrv):
+    st, hdrs, body = options(corsrv, "/v1/user/getUserSequence", GOOD, "DELETE")
+    assert st == 403 and json.loads(body)["code"] == 62062, body
+    st, hdrs, body = options(corsrv, "/app/v1/register", GOOD, "GET")
+    assert st == 403 and json.loads(body)["code"] == 62062, body
+    st, hdrs, body = options(corsrv, "/v1/user/getUserSequence", GOOD, "POST",
+                             "content-type, x-evil")
+    doc = json.loads(body)
+    assert st == 403 and doc["code"] == 62062 and "x-evil" in doc["msg"], body
+    assert "access-control-allow-headers" not in hdrs
+    # a preflight for an unknown path is a 404
+    st, _, _ = options(corsrv, "/v1/nope", GOOD, "POST")
+    assert st == 404
