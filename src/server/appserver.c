@@ -165,13 +165,13 @@ static void reg_imported(void *arg, int rc)
     int r = rc == STORE_OK ? j->import_results[0] : rc;
     if (r != STORE_OK && r != STORE_ECONFLICT) {
         LOGE("demo register: IM user import failed", "app_id=%d user=%s err=\"%s\"",
-             (int)ctx->app_id, j->name, store_strerror(r));
+             (int)ctx->app_id, LQ(j->name), store_strerror(r));
         reg_finish_fail(ctx, 500, 500, "internal error");
         return;
     }
     json_t *data = json_pack("{s:s, s:s, s:i}", "userId", j->name, "userName", j->name, "appId",
                              (int)ctx->app_id);
-    LOGI("demo register", "app_id=%d user=%s", (int)ctx->app_id, j->name);
+    LOGI("demo register", "app_id=%d user=%s", (int)ctx->app_id, LQ(j->name));
     ctx->u = NULL;
     free(j);
     if (!data) {
@@ -191,7 +191,7 @@ static void reg_created(void *arg, int rc)
     }
     if (rc != STORE_OK) {
         LOGE("demo register: account insert failed", "app_id=%d user=%s err=\"%s\"",
-             (int)ctx->app_id, j->name, store_strerror(rc));
+             (int)ctx->app_id, LQ(j->name), store_strerror(rc));
         reg_finish_fail(ctx, rc == STORE_ECLOSED ? 503 : 500, 500, "internal error");
         return;
     }
@@ -207,7 +207,7 @@ static void reg_created(void *arg, int rc)
     int irc = store_user_import(ctx->srv->store, &u, 1, j->import_results, reg_imported, ctx);
     if (irc != STORE_OK) {
         LOGE("demo register: IM user import refused", "app_id=%d user=%s err=\"%s\"",
-             (int)ctx->app_id, j->name, store_strerror(irc));
+             (int)ctx->app_id, LQ(j->name), store_strerror(irc));
         reg_finish_fail(ctx, irc == STORE_ECLOSED ? 503 : 500, 500, "internal error");
     }
 }
@@ -231,7 +231,7 @@ static void reg_done(api_ctx_t *ctx)
                                   reg_created, ctx);
     if (rc != STORE_OK) {
         LOGE("demo register: account insert refused", "app_id=%d user=%s err=\"%s\"",
-             (int)ctx->app_id, j->name, store_strerror(rc));
+             (int)ctx->app_id, LQ(j->name), store_strerror(rc));
         reg_finish_fail(ctx, rc == STORE_ECLOSED ? 503 : 500, 500, "internal error");
     }
 }
@@ -304,7 +304,7 @@ static void login_work(api_ctx_t *ctx)
         if (v < 0) {
             /* A stored hash we cannot use: corrupted row, not a guess. */
             LOGE("demo login: stored password hash is malformed", "app_id=%d user=%s",
-                 (int)ctx->app_id, j->name);
+                 (int)ctx->app_id, LQ(j->name));
             j->result = LR_ERROR;
             goto out;
         }
@@ -312,7 +312,7 @@ static void login_work(api_ctx_t *ctx)
         (void)pw_verify(j->pw, DUMMY_HASH);
     } else {
         LOGE("demo login: account lookup failed", "app_id=%d user=%s err=\"%s\"",
-             (int)ctx->app_id, j->name, store_strerror(rc));
+             (int)ctx->app_id, LQ(j->name), store_strerror(rc));
         j->result = LR_ERROR;
         goto out;
     }
@@ -337,7 +337,7 @@ static void login_done(api_ctx_t *ctx)
                                  tok, sizeof tok);
         if (n < 0) {
             LOGE("demo login: cannot make userSign", "app_id=%d user=%s", (int)ctx->app_id,
-                 j->name);
+                 LQ(j->name));
             result = LR_ERROR;
         } else {
             data = json_pack("{s:s, s:i, s:s, s:s, s:I}", "userId", j->user_id, "appId",
@@ -346,10 +346,10 @@ static void login_done(api_ctx_t *ctx)
             if (!data)
                 result = LR_ERROR;
             else
-                LOGI("demo login", "app_id=%d user=%s", (int)ctx->app_id, j->user_id);
+                LOGI("demo login", "app_id=%d user=%s", (int)ctx->app_id, LQ(j->user_id));
         }
     } else if (result == LR_WRONG) {
-        LOGI("demo login refused", "app_id=%d user=%s peer=%s", (int)ctx->app_id, j->name, j->ip);
+        LOGI("demo login refused", "app_id=%d user=%s peer=%s", (int)ctx->app_id, LQ(j->name), LQ(j->ip));
     }
     free(j);
     switch (result) {
@@ -400,8 +400,8 @@ void h_app_login(api_ctx_t *ctx)
     j->name_key[kl] = '\0';
     snprintf(j->ip, sizeof j->ip, "%s", ctx->req->peer);
     if (login_throttled(j, mono_ms())) {
-        LOGD("demo login throttled", "app_id=%d user=%s peer=%s", (int)ctx->app_id, j->name,
-             j->ip);
+        LOGD("demo login throttled", "app_id=%d user=%s peer=%s", (int)ctx->app_id, LQ(j->name),
+             LQ(j->ip));
         free(j);
         api_fail(ctx, 429, APP_ERR_THROTTLED, "too many failed logins, try later");
         return;
@@ -428,7 +428,7 @@ void h_app_callback(api_ctx_t *ctx)
               c == '_' || c == '.' || c == '-'))
             *p = '?';
     }
-    LOGI("app callback", "app_id=%d command=%s body_len=%zu", (int)ctx->app_id, command,
+    LOGI("app callback", "app_id=%d command=%s body_len=%zu", (int)ctx->app_id, LQ(command),
          ctx->req->body_len);
     api_reply_raw(ctx, 200, "application/json", ok, sizeof ok - 1, NULL);
 }

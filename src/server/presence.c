@@ -331,7 +331,7 @@ static void fanout_one(fanout_t *f)
     int rc = store_friend_status_peers_sync(s->store, f->app_id, f->user_id, &peers, &np);
     if (rc < 0)
         LOGW("presence: cannot read friends", "app=%d user=%s err=\"%s\"", f->app_id,
-             f->user_id, store_strerror(rc));
+             LQ(f->user_id), store_strerror(rc));
     for (size_t i = 0; i < np; i++)
         sent += gw_push_user(s, f->app_id, peers[i].user_id, f->cmd, f->json, f->len, 0);
 
@@ -343,7 +343,7 @@ static void fanout_one(fanout_t *f)
         rc = store_friend_blacked_sync(s->store, f->app_id, f->user_id, &blacked, &nb);
         if (rc < 0)
             LOGW("presence: cannot read blacklist; subscribers skipped", "app=%d user=%s",
-                 f->app_id, f->user_id);
+                 f->app_id, LQ(f->user_id));
         for (size_t i = 0; rc == 0 && i < ns; i++) {
             const char *id = subs[i];
             if (!strcmp(id, f->user_id) ||
@@ -359,7 +359,7 @@ static void fanout_one(fanout_t *f)
     free(subs);
     free(peers);
     LOGD("presence fan-out", "app=%d user=%s cmd=%d peers=%zu subscribers=%zu devices=%zu",
-         f->app_id, f->user_id, f->cmd, np, ns, sent);
+         f->app_id, LQ(f->user_id), f->cmd, np, ns, sent);
 }
 
 static void fanout_work(wbatch_t *b, wbatch_item_t *list)
@@ -459,7 +459,7 @@ int presence_login(conn_t *c, const sess_login_t *q, sess_device_t **victims,
 
     if (rc == 0) {
         LOGD("presence: device online", "app=%d user=%s clientType=%d devices=%zu first=%d "
-             "flapped=%d", q->app_id, q->user_id, q->client_type, n, first, flapped);
+             "flapped=%d", q->app_id, LQ(q->user_id), q->client_type, n, first, flapped);
         announce(c, 1, d, n, first && !flapped);
     }
     sess_devices_free(d, n);
@@ -532,7 +532,7 @@ static void on_due(uv_timer_t *t)
             break;
         dlist_remove(&pe->link);
         if (pending_take(p, pe, 1)) {
-            LOGD("presence: user offline", "app=%d user=%s", pe->app_id, pe->user_id);
+            LOGD("presence: user offline", "app=%d user=%s", pe->app_id, LQ(pe->user_id));
             offline_now(pw->w, pe->app_id, pe->user_id, pe->client_type, pe->imei);
         }
         pending_free(pe);
@@ -579,7 +579,7 @@ void presence_logout(conn_t *c)
         return;
 
     LOGD("presence: device offline", "app=%d user=%s clientType=%d devices=%zu",
-         c->app_id, c->user_id, c->client_type, n);
+         c->app_id, LQ(c->user_id), c->client_type, n);
     if (n > 0)
         announce(c, 2, d, n, 0);
     else if (now)

@@ -395,3 +395,87 @@ def test_cors_preflight_refuses_other_methods_and_headers(corsrv):
     # a preflight for an unknown path is a 404
     st, _, _ = options(corsrv, "/v1/nope", GOOD, "POST")
     assert st == 404
+
+
+# ============================================================ item 18: logs
+def parse_logfmt(line):
+    """key=value pairs of one logfmt line; values may be "quoted" with
+    backslash escapes.  Returns a list of (key, value) in order."""
+    out, i, n = [], 0, len(line)
+    while i < n:
+        while i < n and line[i] == " ":
+            i += 1
+        j = i
+        while j < n and line[j] not in "= ":
+            j += 1
+        key = line[i:j]
+        if j >= n or line[j] != "=":
+            raise ValueError("not key=value at %d: %r" % (i, line))
+        j += 1
+        if j < n and line[j] == '"':
+            j += 1
+            val = []
+            while j < n and line[j] != '"':
+                if line[j] == "\\":
+                    j += 1
+                    esc = line[j]
+                    if esc == "x":
+                        val.append(chr(int(line[j + 1:j + 3], 16)))
+                        j += 2
+                    else:
+                        val.append({"n": "\n", "r": "\r", "t": "\t"}.get(esc, esc))
+                else:
+                    val.append(line[j])
+                j += 1
+            if j >= n:
+                raise ValueError("unterminated quote: %r" % line)
+            j += 1
+            value = "".join(val)
+        else:
+            k = j
+            while j < n and line[j] != " ":
+                j += 1
+            value = line[k:j]
+        out.append((key, value))
+        i = j
+    return out
+
+
+HOSTILE = ['eve admin=1 level=error msg="owned"',
+           'mallory" peer=10.0.0.1 x="',
+           'back\\slash\\" user=root']
+
+
+def test_hostile_user_ids_are_quoted_in_logs(server):
+    srv = server("--log-level=debug")
+    for uid in HOSTILE:
+        srv.ensure_users([uid])
+        c = srv.login(uid, imei="dev-1")
+        c.send(pp.LOGOUT, {})
+        c.close()
+    # a second iOS device of the same user kicks the first: an info line
+    kicked = HOSTILE[0]
+    srv.login(kicked, client_type=pp.CT_IOS, imei="ios-1")
+    srv.login(kicked, client_type=pp.CT_IOS, imei="ios-2")
+    time.sleep(0.3)
+    lines = srv.stderr_text().splitlines()
+    for ln in lines:                        # every line is well-formed logfmt
+        kv = parse_logfmt(ln)
+        keys = [k for k, _ in kv]
+        assert keys[:3] == ["ts", "level", "msg"], ln
+        assert len(keys) == len(set(keys)), "duplicate key in %r" % ln
+    for uid in HOSTILE:
+        logins = [dict(parse_logfmt(ln)) for ln in lines if 'msg="login"' in ln]
+        mine = [d for d in logins if d.get("user") == uid]
+        assert mine, "no login line with user=%r in:\n%s" % (uid, "\n".join(lines[-20:]))
+        assert set(mine[0]) == {"ts", "level", "msg", "conn", "app", "user", "clientType",
+                                "kicked"}, mine[0]
+        assert mine[0]["level"] == "debug"
+        outs = [dict(parse_logfmt(ln)) for ln in lines if 'msg="logout"' in ln]
+        assert any(d.get("user") == uid and set(d) == {"ts", "level", "msg", "conn", "user"}
+                   for d in outs), outs
+    kicks = [dict(parse_logfmt(ln)) for ln in lines if 'msg="device kicked"' in ln]
+    assert any(d.get("user") == kicked and d["level"] == "info" and
+               set(d) == {"ts", "level", "msg", "app", "user", "clientType", "byClientType"}
+               for d in kicks), kicks
+    assert not any("level=error" in ln.split(" msg=")[0] for ln in lines), lines
