@@ -428,7 +428,7 @@ void h_app_callback(api_ctx_t *ctx)
               c == '_' || c == '.' || c == '-'))
             *p = '?';
     }
-    LOGI("app callback", "app_id=%d command=%s body_len=%zu", (int)ctx->app_id, LQ(command),
+    LOGI("app callback", "app_id=%d command=%s body_len=%zu", (int)ctx->app_id, command,
          ctx->req->body_len);
     api_reply_raw(ctx, 200, "application/json", ok, sizeof ok - 1, NULL);
 }
