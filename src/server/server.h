@@ -60,6 +60,8 @@ enum conn_flags {
     CF_NOREAD = 32,      /* reading stopped */
     CF_LOGIN_PENDING = 64, /* LOGIN accepted, user lookup running */
     CF_EOF = 128,        /* peer half-closed: answer what is pending, then close */
+    CF_LINGER = 256,     /* output done and shut down; input dropped until EOF (tcp.c) */
+    CF_CLOSED_ON_INPUT = 512, /* closing because of what it sent: linger (tcp.c) */
 };
 
 struct conn {
@@ -179,6 +181,13 @@ long net_raise_nofile(server_t *s);
  * whose SO_REUSEPORT sockets would otherwise share the port with ours. */
 int net_check_free(const char *hostport);
 void conn_start_read(conn_t *c);
+/* A connection closing after its output: 1 if it now lingers (it is
+ * closed because of what it sent, or input is still unread: close() would
+ * then reset the connection and could destroy the last answer before the
+ * peer reads it): the write side is
+ * shut, input is read and dropped, and the connection ends at the peer's
+ * EOF or after the closing list's timeout.  0: close it now. */
+int net_linger(conn_t *c);
 
 /* http.c */
 void http_on_data(conn_t *c, const uint8_t *data, size_t len);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -352,10 +353,52 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     case CONN_HTTP: http_on_data(c, d, (size_t)nread); break;
     case CONN_WS: ws_on_data(c, d, (size_t)nread); break;
     }
+    /* refused input (a protocol error...): more of it may be on the way */
+    if ((c->flags & (CF_CLOSE_AFTER | CF_CLOSED)) == CF_CLOSE_AFTER)
+        c->flags |= CF_CLOSED_ON_INPUT;
 }
 
 void conn_start_read(conn_t *c)
 {
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
         conn_close(c);
+}
+
+static void on_linger_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)status; /* EOF, an error or the closing list ends it */
+    free(req);
+}
+
+int net_linger(conn_t *c)
+{
+    if (c->flags & CF_CLOSED)
+        return 0;
+    if (c->flags & CF_LINGER)
+        return 1;
+    if (c->w->stopping || (c->flags & CF_EOF))
+        return 0;
+    int fd = -1, unread = 0;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) < 0 || ioctl(fd, FIONREAD, &unread) < 0)
+        return 0;
+    if (unread <= 0 && c->in_len == 0 && !(c->flags & CF_CLOSED_ON_INPUT))
+        return 0;
+    uv_shutdown_t *req = malloc(sizeof *req);
+    if (!req)
+        return 0;
+    if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_linger_shutdown) < 0) {
+        free(req);
+        return 0;
+    }
+    c->flags |= CF_LINGER;
+    /* the device is gone for everyone else now, not at the peer's EOF */
+    if (c->flags & CF_AUTHED)
+        gw_on_close(c);
+    if (c->list != LIST_CLOSING)
+        conn_set_list(c, LIST_CLOSING);
+    if (c->flags & CF_NOREAD) {
+        c->flags &= (uint16_t)~CF_NOREAD;
+        conn_start_read(c); /* on_read drops what a closing connection sends */
+    }
+    return 1;
 }

@@ -15,6 +15,7 @@ import re
 import resource
 import signal
 import socket
+import struct
 import threading
 import time
 
@@ -479,3 +480,51 @@ def test_hostile_user_ids_are_quoted_in_logs(server):
                set(d) == {"ts", "level", "msg", "app", "user", "clientType", "byClientType"}
                for d in kicks), kicks
     assert not any("level=error" in ln.split(" msg=")[0] for ln in lines), lines
+
+
+# ====================== item 10's class of bug on the binary and WS protocols
+def read_until_eof(sock, timeout=T):
+    """Everything the server sends until its FIN; ConnectionResetError
+    (the bug: the answer destroyed by a reset) propagates."""
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        d = sock.recv(65536)
+        if not d:
+            return data
+        data += d
+
+
+@pytest.mark.parametrize("logged_in", [False, True])
+def test_tcp_error_survives_unread_input(srv, logged_in):
+    """An oversized frame followed by more bytes: the ERROR 61002 must
+    reach the client (the server lingers, reading and dropping, instead of
+    resetting the connection with unread input)."""
+    for i in range(5):
+        c = srv.login("alice", imei="t-%d" % i) if logged_in else srv.tcp()
+        try:
+            c.sock.sendall(pp.encode_up(pp.MSG_P2P if logged_in else pp.LOGIN,
+                                        b"x" * (200 * 1024)) + b"y" * (1 << 20))
+        except OSError:
+            pass
+        data = read_until_eof(c.sock)
+        p, _ = pp.decode_down(bytearray(data))
+        assert p is not None and p.command == pp.ERROR and p.data["code"] == 61002, data[:200]
+        c.close()
+    # nothing lingers for long: the user's device is gone at once
+    d = srv.login("bob", imei="b-1")
+    assert d.ping().command == pp.PING
+
+
+def test_ws_error_survives_unread_input(srv):
+    w = srv.ws()
+    big = pp.ws_frame(pp.OP_BINARY, b"x" * (300 * 1024))
+    try:
+        w.sock.sendall(big + pp.ws_frame(pp.OP_BINARY, b"y" * 65536) * 8)
+    except OSError:
+        pass
+    data = read_until_eof(w.sock)
+    f, _ = pp.ws_parse_frame(bytearray(data))
+    assert f is not None and f[2] == pp.OP_CLOSE, data[:200]
+    assert struct.unpack("!H", bytes(f[4][:2]))[0] == 1009, f   # message too big
+    w.close()
