@@ -132,8 +132,11 @@ void cors_preflight(http_req_t *req, const char *methods)
         return;
     }
     if (!cors_origin_allowed(cfg_list(req), req->origin)) {
-        if (req->origin[0] || req->cors_method[0])
-            LOGI("CORS preflight refused", "origin=%s path=%s", LQ(req->origin), LQ(req->path));
+        static log_rl_t rl; /* any client can send these at any rate */
+        unsigned long skipped;
+        if (log_ratelimit(&rl, 10000, &skipped))
+            LOGI("CORS preflight refused", "origin=%s path=%s suppressed=%lu", LQ(req->origin),
+                 LQ(req->path), skipped);
         refuse(req, 403, PETREL_ERR_CORS_ORIGIN, "origin not allowed (cors_origins)", NULL);
         return;
     }
