@@ -170,8 +170,9 @@ def test_connection_capacity_refuses_with_clear_error(server):
     assert m, srv.stderr_tail()
     cap = int(m.group(1))
     assert 16 <= cap < 256
-    srv.ensure_users(["alice"])
+    srv.ensure_users(["alice", "bob"])
     alice = srv.login("alice", imei="a-1")
+    bob_conn = srv.tcp()           # connected before the attack, logs in during it
     size0 = stderr_size(srv)
 
     attack = Attacker(srv.tcp_port, most=cap + 200)
@@ -188,6 +189,10 @@ def test_connection_capacity_refuses_with_clear_error(server):
         assert hdrs.get("retry-after") == "1"
         pings = [timed_ping(alice) for _ in range(20)]
         assert max(pings) < 1.0 * SLOW, pings
+        t0 = time.monotonic()
+        ack = bob_conn.login("bob", srv.token("bob"), imei="b-1")
+        assert ack.command == pp.LOGINACK, ack
+        assert time.monotonic() - t0 < 2.0 * SLOW
         assert stderr_size(srv) - size0 < 4096, srv.stderr_tail()
         assert srv.stderr_text().count("connection capacity reached") == 1
     finally:
