@@ -361,7 +361,9 @@ void api_handle(http_req_t *req)
         return;
     }
     if (req->method == HTTP_OPTIONS) { /* CORS preflight (cors.h) */
-        cors_preflight(req, r->methods == M_GET ? "GET, HEAD" : r->methods == M_POST ? "POST" : "GET, POST");
+        cors_preflight(req, r->methods == M_GET    ? "GET, HEAD"
+                            : r->methods == M_POST ? "POST"
+                                                   : "GET, POST");
         free(ctx);
         return;
     }
