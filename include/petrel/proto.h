@@ -161,6 +161,10 @@ enum petrel_error {
     /* relations and presence (62040-62059) */
     PETREL_ERR_ADD_FRIEND_DISABLED = 62040, /* the addressee set disableAddFriend = 1 */
     PETREL_ERR_SUB_LIMIT      = 62041, /* the subscriber holds the most subscriptions allowed */
+    /* 62060-62079: network edge (connection capacity, HTTP) */
+    PETREL_ERR_CONN_CAPACITY  = 62060, /* max_connections reached: connection refused, retry later */
+    PETREL_ERR_CORS_ORIGIN    = 62061, /* CORS preflight from an origin not in cors_origins */
+    PETREL_ERR_CORS_REQUEST   = 62062, /* CORS preflight asks for a method or header the path does not take */
 };
 
 typedef struct petrel_up_hdr {

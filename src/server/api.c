@@ -7,6 +7,7 @@
 
 #include "petrel/sign.h"
 #include "server/apps.h"
+#include "server/cors.h"
 #include "server/log.h"
 #include "server/ustate.h"
 
@@ -445,6 +446,13 @@ void api_handle(http_req_t *req)
         } else {
             api_fail(ctx, 404, 404, "not found");
         }
+        return;
+    }
+    if (req->method == HTTP_OPTIONS) { /* CORS preflight (cors.h) */
+        cors_preflight(req, r->methods == M_GET    ? "GET, HEAD"
+                            : r->methods == M_POST ? "POST"
+                                                   : "GET, POST");
+        free(ctx);
         return;
     }
     if (!method_ok(r->methods, req->method)) {

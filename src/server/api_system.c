@@ -104,7 +104,7 @@ static void app_update_done(api_ctx_t *ctx)
         api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(ctx->rc));
         return;
     }
-    LOGI("app settings updated", "app=%d by=%s policy=%d", ctx->app_id, ctx->identifier,
+    LOGI("app settings updated", "app=%d by=%s policy=%d", ctx->app_id, LQ(ctx->identifier),
          ctx->app.login_policy);
     api_ok(ctx, app_json(&ctx->app));
 }

@@ -207,7 +207,7 @@ static int refused(api_ctx_t *ctx)
     }
     if (!ctx->srv->cfg.demo_app_remote && !peer_is_loopback(ctx->req->peer)) {
         LOGD("demo app server: non-loopback client refused", "peer=%s path=%s",
-             ctx->req->peer, ctx->req->path);
+             LQ(ctx->req->peer), LQ(ctx->req->path));
         api_fail(ctx, 403, PETREL_ERR_APP_LOCAL_ONLY,
                  "the demo app server only answers clients on the server's machine");
         return 1;
@@ -238,8 +238,8 @@ static int pw_defer(api_ctx_t *ctx, api_fn work, api_fn done)
     ctx->done = done;
     int rc = pwpool_submit(g_pw, pw_job, ctx);
     if (rc != 0) {
-        LOGD("demo app server: password pool busy", "peer=%s path=%s", ctx->req->peer,
-             ctx->req->path);
+        LOGD("demo app server: password pool busy", "peer=%s path=%s", LQ(ctx->req->peer),
+             LQ(ctx->req->path));
         job_wipe_free(ctx->u);
         ctx->u = NULL;
         if (rc == -2)
@@ -337,13 +337,13 @@ static void reg_reply(api_ctx_t *ctx, int rc)
     }
     if (rc != STORE_OK) {
         LOGE("demo register: account insert failed", "app_id=%d user=%s err=\"%s\"",
-             (int)ctx->app_id, j->name, store_strerror(rc));
+             (int)ctx->app_id, LQ(j->name), store_strerror(rc));
         reg_finish_fail(ctx, rc == STORE_ECLOSED ? 503 : 500, 500, "internal error");
         return;
     }
     json_t *data = json_pack("{s:s, s:s, s:i}", "userId", j->name, "userName", j->name, "appId",
                              (int)ctx->app_id);
-    LOGI("demo register", "app_id=%d user=%s", (int)ctx->app_id, j->name);
+    LOGI("demo register", "app_id=%d user=%s", (int)ctx->app_id, LQ(j->name));
     ctx->u = NULL;
     free(j);
     if (!data) {
@@ -396,7 +396,7 @@ static void reg_done(api_ctx_t *ctx)
     if (rc != STORE_OK) {
         inflight_add(-1);
         LOGE("demo register: account insert refused", "app_id=%d user=%s err=\"%s\"",
-             (int)ctx->app_id, j->name, store_strerror(rc));
+             (int)ctx->app_id, LQ(j->name), store_strerror(rc));
         reg_finish_fail(ctx, rc == STORE_ECLOSED ? 503 : 500, 500, "internal error");
     }
 }
@@ -422,7 +422,7 @@ void h_app_register(api_ctx_t *ctx)
      * admin is as good as the admin to a person reading a chat). */
     if (!strcasecmp(name, ctx->app.admin_id)) {
         LOGI("demo register refused: reserved name", "app_id=%d user=%s peer=%s",
-             (int)ctx->app_id, name, ctx->req->peer);
+             (int)ctx->app_id, LQ(name), LQ(ctx->req->peer));
         api_fail(ctx, 200, PETREL_ERR_NAME_RESERVED, "this user name is reserved");
         return;
     }
@@ -430,7 +430,7 @@ void h_app_register(api_ctx_t *ctx)
     ip_key(ctx->req->peer, ip, sizeof ip);
     int64_t now = mono_ms();
     if (throttle_blocked(g_thr_reg_ip, ip, now)) {
-        LOGD("demo register throttled", "app_id=%d peer=%s", (int)ctx->app_id, ctx->req->peer);
+        LOGD("demo register throttled", "app_id=%d peer=%s", (int)ctx->app_id, LQ(ctx->req->peer));
         api_fail(ctx, 429, PETREL_ERR_REG_THROTTLED,
                  "too many registrations from this address, try later");
         return;
@@ -517,7 +517,7 @@ static void login_work(api_ctx_t *ctx)
         if (v < 0) {
             /* A stored hash we cannot use: corrupted row, not a guess. */
             LOGE("demo login: stored password hash is malformed", "app_id=%d user=%s",
-                 (int)ctx->app_id, j->name);
+                 (int)ctx->app_id, LQ(j->name));
             j->result = LR_ERROR;
             goto out;
         }
@@ -525,7 +525,7 @@ static void login_work(api_ctx_t *ctx)
         (void)pw_verify(j->pw, DUMMY_HASH);
     } else {
         LOGE("demo login: account lookup failed", "app_id=%d user=%s err=\"%s\"",
-             (int)ctx->app_id, j->name, store_strerror(rc));
+             (int)ctx->app_id, LQ(j->name), store_strerror(rc));
         j->result = LR_ERROR;
         goto out;
     }
@@ -550,7 +550,7 @@ static void login_done(api_ctx_t *ctx)
                                  tok, sizeof tok);
         if (n < 0) {
             LOGE("demo login: cannot make userSign", "app_id=%d user=%s", (int)ctx->app_id,
-                 j->name);
+                 LQ(j->name));
             result = LR_ERROR;
         } else {
             data = json_pack("{s:s, s:i, s:s, s:s, s:I}", "userId", j->user_id, "appId",
@@ -559,16 +559,16 @@ static void login_done(api_ctx_t *ctx)
             if (!data)
                 result = LR_ERROR;
             else
-                LOGI("demo login", "app_id=%d user=%s", (int)ctx->app_id, j->user_id);
+                LOGI("demo login", "app_id=%d user=%s", (int)ctx->app_id, LQ(j->user_id));
         }
     } else if (result == LR_WRONG) {
-        LOGI("demo login refused", "app_id=%d user=%s peer=%s", (int)ctx->app_id, j->name, j->ip);
+        LOGI("demo login refused", "app_id=%d user=%s peer=%s", (int)ctx->app_id, LQ(j->name), LQ(j->ip));
     } else if (result == LR_BANNED) {
         LOGI("demo login refused: user deleted or forbidden", "app_id=%d user=%s peer=%s",
-             (int)ctx->app_id, j->name, j->ip);
+             (int)ctx->app_id, LQ(j->name), LQ(j->ip));
     } else if (result == LR_RESERVED) {
         LOGW("demo login refused: account maps to the app admin", "app_id=%d user=%s peer=%s",
-             (int)ctx->app_id, j->name, j->ip);
+             (int)ctx->app_id, LQ(j->name), LQ(j->ip));
     }
     free(j);
     switch (result) {
@@ -622,15 +622,15 @@ void h_app_login(api_ctx_t *ctx)
     ip_key(ctx->req->peer, j->ip, sizeof j->ip);
     int64_t now = mono_ms();
     if (throttle_blocked(g_thr_login_ip, j->ip, now)) {
-        LOGD("demo login attempts throttled", "app_id=%d peer=%s", (int)ctx->app_id, j->ip);
+        LOGD("demo login attempts throttled", "app_id=%d peer=%s", (int)ctx->app_id, LQ(j->ip));
         free(j);
         api_fail(ctx, 429, PETREL_ERR_LOGIN_THROTTLED,
                  "too many login attempts from this address, try later");
         return;
     }
     if (login_throttled(j, now)) {
-        LOGD("demo login throttled", "app_id=%d user=%s peer=%s", (int)ctx->app_id, j->name,
-             j->ip);
+        LOGD("demo login throttled", "app_id=%d user=%s peer=%s", (int)ctx->app_id, LQ(j->name),
+             LQ(j->ip));
         free(j);
         api_fail(ctx, 429, APP_ERR_THROTTLED, "too many failed logins, try later");
         return;

@@ -67,6 +67,8 @@ static const cfg_key_t keys[] = {
     I(password_queue, 1, 100000, "password jobs that may wait for those threads (more: 503, retry)"),
     I(app_token_ttl, 60, 31536000, "lifetime (s) of userSign tokens issued by the demo app server"),
     I(recall_window_ms, 0, 86400000, "how long after sending a message may be recalled (server time)"),
+    S(cors_origins, "origins allowed to call the REST API from a browser, comma-separated (empty = CORS off)"),
+    I(max_connections, 0, 10000000, "client connections at most (0 = what the open-file limit allows, raised to its hard limit)"),
     I(presence_debounce_ms, 0, 600000, "delay of a user's offline notification; a device back within it cancels it"),
     I(token_max_lifetime, 60, 315360000, "longest accepted userSign lifetime (TLS.expire, s); longer tokens get 62101"),
     I(token_clock_skew, 0, 86400, "how far (s) a userSign's issue time may be ahead of the server clock; beyond, 62100"),

@@ -56,6 +56,8 @@ typedef struct config {
     int token_clock_skew;        /* s; how far a token's issue time may be in the future */
     int allow_empty_db;          /* start although a database that existed is missing/empty */
     int presence_subs_per_user;  /* most live status subscriptions one user holds */
+    int max_connections;         /* 0 = from RLIMIT_NOFILE (tcp.c) */
+    char cors_origins[1024];     /* CORS allow-list, "" = off (cors.c) */
 
     /* which app_* keys were given explicitly (they then override the
      * stored app on every start) */

@@ -241,7 +241,7 @@ static void flush_conn(conn_t *c)
     if (c->flags & (CF_CLOSED | CF_WRITING))
         return;
     if (c->out_n == 0) {
-        if (c->flags & CF_CLOSE_AFTER)
+        if ((c->flags & CF_CLOSE_AFTER) && !net_linger(c))
             conn_close(c);
         return;
     }
@@ -284,7 +284,7 @@ static void flush_conn(conn_t *c)
         }
         if (bufs != stackbufs)
             free(bufs);
-        if (c->flags & CF_CLOSE_AFTER)
+        if ((c->flags & CF_CLOSE_AFTER) && !net_linger(c))
             conn_close(c);
         return;
     }

@@ -28,7 +28,7 @@ void gw_protocol_error(conn_t *c, int code, const char *msg, int32_t command)
 {
     if (c->flags & (CF_CLOSED | CF_CLOSE_AFTER))
         return;
-    LOGD("closing connection", "conn=%llu code=%d reason=\"%s\"", (unsigned long long)c->id, code, msg);
+    LOGD("closing connection", "conn=%llu code=%d reason=%s", (unsigned long long)c->id, code, LQ(msg));
     conn_send_error(c, code, msg, command);
     if (c->kind == CONN_WS)
         ws_close_with(c, 1008, msg);
@@ -61,7 +61,7 @@ static void kick_local(worker_t *w, void *arg)
     if (c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER))) {
         atomic_fetch_add(&w->srv->metrics.kicks, 1);
         LOGI("device kicked", "app=%d user=%s clientType=%d byClientType=%d", c->app_id,
-             c->user_id, c->client_type, k->by_client_type);
+             LQ(c->user_id), c->client_type, k->by_client_type);
         send_json_obj(c, PETREL_CMD_MUTUALLOGIN,
                       json_pack("{s:s, s:i, s:s, s:i, s:s}", "userId", c->user_id,
                                 "clientType", c->client_type, "imei", c->imei,
@@ -188,7 +188,7 @@ static int do_login(conn_t *c, const petrel_packet_t *p, json_t *body)
             return -1;
         }
         LOGW("UNSIGNED LOGIN accepted (legacy_unsigned_login is on)", "app=%d user=%s",
-             h->app_id, uid);
+             h->app_id, LQ(uid));
     } else {
         petrel_sign_policy_t pol = {s->cfg.token_max_lifetime, s->cfg.token_clock_skew};
         int rc = petrel_sign_verify_policy(app.secret, h->app_id, uid, sign, now_ms() / 1000,
@@ -341,7 +341,7 @@ static void login_finish(conn_t *c)
     conn_set_list(c, LIST_ACTIVE);
     atomic_fetch_add(&s->metrics.logins_ok, 1);
     LOGD("login", "conn=%llu app=%d user=%s clientType=%d kicked=%zu", (unsigned long long)c->id,
-         c->app_id, c->user_id, c->client_type, nv);
+         c->app_id, LQ(c->user_id), c->client_type, nv);
     send_json_obj(c, PETREL_CMD_LOGINACK,
                   json_pack("{s:s, s:i, s:i, s:s, s:I}", "userId", c->user_id, "appId", c->app_id,
                             "clientType", c->client_type, "imei", c->imei,
@@ -411,7 +411,7 @@ int gw_on_packet(conn_t *c, const petrel_packet_t *p)
             conn_send_error_for(c, PETREL_ERR_FROM_MISMATCH,
                                 "fromId/appId is not the logged-in user", cmd, body);
         } else if (cmd == PETREL_CMD_LOGOUT) {
-            LOGD("logout", "conn=%llu user=%s", (unsigned long long)c->id, c->user_id);
+            LOGD("logout", "conn=%llu user=%s", (unsigned long long)c->id, LQ(c->user_id));
             gw_on_close(c);
             if (c->kind == CONN_WS)
                 ws_close_with(c, 1000, "logout");

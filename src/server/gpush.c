@@ -106,7 +106,7 @@ static void deliver(gpush_t *g, gp_item_t *it)
     char (*owned)[STORE_ID_MAX + 1] = NULL;
     if (it->group_id[0]) {
         if (store_group_readers_sync(s->store, it->app_id, it->group_id, it->seq, &owned, &n) < 0) {
-            LOGW("group push: member lookup failed", "group=%s", it->group_id);
+            LOGW("group push: member lookup failed", "group=%s", LQ(it->group_id));
             return;
         }
         ids = owned;

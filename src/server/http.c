@@ -6,6 +6,7 @@
  * Requests are handed to api_handle() (see http.h) one at a time.
  */
 #include "server/http.h"
+#include "server/cors.h"
 #include "server/server.h"
 
 #include "server/log.h"
@@ -23,7 +24,10 @@
 #define HTTP_MAX_HEADER_BYTES 16384
 #define HTTP_MAX_BODY (1u << 20)
 
-enum hdr_id { H_NONE, H_UPGRADE, H_CONNECTION, H_WS_KEY, H_WS_VERSION, H_CONTENT_TYPE };
+enum hdr_id {
+    H_NONE, H_UPGRADE, H_CONNECTION, H_WS_KEY, H_WS_VERSION, H_CONTENT_TYPE, H_EXPECT,
+    H_ORIGIN, H_ACR_METHOD, H_ACR_HEADERS
+};
 
 typedef struct http_state {
     http_parser parser;
@@ -37,6 +41,7 @@ typedef struct http_state {
     enum hdr_id cur;
     char value[256];
     size_t value_len;
+    int value_cut;       /* the value did not fit in value[] */
     int upgrade_ws, conn_upgrade;
     char ws_key[64];
     int ws_version;
@@ -49,6 +54,10 @@ typedef struct http_state {
     uint8_t *stash;      /* pipelined bytes read past the pending request */
     size_t stash_len;
     char ctype[64];      /* Content-Type of the current request */
+    int expect;          /* Expect: 0 none, 1 100-continue, -1 anything else */
+    char origin[256], acr_method[32], acr_headers[256]; /* CORS (cors.h) */
+    int draining;        /* refused: reading and discarding until EOF or timeout */
+    uv_shutdown_t shut;
     const char *buf, *buf_end; /* bytes of the current http_parser_execute */
 } http_state_t;
 
@@ -57,12 +66,14 @@ static const char *status_text(int st)
     switch (st) {
     case 101: return "Switching Protocols";
     case 200: return "OK";
+    case 204: return "No Content";
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 405: return "Method Not Allowed";
     case 413: return "Payload Too Large";
+    case 417: return "Expectation Failed";
     case 414: return "URI Too Long";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
@@ -72,7 +83,9 @@ static const char *status_text(int st)
     }
 }
 
-/* Queue a response.  keep_alive 0 closes after it is written. */
+/* Queue a response.  keep_alive 0 closes after it is written; KA_DRAIN
+ * says "Connection: close" and leaves the closing to the caller. */
+#define KA_DRAIN 2
 static void respond(conn_t *c, int status, const char *ctype, const char *body, size_t blen,
                     int keep_alive)
 {
@@ -80,7 +93,7 @@ static void respond(conn_t *c, int status, const char *ctype, const char *body, 
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                      "Connection: %s\r\n\r\n",
-                     status, status_text(status), ctype, blen, keep_alive ? "keep-alive" : "close");
+                     status, status_text(status), ctype, blen, keep_alive == 1 ? "keep-alive" : "close");
     frame_t *f = frame_new((size_t)n + blen);
     if (!f) {
         conn_close(c);
@@ -151,6 +164,8 @@ static int on_message_begin(http_parser *p)
     st->ws_key[0] = '\0';
     st->ws_version = 0;
     st->ctype[0] = '\0';
+    st->expect = 0;
+    st->origin[0] = st->acr_method[0] = st->acr_headers[0] = '\0';
     free(st->body);
     st->body = NULL;
     st->body_len = 0;
@@ -191,10 +206,26 @@ static void finish_value(http_state_t *st)
     case H_CONTENT_TYPE:
         snprintf(st->ctype, sizeof st->ctype, "%.*s", (int)(sizeof st->ctype - 1), st->value);
         break;
+    case H_EXPECT: st->expect = !strcasecmp(st->value, "100-continue") ? 1 : -1; break;
+    /* a cut Origin could equal a listed one: keep none */
+    case H_ORIGIN:
+        if (!st->value_cut && st->value_len < sizeof st->origin)
+            memcpy(st->origin, st->value, st->value_len + 1);
+        break;
+    case H_ACR_METHOD:
+        snprintf(st->acr_method, sizeof st->acr_method, "%.*s", (int)(sizeof st->acr_method - 1),
+                 st->value);
+        break;
+    case H_ACR_HEADERS:
+        /* a cut list is refused rather than partly checked */
+        snprintf(st->acr_headers, sizeof st->acr_headers, "%s",
+                 st->value_cut ? "(too long)" : st->value);
+        break;
     default: break;
     }
     st->cur = H_NONE;
     st->value_len = 0;
+    st->value_cut = 0;
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t len)
@@ -225,12 +256,18 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
                 : !strcasecmp(f, "sec-websocket-key") ? H_WS_KEY
                 : !strcasecmp(f, "sec-websocket-version") ? H_WS_VERSION
                 : !strcasecmp(f, "content-type") ? H_CONTENT_TYPE
+                : !strcasecmp(f, "expect") ? H_EXPECT
+                : !strcasecmp(f, "origin") ? H_ORIGIN
+                : !strcasecmp(f, "access-control-request-method") ? H_ACR_METHOD
+                : !strcasecmp(f, "access-control-request-headers") ? H_ACR_HEADERS
                 : H_NONE;
         st->field_len = 0;
     }
     if (st->cur != H_NONE) {
         size_t room = sizeof st->value - 1 - st->value_len;
         size_t n = len < room ? len : room;
+        if (n < len)
+            st->value_cut = 1;
         memcpy(st->value + st->value_len, at, n);
         st->value_len += n;
     }
@@ -249,6 +286,17 @@ static int on_headers_complete(http_parser *p)
     if (p->content_length != ULLONG_MAX && p->content_length > HTTP_MAX_BODY) {
         st->error_status = 413;
         return -1;
+    }
+    if (st->expect < 0) {
+        st->error_status = 417;
+        return -1;
+    }
+    /* Expect: 100-continue: the size is acceptable, so tell the client to
+     * send the body (a too large one got its 413 above, at once) */
+    if (st->expect > 0 && p->http_minor >= 1 &&
+        ((p->content_length != ULLONG_MAX && p->content_length > 0) || (p->flags & F_CHUNKED))) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        conn_send_raw(st->c, cont, sizeof cont - 1);
     }
     return 0;
 }
@@ -336,6 +384,9 @@ static void dispatch(conn_t *c, http_state_t *st, int keep_alive)
     req->keep_alive = keep_alive;
     req->route = -1;
     memcpy(req->content_type, st->ctype, sizeof req->content_type);
+    memcpy(req->origin, st->origin, sizeof req->origin);
+    memcpy(req->cors_method, st->acr_method, sizeof req->cors_method);
+    memcpy(req->cors_headers, st->acr_headers, sizeof req->cors_headers);
     req->start_us = (int64_t)uv_hrtime() / 1000;
     fill_peer(c, req->peer, sizeof req->peer);
     if (!req->path || !req->query) {
@@ -388,6 +439,32 @@ static http_state_t *state_of(conn_t *c)
     return st;
 }
 
+/* A refused request (413, 400...): its answer goes out, then the write
+ * side is shut (FIN) while what the client still sends is read and
+ * dropped, so that closing does not reset the connection and destroy the
+ * answer before the client has read it (a client typically writes its
+ * whole body before reading).  The connection waits on the closing list:
+ * it ends at the client's EOF, or after shutdown_timeout_ms. */
+static void on_drain_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)req;
+    (void)status; /* the closing list ends the connection either way */
+}
+
+static void refuse_and_drain(conn_t *c, http_state_t *st, int status, const char *why)
+{
+    respond_json(c, status, status, why, NULL, KA_DRAIN);
+    if (c->flags & CF_CLOSED)
+        return;
+    st->draining = 1;
+    conn_set_list(c, LIST_CLOSING);
+    conn_flush_all(c->w); /* hand the answer to the kernel, then shut down */
+    if (c->flags & CF_CLOSED)
+        return;
+    if (uv_shutdown(&st->shut, (uv_stream_t *)&c->tcp, on_drain_shutdown) < 0)
+        conn_close_after_flush(c);
+}
+
 void http_on_data(conn_t *c, const uint8_t *data, size_t len)
 {
     http_state_t *st = state_of(c);
@@ -395,6 +472,8 @@ void http_on_data(conn_t *c, const uint8_t *data, size_t len)
         conn_close(c);
         return;
     }
+    if (st->draining)
+        return;
     if (st->pending) { /* cannot happen while reading is stopped; be safe */
         conn_close(c);
         return;
@@ -436,10 +515,11 @@ void http_on_data(conn_t *c, const uint8_t *data, size_t len)
         int status = st->error_status ? st->error_status : 400;
         const char *why = status == 413 ? "request body too large (1 MiB at most)"
                         : status == 414 ? "URL too long (4 KiB at most)"
+                        : status == 417 ? "unsupported Expect (only 100-continue)"
                         : status == 431 ? "request headers too large (16 KiB at most)"
                         : st->error_status ? "unsupported HTTP version"
                                            : http_errno_description(e);
-        respond_json(c, status, status, why, NULL, 0);
+        refuse_and_drain(c, st, status, why);
     } else if (st->parser.upgrade) {
         /* an upgrade to anything but /ws was answered; nothing may follow */
         conn_close_after_flush(c);
@@ -501,14 +581,22 @@ static void reply_on_loop(worker_t *w, void *arg)
 void http_reply(http_req_t *req, int status, const char *content_type, const void *body,
                 size_t len, const char *extra_headers)
 {
-    char head[512];
-    int n = snprintf(head, sizeof head,
+    char head[1536], cors[384];
+    cors_response_headers(req, cors, sizeof cors);
+    int n;
+    if (status == 204) /* no body, so neither Content-Type nor Content-Length */
+        n = snprintf(head, sizeof head, "HTTP/1.1 204 No Content\r\nConnection: %s\r\n%s\r\n",
+                     req->keep_alive ? "keep-alive" : "close",
+                     extra_headers ? extra_headers : "");
+    else
+        n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "Connection: %s\r\n%s\r\n",
+                     "Connection: %s\r\n%s%s\r\n",
                      status, status_text(status), content_type, len,
-                     req->keep_alive ? "keep-alive" : "close", extra_headers ? extra_headers : "");
+                     req->keep_alive ? "keep-alive" : "close", cors,
+                     extra_headers ? extra_headers : "");
     /* HEAD: the headers GET would send (Content-Length included), no body */
-    if (req->method == HTTP_HEAD)
+    if (req->method == HTTP_HEAD || status == 204)
         len = 0;
     reply_t *r = malloc(sizeof *r);
     frame_t *f = (n > 0 && (size_t)n < sizeof head) ? frame_new((size_t)n + len) : NULL;

@@ -29,6 +29,9 @@ typedef struct http_req {
     int keep_alive;
     char peer[64];       /* client IP address */
     char content_type[64];
+    char origin[256];       /* Origin header ("" if none or too long) */
+    char cors_method[32];   /* Access-Control-Request-Method */
+    char cors_headers[256]; /* Access-Control-Request-Headers */
     int64_t start_us;
     int route;           /* metrics slot chosen by the router (-1 = none) */
 } http_req_t;

@@ -6,6 +6,7 @@
 #include "server/log.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -62,4 +63,76 @@ void log_emit(int level, const char *msg, const char *kv_fmt, ...)
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, (size_t)n);
     (void)w;
+}
+
+const char *log_quote_n(char *buf, size_t cap, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (cap < 8) { /* room for at least "" and a cut mark */
+        if (cap)
+            buf[0] = '\0';
+        return buf;
+    }
+    if (!s) {
+        memcpy(buf, "-", 2);
+        return buf;
+    }
+    size_t o = 0;
+    buf[o++] = '"';
+    /* keep 5 bytes for a closing ...", 1 for the NUL */
+    size_t lim = cap - 6;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        char esc[4];
+        size_t n;
+        if (ch == '"' || ch == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)ch;
+            n = 2;
+        } else if (ch == '\n' || ch == '\r' || ch == '\t') {
+            esc[0] = '\\';
+            esc[1] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't';
+            n = 2;
+        } else if (ch < 0x20 || ch == 0x7f) {
+            esc[0] = '\\';
+            esc[1] = 'x';
+            esc[2] = hex[ch >> 4];
+            esc[3] = hex[ch & 15];
+            n = 4;
+        } else {
+            esc[0] = (char)ch;
+            n = 1;
+        }
+        if (o + n > lim) {
+            memcpy(buf + o, "...", 3);
+            o += 3;
+            break;
+        }
+        memcpy(buf + o, esc, n);
+        o += n;
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+    return buf;
+}
+
+const char *log_quote(char *buf, size_t cap, const char *s)
+{
+    return log_quote_n(buf, cap, s, s ? strlen(s) : 0);
+}
+
+int log_ratelimit(log_rl_t *rl, int64_t interval_ms, unsigned long *skipped)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    long long next = atomic_load(&rl->next_ms);
+    if (now < next || !atomic_compare_exchange_strong(&rl->next_ms, &next, now + interval_ms)) {
+        atomic_fetch_add(&rl->skipped, 1);
+        return 0;
+    }
+    unsigned long n = atomic_exchange(&rl->skipped, 0);
+    if (skipped)
+        *skipped = n;
+    return 1;
 }

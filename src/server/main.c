@@ -138,6 +138,7 @@ int main(int argc, char **argv)
     uv_signal_init(main_loop, &sigint);
     sigterm.data = sigint.data = s;
 
+    net_raise_nofile(s);
     if (workers_start(s) < 0) {
         LOGE("cannot start workers", NULL);
         return 1;

@@ -86,6 +86,11 @@ char *metrics_render(struct server *s, size_t *len)
         (unsigned long long)users);
 
     counter(&b, "petrel_connections_accepted_total", "Connections accepted.", LOAD(m->accepted));
+    counter(&b, "petrel_connections_refused_total",
+            "Connections refused at max_connections.", LOAD(m->refused_full));
+    counter(&b, "petrel_accept_pauses_total",
+            "Listener pauses after accept() failed (out of descriptors or memory).",
+            LOAD(m->accept_paused));
     put(&b, "# HELP petrel_logins_total Socket logins by result.\n# TYPE petrel_logins_total counter\n"
             "petrel_logins_total{result=\"ok\"} %llu\npetrel_logins_total{result=\"failed\"} %llu\n",
         LOAD(m->logins_ok), LOAD(m->logins_failed));

@@ -349,7 +349,7 @@ static void fanout_one(fanout_t *f)
     int rc = store_friend_status_peers_sync(s->store, f->app_id, f->user_id, &peers, &np);
     if (rc < 0)
         LOGW("presence: cannot read friends", "app=%d user=%s err=\"%s\"", f->app_id,
-             f->user_id, store_strerror(rc));
+             LQ(f->user_id), store_strerror(rc));
     for (size_t i = 0; i < np; i++)
         sent += gw_push_user(s, f->app_id, peers[i].user_id, f->cmd, f->json, f->len, 0);
 
@@ -361,7 +361,7 @@ static void fanout_one(fanout_t *f)
         rc = store_friend_blacked_sync(s->store, f->app_id, f->user_id, &blacked, &nb);
         if (rc < 0)
             LOGW("presence: cannot read blacklist; subscribers skipped", "app=%d user=%s",
-                 f->app_id, f->user_id);
+                 f->app_id, LQ(f->user_id));
         for (size_t i = 0; rc == 0 && i < ns; i++) {
             const char *id = subs[i];
             if (!strcmp(id, f->user_id) ||
@@ -377,7 +377,7 @@ static void fanout_one(fanout_t *f)
     free(subs);
     free(peers);
     LOGD("presence fan-out", "app=%d user=%s cmd=%d peers=%zu subscribers=%zu devices=%zu",
-         f->app_id, f->user_id, f->cmd, np, ns, sent);
+         f->app_id, LQ(f->user_id), f->cmd, np, ns, sent);
 }
 
 static void fanout_work(wbatch_t *b, wbatch_item_t *list)
@@ -482,7 +482,7 @@ int presence_login(conn_t *c, const sess_login_t *q, sess_device_t **victims,
 
     if (rc == 0) {
         LOGD("presence: device online", "app=%d user=%s clientType=%d devices=%zu first=%d "
-             "flapped=%d", q->app_id, q->user_id, q->client_type, n, first, flapped);
+             "flapped=%d", q->app_id, LQ(q->user_id), q->client_type, n, first, flapped);
         announce(c, 1, d, n, first && !flapped);
     }
     sess_devices_free(d, n);
@@ -601,7 +601,7 @@ void presence_logout(conn_t *c)
         return;
 
     LOGD("presence: device offline", "app=%d user=%s clientType=%d devices=%zu",
-         c->app_id, c->user_id, c->client_type, n);
+         c->app_id, LQ(c->user_id), c->client_type, n);
     if (n > 0)
         announce(c, 2, d, n, 0);
     else if (now)

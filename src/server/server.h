@@ -44,6 +44,7 @@ typedef struct server {
     unsigned nworkers;
     worker_t *workers;
     atomic_int stopping;
+    long max_conns;           /* client connections at most (tcp.c) */
 } server_t;
 
 /* ---- connections ------------------------------------------------------ */
@@ -60,6 +61,8 @@ enum conn_flags {
     CF_NOREAD = 32,      /* reading stopped */
     CF_LOGIN_PENDING = 64, /* LOGIN accepted, user lookup running */
     CF_EOF = 128,        /* peer half-closed: answer what is pending, then close */
+    CF_LINGER = 256,     /* output done and shut down; input dropped until EOF (tcp.c) */
+    CF_CLOSED_ON_INPUT = 512, /* closing because of what it sent: linger (tcp.c) */
 };
 
 struct conn {
@@ -109,7 +112,7 @@ struct worker {
     unsigned idx;
     uv_thread_t thread;
     uv_loop_t loop;
-    uv_tcp_t tcp_listener, http_listener;
+    struct net_listener *tcp_listener, *http_listener; /* tcp.c */
     int have_tcp, have_http;
     uv_async_t async;
     uv_prepare_t flusher;
@@ -172,16 +175,25 @@ void conn_flush_all(worker_t *w);
 void conn_input_frames(conn_t *c, const uint8_t *data, size_t len);
 
 /* tcp.c: listeners and the read path shared by all kinds */
-int net_listen(worker_t *w, uv_tcp_t *h, const char *hostport, uv_connection_cb cb);
+int net_listen(worker_t *w, struct net_listener **out, const char *hostport, uint8_t kind);
+void net_listener_close(struct net_listener *l);
+/* At start-up: raise RLIMIT_NOFILE to the hard limit and set max_conns
+ * (cfg.max_connections, or what the limit allows); logged. */
+long net_raise_nofile(server_t *s);
 /* Before the workers listen: 0 if nobody listens on hostport yet, -1
  * (logged) if the address is bad or taken -- by another petreld too,
  * whose SO_REUSEPORT sockets would otherwise share the port with ours. */
 int net_check_free(const char *hostport);
-void tcp_on_connection(uv_stream_t *srv, int status);
 void conn_start_read(conn_t *c);
+/* A connection closing after its output: 1 if it now lingers (it is
+ * closed because of what it sent, or input is still unread: close() would
+ * then reset the connection and could destroy the last answer before the
+ * peer reads it): the write side is
+ * shut, input is read and dropped, and the connection ends at the peer's
+ * EOF or after the closing list's timeout.  0: close it now. */
+int net_linger(conn_t *c);
 
 /* http.c */
-void http_on_connection(uv_stream_t *srv, int status);
 void http_on_data(conn_t *c, const uint8_t *data, size_t len);
 void http_state_free(conn_t *c);
 int http_request_pending(conn_t *c);

@@ -4,6 +4,13 @@
  * the loops with no hand-off.  Reads land in one buffer per loop (a
  * connection keeps bytes only for an incomplete frame), then go to the
  * connection's protocol: binary gateway, HTTP or WebSocket.
+ *
+ * Accepting is bounded: at most max_connections client connections (by
+ * default the open-file limit, raised to its hard limit at start-up, minus
+ * a reserve); past it a new connection gets a short refusal (ERROR 62060 /
+ * HTTP 503) and is closed.  If accept() itself fails for lack of
+ * descriptors or memory the listener pauses for ACCEPT_PAUSE_MS; its log
+ * line is rate-limited.
  */
 #include "server/server.h"
 
@@ -15,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,9 +57,148 @@ static int parse_hostport(const char *hp, struct sockaddr_storage *ss)
     return -1;
 }
 
-int net_listen(worker_t *w, uv_tcp_t *h, const char *hostport, uv_connection_cb cb)
+/* A listening socket: accept4() is ours (not uv_listen) so that a failing
+ * accept can pause this listener instead of spinning.  libuv 1.44's
+ * uv__server_io calls the connection callback in a loop for as long as
+ * accept fails; its reserve-descriptor trick (uv__emfile_trick) is per
+ * loop, and with N loops sharing one descriptor table another thread takes
+ * the freed slot, so the loop never returns to epoll: no PING answered, no
+ * SIGTERM handled, one log line per failure. */
+struct net_listener {
+    uv_poll_t poll;
+    uv_timer_t retry;
+    worker_t *w;
+    int fd;
+    uint8_t kind;
+    uint8_t open_handles;
+};
+
+/* After EMFILE/ENFILE/ENOBUFS the listener sleeps this long: descriptors
+ * come back as connections close; meanwhile new clients wait in the
+ * kernel's backlog instead of being spun on. */
+#define ACCEPT_PAUSE_MS 100
+/* Connections accepted per readiness event, so one busy listener does not
+ * hold its loop. */
+#define ACCEPT_BATCH 64
+
+static void on_accept_ready(uv_poll_t *p, int status, int events);
+
+static void on_retry(uv_timer_t *t)
+{
+    struct net_listener *l = t->data;
+    uv_poll_start(&l->poll, UV_READABLE, on_accept_ready);
+}
+
+static void listener_pause(struct net_listener *l, int err)
+{
+    static log_rl_t rl;
+    unsigned long skipped;
+    if (log_ratelimit(&rl, 10000, &skipped))
+        LOGW("accept failed, pausing new connections", "err=\"%s\" pause_ms=%d suppressed=%lu",
+             strerror(err), ACCEPT_PAUSE_MS, skipped);
+    atomic_fetch_add(&l->w->srv->metrics.accept_paused, 1);
+    uv_poll_stop(&l->poll);
+    uv_timer_start(&l->retry, on_retry, ACCEPT_PAUSE_MS, 0);
+}
+
+static uint64_t open_conns(server_t *s)
+{
+    return atomic_load(&s->metrics.conns_tcp) + atomic_load(&s->metrics.conns_ws) +
+           atomic_load(&s->metrics.conns_http);
+}
+
+/* At capacity: tell the client why (one small non-blocking send on a fresh
+ * socket), read what it already sent so that close() does not reset the
+ * answer away, and close. */
+static void refuse_full(struct net_listener *l, int fd)
+{
+    static log_rl_t rl;
+    unsigned long skipped;
+    server_t *s = l->w->srv;
+    if (log_ratelimit(&rl, 10000, &skipped))
+        LOGW("connection capacity reached, refusing new connections",
+             "max_connections=%ld suppressed=%lu", s->max_conns, skipped);
+    atomic_fetch_add(&s->metrics.refused_full, 1);
+    static const char msg[] = "server at its connection capacity, try again later";
+    char body[160];
+    int bl = snprintf(body, sizeof body, "{\"code\":%d,\"msg\":\"%s\",\"command\":0}",
+                      PETREL_ERR_CONN_CAPACITY, msg);
+    if (l->kind == CONN_TCP) {
+        uint8_t out[PETREL_DOWN_HDR_LEN + sizeof body];
+        petrel_encode_down_hdr(out, PETREL_CMD_ERROR, (uint32_t)bl);
+        memcpy(out + PETREL_DOWN_HDR_LEN, body, (size_t)bl);
+        ssize_t n = send(fd, out, PETREL_DOWN_HDR_LEN + (size_t)bl, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n;
+    } else {
+        char out[512];
+        int n = snprintf(out, sizeof out,
+                         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                         "Content-Length: %d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s",
+                         bl, body);
+        ssize_t w = send(fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w;
+    }
+    shutdown(fd, SHUT_WR);
+    char drain[4096];
+    ssize_t r = recv(fd, drain, sizeof drain, MSG_DONTWAIT);
+    (void)r;
+    close(fd);
+}
+
+static void setup_conn(conn_t *c)
+{
+    uv_tcp_nodelay(&c->tcp, 1);
+    conn_set_list(c, c->kind == CONN_TCP ? LIST_PENDING : LIST_HTTP);
+    conn_start_read(c);
+}
+
+static void on_accept_ready(uv_poll_t *p, int status, int events)
+{
+    (void)events;
+    struct net_listener *l = p->data;
+    worker_t *w = l->w;
+    if (status < 0) {
+        listener_pause(l, -status);
+        return;
+    }
+    for (int i = 0; i < ACCEPT_BATCH && !w->stopping; i++) {
+        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            int e = errno;
+            if (e == EAGAIN || e == EWOULDBLOCK)
+                return;
+            /* the peer's trouble, not ours (accept(2): treat like EAGAIN) */
+            if (e == EINTR || e == ECONNABORTED || e == EPROTO || e == EPERM ||
+                e == ENETDOWN || e == ENOPROTOOPT || e == EHOSTDOWN || e == ENONET ||
+                e == EHOSTUNREACH || e == EOPNOTSUPP || e == ENETUNREACH)
+                continue;
+            /* EMFILE, ENFILE, ENOBUFS, ENOMEM: out of resources */
+            listener_pause(l, e);
+            return;
+        }
+        if (w->srv->max_conns > 0 && open_conns(w->srv) >= (uint64_t)w->srv->max_conns) {
+            refuse_full(l, fd);
+            continue;
+        }
+        conn_t *c = conn_new(w, l->kind);
+        if (!c) {
+            close(fd);
+            listener_pause(l, ENOMEM);
+            return;
+        }
+        if (uv_tcp_open(&c->tcp, fd) < 0) {
+            close(fd);
+            conn_close(c);
+            continue;
+        }
+        setup_conn(c);
+    }
+}
+
+int net_listen(worker_t *w, struct net_listener **out, const char *hostport, uint8_t kind)
 {
     struct sockaddr_storage ss;
+    *out = NULL;
     if (parse_hostport(hostport, &ss) < 0) {
         LOGE("bad listen address", "addr=%s", hostport);
         return -1;
@@ -67,18 +215,79 @@ int net_listen(worker_t *w, uv_tcp_t *h, const char *hostport, uv_connection_cb 
         close(fd);
         return -1;
     }
-    uv_tcp_init(&w->loop, h);
-    h->data = w;
-    if (uv_tcp_open(h, fd) < 0) {
+    if (listen(fd, 4096) < 0) {
+        LOGE("listen failed", "addr=%s err=\"%s\"", hostport, strerror(errno));
         close(fd);
         return -1;
     }
-    int rc = uv_listen((uv_stream_t *)h, 4096, cb);
-    if (rc < 0) {
-        LOGE("listen failed", "addr=%s err=\"%s\"", hostport, uv_strerror(rc));
+    struct net_listener *l = calloc(1, sizeof *l);
+    if (!l || uv_poll_init_socket(&w->loop, &l->poll, fd) < 0) {
+        free(l);
+        close(fd);
         return -1;
     }
+    l->w = w;
+    l->fd = fd;
+    l->kind = kind;
+    l->poll.data = l;
+    uv_timer_init(&w->loop, &l->retry);
+    l->retry.data = l;
+    l->open_handles = 2;
+    uv_poll_start(&l->poll, UV_READABLE, on_accept_ready);
+    *out = l;
     return 0;
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+    struct net_listener *l = h->data;
+    if (--l->open_handles == 0) {
+        close(l->fd);
+        free(l);
+    }
+}
+
+void net_listener_close(struct net_listener *l)
+{
+    if (!l)
+        return;
+    uv_close((uv_handle_t *)&l->poll, listener_closed);
+    uv_close((uv_handle_t *)&l->retry, listener_closed);
+}
+
+long net_raise_nofile(server_t *s)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -1;
+    rlim_t want = rl.rlim_max == RLIM_INFINITY ? (rlim_t)1 << 20 : rl.rlim_max;
+    if (rl.rlim_cur < want) {
+        struct rlimit nrl = {want, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &nrl) == 0)
+            rl.rlim_cur = want;
+        else
+            LOGW("cannot raise the open-file limit", "soft=%llu hard=%llu err=\"%s\"",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+                 strerror(errno));
+    }
+    /* descriptors that are not client connections: the database and its
+     * WAL for the writer and the readers, event loops, thread pool, static
+     * files being served */
+    long reserve = 64 + 8 * (long)s->nworkers + (long)(rl.rlim_cur / 64);
+    long cap = (long)rl.rlim_cur - reserve;
+    if (cap < 16)
+        cap = 16;
+    if (s->cfg.max_connections > 0) {
+        if (s->cfg.max_connections > cap)
+            LOGW("max_connections is above what the open-file limit allows",
+                 "max_connections=%d nofile=%llu", s->cfg.max_connections,
+                 (unsigned long long)rl.rlim_cur);
+        cap = s->cfg.max_connections;
+    }
+    s->max_conns = cap;
+    LOGI("connection capacity", "max_connections=%ld nofile=%llu nofile_hard=%llu", cap,
+         (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
+    return cap;
 }
 
 int net_check_free(const char *hostport)
@@ -144,6 +353,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     case CONN_HTTP: http_on_data(c, d, (size_t)nread); break;
     case CONN_WS: ws_on_data(c, d, (size_t)nread); break;
     }
+    /* refused input (a protocol error...): more of it may be on the way */
+    if ((c->flags & (CF_CLOSE_AFTER | CF_CLOSED)) == CF_CLOSE_AFTER)
+        c->flags |= CF_CLOSED_ON_INPUT;
 }
 
 void conn_start_read(conn_t *c)
@@ -152,39 +364,41 @@ void conn_start_read(conn_t *c)
         conn_close(c);
 }
 
-/* Accept on a listener; returns the new conn or NULL. */
-static conn_t *accept_conn(uv_stream_t *srv, int status, uint8_t kind)
+static void on_linger_shutdown(uv_shutdown_t *req, int status)
 {
-    worker_t *w = srv->data;
-    if (status < 0) {
-        LOGW("accept error", "err=\"%s\"", uv_strerror(status));
-        return NULL;
-    }
-    conn_t *c = conn_new(w, kind);
-    if (!c)
-        return NULL;
-    if (uv_accept(srv, (uv_stream_t *)&c->tcp) < 0) {
-        conn_close(c);
-        return NULL;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    return c;
+    (void)status; /* EOF, an error or the closing list ends it */
+    free(req);
 }
 
-void tcp_on_connection(uv_stream_t *srv, int status)
+int net_linger(conn_t *c)
 {
-    conn_t *c = accept_conn(srv, status, CONN_TCP);
-    if (!c)
-        return;
-    conn_set_list(c, LIST_PENDING);
-    conn_start_read(c);
-}
-
-void http_on_connection(uv_stream_t *srv, int status)
-{
-    conn_t *c = accept_conn(srv, status, CONN_HTTP);
-    if (!c)
-        return;
-    conn_set_list(c, LIST_HTTP);
-    conn_start_read(c);
+    if (c->flags & CF_CLOSED)
+        return 0;
+    if (c->flags & CF_LINGER)
+        return 1;
+    if (c->w->stopping || (c->flags & CF_EOF))
+        return 0;
+    int fd = -1, unread = 0;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) < 0 || ioctl(fd, FIONREAD, &unread) < 0)
+        return 0;
+    if (unread <= 0 && c->in_len == 0 && !(c->flags & CF_CLOSED_ON_INPUT))
+        return 0;
+    uv_shutdown_t *req = malloc(sizeof *req);
+    if (!req)
+        return 0;
+    if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_linger_shutdown) < 0) {
+        free(req);
+        return 0;
+    }
+    c->flags |= CF_LINGER;
+    /* the device is gone for everyone else now, not at the peer's EOF */
+    if (c->flags & CF_AUTHED)
+        gw_on_close(c);
+    if (c->list != LIST_CLOSING)
+        conn_set_list(c, LIST_CLOSING);
+    if (c->flags & CF_NOREAD) {
+        c->flags &= (uint16_t)~CF_NOREAD;
+        conn_start_read(c); /* on_read drops what a closing connection sends */
+    }
+    return 1;
 }

@@ -117,9 +117,9 @@ static void begin_stop(worker_t *w, void *arg)
         return;
     w->stopping = 1;
     if (w->have_tcp)
-        uv_close((uv_handle_t *)&w->tcp_listener, NULL);
+        net_listener_close(w->tcp_listener);
     if (w->have_http)
-        uv_close((uv_handle_t *)&w->http_listener, NULL);
+        net_listener_close(w->http_listener);
     w->have_tcp = w->have_http = 0;
     /* snapshot: handlers move connections between lists */
     size_t n = 0;
@@ -179,12 +179,12 @@ static int worker_init(server_t *s, worker_t *w, unsigned idx)
     presence_worker_init(w);
 
     if (cfg->tcp_listen[0]) {
-        if (net_listen(w, &w->tcp_listener, cfg->tcp_listen, tcp_on_connection) < 0)
+        if (net_listen(w, &w->tcp_listener, cfg->tcp_listen, CONN_TCP) < 0)
             return -1;
         w->have_tcp = 1;
     }
     if (cfg->http_listen[0]) {
-        if (net_listen(w, &w->http_listener, cfg->http_listen, http_on_connection) < 0)
+        if (net_listen(w, &w->http_listener, cfg->http_listen, CONN_HTTP) < 0)
             return -1;
         w->have_http = 1;
     }

@@ -104,6 +104,7 @@ class Server:
         self.imported = set()
         self.tcp_port = self.http_port = None
         self.argv = None
+        self.preexec_fn = None     # run in the child before exec (e.g. setrlimit)
 
     # ------------------------------------------------------------ lifecycle
     def _argv(self):
@@ -133,7 +134,8 @@ class Server:
                          for a in self._argv()]
             with open(self.stderr_path, "ab") as err, open(self.stdout_path, "ab") as out:
                 self.proc = subprocess.Popen(self.argv, stdout=out, stderr=err,
-                                             stdin=subprocess.DEVNULL, env=env)
+                                             stdin=subprocess.DEVNULL, env=env,
+                                             preexec_fn=self.preexec_fn)
             deadline = time.monotonic() + 10 * SLOW
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
