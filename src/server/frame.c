@@ -14,6 +14,7 @@ frame_t *frame_new(size_t len)
     if (!f)
         return NULL;
     atomic_init(&f->refs, 1);
+    atomic_init(&f->ws, NULL);
     f->len = (uint32_t)len;
     return f;
 }
@@ -39,6 +40,10 @@ frame_t *frame_down(int32_t command, const char *json, size_t json_len)
 
 void frame_unref(frame_t *f)
 {
-    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1) {
+        frame_t *ws = atomic_load_explicit(&f->ws, memory_order_acquire);
+        if (ws)
+            frame_unref(ws);
         free(f);
+    }
 }
