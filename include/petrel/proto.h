@@ -138,6 +138,12 @@ enum petrel_error {
     PETREL_ERR_HEARTBEAT      = 61014, /* closed: no packet for 3 heartbeats */
     PETREL_ERR_USER_FORBIDDEN = 61015, /* login refused: user deleted/forbidden */
     PETREL_ERR_SHUTDOWN       = 61016, /* server is stopping */
+
+    /* 62080-62099: abuse limits (docs/SECURITY.md) */
+    PETREL_ERR_BUSY           = 62080, /* store writer saturated: retry later (nothing stored) */
+    PETREL_ERR_RATE_LIMITED   = 62081, /* send rate limit of the user or app: retry later */
+    PETREL_ERR_QUOTA          = 62082, /* the app's storage quota is used up */
+    PETREL_ERR_TOO_MANY_DEVICES = 62083, /* LOGIN refused: the user has max_devices_per_user online */
 };
 
 typedef struct petrel_up_hdr {

@@ -63,6 +63,13 @@ static const cfg_key_t keys[] = {
     I(app_token_ttl, 60, 31536000, "lifetime (s) of userSign tokens issued by the demo app server"),
     I(recall_window_ms, 0, 86400000, "how long after sending a message may be recalled (server time)"),
     I(presence_debounce_ms, 0, 600000, "delay of a user's offline notification; a device back within it cancels it"),
+    I(send_rate_user, 0, 1000000, "messages per second a user may send (burst: 2 s worth; 0 = no limit)"),
+    I(send_kbytes_user, 0, 1048576, "KiB of message body per second a user may send (burst: 2 s worth; 0 = no limit)"),
+    I(send_rate_app, 0, 10000000, "messages per second an app may send in total (burst: 1 s worth; 0 = no limit)"),
+    I(max_output_mb, 0, 1048576, "MiB of output queued for all connections; over it slow readers are disconnected (0 = no cap)"),
+    I(store_max_queue, 16, 10000000, "writes queued on the store writer beyond which sends are refused with 62080"),
+    I(app_quota_mb, 0, 2147483647L, "MiB of message bodies an app may store (0 = no quota)"),
+    I(max_devices_per_user, 1, 100000, "devices (connections) a user may have logged in at once"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -95,6 +102,13 @@ void config_defaults(config_t *c)
     c->app_token_ttl = 7 * 24 * 3600;
     c->recall_window_ms = 120000;
     c->presence_debounce_ms = 2000;
+    c->send_rate_user = 200;
+    c->send_kbytes_user = 1024;
+    c->send_rate_app = 100000;
+    c->max_output_mb = 512;
+    c->store_max_queue = 65536;
+    c->app_quota_mb = 10240;
+    c->max_devices_per_user = 32;
 }
 
 const char *config_key_name(size_t i)

@@ -47,6 +47,14 @@ typedef struct config {
     int app_token_ttl;           /* seconds; lifetime of tokens the demo app server issues */
     int recall_window_ms;        /* a message may be recalled this long after the server stored it */
     int presence_debounce_ms;    /* a user's "offline" waits this long for a device to come back */
+    /* abuse limits (docs/SECURITY.md) */
+    int send_rate_user;          /* messages/s per user (0 = no limit) */
+    int send_kbytes_user;        /* KiB/s of message body per user (0 = no limit) */
+    int send_rate_app;           /* messages/s per app (0 = no limit) */
+    int max_output_mb;           /* queued + in-flight output of all connections (0 = no cap) */
+    int store_max_queue;         /* writes queued on the store writer before sends are refused */
+    int app_quota_mb;            /* message bytes stored per app (0 = no quota) */
+    int max_devices_per_user;    /* online devices (connections) per user */
 
     /* which app_* keys were given explicitly (they then override the
      * stored app on every start) */
