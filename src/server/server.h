@@ -59,6 +59,7 @@ enum conn_flags {
     CF_NOREAD = 32,      /* reading stopped */
     CF_LOGIN_PENDING = 64, /* LOGIN accepted, user lookup running */
     CF_EOF = 128,        /* peer half-closed: answer what is pending, then close */
+    CF_PAUSED = 256,     /* reading paused by backpressure (conn_pause_check) */
 };
 
 struct conn {
@@ -82,6 +83,8 @@ struct conn {
     frame_t **outq;
     uint32_t out_n, out_cap;
     uint32_t out_bytes;       /* queued, not yet written (backpressure) */
+    uint32_t inflight_bytes;  /* handed to uv_write, not yet written */
+    uint32_t pending_ops;     /* requests of this connection queued on the writer */
     void *proto;              /* http_state_t or ws_state_t */
     struct held_pkt *held;    /* packets that arrived during a pending LOGIN */
 };
@@ -126,10 +129,19 @@ struct worker {
     size_t rbuf_size;
     wbatch_t login_batch;     /* gateway.c: LOGIN user lookups, batched */
     struct ws_tx *ws_tx;      /* ws.c: frame context that builds sent frames */
+    /* output bytes queued or in flight on this worker's connections; only
+     * this worker writes it (relaxed), others read it for the global cap */
+    atomic_uint_fast64_t out_bytes;
 };
 
-/* Most output a slow reader may have queued before it is disconnected. */
+/* Most output a slow reader may have queued or in flight before it is
+ * disconnected. */
 #define CONN_MAX_QUEUED_BYTES (8u << 20)
+/* Backpressure: a connection whose output (queued + in flight) reaches
+ * CONN_PAUSE_BYTES, or with CONN_PAUSE_OPS requests waiting for the store
+ * writer, is not read until both fall back under half of that. */
+#define CONN_PAUSE_BYTES (64u << 10)
+#define CONN_PAUSE_OPS 256u
 
 /* worker.c */
 int workers_start(server_t *s);
@@ -164,6 +176,13 @@ void conn_send_error_for(conn_t *c, int code, const char *msg, int32_t command,
 void conn_close(conn_t *c);                  /* now; drops queued output */
 void conn_close_after_flush(conn_t *c);
 void conn_flush_all(worker_t *w);
+/* Backpressure (see CONN_PAUSE_*): stop reading c when its output or its
+ * queued requests are over the mark, resume when both are under half. */
+void conn_pause_check(conn_t *c);
+/* A request of c went to the store writer / came back (by connection id:
+ * the connection may be gone by then). */
+void conn_op_queued(conn_t *c);
+void conn_op_done(worker_t *w, uint64_t conn_id);
 /* The connection's input: feed raw bytes (TCP gateway framing). */
 void conn_input_frames(conn_t *c, const uint8_t *data, size_t len);
 

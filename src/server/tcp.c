@@ -144,6 +144,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     case CONN_HTTP: http_on_data(c, d, (size_t)nread); break;
     case CONN_WS: ws_on_data(c, d, (size_t)nread); break;
     }
+    /* backpressure: a client that does not read its answers is not read */
+    if (c->out_bytes + c->inflight_bytes >= CONN_PAUSE_BYTES)
+        conn_pause_check(c);
 }
 
 void conn_start_read(conn_t *c)
