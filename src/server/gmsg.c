@@ -134,6 +134,7 @@ static const char *reject_text(int code)
     case 20001: return "sender not found";
     case 50002: return "sender is silenced";
     case 50003: return "sender is forbidden";
+    case STORE_REJECT_QUOTA: return "the app's storage quota is used up";
     default: return "refused";
     }
 }
@@ -159,6 +160,7 @@ static void ack(conn_t *c, int code, const char *msg, const store_group_op_t *op
 static void gsend_committed(worker_t *w, void *arg)
 {
     gsend_job_t *j = arg;
+    conn_op_done(w, j->conn_id);
     conn_t *c = connmap_get(&w->conns, j->conn_id);
     if (c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER))) {
         if (j->rc < 0)
@@ -225,12 +227,24 @@ static int on_send(conn_t *c, json_t *body)
         gsend_free(j);
         return 0;
     }
+    if (msg_rate_check(s, c->app_id, c->user_id,
+                       strlen(j->op.msg.body) + (j->op.msg.extra ? strlen(j->op.msg.extra) : 0))) {
+        ack(c, PETREL_ERR_RATE_LIMITED, "send rate limit exceeded: resend later", &j->op);
+        gsend_free(j);
+        return 0;
+    }
     if (!j->op.msg.message_time)
         j->op.msg.message_time = now_ms();
     j->op.msg.message_key = msgkey_next(s->cfg.node_id, now_ms());
-    if (store_group_write(s->store, &j->op, gsend_done, j) < 0) {
+    int rc = store_group_write(s->store, &j->op, gsend_done, j);
+    if (rc == STORE_EBUSY) {
+        ack(c, PETREL_ERR_BUSY, "server busy: resend later", &j->op);
+        gsend_free(j);
+    } else if (rc < 0) {
         ack(c, PETREL_ERR_SYSTEM, "storage unavailable: resend later", &j->op);
         gsend_free(j);
+    } else {
+        conn_op_queued(c);
     }
     return 0;
 }

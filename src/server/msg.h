@@ -42,6 +42,11 @@ int msg_parse_send(json_t *body, store_msg_t *m, const char **why);
  * sendMessageCheckFriend / sendMessageCheckBlack (true or non-zero). */
 unsigned msg_check_flags(server_t *s, int32_t app_id);
 
+/* The send rate limits (ratelimit.h, config send_rate_*): 0 when
+ * user_id may send a message of `bytes` body bytes now (it is counted),
+ * else PETREL_ERR_RATE_LIMITED.  On a worker thread. */
+int msg_rate_check(server_t *s, int32_t app_id, const char *user_id, size_t bytes);
+
 /* The pushed content of a stored message (1103/1108 data). */
 json_t *msg_content_json(const store_msg_t *m, int client_type, const char *imei);
 
