@@ -1,6 +1,7 @@
 /* Send rate limits (see ratelimit.h for the contract). */
 #include "server/ratelimit.h"
 
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -29,7 +30,8 @@ static struct {
 ratelimit_t *ratelimit_new(void)
 {
     ratelimit_t *rl = calloc(1, sizeof *rl);
-    if (rl)
+    /* a random seed: users cannot choose ids that share a bucket */
+    if (rl && RAND_bytes((unsigned char *)&rl->seed, sizeof rl->seed) != 1)
         rl->seed = (uint64_t)(uintptr_t)rl * 0x9e3779b97f4a7c15ull;
     return rl;
 }
@@ -68,7 +70,9 @@ ratelimit_t *ratelimit_thread(void)
 
 static uint64_t key_of(uint64_t seed, int32_t app_id, const char *user_id)
 {
-    uint64_t h = 1469598103934665603ull ^ seed ^ (uint32_t)app_id;
+    uint64_t h = 1469598103934665603ull ^ seed;
+    for (int i = 0; i < 4; i++) /* the app id, then the user id, as one byte stream */
+        h = (h ^ (((uint32_t)app_id >> (8 * i)) & 0xff)) * 1099511628211ull;
     for (const unsigned char *p = (const unsigned char *)user_id; *p; p++)
         h = (h ^ *p) * 1099511628211ull;
     h ^= h >> 29;
