@@ -157,6 +157,18 @@ void conn_pause_check(conn_t *c)
     if (held >= CONN_PAUSE_BYTES / 2 || c->pending_ops >= CONN_PAUSE_OPS / 2)
         return;
     c->flags &= (uint16_t)~CF_PAUSED;
+    if (c->flags & CF_BACKLOG) {
+        /* what the pause left of the last read goes first */
+        uint8_t *buf = c->in;
+        size_t n = c->in_len;
+        c->in = NULL;
+        c->in_len = c->in_cap = 0;
+        c->flags &= (uint16_t)~CF_BACKLOG;
+        conn_input_frames(c, buf, n);
+        free(buf);
+        if (c->flags & (CF_CLOSED | CF_CLOSE_AFTER | CF_PAUSED))
+            return;
+    }
     if (!(c->flags & CF_NOREAD))
         conn_start_read(c);
 }
@@ -303,13 +315,13 @@ static void on_write(uv_write_t *req, int status)
     if (c->flags & CF_CLOSED)
         return;
     c->flags &= (uint16_t)~CF_WRITING;
-    if (c->flags & CF_PAUSED)
-        conn_pause_check(c);
     if (status < 0) {
         LOGD("write failed", "conn=%llu err=%s", (unsigned long long)c->id, uv_strerror(status));
         conn_close(c);
         return;
     }
+    if (c->flags & CF_PAUSED)
+        conn_pause_check(c);
     if (c->out_n || (c->flags & CF_CLOSE_AFTER))
         conn_mark_dirty(c);
 }
@@ -358,8 +370,6 @@ static void flush_conn(conn_t *c)
     if (done == c->out_n) {
         c->out_n = 0;
         c->out_bytes = 0;
-        if (c->flags & CF_PAUSED)
-            conn_pause_check(c);
         if (c->out_cap > 16) { /* give back memory after a burst */
             free(c->outq);
             c->outq = NULL;
@@ -369,6 +379,8 @@ static void flush_conn(conn_t *c)
             free(bufs);
         if (c->flags & CF_CLOSE_AFTER)
             conn_close(c);
+        else if (c->flags & CF_PAUSED) /* last: may feed input, queue output */
+            conn_pause_check(c);
         return;
     }
     /* the rest goes through an asynchronous write */
@@ -445,6 +457,11 @@ static long dispatch_frames(conn_t *c, const uint8_t *data, size_t len)
         off += p.frame_len;
         if (gw_on_packet(c, &p) < 0)
             return -1;
+        /* backpressure: the rest waits until the output drains */
+        if (c->out_bytes + c->inflight_bytes >= CONN_PAUSE_BYTES)
+            conn_pause_check(c);
+        if (c->flags & CF_PAUSED)
+            break;
     }
     return (long)off;
 }
@@ -495,12 +512,25 @@ void conn_input_frames(conn_t *c, const uint8_t *data, size_t len)
     }
     if (!len)
         return;
-    long used = dispatch_frames(c, data, len);
+    long used = (c->flags & CF_PAUSED) ? 0 : dispatch_frames(c, data, len);
     if (used < 0)
         return;
     size_t rest = len - (size_t)used;
     if (!rest)
         return;
+    if (c->flags & CF_PAUSED) {
+        /* paused mid-read: keep the rest, complete frames included (at
+         * most one read buffer); reading stays stopped until it is fed */
+        c->in = malloc(rest);
+        if (!c->in) {
+            conn_close(c);
+            return;
+        }
+        memcpy(c->in, data + used, rest);
+        c->in_len = c->in_cap = (uint32_t)rest;
+        c->flags |= CF_BACKLOG;
+        return;
+    }
     /* keep the incomplete tail: header-sized first, full frame once known */
     size_t cap = rest >= PETREL_UP_HDR_LEN ? frame_len_of(data + used) : PETREL_UP_HDR_LEN;
     c->in = malloc(cap);

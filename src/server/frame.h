@@ -34,4 +34,9 @@ static inline frame_t *frame_ref(frame_t *f)
 
 void frame_unref(frame_t *f);
 
+/* Shorten a frame nobody else references yet (it was allocated larger). */
+void frame_set_len(frame_t *f, uint32_t len);
+/* Bytes held by live frames, all threads (the petrel_frame_bytes gauge). */
+uint64_t frame_bytes_live(void);
+
 #endif

@@ -100,6 +100,9 @@ char *metrics_render(struct server *s, size_t *len)
     put(&b, "# HELP petrel_output_queued_bytes Output queued or being written, all connections "
             "(a frame shared by n connections counts n times; capped by max_output_mb).\n"
             "# TYPE petrel_output_queued_bytes gauge\npetrel_output_queued_bytes %llu\n", outq);
+    put(&b, "# HELP petrel_frame_bytes Bytes of encoded output frames alive (each once, however "
+            "many connections share it).\n# TYPE petrel_frame_bytes gauge\npetrel_frame_bytes %llu\n",
+        (unsigned long long)frame_bytes_live());
 
     put(&b, "# HELP petrel_errors_total Error packets and error envelopes by code.\n"
             "# TYPE petrel_errors_total counter\n");

@@ -60,6 +60,7 @@ enum conn_flags {
     CF_LOGIN_PENDING = 64, /* LOGIN accepted, user lookup running */
     CF_EOF = 128,        /* peer half-closed: answer what is pending, then close */
     CF_PAUSED = 256,     /* reading paused by backpressure (conn_pause_check) */
+    CF_BACKLOG = 512,    /* TCP: `in` holds input left unprocessed by a pause */
 };
 
 struct conn {
@@ -76,7 +77,8 @@ struct conn {
     dlist_t dirty;            /* in w->dirty while CF_DIRTY */
     char *user_id;            /* set at login */
     char *imei;
-    /* partial input frame (TCP) */
+    /* partial input frame (TCP); with CF_BACKLOG, the rest of a read that
+     * a pause left unprocessed (fed again when reading resumes) */
     uint8_t *in;
     uint32_t in_len, in_cap;
     /* output queue: frames not yet handed to the kernel */

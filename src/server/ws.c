@@ -254,7 +254,7 @@ static frame_t *ws_build(worker_t *w, uint8_t opcode, const uint8_t *payload, si
         frame_unref(f);
         return NULL;
     }
-    f->len = (uint32_t)tx->off;
+    frame_set_len(f, (uint32_t)tx->off);
     return f;
 }
 
