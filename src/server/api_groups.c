@@ -48,6 +48,7 @@ static const char *reject_text(int code)
     case GERR_PRIVATE_NO_MANAGER: return "a private group has no managers";
     case 50002: return "sender is silenced";
     case 50003: return "sender is forbidden";
+    case STORE_REJECT_QUOTA: return "the app's storage quota is used up";
     default: return "refused";
     }
 }

@@ -511,3 +511,55 @@ def test_ws_slow_reader_cap_counts_in_flight(server):
     assert total < 10 << 20, "device got %d bytes and was not disconnected" % total
     assert "slow reader disconnected" in s.stderr_text()
     x.close()
+
+
+# ------------------------------------------- item 12: group sends as well
+GROUP_MSG_ACK, MSG_GROUP = 2047, 2104
+
+
+def gacks_of(c, n, timeout):
+    out = {}
+    deadline = time.monotonic() + timeout
+    while len(out) < n:
+        p = c.recv(timeout=max(0.01, deadline - time.monotonic()))
+        if p.command == GROUP_MSG_ACK:
+            out[p.data["data"]["messageId"]] = p.data["code"]
+    return out
+
+
+def test_group_send_rate_limit_and_quota(server):
+    """Group messages (socket 2104 and REST group/sendMessage) go through the
+    same per-user rate limit and the app's storage quota."""
+    s = server("--send-rate-user=5", "--send-kbytes-user=0", "--app-quota-mb=1")
+    s.ensure_users(["gowner", "gmember"])
+    st, doc = s.api("/v1/group/createGroup", {"groupType": 2, "groupName": "g",
+                                             "member": [{"memberId": "gmember"}]},
+                    as_user="gowner")
+    assert st == 200 and doc["code"] == 200, doc
+    gid = doc["data"]["groupId"]
+    a = s.login("gowner", imei="go")
+    a.send_raw(b"".join(pp.encode_up(MSG_GROUP, {"groupId": gid, "messageId": "g%d" % i,
+                                                 "messageBody": {"t": i}})
+                        for i in range(40)))
+    acks = gacks_of(a, 40, 20 * SLOW)
+    ok = sum(1 for c in acks.values() if c == 200)
+    assert 10 <= ok <= 20, acks
+    assert sum(1 for c in acks.values() if c == E_RATE) == 40 - ok
+    # REST group/sendMessage (admin, as gowner): the same user's bucket is empty
+    st, doc = s.api("/v1/group/sendMessage", {"groupId": gid, "fromId": "gowner",
+                                              "messageId": "rest-g", "messageBody": {"t": 1}})
+    assert (st, doc["code"]) == (429, E_RATE), (st, doc)
+    # the quota (no rate limit on this server): 30 KB group messages
+    s2 = server("--send-rate-user=0", "--send-kbytes-user=0", "--app-quota-mb=1")
+    s2.ensure_users(["gowner", "gmember"])
+    st, doc = s2.api("/v1/group/createGroup", {"groupType": 2, "groupName": "g",
+                                              "member": [{"memberId": "gmember"}]},
+                     as_user="gowner")
+    gid = doc["data"]["groupId"]
+    a = s2.login("gowner", imei="go")
+    body = {"t": "g" * 30000}
+    a.send_raw(b"".join(pp.encode_up(MSG_GROUP, {"groupId": gid, "messageId": "big%d" % i,
+                                                 "messageBody": body})
+                        for i in range(40)))
+    codes = list(gacks_of(a, 40, 20 * SLOW).values())
+    assert 30 <= codes.count(200) <= 35 and codes.count(E_QUOTA) == 40 - codes.count(200), codes
