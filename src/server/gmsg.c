@@ -401,7 +401,14 @@ int gmsg_on_packet(conn_t *c, const petrel_packet_t *p, json_t *body)
 {
     switch (p->hdr.command) {
     case PETREL_CMD_MSG_GROUP: return on_send(c, body);
-    case PETREL_CMD_MSG_GROUP_READED: return on_read(c, body);
+    case PETREL_CMD_MSG_GROUP_READED:
+        /* a write too: the sender's rate limit */
+        if (msg_rate_check(c->w->srv, c->app_id, c->user_id, 0)) {
+            conn_send_error_for(c, PETREL_ERR_RATE_LIMITED, "rate limit exceeded: retry later",
+                                p->hdr.command, body);
+            return 0;
+        }
+        return on_read(c, body);
     default:
         conn_send_error(c, PETREL_ERR_UNKNOWN_CMD, "unsupported command", p->hdr.command);
         return 0;

@@ -499,6 +499,13 @@ static int on_recall(conn_t *c, json_t *body)
 
 int msg_on_packet(conn_t *c, const petrel_packet_t *p, json_t *body)
 {
+    /* read receipts and recalls are writes too: the sender's rate limit */
+    if ((p->hdr.command == PETREL_CMD_MSG_READED || p->hdr.command == PETREL_CMD_MSG_RECALL) &&
+        msg_rate_check(c->w->srv, c->app_id, c->user_id, 0)) {
+        conn_send_error_for(c, PETREL_ERR_RATE_LIMITED, "rate limit exceeded: retry later",
+                            p->hdr.command, body);
+        return 0;
+    }
     switch (p->hdr.command) {
     case PETREL_CMD_MSG_P2P: return on_send(c, body);
     case PETREL_CMD_MSG_RECEIVE_ACK: return on_receive_ack(c, body);
