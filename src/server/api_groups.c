@@ -13,6 +13,7 @@
 
 #include "server/gmsg.h"
 #include "server/gpush.h"
+#include "server/msg.h"
 #include "server/group_rules.h"
 #include "server/msgkey.h"
 #include "server/util.h"
@@ -48,6 +49,7 @@ static const char *reject_text(int code)
     case 50002: return "sender is silenced";
     case 50003: return "sender is forbidden";
     case PETREL_ERR_MSG_NOT_READABLE: return "no such message, or not one you may read";
+    case STORE_REJECT_QUOTA: return "the app's storage quota is used up";
     default: return "refused";
     }
 }
@@ -247,7 +249,11 @@ static void job_submit(api_ctx_t *ctx, gjob_t *j, finish_fn finish)
     j->finish = finish;
     ctx->u = j;
     int rc = store_group_write(ctx->srv->store, &j->op, job_done, ctx);
-    if (rc != 0) {
+    if (rc == STORE_EBUSY) {
+        ctx->u = NULL;
+        job_free(j);
+        api_fail(ctx, 503, PETREL_ERR_BUSY, "server busy: retry later");
+    } else if (rc != 0) {
         ctx->u = NULL;
         job_free(j);
         api_fail(ctx, rc == STORE_EINVAL ? 400 : 500,
@@ -1177,6 +1183,12 @@ void h_group_send(api_ctx_t *ctx)
     if (gmsg_parse_send(ctx->body, &j->op, &why)) {
         job_free(j);
         api_fail(ctx, 400, PETREL_ERR_PARAM, why);
+        return;
+    }
+    if (msg_rate_check(ctx->srv, ctx->app_id, from,
+                       strlen(j->op.msg.body) + (j->op.msg.extra ? strlen(j->op.msg.extra) : 0))) {
+        job_free(j);
+        api_fail(ctx, 429, PETREL_ERR_RATE_LIMITED, "send rate limit exceeded: resend later");
         return;
     }
     if (!j->op.msg.message_time)

@@ -42,6 +42,8 @@ static void send_done(void *arg, int rc)
     ctx->u = NULL;
     if (rc < 0)
         api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(rc));
+    else if (m->reject == STORE_REJECT_QUOTA)
+        api_fail(ctx, 200, m->reject, "the app's storage quota is used up");
     else if (m->reject)
         api_fail(ctx, 200, m->reject, msg_reject_text(m->reject));
     else {
@@ -86,17 +88,29 @@ void h_message_send(api_ctx_t *ctx)
         api_fail(ctx, 400, code, why);
         return;
     }
+    if (msg_rate_check(ctx->srv, ctx->app_id, m->from_id,
+                       strlen(m->body) + (m->extra ? strlen(m->extra) : 0))) {
+        free(m->body);
+        free(m->extra);
+        free(m);
+        api_fail(ctx, 429, PETREL_ERR_RATE_LIMITED, "send rate limit exceeded: resend later");
+        return;
+    }
     if (!m->message_time)
         m->message_time = now_ms();
     m->message_key = msgkey_next(ctx->srv->cfg.node_id, now_ms());
     m->flags = msg_check_flags(ctx->srv, ctx->app_id);
     ctx->u = m;
-    if (store_msg_p2p(ctx->srv->store, m, send_done, ctx) < 0) {
+    int rc = store_msg_p2p(ctx->srv->store, m, send_done, ctx);
+    if (rc < 0) {
         ctx->u = NULL;
         free(m->body);
         free(m->extra);
         free(m);
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, "storage unavailable");
+        if (rc == STORE_EBUSY)
+            api_fail(ctx, 503, PETREL_ERR_BUSY, "server busy: resend later");
+        else
+            api_fail(ctx, 500, PETREL_ERR_SYSTEM, "storage unavailable");
     }
 }
 

@@ -74,6 +74,13 @@ static const cfg_key_t keys[] = {
     I(token_clock_skew, 0, 86400, "how far (s) a userSign's issue time may be ahead of the server clock; beyond, 62100"),
     B(allow_empty_db, "start even though data_dir held a database that is now missing or empty (starts EMPTY)"),
     I(presence_subs_per_user, 1, 100000, "most live online-status subscriptions one user may hold (subscribeUserOnlineStatus)"),
+    I(send_rate_user, 0, 1000000, "messages per second a user may send (burst: 2 s worth; 0 = no limit)"),
+    I(send_kbytes_user, 0, 1048576, "KiB of message body per second a user may send (burst: 2 s worth; 0 = no limit)"),
+    I(send_rate_app, 0, 10000000, "messages per second an app may send in total (burst: 1 s worth; 0 = no limit)"),
+    I(max_output_mb, 0, 1048576, "MiB of output queued for all connections; over it slow readers are disconnected (0 = no cap)"),
+    I(store_max_queue, 16, 10000000, "writes queued on the store writer beyond which sends are refused with 62080"),
+    I(app_quota_mb, 0, 2147483647L, "MiB of message bodies an app may store (0 = no quota)"),
+    I(max_devices_per_user, 1, 100000, "devices (connections) a user may have logged in at once"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -113,6 +120,13 @@ void config_defaults(config_t *c)
     c->token_max_lifetime = 30 * 24 * 3600;
     c->token_clock_skew = 300;
     c->presence_subs_per_user = 1000;
+    c->send_rate_user = 200;
+    c->send_kbytes_user = 1024;
+    c->send_rate_app = 100000;
+    c->max_output_mb = 512;
+    c->store_max_queue = 65536;
+    c->app_quota_mb = 10240;
+    c->max_devices_per_user = 32;
 }
 
 const char *config_key_name(size_t i)

@@ -58,6 +58,14 @@ typedef struct config {
     int presence_subs_per_user;  /* most live status subscriptions one user holds */
     int max_connections;         /* 0 = from RLIMIT_NOFILE (tcp.c) */
     char cors_origins[1024];     /* CORS allow-list, "" = off (cors.c) */
+    /* abuse limits (docs/SECURITY.md) */
+    int send_rate_user;          /* messages/s per user (0 = no limit) */
+    int send_kbytes_user;        /* KiB/s of message body per user (0 = no limit) */
+    int send_rate_app;           /* messages/s per app (0 = no limit) */
+    int max_output_mb;           /* queued + in-flight output of all connections (0 = no cap) */
+    int store_max_queue;         /* writes queued on the store writer before sends are refused */
+    int app_quota_mb;            /* message bytes stored per app (0 = no quota) */
+    int max_devices_per_user;    /* online devices (connections) per user */
 
     /* which app_* keys were given explicitly (they then override the
      * stored app on every start) */

@@ -21,6 +21,7 @@ typedef struct wreq {
     uv_write_t req;
     conn_t *c;
     uint32_t n;
+    uint32_t bytes;      /* whole lengths of the frames (output accounting) */
     frame_t *frames[];
 } wreq_t;
 
@@ -79,11 +80,43 @@ void conn_mark_dirty(conn_t *c)
     }
 }
 
-/* Append to outq (takes ownership of the caller's reference). */
+/* This worker's share of the output counter (only its own thread writes). */
+static void out_account(worker_t *w, int64_t delta)
+{
+    uint64_t v = atomic_load_explicit(&w->out_bytes, memory_order_relaxed);
+    atomic_store_explicit(&w->out_bytes, v + (uint64_t)delta, memory_order_relaxed);
+}
+
+/* Global output cap (max_output_mb): would f push the process over it?
+ * Each worker's own counter is checked first (its even share of the cap),
+ * so the sum over all workers is only read when that share is exceeded. */
+static int over_global_cap(conn_t *c, uint32_t len)
+{
+    server_t *s = c->w->srv;
+    uint64_t cap = (uint64_t)s->cfg.max_output_mb << 20;
+    if (!cap)
+        return 0;
+    uint64_t mine = atomic_load_explicit(&c->w->out_bytes, memory_order_relaxed);
+    if (mine + len <= cap / s->nworkers)
+        return 0;
+    uint64_t total = 0;
+    for (unsigned i = 0; i < s->nworkers; i++)
+        total += atomic_load_explicit(&s->workers[i].out_bytes, memory_order_relaxed);
+    return total + len > cap;
+}
+
+/* Append to outq (takes ownership of the caller's reference).  A reader
+ * that lets CONN_MAX_QUEUED_BYTES pile up (queued + in flight) is
+ * disconnected, and so is one holding more than CONN_PAUSE_BYTES while the
+ * process is over its global output cap: slow consumers go, connections
+ * that keep up are served. */
 int conn_queue_owned(conn_t *c, frame_t *f)
 {
-    if (c->out_bytes + f->len > CONN_MAX_QUEUED_BYTES) {
-        LOGW("slow reader disconnected", "conn=%llu queued=%u", (unsigned long long)c->id, c->out_bytes);
+    uint64_t held = (uint64_t)c->out_bytes + c->inflight_bytes;
+    if (held + f->len > CONN_MAX_QUEUED_BYTES ||
+        (held >= CONN_PAUSE_BYTES && over_global_cap(c, f->len))) {
+        LOGW("slow reader disconnected", "conn=%llu queued=%llu", (unsigned long long)c->id,
+             (unsigned long long)held);
         frame_unref(f);
         conn_close(c);
         return -1;
@@ -101,8 +134,60 @@ int conn_queue_owned(conn_t *c, frame_t *f)
     }
     c->outq[c->out_n++] = f;
     c->out_bytes += f->len;
+    out_account(c->w, f->len);
     conn_mark_dirty(c);
     return 0;
+}
+
+/* ---- backpressure ---------------------------------------------------- */
+
+void conn_pause_check(conn_t *c)
+{
+    if (c->flags & (CF_CLOSED | CF_CLOSE_AFTER))
+        return;
+    uint64_t held = (uint64_t)c->out_bytes + c->inflight_bytes;
+    if (!(c->flags & CF_PAUSED)) {
+        if (held < CONN_PAUSE_BYTES && c->pending_ops < CONN_PAUSE_OPS)
+            return;
+        c->flags |= CF_PAUSED;
+        if (!(c->flags & CF_NOREAD))
+            uv_read_stop((uv_stream_t *)&c->tcp);
+        return;
+    }
+    if (held >= CONN_PAUSE_BYTES / 2 || c->pending_ops >= CONN_PAUSE_OPS / 2)
+        return;
+    c->flags &= (uint16_t)~CF_PAUSED;
+    if (c->flags & CF_BACKLOG) {
+        /* what the pause left of the last read goes first */
+        uint8_t *buf = c->in;
+        size_t n = c->in_len;
+        c->in = NULL;
+        c->in_len = c->in_cap = 0;
+        c->flags &= (uint16_t)~CF_BACKLOG;
+        conn_input_frames(c, buf, n);
+        free(buf);
+        if (c->flags & (CF_CLOSED | CF_CLOSE_AFTER | CF_PAUSED))
+            return;
+    }
+    if (!(c->flags & CF_NOREAD))
+        conn_start_read(c);
+}
+
+void conn_op_queued(conn_t *c)
+{
+    c->pending_ops++;
+    if (c->pending_ops >= CONN_PAUSE_OPS)
+        conn_pause_check(c);
+}
+
+void conn_op_done(worker_t *w, uint64_t conn_id)
+{
+    conn_t *c = connmap_get(&w->conns, conn_id);
+    if (!c || !c->pending_ops)
+        return;
+    c->pending_ops--;
+    if (c->flags & CF_PAUSED)
+        conn_pause_check(c);
 }
 
 int conn_send_frame(conn_t *c, frame_t *f)
@@ -169,6 +254,7 @@ static void on_closed(uv_handle_t *h)
 {
     conn_t *c = h->data;
     worker_t *w = c->w;
+    out_account(w, -(int64_t)c->out_bytes);
     for (uint32_t i = 0; i < c->out_n; i++)
         frame_unref(c->outq[i]);
     free(c->outq);
@@ -221,6 +307,8 @@ static void on_write(uv_write_t *req, int status)
 {
     wreq_t *r = (wreq_t *)req;
     conn_t *c = r->c;
+    out_account(c->w, -(int64_t)r->bytes);
+    c->inflight_bytes = 0;
     for (uint32_t i = 0; i < r->n; i++)
         frame_unref(r->frames[i]);
     free(r);
@@ -232,6 +320,8 @@ static void on_write(uv_write_t *req, int status)
         conn_close(c);
         return;
     }
+    if (c->flags & CF_PAUSED)
+        conn_pause_check(c);
     if (c->out_n || (c->flags & CF_CLOSE_AFTER))
         conn_mark_dirty(c);
 }
@@ -269,11 +359,14 @@ static void flush_conn(conn_t *c)
     /* drop what the kernel took entirely */
     uint32_t done = 0;
     size_t off = (size_t)w;
+    uint32_t gone = 0;
     while (done < c->out_n && off >= c->outq[done]->len) {
         off -= c->outq[done]->len;
+        gone += c->outq[done]->len;
         frame_unref(c->outq[done]);
         done++;
     }
+    out_account(c->w, -(int64_t)gone);
     if (done == c->out_n) {
         c->out_n = 0;
         c->out_bytes = 0;
@@ -286,6 +379,8 @@ static void flush_conn(conn_t *c)
             free(bufs);
         if ((c->flags & CF_CLOSE_AFTER) && !net_linger(c))
             conn_close(c);
+        else if (c->flags & CF_PAUSED) /* last: may feed input, queue output */
+            conn_pause_check(c);
         return;
     }
     /* the rest goes through an asynchronous write */
@@ -299,17 +394,21 @@ static void flush_conn(conn_t *c)
     }
     r->c = c;
     r->n = rest;
+    r->bytes = c->out_bytes - gone;
     memcpy(r->frames, c->outq + done, rest * sizeof(frame_t *));
     uv_buf_t *wb = bufs + done;
     wb[0].base += off;
     wb[0].len -= off;
     c->out_n = 0;
     c->out_bytes = 0;
+    c->inflight_bytes = r->bytes;
     c->flags |= CF_WRITING;
     int rc = uv_write(&r->req, (uv_stream_t *)&c->tcp, wb, rest, on_write);
     if (bufs != stackbufs)
         free(bufs);
     if (rc < 0) {
+        out_account(c->w, -(int64_t)r->bytes);
+        c->inflight_bytes = 0;
         for (uint32_t i = 0; i < rest; i++)
             frame_unref(r->frames[i]);
         free(r);
@@ -318,6 +417,8 @@ static void flush_conn(conn_t *c)
         return;
     }
     atomic_fetch_add(&c->w->srv->metrics.bytes_out, total - (uint64_t)w);
+    if (c->inflight_bytes >= CONN_PAUSE_BYTES)
+        conn_pause_check(c);
 }
 
 void conn_flush_all(worker_t *w)
@@ -356,6 +457,11 @@ static long dispatch_frames(conn_t *c, const uint8_t *data, size_t len)
         off += p.frame_len;
         if (gw_on_packet(c, &p) < 0)
             return -1;
+        /* backpressure: the rest waits until the output drains */
+        if (c->out_bytes + c->inflight_bytes >= CONN_PAUSE_BYTES)
+            conn_pause_check(c);
+        if (c->flags & CF_PAUSED)
+            break;
     }
     return (long)off;
 }
@@ -406,12 +512,25 @@ void conn_input_frames(conn_t *c, const uint8_t *data, size_t len)
     }
     if (!len)
         return;
-    long used = dispatch_frames(c, data, len);
+    long used = (c->flags & CF_PAUSED) ? 0 : dispatch_frames(c, data, len);
     if (used < 0)
         return;
     size_t rest = len - (size_t)used;
     if (!rest)
         return;
+    if (c->flags & CF_PAUSED) {
+        /* paused mid-read: keep the rest, complete frames included (at
+         * most one read buffer); reading stays stopped until it is fed */
+        c->in = malloc(rest);
+        if (!c->in) {
+            conn_close(c);
+            return;
+        }
+        memcpy(c->in, data + used, rest);
+        c->in_len = c->in_cap = (uint32_t)rest;
+        c->flags |= CF_BACKLOG;
+        return;
+    }
     /* keep the incomplete tail: header-sized first, full frame once known */
     size_t cap = rest >= PETREL_UP_HDR_LEN ? frame_len_of(data + used) : PETREL_UP_HDR_LEN;
     c->in = malloc(cap);

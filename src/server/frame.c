@@ -6,6 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+static atomic_uint_fast64_t g_live;
+
+uint64_t frame_bytes_live(void)
+{
+    return atomic_load_explicit(&g_live, memory_order_relaxed);
+}
+
 frame_t *frame_new(size_t len)
 {
     if (len > UINT32_MAX)
@@ -13,7 +20,9 @@ frame_t *frame_new(size_t len)
     frame_t *f = malloc(sizeof *f + len);
     if (!f)
         return NULL;
+    atomic_fetch_add_explicit(&g_live, len, memory_order_relaxed);
     atomic_init(&f->refs, 1);
+    atomic_init(&f->ws, NULL);
     f->len = (uint32_t)len;
     return f;
 }
@@ -37,8 +46,19 @@ frame_t *frame_down(int32_t command, const char *json, size_t json_len)
     return f;
 }
 
+void frame_set_len(frame_t *f, uint32_t len)
+{
+    atomic_fetch_sub_explicit(&g_live, f->len - len, memory_order_relaxed);
+    f->len = len;
+}
+
 void frame_unref(frame_t *f)
 {
-    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1) {
+        frame_t *ws = atomic_load_explicit(&f->ws, memory_order_acquire);
+        if (ws)
+            frame_unref(ws);
+        atomic_fetch_sub_explicit(&g_live, f->len, memory_order_relaxed);
         free(f);
+    }
 }

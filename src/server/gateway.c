@@ -323,6 +323,7 @@ static void login_finish(conn_t *c)
         .app_id = c->app_id, .user_id = c->user_id, .client_type = c->client_type,
         .imei = c->imei, .login_ms = now_ms(), .conn_id = c->id,
         .policy_mode = app.login_policy, .max_per_platform = app.max_per_platform,
+        .max_devices = s->cfg.max_devices_per_user,
     };
     sess_device_t *victims = NULL;
     size_t nv = 0;
@@ -332,6 +333,10 @@ static void login_finish(conn_t *c)
     if (nv)
         kick_devices(c, victims, nv);
     sess_devices_free(victims, nv);
+    if (rc == SESS_ETOOMANY) {
+        login_failed(c, PETREL_ERR_TOO_MANY_DEVICES, "too many devices online for this user");
+        return;
+    }
     if (rc < 0) {
         login_failed(c, PETREL_ERR_SYSTEM, "session registry failure");
         return;
@@ -394,7 +399,7 @@ int gw_on_packet(conn_t *c, const petrel_packet_t *p)
     }
 
     int rc = 0;
-    if (cmd == PETREL_CMD_PING) {
+    if (cmd == PETREL_CMD_PING && (c->flags & CF_AUTHED)) {
         send_json_obj(c, PETREL_CMD_PING, json_pack("{s:I}", "serverTime", (json_int_t)now_ms()));
     } else if (cmd == PETREL_CMD_LOGIN) {
         if (c->flags & (CF_AUTHED | CF_LOGIN_PENDING))

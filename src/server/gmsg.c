@@ -138,6 +138,7 @@ static const char *reject_text(int code)
     case 20001: return "sender not found";
     case 50002: return "sender is silenced";
     case 50003: return "sender is forbidden";
+    case STORE_REJECT_QUOTA: return "the app's storage quota is used up";
     default: return "refused";
     }
 }
@@ -163,6 +164,7 @@ static void ack(conn_t *c, int code, const char *msg, const store_group_op_t *op
 static void gsend_committed(worker_t *w, void *arg)
 {
     gsend_job_t *j = arg;
+    conn_op_done(w, j->conn_id);
     conn_t *c = connmap_get(&w->conns, j->conn_id);
     if (c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER))) {
         if (j->rc == STORE_EGONE)
@@ -231,12 +233,24 @@ static int on_send(conn_t *c, json_t *body)
         gsend_free(j);
         return 0;
     }
+    if (msg_rate_check(s, c->app_id, c->user_id,
+                       strlen(j->op.msg.body) + (j->op.msg.extra ? strlen(j->op.msg.extra) : 0))) {
+        ack(c, PETREL_ERR_RATE_LIMITED, "send rate limit exceeded: resend later", &j->op);
+        gsend_free(j);
+        return 0;
+    }
     if (!j->op.msg.message_time)
         j->op.msg.message_time = now_ms();
     j->op.msg.message_key = msgkey_next(s->cfg.node_id, now_ms());
-    if (store_group_write(s->store, &j->op, gsend_done, j) < 0) {
+    int rc = store_group_write(s->store, &j->op, gsend_done, j);
+    if (rc == STORE_EBUSY) {
+        ack(c, PETREL_ERR_BUSY, "server busy: resend later", &j->op);
+        gsend_free(j);
+    } else if (rc < 0) {
         ack(c, PETREL_ERR_SYSTEM, "storage unavailable: resend later", &j->op);
         gsend_free(j);
+    } else {
+        conn_op_queued(c);
     }
     return 0;
 }
@@ -397,7 +411,14 @@ int gmsg_on_packet(conn_t *c, const petrel_packet_t *p, json_t *body)
 {
     switch (p->hdr.command) {
     case PETREL_CMD_MSG_GROUP: return on_send(c, body);
-    case PETREL_CMD_MSG_GROUP_READED: return on_read(c, body);
+    case PETREL_CMD_MSG_GROUP_READED:
+        /* a write too: the sender's rate limit */
+        if (msg_rate_check(c->w->srv, c->app_id, c->user_id, 0)) {
+            conn_send_error_for(c, PETREL_ERR_RATE_LIMITED, "rate limit exceeded: retry later",
+                                p->hdr.command, body);
+            return 0;
+        }
+        return on_read(c, body);
     default:
         conn_send_error(c, PETREL_ERR_UNKNOWN_CMD, "unsupported command", p->hdr.command);
         return 0;

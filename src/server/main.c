@@ -105,6 +105,8 @@ int main(int argc, char **argv)
         .commit_delay_us = s->cfg.store_commit_delay_us,
         .wal_checkpoint_pages = s->cfg.store_wal_checkpoint_pages,
         .history_batch = s->cfg.store_history_batch,
+        .max_queue = (size_t)s->cfg.store_max_queue,
+        .app_quota_bytes = (int64_t)s->cfg.app_quota_mb << 20,
     };
     if (datadir_tighten(s->cfg.data_dir) < 0)
         LOGW("cannot check data_dir permissions", "data_dir=%s", s->cfg.data_dir);

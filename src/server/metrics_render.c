@@ -99,6 +99,15 @@ char *metrics_render(struct server *s, size_t *len)
     counter(&b, "petrel_packets_out_total", "Downlink packets.", LOAD(m->packets_out));
     counter(&b, "petrel_bytes_in_total", "Bytes read from sockets.", LOAD(m->bytes_in));
     counter(&b, "petrel_bytes_out_total", "Bytes written to sockets.", LOAD(m->bytes_out));
+    unsigned long long outq = 0;
+    for (unsigned i = 0; s->workers && i < s->nworkers; i++)
+        outq += atomic_load_explicit(&s->workers[i].out_bytes, memory_order_relaxed);
+    put(&b, "# HELP petrel_output_queued_bytes Output queued or being written, all connections "
+            "(a frame shared by n connections counts n times; capped by max_output_mb).\n"
+            "# TYPE petrel_output_queued_bytes gauge\npetrel_output_queued_bytes %llu\n", outq);
+    put(&b, "# HELP petrel_frame_bytes Bytes of encoded output frames alive (each once, however "
+            "many connections share it).\n# TYPE petrel_frame_bytes gauge\npetrel_frame_bytes %llu\n",
+        (unsigned long long)frame_bytes_live());
 
     put(&b, "# HELP petrel_errors_total Error packets and error envelopes by code.\n"
             "# TYPE petrel_errors_total counter\n");
@@ -136,6 +145,8 @@ char *metrics_render(struct server *s, size_t *len)
     put(&b, "# HELP petrel_store_queued Write operations waiting for the writer.\n"
             "# TYPE petrel_store_queued gauge\npetrel_store_queued %llu\n",
         (unsigned long long)st.queued);
+    counter(&b, "petrel_store_busy_refusals_total",
+            "Writes refused because the writer queue was full (62080).", st.busy_refusals);
     put(&b, "# HELP petrel_store_commit_seconds Group-commit latency.\n"
             "# TYPE petrel_store_commit_seconds histogram\n");
     uint64_t cum = 0;

@@ -12,10 +12,12 @@
 #include "server/idem.h"
 #include "server/log.h"
 #include "server/msgkey.h"
+#include "server/ratelimit.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static char *json_text(json_t *v)
 {
@@ -95,6 +97,20 @@ unsigned msg_check_flags(server_t *s, int32_t app_id)
     unsigned f = apps_flags(s->apps, app_id);
     return (f & APP_F_CHECK_FRIEND ? STORE_MSG_CHECK_FRIEND : 0) |
            (f & APP_F_CHECK_BLACK ? STORE_MSG_CHECK_BLACK : 0);
+}
+
+int msg_rate_check(server_t *s, int32_t app_id, const char *user_id, size_t bytes)
+{
+    rl_conf_t rc = {(uint32_t)s->cfg.send_rate_user, (uint32_t)s->cfg.send_kbytes_user,
+                    (uint32_t)s->cfg.send_rate_app};
+    if (!rc.user_msgs && !rc.user_kbytes && !rc.app_msgs)
+        return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return ratelimit_send(ratelimit_thread(), &rc, app_id, user_id, bytes, now_us)
+               ? PETREL_ERR_RATE_LIMITED
+               : 0;
 }
 
 json_t *msg_content_json(const store_msg_t *m, int client_type, const char *imei)
@@ -205,6 +221,7 @@ const char *msg_reject_text(int code)
     case 30003: return "you are not friends with the receiver";
     case 30006: return "you blacklisted the receiver";
     case 30007: return "the receiver blacklisted you";
+    case STORE_REJECT_QUOTA: return "the app's storage quota is used up";
     default: return "refused";
     }
 }
@@ -213,6 +230,7 @@ const char *msg_reject_text(int code)
 static void send_committed(worker_t *w, void *arg)
 {
     send_job_t *j = arg;
+    conn_op_done(w, j->conn_id);
     conn_t *c = connmap_get(&w->conns, j->conn_id);
     if (c && (c->flags & (CF_CLOSED | CF_CLOSE_AFTER)))
         c = NULL;
@@ -305,15 +323,26 @@ static int on_send(conn_t *c, json_t *body)
         send_job_free(j);
         return 0;
     }
+    if (msg_rate_check(s, c->app_id, c->user_id,
+                       strlen(j->m.body) + (j->m.extra ? strlen(j->m.extra) : 0))) {
+        ack(c, PETREL_ERR_RATE_LIMITED, "send rate limit exceeded: resend later", &j->m);
+        send_job_free(j);
+        return 0;
+    }
     if (!j->m.message_time)
         j->m.message_time = now_ms();
     j->m.message_key = msgkey_next(s->cfg.node_id, now_ms());
     j->m.flags = msg_check_flags(s, c->app_id);
     fanout_template(&j->m, j->client_type, j->imei, &j->push); /* empty on failure */
     int rc = store_msg_p2p(s->store, &j->m, send_done, j);
-    if (rc < 0) {
+    if (rc == STORE_EBUSY) {
+        ack(c, PETREL_ERR_BUSY, "server busy: resend later", &j->m);
+        send_job_free(j);
+    } else if (rc < 0) {
         ack(c, PETREL_ERR_SYSTEM, "storage unavailable: resend later", &j->m);
         send_job_free(j);
+    } else {
+        conn_op_queued(c);
     }
     return 0;
 }
@@ -605,6 +634,13 @@ static int on_recall(conn_t *c, json_t *body)
 
 int msg_on_packet(conn_t *c, const petrel_packet_t *p, json_t *body)
 {
+    /* read receipts and recalls are writes too: the sender's rate limit */
+    if ((p->hdr.command == PETREL_CMD_MSG_READED || p->hdr.command == PETREL_CMD_MSG_RECALL) &&
+        msg_rate_check(c->w->srv, c->app_id, c->user_id, 0)) {
+        conn_send_error_for(c, PETREL_ERR_RATE_LIMITED, "rate limit exceeded: retry later",
+                            p->hdr.command, body);
+        return 0;
+    }
     switch (p->hdr.command) {
     case PETREL_CMD_MSG_P2P: return on_send(c, body);
     case PETREL_CMD_MSG_RECEIVE_ACK: return on_receive_ack(c, body);

@@ -45,6 +45,10 @@ unsigned msg_check_flags(server_t *s, int32_t app_id);
 /* The words of a send refusal (store_msg_t.reject), the same in the
  * socket's 1046 ack and REST message/send. */
 const char *msg_reject_text(int code);
+/* The send rate limits (ratelimit.h, config send_rate_*): 0 when
+ * user_id may send a message of `bytes` body bytes now (it is counted),
+ * else PETREL_ERR_RATE_LIMITED.  On a worker thread. */
+int msg_rate_check(server_t *s, int32_t app_id, const char *user_id, size_t bytes);
 
 /* The pushed content of a stored message (1103/1108 data). */
 json_t *msg_content_json(const store_msg_t *m, int client_type, const char *imei);

@@ -63,6 +63,8 @@ enum conn_flags {
     CF_EOF = 128,        /* peer half-closed: answer what is pending, then close */
     CF_LINGER = 256,     /* output done and shut down; input dropped until EOF (tcp.c) */
     CF_CLOSED_ON_INPUT = 512, /* closing because of what it sent: linger (tcp.c) */
+    CF_PAUSED = 1024,    /* reading paused by backpressure (conn_pause_check) */
+    CF_BACKLOG = 2048,   /* TCP: `in` holds input left unprocessed by a pause */
 };
 
 struct conn {
@@ -79,13 +81,16 @@ struct conn {
     dlist_t dirty;            /* in w->dirty while CF_DIRTY */
     char *user_id;            /* set at login */
     char *imei;
-    /* partial input frame (TCP) */
+    /* partial input frame (TCP); with CF_BACKLOG, the rest of a read that
+     * a pause left unprocessed (fed again when reading resumes) */
     uint8_t *in;
     uint32_t in_len, in_cap;
     /* output queue: frames not yet handed to the kernel */
     frame_t **outq;
     uint32_t out_n, out_cap;
     uint32_t out_bytes;       /* queued, not yet written (backpressure) */
+    uint32_t inflight_bytes;  /* handed to uv_write, not yet written */
+    uint32_t pending_ops;     /* requests of this connection queued on the writer */
     void *proto;              /* http_state_t or ws_state_t */
     struct held_pkt *held;    /* packets that arrived during a pending LOGIN */
     uint16_t rack_inflight;   /* msg.c: this connection's receive acks being checked */
@@ -133,10 +138,19 @@ struct worker {
     wbatch_t rack_batch;      /* msg.c: MSG_RECEIVE_ACK checks, batched (lazily set up) */
     unsigned rack_pending;    /* msg.c: receive acks queued or being checked */
     struct ws_tx *ws_tx;      /* ws.c: frame context that builds sent frames */
+    /* output bytes queued or in flight on this worker's connections; only
+     * this worker writes it (relaxed), others read it for the global cap */
+    atomic_uint_fast64_t out_bytes;
 };
 
-/* Most output a slow reader may have queued before it is disconnected. */
+/* Most output a slow reader may have queued or in flight before it is
+ * disconnected. */
 #define CONN_MAX_QUEUED_BYTES (8u << 20)
+/* Backpressure: a connection whose output (queued + in flight) reaches
+ * CONN_PAUSE_BYTES, or with CONN_PAUSE_OPS requests waiting for the store
+ * writer, is not read until both fall back under half of that. */
+#define CONN_PAUSE_BYTES (64u << 10)
+#define CONN_PAUSE_OPS 256u
 
 /* worker.c */
 int workers_start(server_t *s);
@@ -171,6 +185,13 @@ void conn_send_error_for(conn_t *c, int code, const char *msg, int32_t command,
 void conn_close(conn_t *c);                  /* now; drops queued output */
 void conn_close_after_flush(conn_t *c);
 void conn_flush_all(worker_t *w);
+/* Backpressure (see CONN_PAUSE_*): stop reading c when its output or its
+ * queued requests are over the mark, resume when both are under half. */
+void conn_pause_check(conn_t *c);
+/* A request of c went to the store writer / came back (by connection id:
+ * the connection may be gone by then). */
+void conn_op_queued(conn_t *c);
+void conn_op_done(worker_t *w, uint64_t conn_id);
 /* The connection's input: feed raw bytes (TCP gateway framing). */
 void conn_input_frames(conn_t *c, const uint8_t *data, size_t len);
 

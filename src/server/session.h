@@ -35,13 +35,18 @@ typedef struct sess_login {
     uint64_t conn_id;
     int policy_mode;        /* policy_mode 1..4 */
     int max_per_platform;
+    int max_devices;        /* devices per user after the policy's kicks, 0 = no cap */
 } sess_login_t;
+
+#define SESS_ETOOMANY (-2)
 
 typedef struct sess_registry sess_registry_t;
 
 typedef struct sess_ops {
     /* Register a device; the devices to kick are removed and returned as
-     * a malloc'ed array (free with sess_devices_free).  0 or -1. */
+     * a malloc'ed array (free with sess_devices_free).  0, -1, or
+     * SESS_ETOOMANY (nothing changed) when the user would keep
+     * max_devices devices besides the new one. */
     int (*login)(sess_registry_t *r, const sess_login_t *req,
                  sess_device_t **victims, size_t *n_victims);
     /* Remove the device bound to conn_id (no-op if it is not there).

@@ -148,6 +148,18 @@ static int local_login(sess_registry_t *r, const sess_login_t *q,
         }
         int nk = policy_victims(q->policy_mode, q->max_per_platform, q->client_type,
                                 q->imei, pd, u->ndev, kick);
+        uint32_t stay = u->ndev;
+        for (uint32_t i = 0; nk > 0 && i < u->ndev; i++)
+            stay -= kick[i] != 0;
+        if (q->max_devices > 0 && stay >= (uint32_t)q->max_devices) {
+            /* device cap: refuse the newcomer, kick nobody */
+            free(pd);
+            free(kick);
+            free(vs);
+            pthread_mutex_unlock(&s->mu);
+            free(imei);
+            return SESS_ETOOMANY;
+        }
         size_t nv = 0;
         uint32_t keep = 0;
         for (uint32_t i = 0; i < u->ndev; i++) {

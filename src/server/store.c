@@ -55,6 +55,7 @@
 #include <time.h>
 
 #define DEFAULT_MAX_BATCH 1024
+#define DEFAULT_MAX_QUEUE 65536
 #define MAX_MAX_BATCH (1u << 20) /* bounds the writer's batch array */
 #define PAGE_LIMIT_MAX 100
 
@@ -178,6 +179,10 @@ struct store {
     size_t max_batch;
     uint64_t commit_delay_us;
     uint64_t last_commit_end_us; /* writer only: when the last batch was done */
+    size_t max_queue;    /* messages are refused past this, other writes past 2 x */
+    int64_t quota;       /* app_quota_bytes, 0 = none */
+    struct app_usage { int32_t app_id; int64_t bytes; } *usage; /* writer only after open */
+    size_t nusage;
 
     pthread_mutex_t mu;
     pthread_cond_t cv;   /* queue became non-empty, or closing */
@@ -212,6 +217,7 @@ const char *store_strerror(int rc)
     case STORE_ECONFLICT: return "conflict";
     case STORE_ESCHEMA: return "database schema newer than this binary";
     case STORE_EGONE: return "database file deleted or replaced: writes refused until restart";
+    case STORE_EBUSY: return "store writer queue is full";
     }
     return "unknown store error";
 }
@@ -360,6 +366,35 @@ static void finish_op(op_t *op)
         r->results[i] = op->rc == 0 ? r->row_rc[i] : op->rc;
 }
 
+/* ---- storage quota (writer thread) ---- */
+
+static int64_t *usage_of(store_t *st, int32_t app_id)
+{
+    for (size_t i = 0; i < st->nusage; i++)
+        if (st->usage[i].app_id == app_id)
+            return &st->usage[i].bytes;
+    struct app_usage *u = realloc(st->usage, (st->nusage + 1) * sizeof *u);
+    if (!u)
+        return NULL;
+    st->usage = u;
+    u[st->nusage] = (struct app_usage){app_id, 0}; /* an app made after open */
+    return &u[st->nusage++].bytes;
+}
+
+static int64_t msg_size(const char *body, const char *extra)
+{
+    return (int64_t)(body ? strlen(body) : 0) + (int64_t)(extra ? strlen(extra) : 0);
+}
+
+/* 1 when a new message of `size` bytes would take the app over its quota.
+ * Counted by the caller once stored; an op whose batch then fails stays
+ * counted (the usage errs on the high side until the next start). */
+static int over_quota(store_t *st, int32_t app_id, int64_t size, int64_t **usage)
+{
+    *usage = st->quota ? usage_of(st, app_id) : NULL;
+    return *usage && **usage + size > st->quota;
+}
+
 static int exec_op(store_t *st, op_t *op)
 {
     const store_backend_ops_t *b = st->bops;
@@ -381,8 +416,18 @@ static int exec_op(store_t *st, op_t *op)
     case OP_ACCOUNT_REGISTER:
         return b->account_register(st->be, &op->u.reg.user, op->u.reg.user_name,
                                    op->u.reg.hash, now);
-    case OP_MSG_P2P:
-        return b->msg_p2p(st->be, &op->u.p2p.msg, now);
+    case OP_MSG_P2P: {
+        store_msg_t *m = &op->u.p2p.msg;
+        int64_t size = msg_size(m->body, m->extra), *usage;
+        if (over_quota(st, m->app_id, size, &usage)) {
+            m->reject = STORE_REJECT_QUOTA;
+            return 0;
+        }
+        int rc = b->msg_p2p(st->be, m, now);
+        if (usage && rc == 0 && !m->reject && !m->duplicate)
+            *usage += size;
+        return rc;
+    }
     case OP_MSG_READ:
         return b->msg_read(st->be, op->u.read.app_id, op->u.read.owner, op->u.read.peer,
                            op->u.read.seq, &op->u.read.read_seq, &op->u.read.changed, now);
@@ -404,6 +449,18 @@ static int exec_op(store_t *st, op_t *op)
         /* a retried op (none today) must not leak a previous attempt's ids */
         store_group_op_clear(op->u.grp);
         op->u.grp->reject = 0;
+        if (op->u.grp->what == SG_MSG) {
+            store_group_op_t *g = op->u.grp;
+            int64_t size = msg_size(g->msg.body, g->msg.extra), *usage;
+            if (over_quota(st, g->app_id, size, &usage)) {
+                g->reject = STORE_REJECT_QUOTA;
+                return 0;
+            }
+            int rc = b->group_write(st->be, g, now);
+            if (usage && rc == 0 && !g->reject && !g->msg.duplicate)
+                *usage += size;
+            return rc;
+        }
         return b->group_write(st->be, op->u.grp, now);
     case OP_PROBE:
         return b->probe ? b->probe(st->be, now) : 0;
@@ -588,16 +645,20 @@ static void *writer_main(void *p)
     return NULL;
 }
 
-/* Takes ownership of op (freed here on refusal). */
-static int submit(store_t *st, op_t *op)
+/* Takes ownership of op (freed here on refusal).  Refused with
+ * STORE_EBUSY when `limit` writes are already queued. */
+static int submit(store_t *st, op_t *op, size_t limit)
 {
     op->next = NULL;
     op->queued_us = st->commit_delay_us ? mono_us() : 0;
     pthread_mutex_lock(&st->mu);
-    if (st->closing) {
+    if (st->closing || st->queued >= limit) {
+        int rc = st->closing ? STORE_ECLOSED : STORE_EBUSY;
+        if (rc == STORE_EBUSY)
+            st->stats.busy_refusals++;
         pthread_mutex_unlock(&st->mu);
         op_free(op);
-        return STORE_ECLOSED;
+        return rc;
     }
     if (st->tail)
         st->tail->next = op;
@@ -610,6 +671,36 @@ static int submit(store_t *st, op_t *op)
     if (st->queued == 1 || st->queued == STORE_COMMIT_ENOUGH)
         pthread_cond_signal(&st->cv);
     pthread_mutex_unlock(&st->mu);
+    return 0;
+}
+
+/* The storage quota's starting point: every app's message bytes (one
+ * scan each, before the writer starts). */
+static int load_usage(store_t *st)
+{
+    store_app_t *apps = NULL;
+    size_t n = 0;
+    if (st->bops->app_list(st->be, &apps, &n) < 0)
+        return -1;
+    st->usage = n ? calloc(n, sizeof *st->usage) : NULL;
+    if (n && !st->usage) {
+        free(apps);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        st->usage[i].app_id = apps[i].app_id;
+        if (st->bops->msg_bytes(st->be, apps[i].app_id, &st->usage[i].bytes) < 0) {
+            free(apps);
+            free(st->usage);
+            st->usage = NULL;
+            return -1;
+        }
+        st->nusage++;
+        if (st->usage[i].bytes > st->quota)
+            LOGW("app over its storage quota: new messages are refused", "app=%d bytes=%lld quota=%lld",
+                 apps[i].app_id, (long long)st->usage[i].bytes, (long long)st->quota);
+    }
+    free(apps);
     return 0;
 }
 
@@ -627,6 +718,8 @@ int store_open(const store_config_t *cfg, store_t **out)
     st->max_batch = cfg->max_batch ? cfg->max_batch : DEFAULT_MAX_BATCH;
     st->commit_delay_us = cfg->commit_delay_us > 0 ? (uint64_t)cfg->commit_delay_us : 0;
     st->stall_us = (uint64_t)(cfg->stall_ms > 0 ? cfg->stall_ms : 10000) * 1000u;
+    st->max_queue = cfg->max_queue ? cfg->max_queue : DEFAULT_MAX_QUEUE;
+    st->quota = cfg->app_quota_bytes > 0 ? cfg->app_quota_bytes : 0;
     if (st->max_batch > MAX_MAX_BATCH)
         st->max_batch = MAX_MAX_BATCH;
     int rc = st->bops->open(cfg, &st->be);
@@ -635,6 +728,11 @@ int store_open(const store_config_t *cfg, store_t **out)
         return rc;
     }
     st->version = st->bops->schema_version(st->be);
+    if (st->quota && load_usage(st) < 0) {
+        st->bops->close(st->be);
+        free(st);
+        return STORE_EIO;
+    }
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
     pthread_mutex_init(&st->join_mu, NULL);
@@ -644,6 +742,7 @@ int store_open(const store_config_t *cfg, store_t **out)
         pthread_cond_destroy(&st->cv);
         pthread_mutex_destroy(&st->mu);
         st->bops->close(st->be);
+        free(st->usage);
         free(st);
         return STORE_EIO;
     }
@@ -684,6 +783,7 @@ void store_close(store_t *st)
     pthread_mutex_destroy(&st->join_mu);
     pthread_cond_destroy(&st->cv);
     pthread_mutex_destroy(&st->mu);
+    free(st->usage);
     free(st);
 }
 
@@ -734,7 +834,20 @@ static int enqueue(store_t *st, int rc, op_t *op, store_done_fn done, void *arg)
     }
     op->done = done;
     op->arg = arg;
-    return submit(st, op);
+    return submit(st, op, 2 * st->max_queue);
+}
+
+/* The same for a message: refused sooner (store_config_t.max_queue). */
+static int enqueue_msg(store_t *st, int rc, op_t *op, store_done_fn done, void *arg)
+{
+    if (rc != 0) {
+        if (op)
+            op_free(op);
+        return rc;
+    }
+    op->done = done;
+    op->arg = arg;
+    return submit(st, op, st->max_queue);
 }
 
 /* Same, then wait for the op's callback and return its rc. */
@@ -750,7 +863,9 @@ static int enqueue_wait(store_t *st, int rc, op_t *op)
     waiter_t w = {.done = 0, .rc = STORE_EIO};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
-    rc = enqueue(st, 0, op, waiter_done, &w);
+    op->done = waiter_done;
+    op->arg = &w;
+    rc = submit(st, op, SIZE_MAX);
     if (rc == 0) {
         pthread_mutex_lock(&w.mu);
         while (!w.done)
@@ -1170,7 +1285,7 @@ int store_msg_p2p(store_t *st, store_msg_t *m, store_done_fn done, void *arg)
 {
     op_t *op;
     int rc = make_msg_p2p(st, m, &op);
-    return enqueue(st, rc, op, done, arg);
+    return enqueue_msg(st, rc, op, done, arg);
 }
 
 int store_msg_p2p_sync(store_t *st, store_msg_t *m)
@@ -2175,6 +2290,8 @@ int store_group_write(store_t *st, store_group_op_t *op, store_done_fn done, voi
 {
     op_t *o;
     int rc = make_group(st, op, &o);
+    if (rc == 0 && op->what == SG_MSG)
+        return enqueue_msg(st, rc, o, done, arg);
     return enqueue(st, rc, o, done, arg);
 }
 

@@ -33,6 +33,7 @@ enum store_err {
     /* Addition (issue 14, item 17): the database file was deleted or
      * replaced while open; every write fails with it until a restart. */
     STORE_EGONE = -9,
+    STORE_EBUSY = -7,     /* the writer queue is full: nothing queued, retry later */
 };
 
 /* Short static English text for a STORE_E* code (for logs). */
@@ -79,6 +80,16 @@ typedef struct store_config {
      * after this long (a hung disk, an fsync that does not return) makes
      * store_health report the writer stalled.  0 = 10000 ms. */
     int stall_ms;
+    /* Addition: bound of the writer queue.  A message (store_msg_p2p, a
+     * group SG_MSG) is refused with STORE_EBUSY while this many writes are
+     * queued, any other asynchronous write at twice this; a waiting
+     * (*_sync) write is never refused.  0 = 65536. */
+    size_t max_queue;
+    /* Addition: bytes of message bodies and extras (one-to-one and group)
+     * an app may store; a new message over it is refused with reject
+     * STORE_REJECT_QUOTA.  The usage is summed from the database at open
+     * (one scan) and kept by the writer.  0 = no quota. */
+    int64_t app_quota_bytes;
 } store_config_t;
 
 #define STORE_COMMIT_ENOUGH 64 /* queued writes that end a commit delay */
@@ -118,6 +129,7 @@ typedef struct store_stats {
                                 * inside a committed transaction; per-row results of
                                 * import/delete do not count */
     uint64_t batch_max;        /* most ops seen in one transaction */
+    uint64_t busy_refusals;    /* writes refused with STORE_EBUSY (queue full) */
     /* Addition: commit latency distribution, same measure as commit_us_*.
      * Each committed transaction counts once, in the first bucket whose
      * bound >= its latency, so the buckets sum to commits.  Not
@@ -410,6 +422,7 @@ int store_account_get_sync(store_t *st, int32_t app_id, const char *user_name,
 #define STORE_REJECT_RECALLED 50005
 #define STORE_REJECT_NOT_SENDER 60006
 #define STORE_REJECT_NOT_FRIEND 30003     /* also friendship ops (store_friend_*) */
+#define STORE_REJECT_QUOTA 62082          /* the app's storage quota (store_config_t) is used up */
 #define STORE_REJECT_BLACKED_BY_YOU 30006
 #define STORE_REJECT_BLACKED_BY_PEER 30007
 

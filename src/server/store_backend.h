@@ -139,6 +139,9 @@ typedef struct store_backend_ops {
     void (*stats)(store_backend_t *be, store_stats_t *out);
     int (*app_get)(store_backend_t *be, int32_t app_id, store_app_t *out);
     int (*app_list)(store_backend_t *be, store_app_t **out, size_t *n);
+    /* Bytes of the app's stored message bodies and extras (one-to-one and
+     * group): one scan, for the storage quota at open. */
+    int (*msg_bytes)(store_backend_t *be, int32_t app_id, int64_t *out);
     int (*ping)(store_backend_t *be);
     int (*user_get)(store_backend_t *be, int32_t app_id, const char *user_id, store_user_t *out);
     /* nick_sub: the literal substring, NULL for all (never ""); offset and

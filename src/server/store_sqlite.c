@@ -2664,6 +2664,30 @@ static int sqlite_app_list(store_backend_t *be, store_app_t **out, size_t *n)
     return ret;
 }
 
+static int sqlite_msg_bytes(store_backend_t *be, int32_t app_id, int64_t *out)
+{
+    static const char sql[] =
+        "SELECT (SELECT total(length(CAST(body AS BLOB)) + ifnull(length(CAST(extra AS BLOB)), 0))"
+        "        FROM im_message_body WHERE app_id = ?1)"
+        "     + (SELECT total(length(CAST(body AS BLOB)) + ifnull(length(CAST(extra AS BLOB)), 0))"
+        "        FROM im_group_message WHERE app_id = ?1)";
+    rconn_t *c = borrow(be);
+    sqlite3_stmt *q = NULL;
+    int ret = STORE_EIO;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int(q, 1, app_id);
+        if (sqlite3_step(q) == SQLITE_ROW) {
+            *out = (int64_t)sqlite3_column_double(q, 0);
+            ret = 0;
+        }
+    }
+    if (ret != 0)
+        LOGE("message bytes query failed", "err=\"%s\"", sqlite3_errmsg(c->db));
+    sqlite3_finalize(q);
+    give_back(be, c);
+    return ret;
+}
+
 static int sqlite_ping(store_backend_t *be)
 {
     rconn_t *c = borrow(be);
@@ -3353,6 +3377,7 @@ const store_backend_ops_t store_sqlite_backend = {
     .account_register = sqlite_account_register,
     .app_get = sqlite_app_get,
     .app_list = sqlite_app_list,
+    .msg_bytes = sqlite_msg_bytes,
     .ping = sqlite_ping,
     .file_check = sqlite_file_check,
     .probe = sqlite_probe,

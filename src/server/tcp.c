@@ -356,6 +356,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     /* refused input (a protocol error...): more of it may be on the way */
     if ((c->flags & (CF_CLOSE_AFTER | CF_CLOSED)) == CF_CLOSE_AFTER)
         c->flags |= CF_CLOSED_ON_INPUT;
+    else if (c->out_bytes + c->inflight_bytes >= CONN_PAUSE_BYTES)
+        conn_pause_check(c); /* backpressure: a client that does not read its answers is not read */
 }
 
 void conn_start_read(conn_t *c)

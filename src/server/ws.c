@@ -17,9 +17,12 @@
  * through a single send-only frame context per worker shared by all its
  * connections (ws_tx_t).  Its send callback copies the header and payload
  * into one frame_t that goes straight into the output queue: batched like
- * TCP output, one allocation per packet, and a close goes out after the
- * data queued before it.  The connection's own event context is not
- * needed to send.
+ * TCP output, and a close goes out after the data queued before it.  A
+ * downlink packet's WebSocket frame is built once, by the first WebSocket
+ * connection that sends it, kept on the packet's frame (frame_t.ws) and
+ * shared by every other WebSocket device it goes to, like TCP frames: a
+ * fan-out to many web devices holds one copy, not one per device.  The
+ * connection's own event context is not needed to send.
  *
  * Memory: a wslay event context is ~8.5 KB (two 4 KiB buffers), so a
  * connection holds one only while its input needs it: it is created when
@@ -219,15 +222,14 @@ void ws_worker_free(worker_t *w)
     w->ws_tx = NULL;
 }
 
-/* One unfragmented, unmasked frame into the output queue. */
-static int ws_queue(conn_t *c, uint8_t opcode, const uint8_t *payload, size_t len)
+/* One unfragmented, unmasked frame, built with the worker's context; NULL
+ * on failure. */
+static frame_t *ws_build(worker_t *w, uint8_t opcode, const uint8_t *payload, size_t len)
 {
-    ws_tx_t *tx = ws_tx_get(c->w);
+    ws_tx_t *tx = ws_tx_get(w);
     frame_t *f = tx && len <= UINT32_MAX - WS_MAX_HDR ? frame_new(WS_MAX_HDR + len) : NULL;
-    if (!f) {
-        conn_close(c);
-        return -1;
-    }
+    if (!f)
+        return NULL;
     struct wslay_frame_iocb io = {
         .fin = 1,
         .rsv = WSLAY_RSV_NONE,
@@ -246,14 +248,24 @@ static int ws_queue(conn_t *c, uint8_t opcode, const uint8_t *payload, size_t le
     ssize_t r = wslay_frame_send(tx->ctx, &io);
     tx->f = NULL;
     if (r != (ssize_t)len) {
-        LOGW("websocket frame not built", "conn=%llu rc=%zd", (unsigned long long)c->id, r);
+        LOGW("websocket frame not built", "worker=%u rc=%zd", w->idx, r);
         wslay_frame_context_free(tx->ctx);
         tx->ctx = NULL;
         frame_unref(f);
+        return NULL;
+    }
+    frame_set_len(f, (uint32_t)tx->off);
+    return f;
+}
+
+/* One unfragmented, unmasked frame into the output queue. */
+static int ws_queue(conn_t *c, uint8_t opcode, const uint8_t *payload, size_t len)
+{
+    frame_t *f = ws_build(c->w, opcode, payload, len);
+    if (!f) {
         conn_close(c);
         return -1;
     }
-    f->len = (uint32_t)tx->off;
     return conn_queue_owned(c, f);
 }
 
@@ -331,7 +343,23 @@ int ws_send_frame(conn_t *c, frame_t *f)
     ws_state_t *st = c->proto;
     if (!st || ws_closing(st))
         return -1;
-    return ws_queue(c, WSLAY_BINARY_FRAME, f->data, f->len);
+    /* the packet's WebSocket form is made once and shared by every
+     * WebSocket connection it goes to, on any worker (like TCP frames) */
+    frame_t *wf = atomic_load_explicit(&f->ws, memory_order_acquire);
+    if (!wf) {
+        wf = ws_build(c->w, WSLAY_BINARY_FRAME, f->data, f->len);
+        if (!wf) {
+            conn_close(c);
+            return -1;
+        }
+        frame_t *none = NULL;
+        if (!atomic_compare_exchange_strong_explicit(&f->ws, &none, wf, memory_order_acq_rel,
+                                                     memory_order_acquire)) {
+            frame_unref(wf); /* another worker made it first */
+            wf = none;
+        }
+    }
+    return conn_queue_owned(c, frame_ref(wf));
 }
 
 void ws_close_with(conn_t *c, uint16_t code, const char *reason)

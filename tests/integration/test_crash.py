@@ -110,6 +110,9 @@ def scrape(srv, name):
 
 MODES = {"default": [], "wal64": ["--store-wal-checkpoint-pages=64"],
          "hist500": ["--store-history-batch=500"]}
+# one sender bursts thousands of messages: the per-user send rate limit
+# (200/s by default, test_security_abuse.py) would refuse most of them
+NO_RATE_LIMIT = ["--send-rate-user=0", "--send-kbytes-user=0"]
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
@@ -117,7 +120,7 @@ MODES = {"default": [], "wal64": ["--store-wal-checkpoint-pages=64"],
 def test_kill_9_mid_burst(server, run, mode):
     t_start = time.monotonic()
     flags = MODES[mode]
-    s1 = server(*flags)
+    s1 = server(*flags, *NO_RATE_LIMIT)
     s1.ensure_users(["alice", "bob"])
     bob = Receiver(Dev(s1, "bob", IOS, "tcp"))
     bob.start()
@@ -147,7 +150,7 @@ def test_kill_9_mid_burst(server, run, mode):
     t_crash = time.monotonic()
 
     # restart on the same data directory
-    s2 = server(*flags, data_dir=s1.data_dir, app_secret=s1.secret)
+    s2 = server(*flags, *NO_RATE_LIMIT, data_dir=s1.data_dir, app_secret=s1.secret)
     s2.ensure_users(["alice", "bob"])
     bob.next.put(Dev(s2, "bob", IOS, "tcp"))
 

@@ -92,8 +92,8 @@ def test_thousand_concurrent_logins(server):
 
 def test_thousand_logins_same_user_mode4(server):
     """1,000 devices of one user (policy 4: nobody kicked) — stresses the
-    per-user session list."""
-    s = server("--workers=2", "--login-policy=4")
+    per-user session list (the device cap, 32 by default, is raised)."""
+    s = server("--workers=2", "--login-policy=4", "--max-devices-per-user=%d" % N)
     tok = s.token("crowd")
 
     async def run():

@@ -50,7 +50,7 @@ static void test_connmap_model(void **st)
 static sess_login_t req(const char *user, int ct, const char *imei, uint64_t conn, int mode)
 {
     static int64_t t = 1000;
-    sess_login_t q = {10000, user, ct, imei, ++t, conn, mode, 0};
+    sess_login_t q = {10000, user, ct, imei, ++t, conn, mode, 0, 0};
     return q;
 }
 
@@ -137,12 +137,51 @@ static void test_session_many_users(void **st)
     r->ops->destroy(r); /* frees the remaining users */
 }
 
+/* max_devices: a login that would leave the user with more is refused,
+ * nothing changes (nobody kicked); one replacing a kicked device is not. */
+static void test_session_device_cap(void **st)
+{
+    (void)st;
+    sess_registry_t *r = sess_local_new();
+    sess_device_t *v = NULL;
+    size_t nv = 0;
+    for (int i = 0; i < 3; i++) {
+        char imei[8];
+        snprintf(imei, sizeof imei, "w%d", i);
+        sess_login_t q = req("cap", 1, imei, (uint64_t)i + 1, 3);
+        q.max_devices = 3;
+        assert_int_equal(r->ops->login(r, &q, &v, &nv), 0);
+        assert_int_equal(nv, 0);
+    }
+    sess_login_t q = req("cap", 1, "w3", 4, 3);
+    q.max_devices = 3;
+    assert_int_equal(r->ops->login(r, &q, &v, &nv), SESS_ETOOMANY);
+    assert_int_equal(nv, 0);
+    uint64_t d, u;
+    r->ops->count(r, &d, &u);
+    assert_int_equal(d, 3);
+    /* the same device again (same imei) replaces itself: allowed */
+    q = req("cap", 1, "w1", 5, 3);
+    q.max_devices = 3;
+    assert_int_equal(r->ops->login(r, &q, &v, &nv), 0);
+    assert_int_equal(nv, 1);
+    assert_int_equal(v[0].conn_id, 2);
+    sess_devices_free(v, nv);
+    r->ops->count(r, &d, &u);
+    assert_int_equal(d, 3);
+    /* no cap */
+    q = req("cap", 1, "w9", 6, 3);
+    assert_int_equal(r->ops->login(r, &q, &v, &nv), 0);
+    r->ops->destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connmap_model),
         cmocka_unit_test(test_session_policy_and_remove),
         cmocka_unit_test(test_session_many_users),
+        cmocka_unit_test(test_session_device_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
