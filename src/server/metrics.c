@@ -14,9 +14,9 @@ const int metrics_known_codes[] = {
     61000, 61001, 61002, 61003, 61004, 61005, 61006, 61007, 61008, 61009,
     61010, 61011, 61012, 61013, 61014, 61015, 61016,
     10000, 10001, 10002, 10003, 10004,
-    62000, 62001, 62002, 62003, 62004,
+    62000, 62001, 62002, 62003, 62004, 62020, 62021, 62022, 62040, 62041,
+    62060, 62061, 62062, 62080, 62081, 62082, 62083,
     62100, 62101, 62102, 62103, 62104,
-    62080, 62081, 62082, 62083,
 };
 const size_t metrics_nknown = sizeof metrics_known_codes / sizeof metrics_known_codes[0];
 _Static_assert(sizeof metrics_known_codes / sizeof metrics_known_codes[0] < METRICS_NCODES,
