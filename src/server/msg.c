@@ -468,6 +468,11 @@ static int on_receive_ack(conn_t *c, json_t *body)
         rack_refuse(c, PETREL_ERR_RACK_BUSY, k);
         return 0;
     }
+    /* a receipt counts against the sender's message rate, like 1106 */
+    if (msg_rate_check(w->srv, c->app_id, c->user_id, 0)) {
+        rack_refuse(c, PETREL_ERR_RATE_LIMITED, k);
+        return 0;
+    }
     rack_job_t *j = calloc(1, sizeof *j);
     if (!j) {
         rack_refuse(c, PETREL_ERR_SYSTEM, k);
