@@ -140,6 +140,23 @@ void api_fail(api_ctx_t *ctx, int http_status, int code, const char *msg)
     ctx_free(ctx);
 }
 
+void api_fail_store(api_ctx_t *ctx, int rc)
+{
+    switch (rc) {
+    case STORE_EBUSY:
+        api_fail(ctx, 503, PETREL_ERR_BUSY, "the server is busy: retry later");
+        return;
+    case STORE_EGONE:
+        api_fail(ctx, 503, PETREL_ERR_STORE_GONE, store_strerror(rc));
+        return;
+    case STORE_ECLOSED:
+        api_fail(ctx, 503, PETREL_ERR_SHUTDOWN, "the server is shutting down: retry later");
+        return;
+    default:
+        api_fail_store(ctx, rc);
+    }
+}
+
 void api_reply_raw(api_ctx_t *ctx, int status, const char *ctype, const void *body, size_t len,
                    const char *extra_headers)
 {
@@ -288,7 +305,7 @@ void api_done_out(api_ctx_t *ctx)
     free(ctx->u);
     ctx->u = NULL;
     if (ctx->rc < 0) {
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(ctx->rc));
+        api_fail_store(ctx, ctx->rc);
         return;
     }
     json_t *out = ctx->out;
@@ -372,7 +389,7 @@ static void operator_done(api_ctx_t *ctx)
         return;
     }
     if (ctx->rc < 0) {
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(ctx->rc));
+        api_fail_store(ctx, ctx->rc);
         return;
     }
     /* a write that committed since the read has the last word */

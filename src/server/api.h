@@ -54,6 +54,10 @@ struct api_ctx {
 /* Envelope replies; each frees ctx.  data reference is taken. */
 void api_ok(api_ctx_t *ctx, json_t *data);
 void api_fail(api_ctx_t *ctx, int http_status, int code, const char *msg);
+/* api_fail for a store error (rc < 0): 503 with a retryable code when the
+ * writer is full (62080), the database file is gone (62102) or the server
+ * is stopping (61016); 500 / 90000 otherwise. */
+void api_fail_store(api_ctx_t *ctx, int rc);
 /* Any content type (metrics text, static files). */
 void api_reply_raw(api_ctx_t *ctx, int status, const char *ctype, const void *body, size_t len,
                    const char *extra_headers);

@@ -260,7 +260,7 @@ static int job_ok(api_ctx_t *ctx, fjob_t *j, int rc)
 {
     if (rc < 0) {
         job_free(j);
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(rc));
+        api_fail_store(ctx, rc);
         return 0;
     }
     if (j->res.reject) {
@@ -672,7 +672,7 @@ static void read_done(api_ctx_t *ctx)
     int code = q->code;
     free(q);
     if (ctx->rc < 0) {
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(ctx->rc));
+        api_fail_store(ctx, ctx->rc);
         return;
     }
     if (code) {

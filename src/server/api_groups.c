@@ -236,7 +236,7 @@ static void job_done(void *arg, int rc)
     gjob_t *j = ctx->u;
     ctx->u = NULL;
     if (rc < 0)
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(rc));
+        api_fail_store(ctx, rc);
     else if (j->op.reject)
         api_fail(ctx, 200, j->op.reject, reject_text(j->op.reject));
     else
@@ -853,7 +853,7 @@ static void out_done(api_ctx_t *ctx)
     free(ctx->u);
     ctx->u = NULL;
     if (ctx->rc < 0)
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(ctx->rc));
+        api_fail_store(ctx, ctx->rc);
     else if (ctx->rc > 0)
         api_fail(ctx, 200, ctx->rc, reject_text(ctx->rc));
     else if (!ctx->out)

@@ -41,7 +41,7 @@ static void send_done(void *arg, int rc)
     store_msg_t *m = ctx->u;
     ctx->u = NULL;
     if (rc < 0)
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(rc));
+        api_fail_store(ctx, rc);
     else if (m->reject == STORE_REJECT_QUOTA)
         api_fail(ctx, 200, m->reject, "the app's storage quota is used up");
     else if (m->reject)
@@ -360,7 +360,7 @@ static void conv_update_done(void *arg, int rc)
     }
     if (rc < 0) {
         free(j);
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(rc));
+        api_fail_store(ctx, rc);
         return;
     }
     json_t *o = j->del ? json_pack("{s:s, s:I}", "conversationId", j->id, "sequence",

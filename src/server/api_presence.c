@@ -154,7 +154,7 @@ static void subscribe_done(api_ctx_t *ctx)
         } else if (ctx->rc == -1) {
             api_fail(ctx, 503, PETREL_ERR_SYSTEM, "too many subscriptions, try later");
         } else {
-            api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(ctx->rc));
+            api_fail_store(ctx, ctx->rc);
         }
         return;
     }
@@ -221,7 +221,7 @@ static void custom_done(void *arg, int rc)
     }
     if (rc < 0) {
         free(j);
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(rc));
+        api_fail_store(ctx, rc);
         return;
     }
     json_t *o = json_pack("{s:s, s:s, s:i}", "userId", j->user, "customText", j->text,

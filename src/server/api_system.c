@@ -101,7 +101,7 @@ static void app_update_work(api_ctx_t *ctx)
 static void app_update_done(api_ctx_t *ctx)
 {
     if (ctx->rc < 0) {
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(ctx->rc));
+        api_fail_store(ctx, ctx->rc);
         return;
     }
     LOGI("app settings updated", "app=%d by=%s policy=%d", ctx->app_id, LQ(ctx->identifier),

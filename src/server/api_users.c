@@ -159,7 +159,7 @@ static void import_done(void *arg, int rc)
     ctx->u = NULL;
     if (rc < 0 && rc != STORE_ECONFLICT && rc != STORE_EINVAL) {
         batch_free(b);
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(rc));
+        api_fail_store(ctx, rc);
         return;
     }
     json_t *ok = json_array(), *bad = b->errors;
@@ -219,7 +219,7 @@ void h_import_user(api_ctx_t *ctx)
     if (rc < 0) {
         ctx->u = NULL;
         batch_free(b);
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(rc));
+        api_fail_store(ctx, rc);
     }
 }
 
@@ -232,7 +232,7 @@ static void delete_done(void *arg, int rc)
     ctx->u = NULL;
     if (rc < 0 && rc != STORE_ENOTFOUND) {
         batch_free(b);
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(rc));
+        api_fail_store(ctx, rc);
         return;
     }
     json_t *ok = json_array(), *bad = json_array();
@@ -284,7 +284,7 @@ void h_delete_user(api_ctx_t *ctx)
     if (rc < 0) {
         ctx->u = NULL;
         batch_free(b);
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(rc));
+        api_fail_store(ctx, rc);
     }
 }
 
@@ -314,7 +314,7 @@ static void out_done(api_ctx_t *ctx)
 {
     ctx->u = NULL;
     if (ctx->rc < 0 && ctx->rc != STORE_ENOTFOUND) {
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(ctx->rc));
+        api_fail_store(ctx, ctx->rc);
         return;
     }
     if (ctx->rc == STORE_ENOTFOUND) {
@@ -429,7 +429,7 @@ void h_modify_user_info(api_ctx_t *ctx)
     if (rc < 0) {
         ctx->u = NULL;
         free(m);
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(rc));
+        api_fail_store(ctx, rc);
     }
 }
 
