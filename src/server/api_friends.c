@@ -612,6 +612,16 @@ static void black_done(void *arg, int rc)
         return;
     json_t *o = pair_json(j->from, j->to, j->res.seq);
     push(ctx, j->from, j->cmd, o);
+    /* addBlack rejected the blacklisted user's pending request: the
+     * blacklister's devices learn it as a decision (3005), the other user
+     * is not told */
+    const store_friend_request_t *r = &j->res.request;
+    if (r->id) {
+        json_t *d = json_pack("{s:I, s:i, s:I}", "id", (json_int_t)r->id, "status",
+                              r->approve_status, "sequence", (json_int_t)r->sequence);
+        push(ctx, j->from, PETREL_CMD_FRIEND_REQUEST_APPROVER, d);
+        json_decref(d);
+    }
     job_free(j);
     api_ok(ctx, o);
 }
