@@ -53,14 +53,20 @@ static json_t *friend_json(int32_t app_id, const store_friend_t *f)
                      (json_int_t)f->create_time, "nickName", f->nick_name);
 }
 
-static json_t *request_json(int32_t app_id, const store_friend_request_t *r)
+/* A friend request as its addressee sees it.  The requester's remark is the
+ * name the requester will give the addressee on approval: it is the
+ * requester's private note, shown only to the app admin (with_remark). */
+static json_t *request_json(int32_t app_id, const store_friend_request_t *r, int with_remark)
 {
-    return json_pack("{s:I, s:i, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:I, s:I, s:I}", "id",
+    json_t *o = json_pack("{s:I, s:i, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:I, s:I, s:I}", "id",
                      (json_int_t)r->id, "appId", app_id, "fromId", r->from_id, "toId",
                      r->to_id, "remark", r->remark, "readStatus", r->read_status, "addSource",
                      r->add_source, "addWording", r->add_wording, "approveStatus",
                      r->approve_status, "createTime", (json_int_t)r->create_time, "updateTime",
                      (json_int_t)r->update_time, "sequence", (json_int_t)r->sequence);
+    if (o && !with_remark)
+        json_object_del(o, "remark");
+    return o;
 }
 
 static json_t *group_json(const char *owner, const store_friend_group_t *g)
@@ -409,13 +415,16 @@ void h_friend_import(api_ctx_t *ctx)
 
 /* ---- addFriend --------------------------------------------------------------------- */
 
-/* FRIEND_ADD 3000 to one party: AddFriendPack with that party's sequence. */
+/* FRIEND_ADD 3000 to one party: AddFriendPack with that party's sequence.
+ * remark is from's note on its own row: the other party does not get it. */
 static void push_add(api_ctx_t *ctx, const char *to_user, const char *from, const char *to,
                      const char *remark, const char *source, const char *wording, int64_t seq)
 {
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "fromId", from, "toId", to,
                           "remark", remark, "addSource", source, "addWording", wording,
                           "sequence", (json_int_t)seq);
+    if (o && strcmp(to_user, from) != 0)
+        json_object_del(o, "remark");
     push(ctx, to_user, PETREL_CMD_FRIEND_ADD, o);
     json_decref(o);
 }
@@ -435,7 +444,7 @@ static void add_done(void *arg, int rc)
         out = json_pack("{s:b, s:s, s:s, s:I}", "added", 1, "fromId", j->from, "toId", j->to,
                         "sequence", (json_int_t)j->res.seq);
     } else {
-        json_t *r = request_json(ctx->app_id, &j->res.request);
+        json_t *r = request_json(ctx->app_id, &j->res.request, 0);
         push(ctx, j->to, PETREL_CMD_FRIEND_REQUEST, r);
         json_decref(r);
         out = json_pack("{s:b, s:s, s:s, s:I, s:I}", "added", 0, "fromId", j->from, "toId",
@@ -612,6 +621,16 @@ static void black_done(void *arg, int rc)
         return;
     json_t *o = pair_json(j->from, j->to, j->res.seq);
     push(ctx, j->from, j->cmd, o);
+    /* addBlack rejected the blacklisted user's pending request: the
+     * blacklister's devices learn it as a decision (3005), the other user
+     * is not told */
+    const store_friend_request_t *r = &j->res.request;
+    if (r->id) {
+        json_t *d = json_pack("{s:I, s:i, s:I}", "id", (json_int_t)r->id, "status",
+                              r->approve_status, "sequence", (json_int_t)r->sequence);
+        push(ctx, j->from, PETREL_CMD_FRIEND_REQUEST_APPROVER, d);
+        json_decref(d);
+    }
     job_free(j);
     api_ok(ctx, o);
 }
@@ -863,7 +882,7 @@ static void request_sync_work(api_ctx_t *ctx)
     if (ctx->rc == 0) {
         json_t *list = json_array();
         for (size_t i = 0; i < n; i++) {
-            json_array_append_new(list, request_json(ctx->app_id, &rows[i]));
+            json_array_append_new(list, request_json(ctx->app_id, &rows[i], ctx->is_admin));
             last = rows[i].sequence;
         }
         ctx->out = sync_json(list, last, max);
@@ -890,7 +909,7 @@ static void request_get_work(api_ctx_t *ctx)
         ctx->rc = store_friend_request_list_sync(ctx->srv->store, ctx->app_id, q->owner, last,
                                                  STORE_FRIEND_LIMIT_MAX, &rows, &n, NULL);
         for (size_t i = 0; ctx->rc == 0 && i < n; i++) {
-            json_array_append_new(list, request_json(ctx->app_id, &rows[i]));
+            json_array_append_new(list, request_json(ctx->app_id, &rows[i], ctx->is_admin));
             last = rows[i].sequence;
         }
         free(rows);

@@ -876,9 +876,16 @@ static void info_work(api_ctx_t *ctx)
     size_t n = 0;
     if ((ctx->rc = store_group_members_sync(ctx->srv->store, ctx->app_id, q->gid, &ms, &n)) < 0)
         return;
+    /* A public group's outsiders (not members, not the admin) see who is in
+     * it and their roles and aliases, not the members' read positions,
+     * mutes, join details or extra. */
+    int outsider = !ctx->is_admin && !group_role_in(me.role);
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, member_json(&ms[i]));
+        json_array_append_new(list, outsider ? json_pack("{s:s, s:i, s:s}", "memberId",
+                                                         ms[i].member_id, "role", ms[i].role,
+                                                         "alias", ms[i].alias)
+                                             : member_json(&ms[i]));
     free(ms);
     ctx->out = group_json(ctx->app_id, &g);
     json_object_set_new(ctx->out, "memberList", list);

@@ -24,43 +24,60 @@ typedef struct field {
     long long min, max; /* ints */
     unsigned mask;
     int admin_only;     /* only the app admin may set it */
+    int pub;            /* part of the public profile */
 } field_t;
 
-#define FS(j, m, mask) {j, F_STR, offsetof(store_user_t, m), sizeof(((store_user_t *)0)->m), 0, 0, mask, 0}
-#define FI(j, m, lo, hi, mask, adm) {j, F_INT, offsetof(store_user_t, m), 0, lo, hi, mask, adm}
+#define FS(j, m, mask, pub) {j, F_STR, offsetof(store_user_t, m), sizeof(((store_user_t *)0)->m), 0, 0, mask, 0, pub}
+#define FI(j, m, lo, hi, mask, adm, pub) {j, F_INT, offsetof(store_user_t, m), 0, lo, hi, mask, adm, pub}
 
+/* The public profile (pub = 1) is what a chat client shows of another user
+ * and needs to add them: name, photo, sex, signature and whether they take
+ * requests.  The rest (birthDay, location, moderation flags, userType,
+ * extra, delFlag, times) is shown only to the user and the app admin. */
 static const field_t fields[] = {
-    FS("nickName", nick_name, STORE_USER_F_NICK_NAME),
-    FS("photo", photo, STORE_USER_F_PHOTO),
-    FI("userSex", user_sex, 0, 2, STORE_USER_F_USER_SEX, 0),
-    FS("birthDay", birth_day, STORE_USER_F_BIRTH_DAY),
-    FS("location", location, STORE_USER_F_LOCATION),
-    FS("selfSignature", self_signature, STORE_USER_F_SELF_SIGNATURE),
-    FI("friendAllowType", friend_allow_type, 1, 2, STORE_USER_F_FRIEND_ALLOW_TYPE, 0),
-    FI("forbiddenFlag", forbidden_flag, 0, 1, STORE_USER_F_FORBIDDEN_FLAG, 1),
-    FI("disableAddFriend", disable_add_friend, 0, 1, STORE_USER_F_DISABLE_ADD_FRIEND, 0),
-    FI("silentFlag", silent_flag, 0, 1, STORE_USER_F_SILENT_FLAG, 1),
-    FI("userType", user_type, 1, 100, STORE_USER_F_USER_TYPE, 1),
-    FS("extra", extra, STORE_USER_F_EXTRA),
+    FS("nickName", nick_name, STORE_USER_F_NICK_NAME, 1),
+    FS("photo", photo, STORE_USER_F_PHOTO, 1),
+    FI("userSex", user_sex, 0, 2, STORE_USER_F_USER_SEX, 0, 1),
+    FS("birthDay", birth_day, STORE_USER_F_BIRTH_DAY, 0),
+    FS("location", location, STORE_USER_F_LOCATION, 0),
+    FS("selfSignature", self_signature, STORE_USER_F_SELF_SIGNATURE, 1),
+    FI("friendAllowType", friend_allow_type, 1, 2, STORE_USER_F_FRIEND_ALLOW_TYPE, 0, 1),
+    FI("forbiddenFlag", forbidden_flag, 0, 1, STORE_USER_F_FORBIDDEN_FLAG, 1, 0),
+    FI("disableAddFriend", disable_add_friend, 0, 1, STORE_USER_F_DISABLE_ADD_FRIEND, 0, 1),
+    FI("silentFlag", silent_flag, 0, 1, STORE_USER_F_SILENT_FLAG, 1, 0),
+    FI("userType", user_type, 1, 100, STORE_USER_F_USER_TYPE, 1, 0),
+    FS("extra", extra, STORE_USER_F_EXTRA, 0),
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
-json_t *api_user_json(const store_user_t *u)
+/* u as JSON: the whole row when full, else the public profile. */
+static json_t *user_json(const store_user_t *u, int full)
 {
     json_t *o = json_pack("{s:s, s:i}", "userId", u->user_id, "appId", u->app_id);
     if (!o)
         return NULL;
     for (size_t i = 0; i < NFIELDS; i++) {
+        if (!full && !fields[i].pub)
+            continue;
         const char *p = (const char *)u + fields[i].off;
         if (fields[i].type == F_STR)
             json_object_set_new(o, fields[i].json, json_string(p));
         else
             json_object_set_new(o, fields[i].json, json_integer(*(const int *)p));
     }
+    if (!full)
+        return o;
     json_object_set_new(o, "delFlag", json_integer(u->del_flag));
     json_object_set_new(o, "createTime", json_integer(u->created_at));
     json_object_set_new(o, "updateTime", json_integer(u->updated_at));
     return o;
+}
+
+/* u as ctx's operator may see it: the whole row for the user and the app
+ * admin, the public profile for anybody else. */
+static json_t *user_json_for(const api_ctx_t *ctx, const store_user_t *u)
+{
+    return user_json(u, ctx->is_admin || !strcmp(u->user_id, ctx->identifier));
 }
 
 /* Parse the user fields present in obj into u; returns the mask of fields
@@ -301,7 +318,7 @@ static void get_info_work(api_ctx_t *ctx)
         store_user_t u;
         int rc = store_user_get_sync(ctx->srv->store, ctx->app_id, json_string_value(v), &u);
         if (rc == 0 && !u.del_flag)
-            json_array_append_new(items, api_user_json(&u));
+            json_array_append_new(items, user_json_for(ctx, &u));
         else if (rc == 0 || rc == STORE_ENOTFOUND)
             json_array_append(fail, v);
         else
@@ -342,7 +359,7 @@ static void get_single_work(api_ctx_t *ctx)
     if (ctx->rc == 0 && u.del_flag)
         ctx->rc = STORE_ENOTFOUND;
     if (ctx->rc == 0)
-        ctx->out = api_user_json(&u);
+        ctx->out = user_json_for(ctx, &u);
 }
 
 void h_get_single_user_info(api_ctx_t *ctx)
@@ -378,7 +395,7 @@ static void modify_done(void *arg, int rc)
     }
     /* USER_MODIFY 4000 to the user's devices: userId and the changed fields */
     json_t *push = json_pack("{s:s}", "userId", m->user.user_id);
-    json_t *all = api_user_json(&m->user);
+    json_t *all = user_json(&m->user, 1);
     for (size_t i = 0; push && all && i < NFIELDS; i++)
         if (m->mask & fields[i].mask)
             json_object_set(push, fields[i].json, json_object_get(all, fields[i].json));
@@ -491,7 +508,7 @@ static void page_work(api_ctx_t *ctx)
     if (ctx->rc == 0) {
         json_t *recs = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(recs, api_user_json(&rows[i]));
+            json_array_append_new(recs, user_json_for(ctx, &rows[i]));
         ctx->out = json_pack("{s:o, s:I, s:i, s:i, s:I}", "records", recs, "total", (json_int_t)total,
                              "size", p->size, "current", p->current, "pages",
                              (json_int_t)((total + p->size - 1) / p->size));

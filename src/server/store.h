@@ -766,7 +766,10 @@ int store_friend_delete_all_sync(store_t *st, int32_t app_id, const char *from_i
 /* black 2: from_id blacklists to_id (a row with status 0 is created when
  * there is none); rejects 20001 to_id not a live user, 30006 already
  * blacked.  black 1: removes it; reject 30010 when not blacked.
- * res->seq: from's new sequence (= the row's black_sequence). */
+ * res->seq: from's new sequence (= the row's black_sequence).  black 2
+ * also rejects to_id's pending request to from_id in the same transaction
+ * (approve_status 2, text cleared, from's next request sequence);
+ * res->request is that row (id 0 when there was none). */
 int store_friend_black(store_t *st, int32_t app_id, const char *from_id, const char *to_id,
                        int black, store_friend_res_t *res, store_done_fn done, void *arg);
 int store_friend_black_sync(store_t *st, int32_t app_id, const char *from_id,

@@ -107,6 +107,7 @@ enum wq {
     WQ_RQ_READ,
     WQ_RQ_MAX,
     WQ_RQ_UNREAD,
+    WQ_RQ_BLACKED,
     WQ_FG_BY_NAME,
     WQ_FG_INSERT,
     WQ_FG_SET,
@@ -276,6 +277,11 @@ static const char *const WQ_SQL[WQ_COUNT] = {
     [WQ_RQ_UNREAD] =
         "SELECT id FROM im_friendship_request WHERE app_id = ?1 AND to_id = ?2 "
         "AND read_status = 0 ORDER BY id",
+    /* addBlack: the blacklisted user's pending request to the blacklister
+     * is rejected and its text cleared (fr_black) */
+    [WQ_RQ_BLACKED] =
+        "UPDATE im_friendship_request SET approve_status = 2, read_status = 1, remark = '', "
+        "add_source = '', add_wording = '', update_time = ?2, sequence = ?3 WHERE id = ?1",
     [WQ_FG_BY_NAME] =
         "SELECT id FROM im_friend_group "
         "WHERE app_id = ?1 AND owner_id = ?2 AND name = ?3 AND del_flag = 0",
@@ -2166,7 +2172,39 @@ static int fr_delete_all(store_backend_t *be, store_friend_op_t *op, int64_t now
     return rc;
 }
 
-static int fr_black(store_backend_t *be, store_friend_op_t *op)
+/* from_id just blacklisted to_id: to_id's pending request to from_id, if
+ * any, is rejected (approve_status 2) with its text cleared and from_id's
+ * next request sequence, so from_id no longer sees it pending nor reads
+ * it, and syncing devices learn the change.  to_id is not told (it never
+ * lists its own outgoing requests).  res->request: the updated row, id 0
+ * when there was none.  from_id's own request to to_id is left as it is:
+ * approving it is refused (30006). */
+static int fr_black_requests(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
+{
+    sqlite3_stmt *s = be->w[WQ_RQ_PENDING];
+    sqlite3_bind_int(s, 1, op->app_id);
+    bind_str(s, 2, op->to_id);
+    bind_str(s, 3, op->from_id);
+    int rc = w_step(be, s, "request pending");
+    if (rc <= 0)
+        return rc;
+    int64_t id = sqlite3_column_int64(s, 0), seq;
+    w_done(s);
+    rc = next_owner_seq(be, WQ_RQ_MAX, op->app_id, op->from_id, &seq);
+    if (rc != 0)
+        return rc;
+    s = be->w[WQ_RQ_BLACKED];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, now_ms);
+    sqlite3_bind_int64(s, 3, seq);
+    rc = run_unbind(s);
+    int found;
+    if (rc == 0)
+        rc = rq_get(be, op->app_id, id, &op->res.request, &found);
+    return rc == 0 && !found ? STORE_EIO : rc;
+}
+
+static int fr_black(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
 {
     store_friend_t f;
     int found, live = 1;
@@ -2191,6 +2229,8 @@ static int fr_black(store_backend_t *be, store_friend_op_t *op)
     rc = fr_store(be, op->app_id, &f, 1);
     if (rc == 0)
         op->res.seq = f.friend_sequence;
+    if (rc == 0 && op->flag == 2)
+        rc = fr_black_requests(be, op, now_ms);
     return rc;
 }
 
@@ -2416,7 +2456,7 @@ static int sqlite_friend_write(store_backend_t *be, store_friend_op_t *op, int64
     case SF_UPDATE: return fr_update(be, op);
     case SF_DELETE: return fr_delete(be, op, now_ms);
     case SF_DELETE_ALL: return fr_delete_all(be, op, now_ms);
-    case SF_BLACK: return fr_black(be, op);
+    case SF_BLACK: return fr_black(be, op, now_ms);
     case SF_REQ_APPROVE: return rq_approve(be, op, now_ms);
     case SF_REQ_READ: return rq_read(be, op, now_ms);
     case SF_GROUP_ADD: return fg_add(be, op, now_ms);

@@ -27,6 +27,9 @@ USER_FIELDS = {"userId", "nickName", "photo", "userSex", "birthDay", "location",
                "selfSignature", "friendAllowType", "disableAddFriend", "extra",
                "forbiddenFlag", "silentFlag", "userType",
                "appId", "delFlag", "createTime", "updateTime"}
+# what other users see of a user (docs/SECURITY.md, public profile)
+PUBLIC_FIELDS = {"userId", "appId", "nickName", "photo", "userSex", "selfSignature",
+                 "friendAllowType", "disableAddFriend"}
 
 # every /v1 endpoint of docs/API.md
 ALL_V1 = [
@@ -313,6 +316,9 @@ def test_get_user_info(srv):
     assert sorted(u["userId"] for u in d["userDataItem"]) == ["alice", "bob"], d
     assert d["failUser"] == ["nobody"], d
     for u in d["userDataItem"]:
+        if u["userId"] != "alice":   # another user: the public profile only
+            assert set(u) == PUBLIC_FIELDS, u
+            continue
         assert USER_FIELDS <= set(u), "missing %r in %r" % (USER_FIELDS - set(u), u)
         assert u["appId"] == pp.APP_ID and u["delFlag"] == 0, u
         assert isinstance(u["createTime"], int) and abs(u["createTime"] - time.time() * 1000) \
@@ -474,7 +480,7 @@ def test_query_im_user_page(srv):
         assert len(d["records"]) == n, (page, d)
         for r in d["records"]:
             assert "ager" in r["nickName"], r
-            assert USER_FIELDS <= set(r), r
+            assert set(r) == PUBLIC_FIELDS, r
         seen += [r["userId"] for r in d["records"]]
     # operator (whose nickname matches) excluded; pages disjoint and complete
     assert "alice" not in seen, "the operator is listed"
