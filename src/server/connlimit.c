@@ -19,6 +19,7 @@
 typedef struct cl_entry {
     uint64_t v;
     uint32_t count;  /* 0 = free slot */
+    uint32_t pending; /* of count, not logged in */
     uint8_t fam;
 } cl_entry_t;
 
@@ -134,7 +135,7 @@ static int rehash(const connlimit_t *t, cl_stripe_t *s, uint32_t ncap)
         const cl_entry_t *e = &s->slots[i];
         if (!e->count)
             continue;
-        cl_ref_t k = {e->v, e->fam};
+        cl_ref_t k = {e->v, e->fam, 0};
         uint32_t j = (uint32_t)hash_of(t, &k) & (ncap - 1);
         while (ns[j].count)
             j = (j + 1) & (ncap - 1);
@@ -146,9 +147,11 @@ static int rehash(const connlimit_t *t, cl_stripe_t *s, uint32_t ncap)
     return 0;
 }
 
-int connlimit_acquire(connlimit_t *t, const cl_ref_t *k, uint32_t max, cl_ref_t *ref)
+int connlimit_acquire(connlimit_t *t, const cl_ref_t *k, uint32_t max, uint32_t max_pending,
+                      cl_ref_t *ref)
 {
     ref->fam = 0;
+    ref->pending = 0;
     uint64_t h = hash_of(t, k);
     cl_stripe_t *s = stripe_of(t, h);
     int rc = 0;
@@ -157,27 +160,51 @@ int connlimit_acquire(connlimit_t *t, const cl_ref_t *k, uint32_t max, cl_ref_t 
      * table (at most half full before) still has room, unless it has none */
     if ((s->n + 1) * 2 > s->cap && rehash(t, s, s->cap ? s->cap * 2 : STRIPE_MIN_CAP) < 0 &&
         s->n + 1 >= s->cap) {
-        rc = -1;
+        rc = CL_NOMEM;
         goto out;
     }
     uint32_t i = find_slot(s, k, h);
     cl_entry_t *e = &s->slots[i];
     if (e->count) {
         if (max && e->count >= max) {
-            rc = 1;
+            rc = CL_FULL;
+            goto out;
+        }
+        if (max_pending && e->pending >= max_pending) {
+            rc = CL_PENDING_FULL;
             goto out;
         }
         e->count++;
+        e->pending++;
     } else {
         e->v = k->v;
         e->fam = k->fam;
         e->count = 1;
+        e->pending = 1;
         s->n++;
     }
-    *ref = *k;
+    ref->v = k->v;
+    ref->fam = k->fam;
+    ref->pending = 1;
 out:
     uv_mutex_unlock(&s->mu);
     return rc;
+}
+
+void connlimit_logged_in(connlimit_t *t, cl_ref_t *ref)
+{
+    if (!t || !ref->fam || !ref->pending)
+        return;
+    uint64_t h = hash_of(t, ref);
+    cl_stripe_t *s = stripe_of(t, h);
+    uv_mutex_lock(&s->mu);
+    if (s->cap) {
+        cl_entry_t *e = &s->slots[find_slot(s, ref, h)];
+        if (e->count && e->pending)
+            e->pending--;
+    }
+    uv_mutex_unlock(&s->mu);
+    ref->pending = 0;
 }
 
 void connlimit_release(connlimit_t *t, cl_ref_t *ref)
@@ -190,6 +217,8 @@ void connlimit_release(connlimit_t *t, cl_ref_t *ref)
     if (s->cap) {
         uint32_t mask = s->cap - 1;
         uint32_t i = find_slot(s, ref, h);
+        if (ref->pending && s->slots[i].pending)
+            s->slots[i].pending--;
         if (s->slots[i].count && --s->slots[i].count == 0) {
             /* backward-shift deletion: pull later members of the probe
              * chain into the hole so that every lookup still finds them */
@@ -199,7 +228,7 @@ void connlimit_release(connlimit_t *t, cl_ref_t *ref)
                 cl_entry_t *e = &s->slots[j];
                 if (!e->count)
                     break;
-                cl_ref_t ek = {e->v, e->fam};
+                cl_ref_t ek = {e->v, e->fam, 0};
                 uint32_t home = (uint32_t)hash_of(t, &ek) & mask;
                 /* e may move to the hole if its home is not in (hole, j] */
                 if (((j - home) & mask) >= ((j - hole) & mask)) {
@@ -220,17 +249,23 @@ void connlimit_release(connlimit_t *t, cl_ref_t *ref)
     }
     uv_mutex_unlock(&s->mu);
     ref->fam = 0;
+    ref->pending = 0;
 }
 
-uint32_t connlimit_count(connlimit_t *t, const cl_ref_t *k)
+uint32_t connlimit_count(connlimit_t *t, const cl_ref_t *k, uint32_t *pending)
 {
     uint64_t h = hash_of(t, k);
     cl_stripe_t *s = stripe_of(t, h);
-    uint32_t n = 0;
+    uint32_t n = 0, p = 0;
     uv_mutex_lock(&s->mu);
-    if (s->cap)
-        n = s->slots[find_slot(s, k, h)].count;
+    if (s->cap) {
+        const cl_entry_t *e = &s->slots[find_slot(s, k, h)];
+        n = e->count;
+        p = e->pending;
+    }
     uv_mutex_unlock(&s->mu);
+    if (pending)
+        *pending = p;
     return n;
 }
 

@@ -48,6 +48,7 @@ typedef struct server {
     long max_conns;           /* client connections at most (tcp.c) */
     struct connlimit *connlimit; /* connections per client address (connlimit.h) */
     uint32_t max_per_ip, max_per_ip_loopback; /* its limits in force (tcp.c), 0 = none */
+    uint32_t max_pending_per_ip; /* of those, not logged in (tcp.c), 0 = none */
 } server_t;
 
 /* ---- connections ------------------------------------------------------ */

@@ -11,7 +11,8 @@
  * HTTP 503) and is closed.  So is one past max_connections_per_ip from
  * one client address (ERROR 62120 / HTTP 429; counted in connlimit.c,
  * released in conn.c when the connection is closed; loopback peers only
- * with max_connections_per_ip_loopback).  If accept() itself fails for lack of
+ * with max_connections_per_ip_loopback), and one past max_pending_per_ip
+ * of that address's connections without LOGIN (ERROR 62121 / HTTP 429).  If accept() itself fails for lack of
  * descriptors or memory the listener pauses for ACCEPT_PAUSE_MS; its log
  * line is rate-limited.
  */
@@ -167,10 +168,10 @@ static int admit_address(struct net_listener *l, int fd, const struct sockaddr_s
     uint32_t max = lo ? s->max_per_ip_loopback : s->max_per_ip;
     if (!max)
         return 0;
-    int rc = connlimit_acquire(s->connlimit, &key, max, ref);
-    if (rc == 0)
+    int rc = connlimit_acquire(s->connlimit, &key, max, s->max_pending_per_ip, ref);
+    if (rc == CL_OK)
         return 0;
-    if (rc < 0) {
+    if (rc == CL_NOMEM) {
         close(fd); /* out of memory: like a failed conn_new */
         return -1;
     }
@@ -180,11 +181,16 @@ static int admit_address(struct net_listener *l, int fd, const struct sockaddr_s
         char a[64];
         connlimit_format(&key, a, sizeof a);
         LOGW("connections per address reached, refusing its new connections",
-             "addr=%s max_connections_per_ip=%u suppressed=%lu", a, max, skipped);
+             "addr=%s max_connections_per_ip=%u max_pending_per_ip=%u which=%s suppressed=%lu", a,
+             max, s->max_pending_per_ip, rc == CL_FULL ? "all" : "pending", skipped);
     }
     atomic_fetch_add(&s->metrics.refused_per_ip, 1);
-    refuse(l, fd, PETREL_ERR_CONN_PER_IP, "429 Too Many Requests",
-           "too many connections from your address, close some or try again later");
+    if (rc == CL_FULL)
+        refuse(l, fd, PETREL_ERR_CONN_PER_IP, "429 Too Many Requests",
+               "too many connections from your address, close some or try again later");
+    else
+        refuse(l, fd, PETREL_ERR_PENDING_PER_IP, "429 Too Many Requests",
+               "too many connections from your address without LOGIN, try again later");
     return -1;
 }
 
@@ -354,8 +360,10 @@ int net_connlimit_init(server_t *s)
         lo = half;
     s->max_per_ip = (uint32_t)per;
     s->max_per_ip_loopback = (uint32_t)lo;
-    LOGI("connections per address", "max_connections_per_ip=%ld max_connections_per_ip_loopback=%ld",
-         per, lo);
+    s->max_pending_per_ip = (uint32_t)s->cfg.max_pending_per_ip;
+    LOGI("connections per address",
+         "max_connections_per_ip=%ld max_connections_per_ip_loopback=%ld max_pending_per_ip=%d", per,
+         lo, s->cfg.max_pending_per_ip);
     return 0;
 }
 

@@ -13,6 +13,8 @@ default limit and that loopback stays exempt by default.
   (code 62120) on HTTP and WebSocket; other addresses, logged-in users
   (PING) and new logins are unaffected and fast, measured during a flood of
   refused connects; the log line is rate-limited;
+- past max_pending_per_ip connections without LOGIN (a slowloris) an
+  address gets 62121 while its logged-in connections keep working;
 - the count is given back on every close path (client EOF and RST, login
   timeout, protocol error with unread input (lingering close), policy
   kick, WebSocket upgrade, HTTP Connection: close), checked each time by
@@ -37,6 +39,7 @@ T = 5.0 * SLOW
 ATT = "127.0.0.2"      # the attacker's address
 OTHER = "127.0.0.3"    # an unrelated client's address
 E_PER_IP = 62120
+E_PENDING = 62121
 
 _orig_create_connection = socket.create_connection
 _from_lock = threading.Lock()
@@ -83,7 +86,7 @@ class Refused(Exception):
     pass
 
 
-def idle_tcp(srv, src):
+def idle_tcp(srv, src, codes=(E_PER_IP,)):
     """An accepted TCP connection from src (no refusal within 0.2 s)."""
     def one():
         c = tcp_from(srv, src)
@@ -92,7 +95,7 @@ def idle_tcp(srv, src):
         except TimeoutError:
             return c
         c.close()
-        if p.command == pp.ERROR and p.data.get("code") == E_PER_IP:
+        if p.command == pp.ERROR and p.data.get("code") in codes:
             raise Refused()
         raise AssertionError("new connection got %r" % p)
     return retry_refused(one)
@@ -143,14 +146,14 @@ def http_keepalive(port, src, host="127.0.0.1"):
     return h, r.status, body
 
 
-def assert_refused_tcp(port, src, host="127.0.0.1"):
+def assert_refused_tcp(port, src, host="127.0.0.1", code=E_PER_IP):
     c = pp.TcpClient.__new__(pp.TcpClient)
     pp.BaseClient.__init__(c)
     c.sock = raw_from(src, port, host)
     c.buf = bytearray()
     try:
         p = c.recv(T)
-        assert p.command == pp.ERROR and p.data["code"] == E_PER_IP, p
+        assert p.command == pp.ERROR and p.data["code"] == code, p
         assert "address" in p.data["msg"], p
         rest, _ = c.expect_closed(T)
         assert not rest, rest
@@ -158,14 +161,14 @@ def assert_refused_tcp(port, src, host="127.0.0.1"):
         c.close()
 
 
-def assert_refused_http(port, src, host="127.0.0.1"):
+def assert_refused_http(port, src, host="127.0.0.1", code=E_PER_IP):
     h = http.client.HTTPConnection(host, port, timeout=T, source_address=(src, 0))
     try:
         h.request("GET", "/healthz")
         r = h.getresponse()
         body = r.read()
         assert r.status == 429, (r.status, body)
-        assert json.loads(body)["code"] == E_PER_IP, body
+        assert json.loads(body)["code"] == code, body
         assert r.getheader("retry-after") == "1"
     finally:
         h.close()
@@ -232,8 +235,8 @@ class Flood:
     """Threads connecting from src again and again (each connection is
     refused with 62120) until stopped; counts the refusals."""
 
-    def __init__(self, port, src, threads=2):
-        self.port, self.src = port, src
+    def __init__(self, port, src, threads=2, code=E_PER_IP):
+        self.port, self.src, self.code = port, src, code
         self.refused = 0
         self.other = []
         self.stopping = False
@@ -258,7 +261,7 @@ class Flood:
                     self.other.append(repr(e))
                 continue
             with self.lock:
-                if b'"code":62120' in d:
+                if b'"code":%d' % self.code in d:
                     self.refused += 1
                 else:
                     self.other.append(d[:100])
@@ -414,6 +417,62 @@ def test_count_released_on_every_close_path(server):
     exactly(srv, ATT, LIMIT)
     close_all(wss + closers)
     assert "connections per address reached" in srv.stderr_text()
+
+
+# ============================================================ slowloris
+
+
+def test_connections_without_login_limited_per_address(server):
+    """A slowloris from one address (HTTP requests that never end, sockets
+    that never LOGIN) holds at most max_pending_per_ip connections; its
+    logged-in connections, other addresses and new users are unaffected."""
+    PENDING = 5
+    srv = loopback_server(server, 20, "--max-pending-per-ip=%d" % PENDING,
+                          "--login-timeout-ms=60000", "--http-idle-timeout-ms=60000")
+    assert re.search(r"max_pending_per_ip=%d" % PENDING, srv.stderr_text())
+    users = ["u%d" % i for i in range(3)]
+    srv.ensure_users(users + ["alice", "bob"])
+    alice = srv.login("alice", imei="a-1")
+    # logged-in connections from that address do not count as pending
+    mine = [login_from(srv, ATT, u, imei=u) for u in users]
+    slow = []
+    try:
+        for i in range(PENDING):
+            s = raw_from(ATT, srv.http_port)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")   # never finished
+            slow.append(s)
+        time.sleep(0.2)
+        for s in slow:
+            s.sendall(b"X-Slow: 1\r\n")
+        # 3 + 5 of 20: the total is not the limit, the pending count is
+        assert_refused_tcp(srv.tcp_port, ATT, code=E_PENDING)
+        assert_refused_http(srv.http_port, ATT, code=E_PENDING)
+        flood = Flood(srv.tcp_port, ATT, code=E_PENDING)
+        try:
+            time.sleep(0.3)
+            pings = [timed_ping(alice) for _ in range(20)]
+            assert max(pings) < 1.0 * SLOW, pings
+            for c in mine:
+                assert timed_ping(c) < 1.0 * SLOW
+            t0 = time.monotonic()
+            srv.login("bob", imei="b-1")
+            assert time.monotonic() - t0 < 2.0 * SLOW
+            close_all(fill(srv.http_port, OTHER, PENDING, T))
+        finally:
+            flood.stop()
+        assert flood.refused >= 10 and not flood.other, (flood.refused, flood.other[:5])
+        assert "which=pending" in srv.stderr_text()
+    finally:
+        close_all(slow)
+
+    # the slowloris left: PENDING connections without LOGIN fit again...
+    idle = [idle_tcp(srv, ATT, codes=(E_PENDING,)) for _ in range(PENDING)]
+    assert_refused_tcp(srv.tcp_port, ATT, code=E_PENDING)
+    # ...and one of them logging in makes room for exactly one more
+    assert idle[0].login(users[0], srv.token(users[0]), imei="again").command == pp.LOGINACK
+    idle.append(idle_tcp(srv, ATT, codes=()))
+    assert_refused_tcp(srv.tcp_port, ATT, code=E_PENDING)
+    close_all(idle + mine)
 
 
 # ============================================================ defaults

@@ -1,7 +1,9 @@
 /*
  * Unit tests for the per-address connection table (src/server/connlimit.c):
  * how addresses become keys (IPv4, IPv4-mapped, IPv6 /64, loopback), the
- * limit (refused at max, room again after a release), and the table
+ * limit (refused at max, room again after a release), the count of
+ * connections without LOGIN (its own limit; a LOGIN or a close takes a
+ * connection off it exactly once), and the table
  * itself: a random mix of acquires and releases over thousands of
  * addresses is checked against a plain array model after every step, which
  * catches a lost entry from backward-shift deletion, growth or shrinking;
@@ -92,34 +94,80 @@ static void test_limit(void **state)
     key4("198.51.100.1", &k);
     key4("198.51.100.2", &other);
     for (int i = 0; i < 5; i++) {
-        assert_int_equal(connlimit_acquire(t, &k, 5, &refs[i]), 0);
+        assert_int_equal(connlimit_acquire(t, &k, 5, 0, &refs[i]), 0);
         assert_true(same(&refs[i], &k));
     }
-    assert_int_equal(connlimit_count(t, &k), 5);
-    assert_int_equal(connlimit_acquire(t, &k, 5, &r), 1);
+    assert_int_equal(connlimit_count(t, &k, NULL), 5);
+    assert_int_equal(connlimit_acquire(t, &k, 5, 0, &r), 1);
     assert_int_equal(r.fam, 0);
-    assert_int_equal(connlimit_count(t, &k), 5);
+    assert_int_equal(connlimit_count(t, &k, NULL), 5);
     /* another address is not affected */
-    assert_int_equal(connlimit_acquire(t, &other, 5, &r), 0);
+    assert_int_equal(connlimit_acquire(t, &other, 5, 0, &r), 0);
     assert_int_equal(connlimit_addresses(t), 2);
     connlimit_release(t, &r);
     assert_int_equal(r.fam, 0);
     connlimit_release(t, &r); /* a second release does nothing */
-    assert_int_equal(connlimit_count(t, &other), 0);
-    assert_int_equal(connlimit_count(t, &k), 5);
+    assert_int_equal(connlimit_count(t, &other, NULL), 0);
+    assert_int_equal(connlimit_count(t, &k, NULL), 5);
     /* one closes: room for exactly one more */
     connlimit_release(t, &refs[0]);
-    assert_int_equal(connlimit_acquire(t, &k, 5, &refs[0]), 0);
-    assert_int_equal(connlimit_acquire(t, &k, 5, &r), 1);
+    assert_int_equal(connlimit_acquire(t, &k, 5, 0, &refs[0]), 0);
+    assert_int_equal(connlimit_acquire(t, &k, 5, 0, &r), 1);
     /* max 0: counted, never refused */
-    assert_int_equal(connlimit_acquire(t, &k, 0, &r), 0);
-    assert_int_equal(connlimit_count(t, &k), 6);
+    assert_int_equal(connlimit_acquire(t, &k, 0, 0, &r), 0);
+    assert_int_equal(connlimit_count(t, &k, NULL), 6);
     connlimit_release(t, &r);
     for (int i = 0; i < 5; i++)
         connlimit_release(t, &refs[i]);
-    assert_int_equal(connlimit_count(t, &k), 0);
+    assert_int_equal(connlimit_count(t, &k, NULL), 0);
     assert_int_equal(connlimit_addresses(t), 0);
     connlimit_release(NULL, &r); /* no table: nothing */
+    connlimit_free(t);
+}
+
+static void test_pending(void **state)
+{
+    (void)state;
+    connlimit_t *t = connlimit_new();
+    assert_non_null(t);
+    cl_ref_t k, a, b, c, d;
+    uint32_t pend;
+    key6("2001:db8:5::9", &k);
+    assert_int_equal(connlimit_acquire(t, &k, 10, 2, &a), CL_OK);
+    assert_int_equal(a.pending, 1);
+    assert_int_equal(connlimit_acquire(t, &k, 10, 2, &b), CL_OK);
+    /* two without LOGIN: a third is refused, nothing counted */
+    assert_int_equal(connlimit_acquire(t, &k, 10, 2, &c), CL_PENDING_FULL);
+    assert_int_equal(c.fam, 0);
+    assert_int_equal(connlimit_count(t, &k, &pend), 2);
+    assert_int_equal(pend, 2);
+    /* one logs in (twice: counted once): room for one more pending */
+    connlimit_logged_in(t, &a);
+    connlimit_logged_in(t, &a);
+    assert_int_equal(a.pending, 0);
+    assert_int_equal(connlimit_count(t, &k, &pend), 2);
+    assert_int_equal(pend, 1);
+    assert_int_equal(connlimit_acquire(t, &k, 10, 2, &c), CL_OK);
+    assert_int_equal(connlimit_acquire(t, &k, 10, 2, &d), CL_PENDING_FULL);
+    /* the logged-in one leaving frees no pending slot; a pending one does */
+    connlimit_release(t, &a);
+    assert_int_equal(connlimit_count(t, &k, &pend), 2);
+    assert_int_equal(pend, 2);
+    assert_int_equal(connlimit_acquire(t, &k, 10, 2, &d), CL_PENDING_FULL);
+    connlimit_release(t, &b);
+    assert_int_equal(connlimit_count(t, &k, &pend), 1);
+    assert_int_equal(pend, 1);
+    assert_int_equal(connlimit_acquire(t, &k, 10, 2, &d), CL_OK);
+    /* the total limit comes first */
+    connlimit_logged_in(t, &c);
+    connlimit_logged_in(t, &d);
+    assert_int_equal(connlimit_acquire(t, &k, 2, 2, &a), CL_FULL);
+    connlimit_release(t, &c);
+    connlimit_release(t, &d);
+    assert_int_equal(connlimit_count(t, &k, &pend), 0);
+    assert_int_equal(pend, 0);
+    assert_int_equal(connlimit_addresses(t), 0);
+    connlimit_logged_in(t, &d); /* released: nothing */
     connlimit_free(t);
 }
 
@@ -147,7 +195,7 @@ static void test_random_against_model(void **state)
         int add_pct = (step / 20000) % 2 ? 30 : 70;
         cl_ref_t r = keys[i];
         if (rand() % 100 < add_pct) {
-            int rc = connlimit_acquire(t, &keys[i], 4, &r);
+            int rc = connlimit_acquire(t, &keys[i], 4, 0, &r);
             if (model[i] >= 4) {
                 assert_int_equal(rc, 1);
             } else {
@@ -162,7 +210,7 @@ static void test_random_against_model(void **state)
         }
         if (step % 1000 == 0 || step == STEPS - 1) {
             for (int j = 0; j < NADDR; j++)
-                assert_int_equal(connlimit_count(t, &keys[j]), model[j]);
+                assert_int_equal(connlimit_count(t, &keys[j], NULL), model[j]);
             assert_int_equal(connlimit_addresses(t), live);
         }
     }
@@ -188,7 +236,7 @@ static void *hammer(void *arg)
     int n = 0;
     for (int i = 0; i < 20000; i++) {
         if (n < MAXC && (i % 3)) {
-            int rc = connlimit_acquire(shared, &shared_key, MAXC, &held[n]);
+            int rc = connlimit_acquire(shared, &shared_key, MAXC, 0, &held[n]);
             if (rc == 0)
                 n++;
             else if (rc != 1)
@@ -196,7 +244,7 @@ static void *hammer(void *arg)
         } else if (n) {
             connlimit_release(shared, &held[--n]);
         }
-        if (connlimit_count(shared, &shared_key) > MAXC)
+        if (connlimit_count(shared, &shared_key, NULL) > MAXC)
             return (void *)1;
     }
     while (n)
@@ -218,7 +266,7 @@ static void test_threads(void **state)
         pthread_join(th[i], &rv);
         assert_null(rv);
     }
-    assert_int_equal(connlimit_count(shared, &shared_key), 0);
+    assert_int_equal(connlimit_count(shared, &shared_key, NULL), 0);
     assert_int_equal(connlimit_addresses(shared), 0);
     connlimit_free(shared);
 }
@@ -228,6 +276,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_limit),
+        cmocka_unit_test(test_pending),
         cmocka_unit_test(test_random_against_model),
         cmocka_unit_test(test_threads),
     };
