@@ -12,9 +12,9 @@
  * one client address (ERROR 62120 / HTTP 429; counted in connlimit.c,
  * released in conn.c when the connection is closed; loopback peers only
  * with max_connections_per_ip_loopback), and one past max_pending_per_ip
- * of that address's connections without LOGIN (ERROR 62121 / HTTP 429).  If accept() itself fails for lack of
- * descriptors or memory the listener pauses for ACCEPT_PAUSE_MS; its log
- * line is rate-limited.
+ * of that address's connections without LOGIN (ERROR 62121 / HTTP 429).
+ * If accept() itself fails for lack of descriptors or memory the listener
+ * pauses for ACCEPT_PAUSE_MS; its log line is rate-limited.
  */
 #include "server/server.h"
 
