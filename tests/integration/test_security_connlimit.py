@@ -122,10 +122,8 @@ def login_from(srv, src, user, transport="tcp", **kw):
 
 
 def raw_from(src, port, host="127.0.0.1"):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = _orig_create_connection((host, port), T, (src, 0))
     s.settimeout(T)
-    s.bind((src, 0))
-    s.connect((host, port))
     return s
 
 
@@ -518,6 +516,35 @@ def test_defaults_limit_other_addresses_not_loopback(server):
     finally:
         close_all(conns)
     close_all(fill(srv.http_port, ip, LIMIT, 10 * SLOW, host=ip))
+
+
+def test_ipv6_counts_by_64_and_mapped_ipv4_as_ipv4(server):
+    """On a dual-stack listener ([::]) an IPv6 peer is counted under its
+    /64 (here ::1, loopback, so with the loopback limit set) and an IPv4
+    one (::ffff:127.0.0.2) under its IPv4 address, each refused past it."""
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    LIMIT = 4
+    srv = server("--workers=2", "--max-connections-per-ip-loopback=%d" % LIMIT,
+                 listen_flags=False, start=False)
+    srv.flags += ["--tcp-listen=[::]:{tcp_port}", "--http-listen=[::]:{http_port}"]
+    srv.start()
+    v6 = fill(srv.http_port, "::1", LIMIT, T, host="::1")
+    try:
+        assert_refused_tcp(srv.tcp_port, "::1", host="::1")
+        assert_refused_http(srv.http_port, "::1", host="::1")
+        assert re.search(r"connections per address reached.*addr=::/64 ", srv.stderr_text())
+        v4 = fill(srv.http_port, ATT, LIMIT, T)        # its own count
+        try:
+            assert_refused_tcp(srv.tcp_port, ATT)
+            assert_refused_http(srv.http_port, ATT)
+        finally:
+            close_all(v4)
+    finally:
+        close_all(v6)
+    close_all(fill(srv.http_port, "::1", LIMIT, 10 * SLOW, host="::1"))
 
 
 def test_limit_is_at_most_half_the_capacity(server):
