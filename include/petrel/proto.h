@@ -170,6 +170,9 @@ enum petrel_error {
     PETREL_ERR_RATE_LIMITED   = 62081, /* send rate limit of the user or app: retry later */
     PETREL_ERR_QUOTA          = 62082, /* the app's storage quota is used up */
     PETREL_ERR_TOO_MANY_DEVICES = 62083, /* LOGIN refused: the user has max_devices_per_user online */
+    /* 62120-62129: connections per client address (connlimit.c) */
+    PETREL_ERR_CONN_PER_IP    = 62120, /* the client's address (IPv4, IPv6 /64) has max_connections_per_ip open */
+    PETREL_ERR_PENDING_PER_IP = 62121, /* ... has max_pending_per_ip open that have not logged in */
 };
 
 typedef struct petrel_up_hdr {

@@ -69,6 +69,9 @@ static const cfg_key_t keys[] = {
     I(recall_window_ms, 0, 86400000, "how long after sending a message may be recalled (server time)"),
     S(cors_origins, "origins allowed to call the REST API from a browser, comma-separated (empty = CORS off)"),
     I(max_connections, 0, 10000000, "client connections at most (0 = what the open-file limit allows, raised to its hard limit)"),
+    I(max_connections_per_ip, 0, 10000000, "connections one client address (IPv4, IPv6 /64) may have open, at most half of max_connections (0 = no limit); more get 62120"),
+    I(max_connections_per_ip_loopback, 0, 10000000, "the same for each loopback address (127/8, ::1) (0 = loopback not limited: a local proxy, tests, bench)"),
+    I(max_pending_per_ip, 0, 10000000, "of a counted address's connections, how many may be without LOGIN (sockets before LOGIN, plain HTTP) (0 = no limit); more get 62121"),
     I(presence_debounce_ms, 0, 600000, "delay of a user's offline notification; a device back within it cancels it"),
     I(token_max_lifetime, 60, 315360000, "longest accepted userSign lifetime (TLS.expire, s); longer tokens get 62101"),
     I(token_clock_skew, 0, 86400, "how far (s) a userSign's issue time may be ahead of the server clock; beyond, 62100"),
@@ -127,6 +130,8 @@ void config_defaults(config_t *c)
     c->store_max_queue = 65536;
     c->app_quota_mb = 10240;
     c->max_devices_per_user = 32;
+    c->max_connections_per_ip = 1000;
+    c->max_pending_per_ip = 256;
 }
 
 const char *config_key_name(size_t i)

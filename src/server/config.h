@@ -57,6 +57,9 @@ typedef struct config {
     int allow_empty_db;          /* start although a database that existed is missing/empty */
     int presence_subs_per_user;  /* most live status subscriptions one user holds */
     int max_connections;         /* 0 = from RLIMIT_NOFILE (tcp.c) */
+    int max_connections_per_ip;  /* per IPv4 address / IPv6 /64, 0 = no limit (connlimit.c) */
+    int max_connections_per_ip_loopback; /* the same for loopback peers, 0 = not counted */
+    int max_pending_per_ip;      /* of them not logged in (before LOGIN, plain HTTP), 0 = no limit */
     char cors_origins[1024];     /* CORS allow-list, "" = off (cors.c) */
     /* abuse limits (docs/SECURITY.md) */
     int send_rate_user;          /* messages/s per user (0 = no limit) */

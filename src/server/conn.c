@@ -267,6 +267,7 @@ static void on_closed(uv_handle_t *h)
     else if (c->kind == CONN_WS)
         ws_state_free(c);
     atomic_fetch_sub(kind_gauge(c), 1);
+    connlimit_release(w->srv->connlimit, &c->climit);
     free(c);
     worker_conn_gone(w);
 }

@@ -342,6 +342,7 @@ static void login_finish(conn_t *c)
         return;
     }
     c->flags |= CF_AUTHED;
+    connlimit_logged_in(s->connlimit, &c->climit); /* off max_pending_per_ip */
     atomic_fetch_add(online_gauge(c), 1);
     conn_set_list(c, LIST_ACTIVE);
     atomic_fetch_add(&s->metrics.logins_ok, 1);

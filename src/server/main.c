@@ -141,6 +141,10 @@ int main(int argc, char **argv)
     sigterm.data = sigint.data = s;
 
     net_raise_nofile(s);
+    if (net_connlimit_init(s) < 0) {
+        LOGE("cannot allocate the connection table", NULL);
+        return 1;
+    }
     if (workers_start(s) < 0) {
         LOGE("cannot start workers", NULL);
         return 1;
@@ -174,6 +178,8 @@ int main(int argc, char **argv)
     s->sess->ops->destroy(s->sess);
     apps_free(s->apps);
     ustate_free(s->ustate);
+    connlimit_free(s->connlimit);
+    s->connlimit = NULL;
     store_close(s->store);
     uv_loop_close(main_loop);
     LOGI("stopped", NULL);

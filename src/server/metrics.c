@@ -16,6 +16,7 @@ const int metrics_known_codes[] = {
     10000, 10001, 10002, 10003, 10004,
     62000, 62001, 62002, 62003, 62004, 62020, 62021, 62022, 62040, 62041,
     62060, 62061, 62062, 62080, 62081, 62082, 62083,
+    62120, 62121,
     62100, 62101, 62102, 62103, 62104,
 };
 const size_t metrics_nknown = sizeof metrics_known_codes / sizeof metrics_known_codes[0];

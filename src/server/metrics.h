@@ -20,6 +20,7 @@ typedef struct metrics {
     atomic_uint_fast64_t online[2][6];  /* logged-in sockets: [0 tcp, 1 ws][clientType] */
     atomic_uint_fast64_t accepted;
     atomic_uint_fast64_t refused_full, accept_paused; /* tcp.c: at capacity, accept failed */
+    atomic_uint_fast64_t refused_per_ip; /* tcp.c: address at max_connections_per_ip */
     atomic_uint_fast64_t logins_ok, logins_failed, kicks;
     atomic_uint_fast64_t packets_in, packets_out, bytes_in, bytes_out;
     atomic_uint_fast64_t errors_sent;

@@ -88,6 +88,10 @@ char *metrics_render(struct server *s, size_t *len)
     counter(&b, "petrel_connections_accepted_total", "Connections accepted.", LOAD(m->accepted));
     counter(&b, "petrel_connections_refused_total",
             "Connections refused at max_connections.", LOAD(m->refused_full));
+    counter(&b, "petrel_connections_refused_per_ip_total",
+            "Connections refused because their address had max_connections_per_ip open "
+            "(or max_pending_per_ip without LOGIN).",
+            LOAD(m->refused_per_ip));
     counter(&b, "petrel_accept_pauses_total",
             "Listener pauses after accept() failed (out of descriptors or memory).",
             LOAD(m->accept_paused));

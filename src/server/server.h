@@ -18,6 +18,7 @@
 
 #include "petrel/proto.h"
 #include "server/config.h"
+#include "server/connlimit.h"
 #include "server/frame.h"
 #include "server/session.h"
 #include "server/store.h"
@@ -45,6 +46,9 @@ typedef struct server {
     worker_t *workers;
     atomic_int stopping;
     long max_conns;           /* client connections at most (tcp.c) */
+    struct connlimit *connlimit; /* connections per client address (connlimit.h) */
+    uint32_t max_per_ip, max_per_ip_loopback; /* its limits in force (tcp.c), 0 = none */
+    uint32_t max_pending_per_ip; /* of those, not logged in (tcp.c), 0 = none */
 } server_t;
 
 /* ---- connections ------------------------------------------------------ */
@@ -94,6 +98,7 @@ struct conn {
     void *proto;              /* http_state_t or ws_state_t */
     struct held_pkt *held;    /* packets that arrived during a pending LOGIN */
     uint16_t rack_inflight;   /* msg.c: this connection's receive acks being checked */
+    cl_ref_t climit;          /* its count under its address (connlimit.h), released on close */
 };
 
 /* ---- workers ---------------------------------------------------------- */
@@ -201,6 +206,9 @@ void net_listener_close(struct net_listener *l);
 /* At start-up: raise RLIMIT_NOFILE to the hard limit and set max_conns
  * (cfg.max_connections, or what the limit allows); logged. */
 long net_raise_nofile(server_t *s);
+/* After it: the per-address connection table and its limits (max_per_ip
+ * at most half of max_conns); logged.  -1 if out of memory. */
+int net_connlimit_init(server_t *s);
 /* Before the workers listen: 0 if nobody listens on hostport yet, -1
  * (logged) if the address is bad or taken -- by another petreld too,
  * whose SO_REUSEPORT sockets would otherwise share the port with ours. */

@@ -8,9 +8,13 @@
  * Accepting is bounded: at most max_connections client connections (by
  * default the open-file limit, raised to its hard limit at start-up, minus
  * a reserve); past it a new connection gets a short refusal (ERROR 62060 /
- * HTTP 503) and is closed.  If accept() itself fails for lack of
- * descriptors or memory the listener pauses for ACCEPT_PAUSE_MS; its log
- * line is rate-limited.
+ * HTTP 503) and is closed.  So is one past max_connections_per_ip from
+ * one client address (ERROR 62120 / HTTP 429; counted in connlimit.c,
+ * released in conn.c when the connection is closed; loopback peers only
+ * with max_connections_per_ip_loopback), and one past max_pending_per_ip
+ * of that address's connections without LOGIN (ERROR 62121 / HTTP 429).
+ * If accept() itself fails for lack of descriptors or memory the listener
+ * pauses for ACCEPT_PAUSE_MS; its log line is rate-limited.
  */
 #include "server/server.h"
 
@@ -107,22 +111,13 @@ static uint64_t open_conns(server_t *s)
            atomic_load(&s->metrics.conns_http);
 }
 
-/* At capacity: tell the client why (one small non-blocking send on a fresh
- * socket), read what it already sent so that close() does not reset the
- * answer away, and close. */
-static void refuse_full(struct net_listener *l, int fd)
+/* Refusing a connection: tell the client why (one small non-blocking send
+ * on a fresh socket), read what it already sent so that close() does not
+ * reset the answer away, and close. */
+static void refuse(struct net_listener *l, int fd, int code, const char *status, const char *msg)
 {
-    static log_rl_t rl;
-    unsigned long skipped;
-    server_t *s = l->w->srv;
-    if (log_ratelimit(&rl, 10000, &skipped))
-        LOGW("connection capacity reached, refusing new connections",
-             "max_connections=%ld suppressed=%lu", s->max_conns, skipped);
-    atomic_fetch_add(&s->metrics.refused_full, 1);
-    static const char msg[] = "server at its connection capacity, try again later";
     char body[160];
-    int bl = snprintf(body, sizeof body, "{\"code\":%d,\"msg\":\"%s\",\"command\":0}",
-                      PETREL_ERR_CONN_CAPACITY, msg);
+    int bl = snprintf(body, sizeof body, "{\"code\":%d,\"msg\":\"%s\",\"command\":0}", code, msg);
     if (l->kind == CONN_TCP) {
         uint8_t out[PETREL_DOWN_HDR_LEN + sizeof body];
         petrel_encode_down_hdr(out, PETREL_CMD_ERROR, (uint32_t)bl);
@@ -132,9 +127,9 @@ static void refuse_full(struct net_listener *l, int fd)
     } else {
         char out[512];
         int n = snprintf(out, sizeof out,
-                         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                         "HTTP/1.1 %s\r\nContent-Type: application/json\r\n"
                          "Content-Length: %d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s",
-                         bl, body);
+                         status, bl, body);
         ssize_t w = send(fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)w;
     }
@@ -143,6 +138,60 @@ static void refuse_full(struct net_listener *l, int fd)
     ssize_t r = recv(fd, drain, sizeof drain, MSG_DONTWAIT);
     (void)r;
     close(fd);
+}
+
+/* At capacity (max_connections). */
+static void refuse_full(struct net_listener *l, int fd)
+{
+    static log_rl_t rl;
+    unsigned long skipped;
+    server_t *s = l->w->srv;
+    if (log_ratelimit(&rl, 10000, &skipped))
+        LOGW("connection capacity reached, refusing new connections",
+             "max_connections=%ld suppressed=%lu", s->max_conns, skipped);
+    atomic_fetch_add(&s->metrics.refused_full, 1);
+    refuse(l, fd, PETREL_ERR_CONN_CAPACITY, "503 Service Unavailable",
+           "server at its connection capacity, try again later");
+}
+
+/* Count the new connection under its peer's address: 0 and *ref set (fam
+ * 0 if the address is not counted), or -1 when it was refused and closed. */
+static int admit_address(struct net_listener *l, int fd, const struct sockaddr_storage *ss,
+                         cl_ref_t *ref)
+{
+    server_t *s = l->w->srv;
+    cl_ref_t key;
+    ref->fam = 0;
+    int lo = connlimit_key((const struct sockaddr *)ss, &key);
+    if (lo < 0 || !s->connlimit)
+        return 0;
+    uint32_t max = lo ? s->max_per_ip_loopback : s->max_per_ip;
+    if (!max)
+        return 0;
+    int rc = connlimit_acquire(s->connlimit, &key, max, s->max_pending_per_ip, ref);
+    if (rc == CL_OK)
+        return 0;
+    if (rc == CL_NOMEM) {
+        close(fd); /* out of memory: like a failed conn_new */
+        return -1;
+    }
+    static log_rl_t rl;
+    unsigned long skipped;
+    if (log_ratelimit(&rl, 10000, &skipped)) {
+        char a[64];
+        connlimit_format(&key, a, sizeof a);
+        LOGW("connections per address reached, refusing its new connections",
+             "addr=%s max_connections_per_ip=%u max_pending_per_ip=%u which=%s suppressed=%lu", a,
+             max, s->max_pending_per_ip, rc == CL_FULL ? "all" : "pending", skipped);
+    }
+    atomic_fetch_add(&s->metrics.refused_per_ip, 1);
+    if (rc == CL_FULL)
+        refuse(l, fd, PETREL_ERR_CONN_PER_IP, "429 Too Many Requests",
+               "too many connections from your address, close some or try again later");
+    else
+        refuse(l, fd, PETREL_ERR_PENDING_PER_IP, "429 Too Many Requests",
+               "too many connections from your address without LOGIN, try again later");
+    return -1;
 }
 
 static void setup_conn(conn_t *c)
@@ -162,7 +211,9 @@ static void on_accept_ready(uv_poll_t *p, int status, int events)
         return;
     }
     for (int i = 0; i < ACCEPT_BATCH && !w->stopping; i++) {
-        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             int e = errno;
             if (e == EAGAIN || e == EWOULDBLOCK)
@@ -180,12 +231,17 @@ static void on_accept_ready(uv_poll_t *p, int status, int events)
             refuse_full(l, fd);
             continue;
         }
+        cl_ref_t ref;
+        if (admit_address(l, fd, &ss, &ref) < 0)
+            continue;
         conn_t *c = conn_new(w, l->kind);
         if (!c) {
+            connlimit_release(w->srv->connlimit, &ref);
             close(fd);
             listener_pause(l, ENOMEM);
             return;
         }
+        c->climit = ref; /* released in conn.c when c is closed */
         if (uv_tcp_open(&c->tcp, fd) < 0) {
             close(fd);
             conn_close(c);
@@ -288,6 +344,27 @@ long net_raise_nofile(server_t *s)
     LOGI("connection capacity", "max_connections=%ld nofile=%llu nofile_hard=%llu", cap,
          (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
     return cap;
+}
+
+int net_connlimit_init(server_t *s)
+{
+    s->connlimit = connlimit_new();
+    if (!s->connlimit)
+        return -1;
+    /* one address never gets more than half of the capacity */
+    long half = s->max_conns / 2 > 0 ? s->max_conns / 2 : 1;
+    long per = s->cfg.max_connections_per_ip, lo = s->cfg.max_connections_per_ip_loopback;
+    if (per > half)
+        per = half;
+    if (lo > half)
+        lo = half;
+    s->max_per_ip = (uint32_t)per;
+    s->max_per_ip_loopback = (uint32_t)lo;
+    s->max_pending_per_ip = (uint32_t)s->cfg.max_pending_per_ip;
+    LOGI("connections per address",
+         "max_connections_per_ip=%ld max_connections_per_ip_loopback=%ld max_pending_per_ip=%d", per,
+         lo, s->cfg.max_pending_per_ip);
+    return 0;
 }
 
 int net_check_free(const char *hostport)
