@@ -667,23 +667,24 @@ static void test_add_rules(void **state)
     r = add(st, "alice", "vera");
     assert_int_equal(r.reject, 0);
     int64_t id = r.request.id;
-    int64_t vseq = 0, a, b;
-    assert_int_equal(store_friend_seqs_sync(st, APP, "vera", &a, &vseq, &b), 0);
+    int64_t vseq = 0, vseq0 = 0, a, b;
+    assert_int_equal(store_friend_seqs_sync(st, APP, "vera", &a, &vseq0, &b), 0);
     assert_int_equal(store_friend_black_sync(st, APP, "vera", "alice", 2, &r), 0);
     assert_int_equal(r.reject, 0);
+    /* the blacklist rejected alice's pending request in the same
+     * transaction: vera's request sequence moved once, for that */
+    assert_int_equal(store_friend_seqs_sync(st, APP, "vera", &a, &vseq, &b), 0);
+    assert_true(vseq > vseq0);
     /* a new request (refresh) is refused, and nothing moves */
     assert_int_equal(add(st, "alice", "vera").reject, STORE_REJECT_BLACKED_BY_PEER);
     int64_t vseq2 = 0;
     assert_int_equal(store_friend_seqs_sync(st, APP, "vera", &a, &vseq2, &b), 0);
     assert_int_equal(vseq2, vseq);
-    /* approving the old request is refused too, and it stays pending */
+    /* approving the old request is refused: it was decided by the blacklist */
     assert_int_equal(store_friend_request_approve_sync(st, APP, "vera", 0, id, 1, &r), 0);
-    assert_int_equal(r.reject, STORE_REJECT_BLACKED_BY_YOU);
+    assert_int_equal(r.reject, STORE_REJECT_REQUEST_HANDLED);
     assert_int_equal(status_of(st, "alice", "vera"), -1);
     assert_int_equal(status_of(st, "vera", "alice"), 0);
-    /* rejecting it is still possible */
-    assert_int_equal(store_friend_request_approve_sync(st, APP, "vera", 0, id, 2, &r), 0);
-    assert_int_equal(r.reject, 0);
 
     /* no verification (bob), blacklisted by the adder: refused */
     assert_int_equal(store_friend_black_sync(st, APP, "alice", "bob", 2, &r), 0);
