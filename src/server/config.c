@@ -80,7 +80,7 @@ static const cfg_key_t keys[] = {
     I(send_rate_user, 0, 1000000, "messages per second a user may send (burst: 2 s worth; 0 = no limit)"),
     I(send_kbytes_user, 0, 1048576, "KiB of message body per second a user may send (burst: 2 s worth; 0 = no limit)"),
     I(send_rate_app, 0, 10000000, "messages per second an app may send in total (burst: 1 s worth; 0 = no limit)"),
-    I(max_output_mb, 0, 1048576, "MiB of output queued for all connections; over it slow readers are disconnected (0 = no cap)"),
+    I(max_output_mb, 0, 1048576, "MiB of encoded output frames alive, each once however many connections share it; over it slow readers are disconnected (0 = no cap)"),
     I(store_max_queue, 16, 10000000, "writes queued on the store writer beyond which sends are refused with 62080"),
     I(app_quota_mb, 0, 2147483647L, "MiB of message bodies an app may store (0 = no quota)"),
     I(max_devices_per_user, 1, 100000, "devices (connections) a user may have logged in at once"),

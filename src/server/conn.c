@@ -88,21 +88,13 @@ static void out_account(worker_t *w, int64_t delta)
 }
 
 /* Global output cap (max_output_mb): would f push the process over it?
- * Each worker's own counter is checked first (its even share of the cap),
- * so the sum over all workers is only read when that share is exceeded. */
+ * The cap bounds memory, so it reads the bytes of encoded frames alive,
+ * each counted once however many connections share it (frame.c): a
+ * push to a user's 1,000 devices holds one frame, not 1,000. */
 static int over_global_cap(conn_t *c, uint32_t len)
 {
-    server_t *s = c->w->srv;
-    uint64_t cap = (uint64_t)s->cfg.max_output_mb << 20;
-    if (!cap)
-        return 0;
-    uint64_t mine = atomic_load_explicit(&c->w->out_bytes, memory_order_relaxed);
-    if (mine + len <= cap / s->nworkers)
-        return 0;
-    uint64_t total = 0;
-    for (unsigned i = 0; i < s->nworkers; i++)
-        total += atomic_load_explicit(&s->workers[i].out_bytes, memory_order_relaxed);
-    return total + len > cap;
+    uint64_t cap = (uint64_t)c->w->srv->cfg.max_output_mb << 20;
+    return cap && frame_bytes_live() + len > cap;
 }
 
 /* Append to outq (takes ownership of the caller's reference).  A reader
