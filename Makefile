@@ -8,7 +8,7 @@ ASAN    ?= build-asan
 FUZZ    ?= build-fuzz
 # make fuzz: seconds per target, and which targets (fuzz/fuzz_<name>.c)
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= codec sign http ws gateway command
+FUZZ_TARGETS ?= codec sign http ws gateway command client
 PYTEST  ?= /usr/bin/python3 -m pytest
 # The integration tests that read one-to-one messages back (integration-history).
 HISTORY_TESTS = $(addprefix tests/integration/,test_messages.py test_conversations.py \

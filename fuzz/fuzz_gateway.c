@@ -8,7 +8,9 @@
  * of fz1 (so the packets after it reach the logged-in paths); bit 1 makes
  * the harness deliver the stream in pieces of (second byte + 1) bytes,
  * each read by the server on its own, which drives the reassembly of
- * frames split across reads.  The rest is the raw stream.
+ * frames split across reads.  The rest is the raw stream.  With the LOGIN
+ * the harness also waits for the answers that come later than the read
+ * (acks from the store) before half-closing (fz_session's settle).
  *
  * Oracle beyond sanitizers: the server's output is a sequence of
  * well-formed downlink frames, each a JSON object.
@@ -45,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(buf, login, ll);
     if (size)
         memcpy(buf + ll, data, size);
-    size_t got = fz_session(FZ_TCP, buf, ll + size, chunk, 1, out, MAX_OUT);
+    size_t got = fz_session(FZ_TCP, buf, ll + size, chunk, flags & 1, out, MAX_OUT);
     free(buf);
     fz_quiesce();
     fz_check_downlink(out, got, MAX_OUT);

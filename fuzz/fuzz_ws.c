@@ -8,7 +8,9 @@
  * frame holding a valid LOGIN of fz1, then the rest of the input as the
  * client's raw WebSocket bytes (frames, fragments, control frames, masks,
  * lengths, the packets inside).  The server reads them exactly as from a
- * browser.
+ * browser.  Only after the harness's LOGIN can answers come later than the
+ * read that caused them (acks from the store), so only then does the
+ * harness wait for them before half-closing (fz_session's settle).
  *
  * Oracles beyond sanitizers: the upgrade is answered with 101; what follows
  * is a sequence of unmasked server frames (RFC 6455), each binary message
@@ -115,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(buf + sizeof upgrade - 1, wlogin, wl);
     if (size) /* memcpy from NULL is undefined, even for 0 bytes */
         memcpy(buf + sizeof upgrade - 1 + wl, data, size);
-    size_t got = fz_session(FZ_HTTP, buf, n, 0, 1, out, MAX_OUT);
+    size_t got = fz_session(FZ_HTTP, buf, n, 0, flags & 1, out, MAX_OUT);
     free(buf);
     fz_quiesce();
     static const char ok[] = "HTTP/1.1 101 ";

@@ -58,6 +58,11 @@ static void add(buf_t *b, const void *p, size_t n)
     b->n += n;
 }
 
+static void put_str_into(buf_t *b, const char *s)
+{
+    add(b, s, strlen(s));
+}
+
 static void up(buf_t *b, int32_t cmd, int32_t app, const char *imei, const char *body)
 {
     petrel_up_hdr_t h = {.command = cmd, .version = 1, .client_type = PETREL_CT_ANDROID,
@@ -450,6 +455,74 @@ static void gen_http(void)
     put_str("http", "long-header.http", big);
 }
 
+/* ---- what a server sends to libpetrel: mode byte, then the bytes -------- */
+
+/* an unmasked server frame */
+static void srv_frame(buf_t *b, int fin, int opcode, const void *p, size_t n)
+{
+    uint8_t h[10];
+    size_t hl = 2;
+    h[0] = (uint8_t)((fin ? 0x80 : 0) | opcode);
+    if (n < 126) {
+        h[1] = (uint8_t)n;
+    } else if (n <= 0xffff) {
+        h[1] = 126, h[2] = (uint8_t)(n >> 8), h[3] = (uint8_t)n, hl = 4;
+    } else {
+        h[1] = 127, hl = 10;
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (uint8_t)((uint64_t)n >> (8 * (7 - i)));
+    }
+    add(b, h, hl);
+    add(b, p, n);
+}
+
+static void gen_client(void)
+{
+    static const char ws_ok[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\nSec-WebSocket-Accept: @ACCEPT@\r\n\r\n";
+    buf_t b, f;
+#define CL(name, mode, stmt)                                                              \
+    do {                                                                                  \
+        b.n = 0;                                                                          \
+        uint8_t m = mode;                                                                 \
+        add(&b, &m, 1);                                                                   \
+        stmt;                                                                             \
+        put("client", name, b.d, b.n);                                                    \
+    } while (0)
+    const char *ack = "{\"userId\":\"fz1\",\"appId\":10000,\"clientType\":1,\"imei\":\"fz\"}";
+    CL("tcp-session", 0, (down(&b, PETREL_CMD_LOGINACK, ack),
+                          down(&b, PETREL_CMD_PING, "{\"serverTime\":1}"),
+                          down(&b, PETREL_CMD_MSG_P2P, "{\"fromId\":\"fz2\",\"messageBody\":\"x\"}"),
+                          down(&b, PETREL_CMD_ERROR, "{\"code\":61016,\"msg\":\"bye\"}")));
+    CL("tcp-oversized", 0, (down(&b, PETREL_CMD_LOGINACK, ack),
+                            add(&b, "\0\0\x23\x29\x7f\xff\xff\xff", 8)));
+    CL("tcp-negative", 0, add(&b, "\0\0\x23\x29\xff\xff\xff\xff", 8));
+    CL("tcp-partial", 0, add(&b, "\0\0\x23\x29\0\0\0\x10{\"a\"", 12));
+    f.n = 0;
+    down(&f, PETREL_CMD_LOGINACK, ack);
+    CL("ws-session", 1, (add(&b, ws_ok, sizeof ws_ok - 1), srv_frame(&b, 1, 0x2, f.d, f.n),
+                         srv_frame(&b, 1, 0x9, "p", 1),
+                         srv_frame(&b, 0, 0x2, f.d, 5), srv_frame(&b, 1, 0x0, f.d + 5, f.n - 5),
+                         srv_frame(&b, 1, 0x8, "\x03\xe8" "bye", 5)));
+    CL("ws-two-packets", 1, (add(&b, ws_ok, sizeof ws_ok - 1), add(&f, f.d, f.n),
+                             srv_frame(&b, 1, 0x2, f.d, f.n)));
+    CL("ws-text", 1, (add(&b, ws_ok, sizeof ws_ok - 1), srv_frame(&b, 1, 0x1, "{}", 2)));
+    CL("ws-masked", 1, (add(&b, ws_ok, sizeof ws_ok - 1), add(&b, "\x82\x82\1\2\3\4ab", 8)));
+    CL("ws-bad-accept", 1, put_str_into(&b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                   "Connection: Upgrade\r\nSec-WebSocket-Accept: AAAA\r\n\r\n"));
+    CL("ws-404", 1, put_str_into(&b, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"));
+    CL("http-ok", 2, put_str_into(&b, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                      "Content-Length: 28\r\n\r\n{\"code\":200,\"msg\":\"success\"}"));
+    CL("http-chunked", 2, put_str_into(&b, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                           "5\r\n{\"a\":\r\n2\r\n1}\r\n0\r\n\r\n"));
+    CL("http-until-close", 2, put_str_into(&b, "HTTP/1.1 500 Oops\r\n\r\n{\"code\":90000}"));
+    CL("http-continue", 2, put_str_into(&b, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"
+                                            "Content-Length: 2\r\n\r\n{}"));
+    CL("http-huge-length", 2, put_str_into(&b, "HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n{"));
+    CL("http-garbage", 2, put_str_into(&b, "SSH-2.0-OpenSSH_9.2\r\n"));
+#undef CL
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -464,5 +537,6 @@ int main(int argc, char **argv)
     gen_ws();
     gen_command();
     gen_http();
+    gen_client();
     return 0;
 }
