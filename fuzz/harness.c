@@ -233,6 +233,8 @@ size_t fz_session(enum fz_port port, const uint8_t *data, size_t len, size_t chu
 {
     int fd = connect_to(ports[port]);
     size_t got = 0, off = 0;
+    if (chunk && len / chunk > FZ_MAX_PIECES) /* each piece is a round trip */
+        chunk = (len + FZ_MAX_PIECES - 1) / FZ_MAX_PIECES;
     int closed = 0;
     while (off < len && !closed) {
         size_t n = chunk && chunk < len - off ? chunk : len - off;
@@ -246,8 +248,12 @@ size_t fz_session(enum fz_port port, const uint8_t *data, size_t len, size_t chu
              * have stopped reading, e.g. while a request is answered) */
             int64_t until = mono_us() + 50000;
             while (atomic_load(&srv.metrics.bytes_in) < before + (uint64_t)w &&
-                   mono_us() < until && !closed)
-                closed = drain(fd, out, cap, &got, 1) < 0;
+                   mono_us() < until && !closed) {
+                int r = drain(fd, out, cap, &got, 0);
+                closed = r < 0;
+                if (r == 0)
+                    usleep(10);
+            }
         } else {
             closed = drain(fd, out, cap, &got, 0) < 0;
         }

@@ -35,11 +35,13 @@
 server_t *fz_start(void);
 
 enum fz_port { FZ_TCP, FZ_HTTP };
+#define FZ_MAX_PIECES 32
 
 /* One client connection: write data in pieces of at most chunk bytes
  * (0 = all at once; with chunk > 0 each piece is written only once the
  * server has read the previous one, so the server sees exactly these
- * reads); with settle, wait until the store writer is idle and the
+ * reads; pieces are made larger when there would be more than
+ * FZ_MAX_PIECES); with settle, wait until the store writer is idle and the
  * connection quiet for 5 ms (asynchronous answers: acks, pushes); then
  * half-close and read the answer until the server closes.  Up to
  * cap bytes of the answer are copied into out (may be NULL).  Returns the
