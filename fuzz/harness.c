@@ -111,6 +111,82 @@ static void rest(const char *as, const char *path, const char *body)
     }
 }
 
+/* ---- fz2's web device: the receiving end of the pushes ---------------- */
+
+static int connect_to(int port);
+
+static int peer_fd = -1;
+static int64_t peer_ping_us;
+
+static void peer_send_packet(int32_t cmd, const char *body, size_t blen)
+{
+    uint8_t pkt[2048], fr[2100];
+    petrel_up_hdr_t h = {.command = cmd, .version = 1, .client_type = PETREL_CT_WEB,
+                         .app_id = FZ_APP};
+    size_t n = petrel_encode_up(pkt, sizeof pkt, &h, "fz-peer", 7, body, blen);
+    size_t fl = n <= sizeof pkt ? fz_ws_frame(1, 0x2, pkt, n, fr, sizeof fr) : sizeof fr + 1;
+    if (fl > sizeof fr || send(peer_fd, fr, fl, MSG_NOSIGNAL) != (ssize_t)fl)
+        die("cannot send on fz2's WebSocket");
+}
+
+/* Log fz2 in over WebSocket and keep the connection: messages and
+ * notifications the inputs send to fz2 then go through the push path
+ * (gw_push_user, the worker inbox, ws_send_frame) with fuzzed content. */
+static void peer_start(void)
+{
+    static const char up[] = "GET /ws HTTP/1.1\r\nHost: fuzz\r\nUpgrade: websocket\r\n"
+                             "Connection: Upgrade\r\nSec-WebSocket-Key: ZnV6ei1wZWVyLWtleQ==\r\n"
+                             "Sec-WebSocket-Version: 13\r\n\r\n";
+    peer_fd = connect_to(ports[FZ_HTTP]);
+    if (send(peer_fd, up, sizeof up - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof up - 1))
+        die("cannot send fz2's upgrade");
+    char body[PETREL_SIGN_MAX_TOKEN + 64];
+    int bl = snprintf(body, sizeof body, "{\"userId\":\"fz2\",\"userSign\":\"%s\"}",
+                      fz_sign("fz2"));
+    peer_send_packet(PETREL_CMD_LOGIN, body, (size_t)bl);
+    char in[4096];
+    size_t got = 0;
+    int64_t until = mono_us() + 5000000;
+    while (!memmem(in, got, "\"userId\":\"fz2\"", 14)) {
+        if (mono_us() > until || got == sizeof in)
+            die("fz2's WebSocket login was not answered");
+        struct pollfd p = {.fd = peer_fd, .events = POLLIN};
+        ssize_t n = poll(&p, 1, 100) > 0 ? recv(peer_fd, in + got, sizeof in - got, 0) : -2;
+        if (n == 0 || n == -1)
+            die("fz2's WebSocket closed during login");
+        if (n > 0)
+            got += (size_t)n;
+    }
+    peer_ping_us = mono_us();
+}
+
+/* After each input: read and drop what fz2 got; PING every 5 s (the
+ * heartbeat).  An input may end fz2's session (a REST deleteUser, say):
+ * the device is then simply gone. */
+static void peer_service(void)
+{
+    if (peer_fd < 0)
+        return;
+    for (;;) {
+        uint8_t buf[65536];
+        ssize_t n = recv(peer_fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0 && show_answers)
+            fprintf(stderr, "---- fz2 got %zd bytes: %.*s\n", n, (int)(n < 300 ? n : 300),
+                    (const char *)buf);
+        if (n > 0)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            break;
+        close(peer_fd);
+        peer_fd = -1;
+        return;
+    }
+    if (mono_us() - peer_ping_us > 5000000) {
+        peer_ping_us = mono_us();
+        peer_send_packet(PETREL_CMD_PING, "{}", 2);
+    }
+}
+
 server_t *fz_start(void)
 {
     if (started)
@@ -177,6 +253,7 @@ server_t *fz_start(void)
     rest("fz1", "/v1/group/createGroup",
          "{\"groupId\":\"fzg\",\"groupType\":1,\"groupName\":\"G\",\"member\":[\"fz2\",\"fz3\"]}");
     fz_quiesce();
+    peer_start();
     return s;
 }
 
@@ -286,6 +363,7 @@ size_t fz_session(enum fz_port port, const uint8_t *data, size_t len, size_t chu
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     close(fd);
+    peer_service();
     return got;
 }
 

@@ -13,8 +13,10 @@
  * not pile up work behind each other.
  *
  * The harness imports users fz1..fz4 (fz1 and fz2 friends, group fzg with
- * fz1 as owner and fz2, fz3 as members) through the REST API once, and
- * signs tokens for them and for the admin with the fixed fuzz secret.
+ * fz1 as owner and fz2, fz3 as members) through the REST API once, signs
+ * tokens for them and for the admin with the fixed fuzz secret, and keeps
+ * fz2 logged in on a WebSocket device for the whole run, so that what the
+ * inputs send to fz2 goes through the push path to a live connection.
  * Environment: PETREL_FUZZ_SHOW=1 prints every answer on stderr (to check
  * what a seed reaches); PETREL_FUZZ_LOG=<level> sets the server's log level
  * (default error).
