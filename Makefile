@@ -76,7 +76,7 @@ fuzz: fuzz-build  ## fuzz each target FUZZ_SECONDS (60) s, one after the other; 
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ)/corpus/$$t; echo "fuzz_$$t: $(FUZZ_SECONDS) s (log: $(FUZZ)/fuzz-$$t.log)"; \
 	  dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
-	  $(FUZZ)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=60 -print_final_stats=1 $$dict \
+	  $(FUZZ)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=120 -print_final_stats=1 $$dict \
 	    -artifact_prefix=$(abspath $(FUZZ))/crashes/$$t- $(ARGS) $(FUZZ)/corpus/$$t fuzz/corpus/$$t \
 	    >$(FUZZ)/fuzz-$$t.log 2>&1 || { tail -n 60 $(FUZZ)/fuzz-$$t.log; exit 1; }; \
 	  grep -E '^stat::number_of_executed_units|^#[0-9]+ +DONE' $(FUZZ)/fuzz-$$t.log | tail -n 2; \

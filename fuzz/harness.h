@@ -47,8 +47,8 @@ enum fz_port { FZ_TCP, FZ_HTTP };
  * connection quiet for 5 ms (asynchronous answers: acks, pushes); then
  * half-close and read the answer until the server closes.  Up to
  * cap bytes of the answer are copied into out (may be NULL).  Returns the
- * answer's length.  Aborts when the server does not close within 30 s of
- * the half-close: a hang is a bug. */
+ * answer's length.  Aborts when, after the half-close, the server sends
+ * nothing and does not close for 30 s: a hang is a bug. */
 size_t fz_session(enum fz_port port, const uint8_t *data, size_t len, size_t chunk,
                   int settle, uint8_t *out, size_t cap);
 
