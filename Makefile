@@ -79,7 +79,7 @@ fuzz: fuzz-build  ## fuzz each target FUZZ_SECONDS (60) s, one after the other; 
 	  $(FUZZ)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=120 -print_final_stats=1 $$dict \
 	    -artifact_prefix=$(abspath $(FUZZ))/crashes/$$t- $(ARGS) $(FUZZ)/corpus/$$t fuzz/corpus/$$t \
 	    >$(FUZZ)/fuzz-$$t.log 2>&1 || { tail -n 60 $(FUZZ)/fuzz-$$t.log; exit 1; }; \
-	  grep -E '^stat::number_of_executed_units|^#[0-9]+ +DONE' $(FUZZ)/fuzz-$$t.log | tail -n 2; \
+	  grep -E '^#[0-9]+[[:space:]]+DONE|^stat::number_of_executed_units' $(FUZZ)/fuzz-$$t.log | tail -n 2; \
 	done
 
 fuzz-regress: fuzz-build  ## every seed in fuzz/corpus/<target>/ once through its target (in make test)
