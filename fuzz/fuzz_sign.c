@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&info, 0xa5, sizeof info);
     int rc = petrel_sign_verify(FZ_SIGN_SECRET, FZ_SIGN_APP, NULL, tok, FZ_SIGN_NOW, &info);
     if (rc != 0) {
-        CHECK(rc >= 60003 && rc <= 60005);
+        CHECK(rc >= 60000 && rc < 70000); /* a seed/petrel error code, never a crash */
     } else {
         size_t il = strnlen(info.identifier, sizeof info.identifier);
         CHECK(il >= 1 && il <= PETREL_SIGN_MAX_IDENT);
