@@ -11,6 +11,7 @@
 #include "server/log.h"
 #include "server/presence.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <netinet/in.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +59,28 @@ static void remove_data_dir(void)
 {
     if (data_dir[0])
         nftw(data_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A run that crashed (the point of fuzzing) never reaches atexit: remove
+ * the data directories of runs whose process is gone (/tmp/petrel-fuzz-<pid>-*). */
+static void remove_stale_dirs(void)
+{
+    DIR *d = opendir("/tmp");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid;
+        char path[300];
+        struct stat sb;
+        if (sscanf(e->d_name, "petrel-fuzz-%ld-", &pid) != 1 || pid <= 0)
+            continue;
+        snprintf(path, sizeof path, "/tmp/%s", e->d_name);
+        if (kill((pid_t)pid, 0) < 0 && errno == ESRCH && lstat(path, &sb) == 0 &&
+            S_ISDIR(sb.st_mode) && sb.st_uid == getuid())
+            nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    closedir(d);
 }
 
 static int listener_port(uv_tcp_t *h)
@@ -196,7 +220,8 @@ server_t *fz_start(void)
     show_answers = getenv("PETREL_FUZZ_SHOW") != NULL;
     server_t *s = &srv;
     config_defaults(&s->cfg);
-    snprintf(data_dir, sizeof data_dir, "/tmp/petrel-fuzz-XXXXXX");
+    remove_stale_dirs();
+    snprintf(data_dir, sizeof data_dir, "/tmp/petrel-fuzz-%ld-XXXXXX", (long)getpid());
     if (!mkdtemp(data_dir))
         die("mkdtemp failed");
     atexit(remove_data_dir);

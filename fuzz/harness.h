@@ -3,7 +3,8 @@
  * fuzz_ws, fuzz_gateway, fuzz_command).
  *
  * The server is the real one, set up as main.c does (store in a fresh
- * mkdtemp directory, apps, sessions, presence, group pushes, one worker
+ * directory /tmp/petrel-fuzz-<pid>-XXXXXX, removed at exit, or by the next
+ * run when this one crashed; apps, sessions, presence, group pushes, one worker
  * loop listening on 127.0.0.1 ports chosen by the kernel); nothing is
  * stubbed.  A fuzz input is played as a client would: connect, write the
  * bytes, half-close, read until the server closes.  The server answers
