@@ -6,10 +6,8 @@
 #include "fuzz/harness.h"
 
 #include "petrel/sign.h"
-#include "server/apps.h"
-#include "server/gpush.h"
+#include "server/boot.h"
 #include "server/log.h"
-#include "server/presence.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -81,15 +79,6 @@ static void remove_stale_dirs(void)
             nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     }
     closedir(d);
-}
-
-static int listener_port(uv_tcp_t *h)
-{
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    if (uv_tcp_getsockname(h, (struct sockaddr *)&ss, &len) != 0 || ss.ss_family != AF_INET)
-        die("cannot read a listener's port");
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
 const char *fz_sign(const char *user)
@@ -239,30 +228,15 @@ server_t *fz_start(void)
     c->store_commit_delay_us = 0;
     log_set_level(log_level_parse(c->log_level));
 
-    s->limits.max_imei = (uint32_t)c->max_imei;
-    s->limits.max_body = (uint32_t)c->max_body;
     s->nworkers = 1;
-    store_config_t sc = {
-        .data_dir = c->data_dir,
-        .synchronous_full = c->store_sync_full,
-        .max_batch = (size_t)c->store_max_batch,
-        .commit_delay_us = c->store_commit_delay_us,
-        .wal_checkpoint_pages = c->store_wal_checkpoint_pages,
-        .history_batch = c->store_history_batch,
-    };
-    if (store_open(&sc, &s->store) < 0)
-        die("cannot open the store");
-    if (apps_load(s->store, &s->apps) < 0 || apps_ensure_default(s->apps, s->store, c) < 0)
-        die("cannot load apps");
-    s->sess = sess_local_new();
-    s->presence = s->sess ? presence_new(s) : NULL;
-    s->gpush = s->presence ? gpush_new(s) : NULL;
-    if (!s->gpush)
-        die("cannot create sessions/presence/group pushes");
+    if (server_open(s) < 0) /* what petreld's main() opens, in its order */
+        die("cannot open the server");
     if (workers_start(s) < 0)
         die("cannot start the worker");
-    ports[FZ_TCP] = listener_port(&s->workers[0].tcp_listener);
-    ports[FZ_HTTP] = listener_port(&s->workers[0].http_listener);
+    ports[FZ_TCP] = net_listener_port(s->workers[0].tcp_listener);
+    ports[FZ_HTTP] = net_listener_port(s->workers[0].http_listener);
+    if (ports[FZ_TCP] <= 0 || ports[FZ_HTTP] <= 0)
+        die("cannot read a listener's port");
 
     for (int i = 0; i < FZ_USERS; i++)
         if (petrel_sign_make(FZ_SECRET, FZ_APP, users[i], 86400, time(NULL), tokens[i],
