@@ -1,9 +1,14 @@
 # petrel top-level Makefile: the only entry point a person needs.
-# Builds go to build/ (release with debug info) and build-asan/ (ASan+UBSan).
+# Builds go to build/ (release with debug info) and build-asan/ (ASan+UBSan);
+# the libFuzzer targets (clang) to build-fuzz/.
 
 JOBS    ?= $(shell nproc)
 BUILD   ?= build
 ASAN    ?= build-asan
+FUZZ    ?= build-fuzz
+# make fuzz: seconds per target, and which targets (fuzz/fuzz_<name>.c)
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= codec sign http ws gateway command client
 PYTEST  ?= /usr/bin/python3 -m pytest
 # The integration tests that read one-to-one messages back (integration-history).
 HISTORY_TESTS = $(addprefix tests/integration/,test_messages.py test_conversations.py \
@@ -11,6 +16,7 @@ HISTORY_TESTS = $(addprefix tests/integration/,test_messages.py test_conversatio
 ARGS    ?=
 
 .PHONY: help deps deps-test build asan run test unit unit-asan integration integration-asan sdk-test bench clean browser-test
+.PHONY: deps-fuzz fuzz-build fuzz fuzz-regress fuzz-corpus
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -58,9 +64,37 @@ browser-test: build  ## web client in headless chromium against a real petreld (
 sdk-test: build    ## JavaScript SDK tests (node --test) against the real petreld
 	@PETREL_BUILD=$(abspath $(BUILD)) node --experimental-websocket --test tests/sdk/
 
+deps-fuzz:       ## install missing Debian packages the fuzz targets need (clang, libFuzzer)
+	@scripts/deps.sh fuzz
+
+fuzz-build: deps-fuzz  ## build the libFuzzer targets (fuzz/, clang, ASan+UBSan) into build-fuzz/
+	@cmake -S . -B $(FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPETREL_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ) --target fuzz_all -j $(JOBS)
+
+fuzz: fuzz-build  ## fuzz each target FUZZ_SECONDS (60) s, one after the other; crashes: build-fuzz/crashes/
+	@mkdir -p $(FUZZ)/crashes
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ)/corpus/$$t; echo "fuzz_$$t: $(FUZZ_SECONDS) s (log: $(FUZZ)/fuzz-$$t.log)"; \
+	  dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
+	  $(FUZZ)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=120 -print_final_stats=1 $$dict \
+	    -artifact_prefix=$(abspath $(FUZZ))/crashes/$$t- $(ARGS) $(FUZZ)/corpus/$$t fuzz/corpus/$$t \
+	    >$(FUZZ)/fuzz-$$t.log 2>&1 || { tail -n 60 $(FUZZ)/fuzz-$$t.log; exit 1; }; \
+	  grep -E '^#[0-9]+[[:space:]]+DONE|^stat::number_of_executed_units' $(FUZZ)/fuzz-$$t.log | tail -n 2; \
+	done
+
+fuzz-regress: fuzz-build  ## every seed in fuzz/corpus/<target>/ once through its target (in make test)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  $(FUZZ)/fuzz_$$t fuzz/corpus/$$t/* >$(FUZZ)/regress-$$t.log 2>&1 || \
+	    { tail -n 60 $(FUZZ)/regress-$$t.log; echo "fuzz-regress: fuzz_$$t FAILED"; exit 1; }; \
+	  echo "fuzz-regress: fuzz_$$t ok ($$(ls fuzz/corpus/$$t | wc -l) inputs)"; \
+	done
+
+fuzz-corpus: fuzz-build  ## rewrite the generated seeds in fuzz/corpus/ (fuzz/gen_corpus.c)
+	@$(FUZZ)/fuzz_gen_corpus fuzz/corpus
+
 test: deps-test  ## install test deps, build both flavours, run every test; non-zero on failure
-	@$(MAKE) --no-print-directory unit unit-asan integration integration-history integration-asan \
-	  sdk-test browser-test
+	@$(MAKE) --no-print-directory unit unit-asan fuzz-regress integration integration-history \
+	  integration-asan sdk-test browser-test
 
 clean:           ## remove build trees (keeps ./var)
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ)

@@ -2,13 +2,20 @@
 # Installs the Debian packages petrel needs, only the missing ones.
 #   scripts/deps.sh build   - libraries and tools to build petreld, libpetrel and petrel
 #   scripts/deps.sh test    - build deps plus what the tests need (cmocka, pytest,
-#                             chromium and a CJK font for the browser tests, node/npm)
+#                             chromium and a CJK font for the browser tests, node/npm,
+#                             clang and libFuzzer for the fuzz corpus regression)
+#   scripts/deps.sh fuzz    - build deps plus clang and libFuzzer (make fuzz)
 set -euo pipefail
 want=(build-essential cmake pkg-config libuv1-dev libwslay-dev libhttp-parser-dev
       libjansson-dev libsqlite3-dev libssl-dev zlib1g-dev)
 if [ "${1:-build}" = test ]; then
   want+=(libcmocka-dev python3 python3-pytest python3-prometheus-client sqlite3
          chromium fonts-wqy-microhei fonts-noto-color-emoji)
+fi
+if [ "${1:-build}" = test ] || [ "${1:-build}" = fuzz ]; then
+  # clang with -fsanitize=fuzzer: libFuzzer and the sanitizer runtimes are
+  # in libclang-rt-dev (Debian 12: clang 14)
+  want+=(clang libclang-rt-dev)
 fi
 missing=()
 for p in "${want[@]}"; do

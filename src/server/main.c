@@ -5,14 +5,9 @@
  * flush and close storage.  Exit code 0 on a clean shutdown.
  */
 #include "server/api.h"
-#include "server/apps.h"
-#include "server/datadir.h"
-#include "server/datadir_guard.h"
-#include "server/gpush.h"
+#include "server/boot.h"
 #include "server/log.h"
-#include "server/presence.h"
 #include "server/server.h"
-#include "server/ustate.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -85,8 +80,6 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    s->limits.max_imei = (uint32_t)s->cfg.max_imei;
-    s->limits.max_body = (uint32_t)s->cfg.max_body;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     s->nworkers = s->cfg.workers > 0 ? (unsigned)s->cfg.workers : (unsigned)(cores > 0 ? cores : 1);
     if (s->nworkers > 255)
@@ -98,53 +91,14 @@ int main(int argc, char **argv)
         (s->cfg.http_listen[0] && net_check_free(s->cfg.http_listen) < 0))
         return 1;
 
-    store_config_t sc = {
-        .data_dir = s->cfg.data_dir,
-        .synchronous_full = s->cfg.store_sync_full,
-        .max_batch = (size_t)s->cfg.store_max_batch,
-        .commit_delay_us = s->cfg.store_commit_delay_us,
-        .wal_checkpoint_pages = s->cfg.store_wal_checkpoint_pages,
-        .history_batch = s->cfg.store_history_batch,
-        .max_queue = (size_t)s->cfg.store_max_queue,
-        .app_quota_bytes = (int64_t)s->cfg.app_quota_mb << 20,
-    };
-    if (datadir_tighten(s->cfg.data_dir) < 0)
-        LOGW("cannot check data_dir permissions", "data_dir=%s", s->cfg.data_dir);
-    if (datadir_guard_check(s->cfg.data_dir, s->cfg.allow_empty_db) < 0)
+    if (server_open(s) < 0)
         return 1;
-    if (store_open(&sc, &s->store) < 0) {
-        LOGE("cannot open storage", "data_dir=%s", s->cfg.data_dir);
-        return 1;
-    }
-    if (apps_load(s->store, &s->apps) < 0 || apps_ensure_default(s->apps, s->store, &s->cfg) < 0) {
-        LOGE("cannot load apps", NULL);
-        store_close(s->store);
-        return 1;
-    }
-    if (appserver_start(&s->cfg) < 0) {
-        store_close(s->store);
-        return 1;
-    }
-    datadir_guard_mark(s->cfg.data_dir);
-    s->sess = sess_local_new();
-    s->ustate = ustate_new();
-    s->presence = s->sess && s->ustate ? presence_new(s) : NULL;
-    s->gpush = s->presence ? gpush_new(s) : NULL;
-    if (!s->gpush) {
-        store_close(s->store);
-        return 1;
-    }
 
     uv_loop_t *main_loop = uv_default_loop();
     uv_signal_init(main_loop, &sigterm);
     uv_signal_init(main_loop, &sigint);
     sigterm.data = sigint.data = s;
 
-    net_raise_nofile(s);
-    if (net_connlimit_init(s) < 0) {
-        LOGE("cannot allocate the connection table", NULL);
-        return 1;
-    }
     if (workers_start(s) < 0) {
         LOGE("cannot start workers", NULL);
         return 1;
@@ -169,18 +123,7 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&sigterm, NULL);
     uv_close((uv_handle_t *)&sigint, NULL);
     uv_run(main_loop, UV_RUN_DEFAULT);
-    presence_free(s->presence);
-    /* the writer's last callbacks may still queue group pushes, which read
-     * the store: drain the writer, then the pushes, then close */
-    store_shutdown(s->store);
-    gpush_free(s->gpush);
-    s->gpush = NULL;
-    s->sess->ops->destroy(s->sess);
-    apps_free(s->apps);
-    ustate_free(s->ustate);
-    connlimit_free(s->connlimit);
-    s->connlimit = NULL;
-    store_close(s->store);
+    server_close(s);
     uv_loop_close(main_loop);
     LOGI("stopped", NULL);
     return 0;

@@ -203,6 +203,8 @@ void conn_input_frames(conn_t *c, const uint8_t *data, size_t len);
 /* tcp.c: listeners and the read path shared by all kinds */
 int net_listen(worker_t *w, struct net_listener **out, const char *hostport, uint8_t kind);
 void net_listener_close(struct net_listener *l);
+/* The port a listener is bound to (its address may say :0), or -1. */
+int net_listener_port(const struct net_listener *l);
 /* At start-up: raise RLIMIT_NOFILE to the hard limit and set max_conns
  * (cfg.max_connections, or what the limit allows); logged. */
 long net_raise_nofile(server_t *s);

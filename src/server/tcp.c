@@ -303,6 +303,19 @@ static void listener_closed(uv_handle_t *h)
     }
 }
 
+int net_listener_port(const struct net_listener *l)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (!l || getsockname(l->fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -1;
+}
+
 void net_listener_close(struct net_listener *l)
 {
     if (!l)
