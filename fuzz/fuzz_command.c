@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_OUT (4u << 20)
 #define MAX_LINES 64
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -33,9 +32,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static uint8_t *out;
-    if (!out && !(out = malloc(MAX_OUT)))
-        abort();
+    uint8_t *out = fz_out();
     if (size > (1u << 18))
         return 0;
     /* every line grows by at most the header */
@@ -64,9 +61,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 (size_t)(le - body));
         p = nl ? nl + 1 : end;
     }
-    size_t got = fz_session(FZ_TCP, buf, len, 0, 1, out, MAX_OUT);
+    size_t got = fz_session(FZ_TCP, buf, len, 0, 1, out, FZ_OUT_MAX);
     free(buf);
     fz_quiesce();
-    fz_check_downlink(out, got, MAX_OUT);
+    fz_check_downlink(out, got, FZ_OUT_MAX);
     return 0;
 }

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_OUT (4u << 20)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -31,9 +30,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static uint8_t *out;
-    if (!out && !(out = malloc(MAX_OUT)))
-        abort();
+    uint8_t *out = fz_out();
     if (size < 2 || size > (1u << 20))
         return 0;
     uint8_t flags = data[0];
@@ -47,9 +44,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(buf, login, ll);
     if (size)
         memcpy(buf + ll, data, size);
-    size_t got = fz_session(FZ_TCP, buf, ll + size, chunk, flags & 1, out, MAX_OUT);
+    size_t got = fz_session(FZ_TCP, buf, ll + size, chunk, flags & 1, out, FZ_OUT_MAX);
     free(buf);
     fz_quiesce();
-    fz_check_downlink(out, got, MAX_OUT);
+    fz_check_downlink(out, got, FZ_OUT_MAX);
     return 0;
 }

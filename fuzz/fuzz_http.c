@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_OUT (4u << 20)
 
 static uint8_t *subst(const uint8_t *d, size_t n, size_t *out_len)
 {
@@ -78,18 +77,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static uint8_t *out;
-    if (!out && !(out = malloc(MAX_OUT)))
-        abort();
+    uint8_t *out = fz_out();
     size_t n;
     uint8_t *req = subst(data, size, &n);
     if (!req)
         return 0;
-    size_t got = fz_session(FZ_HTTP, req, n, 0, 0, out, MAX_OUT);
+    size_t got = fz_session(FZ_HTTP, req, n, 0, 0, out, FZ_OUT_MAX);
     int head = memmem(req, n, "HEAD", 4) != NULL;
     free(req);
     fz_quiesce();
-    if (got == 0 || got > MAX_OUT || head || memmem(out, got, " 101 Switching", 14))
+    if (got == 0 || got > FZ_OUT_MAX || head || memmem(out, got, " 101 Switching", 14))
         return 0;
     http_parser p;
     http_parser_settings s = {.on_message_begin = on_message_begin};

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_OUT (4u << 20)
 
 static const char upgrade[] = "GET /ws HTTP/1.1\r\nHost: fuzz\r\nUpgrade: websocket\r\n"
                               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -96,9 +95,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static uint8_t *out;
-    if (!out && !(out = malloc(MAX_OUT)))
-        abort();
+    uint8_t *out = fz_out();
     if (size < 1 || size > (1u << 20))
         return 0;
     uint8_t flags = data[0];
@@ -117,17 +114,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(buf + sizeof upgrade - 1, wlogin, wl);
     if (size) /* memcpy from NULL is undefined, even for 0 bytes */
         memcpy(buf + sizeof upgrade - 1 + wl, data, size);
-    size_t got = fz_session(FZ_HTTP, buf, n, 0, flags & 1, out, MAX_OUT);
+    size_t got = fz_session(FZ_HTTP, buf, n, 0, flags & 1, out, FZ_OUT_MAX);
     free(buf);
     fz_quiesce();
     static const char ok[] = "HTTP/1.1 101 ";
     if (got < sizeof ok - 1 || memcmp(out, ok, sizeof ok - 1) != 0)
-        fail("the upgrade was not answered with 101", out, got < MAX_OUT ? got : MAX_OUT);
-    const uint8_t *end = memmem(out, got < MAX_OUT ? got : MAX_OUT, "\r\n\r\n", 4);
+        fail("the upgrade was not answered with 101", out, got < FZ_OUT_MAX ? got : FZ_OUT_MAX);
+    const uint8_t *end = memmem(out, got < FZ_OUT_MAX ? got : FZ_OUT_MAX, "\r\n\r\n", 4);
     if (!end)
         fail("no end of the 101 headers", out, got);
     end += 4;
-    size_t have = got < MAX_OUT ? got : MAX_OUT;
-    check_frames(end, have - (size_t)(end - out), got > MAX_OUT);
+    size_t have = got < FZ_OUT_MAX ? got : FZ_OUT_MAX;
+    check_frames(end, have - (size_t)(end - out), got > FZ_OUT_MAX);
     return 0;
 }

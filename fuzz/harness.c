@@ -81,6 +81,14 @@ static void remove_stale_dirs(void)
     closedir(d);
 }
 
+uint8_t *fz_out(void)
+{
+    static uint8_t *out;
+    if (!out && !(out = malloc(FZ_OUT_MAX)))
+        die("out of memory");
+    return out;
+}
+
 const char *fz_sign(const char *user)
 {
     for (int i = 0; i < FZ_USERS; i++)

@@ -53,6 +53,11 @@ enum fz_port { FZ_TCP, FZ_HTTP };
 size_t fz_session(enum fz_port port, const uint8_t *data, size_t len, size_t chunk,
                   int settle, uint8_t *out, size_t cap);
 
+/* The buffer the socket targets copy answers into: FZ_OUT_MAX bytes,
+ * allocated once. */
+#define FZ_OUT_MAX (4u << 20)
+uint8_t *fz_out(void);
+
 /* Wait until the store writer has no queued operation (bounded). */
 void fz_quiesce(void);
 

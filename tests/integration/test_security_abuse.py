@@ -10,14 +10,11 @@ Codes: 61006 PING before LOGIN; 62080 store writer saturated (retry);
 62081 send rate limit (retry); 62082 app storage quota; 62083 too many
 devices for one user."""
 import base64
-import json
 import os
 import re
 import socket
 import threading
 import time
-
-import pytest
 
 import petrelproto as pp
 from conftest import SLOW

@@ -13,7 +13,8 @@ see them (docs/SECURITY.md, "### Relation rules", public profile).
      and aliases only."""
 import pytest
 
-from test_messages import WEB, Dev, api_ok
+from test_messages import WEB, Dev
+from test_presence import fails, ok
 
 U = "/v1/user/data/"
 FS = "/v1/friendship/"
@@ -34,18 +35,6 @@ def psrv(server):
     s = server()
     s.ensure_users(USERS)
     return s
-
-
-def ok(srv, path, body, as_user="admin"):
-    return api_ok(srv, path, body, as_user=as_user)
-
-
-def fails(srv, path, body, as_user, code, http=200):
-    st, doc = srv.api(path, body, as_user=as_user)
-    assert (st, doc.get("code")) == (http, code), \
-        "%s as %s %r: expected HTTP %d code %d, got %d %r" % (path, as_user, body, http, code,
-                                                              st, doc)
-    return doc
 
 
 def profile_setup(s):

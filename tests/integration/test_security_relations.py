@@ -16,7 +16,8 @@ import pytest
 
 import petrelproto as pp
 from conftest import SLOW
-from test_messages import IOS, QUIET, WEB, Dev, api_ok, check_refused, mk, send_ok
+from test_messages import IOS, WEB, Dev, check_refused, mk, send_ok
+from test_presence import fails, ok
 
 FS = "/v1/friendship/"
 U = "/v1/user/"
@@ -30,18 +31,6 @@ def rsrv(server):
     s = server("--presence-debounce-ms=0")
     s.ensure_users(USERS)
     return s
-
-
-def ok(srv, path, body, as_user="admin"):
-    return api_ok(srv, path, body, as_user=as_user)
-
-
-def fails(srv, path, body, as_user, code, http=200):
-    st, doc = srv.api(path, body, as_user=as_user)
-    assert (st, doc.get("code")) == (http, code), \
-        "%s as %s %r: expected HTTP %d code %d, got %d %r" % (path, as_user, body, http, code,
-                                                              st, doc)
-    return doc
 
 
 def relation(srv, owner, peer):
