@@ -232,6 +232,11 @@ void conn_send_error_for(conn_t *c, int code, const char *msg, int32_t command,
     json_t *mid = body ? json_object_get(body, "messageId") : NULL;
     if (o && json_is_string(mid))
         json_object_set(o, "messageId", mid);
+    conn_send_error_json(c, code, o);
+}
+
+void conn_send_error_json(conn_t *c, int code, json_t *o)
+{
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (s) {
         conn_send_json(c, PETREL_CMD_ERROR, s, strlen(s));

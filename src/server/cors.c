@@ -23,18 +23,12 @@ int cors_origin_allowed(const char *list, const char *origin)
     size_t ol = origin ? strlen(origin) : 0;
     if (!list || !*list || ol == 0 || !strcasecmp(origin, "null"))
         return 0;
-    for (const char *p = list; *p;) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        const char *te = e;
-        while (te > p && (te[-1] == ' ' || te[-1] == '\t' || te[-1] == '/'))
-            te--;
-        if ((size_t)(te - p) == ol && strncasecmp(p, origin, ol) == 0)
+    size_t n;
+    for (const char *p = list, *it; (it = list_next(&p, &n));) {
+        while (n > 0 && (it[n - 1] == '/' || it[n - 1] == ' ' || it[n - 1] == '\t'))
+            n--; /* "https://a.example/" names the origin https://a.example */
+        if (n == ol && strncasecmp(it, origin, ol) == 0)
             return 1;
-        p = e;
     }
     return 0;
 }
@@ -75,21 +69,13 @@ static int header_allowed(const char *name, size_t len)
  * the API accepts; *bad gets the first that is not. */
 static int headers_allowed(const char *list, const char **bad, size_t *bad_len)
 {
-    for (const char *p = list; *p;) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        const char *te = e;
-        while (te > p && (te[-1] == ' ' || te[-1] == '\t'))
-            te--;
-        if (te > p && !header_allowed(p, (size_t)(te - p))) {
-            *bad = p;
-            *bad_len = (size_t)(te - p);
+    size_t n;
+    for (const char *p = list, *it; (it = list_next(&p, &n));) {
+        if (n > 0 && !header_allowed(it, n)) {
+            *bad = it;
+            *bad_len = n;
             return 0;
         }
-        p = e;
     }
     return 1;
 }
@@ -97,16 +83,10 @@ static int headers_allowed(const char *list, const char **bad, size_t *bad_len)
 static int method_listed(const char *methods, const char *m)
 {
     size_t ml = strlen(m);
-    for (const char *p = methods; *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        if ((size_t)(e - p) == ml && !strncmp(p, m, ml))
+    size_t n;
+    for (const char *p = methods, *it; (it = list_next(&p, &n));)
+        if (n == ml && !strncmp(it, m, ml))
             return 1;
-        p = e;
-    }
     return 0;
 }
 

@@ -123,19 +123,10 @@ static void respond_json(conn_t *c, int status, int code, const char *msg, json_
 static int hdr_contains_token(const char *v, const char *tok)
 {
     size_t tl = strlen(tok);
-    for (const char *p = v; *p;) {
-        while (*p == ' ' || *p == ',' || *p == '\t')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        const char *te = e;
-        while (te > p && (te[-1] == ' ' || te[-1] == '\t'))
-            te--;
-        if ((size_t)(te - p) == tl && strncasecmp(p, tok, tl) == 0)
+    size_t n;
+    for (const char *p = v, *it; (it = list_next(&p, &n));)
+        if (n == tl && strncasecmp(it, tok, tl) == 0)
             return 1;
-        p = e;
-    }
     return 0;
 }
 

@@ -386,16 +386,10 @@ static const char *rack_text(int code)
  * with several acks in flight knows which one was refused. */
 static void rack_refuse(conn_t *c, int code, int64_t message_key)
 {
-    json_t *o = json_pack("{s:i, s:s, s:i, s:I}", "code", code, "msg", rack_text(code), "command",
-                          PETREL_CMD_MSG_RECEIVE_ACK, "messageKey", (json_int_t)message_key);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s) {
-        conn_send_json(c, PETREL_CMD_ERROR, s, strlen(s));
-        atomic_fetch_add(&c->w->srv->metrics.errors_sent, 1);
-        metrics_error(&c->w->srv->metrics, code);
-    }
-    free(s);
-    json_decref(o);
+    conn_send_error_json(c, code,
+                         json_pack("{s:i, s:s, s:i, s:I}", "code", code, "msg", rack_text(code),
+                                   "command", PETREL_CMD_MSG_RECEIVE_ACK, "messageKey",
+                                   (json_int_t)message_key));
 }
 
 /* Thread pool. */

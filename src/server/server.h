@@ -187,6 +187,9 @@ void conn_send_error(conn_t *c, int code, const char *msg, int32_t command);
  * has a string one, so a client can tell which of its sends failed. */
 void conn_send_error_for(conn_t *c, int code, const char *msg, int32_t command,
                          const json_t *body);
+/* Send the ERROR 9998 packet o (takes the reference; NULL sends nothing)
+ * and count code in the error metrics. */
+void conn_send_error_json(conn_t *c, int code, json_t *o);
 void conn_close(conn_t *c);                  /* now; drops queued output */
 void conn_close_after_flush(conn_t *c);
 void conn_flush_all(worker_t *w);

@@ -824,8 +824,9 @@ static op_t *op_new(enum op_kind kind)
 }
 
 /* Queue op (built by a make_* function, which returned rc) with its
- * callback.  Takes ownership of op in every case. */
-static int enqueue(store_t *st, int rc, op_t *op, store_done_fn done, void *arg)
+ * callback, refused (STORE_EBUSY) once 2 x max_queue writes wait, or
+ * max_queue for a message (is_msg).  Takes ownership of op in every case. */
+static int enqueue_at(store_t *st, int rc, op_t *op, store_done_fn done, void *arg, int is_msg)
 {
     if (rc != 0) {
         if (op)
@@ -834,20 +835,17 @@ static int enqueue(store_t *st, int rc, op_t *op, store_done_fn done, void *arg)
     }
     op->done = done;
     op->arg = arg;
-    return submit(st, op, 2 * st->max_queue);
+    return submit(st, op, is_msg ? st->max_queue : 2 * st->max_queue);
 }
 
-/* The same for a message: refused sooner (store_config_t.max_queue). */
+static int enqueue(store_t *st, int rc, op_t *op, store_done_fn done, void *arg)
+{
+    return enqueue_at(st, rc, op, done, arg, 0);
+}
+
 static int enqueue_msg(store_t *st, int rc, op_t *op, store_done_fn done, void *arg)
 {
-    if (rc != 0) {
-        if (op)
-            op_free(op);
-        return rc;
-    }
-    op->done = done;
-    op->arg = arg;
-    return submit(st, op, st->max_queue);
+    return enqueue_at(st, rc, op, done, arg, 1);
 }
 
 /* Same, then wait for the op's callback and return its rc. */

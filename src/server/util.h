@@ -61,4 +61,27 @@ static inline int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The next item of a comma-separated list (HTTP header values, settings):
+ * skips commas and blanks, returns the item with its trailing blanks cut
+ * and its length in *len, and moves *p past it; NULL at the end. */
+static inline const char *list_next(const char **p, size_t *len)
+{
+    const char *s = *p;
+    while (*s == ' ' || *s == '\t' || *s == ',')
+        s++;
+    if (!*s) {
+        *p = s;
+        return NULL;
+    }
+    const char *e = s;
+    while (*e && *e != ',')
+        e++;
+    const char *te = e;
+    while (te > s && (te[-1] == ' ' || te[-1] == '\t'))
+        te--;
+    *p = e;
+    *len = (size_t)(te - s);
+    return s;
+}
+
 #endif
