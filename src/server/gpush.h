@@ -41,5 +41,7 @@ void gpush_group(server_t *s, int32_t app_id, const char *group_id, int64_t seq,
 
 /* Pushes dropped because the queue was full (since start). */
 uint64_t gpush_dropped(server_t *s);
+/* Pushes queued now, not yet handed to the workers (a gauge; any thread). */
+uint64_t gpush_backlog(server_t *s);
 
 #endif
