@@ -165,7 +165,8 @@ struct worker {
 /* worker.c */
 int workers_start(server_t *s);
 void workers_stop(server_t *s);          /* ask every worker to drain and exit */
-void workers_join(server_t *s);
+void workers_join(server_t *s);           /* threads gone; inboxes refuse posts */
+void workers_free(server_t *s);           /* after the last poster (store writer, gpush) stopped */
 /* Run fn(w, arg) on worker idx's loop; safe from any thread.  0 or -1. */
 int worker_post(server_t *s, unsigned idx, worker_fn fn, void *arg);
 /* The same for a message carrying `weight` deliveries (a batch of frames

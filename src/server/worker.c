@@ -263,11 +263,19 @@ void workers_join(server_t *s)
         worker_t *w = &s->workers[i];
         uv_thread_join(&w->thread);
         uv_loop_close(&w->loop);
-        uv_mutex_destroy(&w->inbox_mu);
         connmap_free(&w->conns);
         free(w->rbuf);
         ws_worker_free(w);
     }
+    /* the array and the closed inboxes stay: the store writer's last
+     * callbacks and the group push thread still call worker_post, which
+     * must find the inbox closed (and fail), not freed memory */
+}
+
+void workers_free(server_t *s)
+{
+    for (unsigned i = 0; s->workers && i < s->nworkers; i++)
+        uv_mutex_destroy(&s->workers[i].inbox_mu);
     free(s->workers);
     s->workers = NULL;
 }
