@@ -166,7 +166,7 @@ enum petrel_error {
     PETREL_ERR_CORS_ORIGIN    = 62061, /* CORS preflight from an origin not in cors_origins */
     PETREL_ERR_CORS_REQUEST   = 62062, /* CORS preflight asks for a method or header the path does not take */
     /* 62080-62099: abuse limits (docs/SECURITY.md) */
-    PETREL_ERR_BUSY           = 62080, /* store writer saturated: retry later (nothing stored) */
+    PETREL_ERR_BUSY           = 62080, /* server busy (store writer queue or delivery backlog): retry later (nothing stored) */
     PETREL_ERR_RATE_LIMITED   = 62081, /* send rate limit of the user or app: retry later */
     PETREL_ERR_QUOTA          = 62082, /* the app's storage quota is used up */
     PETREL_ERR_TOO_MANY_DEVICES = 62083, /* LOGIN refused: the user has max_devices_per_user online */

@@ -1192,6 +1192,11 @@ void h_group_send(api_ctx_t *ctx)
         api_fail(ctx, 400, PETREL_ERR_PARAM, why);
         return;
     }
+    if (worker_backlog_busy(ctx->srv)) { /* deliveries backlog */
+        job_free(j);
+        api_fail(ctx, 503, PETREL_ERR_BUSY, "server busy: resend later");
+        return;
+    }
     if (msg_rate_check(ctx->srv, ctx->app_id, from,
                        strlen(j->op.msg.body) + (j->op.msg.extra ? strlen(j->op.msg.extra) : 0))) {
         job_free(j);

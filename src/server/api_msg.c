@@ -88,6 +88,13 @@ void h_message_send(api_ctx_t *ctx)
         api_fail(ctx, 400, code, why);
         return;
     }
+    if (worker_backlog_busy(ctx->srv)) { /* deliveries backlog */
+        free(m->body);
+        free(m->extra);
+        free(m);
+        api_fail(ctx, 503, PETREL_ERR_BUSY, "server busy: resend later");
+        return;
+    }
     if (msg_rate_check(ctx->srv, ctx->app_id, m->from_id,
                        strlen(m->body) + (m->extra ? strlen(m->extra) : 0))) {
         free(m->body);

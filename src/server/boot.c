@@ -74,6 +74,7 @@ void server_close(server_t *s)
     store_shutdown(s->store);
     gpush_free(s->gpush);
     s->gpush = NULL;
+    workers_free(s); /* the writer and the pushes posted to their closed inboxes until here */
     s->sess->ops->destroy(s->sess);
     apps_free(s->apps);
     ustate_free(s->ustate);

@@ -12,7 +12,8 @@
  * group pushes, descriptor limit and connection table.  0, or -1 logged. */
 int server_open(server_t *s);
 
-/* After workers_join and appserver_free: everything server_open made. */
+/* After workers_join and appserver_free: everything server_open made,
+ * and the workers (workers_free) once nothing posts to them any more. */
 void server_close(server_t *s);
 
 #endif

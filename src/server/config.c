@@ -82,6 +82,7 @@ static const cfg_key_t keys[] = {
     I(send_rate_app, 0, 10000000, "messages per second an app may send in total (burst: 1 s worth; 0 = no limit)"),
     I(max_output_mb, 0, 1048576, "MiB of encoded output frames alive, each once however many connections share it; over it slow readers are disconnected (0 = no cap)"),
     I(store_max_queue, 16, 10000000, "writes queued on the store writer beyond which sends are refused with 62080"),
+    I(max_delivery_backlog, 0, 1000000000, "deliveries queued for the workers (inboxes and group pushes) beyond which sends are refused with 62080 (0 = no bound)"),
     I(app_quota_mb, 0, 2147483647L, "MiB of message bodies an app may store (0 = no quota)"),
     I(max_devices_per_user, 1, 100000, "devices (connections) a user may have logged in at once"),
 };
@@ -128,6 +129,7 @@ void config_defaults(config_t *c)
     c->send_rate_app = 100000;
     c->max_output_mb = 512;
     c->store_max_queue = 65536;
+    c->max_delivery_backlog = 1000000;
     c->app_quota_mb = 10240;
     c->max_devices_per_user = 32;
     c->max_connections_per_ip = 1000;

@@ -67,6 +67,7 @@ typedef struct config {
     int send_rate_app;           /* messages/s per app (0 = no limit) */
     int max_output_mb;           /* queued + in-flight output of all connections (0 = no cap) */
     int store_max_queue;         /* writes queued on the store writer before sends are refused */
+    int max_delivery_backlog;    /* deliveries queued in worker inboxes + group pushes before sends are refused (0 = off) */
     int app_quota_mb;            /* message bytes stored per app (0 = no quota) */
     int max_devices_per_user;    /* online devices (connections) per user */
 

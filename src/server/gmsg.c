@@ -233,6 +233,11 @@ static int on_send(conn_t *c, json_t *body)
         gsend_free(j);
         return 0;
     }
+    if (worker_backlog_busy(s)) { /* deliveries backlog: before the rate takes a token */
+        ack(c, PETREL_ERR_BUSY, "server busy: resend later", &j->op);
+        gsend_free(j);
+        return 0;
+    }
     if (msg_rate_check(s, c->app_id, c->user_id,
                        strlen(j->op.msg.body) + (j->op.msg.extra ? strlen(j->op.msg.extra) : 0))) {
         ack(c, PETREL_ERR_RATE_LIMITED, "send rate limit exceeded: resend later", &j->op);

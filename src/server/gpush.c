@@ -31,7 +31,7 @@ struct gpush {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     gp_item_t *head, *tail;
-    size_t queued;
+    atomic_size_t queued;     /* written under mu, read without it (gpush_backlog) */
     int stopping;
     atomic_uint_fast64_t dropped;
 };
@@ -87,7 +87,7 @@ static void fan_send(fan_t *fn)
 {
     for (unsigned i = 0; fn->by_worker && i < fn->s->nworkers; i++) {
         gp_batch_t *b = fn->by_worker[i];
-        if (b && worker_post(fn->s, i, batch_on_loop, b) < 0) {
+        if (b && worker_post_n(fn->s, i, batch_on_loop, b, (uint32_t)b->n) < 0) {
             frame_unref(b->f);
             free(b);
         }
@@ -153,7 +153,7 @@ static void *gpush_main(void *arg)
         g->head = it->next;
         if (!g->head)
             g->tail = NULL;
-        g->queued--;
+        atomic_fetch_sub_explicit(&g->queued, 1, memory_order_relaxed);
         pthread_mutex_unlock(&g->mu);
         deliver(g, it);
         free(it->ids);
@@ -202,7 +202,7 @@ static void enqueue(server_t *s, gp_item_t *it)
         return;
     }
     pthread_mutex_lock(&g->mu);
-    if (g->stopping || g->queued >= GPUSH_QUEUE_MAX) {
+    if (g->stopping || atomic_load_explicit(&g->queued, memory_order_relaxed) >= GPUSH_QUEUE_MAX) {
         pthread_mutex_unlock(&g->mu);
         atomic_fetch_add(&g->dropped, 1);
         free(it->ids);
@@ -215,7 +215,7 @@ static void enqueue(server_t *s, gp_item_t *it)
     else
         g->head = it;
     g->tail = it;
-    g->queued++;
+    atomic_fetch_add_explicit(&g->queued, 1, memory_order_relaxed);
     pthread_cond_signal(&g->cv);
     pthread_mutex_unlock(&g->mu);
 }
@@ -273,4 +273,9 @@ void gpush_group(server_t *s, int32_t app_id, const char *group_id, int64_t seq,
 uint64_t gpush_dropped(server_t *s)
 {
     return s->gpush ? atomic_load(&s->gpush->dropped) : 0;
+}
+
+uint64_t gpush_backlog(server_t *s)
+{
+    return s->gpush ? atomic_load_explicit(&s->gpush->queued, memory_order_relaxed) : 0;
 }

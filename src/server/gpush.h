@@ -7,7 +7,9 @@
  * worker.  One consumer keeps commit order: every device sees a group's
  * messages and changes in sequence order.  Best effort, like every push:
  * correctness comes from storage plus sync, so a full queue drops (and
- * counts) instead of growing without bound.
+ * counts) instead of growing without bound.  New sends are refused (62080)
+ * well before that: the queue counts in the delivery backlog, and half of
+ * GPUSH_QUEUE_MAX stops sends by itself (worker_backlog_busy, worker.c).
  */
 #ifndef PETREL_GPUSH_H
 #define PETREL_GPUSH_H
@@ -41,5 +43,7 @@ void gpush_group(server_t *s, int32_t app_id, const char *group_id, int64_t seq,
 
 /* Pushes dropped because the queue was full (since start). */
 uint64_t gpush_dropped(server_t *s);
+/* Pushes queued now, not yet handed to the workers (a gauge; any thread). */
+uint64_t gpush_backlog(server_t *s);
 
 #endif

@@ -24,6 +24,7 @@ typedef struct metrics {
     atomic_uint_fast64_t logins_ok, logins_failed, kicks;
     atomic_uint_fast64_t packets_in, packets_out, bytes_in, bytes_out;
     atomic_uint_fast64_t errors_sent;
+    atomic_uint_fast64_t backlog_refusals; /* worker.c: sends refused over max_delivery_backlog */
     atomic_uint_fast64_t errors_by_code[METRICS_NCODES];
     atomic_uint_fast64_t http_requests;
     atomic_uint_fast64_t http_by_route[METRICS_MAX_ROUTES][METRICS_NSTATUS];

@@ -5,6 +5,7 @@
 #include "server/metrics.h"
 
 #include "server/api.h"
+#include "server/gpush.h"
 #include "server/metrics_codes.h"
 #include "server/server.h"
 
@@ -112,6 +113,21 @@ char *metrics_render(struct server *s, size_t *len)
     put(&b, "# HELP petrel_frame_bytes Bytes of encoded output frames alive (each once, however "
             "many connections share it).\n# TYPE petrel_frame_bytes gauge\npetrel_frame_bytes %llu\n",
         (unsigned long long)frame_bytes_live());
+
+    put(&b, "# HELP petrel_inbox_deliveries Deliveries queued in a worker's inbox, not yet run "
+            "(a group push batch for n connections counts n).\n"
+            "# TYPE petrel_inbox_deliveries gauge\n");
+    for (unsigned i = 0; s->workers && i < s->nworkers; i++)
+        put(&b, "petrel_inbox_deliveries{worker=\"%u\"} %llu\n", i,
+            LOAD(s->workers[i].inbox_depth));
+    put(&b, "# HELP petrel_gpush_queued Group pushes queued, not yet handed to the workers.\n"
+            "# TYPE petrel_gpush_queued gauge\npetrel_gpush_queued %llu\n",
+        (unsigned long long)gpush_backlog(s));
+    counter(&b, "petrel_gpush_dropped_total", "Group pushes dropped because their queue was full.",
+            (unsigned long long)gpush_dropped(s));
+    counter(&b, "petrel_delivery_backlog_refusals_total",
+            "Sends refused (62080) because the delivery backlog was over max_delivery_backlog.",
+            LOAD(m->backlog_refusals));
 
     put(&b, "# HELP petrel_errors_total Error packets and error envelopes by code.\n"
             "# TYPE petrel_errors_total counter\n");

@@ -109,6 +109,7 @@ typedef struct inbox_msg {
     struct inbox_msg *next;
     worker_fn fn;
     void *arg;
+    uint32_t weight;          /* deliveries it carries (worker_post_n), counted in inbox_depth */
 } inbox_msg_t;
 
 typedef struct connmap {
@@ -146,6 +147,10 @@ struct worker {
     /* output bytes queued or in flight on this worker's connections; only
      * this worker writes it (relaxed), others read it for the global cap */
     atomic_uint_fast64_t out_bytes;
+    /* deliveries queued in the inbox, not yet run (worker_post_n weights):
+     * posters add, this worker subtracts after running; the delivery
+     * backlog bound (worker_backlog_busy) reads the sum */
+    atomic_uint_fast64_t inbox_depth;
 };
 
 /* Most output a slow reader may have queued or in flight before it is
@@ -160,9 +165,18 @@ struct worker {
 /* worker.c */
 int workers_start(server_t *s);
 void workers_stop(server_t *s);          /* ask every worker to drain and exit */
-void workers_join(server_t *s);
+void workers_join(server_t *s);           /* threads gone; inboxes refuse posts */
+void workers_free(server_t *s);           /* after the last poster (store writer, gpush) stopped */
 /* Run fn(w, arg) on worker idx's loop; safe from any thread.  0 or -1. */
 int worker_post(server_t *s, unsigned idx, worker_fn fn, void *arg);
+/* The same for a message carrying `weight` deliveries (a batch of frames
+ * for that many connections): it counts `weight` in the inbox depth. */
+int worker_post_n(server_t *s, unsigned idx, worker_fn fn, void *arg, uint32_t weight);
+/* Deliveries queued in every worker's inbox (relaxed sum, a gauge). */
+uint64_t workers_inbox_depth(const server_t *s);
+/* The delivery backlog bound (max_delivery_backlog, 0 = off): 1 when a new
+ * send must be refused with PETREL_ERR_BUSY (counted), else 0.  Any thread. */
+int worker_backlog_busy(server_t *s);
 /* Called when a connection has been freed (stop bookkeeping). */
 void worker_conn_gone(worker_t *w);
 

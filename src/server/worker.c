@@ -4,6 +4,15 @@
  * timeout, HTTP keep-alive timeout and the bounded wait of closing
  * connections, and an inbox through which other threads run code on it.
  *
+ * Delivery backlog (issue 14 item 12): each inbox counts the deliveries it
+ * holds (inbox_depth; a group push batch for n connections counts n).  The
+ * bound is global, not per worker: the worker that reads a send is not the
+ * one its deliveries will queue on (they go to the receivers' workers,
+ * known only after the store commit), and the memory at stake is the
+ * process's.  So worker_backlog_busy() sums every inbox plus the group push
+ * queue and refuses NEW sends with 62080 over max_delivery_backlog; what
+ * was accepted is always delivered (nothing queued is dropped here).
+ *
  * Shutdown: workers_stop() posts a stop message; the worker closes its
  * listeners, tells every connection (ERROR 61016 for sockets), closes them
  * after their output is flushed (bounded by shutdown_timeout_ms), and
@@ -11,6 +20,7 @@
  */
 #include "server/server.h"
 #include "server/gateway.h"
+#include "server/gpush.h"
 
 #include "server/log.h"
 #include "server/presence.h"
@@ -29,13 +39,20 @@ static void on_async(uv_async_t *a)
     uv_mutex_unlock(&w->inbox_mu);
     while (m) {
         inbox_msg_t *next = m->next;
+        uint32_t weight = m->weight;
         m->fn(w, m->arg);
         free(m);
+        atomic_fetch_sub_explicit(&w->inbox_depth, weight, memory_order_relaxed);
         m = next;
     }
 }
 
 int worker_post(server_t *s, unsigned idx, worker_fn fn, void *arg)
+{
+    return worker_post_n(s, idx, fn, arg, 1);
+}
+
+int worker_post_n(server_t *s, unsigned idx, worker_fn fn, void *arg, uint32_t weight)
 {
     if (idx >= s->nworkers)
         return -1;
@@ -46,6 +63,7 @@ int worker_post(server_t *s, unsigned idx, worker_fn fn, void *arg)
     m->next = NULL;
     m->fn = fn;
     m->arg = arg;
+    m->weight = weight;
     uv_mutex_lock(&w->inbox_mu);
     if (w->closed) {
         uv_mutex_unlock(&w->inbox_mu);
@@ -57,9 +75,32 @@ int worker_post(server_t *s, unsigned idx, worker_fn fn, void *arg)
     else
         w->inbox_head = m;
     w->inbox_tail = m;
+    atomic_fetch_add_explicit(&w->inbox_depth, weight, memory_order_relaxed);
     uv_async_send(&w->async);
     uv_mutex_unlock(&w->inbox_mu);
     return 0;
+}
+
+uint64_t workers_inbox_depth(const server_t *s)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; s->workers && i < s->nworkers; i++)
+        n += atomic_load_explicit(&s->workers[i].inbox_depth, memory_order_relaxed);
+    return n;
+}
+
+int worker_backlog_busy(server_t *s)
+{
+    uint64_t max = (uint64_t)s->cfg.max_delivery_backlog;
+    if (!max)
+        return 0;
+    /* a group push waiting for its member lookup counts once; the push
+     * queue's own cap drops pushes, so sends stop at half of it first */
+    uint64_t gp = gpush_backlog(s);
+    if (gp < GPUSH_QUEUE_MAX / 2 && gp + workers_inbox_depth(s) < max)
+        return 0;
+    atomic_fetch_add_explicit(&s->metrics.backlog_refusals, 1, memory_order_relaxed);
+    return 1;
 }
 
 static void on_prepare(uv_prepare_t *p)
@@ -222,11 +263,19 @@ void workers_join(server_t *s)
         worker_t *w = &s->workers[i];
         uv_thread_join(&w->thread);
         uv_loop_close(&w->loop);
-        uv_mutex_destroy(&w->inbox_mu);
         connmap_free(&w->conns);
         free(w->rbuf);
         ws_worker_free(w);
     }
+    /* the array and the closed inboxes stay: the store writer's last
+     * callbacks and the group push thread still call worker_post, which
+     * must find the inbox closed (and fail), not freed memory */
+}
+
+void workers_free(server_t *s)
+{
+    for (unsigned i = 0; s->workers && i < s->nworkers; i++)
+        uv_mutex_destroy(&s->workers[i].inbox_mu);
     free(s->workers);
     s->workers = NULL;
 }
