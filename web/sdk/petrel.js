@@ -85,6 +85,10 @@ export const EVENT_ALIASES = Object.freeze({
   onOfflineMessage: 'offlineMessages',
 });
 
+/** Send refusals that mean "resend later, same messageId": storage error,
+ * server busy, rate limited (docs/PROTOCOL.md). */
+const RESEND_LATER = new Set([90000, 62080, 62081]);
+
 /** Login refusals that retrying cannot fix (docs/PROTOCOL.md, Errors). */
 const FATAL_LOGIN_CODES = new Set([60000, 60003, 60004, 60005, 90001, 20001, 61010, 61011, 61015,
   62100, 62101]);
@@ -948,7 +952,7 @@ export class PetrelClient extends Emitter {
       const type = kind === 'p2p' ? 0 : 1;
       const args = [conversationId(type, this.userId, peer), type, peer, a.messageSequence, null];
       if (this._held) this._held.push(['feed', args]); else this._feed(...args);
-    } else if (d.code !== 90000) { // 90000: storage busy, the timer resends
+    } else if (!RESEND_LATER.has(d.code)) { // busy or rate-limited: the timer resends
       this._settleSend(p, new PetrelError(d.code, d.msg || 'refused', { messageId: a.messageId }));
     }
   }
