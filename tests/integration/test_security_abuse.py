@@ -122,13 +122,14 @@ def msg(to, mid, body=None):
     return {"toId": to, "messageId": mid, "messageBody": body or {"text": mid}}
 
 
-def acks_of(c, n, timeout):
-    """Read until n MSG_ACKs arrived -> {messageId: code}."""
+def acks_of(c, n, timeout, command=MSG_ACK):
+    """Read until n acks of `command` (1046, or 2047 for groups) arrived ->
+    {messageId: code}."""
     out = {}
     deadline = time.monotonic() + timeout
     while len(out) < n:
         p = c.recv(timeout=max(0.01, deadline - time.monotonic()))
-        if p.command == MSG_ACK:
+        if p.command == command:
             out[p.data["data"]["messageId"]] = p.data["code"]
     return out
 
@@ -515,13 +516,7 @@ GROUP_MSG_ACK, MSG_GROUP = 2047, 2104
 
 
 def gacks_of(c, n, timeout):
-    out = {}
-    deadline = time.monotonic() + timeout
-    while len(out) < n:
-        p = c.recv(timeout=max(0.01, deadline - time.monotonic()))
-        if p.command == GROUP_MSG_ACK:
-            out[p.data["data"]["messageId"]] = p.data["code"]
-    return out
+    return acks_of(c, n, timeout, GROUP_MSG_ACK)
 
 
 def test_group_send_rate_limit_and_quota(server):

@@ -14,9 +14,9 @@ import time
 
 import petrelproto as pp
 from conftest import SLOW
-from test_security_abuse import LatencyProbe, E_BUSY, MSG_ACK, MSG_P2P, msg
+from test_security_abuse import LatencyProbe, E_BUSY, GROUP_MSG_ACK, MSG_ACK, MSG_P2P, acks_of, msg
 
-GROUP_MSG_ACK, MSG_GROUP = 2047, 2104
+MSG_GROUP = 2104
 N_SILENT = 240     # members online that never read
 N_SENDS = 1500     # pipelined group sends
 BOUND = 200        # --max-delivery-backlog
@@ -43,13 +43,7 @@ def gmsg(gid, mid):
 
 
 def group_acks(c, n, timeout):
-    out = {}
-    deadline = time.monotonic() + timeout
-    while len(out) < n:
-        p = c.recv(timeout=max(0.01, deadline - time.monotonic()))
-        if p.command == GROUP_MSG_ACK:
-            out[p.data["data"]["messageId"]] = p.data["code"]
-    return out
+    return acks_of(c, n, timeout, GROUP_MSG_ACK)
 
 
 def test_delivery_backlog_refuses_new_sends(server):
