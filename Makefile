@@ -15,7 +15,7 @@ HISTORY_TESTS = $(addprefix tests/integration/,test_messages.py test_conversatio
   test_crash.py test_cli_messages.py test_api.py test_websocket.py)
 ARGS    ?=
 
-.PHONY: help deps deps-test build asan run test unit unit-asan integration integration-asan sdk-test bench clean browser-test
+.PHONY: help deps deps-test build asan run test layers unit unit-asan integration integration-asan sdk-test bench clean browser-test
 .PHONY: deps-fuzz fuzz-build fuzz fuzz-regress fuzz-corpus
 
 help:            ## list the targets
@@ -41,6 +41,9 @@ run: build       ## build and start petreld standalone in the foreground (data i
 
 bench: build     ## run every petrel-bench workload on fresh servers (results: build/bench-results.md)
 	@scripts/bench-all.sh $(BUILD)
+
+layers: build    ## check the layer rules of src/server/ (includes and calls point down; file lengths)
+	@python3 scripts/check-layers.py $(BUILD)
 
 unit: build      ## cmocka unit tests (normal build)
 	@cd $(BUILD) && ctest --output-on-failure

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: libpetrel's parsers of what a server sends (src/client/):
+ * Fuzz target: libpetrel's parsers of what a server sends (src/libpetrel/):
  * the WebSocket handshake answer and the server's frames (client.c over
  * wslay), the TCP downlink stream (client.c over the codec), and the HTTP
  * response of petrel_http_post (http_client.c over http-parser).  The

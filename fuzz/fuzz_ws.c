@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the WebSocket frame path (src/server/ws.c over wslay, then
+ * Fuzz target: the WebSocket frame path (src/server/net/ws.c over wslay, then
  * the gateway).
  *
  * Each input is one connection to the HTTP port of the in-process

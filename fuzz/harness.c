@@ -6,8 +6,8 @@
 #include "fuzz/harness.h"
 
 #include "petrel/sign.h"
-#include "server/boot.h"
-#include "server/log.h"
+#include "server/app/boot.h"
+#include "server/core/log.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 """The authorization walk (issue 14, "Tests and checks"): every REST path of
-the route table in src/server/api.c and every socket command, called as an
+the route table in src/server/api/api.c and every socket command, called as an
 unrelated user, as a forbidden user, as a deleted user and as a signed
 identifier that is no user at all, must give the answer documented in
 docs/SECURITY.md ("## Authorization").
@@ -27,8 +27,8 @@ SECRET = "VSECRET"
 
 
 def api_routes():
-    """(path, auth) of every row of the route table in src/server/api.c."""
-    src = open(os.path.join(ROOT, "src", "server", "api.c")).read()
+    """(path, auth) of every row of the route table in src/server/api/api.c."""
+    src = open(os.path.join(ROOT, "src", "server", "api", "api.c")).read()
     table = src[src.index("static const route_t routes[]"):]
     table = table[:table.index("};")]
     rows = re.findall(r'\{"(/[^"]*)",\s*h_\w+,\s*(AUTH|NOAUTH),', table)
@@ -40,12 +40,12 @@ def socket_commands():
     """Command names the socket accepts: the gateway's own and the cases of
     the domain dispatchers (msg.c, gmsg.c)."""
     names = {"LOGIN", "LOGOUT", "PING"}
-    gw = open(os.path.join(ROOT, "src", "server", "gateway.c")).read()
+    gw = open(os.path.join(ROOT, "src", "server", "gateway", "gateway.c")).read()
     disp = gw[gw.index("static int gw_dispatch"):]
     disp = disp[:disp.index("\n}\n")]
     names |= set(re.findall(r"PETREL_CMD_(\w+)", disp))
     for f in ("msg.c", "gmsg.c"):
-        src = open(os.path.join(ROOT, "src", "server", f)).read()
+        src = open(os.path.join(ROOT, "src", "server", "im", f)).read()
         names |= set(re.findall(r"case PETREL_CMD_(\w+):", src))
     return names
 

@@ -1,0 +1,84 @@
+/*
+ * Opening and closing the server's parts in order, shared by petreld's
+ * main() and the fuzzing harness (fuzz/harness.c) so the two cannot
+ * drift: data directory checks, storage, apps, the demo app server,
+ * sessions, user states, presence, group pushes and the connection
+ * limits.  Listening and the worker loops are started by the caller
+ * (workers_start), the signals stay in main.c.
+ */
+#include "server/app/boot.h"
+
+#include "server/api/api.h"
+#include "server/im/apps.h"
+#include "server/core/datadir.h"
+#include "server/core/datadir_guard.h"
+#include "server/deliver/gpush.h"
+#include "server/core/log.h"
+#include "server/im/presence.h"
+#include "server/im/ustate.h"
+
+int server_open(server_t *s)
+{
+    store_config_t sc = {
+        .data_dir = s->cfg.data_dir,
+        .synchronous_full = s->cfg.store_sync_full,
+        .max_batch = (size_t)s->cfg.store_max_batch,
+        .commit_delay_us = s->cfg.store_commit_delay_us,
+        .wal_checkpoint_pages = s->cfg.store_wal_checkpoint_pages,
+        .history_batch = s->cfg.store_history_batch,
+        .max_queue = (size_t)s->cfg.store_max_queue,
+        .app_quota_bytes = (int64_t)s->cfg.app_quota_mb << 20,
+    };
+    s->limits.max_imei = (uint32_t)s->cfg.max_imei;
+    s->limits.max_body = (uint32_t)s->cfg.max_body;
+    if (datadir_tighten(s->cfg.data_dir) < 0)
+        LOGW("cannot check data_dir permissions", "data_dir=%s", s->cfg.data_dir);
+    if (datadir_guard_check(s->cfg.data_dir, s->cfg.allow_empty_db) < 0)
+        return -1;
+    if (store_open(&sc, &s->store) < 0) {
+        LOGE("cannot open storage", "data_dir=%s", s->cfg.data_dir);
+        return -1;
+    }
+    if (apps_load(s->store, &s->apps) < 0 || apps_ensure_default(s->apps, s->store, &s->cfg) < 0) {
+        LOGE("cannot load apps", NULL);
+        store_close(s->store);
+        return -1;
+    }
+    if (appserver_start(&s->cfg) < 0) {
+        store_close(s->store);
+        return -1;
+    }
+    datadir_guard_mark(s->cfg.data_dir);
+    s->sess = sess_local_new();
+    s->ustate = ustate_new();
+    s->presence = s->sess && s->ustate ? presence_new(s) : NULL;
+    s->gpush = s->presence ? gpush_new(s) : NULL;
+    if (!s->gpush) {
+        LOGE("cannot create sessions, presence or group pushes", NULL);
+        store_close(s->store);
+        return -1;
+    }
+    net_raise_nofile(s);
+    if (net_connlimit_init(s) < 0) {
+        LOGE("cannot allocate the connection table", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+void server_close(server_t *s)
+{
+    presence_free(s->presence);
+    /* the writer's last callbacks may still queue group pushes, which read
+     * the store: drain the writer, then the pushes, then close */
+    store_shutdown(s->store);
+    gpush_free(s->gpush);
+    s->gpush = NULL;
+    workers_free(s); /* the writer and the pushes posted to their closed inboxes until here */
+    s->sess->ops->destroy(s->sess);
+    apps_free(s->apps);
+    ustate_free(s->ustate);
+    connlimit_free(s->connlimit);
+    s->connlimit = NULL;
+    store_close(s->store);
+}

@@ -1,0 +1,19 @@
+/*
+ * server_open / server_close: the server's parts in start-up and shutdown
+ * order (see boot.c).  petreld's main() and the fuzzing harness use them.
+ */
+#ifndef PETREL_BOOT_H
+#define PETREL_BOOT_H
+
+#include "server/app/server.h"
+
+/* After config_load (s->cfg set, s->nworkers chosen, umask set): data
+ * directory checks, storage, apps, demo app server, sessions, presence,
+ * group pushes, descriptor limit and connection table.  0, or -1 logged. */
+int server_open(server_t *s);
+
+/* After workers_join and appserver_free: everything server_open made,
+ * and the workers (workers_free) once nothing posts to them any more. */
+void server_close(server_t *s);
+
+#endif

@@ -1,0 +1,281 @@
+/*
+ * Worker threads: one libuv loop each.  A worker owns its listeners, its
+ * connections, the idle lists that implement login timeout, heartbeat
+ * timeout, HTTP keep-alive timeout and the bounded wait of closing
+ * connections, and an inbox through which other threads run code on it.
+ *
+ * Delivery backlog (issue 14 item 12): each inbox counts the deliveries it
+ * holds (inbox_depth; a group push batch for n connections counts n).  The
+ * bound is global, not per worker: the worker that reads a send is not the
+ * one its deliveries will queue on (they go to the receivers' workers,
+ * known only after the store commit), and the memory at stake is the
+ * process's.  So worker_backlog_busy() sums every inbox plus the group push
+ * queue and refuses NEW sends with 62080 over max_delivery_backlog; what
+ * was accepted is always delivered (nothing queued is dropped here).
+ *
+ * Shutdown: workers_stop() posts a stop message; the worker closes its
+ * listeners, tells every connection (ERROR 61016 for sockets), closes them
+ * after their output is flushed (bounded by shutdown_timeout_ms), and
+ * leaves its loop when the last connection is gone.
+ */
+#include "server/app/server.h"
+#include "server/gateway/gateway.h"
+#include "server/deliver/gpush.h"
+
+#include "server/core/log.h"
+#include "server/im/presence.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define RBUF_SIZE (128 * 1024)
+
+static void on_async(uv_async_t *a)
+{
+    worker_t *w = a->data;
+    uv_mutex_lock(&w->inbox_mu);
+    inbox_msg_t *m = w->inbox_head;
+    w->inbox_head = w->inbox_tail = NULL;
+    uv_mutex_unlock(&w->inbox_mu);
+    while (m) {
+        inbox_msg_t *next = m->next;
+        uint32_t weight = m->weight;
+        m->fn(w, m->arg);
+        free(m);
+        atomic_fetch_sub_explicit(&w->inbox_depth, weight, memory_order_relaxed);
+        m = next;
+    }
+}
+
+int worker_post(server_t *s, unsigned idx, worker_fn fn, void *arg)
+{
+    return worker_post_n(s, idx, fn, arg, 1);
+}
+
+int worker_post_n(server_t *s, unsigned idx, worker_fn fn, void *arg, uint32_t weight)
+{
+    if (idx >= s->nworkers)
+        return -1;
+    worker_t *w = &s->workers[idx];
+    inbox_msg_t *m = malloc(sizeof *m);
+    if (!m)
+        return -1;
+    m->next = NULL;
+    m->fn = fn;
+    m->arg = arg;
+    m->weight = weight;
+    uv_mutex_lock(&w->inbox_mu);
+    if (w->closed) {
+        uv_mutex_unlock(&w->inbox_mu);
+        free(m);
+        return -1;
+    }
+    if (w->inbox_tail)
+        w->inbox_tail->next = m;
+    else
+        w->inbox_head = m;
+    w->inbox_tail = m;
+    atomic_fetch_add_explicit(&w->inbox_depth, weight, memory_order_relaxed);
+    uv_async_send(&w->async);
+    uv_mutex_unlock(&w->inbox_mu);
+    return 0;
+}
+
+uint64_t workers_inbox_depth(const server_t *s)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; s->workers && i < s->nworkers; i++)
+        n += atomic_load_explicit(&s->workers[i].inbox_depth, memory_order_relaxed);
+    return n;
+}
+
+int worker_backlog_busy(server_t *s)
+{
+    uint64_t max = (uint64_t)s->cfg.max_delivery_backlog;
+    if (!max)
+        return 0;
+    /* a group push waiting for its member lookup counts once; the push
+     * queue's own cap drops pushes, so sends stop at half of it first */
+    uint64_t gp = gpush_backlog(s);
+    if (gp < GPUSH_QUEUE_MAX / 2 && gp + workers_inbox_depth(s) < max)
+        return 0;
+    atomic_fetch_add_explicit(&s->metrics.backlog_refusals, 1, memory_order_relaxed);
+    return 1;
+}
+
+static void on_prepare(uv_prepare_t *p)
+{
+    conn_flush_all(p->data);
+}
+
+static void sweep_list(worker_t *w, enum conn_list l, int64_t now)
+{
+    int64_t timeout = w->list_timeout[l];
+    dlist_t *h = &w->lists[l];
+    while (!dlist_empty(h)) {
+        conn_t *c = container_of(h->next, conn_t, node);
+        if (now - c->stamp_ms < timeout)
+            break;
+        conn_set_list(c, LIST_NONE);
+        if (l == LIST_CLOSING || l == LIST_HTTP)
+            conn_close(c);
+        else
+            gw_on_timeout(c, l);
+    }
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    worker_t *w = t->data;
+    int64_t now = mono_ms();
+    for (int l = LIST_PENDING; l < LIST_COUNT; l++)
+        sweep_list(w, (enum conn_list)l, now);
+}
+
+static void finish(worker_t *w)
+{
+    uv_mutex_lock(&w->inbox_mu);
+    w->closed = 1;
+    uv_mutex_unlock(&w->inbox_mu);
+    on_async(&w->async); /* run anything that raced in */
+    uv_close((uv_handle_t *)&w->async, NULL);
+    uv_close((uv_handle_t *)&w->flusher, NULL);
+    uv_close((uv_handle_t *)&w->sweeper, NULL);
+    presence_worker_close(w);
+}
+
+void worker_conn_gone(worker_t *w)
+{
+    w->nconns--;
+    if (w->stopping && w->nconns == 0)
+        finish(w);
+}
+
+static void begin_stop(worker_t *w, void *arg)
+{
+    (void)arg;
+    if (w->stopping)
+        return;
+    w->stopping = 1;
+    if (w->have_tcp)
+        net_listener_close(w->tcp_listener);
+    if (w->have_http)
+        net_listener_close(w->http_listener);
+    w->have_tcp = w->have_http = 0;
+    /* snapshot: handlers move connections between lists */
+    size_t n = 0;
+    conn_t **all = malloc((w->conns.n + 1) * sizeof *all);
+    for (size_t i = 0; all && i < w->conns.cap; i++)
+        if (w->conns.keys[i])
+            all[n++] = w->conns.vals[i];
+    for (size_t i = 0; i < n; i++)
+        gw_on_shutdown(all[i]);
+    free(all);
+    if (w->nconns == 0)
+        finish(w);
+}
+
+static void worker_main(void *arg)
+{
+    worker_t *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+static int worker_init(server_t *s, worker_t *w, unsigned idx)
+{
+    const config_t *cfg = &s->cfg;
+    memset(w, 0, sizeof *w);
+    w->srv = s;
+    w->idx = idx;
+    if (uv_loop_init(&w->loop) < 0)
+        return -1;
+    uv_mutex_init(&w->inbox_mu);
+    for (int l = 0; l < LIST_COUNT; l++)
+        dlist_init(&w->lists[l]);
+    dlist_init(&w->dirty);
+    w->list_timeout[LIST_PENDING] = cfg->login_timeout_ms;
+    w->list_timeout[LIST_ACTIVE] = (int64_t)cfg->heartbeat_interval_ms * cfg->heartbeat_miss;
+    w->list_timeout[LIST_HTTP] = cfg->http_idle_timeout_ms;
+    w->list_timeout[LIST_CLOSING] = cfg->shutdown_timeout_ms;
+    w->rbuf_size = RBUF_SIZE;
+    w->rbuf = malloc(w->rbuf_size);
+    if (!w->rbuf)
+        return -1;
+
+    uv_async_init(&w->loop, &w->async, on_async);
+    w->async.data = w;
+    uv_prepare_init(&w->loop, &w->flusher);
+    w->flusher.data = w;
+    uv_prepare_start(&w->flusher, on_prepare);
+    uv_timer_init(&w->loop, &w->sweeper);
+    w->sweeper.data = w;
+    int64_t tick = 1000;
+    for (int l = LIST_PENDING; l < LIST_COUNT; l++)
+        if (w->list_timeout[l] / 4 < tick)
+            tick = w->list_timeout[l] / 4;
+    if (tick < 5)
+        tick = 5;
+    uv_timer_start(&w->sweeper, on_sweep, (uint64_t)tick, (uint64_t)tick);
+    gw_worker_init(w);
+    presence_worker_init(w);
+
+    if (cfg->tcp_listen[0]) {
+        if (net_listen(w, &w->tcp_listener, cfg->tcp_listen, CONN_TCP) < 0)
+            return -1;
+        w->have_tcp = 1;
+    }
+    if (cfg->http_listen[0]) {
+        if (net_listen(w, &w->http_listener, cfg->http_listen, CONN_HTTP) < 0)
+            return -1;
+        w->have_http = 1;
+    }
+    return 0;
+}
+
+int workers_start(server_t *s)
+{
+    s->workers = calloc(s->nworkers, sizeof *s->workers);
+    if (!s->workers)
+        return -1;
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        if (worker_init(s, &s->workers[i], i) < 0) {
+            LOGE("worker init failed", "worker=%u", i);
+            return -1;
+        }
+    }
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        if (uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+void workers_stop(server_t *s)
+{
+    atomic_store(&s->stopping, 1);
+    for (unsigned i = 0; i < s->nworkers; i++)
+        worker_post(s, i, begin_stop, NULL);
+}
+
+void workers_join(server_t *s)
+{
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        worker_t *w = &s->workers[i];
+        uv_thread_join(&w->thread);
+        uv_loop_close(&w->loop);
+        connmap_free(&w->conns);
+        free(w->rbuf);
+        ws_worker_free(w);
+    }
+    /* the array and the closed inboxes stay: the store writer's last
+     * callbacks and the group push thread still call worker_post, which
+     * must find the inbox closed (and fail), not freed memory */
+}
+
+void workers_free(server_t *s)
+{
+    for (unsigned i = 0; s->workers && i < s->nworkers; i++)
+        uv_mutex_destroy(&s->workers[i].inbox_mu);
+    free(s->workers);
+    s->workers = NULL;
+}

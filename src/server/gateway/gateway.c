@@ -1,0 +1,535 @@
+/*
+ * Gateway: what a socket connection (TCP or WebSocket) may do, packet by
+ * packet.  Owns the login handshake (signed LOGIN, policy, kick-out), the
+ * heartbeat, logout, and the rules every later packet must pass before a
+ * domain module sees it: logged in, body is a JSON object, fromId is the
+ * authenticated user.  Domain commands (messages, groups...) are routed
+ * from gw_dispatch().
+ */
+#include "server/gateway/gateway.h"
+#include "server/app/server.h"
+
+#include "petrel/sign.h"
+#include "server/im/apps.h"
+#include "server/core/log.h"
+#include "server/im/gmsg.h"
+#include "server/im/msg.h"
+#include "server/im/presence.h"
+#include "server/store/store.h"
+#include "server/im/ustate.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_USER_ID 128
+
+void gw_protocol_error(conn_t *c, int code, const char *msg, int32_t command)
+{
+    if (c->flags & (CF_CLOSED | CF_CLOSE_AFTER))
+        return;
+    LOGD("closing connection", "conn=%llu code=%d reason=%s", (unsigned long long)c->id, code, LQ(msg));
+    conn_send_error(c, code, msg, command);
+    if (c->kind == CONN_WS)
+        ws_close_with(c, 1008, msg);
+    conn_close_after_flush(c);
+}
+
+static void send_json_obj(conn_t *c, int32_t command, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (s)
+        conn_send_json(c, command, s, strlen(s));
+    else
+        conn_close(c);
+    free(s);
+    json_decref(o);
+}
+
+/* ---- kick-out ---------------------------------------------------------- */
+
+typedef struct kick {
+    uint64_t conn_id;
+    int by_client_type;
+    char by_imei[];
+} kick_t;
+
+static void kick_local(worker_t *w, void *arg)
+{
+    kick_t *k = arg;
+    conn_t *c = connmap_get(&w->conns, k->conn_id);
+    if (c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER))) {
+        atomic_fetch_add(&w->srv->metrics.kicks, 1);
+        LOGI("device kicked", "app=%d user=%s clientType=%d byClientType=%d", c->app_id,
+             LQ(c->user_id), c->client_type, k->by_client_type);
+        send_json_obj(c, PETREL_CMD_MUTUALLOGIN,
+                      json_pack("{s:s, s:i, s:s, s:i, s:s}", "userId", c->user_id,
+                                "clientType", c->client_type, "imei", c->imei,
+                                "byClientType", k->by_client_type, "byImei", k->by_imei));
+        if (c->kind == CONN_WS)
+            ws_close_with(c, 1000, "logged in elsewhere");
+        conn_close_after_flush(c);
+    }
+    free(k);
+}
+
+static void kick_devices(conn_t *by, sess_device_t *v, size_t n)
+{
+    server_t *s = by->w->srv;
+    for (size_t i = 0; i < n; i++) {
+        size_t il = strlen(by->imei);
+        kick_t *k = malloc(sizeof *k + il + 1);
+        if (!k)
+            continue;
+        k->conn_id = v[i].conn_id;
+        k->by_client_type = by->client_type;
+        memcpy(k->by_imei, by->imei, il + 1);
+        unsigned wi = conn_id_worker(v[i].conn_id);
+        if (wi == by->w->idx)
+            kick_local(by->w, k);
+        else if (worker_post(s, wi, kick_local, k) < 0)
+            free(k);
+    }
+}
+
+/* ---- packets held during a pending LOGIN ----------------------------------
+ * LOGIN completes on the thread pool; packets pipelined behind it are kept
+ * (re-encoded, bounded) and replayed in order once it is done, so a client
+ * sees the same order as with a synchronous login. */
+
+#define HELD_MAX 32
+
+typedef struct held_pkt {
+    struct held_pkt *next;
+    uint32_t len;
+    uint8_t data[];
+} held_pkt_t;
+
+void gw_free_held(conn_t *c)
+{
+    while (c->held) {
+        held_pkt_t *h = c->held;
+        c->held = h->next;
+        free(h);
+    }
+}
+
+static int hold_packet(conn_t *c, const petrel_packet_t *p)
+{
+    size_t n = 0;
+    held_pkt_t **tail = &c->held;
+    for (; *tail; tail = &(*tail)->next)
+        n++;
+    size_t len = petrel_encode_up(NULL, 0, &p->hdr, p->imei, p->imei_len, p->body, p->body_len);
+    held_pkt_t *h = n < HELD_MAX ? malloc(sizeof *h + len) : NULL;
+    if (!h) {
+        gw_protocol_error(c, PETREL_ERR_NOT_LOGGED_IN, "too many packets before LOGINACK",
+                          p->hdr.command);
+        return -1;
+    }
+    h->next = NULL;
+    h->len = (uint32_t)petrel_encode_up(h->data, len, &p->hdr, p->imei, p->imei_len, p->body,
+                                        p->body_len);
+    *tail = h;
+    return 0;
+}
+
+static void replay_held(conn_t *c)
+{
+    while (c->held && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER | CF_LOGIN_PENDING))) {
+        held_pkt_t *h = c->held;
+        c->held = h->next;
+        petrel_packet_t p;
+        if (petrel_decode_up(h->data, h->len, &c->w->srv->limits, &p) == PETREL_DEC_OK)
+            gw_on_packet(c, &p);
+        free(h);
+    }
+    if (c->flags & (CF_CLOSED | CF_CLOSE_AFTER))
+        gw_free_held(c);
+}
+
+/* ---- login ------------------------------------------------------------- */
+
+static atomic_uint_fast64_t *online_gauge(conn_t *c)
+{
+    return &c->w->srv->metrics.online[c->kind == CONN_WS][c->client_type];
+}
+
+static void login_failed(conn_t *c, int code, const char *msg)
+{
+    atomic_fetch_add(&c->w->srv->metrics.logins_failed, 1);
+    gw_protocol_error(c, code, msg, PETREL_CMD_LOGIN);
+}
+
+static int login_check_user(conn_t *c);
+
+static int do_login(conn_t *c, const petrel_packet_t *p, json_t *body)
+{
+    server_t *s = c->w->srv;
+    const petrel_up_hdr_t *h = &p->hdr;
+    if (h->client_type < 0 || h->client_type > PETREL_CT_MAX) {
+        login_failed(c, PETREL_ERR_CLIENT_TYPE, "clientType must be 0..5");
+        return -1;
+    }
+    store_app_t app;
+    if (apps_get(s->apps, h->app_id, &app) < 0) {
+        login_failed(c, PETREL_ERR_APP_UNKNOWN, "unknown appId");
+        return -1;
+    }
+    const char *uid = json_string_value(json_object_get(body, "userId"));
+    if (!uid || !id_valid(uid, MAX_USER_ID)) {
+        login_failed(c, PETREL_ERR_PARAM, "userId must be a string of 1..128 bytes");
+        return -1;
+    }
+    const char *sign = json_string_value(json_object_get(body, "userSign"));
+    if (!sign || !*sign) {
+        if (!s->cfg.legacy_unsigned_login) {
+            login_failed(c, PETREL_ERR_SIGN_MISSING, "userSign is required");
+            return -1;
+        }
+        LOGW("UNSIGNED LOGIN accepted (legacy_unsigned_login is on)", "app=%d user=%s",
+             h->app_id, LQ(uid));
+    } else {
+        petrel_sign_policy_t pol = {s->cfg.token_max_lifetime, s->cfg.token_clock_skew};
+        int rc = petrel_sign_verify_policy(app.secret, h->app_id, uid, sign, now_ms() / 1000,
+                                           &pol, NULL);
+        if (rc != 0) {
+            login_failed(c, rc, rc == PETREL_ERR_SIGN_EXPIRED ? "userSign expired"
+                                : rc == PETREL_ERR_SIGN_MISMATCH ? "userSign is for another user"
+                                : rc == PETREL_ERR_SIGN_FUTURE ? "userSign issued in the future"
+                                : rc == PETREL_ERR_SIGN_LIFETIME ? "userSign lifetime too long"
+                                                                 : "invalid userSign");
+            return -1;
+        }
+    }
+
+    c->user_id = strdup(uid);
+    c->imei = strndup(p->imei, p->imei_len);
+    if (!c->user_id || !c->imei) {
+        conn_close(c);
+        return -1;
+    }
+    c->app_id = h->app_id;
+    c->client_type = (int8_t)h->client_type;
+    return login_check_user(c);
+}
+
+/* Second half of LOGIN: the user must exist, not be deleted nor forbidden.
+ * The lookup runs on the thread pool; the connection waits (other commands
+ * are refused with 61006 until LOGINACK).
+ *
+ * Lookups are batched per worker, like the store's group commit (wbatch.h):
+ * at most one batch runs on the thread pool at a time, and the logins that
+ * arrive meanwhile go together in the next one.  A login
+ * on a quiet worker goes at once, alone; under a login storm one
+ * thread-pool hop (two thread wake-ups) serves many logins instead of one
+ * each, which was a third of the server's CPU per login. */
+#define LOGIN_BATCH_MAX 256
+
+typedef struct login_job {
+    wbatch_item_t link; /* first: wbatch.h */
+    uint64_t conn_id;
+    int32_t app_id;
+    int rc;
+    int del_flag, forbidden;
+    char user_id[];
+} login_job_t;
+
+static void login_work(wbatch_t *b, wbatch_item_t *list)
+{
+    worker_t *w = b->data;
+    for (wbatch_item_t *it = list; it; it = it->next) {
+        login_job_t *j = (login_job_t *)it;
+        store_user_t u;
+        j->rc = store_user_get_sync(w->srv->store, j->app_id, j->user_id, &u);
+        if (j->rc == 0) {
+            j->del_flag = u.del_flag;
+            j->forbidden = u.forbidden_flag;
+            ustate_learn(w->srv->ustate, j->app_id, j->user_id,
+                         ustate_of_row(u.del_flag, u.forbidden_flag));
+        }
+    }
+}
+
+static void login_finish(conn_t *c);
+
+static void login_answer(worker_t *w, login_job_t *j, int status)
+{
+    conn_t *c = connmap_get(&w->conns, j->conn_id);
+    if (!c || (c->flags & (CF_CLOSED | CF_CLOSE_AFTER)))
+        return;
+    c->flags &= (uint16_t)~CF_LOGIN_PENDING;
+    if (status < 0 || (j->rc < 0 && j->rc != STORE_ENOTFOUND))
+        login_failed(c, PETREL_ERR_SYSTEM, "storage unavailable");
+    else if (j->rc == STORE_ENOTFOUND)
+        login_failed(c, PETREL_ERR_USER_NOT_FOUND, "user not found (import it first)");
+    else if (j->del_flag)
+        login_failed(c, PETREL_ERR_USER_FORBIDDEN, "user deleted");
+    else if (j->forbidden)
+        login_failed(c, PETREL_ERR_USER_FORBIDDEN, "user forbidden");
+    else if (ustate_get(w->srv->ustate, c->app_id, c->user_id) > USTATE_LIVE)
+        login_failed(c, PETREL_ERR_USER_FORBIDDEN, "user forbidden or deleted"); /* since the read */
+    else
+        login_finish(c);
+    replay_held(c);
+    if (c->flags & CF_EOF)
+        conn_close_after_flush(c);
+}
+
+/* On the loop: answer every login of the batch (status < 0: the lookups
+ * did not run; a system error for each). */
+static void login_done(wbatch_t *b, wbatch_item_t *list, int status)
+{
+    while (list) {
+        wbatch_item_t *next = list->next;
+        login_answer(b->data, (login_job_t *)list, status);
+        free(list);
+        list = next;
+    }
+}
+
+void gw_worker_init(worker_t *w)
+{
+    wbatch_init(&w->login_batch, &w->loop, LOGIN_BATCH_MAX, login_work, login_done, w);
+}
+
+static int login_check_user(conn_t *c)
+{
+    size_t n = strlen(c->user_id);
+    login_job_t *j = malloc(sizeof *j + n + 1);
+    if (!j) {
+        conn_close(c);
+        return -1;
+    }
+    j->conn_id = c->id;
+    j->app_id = c->app_id;
+    j->rc = 0;
+    j->del_flag = j->forbidden = 0;
+    memcpy(j->user_id, c->user_id, n + 1);
+    c->flags |= CF_LOGIN_PENDING;
+    wbatch_push(&c->w->login_batch, &j->link); /* may have answered c already, with an error */
+    return (c->flags & (CF_CLOSED | CF_CLOSE_AFTER)) ? -1 : 0;
+}
+
+static void login_finish(conn_t *c)
+{
+    server_t *s = c->w->srv;
+    store_app_t app;
+    if (apps_get(s->apps, c->app_id, &app) < 0) {
+        login_failed(c, PETREL_ERR_APP_UNKNOWN, "unknown appId");
+        return;
+    }
+    sess_login_t q = {
+        .app_id = c->app_id, .user_id = c->user_id, .client_type = c->client_type,
+        .imei = c->imei, .login_ms = now_ms(), .conn_id = c->id,
+        .policy_mode = app.login_policy, .max_per_platform = app.max_per_platform,
+        .max_devices = s->cfg.max_devices_per_user,
+    };
+    sess_device_t *victims = NULL;
+    size_t nv = 0;
+    /* registers the device and announces it (4005 to the other devices,
+     * 4004 to friends and subscribers when it is the user's first) */
+    int rc = presence_login(c, &q, &victims, &nv);
+    if (nv)
+        kick_devices(c, victims, nv);
+    sess_devices_free(victims, nv);
+    if (rc == SESS_ETOOMANY) {
+        login_failed(c, PETREL_ERR_TOO_MANY_DEVICES, "too many devices online for this user");
+        return;
+    }
+    if (rc < 0) {
+        login_failed(c, PETREL_ERR_SYSTEM, "session registry failure");
+        return;
+    }
+    c->flags |= CF_AUTHED;
+    connlimit_logged_in(s->connlimit, &c->climit); /* off max_pending_per_ip */
+    atomic_fetch_add(online_gauge(c), 1);
+    conn_set_list(c, LIST_ACTIVE);
+    atomic_fetch_add(&s->metrics.logins_ok, 1);
+    LOGD("login", "conn=%llu app=%d user=%s clientType=%d kicked=%zu", (unsigned long long)c->id,
+         c->app_id, LQ(c->user_id), c->client_type, nv);
+    send_json_obj(c, PETREL_CMD_LOGINACK,
+                  json_pack("{s:s, s:i, s:i, s:s, s:I}", "userId", c->user_id, "appId", c->app_id,
+                            "clientType", c->client_type, "imei", c->imei,
+                            "serverTime", (json_int_t)now_ms()));
+}
+
+void gw_on_close(conn_t *c)
+{
+    /* unregisters the device and announces it; the user's last device
+     * starts the debounced offline (presence.h) */
+    presence_logout(c);
+    atomic_fetch_sub(online_gauge(c), 1);
+    c->flags &= (uint16_t)~CF_AUTHED;
+}
+
+/* Route a domain command of a logged-in connection.  Returns 0 or -1 when
+ * the connection is closing. */
+static int gw_dispatch(conn_t *c, const petrel_packet_t *p, json_t *body)
+{
+    int32_t cmd = p->hdr.command;
+    if (cmd == PETREL_CMD_MSG_GROUP || cmd == PETREL_CMD_MSG_GROUP_READED)
+        return gmsg_on_packet(c, p, body);
+    return msg_on_packet(c, p, body);
+}
+
+int gw_on_packet(conn_t *c, const petrel_packet_t *p)
+{
+    server_t *s = c->w->srv;
+    int32_t cmd = p->hdr.command;
+    conn_touch(c);
+    if (c->flags & CF_LOGIN_PENDING)
+        return hold_packet(c, p); /* counted when replayed */
+    atomic_fetch_add(&s->metrics.packets_in, 1);
+
+    json_error_t jerr;
+    json_t *body = p->body_len ? json_loadb(p->body, p->body_len, 0, &jerr) : json_object();
+    if (!json_is_object(body)) {
+        json_decref(body);
+        gw_protocol_error(c, PETREL_ERR_BAD_JSON, "body must be a JSON object", cmd);
+        return -1;
+    }
+
+    if ((c->flags & CF_AUTHED) && ustate_get(s->ustate, c->app_id, c->user_id) > USTATE_LIVE) {
+        /* forbidden or deleted since LOGIN: nothing more from this socket,
+         * PINGs included (the forbid/delete also disconnects it; this
+         * closes the race with a LOGIN that was finishing meanwhile) */
+        json_decref(body);
+        gw_protocol_error(c, PETREL_ERR_USER_FORBIDDEN, "user forbidden or deleted", cmd);
+        return -1;
+    }
+
+    int rc = 0;
+    if (cmd == PETREL_CMD_PING && (c->flags & CF_AUTHED)) {
+        send_json_obj(c, PETREL_CMD_PING, json_pack("{s:I}", "serverTime", (json_int_t)now_ms()));
+    } else if (cmd == PETREL_CMD_LOGIN) {
+        if (c->flags & (CF_AUTHED | CF_LOGIN_PENDING))
+            conn_send_error(c, PETREL_ERR_ALREADY_LOGGED, "already logged in", cmd);
+        else
+            rc = do_login(c, p, body);
+    } else if (!(c->flags & CF_AUTHED)) {
+        gw_protocol_error(c, PETREL_ERR_NOT_LOGGED_IN, "LOGIN first", cmd);
+        rc = -1;
+    } else {
+        json_t *from = json_object_get(body, "fromId");
+        if ((from && (!json_is_string(from) || strcmp(json_string_value(from), c->user_id))) ||
+            (p->hdr.app_id != 0 && p->hdr.app_id != c->app_id)) {
+            conn_send_error_for(c, PETREL_ERR_FROM_MISMATCH,
+                                "fromId/appId is not the logged-in user", cmd, body);
+        } else if (cmd == PETREL_CMD_LOGOUT) {
+            LOGD("logout", "conn=%llu user=%s", (unsigned long long)c->id, LQ(c->user_id));
+            gw_on_close(c);
+            if (c->kind == CONN_WS)
+                ws_close_with(c, 1000, "logout");
+            conn_close_after_flush(c);
+            rc = -1;
+        } else {
+            rc = gw_dispatch(c, p, body);
+        }
+    }
+    json_decref(body);
+    if (c->flags & (CF_CLOSED | CF_CLOSE_AFTER))
+        rc = -1;
+    return rc;
+}
+
+void gw_on_timeout(conn_t *c, enum conn_list l)
+{
+    if (l == LIST_PENDING)
+        gw_protocol_error(c, PETREL_ERR_LOGIN_TIMEOUT, "no LOGIN in time", 0);
+    else
+        gw_protocol_error(c, PETREL_ERR_HEARTBEAT, "heartbeat timeout", 0);
+}
+
+void gw_on_shutdown(conn_t *c)
+{
+    if (c->kind == CONN_HTTP)
+        conn_close_after_flush(c);
+    else
+        gw_protocol_error(c, PETREL_ERR_SHUTDOWN, "server shutting down", 0);
+}
+
+/* ---- delivery from any thread ------------------------------------------------ */
+
+typedef struct push_msg {
+    uint64_t conn_id;
+    frame_t *f;
+} push_msg_t;
+
+static void push_on_loop(worker_t *w, void *arg)
+{
+    push_msg_t *m = arg;
+    conn_t *c = connmap_get(&w->conns, m->conn_id);
+    if (c && (c->flags & CF_AUTHED))
+        conn_send_frame(c, m->f);
+    frame_unref(m->f);
+    free(m);
+}
+
+size_t gw_push_user(server_t *s, int32_t app_id, const char *user_id, int32_t command,
+                    const char *json, size_t len, uint64_t except_conn_id)
+{
+    sess_device_t *d = NULL;
+    size_t n = 0, sent = 0;
+    if (s->sess->ops->list(s->sess, app_id, user_id, &d, &n) < 0 || n == 0) {
+        sess_devices_free(d, n);
+        return 0;
+    }
+    frame_t *f = frame_down(command, json, len);
+    for (size_t i = 0; f && i < n; i++) {
+        if (d[i].conn_id == except_conn_id)
+            continue;
+        push_msg_t *m = malloc(sizeof *m);
+        if (!m)
+            break;
+        m->conn_id = d[i].conn_id;
+        m->f = frame_ref(f);
+        if (worker_post(s, conn_id_worker(d[i].conn_id), push_on_loop, m) < 0) {
+            frame_unref(m->f);
+            free(m);
+            continue;
+        }
+        sent++;
+    }
+    if (f)
+        frame_unref(f);
+    sess_devices_free(d, n);
+    return sent;
+}
+
+typedef struct disc_msg {
+    uint64_t conn_id;
+    int code;
+    char msg[96];
+} disc_msg_t;
+
+static void disconnect_on_loop(worker_t *w, void *arg)
+{
+    disc_msg_t *m = arg;
+    conn_t *c = connmap_get(&w->conns, m->conn_id);
+    if (c)
+        gw_protocol_error(c, m->code, m->msg, 0);
+    free(m);
+}
+
+void gw_disconnect_user(server_t *s, int32_t app_id, const char *user_id, int code,
+                        const char *msg)
+{
+    sess_device_t *d = NULL;
+    size_t n = 0;
+    if (s->sess->ops->list(s->sess, app_id, user_id, &d, &n) < 0) {
+        sess_devices_free(d, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        disc_msg_t *m = malloc(sizeof *m);
+        if (!m)
+            break;
+        m->conn_id = d[i].conn_id;
+        m->code = code;
+        snprintf(m->msg, sizeof m->msg, "%s", msg);
+        if (worker_post(s, conn_id_worker(d[i].conn_id), disconnect_on_loop, m) < 0)
+            free(m);
+    }
+    sess_devices_free(d, n);
+}

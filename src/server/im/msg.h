@@ -1,0 +1,61 @@
+/*
+ * One-to-one messages on the socket: MSG_P2P 1103 (send), MSG_RECEIVE_ACK
+ * 1107, MSG_READED 1106 and MSG_RECALL 1050, and the shared send path used
+ * by REST message/send.  Flow of a send (docs/PROTOCOL.md has the diagram):
+ * validate on the loop -> store_msg_p2p on the writer (idempotency, checks,
+ * sequence, body + history + conversations in one group commit) -> back on
+ * the sender's worker: MSG_ACK 1046 to the sending device, then 1103 to the
+ * receiver's devices and 1108 to the sender's other devices, or a
+ * server-made 1107 {serverSend:true} when the receiver has no device online.
+ */
+#ifndef PETREL_MSG_H
+#define PETREL_MSG_H
+
+#include <jansson.h>
+
+#include "server/app/server.h"
+#include "server/store/store.h"
+
+/* Socket commands of a logged-in connection; 0, or -1 if it is closing. */
+int msg_on_packet(conn_t *c, const petrel_packet_t *p, json_t *body);
+
+/* Largest messageBody (bytes of its JSON text). */
+#define MSG_MAX_BODY 32768
+
+/* The fields every message send carries (1103, 2104, REST sends). */
+typedef struct msg_fields {
+    const char *message_id;  /* borrowed from the body */
+    char *body, *extra;      /* malloc'ed JSON text; extra NULL when absent */
+    int64_t message_time, message_random;
+} msg_fields_t;
+
+/* Validate messageId, messageBody, extra, messageTime and messageRandom
+ * of a send body into f.  Returns 0 (the caller owns f->body/f->extra),
+ * or a seed code with *why set and nothing allocated. */
+int msg_parse_fields(json_t *body, msg_fields_t *f, const char **why);
+
+/* Validate an uplink/REST send body into m (from_id is set by the caller).
+ * Returns 0, or a seed code with *why set. */
+int msg_parse_send(json_t *body, store_msg_t *m, const char **why);
+
+/* store_msg_t.flags for a send in app_id: the app's settings
+ * sendMessageCheckFriend / sendMessageCheckBlack (true or non-zero). */
+unsigned msg_check_flags(server_t *s, int32_t app_id);
+
+/* The words of a send refusal (store_msg_t.reject), the same in the
+ * socket's 1046 ack and REST message/send. */
+const char *msg_reject_text(int code);
+/* The send rate limits (ratelimit.h, config send_rate_*): 0 when
+ * user_id may send a message of `bytes` body bytes now (it is counted),
+ * else PETREL_ERR_RATE_LIMITED.  On a worker thread. */
+int msg_rate_check(server_t *s, int32_t app_id, const char *user_id, size_t bytes);
+
+/* The pushed content of a stored message (1103/1108 data). */
+json_t *msg_content_json(const store_msg_t *m, int client_type, const char *imei);
+
+/* Deliver a committed message: 1103 to the receiver's devices, 1108 to the
+ * sender's devices except except_conn.  Returns receiver devices reached. */
+size_t msg_fanout(server_t *s, const store_msg_t *m, int client_type, const char *imei,
+                  uint64_t except_conn);
+
+#endif

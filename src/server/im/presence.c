@@ -1,0 +1,876 @@
+/*
+ * Online status: transitions, the debounced offline, subscriptions and the
+ * fan-out to friends (see presence.h for the rules).
+ *
+ * State: 64 stripes, each a mutex and a chained hash of "nodes" keyed by
+ * (app, user).  A node exists only while it holds something: a waiting
+ * offline notification of that user and/or subscriptions to that user.
+ * The stripe mutex also serialises the user's session-registry changes
+ * (presence_login / presence_logout run the sess ops inside it), which is
+ * what makes "first device" and "last device" exact.  Lock order: stripe,
+ * then the registry's own locks; nothing takes them the other way.
+ *
+ * A waiting offline (pending_t) is reachable two ways: from its node
+ * (under the stripe lock; a login cancels it there) and from the due list
+ * of the worker that created it (that loop's thread only).  Cancelling
+ * detaches it from the node and marks it; the owning worker frees it when
+ * its due time comes (or when the worker finishes), so no thread ever
+ * frees what another may still reach.
+ *
+ * Fan-out jobs run on libuv's thread pool: the storage reads (status
+ * peers, the blacklist) and the registry lookups of gw_push_user never
+ * run on an event loop.
+ */
+#include "server/im/presence.h"
+#include "server/core/wbatch.h"
+
+#include "server/gateway/gateway.h"
+#include "server/core/log.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NSTRIPES 64
+
+typedef struct sub {
+    int64_t expire_ms; /* epoch ms */
+    char *id;
+} sub_t;
+
+typedef struct pending pending_t;
+
+typedef struct pnode {
+    struct pnode *next;
+    uint32_t hash;
+    int32_t app_id;
+    pending_t *pending;  /* waiting offline notification, or NULL */
+    sub_t *subs;         /* who follows this user */
+    uint32_t nsubs, cap;
+    sub_t *owned;        /* whom this user follows (for the per-user cap) */
+    uint32_t nowned, owned_cap;
+    char user_id[];
+} pnode_t;
+
+struct pending {
+    dlist_t link;      /* in the owning worker's due list (its thread only) */
+    int64_t due_ms;    /* monotonic */
+    int cancelled;     /* under the stripe lock */
+    uint32_t hash;
+    int32_t app_id;
+    int client_type;
+    char *imei;
+    char user_id[];
+};
+
+typedef struct stripe {
+    pthread_mutex_t mu;
+    pnode_t **buckets;
+    size_t nbuckets; /* power of two */
+    size_t n;
+} stripe_t;
+
+typedef struct pworker {
+    worker_t *w;
+    uv_timer_t timer;
+    dlist_t due;
+    int inited, closed;
+    wbatch_t fanouts; /* fan-outs on the thread pool, batched (fanout_start) */
+} pworker_t;
+
+struct presence {
+    server_t *srv;
+    int64_t debounce_ms;
+    atomic_size_t nsubs;
+    unsigned nworkers;
+    pworker_t *pw;
+    stripe_t stripes[NSTRIPES];
+};
+
+/* ---- the node table ---------------------------------------------------- */
+
+static uint32_t hash_key(int32_t app_id, const char *user_id)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)app_id;
+    for (const unsigned char *q = (const unsigned char *)user_id; *q; q++)
+        h = (h ^ *q) * 16777619u;
+    return h ^ (h >> 15);
+}
+
+static stripe_t *stripe_of(presence_t *p, uint32_t h)
+{
+    return &p->stripes[h & (NSTRIPES - 1)];
+}
+
+static pnode_t **node_slot(stripe_t *st, uint32_t h, int32_t app_id, const char *user_id)
+{
+    pnode_t **pp = &st->buckets[(h >> 6) & (st->nbuckets - 1)];
+    for (; *pp; pp = &(*pp)->next)
+        if ((*pp)->hash == h && (*pp)->app_id == app_id && !strcmp((*pp)->user_id, user_id))
+            return pp;
+    return pp;
+}
+
+static void grow(stripe_t *st)
+{
+    size_t nb = st->nbuckets * 2;
+    pnode_t **b = calloc(nb, sizeof *b);
+    if (!b)
+        return; /* longer chains, still correct */
+    for (size_t i = 0; i < st->nbuckets; i++) {
+        pnode_t *n = st->buckets[i];
+        while (n) {
+            pnode_t *next = n->next;
+            size_t j = (n->hash >> 6) & (nb - 1);
+            n->next = b[j];
+            b[j] = n;
+            n = next;
+        }
+    }
+    free(st->buckets);
+    st->buckets = b;
+    st->nbuckets = nb;
+}
+
+/* The node of (app, user), created when missing (NULL on OOM).  The
+ * returned slot stays valid until the stripe changes. */
+static pnode_t **node_get(stripe_t *st, uint32_t h, int32_t app_id, const char *user_id)
+{
+    pnode_t **pp = node_slot(st, h, app_id, user_id);
+    if (*pp)
+        return pp;
+    size_t len = strlen(user_id);
+    pnode_t *n = calloc(1, sizeof *n + len + 1);
+    if (!n)
+        return NULL;
+    n->hash = h;
+    n->app_id = app_id;
+    memcpy(n->user_id, user_id, len + 1);
+    if (st->n + 1 > st->nbuckets * 2) {
+        grow(st);
+        pp = node_slot(st, h, app_id, user_id);
+    }
+    *pp = n;
+    st->n++;
+    return pp;
+}
+
+/* Drop the node at *pp if it holds nothing any more. */
+static void node_gc(stripe_t *st, pnode_t **pp)
+{
+    pnode_t *n = *pp;
+    if (!n || n->pending || n->nsubs || n->nowned)
+        return;
+    *pp = n->next;
+    st->n--;
+    free(n->subs);
+    free(n->owned);
+    free(n);
+}
+
+static void purge_expired(presence_t *p, pnode_t *n, int64_t now)
+{
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < n->nsubs; i++) {
+        if (n->subs[i].expire_ms > now) {
+            n->subs[keep++] = n->subs[i];
+        } else {
+            free(n->subs[i].id);
+            atomic_fetch_sub(&p->nsubs, 1);
+        }
+    }
+    n->nsubs = keep;
+    keep = 0;
+    for (uint32_t i = 0; i < n->nowned; i++) {
+        if (n->owned[i].expire_ms > now)
+            n->owned[keep++] = n->owned[i];
+        else
+            free(n->owned[i].id);
+    }
+    n->nowned = keep;
+}
+
+static void pending_free(pending_t *pe)
+{
+    if (!pe)
+        return;
+    free(pe->imei);
+    free(pe);
+}
+
+/* ---- packs --------------------------------------------------------------- */
+
+static int dev_cmp(const void *a, const void *b)
+{
+    const sess_device_t *x = a, *y = b;
+    if (x->login_ms != y->login_ms)
+        return x->login_ms < y->login_ms ? -1 : 1;
+    if (x->client_type != y->client_type)
+        return x->client_type - y->client_type;
+    return strcmp(x->imei, y->imei);
+}
+
+/* [{clientType, imei, loginTime}] of the newest max of d[0..n), oldest
+ * first (sorts d).  Without with_imei the device ids are left out: they
+ * are for the user's own devices only (docs/SECURITY.md). */
+static json_t *devices_json(sess_device_t *d, size_t n, size_t max, int with_imei)
+{
+    json_t *a = json_array();
+    if (n > 1)
+        qsort(d, n, sizeof *d, dev_cmp);
+    for (size_t i = n > max ? n - max : 0; a && i < n; i++) {
+        json_t *o = json_pack("{s:i, s:I}", "clientType", d[i].client_type, "loginTime",
+                              (json_int_t)d[i].login_ms);
+        if (o && with_imei)
+            json_object_set_new(o, "imei", json_string(d[i].imei));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+json_t *presence_sessions(server_t *s, int32_t app_id, const char *user_id, int with_imei)
+{
+    sess_device_t *d = NULL;
+    size_t n = 0;
+    if (s->sess->ops->list(s->sess, app_id, user_id, &d, &n) < 0)
+        n = 0;
+    json_t *a = devices_json(d, n, n, with_imei);
+    sess_devices_free(d, n);
+    return a;
+}
+
+/* The 4004/4005 pack as text (malloc'ed, NULL on OOM).  "client" lists
+ * at most PRESENCE_PACK_CLIENTS devices (the newest logins): each login
+ * goes to every other device, so an unbounded list would make n logins
+ * of one user cost O(n^3) bytes; "clientCount" is the full count.
+ * imei == NULL: the pack for other users (4004), without device ids. */
+static char *status_pack(int32_t app_id, const char *user_id, int status, int client_type,
+                         const char *imei, sess_device_t *d, size_t n)
+{
+    json_t *o = json_pack("{s:i, s:s, s:i, s:i, s:o, s:I}", "appId", app_id, "userId",
+                          user_id, "status", status, "clientType", client_type, "client",
+                          devices_json(d, n, PRESENCE_PACK_CLIENTS, imei != NULL),
+                          "clientCount", (json_int_t)n);
+    if (o && imei)
+        json_object_set_new(o, "imei", json_string(imei));
+    char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return txt;
+}
+
+/* ---- fan-out on the thread pool -------------------------------------------- */
+
+/* Who to tell comes from storage (friends, blacklist), so a fan-out runs on
+ * the thread pool.  Like LOGIN lookups (gateway.c), fan-outs are batched
+ * per worker (wbatch.h), so a login storm costs one thread-pool hop per
+ * batch instead of one per login. */
+#define FANOUT_BATCH_MAX 256
+
+typedef struct fanout {
+    wbatch_item_t link; /* first: wbatch.h */
+    server_t *srv;
+    int32_t app_id;
+    int32_t cmd;
+    size_t len;
+    char *json;
+    char user_id[];
+} fanout_t;
+
+static void fanout_free(fanout_t *f)
+{
+    if (!f)
+        return;
+    free(f->json);
+    free(f);
+}
+
+static fanout_t *fanout_new(server_t *s, int32_t app_id, const char *user_id, int32_t cmd,
+                            const char *json, size_t len)
+{
+    if (atomic_load(&s->stopping))
+        return NULL; /* every device is going away: nobody to tell */
+    size_t ul = strlen(user_id);
+    fanout_t *f = calloc(1, sizeof *f + ul + 1);
+    if (!f)
+        return NULL;
+    f->json = malloc(len + 1);
+    if (!f->json) {
+        free(f);
+        return NULL;
+    }
+    memcpy(f->json, json, len);
+    f->json[len] = '\0';
+    f->len = len;
+    f->srv = s;
+    f->app_id = app_id;
+    f->cmd = cmd;
+    memcpy(f->user_id, user_id, ul + 1);
+    return f;
+}
+
+static int status_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const store_user_status_t *)elem)->user_id);
+}
+
+static int id_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, elem);
+}
+
+/* The live subscribers of (app, user): malloc'ed array of malloc'ed ids. */
+static size_t subs_snapshot(presence_t *p, int32_t app_id, const char *user_id, char ***out)
+{
+    uint32_t h = hash_key(app_id, user_id);
+    stripe_t *st = stripe_of(p, h);
+    size_t k = 0;
+    *out = NULL;
+    pthread_mutex_lock(&st->mu);
+    pnode_t **pp = node_slot(st, h, app_id, user_id);
+    if (*pp) {
+        purge_expired(p, *pp, now_ms());
+        char **v = (*pp)->nsubs ? calloc((*pp)->nsubs, sizeof *v) : NULL;
+        for (uint32_t i = 0; v && i < (*pp)->nsubs; i++)
+            if ((v[k] = strdup((*pp)->subs[i].id)))
+                k++;
+        *out = v;
+        node_gc(st, pp);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return k;
+}
+
+static void fanout_one(fanout_t *f)
+{
+    server_t *s = f->srv;
+    store_user_status_t *peers = NULL;
+    size_t np = 0, sent = 0;
+    int rc = store_friend_status_peers_sync(s->store, f->app_id, f->user_id, &peers, &np);
+    if (rc < 0)
+        LOGW("presence: cannot read friends", "app=%d user=%s err=\"%s\"", f->app_id,
+             LQ(f->user_id), store_strerror(rc));
+    for (size_t i = 0; i < np; i++)
+        sent += gw_push_user(s, f->app_id, peers[i].user_id, f->cmd, f->json, f->len, 0);
+
+    char **subs = NULL;
+    size_t ns = subs_snapshot(s->presence, f->app_id, f->user_id, &subs);
+    if (ns) {
+        char (*blacked)[STORE_ID_MAX + 1] = NULL;
+        size_t nb = 0;
+        rc = store_friend_blacked_sync(s->store, f->app_id, f->user_id, &blacked, &nb);
+        if (rc < 0)
+            LOGW("presence: cannot read blacklist; subscribers skipped", "app=%d user=%s",
+                 f->app_id, LQ(f->user_id));
+        for (size_t i = 0; rc == 0 && i < ns; i++) {
+            const char *id = subs[i];
+            if (!strcmp(id, f->user_id) ||
+                (np && bsearch(id, peers, np, sizeof *peers, status_cmp)) || /* told already */
+                (nb && bsearch(id, blacked, nb, sizeof *blacked, id_cmp)))
+                continue;
+            sent += gw_push_user(s, f->app_id, id, f->cmd, f->json, f->len, 0);
+        }
+        free(blacked);
+    }
+    for (size_t i = 0; i < ns; i++)
+        free(subs[i]);
+    free(subs);
+    free(peers);
+    LOGD("presence fan-out", "app=%d user=%s cmd=%d peers=%zu subscribers=%zu devices=%zu",
+         f->app_id, LQ(f->user_id), f->cmd, np, ns, sent);
+}
+
+static void fanout_work(wbatch_t *b, wbatch_item_t *list)
+{
+    (void)b;
+    for (wbatch_item_t *it = list; it; it = it->next)
+        fanout_one((fanout_t *)it);
+}
+
+/* Done, or never started (presence is best effort: devices resync). */
+static void fanout_done(wbatch_t *b, wbatch_item_t *list, int status)
+{
+    (void)b;
+    (void)status;
+    while (list) {
+        wbatch_item_t *next = list->next;
+        fanout_free((fanout_t *)list);
+        list = next;
+    }
+}
+
+/* On w's loop thread. */
+static void fanout_start(worker_t *w, void *arg)
+{
+    fanout_t *f = arg;
+    presence_t *p = w->srv->presence;
+    pworker_t *pw = w->idx < p->nworkers ? &p->pw[w->idx] : NULL;
+    if (!pw || !pw->inited) {
+        fanout_free(f);
+        return;
+    }
+    wbatch_push(&pw->fanouts, &f->link); /* dropped once pw is closed */
+}
+
+void presence_fanout(server_t *s, unsigned worker_idx, int32_t app_id, const char *user_id,
+                     int32_t cmd, const char *json, size_t len)
+{
+    fanout_t *f = fanout_new(s, app_id, user_id, cmd, json, len);
+    if (f && worker_post(s, worker_idx, fanout_start, f) < 0)
+        fanout_free(f);
+}
+
+/* ---- announcing a change ------------------------------------------------------ */
+
+/* c's user: status 1 (c logged in) or 2 (c left); d[0..n) the devices
+ * online now.  4005 to the other devices; 4004 to peers and subscribers
+ * when to_friends. */
+static void announce(conn_t *c, int status, sess_device_t *d, size_t n, int to_friends)
+{
+    server_t *s = c->w->srv;
+    int others = status == 1 ? n > 1 : n > 0;
+    if (!others && !to_friends)
+        return;
+    if (others) {
+        char *pack = status_pack(c->app_id, c->user_id, status, c->client_type, c->imei, d, n);
+        if (pack)
+            gw_push_user(s, c->app_id, c->user_id,
+                         PETREL_CMD_USER_ONLINE_STATUS_CHANGE_NOTIFY_SYNC, pack, strlen(pack),
+                         c->id);
+        free(pack);
+    }
+    if (to_friends) {
+        /* friends and subscribers: no device ids */
+        char *pack = status_pack(c->app_id, c->user_id, status, c->client_type, NULL, d, n);
+        fanout_t *f = pack ? fanout_new(s, c->app_id, c->user_id,
+                                        PETREL_CMD_USER_ONLINE_STATUS_CHANGE_NOTIFY, pack,
+                                        strlen(pack))
+                           : NULL;
+        if (f)
+            fanout_start(c->w, f);
+        free(pack);
+    }
+}
+
+int presence_login(conn_t *c, const sess_login_t *q, sess_device_t **victims,
+                   size_t *n_victims)
+{
+    server_t *s = c->w->srv;
+    presence_t *p = s->presence;
+    uint32_t h = hash_key(q->app_id, q->user_id);
+    stripe_t *st = stripe_of(p, h);
+    sess_device_t *d = NULL;
+    size_t n = 0;
+    int first = 0, flapped = 0;
+
+    pthread_mutex_lock(&st->mu);
+    int rc = s->sess->ops->login(s->sess, q, victims, n_victims);
+    if (rc == 0) {
+        if (s->sess->ops->list(s->sess, q->app_id, q->user_id, &d, &n) < 0)
+            n = 0; /* out of memory: no announcement */
+        first = n == 1 && *n_victims == 0;
+        pnode_t **pp = first ? node_slot(st, h, q->app_id, q->user_id) : NULL;
+        if (pp && *pp && (*pp)->pending) {
+            /* back within the window: the offline is never told */
+            (*pp)->pending->cancelled = 1;
+            (*pp)->pending = NULL;
+            node_gc(st, pp);
+            flapped = 1;
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+
+    if (rc == 0) {
+        LOGD("presence: device online", "app=%d user=%s clientType=%d devices=%zu first=%d "
+             "flapped=%d", q->app_id, LQ(q->user_id), q->client_type, n, first, flapped);
+        announce(c, 1, d, n, first && !flapped);
+    }
+    sess_devices_free(d, n);
+    return rc;
+}
+
+/* ---- the debounced offline ------------------------------------------------------ */
+
+static void offline_now(worker_t *w, int32_t app_id, const char *user_id, int client_type)
+{
+    char *pack = status_pack(app_id, user_id, 2, client_type, NULL, NULL, 0);
+    if (!pack)
+        return;
+    fanout_t *f = fanout_new(w->srv, app_id, user_id, PETREL_CMD_USER_ONLINE_STATUS_CHANGE_NOTIFY,
+                             pack, strlen(pack));
+    if (f)
+        fanout_start(w, f);
+    free(pack);
+}
+
+static void on_due(uv_timer_t *t);
+
+static void rearm(pworker_t *pw)
+{
+    if (pw->closed || dlist_empty(&pw->due))
+        return;
+    pending_t *head = container_of(pw->due.next, pending_t, link);
+    int64_t delay = head->due_ms - mono_ms();
+    uv_timer_start(&pw->timer, on_due, (uint64_t)(delay > 0 ? delay : 0), 0);
+}
+
+/* Detach pe from its node unless a login cancelled it; 1 if it must be
+ * told.  still_online: the user has a device again (defensive: a login
+ * always cancels, but an out-of-memory list may have hidden it). */
+static int pending_take(presence_t *p, pending_t *pe, int check_registry)
+{
+    stripe_t *st = stripe_of(p, pe->hash);
+    int fire = 0;
+    pthread_mutex_lock(&st->mu);
+    if (!pe->cancelled) {
+        pnode_t **pp = node_slot(st, pe->hash, pe->app_id, pe->user_id);
+        if (*pp && (*pp)->pending == pe) {
+            (*pp)->pending = NULL;
+            node_gc(st, pp);
+        }
+        pe->cancelled = 1;
+        fire = 1;
+        if (check_registry) {
+            sess_device_t *d = NULL;
+            size_t n = 0;
+            server_t *s = p->srv;
+            if (s->sess->ops->list(s->sess, pe->app_id, pe->user_id, &d, &n) == 0 && n > 0)
+                fire = 0;
+            sess_devices_free(d, n);
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    return fire;
+}
+
+static void on_due(uv_timer_t *t)
+{
+    pworker_t *pw = t->data;
+    presence_t *p = pw->w->srv->presence;
+    int64_t now = mono_ms();
+    while (!dlist_empty(&pw->due)) {
+        pending_t *pe = container_of(pw->due.next, pending_t, link);
+        if (pe->due_ms > now)
+            break;
+        dlist_remove(&pe->link);
+        if (pending_take(p, pe, 1)) {
+            LOGD("presence: user offline", "app=%d user=%s", pe->app_id, pe->user_id);
+            offline_now(pw->w, pe->app_id, pe->user_id, pe->client_type);
+        }
+        pending_free(pe);
+    }
+    rearm(pw);
+}
+
+void presence_logout(conn_t *c)
+{
+    server_t *s = c->w->srv;
+    presence_t *p = s->presence;
+    uint32_t h = hash_key(c->app_id, c->user_id);
+    stripe_t *st = stripe_of(p, h);
+    sess_device_t *d = NULL;
+    size_t n = 0;
+    pending_t *pe = NULL;
+    int now = 0;
+
+    pthread_mutex_lock(&st->mu);
+    int found = s->sess->ops->remove(s->sess, c->app_id, c->user_id, c->id);
+    if (found) {
+        if (s->sess->ops->list(s->sess, c->app_id, c->user_id, &d, &n) < 0)
+            n = 0;
+        if (n == 0 && p->debounce_ms > 0) {
+            pnode_t **pp = node_get(st, h, c->app_id, c->user_id);
+            size_t ul = strlen(c->user_id);
+            if (pp && !(*pp)->pending && (pe = calloc(1, sizeof *pe + ul + 1))) {
+                pe->due_ms = mono_ms() + p->debounce_ms;
+                pe->hash = h;
+                pe->app_id = c->app_id;
+                pe->client_type = c->client_type;
+                pe->imei = strdup(c->imei);
+                memcpy(pe->user_id, c->user_id, ul + 1);
+                (*pp)->pending = pe;
+            }
+            if (pp)
+                node_gc(st, pp);
+        } else if (n == 0) {
+            now = 1;
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (!found)
+        return;
+
+    LOGD("presence: device offline", "app=%d user=%s clientType=%d devices=%zu",
+         c->app_id, LQ(c->user_id), c->client_type, n);
+    if (n > 0)
+        announce(c, 2, d, n, 0);
+    else if (now)
+        offline_now(c->w, c->app_id, c->user_id, c->client_type);
+    sess_devices_free(d, n);
+
+    if (pe) {
+        pworker_t *pw = &p->pw[c->w->idx];
+        if (!pw->inited || pw->closed) {
+            pending_take(p, pe, 0); /* cannot wait here: drop it */
+            pending_free(pe);
+            return;
+        }
+        dlist_push_tail(&pw->due, &pe->link);
+        if (!uv_is_active((uv_handle_t *)&pw->timer))
+            rearm(pw);
+    }
+}
+
+/* ---- workers ----------------------------------------------------------------------- */
+
+void presence_worker_init(worker_t *w)
+{
+    presence_t *p = w->srv->presence;
+    if (!p || w->idx >= p->nworkers)
+        return;
+    pworker_t *pw = &p->pw[w->idx];
+    pw->w = w;
+    wbatch_init(&pw->fanouts, &w->loop, FANOUT_BATCH_MAX, fanout_work, fanout_done, pw);
+    dlist_init(&pw->due);
+    uv_timer_init(&w->loop, &pw->timer);
+    pw->timer.data = pw;
+    pw->inited = 1;
+}
+
+void presence_worker_close(worker_t *w)
+{
+    presence_t *p = w->srv->presence;
+    if (!p || w->idx >= p->nworkers || !p->pw[w->idx].inited || p->pw[w->idx].closed)
+        return;
+    pworker_t *pw = &p->pw[w->idx];
+    pw->closed = 1;
+    wbatch_close(&pw->fanouts);
+    while (!dlist_empty(&pw->due)) {
+        pending_t *pe = container_of(pw->due.next, pending_t, link);
+        dlist_remove(&pe->link);
+        pending_take(p, pe, 0);
+        pending_free(pe);
+    }
+    uv_close((uv_handle_t *)&pw->timer, NULL);
+}
+
+/* ---- subscriptions ---------------------------------------------------------------- */
+
+/* Drop every expired subscription (the table is full). */
+static void purge_all(presence_t *p)
+{
+    int64_t now = now_ms();
+    for (int i = 0; i < NSTRIPES; i++) {
+        stripe_t *st = &p->stripes[i];
+        pthread_mutex_lock(&st->mu);
+        for (size_t b = 0; b < st->nbuckets; b++) {
+            pnode_t **pp = &st->buckets[b];
+            while (*pp) {
+                pnode_t *n = *pp;
+                purge_expired(p, n, now);
+                node_gc(st, pp);
+                if (*pp == n)
+                    pp = &n->next;
+            }
+        }
+        pthread_mutex_unlock(&st->mu);
+    }
+}
+
+/* 0 done, 1 the table is full, -1 out of memory. */
+static int subscribe_once(presence_t *p, int32_t app_id, const char *subscriber,
+                          const char *target, int64_t expire_ms)
+{
+    uint32_t h = hash_key(app_id, target);
+    stripe_t *st = stripe_of(p, h);
+    int rc = 0;
+    pthread_mutex_lock(&st->mu);
+    pnode_t **pp = node_get(st, h, app_id, target);
+    if (!pp) {
+        pthread_mutex_unlock(&st->mu);
+        return -1;
+    }
+    pnode_t *n = *pp;
+    purge_expired(p, n, now_ms());
+    uint32_t i;
+    for (i = 0; i < n->nsubs && strcmp(n->subs[i].id, subscriber); i++)
+        ;
+    if (i < n->nsubs) {
+        n->subs[i].expire_ms = expire_ms; /* renewal */
+    } else if (n->nsubs >= PRESENCE_SUBS_PER_TARGET) {
+        uint32_t oldest = 0; /* full: replace the one expiring first */
+        for (i = 1; i < n->nsubs; i++)
+            if (n->subs[i].expire_ms < n->subs[oldest].expire_ms)
+                oldest = i;
+        char *id = strdup(subscriber);
+        if (id) {
+            free(n->subs[oldest].id);
+            n->subs[oldest] = (sub_t){expire_ms, id};
+        } else {
+            rc = -1;
+        }
+    } else if (atomic_load(&p->nsubs) >= PRESENCE_SUBS_MAX) {
+        rc = 1;
+    } else {
+        if (n->nsubs == n->cap) {
+            uint32_t nc = n->cap ? n->cap * 2 : 4;
+            sub_t *ns = realloc(n->subs, nc * sizeof *ns);
+            if (ns) {
+                n->subs = ns;
+                n->cap = nc;
+            }
+        }
+        char *id = n->nsubs < n->cap ? strdup(subscriber) : NULL;
+        if (id) {
+            n->subs[n->nsubs++] = (sub_t){expire_ms, id};
+            atomic_fetch_add(&p->nsubs, 1);
+        } else {
+            rc = -1;
+        }
+    }
+    node_gc(st, pp);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+int presence_subscribe(server_t *s, int32_t app_id, const char *subscriber,
+                       const char *target, int64_t expire_ms)
+{
+    presence_t *p = s->presence;
+    int rc = subscribe_once(p, app_id, subscriber, target, expire_ms);
+    if (rc == 1) {
+        purge_all(p);
+        rc = subscribe_once(p, app_id, subscriber, target, expire_ms);
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+/* The subscriber's own list, under its stripe: every target of ids[0..n)
+ * is added (or renewed) when the live ones plus the new ones fit in cap. */
+int presence_reserve(server_t *s, int32_t app_id, const char *subscriber,
+                     const char *const *ids, size_t n, int64_t expire_ms, size_t cap)
+{
+    presence_t *p = s->presence;
+    uint32_t h = hash_key(app_id, subscriber);
+    stripe_t *st = stripe_of(p, h);
+    int rc = 0;
+    pthread_mutex_lock(&st->mu);
+    pnode_t **pp = node_get(st, h, app_id, subscriber);
+    if (!pp) {
+        pthread_mutex_unlock(&st->mu);
+        return -1;
+    }
+    pnode_t *nd = *pp;
+    purge_expired(p, nd, now_ms());
+    size_t fresh = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t i;
+        for (i = 0; i < nd->nowned && strcmp(nd->owned[i].id, ids[k]); i++)
+            ;
+        int dup = 0;
+        for (size_t j = 0; j < k && !dup; j++)
+            dup = !strcmp(ids[j], ids[k]);
+        fresh += i == nd->nowned && !dup;
+    }
+    if (nd->nowned + fresh > cap) {
+        rc = -2;
+    } else if (nd->nowned + fresh > nd->owned_cap) {
+        uint32_t nc = (uint32_t)(nd->nowned + fresh);
+        sub_t *v = realloc(nd->owned, nc * sizeof *v);
+        if (v) {
+            nd->owned = v;
+            nd->owned_cap = nc;
+        } else {
+            rc = -1;
+        }
+    }
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        uint32_t i;
+        for (i = 0; i < nd->nowned && strcmp(nd->owned[i].id, ids[k]); i++)
+            ;
+        if (i < nd->nowned) {
+            nd->owned[i].expire_ms = expire_ms; /* renewal */
+            continue;
+        }
+        char *id = strdup(ids[k]);
+        if (!id) {
+            rc = -1;
+            break;
+        }
+        nd->owned[nd->nowned++] = (sub_t){expire_ms, id};
+    }
+    node_gc(st, pp);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+int presence_subscribed(server_t *s, int32_t app_id, const char *subscriber, const char *target)
+{
+    presence_t *p = s->presence;
+    uint32_t h = hash_key(app_id, target);
+    stripe_t *st = stripe_of(p, h);
+    int yes = 0;
+    int64_t now = now_ms();
+    pthread_mutex_lock(&st->mu);
+    pnode_t **pp = node_slot(st, h, app_id, target);
+    for (uint32_t i = 0; *pp && !yes && i < (*pp)->nsubs; i++)
+        yes = (*pp)->subs[i].expire_ms > now && !strcmp((*pp)->subs[i].id, subscriber);
+    pthread_mutex_unlock(&st->mu);
+    return yes;
+}
+
+/* ---- life ------------------------------------------------------------------------- */
+
+presence_t *presence_new(server_t *s)
+{
+    presence_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->srv = s;
+    p->debounce_ms = s->cfg.presence_debounce_ms;
+    p->nworkers = s->nworkers;
+    atomic_init(&p->nsubs, 0);
+    p->pw = calloc(s->nworkers ? s->nworkers : 1, sizeof *p->pw);
+    int ok = p->pw != NULL;
+    for (int i = 0; i < NSTRIPES; i++) {
+        pthread_mutex_init(&p->stripes[i].mu, NULL);
+        p->stripes[i].nbuckets = 16;
+        p->stripes[i].buckets = calloc(16, sizeof(pnode_t *));
+        if (!p->stripes[i].buckets)
+            ok = 0;
+    }
+    if (!ok) {
+        presence_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void presence_free(presence_t *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < NSTRIPES; i++) {
+        stripe_t *st = &p->stripes[i];
+        for (size_t b = 0; st->buckets && b < st->nbuckets; b++) {
+            pnode_t *n = st->buckets[b];
+            while (n) {
+                pnode_t *next = n->next;
+                for (uint32_t k = 0; k < n->nsubs; k++)
+                    free(n->subs[k].id);
+                free(n->subs);
+                for (uint32_t k = 0; k < n->nowned; k++)
+                    free(n->owned[k].id);
+                free(n->owned);
+                /* a pending offline belongs to its worker's due list,
+                 * which presence_worker_close emptied */
+                free(n);
+                n = next;
+            }
+        }
+        free(st->buckets);
+        pthread_mutex_destroy(&st->mu);
+    }
+    free(p->pw);
+    free(p);
+}
