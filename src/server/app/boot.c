@@ -15,6 +15,7 @@
 #include "server/deliver/gpush.h"
 #include "server/core/log.h"
 #include "server/im/presence.h"
+#include "server/im/event.h"
 #include "server/im/ustate.h"
 
 int server_open(server_t *s)
@@ -51,7 +52,8 @@ int server_open(server_t *s)
     datadir_guard_mark(s->cfg.data_dir);
     s->sess = sess_local_new();
     s->ustate = ustate_new();
-    s->presence = s->sess && s->ustate ? presence_new(s) : NULL;
+    s->events = events_new();
+    s->presence = s->sess && s->ustate && s->events ? presence_new(s) : NULL;
     s->gpush = s->presence ? gpush_new(s) : NULL;
     if (!s->gpush) {
         LOGE("cannot create sessions, presence or group pushes", NULL);
@@ -78,6 +80,8 @@ void server_close(server_t *s)
     s->sess->ops->destroy(s->sess);
     apps_free(s->apps);
     ustate_free(s->ustate);
+    events_free(s->events);
+    s->events = NULL;
     connlimit_free(s->connlimit);
     s->connlimit = NULL;
     store_close(s->store);

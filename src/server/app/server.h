@@ -41,6 +41,7 @@ typedef struct server {
     presence_t *presence;     /* online status (presence.h) */
     struct ustate *ustate;    /* operators forbidden/deleted (ustate.h) */
     struct gpush *gpush;      /* ordered group pushes (gpush.h) */
+    struct events *events;    /* domain event subscribers (im/event.h) */
     metrics_t metrics;
     unsigned nworkers;
     worker_t *workers;
