@@ -1,17 +1,17 @@
 /*
  * Friendship endpoints (seed inventory §5.3): /v1/friendship (friends and
  * the blacklist), /v1/friendshipRequest (requests) and
- * /v1/friendship/group (friend lists), with the 3xxx pushes of §2.4.
- * Every rule and every sequence is decided by the store's writer in one
- * savepoint (store.h, "Friendship"); this file parses, applies the
- * operator rule (fromId is the verified identifier unless the caller is
- * the app admin), replies, and pushes to devices after the commit.  REST
- * calls have no device, so "the operator's other devices" are all of the
- * operator's devices.  Reads run on the thread pool.
+ * /v1/friendship/group (friend lists), as REST adapters of the use cases
+ * of im/friends.h: this file parses and validates, applies the operator
+ * rule early (fromId is the verified identifier unless the caller is the
+ * app admin; the use case checks it again), calls the use case and
+ * replies.  Every rule and every sequence is decided by the store's writer
+ * in one savepoint; the 3xxx pushes of §2.4 are event subscribers
+ * (notify/friends.c).  Reads run on the thread pool.
  */
 #include "server/api/api.h"
 
-#include "server/gateway/gateway.h"
+#include "server/im/friends.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -53,22 +53,6 @@ static json_t *friend_json(int32_t app_id, const store_friend_t *f)
                      (json_int_t)f->create_time, "nickName", f->nick_name);
 }
 
-/* A friend request as its addressee sees it.  The requester's remark is the
- * name the requester will give the addressee on approval: it is the
- * requester's private note, shown only to the app admin (with_remark). */
-static json_t *request_json(int32_t app_id, const store_friend_request_t *r, int with_remark)
-{
-    json_t *o = json_pack("{s:I, s:i, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:I, s:I, s:I}", "id",
-                     (json_int_t)r->id, "appId", app_id, "fromId", r->from_id, "toId",
-                     r->to_id, "remark", r->remark, "readStatus", r->read_status, "addSource",
-                     r->add_source, "addWording", r->add_wording, "approveStatus",
-                     r->approve_status, "createTime", (json_int_t)r->create_time, "updateTime",
-                     (json_int_t)r->update_time, "sequence", (json_int_t)r->sequence);
-    if (o && !with_remark)
-        json_object_del(o, "remark");
-    return o;
-}
-
 static json_t *group_json(const char *owner, const store_friend_group_t *g)
 {
     json_t *ids = json_array();
@@ -78,15 +62,6 @@ static json_t *group_json(const char *owner, const store_friend_group_t *g)
                      "fromId", owner, "groupName", g->name, "sequence", (json_int_t)g->sequence,
                      "delFlag", g->del_flag, "createTime", (json_int_t)g->create_time,
                      "updateTime", (json_int_t)g->update_time, "toIds", ids ? ids : json_array());
-}
-
-/* Push o (not consumed) to every device of user. */
-static void push(api_ctx_t *ctx, const char *user, int cmd, json_t *o)
-{
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s)
-        gw_push_user(ctx->srv, ctx->app_id, user, cmd, s, strlen(s), 0);
-    free(s);
 }
 
 /* ---- parsing ------------------------------------------------------------------ */
@@ -201,21 +176,31 @@ static int sync_args(api_ctx_t *ctx, long long *last, long long *limit)
 
 /* ---- write jobs ---------------------------------------------------------------- */
 
+/* What a write parsed, alive until its done callback (the use case
+ * borrows idv and items). */
 typedef struct fjob {
     char from[STORE_ID_MAX + 1];
     char to[STORE_ID_MAX + 1];
     char name[STORE_FRIEND_GROUP_NAME_MAX + 1];
-    int cmd;
     store_friend_t f;
     char wording[STORE_FRIEND_WORDING_MAX + 1];
-    store_friend_res_t res;
     json_t *ids;         /* borrowed from ctx->body (lives as long as ctx) */
     const char **idv;    /* the ids' strings */
     size_t n;
-    int *results;
-    int64_t *seqs;
-    json_t *echo;        /* update: the reply and push */
+    store_friend_t *items; /* import */
 } fjob_t;
+
+static im_call_t call_of(api_ctx_t *ctx)
+{
+    return (im_call_t){
+        .store = ctx->srv->store,
+        .events = ctx->srv->events,
+        .ustate = ctx->srv->ustate,
+        .app_id = ctx->app_id,
+        .op = ctx->identifier,
+        .is_admin = ctx->is_admin,
+    };
+}
 
 static fjob_t *job_new(api_ctx_t *ctx, const char *from)
 {
@@ -233,10 +218,7 @@ static void job_free(fjob_t *j)
     if (!j)
         return;
     free(j->idv);
-    free(j->results);
-    free(j->seqs);
-    free(j->res.peers);
-    json_decref(j->echo);
+    free(j->items);
     free(j);
 }
 
@@ -248,9 +230,7 @@ static int job_rows(api_ctx_t *ctx, fjob_t *j, json_t *ids, size_t n)
     if (n == 0)
         return 0;
     j->idv = calloc(n, sizeof *j->idv);
-    j->results = calloc(n, sizeof *j->results);
-    j->seqs = calloc(n, sizeof *j->seqs);
-    if (!j->idv || !j->results || !j->seqs) {
+    if (!j->idv) {
         job_free(j);
         api_fail(ctx, 500, PETREL_ERR_SYSTEM, "out of memory");
         return -1;
@@ -260,36 +240,6 @@ static int job_rows(api_ctx_t *ctx, fjob_t *j, json_t *ids, size_t n)
     return 0;
 }
 
-/* The common start of a write's done callback: 1 when it went through
- * (the caller replies), 0 after replying with the failure and freeing. */
-static int job_ok(api_ctx_t *ctx, fjob_t *j, int rc)
-{
-    if (rc < 0) {
-        job_free(j);
-        api_fail_store(ctx, rc);
-        return 0;
-    }
-    if (j->res.reject) {
-        int code = j->res.reject;
-        job_free(j);
-        api_fail(ctx, 200, code, reject_text(code));
-        return 0;
-    }
-    return 1;
-}
-
-/* The submit function's own refusal. */
-static void job_submitted(api_ctx_t *ctx, fjob_t *j, int rc)
-{
-    if (rc == 0)
-        return;
-    ctx->u = NULL;
-    job_free(j);
-    api_fail(ctx, rc == STORE_EINVAL ? 400 : 500, rc == STORE_EINVAL ? PETREL_ERR_PARAM
-                                                                    : PETREL_ERR_SYSTEM,
-             rc == STORE_EINVAL ? "invalid input" : "storage unavailable");
-}
-
 static fjob_t *job_take(api_ctx_t *ctx)
 {
     fjob_t *j = ctx->u;
@@ -297,49 +247,65 @@ static fjob_t *job_take(api_ctx_t *ctx)
     return j;
 }
 
+/* The common start of a use case's done callback: 1 when it went through
+ * (the caller replies and frees j), 0 after replying with the failure and
+ * freeing. */
+static int job_ok(api_ctx_t *ctx, fjob_t *j, int rc)
+{
+    if (rc < 0) {
+        job_free(j);
+        api_fail_store(ctx, rc);
+        return 0;
+    }
+    if (rc > 0) {
+        job_free(j);
+        api_fail(ctx, 200, rc, reject_text(rc));
+        return 0;
+    }
+    return 1;
+}
+
+/* The use case's own refusal at submit (done will not run). */
+static void job_submitted(api_ctx_t *ctx, fjob_t *j, int rc)
+{
+    if (rc == 0)
+        return;
+    ctx->u = NULL;
+    job_free(j);
+    if (rc == IM_ERR_NOT_OPERATOR) {
+        api_fail(ctx, 403, API_ERR_NOT_OPERATOR, "only the app admin may act for another user");
+        return;
+    }
+    api_fail(ctx, rc == STORE_EINVAL ? 400 : 500, rc == STORE_EINVAL ? PETREL_ERR_PARAM
+                                                                    : PETREL_ERR_SYSTEM,
+             rc == STORE_EINVAL ? "invalid input" : "storage unavailable");
+}
+
 /* {successId, errorId} of the ids whose result is 0 / not. */
-static json_t *split_ids(const fjob_t *j)
+static json_t *split_ids(const fjob_t *j, const int *results)
 {
     json_t *ok = json_array(), *bad = json_array();
     for (size_t i = 0; i < j->n; i++)
-        json_array_append_new(j->results[i] == 0 ? ok : bad, json_string(j->idv[i]));
+        json_array_append_new(results[i] == 0 ? ok : bad, json_string(j->idv[i]));
     return json_pack("{s:o, s:o}", "successId", ok, "errorId", bad);
 }
 
 /* ---- importFriendShip (admin) ----------------------------------------------------- */
 
-typedef struct import_job {
-    fjob_t j;
-    store_friend_t *items;
-} import_job_t;
-
-static void import_job_free(import_job_t *ij)
-{
-    if (!ij)
-        return;
-    free(ij->items);
-    free(ij->j.results);
-    json_decref(ij->j.echo);
-    free(ij->j.res.peers);
-    free(ij);
-}
-
-static void import_done(void *arg, int rc)
+static void import_done(void *arg, int rc, const ev_friend_t *r)
 {
     api_ctx_t *ctx = arg;
-    import_job_t *ij = ctx->u;
-    ctx->u = NULL;
-    int code = rc < 0 ? PETREL_ERR_SYSTEM : ij->j.res.reject;
-    json_t *ok = json_array(), *bad = json_array();
-    for (size_t i = 0; !code && i < ij->j.n; i++)
-        json_array_append_new(ij->j.results[i] == 0 ? ok : bad, json_string(ij->items[i].to_id));
-    import_job_free(ij);
+    fjob_t *j = job_take(ctx);
+    int code = rc < 0 ? PETREL_ERR_SYSTEM : rc;
     if (code) {
-        json_decref(ok);
-        json_decref(bad);
+        job_free(j);
         api_fail(ctx, rc < 0 ? 500 : 200, code, rc < 0 ? store_strerror(rc) : reject_text(code));
         return;
     }
+    json_t *ok = json_array(), *bad = json_array();
+    for (size_t i = 0; i < j->n; i++)
+        json_array_append_new(r->results[i] == 0 ? ok : bad, json_string(j->items[i].to_id));
+    job_free(j);
     api_ok(ctx, json_pack("{s:o, s:o}", "successId", ok, "errorId", bad));
 }
 
@@ -386,71 +352,51 @@ void h_friend_import(api_ctx_t *ctx)
         return;
     }
     size_t n = json_array_size(a);
-    import_job_t *ij = calloc(1, sizeof *ij);
-    if (ij) {
-        ij->items = calloc(n, sizeof *ij->items);
-        ij->j.results = calloc(n, sizeof *ij->j.results);
-    }
-    if (!ij || !ij->items || !ij->j.results) {
-        import_job_free(ij);
+    fjob_t *j = job_new(ctx, from);
+    if (!j)
+        return;
+    j->items = calloc(n, sizeof *j->items);
+    if (!j->items) {
+        job_free(j);
         api_fail(ctx, 500, PETREL_ERR_SYSTEM, "out of memory");
         return;
     }
-    ij->j.n = n;
+    j->n = n;
     for (size_t i = 0; i < n; i++) {
-        if (parse_import_item(ctx, json_array_get(a, i), &ij->items[i]) < 0) {
-            import_job_free(ij);
+        if (parse_import_item(ctx, json_array_get(a, i), &j->items[i]) < 0) {
+            job_free(j);
             return;
         }
     }
-    ctx->u = ij;
-    int rc = store_friend_import(ctx->srv->store, ctx->app_id, from, ij->items, n, ij->j.results,
-                                 NULL, &ij->j.res, import_done, ctx);
+    ctx->u = j;
+    im_call_t c = call_of(ctx);
+    int rc = friends_import(&c, j->from, j->items, n, import_done, ctx);
     if (rc != 0) {
         ctx->u = NULL;
-        import_job_free(ij);
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, "storage unavailable");
+        job_free(j);
+        if (rc == IM_ERR_NOT_OPERATOR)
+            api_fail(ctx, 403, API_ERR_NOT_OPERATOR, "this endpoint is for the app admin");
+        else
+            api_fail(ctx, 500, PETREL_ERR_SYSTEM, "storage unavailable");
     }
 }
 
 /* ---- addFriend --------------------------------------------------------------------- */
 
-/* FRIEND_ADD 3000 to one party: AddFriendPack with that party's sequence.
- * remark is from's note on its own row: the other party does not get it. */
-static void push_add(api_ctx_t *ctx, const char *to_user, const char *from, const char *to,
-                     const char *remark, const char *source, const char *wording, int64_t seq)
-{
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "fromId", from, "toId", to,
-                          "remark", remark, "addSource", source, "addWording", wording,
-                          "sequence", (json_int_t)seq);
-    if (o && strcmp(to_user, from) != 0)
-        json_object_del(o, "remark");
-    push(ctx, to_user, PETREL_CMD_FRIEND_ADD, o);
-    json_decref(o);
-}
-
-static void add_done(void *arg, int rc)
+static void add_done(void *arg, int rc, const ev_friend_t *r)
 {
     api_ctx_t *ctx = arg;
     fjob_t *j = job_take(ctx);
     if (!job_ok(ctx, j, rc))
         return;
     json_t *out;
-    if (j->res.added) {
-        push_add(ctx, j->from, j->from, j->to, j->f.remark, j->f.add_source, j->wording,
-                 j->res.seq);
-        push_add(ctx, j->to, j->from, j->to, j->f.remark, j->f.add_source, j->wording,
-                 j->res.peer_seq);
+    if (r->res->added)
         out = json_pack("{s:b, s:s, s:s, s:I}", "added", 1, "fromId", j->from, "toId", j->to,
-                        "sequence", (json_int_t)j->res.seq);
-    } else {
-        json_t *r = request_json(ctx->app_id, &j->res.request, 0);
-        push(ctx, j->to, PETREL_CMD_FRIEND_REQUEST, r);
-        json_decref(r);
+                        "sequence", (json_int_t)r->res->seq);
+    else
         out = json_pack("{s:b, s:s, s:s, s:I, s:I}", "added", 0, "fromId", j->from, "toId",
-                        j->to, "requestId", (json_int_t)j->res.request.id, "sequence",
-                        (json_int_t)j->res.seq);
-    }
+                        j->to, "requestId", (json_int_t)r->res->request.id, "sequence",
+                        (json_int_t)r->res->seq);
     job_free(j);
     api_ok(ctx, out);
 }
@@ -493,22 +439,19 @@ void h_friend_add(api_ctx_t *ctx)
         return;
     }
     ctx->u = j;
-    job_submitted(ctx, j, store_friend_add(ctx->srv->store, ctx->app_id, &j->f, j->wording,
-                                           &j->res, add_done, ctx));
+    im_call_t c = call_of(ctx);
+    job_submitted(ctx, j, friends_add(&c, &j->f, j->wording, add_done, ctx));
 }
 
 /* ---- updateFriend ----------------------------------------------------------------------- */
 
-static void update_done(void *arg, int rc)
+static void update_done(void *arg, int rc, const ev_friend_t *r)
 {
     api_ctx_t *ctx = arg;
     fjob_t *j = job_take(ctx);
     if (!job_ok(ctx, j, rc))
         return;
-    json_t *o = j->echo;
-    j->echo = NULL;
-    json_object_set_new(o, "sequence", json_integer(j->res.seq));
-    push(ctx, j->from, PETREL_CMD_FRIEND_UPDATE, o);
+    json_t *o = friends_update_json(r->owner, r->peer, r->rows, r->mask, r->res->seq);
     job_free(j);
     api_ok(ctx, o);
 }
@@ -529,37 +472,20 @@ void h_friend_update(api_ctx_t *ctx)
         api_fail(ctx, 400, PETREL_ERR_PARAM, "toItem needs remark, addSource or extra");
         return;
     }
-    j->echo = json_pack("{s:s, s:s}", "fromId", j->from, "toId", j->to);
-    if (mask & STORE_FRIEND_F_REMARK)
-        json_object_set_new(j->echo, "remark", json_string(j->f.remark));
-    if (mask & STORE_FRIEND_F_ADD_SOURCE)
-        json_object_set_new(j->echo, "addSource", json_string(j->f.add_source));
-    if (mask & STORE_FRIEND_F_EXTRA)
-        json_object_set_new(j->echo, "extra", json_string(j->f.extra));
     ctx->u = j;
-    job_submitted(ctx, j, store_friend_update(ctx->srv->store, ctx->app_id, &j->f, mask, &j->res,
-                                              update_done, ctx));
+    im_call_t c = call_of(ctx);
+    job_submitted(ctx, j, friends_update(&c, &j->f, mask, update_done, ctx));
 }
 
 /* ---- deleteFriend, deleteAllFriend -------------------------------------------------------- */
 
-/* {fromId, toId, sequence} to user: FRIEND_DELETE / BLACK_ADD / BLACK_DELETE. */
-static json_t *pair_json(const char *from, const char *to, int64_t seq)
-{
-    return json_pack("{s:s, s:s, s:I}", "fromId", from, "toId", to, "sequence", (json_int_t)seq);
-}
-
-static void delete_done(void *arg, int rc)
+static void delete_done(void *arg, int rc, const ev_friend_t *r)
 {
     api_ctx_t *ctx = arg;
     fjob_t *j = job_take(ctx);
     if (!job_ok(ctx, j, rc))
         return;
-    json_t *mine = pair_json(j->from, j->to, j->res.seq);
-    json_t *theirs = pair_json(j->from, j->to, j->res.peer_seq);
-    push(ctx, j->from, PETREL_CMD_FRIEND_DELETE, mine);
-    push(ctx, j->to, PETREL_CMD_FRIEND_DELETE, theirs);
-    json_decref(theirs);
+    json_t *mine = friends_pair_json(j->from, j->to, r->res->seq);
     job_free(j);
     api_ok(ctx, mine);
 }
@@ -574,27 +500,20 @@ void h_friend_delete(api_ctx_t *ctx)
         return;
     memcpy(j->to, to, strlen(to) + 1);
     ctx->u = j;
-    job_submitted(ctx, j, store_friend_delete(ctx->srv->store, ctx->app_id, from, to, &j->res,
-                                              delete_done, ctx));
+    im_call_t c = call_of(ctx);
+    job_submitted(ctx, j, friends_delete(&c, j->from, j->to, delete_done, ctx));
 }
 
-static void delete_all_done(void *arg, int rc)
+static void delete_all_done(void *arg, int rc, const ev_friend_t *r)
 {
     api_ctx_t *ctx = arg;
     fjob_t *j = job_take(ctx);
     if (!job_ok(ctx, j, rc))
         return;
     json_t *ids = json_array();
-    for (size_t i = 0; i < j->res.npeers; i++) {
-        const store_friend_peer_t *p = &j->res.peers[i];
-        json_array_append_new(ids, json_string(p->id));
-        json_t *o = pair_json(j->from, p->id, p->seq);
-        push(ctx, p->id, PETREL_CMD_FRIEND_DELETE, o);
-        json_decref(o);
-    }
-    json_t *o = json_pack("{s:s, s:I}", "fromId", j->from, "sequence", (json_int_t)j->res.seq);
-    if (j->res.npeers)
-        push(ctx, j->from, PETREL_CMD_FRIEND_ALL_DELETE, o);
+    for (size_t i = 0; i < r->res->npeers; i++)
+        json_array_append_new(ids, json_string(r->res->peers[i].id));
+    json_t *o = friends_owner_seq_json(j->from, r->res->seq);
     json_object_set_new(o, "toIds", ids);
     job_free(j);
     api_ok(ctx, o);
@@ -607,30 +526,19 @@ void h_friend_delete_all(api_ctx_t *ctx)
     if (!j)
         return;
     ctx->u = j;
-    job_submitted(ctx, j, store_friend_delete_all(ctx->srv->store, ctx->app_id, from, &j->res,
-                                                  delete_all_done, ctx));
+    im_call_t c = call_of(ctx);
+    job_submitted(ctx, j, friends_delete_all(&c, j->from, delete_all_done, ctx));
 }
 
 /* ---- addBlack, deleteBlack -------------------------------------------------------------- */
 
-static void black_done(void *arg, int rc)
+static void black_done(void *arg, int rc, const ev_friend_t *r)
 {
     api_ctx_t *ctx = arg;
     fjob_t *j = job_take(ctx);
     if (!job_ok(ctx, j, rc))
         return;
-    json_t *o = pair_json(j->from, j->to, j->res.seq);
-    push(ctx, j->from, j->cmd, o);
-    /* addBlack rejected the blacklisted user's pending request: the
-     * blacklister's devices learn it as a decision (3005), the other user
-     * is not told */
-    const store_friend_request_t *r = &j->res.request;
-    if (r->id) {
-        json_t *d = json_pack("{s:I, s:i, s:I}", "id", (json_int_t)r->id, "status",
-                              r->approve_status, "sequence", (json_int_t)r->sequence);
-        push(ctx, j->from, PETREL_CMD_FRIEND_REQUEST_APPROVER, d);
-        json_decref(d);
-    }
+    json_t *o = friends_pair_json(j->from, j->to, r->res->seq);
     job_free(j);
     api_ok(ctx, o);
 }
@@ -644,10 +552,9 @@ static void black(api_ctx_t *ctx, int value)
     if (!j)
         return;
     memcpy(j->to, to, strlen(to) + 1);
-    j->cmd = value == 2 ? PETREL_CMD_FRIEND_BLACK_ADD : PETREL_CMD_FRIEND_BLACK_DELETE;
     ctx->u = j;
-    job_submitted(ctx, j, store_friend_black(ctx->srv->store, ctx->app_id, from, to, value,
-                                             &j->res, black_done, ctx));
+    im_call_t c = call_of(ctx);
+    job_submitted(ctx, j, friends_black(&c, j->from, j->to, value, black_done, ctx));
 }
 
 void h_black_add(api_ctx_t *ctx)
@@ -753,19 +660,6 @@ void h_friend_relation(api_ctx_t *ctx)
     api_defer(ctx, relation_work, read_done);
 }
 
-/* Whether the row from -> to says "friend" (or, black, "not blacked"). */
-static int check_side(api_ctx_t *ctx, const char *from, const char *to, int black, int *yes)
-{
-    store_friend_t f;
-    int rc = store_friend_get_sync(ctx->srv->store, ctx->app_id, from, to, &f);
-    if (rc == STORE_ENOTFOUND) {
-        *yes = black; /* no row: not a friend, not blacked */
-        return 0;
-    }
-    *yes = black ? f.black != 2 : f.status == 1;
-    return rc;
-}
-
 static void check_work(api_ctx_t *ctx)
 {
     rjob_t *q = ctx->u;
@@ -775,15 +669,13 @@ static void check_work(api_ctx_t *ctx)
     ctx->rc = 0;
     json_array_foreach(q->ids, i, v) {
         const char *to = json_string_value(v);
-        int ab = 0, ba = 0;
-        int rc = check_side(ctx, q->owner, to, q->black, &ab);
-        if (rc == 0 && q->check_type == 2)
-            rc = check_side(ctx, to, q->owner, q->black, &ba);
+        int status = 0;
+        int rc = friends_check_sync(ctx->srv->store, ctx->app_id, q->owner, to, q->check_type,
+                                    q->black, &status);
         if (rc < 0) {
             ctx->rc = rc;
             break;
         }
-        int status = q->check_type == 1 ? ab : ab && ba ? 1 : ab ? 2 : ba ? 3 : 4;
         json_array_append_new(list, json_pack("{s:s, s:s, s:i}", "fromId", q->owner, "toId", to,
                                               "status", status));
     }
@@ -882,7 +774,7 @@ static void request_sync_work(api_ctx_t *ctx)
     if (ctx->rc == 0) {
         json_t *list = json_array();
         for (size_t i = 0; i < n; i++) {
-            json_array_append_new(list, request_json(ctx->app_id, &rows[i], ctx->is_admin));
+            json_array_append_new(list, friends_request_json(ctx->app_id, &rows[i], ctx->is_admin));
             last = rows[i].sequence;
         }
         ctx->out = sync_json(list, last, max);
@@ -909,7 +801,7 @@ static void request_get_work(api_ctx_t *ctx)
         ctx->rc = store_friend_request_list_sync(ctx->srv->store, ctx->app_id, q->owner, last,
                                                  STORE_FRIEND_LIMIT_MAX, &rows, &n, NULL);
         for (size_t i = 0; ctx->rc == 0 && i < n; i++) {
-            json_array_append_new(list, request_json(ctx->app_id, &rows[i], ctx->is_admin));
+            json_array_append_new(list, friends_request_json(ctx->app_id, &rows[i], ctx->is_admin));
             last = rows[i].sequence;
         }
         free(rows);
@@ -929,22 +821,13 @@ void h_request_get(api_ctx_t *ctx)
     api_defer(ctx, request_get_work, read_done);
 }
 
-static void approve_done(void *arg, int rc)
+static void approve_done(void *arg, int rc, const ev_friend_t *r)
 {
     api_ctx_t *ctx = arg;
     fjob_t *j = job_take(ctx);
     if (!job_ok(ctx, j, rc))
         return;
-    const store_friend_request_t *r = &j->res.request;
-    json_t *o = json_pack("{s:I, s:i, s:I}", "id", (json_int_t)r->id, "status", r->approve_status,
-                          "sequence", (json_int_t)r->sequence);
-    push(ctx, r->to_id, PETREL_CMD_FRIEND_REQUEST_APPROVER, o);
-    if (r->approve_status == 1) {
-        push_add(ctx, r->from_id, r->from_id, r->to_id, r->remark, r->add_source, r->add_wording,
-                 j->res.peer_seq);
-        push_add(ctx, r->to_id, r->from_id, r->to_id, r->remark, r->add_source, r->add_wording,
-                 j->res.seq);
-    }
+    json_t *o = friends_decision_json(&r->res->request);
     job_free(j);
     api_ok(ctx, o);
 }
@@ -959,20 +842,17 @@ void h_request_approve(api_ctx_t *ctx)
     if (!j)
         return;
     ctx->u = j;
-    job_submitted(ctx, j, store_friend_request_approve(ctx->srv->store, ctx->app_id,
-                                                       ctx->identifier, ctx->is_admin, id,
-                                                       (int)status, &j->res, approve_done, ctx));
+    im_call_t c = call_of(ctx);
+    job_submitted(ctx, j, friends_request_approve(&c, id, (int)status, approve_done, ctx));
 }
 
-static void request_read_done(void *arg, int rc)
+static void request_read_done(void *arg, int rc, const ev_friend_t *r)
 {
     api_ctx_t *ctx = arg;
     fjob_t *j = job_take(ctx);
     if (!job_ok(ctx, j, rc))
         return;
-    json_t *o = json_pack("{s:s, s:I}", "fromId", j->from, "sequence", (json_int_t)j->res.seq);
-    if (j->res.seq)
-        push(ctx, j->from, PETREL_CMD_FRIEND_REQUEST_READ, o);
+    json_t *o = friends_owner_seq_json(j->from, r->res->seq);
     job_free(j);
     api_ok(ctx, o);
 }
@@ -984,40 +864,22 @@ void h_request_read(api_ctx_t *ctx)
     if (!j)
         return;
     ctx->u = j;
-    job_submitted(ctx, j, store_friend_request_read(ctx->srv->store, ctx->app_id, from, &j->res,
-                                                    request_read_done, ctx));
+    im_call_t c = call_of(ctx);
+    job_submitted(ctx, j, friends_request_read(&c, j->from, request_read_done, ctx));
 }
 
 /* ---- /v1/friendship/group ------------------------------------------------------------------- */
 
-/* {fromId, groupName, toIds, sequence}: the list notifications. */
-static json_t *group_note(const fjob_t *j, const char *name, int64_t seq, int with_members)
-{
-    json_t *o = json_pack("{s:s, s:s, s:I}", "fromId", j->from, "groupName", name, "sequence",
-                          (json_int_t)seq);
-    if (o && with_members) {
-        json_t *ids = json_array();
-        for (size_t i = 0; i < j->n; i++)
-            if (j->results[i] == 0)
-                json_array_append_new(ids, json_string(j->idv[i]));
-        json_object_set_new(o, "toIds", ids);
-    }
-    return o;
-}
-
-static void group_add_done(void *arg, int rc)
+static void group_add_done(void *arg, int rc, const ev_friend_t *r)
 {
     api_ctx_t *ctx = arg;
     fjob_t *j = job_take(ctx);
     if (!job_ok(ctx, j, rc))
         return;
-    json_t *note = group_note(j, j->name, j->res.seq, 1);
-    push(ctx, j->from, PETREL_CMD_FRIEND_GROUP_ADD, note);
-    json_decref(note);
-    json_t *o = split_ids(j);
-    json_object_set_new(o, "groupId", json_integer(j->res.group_id));
+    json_t *o = split_ids(j, r->results);
+    json_object_set_new(o, "groupId", json_integer(r->res->group_id));
     json_object_set_new(o, "groupName", json_string(j->name));
-    json_object_set_new(o, "sequence", json_integer(j->res.seq));
+    json_object_set_new(o, "sequence", json_integer(r->res->seq));
     job_free(j);
     api_ok(ctx, o);
 }
@@ -1055,25 +917,18 @@ void h_group_add(api_ctx_t *ctx)
     if (job_rows(ctx, j, ids, n) < 0)
         return;
     ctx->u = j;
-    job_submitted(ctx, j, store_friend_group_add(ctx->srv->store, ctx->app_id, from, j->name,
-                                                 j->idv, j->n, j->results, &j->res,
-                                                 group_add_done, ctx));
+    im_call_t c = call_of(ctx);
+    job_submitted(ctx, j, friends_group_add(&c, j->from, j->name, j->idv, j->n, group_add_done,
+                                            ctx));
 }
 
-static void group_del_done(void *arg, int rc)
+static void group_del_done(void *arg, int rc, const ev_friend_t *r)
 {
     api_ctx_t *ctx = arg;
     fjob_t *j = job_take(ctx);
     if (!job_ok(ctx, j, rc))
         return;
-    for (size_t i = 0; i < j->n; i++) {
-        if (j->results[i] != 0)
-            continue;
-        json_t *note = group_note(j, j->idv[i], j->seqs[i], 0);
-        push(ctx, j->from, PETREL_CMD_FRIEND_GROUP_DELETE, note);
-        json_decref(note);
-    }
-    json_t *o = split_ids(j);
+    json_t *o = split_ids(j, r->results);
     job_free(j);
     api_ok(ctx, o);
 }
@@ -1101,24 +956,19 @@ void h_group_del(api_ctx_t *ctx)
     if (job_rows(ctx, j, names, n) < 0)
         return;
     ctx->u = j;
-    job_submitted(ctx, j, store_friend_group_del(ctx->srv->store, ctx->app_id, from, j->idv, n,
-                                                 j->results, j->seqs, group_del_done, ctx));
+    im_call_t c = call_of(ctx);
+    job_submitted(ctx, j, friends_group_del(&c, j->from, j->idv, n, group_del_done, ctx));
 }
 
-static void member_done(void *arg, int rc)
+static void member_done(void *arg, int rc, const ev_friend_t *r)
 {
     api_ctx_t *ctx = arg;
     fjob_t *j = job_take(ctx);
     if (!job_ok(ctx, j, rc))
         return;
-    if (j->res.seq) {
-        json_t *note = group_note(j, j->name, j->res.seq, 1);
-        push(ctx, j->from, j->cmd, note);
-        json_decref(note);
-    }
-    json_t *o = split_ids(j);
+    json_t *o = split_ids(j, r->results);
     json_object_set_new(o, "groupName", json_string(j->name));
-    json_object_set_new(o, "sequence", json_integer(j->res.seq));
+    json_object_set_new(o, "sequence", json_integer(r->res->seq));
     job_free(j);
     api_ok(ctx, o);
 }
@@ -1142,11 +992,10 @@ static void member(api_ctx_t *ctx, int add)
     }
     if (job_rows(ctx, j, ids, n) < 0)
         return;
-    j->cmd = add ? PETREL_CMD_FRIEND_GROUP_MEMBER_ADD : PETREL_CMD_FRIEND_GROUP_MEMBER_DELETE;
     ctx->u = j;
-    job_submitted(ctx, j, store_friend_group_member(ctx->srv->store, ctx->app_id, from, j->name,
-                                                    j->idv, n, add, j->results, &j->res,
-                                                    member_done, ctx));
+    im_call_t c = call_of(ctx);
+    job_submitted(ctx, j, friends_group_member(&c, j->from, j->name, j->idv, n, add,
+                                               member_done, ctx));
 }
 
 void h_group_member_add(api_ctx_t *ctx)

@@ -1,54 +1,30 @@
 /*
- * User endpoints (/v1/user, /v1/user/data; seed inventory §5.2): import,
- * soft delete, read one or many, modify (pushes USER_MODIFY 4000 to the
- * user's devices), sequences, and paged search.  Writes go through the
- * store's group-commit writer; reads run on the thread pool.  A user row is
- * described once, in `fields`, for both parsing and rendering; no password
- * field exists in petrel's user table, so none can leak.
+ * User endpoints (/v1/user, /v1/user/data; seed inventory §5.2) as REST
+ * adapters: import, soft delete and modify are the use cases of
+ * im/users.h (USER_MODIFY 4000 and logging out forbidden or deleted users
+ * are their event subscribers, notify/users.c); reads one or many,
+ * sequences and paged search run here on the thread pool.  A user row is
+ * described once, in im/user_fields.c, for both parsing and rendering; no
+ * password field exists in petrel's user table, so none can leak.
  */
 #include "server/api/api.h"
 
-#include "server/gateway/gateway.h"
-#include "server/core/log.h"
-#include "server/im/ustate.h"
+#include "server/im/users.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-enum ftype { F_STR, F_INT };
-
-typedef struct field {
-    const char *json;
-    enum ftype type;
-    size_t off, size;   /* size: char array size for strings */
-    long long min, max; /* ints */
-    unsigned mask;
-    int admin_only;     /* only the app admin may set it */
-    int pub;            /* part of the public profile */
-} field_t;
-
-#define FS(j, m, mask, pub) {j, F_STR, offsetof(store_user_t, m), sizeof(((store_user_t *)0)->m), 0, 0, mask, 0, pub}
-#define FI(j, m, lo, hi, mask, adm, pub) {j, F_INT, offsetof(store_user_t, m), 0, lo, hi, mask, adm, pub}
-
-/* The public profile (pub = 1) is what a chat client shows of another user
- * and needs to add them: name, photo, sex, signature and whether they take
- * requests.  The rest (birthDay, location, moderation flags, userType,
- * extra, delFlag, times) is shown only to the user and the app admin. */
-static const field_t fields[] = {
-    FS("nickName", nick_name, STORE_USER_F_NICK_NAME, 1),
-    FS("photo", photo, STORE_USER_F_PHOTO, 1),
-    FI("userSex", user_sex, 0, 2, STORE_USER_F_USER_SEX, 0, 1),
-    FS("birthDay", birth_day, STORE_USER_F_BIRTH_DAY, 0),
-    FS("location", location, STORE_USER_F_LOCATION, 0),
-    FS("selfSignature", self_signature, STORE_USER_F_SELF_SIGNATURE, 1),
-    FI("friendAllowType", friend_allow_type, 1, 2, STORE_USER_F_FRIEND_ALLOW_TYPE, 0, 1),
-    FI("forbiddenFlag", forbidden_flag, 0, 1, STORE_USER_F_FORBIDDEN_FLAG, 1, 0),
-    FI("disableAddFriend", disable_add_friend, 0, 1, STORE_USER_F_DISABLE_ADD_FRIEND, 0, 1),
-    FI("silentFlag", silent_flag, 0, 1, STORE_USER_F_SILENT_FLAG, 1, 0),
-    FI("userType", user_type, 1, 100, STORE_USER_F_USER_TYPE, 1, 0),
-    FS("extra", extra, STORE_USER_F_EXTRA, 0),
-};
-#define NFIELDS (sizeof fields / sizeof fields[0])
+static im_call_t call_of(api_ctx_t *ctx)
+{
+    return (im_call_t){
+        .store = ctx->srv->store,
+        .events = ctx->srv->events,
+        .ustate = ctx->srv->ustate,
+        .app_id = ctx->app_id,
+        .op = ctx->identifier,
+        .is_admin = ctx->is_admin,
+    };
+}
 
 /* u as JSON: the whole row when full, else the public profile. */
 static json_t *user_json(const store_user_t *u, int full)
@@ -56,15 +32,7 @@ static json_t *user_json(const store_user_t *u, int full)
     json_t *o = json_pack("{s:s, s:i}", "userId", u->user_id, "appId", u->app_id);
     if (!o)
         return NULL;
-    for (size_t i = 0; i < NFIELDS; i++) {
-        if (!full && !fields[i].pub)
-            continue;
-        const char *p = (const char *)u + fields[i].off;
-        if (fields[i].type == F_STR)
-            json_object_set_new(o, fields[i].json, json_string(p));
-        else
-            json_object_set_new(o, fields[i].json, json_integer(*(const int *)p));
-    }
+    users_put_fields(o, u, full ? STORE_USER_F_ALL : USERS_F_PUBLIC);
     if (!full)
         return o;
     json_object_set_new(o, "delFlag", json_integer(u->del_flag));
@@ -77,49 +45,7 @@ static json_t *user_json(const store_user_t *u, int full)
  * admin, the public profile for anybody else. */
 static json_t *user_json_for(const api_ctx_t *ctx, const store_user_t *u)
 {
-    return user_json(u, ctx->is_admin || !strcmp(u->user_id, ctx->identifier));
-}
-
-/* Parse the user fields present in obj into u; returns the mask of fields
- * set, or -1 with *err set.  admin decides whether admin-only fields may
- * appear. */
-static long parse_user_fields(json_t *obj, store_user_t *u, int admin, char *err, size_t errlen)
-{
-    unsigned mask = 0;
-    for (size_t i = 0; i < NFIELDS; i++) {
-        const field_t *f = &fields[i];
-        json_t *v = json_object_get(obj, f->json);
-        if (!v || json_is_null(v))
-            continue;
-        if (f->admin_only && !admin) {
-            snprintf(err, errlen, "only the app admin may set %s", f->json);
-            return -2;
-        }
-        char *p = (char *)u + f->off;
-        if (f->type == F_STR) {
-            if (!json_is_string(v) || json_string_length(v) >= f->size) {
-                snprintf(err, errlen, "%s must be a string of at most %zu bytes", f->json, f->size - 1);
-                return -1;
-            }
-            memcpy(p, json_string_value(v), json_string_length(v) + 1);
-        } else {
-            if (!json_is_integer(v) || json_integer_value(v) < f->min || json_integer_value(v) > f->max) {
-                snprintf(err, errlen, "%s must be an integer in %lld..%lld", f->json, f->min, f->max);
-                return -1;
-            }
-            *(int *)p = (int)json_integer_value(v);
-        }
-        mask |= f->mask;
-    }
-    return (long)mask;
-}
-
-static void user_defaults(store_user_t *u, int32_t app_id)
-{
-    memset(u, 0, sizeof *u);
-    u->app_id = app_id;
-    u->friend_allow_type = 1;
-    u->user_type = 1;
+    return user_json(u, users_sees_whole_row(ctx->identifier, ctx->is_admin, u->user_id));
 }
 
 /* An array of user ids from body key (or alt), 1..API_MAX_BATCH entries. */
@@ -149,7 +75,6 @@ static json_t *id_array(api_ctx_t *ctx, const char *key, const char *alt)
 
 typedef struct batch {
     size_t n;
-    int *results;
     store_user_t *users;
     char **ids;
     json_t *errors;   /* ids refused before reaching the store */
@@ -163,13 +88,23 @@ static void batch_free(batch_t *b)
         for (size_t i = 0; i < b->n; i++)
             free(b->ids[i]);
     free(b->ids);
-    free(b->results);
     free(b->users);
     json_decref(b->errors);
     free(b);
 }
 
-static void import_done(void *arg, int rc)
+/* The use case's refusal at submit (done will not run). */
+static void submit_failed(api_ctx_t *ctx, batch_t *b, int rc)
+{
+    ctx->u = NULL;
+    batch_free(b);
+    if (rc == IM_ERR_NOT_OPERATOR)
+        api_fail(ctx, 403, API_ERR_NOT_OPERATOR, "this endpoint is for the app admin");
+    else
+        api_fail_store(ctx, rc);
+}
+
+static void import_done(void *arg, int rc, const ev_user_t *r)
 {
     api_ctx_t *ctx = arg;
     batch_t *b = ctx->u;
@@ -181,8 +116,8 @@ static void import_done(void *arg, int rc)
     }
     json_t *ok = json_array(), *bad = b->errors;
     b->errors = NULL;
-    for (size_t i = 0; i < b->n; i++)
-        json_array_append_new(b->results[i] == 0 ? ok : bad, json_string(b->users[i].user_id));
+    for (size_t i = 0; r && i < b->n; i++)
+        json_array_append_new(r->results[i] == 0 ? ok : bad, json_string(b->users[i].user_id));
     batch_free(b);
     api_ok(ctx, json_pack("{s:o, s:o}", "successId", ok, "errorId", bad));
 }
@@ -203,10 +138,9 @@ void h_import_user(api_ctx_t *ctx)
     batch_t *b = calloc(1, sizeof *b);
     if (b) {
         b->users = calloc(json_array_size(a), sizeof *b->users);
-        b->results = calloc(json_array_size(a), sizeof *b->results);
         b->errors = json_array();
     }
-    if (!b || !b->users || !b->results || !b->errors) {
+    if (!b || !b->users || !b->errors) {
         batch_free(b);
         api_fail(ctx, 500, PETREL_ERR_SYSTEM, "out of memory");
         return;
@@ -216,10 +150,10 @@ void h_import_user(api_ctx_t *ctx)
     json_array_foreach(a, i, item) {
         const char *uid = json_string_value(json_object_get(item, "userId"));
         store_user_t *u = &b->users[b->n];
-        user_defaults(u, ctx->app_id);
+        users_defaults(u, ctx->app_id);
         char err[160];
         if (!json_is_object(item) || !uid || !api_valid_user_id(uid) ||
-            parse_user_fields(item, u, 1, err, sizeof err) < 0) {
+            users_parse_fields(item, u, 1, err, sizeof err) < 0) {
             /* refused rows are reported by id when they have one */
             json_array_append_new(b->errors, json_string(uid && api_valid_user_id(uid) ? uid : ""));
             continue;
@@ -229,20 +163,18 @@ void h_import_user(api_ctx_t *ctx)
     }
     ctx->u = b;
     if (b->n == 0) {
-        import_done(ctx, 0);
+        import_done(ctx, 0, NULL);
         return;
     }
-    int rc = store_user_import(ctx->srv->store, b->users, b->n, b->results, import_done, ctx);
-    if (rc < 0) {
-        ctx->u = NULL;
-        batch_free(b);
-        api_fail_store(ctx, rc);
-    }
+    im_call_t c = call_of(ctx);
+    int rc = users_import(&c, b->users, b->n, import_done, ctx);
+    if (rc != 0)
+        submit_failed(ctx, b, rc);
 }
 
 /* ---- deleteUser ------------------------------------------------------------- */
 
-static void delete_done(void *arg, int rc)
+static void delete_done(void *arg, int rc, const ev_user_t *r)
 {
     api_ctx_t *ctx = arg;
     batch_t *b = ctx->u;
@@ -253,17 +185,8 @@ static void delete_done(void *arg, int rc)
         return;
     }
     json_t *ok = json_array(), *bad = json_array();
-    for (size_t i = 0; i < b->n; i++) {
-        if (b->results[i] == 0) {
-            json_array_append_new(ok, json_string(b->ids[i]));
-            ustate_set(ctx->srv->ustate, ctx->app_id, b->ids[i], USTATE_DELETED);
-            /* a deleted user is logged out everywhere */
-            gw_disconnect_user(ctx->srv, ctx->app_id, b->ids[i], PETREL_ERR_USER_FORBIDDEN,
-                               "user deleted");
-        } else {
-            json_array_append_new(bad, json_string(b->ids[i]));
-        }
-    }
+    for (size_t i = 0; r && i < b->n; i++)
+        json_array_append_new(r->results[i] == 0 ? ok : bad, json_string(b->ids[i]));
     batch_free(b);
     api_ok(ctx, json_pack("{s:o, s:o}", "successId", ok, "errorId", bad));
 }
@@ -279,9 +202,8 @@ void h_delete_user(api_ctx_t *ctx)
     size_t n = json_array_size(a);
     if (b) {
         b->ids = calloc(n, sizeof *b->ids);
-        b->results = calloc(n, sizeof *b->results);
     }
-    if (!b || !b->ids || !b->results) {
+    if (!b || !b->ids) {
         batch_free(b);
         api_fail(ctx, 500, PETREL_ERR_SYSTEM, "out of memory");
         return;
@@ -296,13 +218,10 @@ void h_delete_user(api_ctx_t *ctx)
         }
     }
     ctx->u = b;
-    int rc = store_user_delete(ctx->srv->store, ctx->app_id, (const char *const *)b->ids, b->n,
-                               b->results, delete_done, ctx);
-    if (rc < 0) {
-        ctx->u = NULL;
-        batch_free(b);
-        api_fail_store(ctx, rc);
-    }
+    im_call_t c = call_of(ctx);
+    int rc = users_delete(&c, (const char *const *)b->ids, b->n, delete_done, ctx);
+    if (rc != 0)
+        submit_failed(ctx, b, rc);
 }
 
 /* ---- reads ------------------------------------------------------------------ */
@@ -378,40 +297,22 @@ typedef struct modify {
     unsigned mask;
 } modify_t;
 
-static void modify_done(void *arg, int rc)
+static void modify_done(void *arg, int rc, const ev_user_t *r)
 {
     api_ctx_t *ctx = arg;
     modify_t *m = ctx->u;
     ctx->u = NULL;
+    free(m);
     if (rc == STORE_ENOTFOUND) {
-        free(m);
         api_fail(ctx, 200, PETREL_ERR_USER_NOT_FOUND, "user not found");
         return;
     }
-    if (rc < 0) {
-        free(m);
+    if (rc < 0 || !r) {
         api_fail(ctx, 200, 20003, "modify failed");
         return;
     }
-    /* USER_MODIFY 4000 to the user's devices: userId and the changed fields */
-    json_t *push = json_pack("{s:s}", "userId", m->user.user_id);
-    json_t *all = user_json(&m->user, 1);
-    for (size_t i = 0; push && all && i < NFIELDS; i++)
-        if (m->mask & fields[i].mask)
-            json_object_set(push, fields[i].json, json_object_get(all, fields[i].json));
-    json_decref(all);
-    char *s = push ? json_dumps(push, JSON_COMPACT) : NULL;
-    if (s)
-        gw_push_user(ctx->srv, ctx->app_id, m->user.user_id, PETREL_CMD_USER_MODIFY, s, strlen(s), 0);
-    free(s);
-    if (m->mask & STORE_USER_F_FORBIDDEN_FLAG)
-        ustate_set(ctx->srv->ustate, ctx->app_id, m->user.user_id,
-                   m->user.forbidden_flag ? USTATE_FORBIDDEN : USTATE_LIVE);
-    if ((m->mask & STORE_USER_F_FORBIDDEN_FLAG) && m->user.forbidden_flag)
-        gw_disconnect_user(ctx->srv, ctx->app_id, m->user.user_id, PETREL_ERR_USER_FORBIDDEN,
-                           "user forbidden");
-    free(m);
-    api_ok(ctx, push);
+    /* the reply is what USER_MODIFY 4000 told the user's devices */
+    api_ok(ctx, users_modified_json(r->users, r->mask));
 }
 
 void h_modify_user_info(api_ctx_t *ctx)
@@ -428,10 +329,10 @@ void h_modify_user_info(api_ctx_t *ctx)
         api_fail(ctx, 500, PETREL_ERR_SYSTEM, "out of memory");
         return;
     }
-    user_defaults(&m->user, ctx->app_id);
+    users_defaults(&m->user, ctx->app_id);
     memcpy(m->user.user_id, uid, strlen(uid) + 1);
     char err[160];
-    long mask = parse_user_fields(ctx->body, &m->user, ctx->is_admin, err, sizeof err);
+    long mask = users_parse_fields(ctx->body, &m->user, ctx->is_admin, err, sizeof err);
     if (mask <= 0) {
         free(m);
         if (mask == -2)
@@ -442,11 +343,15 @@ void h_modify_user_info(api_ctx_t *ctx)
     }
     m->mask = (unsigned)mask;
     ctx->u = m;
-    int rc = store_user_update(ctx->srv->store, &m->user, m->mask, modify_done, ctx);
-    if (rc < 0) {
+    im_call_t c = call_of(ctx);
+    int rc = users_modify(&c, &m->user, m->mask, modify_done, ctx);
+    if (rc != 0) {
         ctx->u = NULL;
         free(m);
-        api_fail_store(ctx, rc);
+        if (rc == IM_ERR_NOT_OPERATOR)
+            api_fail(ctx, 403, API_ERR_NOT_OPERATOR, "only the app admin may act for another user");
+        else
+            api_fail_store(ctx, rc);
     }
 }
 

@@ -17,6 +17,8 @@
 #include "server/im/presence.h"
 #include "server/im/event.h"
 #include "server/im/ustate.h"
+#include "server/notify/friends.h"
+#include "server/notify/users.h"
 
 int server_open(server_t *s)
 {
@@ -53,6 +55,12 @@ int server_open(server_t *s)
     s->sess = sess_local_new();
     s->ustate = ustate_new();
     s->events = events_new();
+    if (s->events && (notify_friends_subscribe(s->events, s) < 0 ||
+                      notify_users_subscribe(s->events, s) < 0)) {
+        LOGE("cannot subscribe the device notifications", NULL);
+        store_close(s->store);
+        return -1;
+    }
     s->presence = s->sess && s->ustate && s->events ? presence_new(s) : NULL;
     s->gpush = s->presence ? gpush_new(s) : NULL;
     if (!s->gpush) {

@@ -67,6 +67,23 @@ const char *ev_kind_name(ev_kind_t k)
     case EV_GROUP_MSG_STORED: return "group.msg.stored";
     case EV_GROUP_MSG_RECALLED: return "group.msg.recalled";
     case EV_GROUP_MSG_READ: return "group.msg.read";
+    case EV_FRIEND_IMPORTED: return "friend.imported";
+    case EV_FRIEND_ADDED: return "friend.added";
+    case EV_FRIEND_REQUEST: return "friend.request";
+    case EV_FRIEND_UPDATED: return "friend.updated";
+    case EV_FRIEND_DELETED: return "friend.deleted";
+    case EV_FRIEND_ALL_DELETED: return "friend.all_deleted";
+    case EV_BLACK_ADDED: return "black.added";
+    case EV_BLACK_DELETED: return "black.deleted";
+    case EV_FRIEND_REQUEST_APPROVED: return "friend.request.approved";
+    case EV_FRIEND_REQUEST_READ: return "friend.request.read";
+    case EV_FRIEND_GROUP_ADDED: return "friend.group.added";
+    case EV_FRIEND_GROUP_DELETED: return "friend.group.deleted";
+    case EV_FRIEND_GROUP_MEMBER_ADDED: return "friend.group.member.added";
+    case EV_FRIEND_GROUP_MEMBER_DELETED: return "friend.group.member.deleted";
+    case EV_USER_IMPORTED: return "user.imported";
+    case EV_USER_MODIFIED: return "user.modified";
+    case EV_USER_DELETED: return "user.deleted";
     case EV_NONE:
     case EV_KIND_COUNT: break;
     }

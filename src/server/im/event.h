@@ -36,6 +36,45 @@ typedef enum ev_kind {
     EV_GROUP_MSG_STORED,    /* u.gop */
     EV_GROUP_MSG_RECALLED,  /* u.gop */
     EV_GROUP_MSG_READ,      /* u.gop */
+    /* friendship, blacklist, friend requests and friend lists (im/friends.c,
+     * im/friend_requests.c, im/friend_groups.c): u.fr, an ev_friend_t (see
+     * below); owner is the user whose rows changed (fromId), res the
+     * store's result.  Sequences are per user as in store.h "Friendship". */
+    EV_FRIEND_IMPORTED,     /* admin import: owner; rows[n] the items, results[n] (0 imported) */
+    EV_FRIEND_ADDED,        /* both directions are friends now (add, friendAllowType 1):
+                             * owner the adder, peer; rows[0] the adder's remark,
+                             * add_source, extra; wording; res->seq owner's, res->peer_seq
+                             * peer's new friendship sequence (0: its row was live) */
+    EV_FRIEND_REQUEST,      /* add made or refreshed a request: owner the requester, peer
+                             * the addressee; res->request the row, res->seq = its sequence */
+    EV_FRIEND_UPDATED,      /* owner -> peer: rows[0] holds the fields in mask
+                             * (STORE_FRIEND_F_*); res->seq */
+    EV_FRIEND_DELETED,      /* owner and peer are no longer friends (both directions):
+                             * res->seq owner's, res->peer_seq peer's (0 untouched) */
+    EV_FRIEND_ALL_DELETED,  /* owner ended every friendship: res->peers[res->npeers] (>= 1)
+                             * with their new sequences, res->seq owner's last */
+    EV_BLACK_ADDED,         /* owner blacklisted peer: res->seq; res->request.id != 0: peer's
+                             * pending request to owner, rejected in the same commit */
+    EV_BLACK_DELETED,       /* owner took peer off its blacklist: res->seq */
+    EV_FRIEND_REQUEST_APPROVED, /* a request was decided: res->request the row (approve_status
+                             * 1 agreed, 2 rejected; to_id the addressee = owner, from_id the
+                             * requester = peer); agreed: res->seq addressee's, res->peer_seq
+                             * requester's new friendship sequence (0 when already) */
+    EV_FRIEND_REQUEST_READ, /* owner read every request addressed to it: res->seq the last
+                             * request sequence (emitted only when one was unread) */
+    EV_FRIEND_GROUP_ADDED,  /* owner's friend list name was created: res->group_id, res->seq;
+                             * ids[n] the members asked, results[n] (0 member) */
+    EV_FRIEND_GROUP_DELETED,/* owner's lists ids[n] (names): results[n] 0 deleted, seqs[n]
+                             * each one's sequence (emitted when one at least was deleted) */
+    EV_FRIEND_GROUP_MEMBER_ADDED,   /* list name of owner: ids[n], results[n] (0 member now);
+                                     * res->seq, res->group_id (emitted when members changed) */
+    EV_FRIEND_GROUP_MEMBER_DELETED, /* same, results[n] 0 removed */
+    /* users (im/users.c): u.user, an ev_user_t (see below) */
+    EV_USER_IMPORTED,       /* admin import: users[n], results[n] (0 imported; one at least) */
+    EV_USER_MODIFIED,       /* users[0] holds the fields in mask (STORE_USER_F_*); mask with
+                             * STORE_USER_F_FORBIDDEN_FLAG and forbidden_flag 1: the user is
+                             * forbidden from now on (its sockets must close) */
+    EV_USER_DELETED,        /* admin soft delete: ids[n], results[n] (0 deleted; one at least) */
     /* further kinds are added next to the use case that emits them */
     EV_KIND_COUNT
 } ev_kind_t;
@@ -58,10 +97,37 @@ typedef struct im_event {
         const struct store_msg *msg;
         const struct store_recall *recall;
         const struct store_group_op *gop;
+        const struct ev_friend *fr;
+        const struct ev_user *user;
         const void *any;
     } u;
     const void *extra;       /* kind-specific detail documented at the kind, else NULL */
 } im_event_t;
+
+/* Payload of the EV_FRIEND_*, EV_BLACK_* kinds (u.fr); what a kind does
+ * not name is NULL, "" or 0.  Valid only during the call. */
+typedef struct ev_friend {
+    const char *owner;               /* fromId: whose rows changed */
+    const char *peer;                /* toId: the other user, "" when none */
+    const store_friend_t *rows;      /* see the kind */
+    const char *wording;             /* EV_FRIEND_ADDED: the add wording */
+    unsigned mask;                   /* EV_FRIEND_UPDATED */
+    const char *name;                /* friend-list kinds: the list's name */
+    const char *const *ids;          /* friend-list kinds */
+    const int *results;              /* per row: 0 done, else why not */
+    const int64_t *seqs;             /* EV_FRIEND_GROUP_DELETED */
+    size_t n;
+    const store_friend_res_t *res;   /* never NULL */
+} ev_friend_t;
+
+/* Payload of the EV_USER_* kinds (u.user); valid only during the call. */
+typedef struct ev_user {
+    const store_user_t *users;       /* IMPORTED users[n]; MODIFIED users[0] */
+    const char *const *ids;          /* DELETED */
+    const int *results;              /* IMPORTED, DELETED */
+    size_t n;
+    unsigned mask;                   /* MODIFIED */
+} ev_user_t;
 
 typedef void (*ev_fn)(void *ctx, const im_event_t *ev);
 
