@@ -26,9 +26,9 @@
 #include <string.h>
 #include <zlib.h>
 
-#define SIGN_INVALID  60003
-#define SIGN_EXPIRED  60004
-#define SIGN_MISMATCH 60005
+#define SIGN_INVALID  PETREL_ERR_SIGN_INVALID
+#define SIGN_EXPIRED  PETREL_ERR_SIGN_EXPIRED
+#define SIGN_MISMATCH PETREL_ERR_SIGN_MISMATCH
 
 /* The JSON doc is ~100 bytes plus the identifier (<= 128) and 44 bytes of
  * signature; 4 KiB is far above any honest token and bounds inflate. */

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ERR_SUB_TIME 20004
+#define ERR_SUB_TIME PETREL_ERR_SUB_TIME
 
 /* What a reader may see of a user's status. */
 enum { SEE_NOTHING = 0, SEE_STATUS = 1, SEE_DEVICES = 2 };
@@ -216,7 +216,7 @@ static void custom_done(void *arg, int rc)
     ctx->u = NULL;
     if (rc == STORE_ENOTFOUND) {
         free(j);
-        api_fail(ctx, 200, STORE_REJECT_USER_NOT_FOUND, "user not found");
+        api_fail(ctx, 200, PETREL_ERR_USER_NOT_FOUND, "user not found");
         return;
     }
     if (rc < 0) {

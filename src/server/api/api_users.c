@@ -197,7 +197,7 @@ void h_import_user(api_ctx_t *ctx)
         return;
     }
     if (json_array_size(a) > API_MAX_BATCH) {
-        api_fail(ctx, 200, 20000, "at most 100 users per import");
+        api_fail(ctx, 200, PETREL_ERR_IMPORT_USER_LIMIT, "at most 100 users per import");
         return;
     }
     batch_t *b = calloc(1, sizeof *b);
@@ -390,7 +390,7 @@ static void modify_done(void *arg, int rc)
     }
     if (rc < 0) {
         free(m);
-        api_fail(ctx, 200, 20003, "modify failed");
+        api_fail(ctx, 200, PETREL_ERR_USER_MODIFY_FAILED, "modify failed");
         return;
     }
     /* USER_MODIFY 4000 to the user's devices: userId and the changed fields */

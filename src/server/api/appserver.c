@@ -72,10 +72,10 @@
 #define APP_PW_MIN 8
 #define APP_PW_MAX 128
 
-#define APP_ERR_PARAM 90001
-#define APP_ERR_WRONG_LOGIN 10001
-#define APP_ERR_NAME_TAKEN 10003
-#define APP_ERR_THROTTLED 10004
+#define APP_ERR_PARAM PETREL_ERR_PARAM
+#define APP_ERR_WRONG_LOGIN PETREL_ERR_APP_WRONG_LOGIN
+#define APP_ERR_NAME_TAKEN PETREL_ERR_APP_NAME_TAKEN
+#define APP_ERR_THROTTLED PETREL_ERR_APP_LOGIN_LOCKED
 
 #define THR_NAME_MAX 5
 #define THR_IP_MAX 20
@@ -202,7 +202,7 @@ static void ip_key(const char *peer, char *out, size_t cap)
 static int refused(api_ctx_t *ctx)
 {
     if (!ctx->srv->cfg.demo_app_server) {
-        api_fail(ctx, 404, 404, "demo app server is disabled");
+        api_fail(ctx, 404, PETREL_ERR_NOT_FOUND, "demo app server is disabled");
         return 1;
     }
     if (!ctx->srv->cfg.demo_app_remote && !peer_is_loopback(ctx->req->peer)) {
@@ -338,7 +338,7 @@ static void reg_reply(api_ctx_t *ctx, int rc)
     if (rc != STORE_OK) {
         LOGE("demo register: account insert failed", "app_id=%d user=%s err=\"%s\"",
              (int)ctx->app_id, LQ(j->name), store_strerror(rc));
-        reg_finish_fail(ctx, rc == STORE_ECLOSED ? 503 : 500, 500, "internal error");
+        reg_finish_fail(ctx, rc == STORE_ECLOSED ? 503 : 500, PETREL_ERR_INTERNAL, "internal error");
         return;
     }
     json_t *data = json_pack("{s:s, s:s, s:i}", "userId", j->name, "userName", j->name, "appId",
@@ -347,7 +347,7 @@ static void reg_reply(api_ctx_t *ctx, int rc)
     ctx->u = NULL;
     free(j);
     if (!data) {
-        api_fail(ctx, 500, 500, "internal error");
+        api_fail(ctx, 500, PETREL_ERR_INTERNAL, "internal error");
         return;
     }
     api_ok(ctx, data);
@@ -381,7 +381,7 @@ static void reg_done(api_ctx_t *ctx)
     }
     if (j->result != RG_HASHED) {
         LOGE("demo register: lookup or password hashing failed", "app_id=%d", (int)ctx->app_id);
-        reg_finish_fail(ctx, 500, 500, "internal error");
+        reg_finish_fail(ctx, 500, PETREL_ERR_INTERNAL, "internal error");
         return;
     }
     store_user_t u;
@@ -397,7 +397,7 @@ static void reg_done(api_ctx_t *ctx)
         inflight_add(-1);
         LOGE("demo register: account insert refused", "app_id=%d user=%s err=\"%s\"",
              (int)ctx->app_id, LQ(j->name), store_strerror(rc));
-        reg_finish_fail(ctx, rc == STORE_ECLOSED ? 503 : 500, 500, "internal error");
+        reg_finish_fail(ctx, rc == STORE_ECLOSED ? 503 : 500, PETREL_ERR_INTERNAL, "internal error");
     }
 }
 
@@ -437,7 +437,7 @@ void h_app_register(api_ctx_t *ctx)
     }
     reg_job_t *j = calloc(1, sizeof *j);
     if (!j) {
-        api_fail(ctx, 500, 500, "internal error");
+        api_fail(ctx, 500, PETREL_ERR_INTERNAL, "internal error");
         return;
     }
     snprintf(j->name, sizeof j->name, "%s", name);
@@ -588,7 +588,7 @@ static void login_done(api_ctx_t *ctx)
         api_fail(ctx, 403, PETREL_ERR_USER_FORBIDDEN, "this user is deleted or forbidden");
         break;
     default:
-        api_fail(ctx, 500, 500, "internal error");
+        api_fail(ctx, 500, PETREL_ERR_INTERNAL, "internal error");
         break;
     }
 }
@@ -608,7 +608,7 @@ void h_app_login(api_ctx_t *ctx)
     }
     login_job_t *j = calloc(1, sizeof *j);
     if (!j) {
-        api_fail(ctx, 500, 500, "internal error");
+        api_fail(ctx, 500, PETREL_ERR_INTERNAL, "internal error");
         return;
     }
     snprintf(j->name, sizeof j->name, "%s", name);
