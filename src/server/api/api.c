@@ -178,7 +178,7 @@ int api_check_operator(api_ctx_t *ctx, const char *user_id)
 {
     if (ctx->is_admin || (user_id && !strcmp(user_id, ctx->identifier)))
         return 0;
-    api_fail(ctx, 403, API_ERR_NOT_OPERATOR,
+    api_fail(ctx, 403, PETREL_ERR_NOT_OPERATOR,
              "only the app admin may act for another user");
     return -1;
 }
@@ -187,7 +187,7 @@ int api_require_admin(api_ctx_t *ctx)
 {
     if (ctx->is_admin)
         return 0;
-    api_fail(ctx, 403, API_ERR_NOT_OPERATOR, "this endpoint is for the app admin");
+    api_fail(ctx, 403, PETREL_ERR_NOT_OPERATOR, "this endpoint is for the app admin");
     return -1;
 }
 

@@ -72,11 +72,6 @@
 #define APP_PW_MIN 8
 #define APP_PW_MAX 128
 
-#define APP_ERR_PARAM PETREL_ERR_PARAM
-#define APP_ERR_WRONG_LOGIN PETREL_ERR_APP_WRONG_LOGIN
-#define APP_ERR_NAME_TAKEN PETREL_ERR_APP_NAME_TAKEN
-#define APP_ERR_THROTTLED PETREL_ERR_APP_LOGIN_LOCKED
-
 #define THR_NAME_MAX 5
 #define THR_IP_MAX 20
 #define THR_WINDOW_MS (5 * 60 * 1000)
@@ -275,7 +270,7 @@ static int get_password(api_ctx_t *ctx, const char **out)
         return -1;
     json_t *v = json_object_get(ctx->body, "password");
     if (!*out || !v || json_string_length(v) != strlen(*out)) {
-        api_fail(ctx, 400, APP_ERR_PARAM, "password must be a string without NUL");
+        api_fail(ctx, 400, PETREL_ERR_PARAM, "password must be a string without NUL");
         return -1;
     }
     return 0;
@@ -293,7 +288,7 @@ static int only_type_one(api_ctx_t *ctx, const char *key)
     if (!one) {
         char msg[64];
         snprintf(msg, sizeof msg, "%s: only 1 (user name and password) is supported", key);
-        api_fail(ctx, 400, APP_ERR_PARAM, msg);
+        api_fail(ctx, 400, PETREL_ERR_PARAM, msg);
         return -1;
     }
     return 0;
@@ -332,7 +327,7 @@ static void reg_reply(api_ctx_t *ctx, int rc)
 {
     reg_job_t *j = ctx->u;
     if (rc == STORE_ECONFLICT) {
-        reg_finish_fail(ctx, 200, APP_ERR_NAME_TAKEN, "user name already registered");
+        reg_finish_fail(ctx, 200, PETREL_ERR_APP_NAME_TAKEN, "user name already registered");
         return;
     }
     if (rc != STORE_OK) {
@@ -376,7 +371,7 @@ static void reg_done(api_ctx_t *ctx)
 {
     reg_job_t *j = ctx->u;
     if (j->result == RG_TAKEN) {
-        reg_finish_fail(ctx, 200, APP_ERR_NAME_TAKEN, "user name already registered");
+        reg_finish_fail(ctx, 200, PETREL_ERR_APP_NAME_TAKEN, "user name already registered");
         return;
     }
     if (j->result != RG_HASHED) {
@@ -410,12 +405,12 @@ void h_app_register(api_ctx_t *ctx)
         only_type_one(ctx, "registerType") != 0)
         return;
     if (!name || !valid_user_name(name)) {
-        api_fail(ctx, 400, APP_ERR_PARAM, "userName must be 3..32 characters of A-Z a-z 0-9 _ . -");
+        api_fail(ctx, 400, PETREL_ERR_PARAM, "userName must be 3..32 characters of A-Z a-z 0-9 _ . -");
         return;
     }
     size_t pwlen = strlen(pw);
     if (pwlen < APP_PW_MIN || pwlen > APP_PW_MAX) {
-        api_fail(ctx, 400, APP_ERR_PARAM, "password must be 8..128 bytes");
+        api_fail(ctx, 400, PETREL_ERR_PARAM, "password must be 8..128 bytes");
         return;
     }
     /* The admin's identifier, in any letter case (a look-alike of the
@@ -576,10 +571,10 @@ static void login_done(api_ctx_t *ctx)
         api_ok(ctx, data);
         break;
     case LR_WRONG:
-        api_fail(ctx, 200, APP_ERR_WRONG_LOGIN, "wrong user name or password");
+        api_fail(ctx, 200, PETREL_ERR_APP_WRONG_LOGIN, "wrong user name or password");
         break;
     case LR_THROTTLED:
-        api_fail(ctx, 429, APP_ERR_THROTTLED, "too many failed logins, try later");
+        api_fail(ctx, 429, PETREL_ERR_APP_LOGIN_LOCKED, "too many failed logins, try later");
         break;
     case LR_RESERVED:
         api_fail(ctx, 200, PETREL_ERR_NAME_RESERVED, "this user name is reserved");
@@ -603,7 +598,7 @@ void h_app_login(api_ctx_t *ctx)
         return;
     if (!name || !valid_user_name(name)) {
         /* No such account can exist; not counted as a failed login. */
-        api_fail(ctx, 400, APP_ERR_PARAM, "userName must be 3..32 characters of A-Z a-z 0-9 _ . -");
+        api_fail(ctx, 400, PETREL_ERR_PARAM, "userName must be 3..32 characters of A-Z a-z 0-9 _ . -");
         return;
     }
     login_job_t *j = calloc(1, sizeof *j);
@@ -632,7 +627,7 @@ void h_app_login(api_ctx_t *ctx)
         LOGD("demo login throttled", "app_id=%d user=%s peer=%s", (int)ctx->app_id, LQ(j->name),
              LQ(j->ip));
         free(j);
-        api_fail(ctx, 429, APP_ERR_THROTTLED, "too many failed logins, try later");
+        api_fail(ctx, 429, PETREL_ERR_APP_LOGIN_LOCKED, "too many failed logins, try later");
         return;
     }
     char ip[sizeof j->ip];
