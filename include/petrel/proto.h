@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "petrel/errors.h"
+
 #define PETREL_UP_HDR_LEN   28
 #define PETREL_DOWN_HDR_LEN 8
 
@@ -107,73 +109,8 @@ enum petrel_client_type {
     PETREL_CT_MAX     = 5,
 };
 
-/* Error codes carried in error packets and acks.  2xxxx-6xxxx are the
- * seeds' codes; 61xxx are petrel's protocol errors (docs/PROTOCOL.md). */
-enum petrel_error {
-    PETREL_OK                 = 200,
-    PETREL_ERR_SYSTEM         = 90000,
-    PETREL_ERR_PARAM          = 90001,
-    PETREL_ERR_USER_NOT_FOUND = 20001,
-    PETREL_ERR_SIGN_MISSING   = 60000,
-    PETREL_ERR_APPID_MISSING  = 60001,
-    PETREL_ERR_OPERATOR_MISSING = 60002,
-    PETREL_ERR_SIGN_INVALID   = 60003,
-    PETREL_ERR_SIGN_EXPIRED   = 60004,
-    PETREL_ERR_SIGN_MISMATCH  = 60005,
-
-    PETREL_ERR_BAD_HEADER     = 61000, /* negative length, bad command, short WS message */
-    PETREL_ERR_IMEI_TOO_LONG  = 61001,
-    PETREL_ERR_BODY_TOO_LARGE = 61002,
-    PETREL_ERR_MESSAGE_TYPE   = 61003, /* messageType other than 0 (JSON) */
-    PETREL_ERR_BAD_UTF8       = 61004,
-    PETREL_ERR_BAD_JSON       = 61005, /* not a JSON object */
-    PETREL_ERR_NOT_LOGGED_IN  = 61006,
-    PETREL_ERR_FROM_MISMATCH  = 61007, /* fromId is not the logged-in user */
-    PETREL_ERR_UNKNOWN_CMD    = 61008,
-    PETREL_ERR_LOGIN_TIMEOUT  = 61009,
-    PETREL_ERR_CLIENT_TYPE    = 61010,
-    PETREL_ERR_APP_UNKNOWN    = 61011,
-    PETREL_ERR_TEXT_FRAME     = 61012,
-    PETREL_ERR_ALREADY_LOGGED = 61013,
-    PETREL_ERR_HEARTBEAT      = 61014, /* closed: no packet for 3 heartbeats */
-    PETREL_ERR_USER_FORBIDDEN = 61015, /* login refused: user deleted/forbidden */
-    PETREL_ERR_SHUTDOWN       = 61016, /* server is stopping */
-
-    /* 62020-62039: messages (issue 14) */
-    PETREL_ERR_MSG_NOT_READABLE = 62020, /* getReadCount: no such group message, or one
-                                          * outside the reader's membership */
-    PETREL_ERR_RACK_NO_MESSAGE  = 62021, /* MSG_RECEIVE_ACK 1107: toId sent you no
-                                          * message with that messageKey */
-    PETREL_ERR_RACK_BUSY        = 62022, /* MSG_RECEIVE_ACK 1107: too many acks waiting
-                                          * for their check on this worker; resend later */
-    /* Demo app server (/app/v1), 62000..62019. */
-    PETREL_ERR_APP_LOCAL_ONLY = 62000, /* /app/v1 from a non-loopback client (demo_app_remote off) */
-    PETREL_ERR_NAME_RESERVED  = 62001, /* register/login as the app admin's identifier */
-    PETREL_ERR_PW_BUSY        = 62002, /* password pool queue full: retry later (HTTP 503) */
-    PETREL_ERR_REG_THROTTLED  = 62003, /* too many registrations from this client IP */
-    PETREL_ERR_LOGIN_THROTTLED = 62004, /* too many login attempts from this client IP */
-    /* 621xx: token lifetime and storage health (issue 14, items 16-17) */
-    PETREL_ERR_SIGN_FUTURE    = 62100, /* userSign issued more than token_clock_skew s ahead */
-    PETREL_ERR_SIGN_LIFETIME  = 62101, /* userSign lifetime over token_max_lifetime */
-    PETREL_ERR_STORE_GONE     = 62102, /* database file deleted or replaced: no write until restart */
-    PETREL_ERR_STORE_FAILING  = 62103, /* the last storage write failed (disk full, I/O error) */
-    PETREL_ERR_STORE_STALLED  = 62104, /* a storage write has been running for over 10 s */
-    /* relations and presence (62040-62059) */
-    PETREL_ERR_ADD_FRIEND_DISABLED = 62040, /* the addressee set disableAddFriend = 1 */
-    PETREL_ERR_SUB_LIMIT      = 62041, /* the subscriber holds the most subscriptions allowed */
-    /* 62060-62079: network edge (connection capacity, HTTP) */
-    PETREL_ERR_CONN_CAPACITY  = 62060, /* max_connections reached: connection refused, retry later */
-    PETREL_ERR_CORS_ORIGIN    = 62061, /* CORS preflight from an origin not in cors_origins */
-    PETREL_ERR_CORS_REQUEST   = 62062, /* CORS preflight asks for a method or header the path does not take */
-    /* 62080-62099: abuse limits (docs/SECURITY.md) */
-    PETREL_ERR_BUSY           = 62080, /* server busy (store writer queue or delivery backlog): retry later (nothing stored) */
-    PETREL_ERR_RATE_LIMITED   = 62081, /* send rate limit of the user or app: retry later */
-    PETREL_ERR_QUOTA          = 62082, /* the app's storage quota is used up */
-    PETREL_ERR_TOO_MANY_DEVICES = 62083, /* LOGIN refused: the user has max_devices_per_user online */
-    /* 62120-62129: connections per client address (connlimit.c) */
-    PETREL_ERR_CONN_PER_IP    = 62120, /* the client's address (IPv4, IPv6 /64) has max_connections_per_ip open */
-    PETREL_ERR_PENDING_PER_IP = 62121, /* ... has max_pending_per_ip open that have not logged in */
-};
+/* Error codes (enum petrel_error: PETREL_OK, PETREL_ERR_*), their texts and
+ * HTTP statuses: the one table in petrel/errors.h. */
 
 typedef struct petrel_up_hdr {
     int32_t command;

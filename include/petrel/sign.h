@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "petrel/errors.h"
+
 #define PETREL_SIGN_MAX_TOKEN 1024  /* longest token we accept or produce */
 #define PETREL_SIGN_MAX_IDENT 128   /* longest identifier */
 
@@ -39,8 +41,8 @@ typedef struct petrel_sign_info {
 int petrel_sign_make(const char *secret, int32_t app_id, const char *identifier,
                      int64_t ttl, int64_t now, char *out, size_t cap);
 
-#define PETREL_SIGN_E_FUTURE   62100 /* issued more than max_skew s ahead of now */
-#define PETREL_SIGN_E_LIFETIME 62101 /* ttl longer than max_ttl */
+#define PETREL_SIGN_E_FUTURE   PETREL_ERR_SIGN_FUTURE   /* 62100: issued more than max_skew s ahead of now */
+#define PETREL_SIGN_E_LIFETIME PETREL_ERR_SIGN_LIFETIME /* 62101: ttl longer than max_ttl */
 
 /* Defaults of the lifetime policy (the server's token_max_lifetime and
  * token_clock_skew): 30 days covers the seeds' app server (500000 s), the

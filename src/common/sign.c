@@ -26,9 +26,6 @@
 #include <string.h>
 #include <zlib.h>
 
-#define SIGN_INVALID  60003
-#define SIGN_EXPIRED  60004
-#define SIGN_MISMATCH 60005
 
 /* The JSON doc is ~100 bytes plus the identifier (<= 128) and 44 bytes of
  * signature; 4 KiB is far above any honest token and bounds inflate. */
@@ -215,19 +212,19 @@ int petrel_sign_verify_policy(const char *secret, int32_t app_id, const char *id
     if (max_skew < 0)
         max_skew = 0;
     if (!secret || !token)
-        return SIGN_INVALID;
+        return PETREL_ERR_SIGN_INVALID;
     size_t tlen = strnlen(token, PETREL_SIGN_MAX_TOKEN + 1);
     if (tlen == 0 || tlen > PETREL_SIGN_MAX_TOKEN)
-        return SIGN_INVALID;
+        return PETREL_ERR_SIGN_INVALID;
 
     unsigned char raw[SIGN_MAX_RAW];
     long raw_len = b64_decode(token, tlen, raw, sizeof raw);
     if (raw_len <= 0)
-        return SIGN_INVALID;
+        return PETREL_ERR_SIGN_INVALID;
     unsigned char text[SIGN_MAX_JSON];
     long text_len = bounded_inflate(raw, (size_t)raw_len, text, sizeof text);
     if (text_len <= 0)
-        return SIGN_INVALID;
+        return PETREL_ERR_SIGN_INVALID;
 
     /* No JSON_ALLOW_NUL: a "\u0000" inside the identifier is rejected by
      * the parser, so strlen of the identifier is its true length. */
@@ -235,10 +232,10 @@ int petrel_sign_verify_policy(const char *secret, int32_t app_id, const char *id
                              NULL);
     if (!json_is_object(doc)) {
         json_decref(doc);
-        return SIGN_INVALID;
+        return PETREL_ERR_SIGN_INVALID;
     }
 
-    int ret = SIGN_INVALID;
+    int ret = PETREL_ERR_SIGN_INVALID;
     json_t *jid = json_object_get(doc, "TLS.identifier");
     json_t *jsig = json_object_get(doc, "TLS.sig");
     int64_t tok_app, ttl, issued;
@@ -261,7 +258,7 @@ int petrel_sign_verify_policy(const char *secret, int32_t app_id, const char *id
     }
 
     if (identifier && strcmp(identifier, tok_id) != 0) {
-        ret = SIGN_MISMATCH;
+        ret = PETREL_ERR_SIGN_MISMATCH;
         goto out;
     }
     if (tok_app != app_id)
@@ -270,7 +267,7 @@ int petrel_sign_verify_policy(const char *secret, int32_t app_id, const char *id
      * expires "never" as far as int64 is concerned; the HMAC below still
      * has to hold, and then the lifetime policy refuses it. */
     if (ttl <= 0 || (issued <= INT64_MAX - ttl && issued + ttl < now)) {
-        ret = SIGN_EXPIRED;
+        ret = PETREL_ERR_SIGN_EXPIRED;
         goto out;
     }
 
@@ -284,11 +281,11 @@ int petrel_sign_verify_policy(const char *secret, int32_t app_id, const char *id
      * the unsigned difference exact, with no signed overflow for any
      * issued/now pair. */
     if (issued > now && (uint64_t)issued - (uint64_t)now > (uint64_t)max_skew) {
-        ret = PETREL_SIGN_E_FUTURE;
+        ret = PETREL_ERR_SIGN_FUTURE;
         goto out;
     }
     if (ttl > max_ttl) {
-        ret = PETREL_SIGN_E_LIFETIME;
+        ret = PETREL_ERR_SIGN_LIFETIME;
         goto out;
     }
     ret = 0;

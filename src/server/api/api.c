@@ -153,8 +153,13 @@ void api_fail_store(api_ctx_t *ctx, int rc)
         api_fail(ctx, 503, PETREL_ERR_SHUTDOWN, "the server is shutting down: retry later");
         return;
     default:
-        api_fail_store(ctx, rc);
+        api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(rc));
     }
+}
+
+void api_reject(api_ctx_t *ctx, int code)
+{
+    api_fail(ctx, petrel_err_http(code), code, petrel_err_text(code));
 }
 
 void api_reply_raw(api_ctx_t *ctx, int status, const char *ctype, const void *body, size_t len,
@@ -173,7 +178,7 @@ int api_check_operator(api_ctx_t *ctx, const char *user_id)
 {
     if (ctx->is_admin || (user_id && !strcmp(user_id, ctx->identifier)))
         return 0;
-    api_fail(ctx, 403, API_ERR_NOT_OPERATOR,
+    api_fail(ctx, 403, PETREL_ERR_NOT_OPERATOR,
              "only the app admin may act for another user");
     return -1;
 }
@@ -182,7 +187,7 @@ int api_require_admin(api_ctx_t *ctx)
 {
     if (ctx->is_admin)
         return 0;
-    api_fail(ctx, 403, API_ERR_NOT_OPERATOR, "this endpoint is for the app admin");
+    api_fail(ctx, 403, PETREL_ERR_NOT_OPERATOR, "this endpoint is for the app admin");
     return -1;
 }
 
@@ -342,11 +347,7 @@ static int authenticate(api_ctx_t *ctx)
     int rc = petrel_sign_verify_policy(ctx->app.secret, ctx->app_id, ctx->identifier, sign,
                                        now_ms() / 1000, &pol, NULL);
     if (rc) {
-        api_fail(ctx, 401, rc, rc == PETREL_ERR_SIGN_EXPIRED ? "userSign expired"
-                              : rc == PETREL_ERR_SIGN_MISMATCH ? "userSign is for another identifier"
-                              : rc == PETREL_ERR_SIGN_FUTURE ? "userSign issued in the future"
-                              : rc == PETREL_ERR_SIGN_LIFETIME ? "userSign lifetime too long"
-                                                               : "invalid userSign");
+        api_fail(ctx, 401, rc, petrel_err_text(rc));
         return -1;
     }
     ctx->authed = 1;
@@ -461,7 +462,7 @@ void api_handle(http_req_t *req)
             req->route = STATIC_ROUTE;
             h_static(ctx);
         } else {
-            api_fail(ctx, 404, 404, "not found");
+            api_fail(ctx, 404, PETREL_ERR_NOT_FOUND, "not found");
         }
         return;
     }
@@ -473,7 +474,7 @@ void api_handle(http_req_t *req)
         return;
     }
     if (!method_ok(r->methods, req->method)) {
-        api_fail(ctx, 405, 405, "method not allowed");
+        api_fail(ctx, 405, PETREL_ERR_METHOD, "method not allowed");
         return;
     }
     if (req->body_len) {

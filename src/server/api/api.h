@@ -28,7 +28,7 @@
 #include "server/net/http.h"
 #include "server/store/store.h"
 
-#define API_ERR_NOT_OPERATOR 60006  /* body names another user; caller is not admin */
+#define API_ERR_NOT_OPERATOR PETREL_ERR_NOT_OPERATOR  /* body names another user; caller is not admin */
 #define API_MAX_BATCH 100
 
 typedef struct api_ctx api_ctx_t;
@@ -58,6 +58,8 @@ void api_fail(api_ctx_t *ctx, int http_status, int code, const char *msg);
  * writer is full (62080), the database file is gone (62102) or the server
  * is stopping (61016); 500 / 90000 otherwise. */
 void api_fail_store(api_ctx_t *ctx, int rc);
+/* api_fail with code's HTTP status and text from petrel/errors.h. */
+void api_reject(api_ctx_t *ctx, int code);
 /* Any content type (metrics text, static files). */
 void api_reply_raw(api_ctx_t *ctx, int status, const char *ctype, const void *body, size_t len,
                    const char *extra_headers);

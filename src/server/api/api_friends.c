@@ -17,28 +17,12 @@
 #include <string.h>
 
 
-#define ERR_IMPORT_LIMIT 30000
-#define ERR_RELATION_NOT_FOUND 30008
+#define ERR_IMPORT_LIMIT PETREL_ERR_IMPORT_FRIEND_LIMIT
+#define ERR_RELATION_NOT_FOUND PETREL_ERR_RELATION_NOT_FOUND
 
 static const char *reject_text(int code)
 {
-    switch (code) {
-    case STORE_REJECT_USER_NOT_FOUND: return "user not found";
-    case STORE_REJECT_ALREADY_FRIEND: return "already friends";
-    case STORE_REJECT_NOT_FRIEND: return "not a friend";
-    case STORE_REJECT_FRIEND_DELETED: return "friendship already deleted";
-    case STORE_REJECT_BLACKED_BY_YOU: return "in your blacklist";
-    case STORE_REJECT_BLACKED_BY_PEER: return "the receiver blacklisted you";
-    case STORE_REJECT_ADD_DISABLED: return "the user does not accept friend requests";
-    case ERR_RELATION_NOT_FOUND: return "relation not found";
-    case STORE_REJECT_NOT_BLACKED: return "not in your blacklist";
-    case STORE_REJECT_NOT_ADDRESSEE: return "only the addressee may approve a request";
-    case STORE_REJECT_REQUEST_NOT_FOUND: return "friend request not found";
-    case STORE_REJECT_REQUEST_HANDLED: return "friend request already decided";
-    case STORE_REJECT_GROUP_EXISTS: return "friend list already exists";
-    case STORE_REJECT_GROUP_NOT_FOUND: return "friend list not found";
-    default: return "refused";
-    }
+    return petrel_err_text(code);
 }
 
 /* ---- rendering -------------------------------------------------------------- */

@@ -24,34 +24,7 @@
 
 static const char *reject_text(int code)
 {
-    switch (code) {
-    case 20001: return "user not found";
-    case GERR_NOT_EXIST: return "group not found";
-    case GERR_EXISTS: return "group already exists";
-    case GERR_HAS_OWNER: return "group already has an owner";
-    case GERR_ALREADY_MEMBER: return "already a member";
-    case GERR_JOIN_FAILED: return "this group takes no join requests";
-    case GERR_MEMBER_LIMIT: return "group is full (maxMemberCount)";
-    case GERR_NOT_MEMBER: return "not a member of this group";
-    case GERR_NEED_MANAGER: return "only the owner or a manager may do this";
-    case GERR_NEED_ADMIN: return "not allowed on the group owner";
-    case GERR_NEED_OWNER: return "only the owner may do this";
-    case GERR_OWNER_NOT_REMOVABLE: return "the owner cannot be removed";
-    case GERR_MUTED: return "the group is muted";
-    case GERR_ONLY_SELF: return "only the member may change this";
-    case GERR_PUBLIC_NEEDS_OWNER: return "a public group needs an owner";
-    case GERR_MEMBER_MUTED: return "member is muted";
-    case GERR_DESTROYED: return "group destroyed";
-    case GERR_OWNER_CANNOT_EXIT: return "the owner must transfer the group before leaving";
-    case GERR_REQUEST_NOT_FOUND: return "join request not found";
-    case GERR_REQUEST_HANDLED: return "join request already decided";
-    case GERR_PRIVATE_NO_MANAGER: return "a private group has no managers";
-    case 50002: return "sender is silenced";
-    case 50003: return "sender is forbidden";
-    case PETREL_ERR_MSG_NOT_READABLE: return "no such message, or not one you may read";
-    case STORE_REJECT_QUOTA: return "the app's storage quota is used up";
-    default: return "refused";
-    }
+    return petrel_err_text(code);
 }
 
 /* ---- rendering ---------------------------------------------------------------- */

@@ -362,7 +362,7 @@ static void conv_update_done(void *arg, int rc)
     ctx->u = NULL;
     if (rc == STORE_ENOTFOUND) {
         free(j);
-        api_fail(ctx, 200, 50000, "conversation not found");
+        api_fail(ctx, 200, PETREL_ERR_CONVERSATION, "conversation not found");
         return;
     }
     if (rc < 0) {
@@ -400,7 +400,7 @@ static void conv_change(api_ctx_t *ctx, int del)
                   api_int(ctx, "isMute", 0, 1, 0, &mute) < 0)))
         return;
     if (!del && top < 0 && mute < 0) {
-        api_fail(ctx, 200, 50000, "isTop or isMute is required");
+        api_fail(ctx, 200, PETREL_ERR_CONVERSATION, "isTop or isMute is required");
         return;
     }
     conv_job_t *j = calloc(1, sizeof *j);
@@ -417,7 +417,7 @@ static void conv_change(api_ctx_t *ctx, int del)
      * come back with the next message: refuse rather than lose it. */
     if (del && j->type == 1) {
         free(j);
-        api_fail(ctx, 200, 50000, "a group conversation cannot be deleted; mute it instead");
+        api_fail(ctx, 200, PETREL_ERR_CONVERSATION, "a group conversation cannot be deleted; mute it instead");
         return;
     }
     snprintf(j->id, sizeof j->id, "%s", id);

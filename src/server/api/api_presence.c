@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ERR_SUB_TIME 20004
 
 /* What a reader may see of a user's status. */
 enum { SEE_NOTHING = 0, SEE_STATUS = 1, SEE_DEVICES = 2 };
@@ -177,7 +176,7 @@ void h_status_subscribe(api_ctx_t *ctx)
     }
     json_int_t sub = json_is_integer(t) ? json_integer_value(t) : 0;
     if (sub <= 0) {
-        api_fail(ctx, 200, ERR_SUB_TIME, "subTime must be a positive number of ms");
+        api_fail(ctx, 200, PETREL_ERR_SUB_TIME, "subTime must be a positive number of ms");
         return;
     }
     json_t *ids = id_list(ctx, "subUserIds");
@@ -216,7 +215,7 @@ static void custom_done(void *arg, int rc)
     ctx->u = NULL;
     if (rc == STORE_ENOTFOUND) {
         free(j);
-        api_fail(ctx, 200, STORE_REJECT_USER_NOT_FOUND, "user not found");
+        api_fail(ctx, 200, PETREL_ERR_USER_NOT_FOUND, "user not found");
         return;
     }
     if (rc < 0) {

@@ -62,7 +62,7 @@ void h_gateway_login(api_ctx_t *ctx)
     size_t n = route_split(list, buf, sizeof buf, nodes, MAX_NODES);
     int i = route_pick(route_strategy_parse(cfg->route_strategy), nodes, n, uid, &rr_counter);
     if (i < 0) {
-        api_fail(ctx, 200, 71000, "no available server");
+        api_fail(ctx, 200, PETREL_ERR_NO_SERVER, "no available server");
         return;
     }
     const char *colon = strrchr(nodes[i], ':');
@@ -294,7 +294,7 @@ static void static_done(api_ctx_t *ctx)
         api_reply_raw(ctx, 200, f->ctype, f->data, f->len,
                       "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n");
     else
-        api_fail(ctx, 404, 404, "not found");
+        api_fail(ctx, 404, PETREL_ERR_NOT_FOUND, "not found");
     free(f->data);
     free(f);
 }
@@ -305,7 +305,7 @@ void h_static(api_ctx_t *ctx)
     /* only plain relative paths below web_root: no "..", no hidden files,
      * no backslashes or percent-escapes */
     if (p[0] != '/' || strstr(p, "/.") || strchr(p, '\\') || strchr(p, '%')) {
-        api_fail(ctx, 404, 404, "not found");
+        api_fail(ctx, 404, PETREL_ERR_NOT_FOUND, "not found");
         return;
     }
     static_file_t *f = calloc(1, sizeof *f);
@@ -319,7 +319,7 @@ void h_static(api_ctx_t *ctx)
     int n = snprintf(f->path, sizeof f->path, "%s%s%s", ctx->srv->cfg.web_root, rel, suffix);
     if (n < 0 || (size_t)n >= sizeof f->path) {
         free(f);
-        api_fail(ctx, 404, 404, "not found");
+        api_fail(ctx, 404, PETREL_ERR_NOT_FOUND, "not found");
         return;
     }
     f->ctype = content_type(f->path);

@@ -132,7 +132,7 @@ void h_import_user(api_ctx_t *ctx)
         return;
     }
     if (json_array_size(a) > API_MAX_BATCH) {
-        api_fail(ctx, 200, 20000, "at most 100 users per import");
+        api_fail(ctx, 200, PETREL_ERR_IMPORT_USER_LIMIT, "at most 100 users per import");
         return;
     }
     batch_t *b = calloc(1, sizeof *b);
@@ -308,7 +308,7 @@ static void modify_done(void *arg, int rc, const ev_user_t *r)
         return;
     }
     if (rc < 0 || !r) {
-        api_fail(ctx, 200, 20003, "modify failed");
+        api_fail(ctx, 200, PETREL_ERR_USER_MODIFY_FAILED, "modify failed");
         return;
     }
     /* the reply is what USER_MODIFY 4000 told the user's devices */

@@ -72,11 +72,6 @@
 #define APP_PW_MIN 8
 #define APP_PW_MAX 128
 
-#define APP_ERR_PARAM 90001
-#define APP_ERR_WRONG_LOGIN 10001
-#define APP_ERR_NAME_TAKEN 10003
-#define APP_ERR_THROTTLED 10004
-
 #define THR_NAME_MAX 5
 #define THR_IP_MAX 20
 #define THR_WINDOW_MS (5 * 60 * 1000)
@@ -202,7 +197,7 @@ static void ip_key(const char *peer, char *out, size_t cap)
 static int refused(api_ctx_t *ctx)
 {
     if (!ctx->srv->cfg.demo_app_server) {
-        api_fail(ctx, 404, 404, "demo app server is disabled");
+        api_fail(ctx, 404, PETREL_ERR_NOT_FOUND, "demo app server is disabled");
         return 1;
     }
     if (!ctx->srv->cfg.demo_app_remote && !peer_is_loopback(ctx->req->peer)) {
@@ -275,7 +270,7 @@ static int get_password(api_ctx_t *ctx, const char **out)
         return -1;
     json_t *v = json_object_get(ctx->body, "password");
     if (!*out || !v || json_string_length(v) != strlen(*out)) {
-        api_fail(ctx, 400, APP_ERR_PARAM, "password must be a string without NUL");
+        api_fail(ctx, 400, PETREL_ERR_PARAM, "password must be a string without NUL");
         return -1;
     }
     return 0;
@@ -293,7 +288,7 @@ static int only_type_one(api_ctx_t *ctx, const char *key)
     if (!one) {
         char msg[64];
         snprintf(msg, sizeof msg, "%s: only 1 (user name and password) is supported", key);
-        api_fail(ctx, 400, APP_ERR_PARAM, msg);
+        api_fail(ctx, 400, PETREL_ERR_PARAM, msg);
         return -1;
     }
     return 0;
@@ -332,13 +327,13 @@ static void reg_reply(api_ctx_t *ctx, int rc)
 {
     reg_job_t *j = ctx->u;
     if (rc == STORE_ECONFLICT) {
-        reg_finish_fail(ctx, 200, APP_ERR_NAME_TAKEN, "user name already registered");
+        reg_finish_fail(ctx, 200, PETREL_ERR_APP_NAME_TAKEN, "user name already registered");
         return;
     }
     if (rc != STORE_OK) {
         LOGE("demo register: account insert failed", "app_id=%d user=%s err=\"%s\"",
              (int)ctx->app_id, LQ(j->name), store_strerror(rc));
-        reg_finish_fail(ctx, rc == STORE_ECLOSED ? 503 : 500, 500, "internal error");
+        reg_finish_fail(ctx, rc == STORE_ECLOSED ? 503 : 500, PETREL_ERR_INTERNAL, "internal error");
         return;
     }
     json_t *data = json_pack("{s:s, s:s, s:i}", "userId", j->name, "userName", j->name, "appId",
@@ -347,7 +342,7 @@ static void reg_reply(api_ctx_t *ctx, int rc)
     ctx->u = NULL;
     free(j);
     if (!data) {
-        api_fail(ctx, 500, 500, "internal error");
+        api_fail(ctx, 500, PETREL_ERR_INTERNAL, "internal error");
         return;
     }
     api_ok(ctx, data);
@@ -376,12 +371,12 @@ static void reg_done(api_ctx_t *ctx)
 {
     reg_job_t *j = ctx->u;
     if (j->result == RG_TAKEN) {
-        reg_finish_fail(ctx, 200, APP_ERR_NAME_TAKEN, "user name already registered");
+        reg_finish_fail(ctx, 200, PETREL_ERR_APP_NAME_TAKEN, "user name already registered");
         return;
     }
     if (j->result != RG_HASHED) {
         LOGE("demo register: lookup or password hashing failed", "app_id=%d", (int)ctx->app_id);
-        reg_finish_fail(ctx, 500, 500, "internal error");
+        reg_finish_fail(ctx, 500, PETREL_ERR_INTERNAL, "internal error");
         return;
     }
     store_user_t u;
@@ -397,7 +392,7 @@ static void reg_done(api_ctx_t *ctx)
         inflight_add(-1);
         LOGE("demo register: account insert refused", "app_id=%d user=%s err=\"%s\"",
              (int)ctx->app_id, LQ(j->name), store_strerror(rc));
-        reg_finish_fail(ctx, rc == STORE_ECLOSED ? 503 : 500, 500, "internal error");
+        reg_finish_fail(ctx, rc == STORE_ECLOSED ? 503 : 500, PETREL_ERR_INTERNAL, "internal error");
     }
 }
 
@@ -410,12 +405,12 @@ void h_app_register(api_ctx_t *ctx)
         only_type_one(ctx, "registerType") != 0)
         return;
     if (!name || !valid_user_name(name)) {
-        api_fail(ctx, 400, APP_ERR_PARAM, "userName must be 3..32 characters of A-Z a-z 0-9 _ . -");
+        api_fail(ctx, 400, PETREL_ERR_PARAM, "userName must be 3..32 characters of A-Z a-z 0-9 _ . -");
         return;
     }
     size_t pwlen = strlen(pw);
     if (pwlen < APP_PW_MIN || pwlen > APP_PW_MAX) {
-        api_fail(ctx, 400, APP_ERR_PARAM, "password must be 8..128 bytes");
+        api_fail(ctx, 400, PETREL_ERR_PARAM, "password must be 8..128 bytes");
         return;
     }
     /* The admin's identifier, in any letter case (a look-alike of the
@@ -437,7 +432,7 @@ void h_app_register(api_ctx_t *ctx)
     }
     reg_job_t *j = calloc(1, sizeof *j);
     if (!j) {
-        api_fail(ctx, 500, 500, "internal error");
+        api_fail(ctx, 500, PETREL_ERR_INTERNAL, "internal error");
         return;
     }
     snprintf(j->name, sizeof j->name, "%s", name);
@@ -576,10 +571,10 @@ static void login_done(api_ctx_t *ctx)
         api_ok(ctx, data);
         break;
     case LR_WRONG:
-        api_fail(ctx, 200, APP_ERR_WRONG_LOGIN, "wrong user name or password");
+        api_fail(ctx, 200, PETREL_ERR_APP_WRONG_LOGIN, "wrong user name or password");
         break;
     case LR_THROTTLED:
-        api_fail(ctx, 429, APP_ERR_THROTTLED, "too many failed logins, try later");
+        api_fail(ctx, 429, PETREL_ERR_APP_LOGIN_LOCKED, "too many failed logins, try later");
         break;
     case LR_RESERVED:
         api_fail(ctx, 200, PETREL_ERR_NAME_RESERVED, "this user name is reserved");
@@ -588,7 +583,7 @@ static void login_done(api_ctx_t *ctx)
         api_fail(ctx, 403, PETREL_ERR_USER_FORBIDDEN, "this user is deleted or forbidden");
         break;
     default:
-        api_fail(ctx, 500, 500, "internal error");
+        api_fail(ctx, 500, PETREL_ERR_INTERNAL, "internal error");
         break;
     }
 }
@@ -603,12 +598,12 @@ void h_app_login(api_ctx_t *ctx)
         return;
     if (!name || !valid_user_name(name)) {
         /* No such account can exist; not counted as a failed login. */
-        api_fail(ctx, 400, APP_ERR_PARAM, "userName must be 3..32 characters of A-Z a-z 0-9 _ . -");
+        api_fail(ctx, 400, PETREL_ERR_PARAM, "userName must be 3..32 characters of A-Z a-z 0-9 _ . -");
         return;
     }
     login_job_t *j = calloc(1, sizeof *j);
     if (!j) {
-        api_fail(ctx, 500, 500, "internal error");
+        api_fail(ctx, 500, PETREL_ERR_INTERNAL, "internal error");
         return;
     }
     snprintf(j->name, sizeof j->name, "%s", name);
@@ -632,7 +627,7 @@ void h_app_login(api_ctx_t *ctx)
         LOGD("demo login throttled", "app_id=%d user=%s peer=%s", (int)ctx->app_id, LQ(j->name),
              LQ(j->ip));
         free(j);
-        api_fail(ctx, 429, APP_ERR_THROTTLED, "too many failed logins, try later");
+        api_fail(ctx, 429, PETREL_ERR_APP_LOGIN_LOCKED, "too many failed logins, try later");
         return;
     }
     char ip[sizeof j->ip];

@@ -11,9 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "petrel/errors.h"
+
 #define METRICS_MAX_ROUTES 128
 #define METRICS_NSTATUS 11
-#define METRICS_NCODES 64
+/* error code slots: 200, every row of petrel/errors.h, then "other" */
+#define METRICS_NCODES (PETREL_ERR_COUNT + 2)
 
 typedef struct metrics {
     atomic_uint_fast64_t conns_tcp, conns_ws, conns_http;  /* currently open */

@@ -1,4 +1,5 @@
-/* Slot tables shared by metrics.c (counting) and metrics_render.c. */
+/* Slot tables shared by metrics.c (counting) and metrics_render.c: the
+ * known error codes are 200 and the rows of petrel/errors.h, in order. */
 #ifndef PETREL_METRICS_CODES_H
 #define PETREL_METRICS_CODES_H
 

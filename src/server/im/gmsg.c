@@ -129,18 +129,7 @@ static void gsend_free(gsend_job_t *j)
 
 static const char *reject_text(int code)
 {
-    switch (code) {
-    case GERR_NOT_EXIST: return "group not found";
-    case GERR_DESTROYED: return "group destroyed";
-    case GERR_NOT_MEMBER: return "you are not a member of this group";
-    case GERR_MUTED: return "the group is muted: only the owner and managers may speak";
-    case GERR_MEMBER_MUTED: return "you are muted in this group";
-    case 20001: return "sender not found";
-    case 50002: return "sender is silenced";
-    case 50003: return "sender is forbidden";
-    case STORE_REJECT_QUOTA: return "the app's storage quota is used up";
-    default: return "refused";
-    }
+    return petrel_err_text(code);
 }
 
 static void ack(conn_t *c, int code, const char *msg, const store_group_op_t *op)
@@ -341,10 +330,10 @@ static void grecall_committed(worker_t *w, void *arg)
     int code = j->rc < 0 ? PETREL_ERR_SYSTEM : j->op.reject ? j->op.reject : PETREL_OK;
     if (c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER))) {
         const char *msg = code == PETREL_OK ? "success"
-                        : code == 50003 ? "message not found"
-                        : code == 50004 ? "recall window has passed"
-                        : code == 50005 ? "message already recalled"
-                        : code == 60006 ? "only the sender may recall a message"
+                        : code == PETREL_ERR_MSG_NOT_FOUND ? "message not found"
+                        : code == PETREL_ERR_RECALL_TIMEOUT ? "recall window has passed"
+                        : code == PETREL_ERR_RECALLED ? "message already recalled"
+                        : code == PETREL_ERR_NOT_OPERATOR ? "only the sender may recall a message"
                         : code == PETREL_ERR_SYSTEM ? "storage unavailable: resend later"
                                                     : "recall failed";
         json_t *pack = code == PETREL_OK ? recall_pack(j) : NULL;

@@ -214,16 +214,7 @@ static void ack(conn_t *c, int code, const char *msg, const store_msg_t *m)
 
 const char *msg_reject_text(int code)
 {
-    switch (code) {
-    case 20001: return "sender or receiver not found";
-    case 50002: return "sender is silenced";
-    case 50003: return "sender is forbidden";
-    case 30003: return "you are not friends with the receiver";
-    case 30006: return "you blacklisted the receiver";
-    case 30007: return "the receiver blacklisted you";
-    case STORE_REJECT_QUOTA: return "the app's storage quota is used up";
-    default: return "refused";
-    }
+    return petrel_err_text(code);
 }
 
 /* On the sender's worker, after the commit and the fan-out. */
@@ -378,13 +369,8 @@ typedef struct rack_job {
 
 static const char *rack_text(int code)
 {
-    switch (code) {
-    case PETREL_ERR_RACK_NO_MESSAGE: return "toId sent you no message with that messageKey";
-    case PETREL_ERR_RACK_BUSY: return "too many receive acks waiting: resend later";
-    case STORE_REJECT_BLACKED_BY_PEER: return "the receiver blacklisted you";
-    case PETREL_ERR_PARAM: return "toId (not yourself) and a positive messageKey are required";
-    default: return "storage unavailable: resend later";
-    }
+    return code == PETREL_ERR_PARAM ? "toId (not yourself) and a positive messageKey are required"
+         : code == PETREL_ERR_SYSTEM ? "storage unavailable: resend later" : petrel_err_text(code);
 }
 
 /* An ERROR 9998 for a refused 1107, with its messageKey so that a client
@@ -561,10 +547,10 @@ static void recall_committed(worker_t *w, void *arg)
                              "messageSequence", (json_int_t)j->r.sequence, "conversationType", 0);
     if (c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER))) {
         const char *msg = code == PETREL_OK ? "success"
-                        : code == 50003 ? "message not found"
-                        : code == 50004 ? "recall window has passed"
-                        : code == 50005 ? "message already recalled"
-                        : code == 60006 ? "only the sender may recall a message"
+                        : code == PETREL_ERR_MSG_NOT_FOUND ? "message not found"
+                        : code == PETREL_ERR_RECALL_TIMEOUT ? "recall window has passed"
+                        : code == PETREL_ERR_RECALLED ? "message already recalled"
+                        : code == PETREL_ERR_NOT_OPERATOR ? "only the sender may recall a message"
                         : code == PETREL_ERR_SYSTEM ? "storage unavailable: resend later"
                                                     : "recall failed";
         /* a refusal carries the messageKey, so that a client with

@@ -108,7 +108,7 @@ void cors_preflight(http_req_t *req, const char *methods)
     char allow[128];
     snprintf(allow, sizeof allow, "Allow: %s, OPTIONS\r\n", methods);
     if (!cfg_list(req)[0]) {
-        refuse(req, 405, 405, "method not allowed", allow);
+        refuse(req, 405, PETREL_ERR_METHOD, "method not allowed", allow);
         return;
     }
     if (!cors_origin_allowed(cfg_list(req), req->origin)) {

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "petrel/errors.h"
+
 enum store_err {
     STORE_OK = 0,
     STORE_ENOTFOUND = -1,
@@ -87,7 +89,7 @@ typedef struct store_config {
     size_t max_queue;
     /* Addition: bytes of message bodies and extras (one-to-one and group)
      * an app may store; a new message over it is refused with reject
-     * STORE_REJECT_QUOTA.  The usage is summed from the database at open
+     * PETREL_ERR_QUOTA.  The usage is summed from the database at open
      * (one scan) and kept by the writer.  0 = no quota. */
     int64_t app_quota_bytes;
 } store_config_t;
@@ -413,18 +415,20 @@ int store_account_get_sync(store_t *st, int32_t app_id, const char *user_name,
  * rc 0 with a non-zero reject means "refused by a rule", nothing written.
  * Conversation types: 0 is one-to-one (the only one these ops write). */
 
-/* Seed codes carried in store_msg_t.reject and store_recall_t.reject. */
-#define STORE_REJECT_USER_NOT_FOUND 20001 /* sender or receiver missing or deleted */
-#define STORE_REJECT_SENDER_SILENT 50002  /* sender's silent_flag */
-#define STORE_REJECT_SENDER_FORBIDDEN 50003
-#define STORE_REJECT_MSG_NOT_FOUND 50003  /* recall: no such message */
-#define STORE_REJECT_RECALL_TIMEOUT 50004
-#define STORE_REJECT_RECALLED 50005
-#define STORE_REJECT_NOT_SENDER 60006
-#define STORE_REJECT_NOT_FRIEND 30003     /* also friendship ops (store_friend_*) */
-#define STORE_REJECT_QUOTA 62082          /* the app's storage quota (store_config_t) is used up */
-#define STORE_REJECT_BLACKED_BY_YOU 30006
-#define STORE_REJECT_BLACKED_BY_PEER 30007
+/* Refusals carried in store_msg_t.reject and store_recall_t.reject are
+ * PETREL_ERR_* codes (petrel/errors.h); STORE_REJECT_* are their old names,
+ * kept as aliases for callers not yet renamed. */
+#define STORE_REJECT_USER_NOT_FOUND PETREL_ERR_USER_NOT_FOUND
+#define STORE_REJECT_SENDER_SILENT PETREL_ERR_SENDER_SILENT
+#define STORE_REJECT_SENDER_FORBIDDEN PETREL_ERR_SENDER_FORBIDDEN
+#define STORE_REJECT_MSG_NOT_FOUND PETREL_ERR_MSG_NOT_FOUND
+#define STORE_REJECT_RECALL_TIMEOUT PETREL_ERR_RECALL_TIMEOUT
+#define STORE_REJECT_RECALLED PETREL_ERR_RECALLED
+#define STORE_REJECT_NOT_SENDER PETREL_ERR_NOT_OPERATOR
+#define STORE_REJECT_NOT_FRIEND PETREL_ERR_NOT_FRIEND
+#define STORE_REJECT_QUOTA PETREL_ERR_QUOTA
+#define STORE_REJECT_BLACKED_BY_YOU PETREL_ERR_BLACKED_BY_YOU
+#define STORE_REJECT_BLACKED_BY_PEER PETREL_ERR_BLACKED_BY_PEER
 
 /* A message to store.  In: app_id, from_id, to_id, message_id (each id
  * 1..STORE_ID_MAX bytes, from_id != to_id), body (NUL-terminated text,
@@ -447,7 +451,7 @@ typedef struct store_msg {
     int64_t sequence;   /* out: per-conversation sequence */
     int64_t created_at; /* out: server ms when the original was stored */
     int duplicate;      /* out: 1 when (app, from, message_id) already existed */
-    int reject;         /* out: 0, or 20001 / 50002 / 50003 (STORE_REJECT_*) */
+    int reject;         /* out: 0, or 20001 / 50002 / 62023 (PETREL_ERR_*) */
     int del_flag;       /* out: 1 when a duplicate's original was recalled */
     /* In (addition, schema version 4): STORE_MSG_CHECK_* bits, set by the
      * caller from the app's settings (sendMessageCheckFriend /
@@ -464,7 +468,7 @@ typedef struct store_msg {
 #define STORE_MSG_CHECK_BLACK 2u
 
 /* Store a one-to-one message as one op: duplicate lookup; sender live
- * (20001), not forbidden (50003), not silenced (50002); receiver live
+ * (20001), not forbidden (62023), not silenced (50002); receiver live
  * (20001); next sequence of the pair; body + both history rows; both
  * owners' conversations upserted (last_seq = sequence, deleted = 0, next
  * change_seq, updated_at = now; a deleted conversation comes back).
@@ -636,17 +640,17 @@ int store_conv_get_sync(store_t *st, int32_t app_id, const char *owner, int conv
 /* Most rows one friendship read returns (sync pages). */
 #define STORE_FRIEND_LIMIT_MAX 100
 
-/* Seed codes (inventory §5.6) carried in store_friend_res_t.reject and in
- * per-row results. */
-#define STORE_REJECT_ALREADY_FRIEND 30002
-#define STORE_REJECT_FRIEND_DELETED 30004
-#define STORE_REJECT_NOT_BLACKED 30010
-#define STORE_REJECT_NOT_ADDRESSEE 30011
-#define STORE_REJECT_REQUEST_NOT_FOUND 30012
-#define STORE_REJECT_REQUEST_HANDLED 30013 /* petrel: approving a decided request */
-#define STORE_REJECT_GROUP_EXISTS 30015
-#define STORE_REJECT_GROUP_NOT_FOUND 30016
-#define STORE_REJECT_ADD_DISABLED 62040    /* petrel: the addressee's disableAddFriend */
+/* Refusals in store_friend_res_t.reject and per-row results: PETREL_ERR_*
+ * codes (petrel/errors.h); old names kept as aliases. */
+#define STORE_REJECT_ALREADY_FRIEND PETREL_ERR_ALREADY_FRIEND
+#define STORE_REJECT_FRIEND_DELETED PETREL_ERR_FRIEND_DELETED
+#define STORE_REJECT_NOT_BLACKED PETREL_ERR_NOT_BLACKED
+#define STORE_REJECT_NOT_ADDRESSEE PETREL_ERR_NOT_ADDRESSEE
+#define STORE_REJECT_REQUEST_NOT_FOUND PETREL_ERR_REQUEST_NOT_FOUND
+#define STORE_REJECT_REQUEST_HANDLED PETREL_ERR_REQUEST_HANDLED
+#define STORE_REJECT_GROUP_EXISTS PETREL_ERR_FRIEND_LIST_EXISTS
+#define STORE_REJECT_GROUP_NOT_FOUND PETREL_ERR_FRIEND_LIST_NOT_FOUND
+#define STORE_REJECT_ADD_DISABLED PETREL_ERR_ADD_FRIEND_DISABLED
 
 /* One direction of a relation.  Strings NUL-terminated within their
  * arrays. */
@@ -684,7 +688,7 @@ typedef struct store_friend_peer {
 
 /* What a friendship op did (see each op). */
 typedef struct store_friend_res {
-    int reject;      /* 0, or a seed code (STORE_REJECT_*) */
+    int reject;      /* 0, or a PETREL_ERR_* code */
     int added;       /* add: 1 both directions are friends now, 0 a request was made */
     int64_t seq;     /* the acting user's new sequence (friendship, request or
                       * friend list, per op), 0 when nothing changed */

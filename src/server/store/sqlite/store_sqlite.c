@@ -1301,18 +1301,18 @@ static int user_check(store_backend_t *be, int32_t app_id, const char *user_id, 
         return rc;
     *reject = 0;
     if (rc == 0) {
-        *reject = STORE_REJECT_USER_NOT_FOUND;
+        *reject = PETREL_ERR_USER_NOT_FOUND;
         return 0;
     }
     int del = sqlite3_column_int(s, 0), forbidden = sqlite3_column_int(s, 1),
         silent = sqlite3_column_int(s, 2);
     w_done(s);
     if (del)
-        *reject = STORE_REJECT_USER_NOT_FOUND;
+        *reject = PETREL_ERR_USER_NOT_FOUND;
     else if (sender && forbidden)
-        *reject = STORE_REJECT_SENDER_FORBIDDEN;
+        *reject = PETREL_ERR_SENDER_FORBIDDEN;
     else if (sender && silent)
-        *reject = STORE_REJECT_SENDER_SILENT;
+        *reject = PETREL_ERR_SENDER_SILENT;
     return 0;
 }
 
@@ -1603,7 +1603,7 @@ static int sqlite_msg_recall(store_backend_t *be, int32_t app_id, int64_t messag
     if (rc < 0)
         return rc;
     if (rc == 0) {
-        out->reject = STORE_REJECT_MSG_NOT_FOUND;
+        out->reject = PETREL_ERR_MSG_NOT_FOUND;
         return 0;
     }
     if (col_text(s, 0, out->from_id, sizeof out->from_id) != 0 ||
@@ -1618,11 +1618,11 @@ static int sqlite_msg_recall(store_backend_t *be, int32_t app_id, int64_t messag
     w_done(s);
 
     if (!is_admin && strcmp(requester, out->from_id) != 0)
-        out->reject = STORE_REJECT_NOT_SENDER;
+        out->reject = PETREL_ERR_NOT_OPERATOR;
     else if (del)
-        out->reject = STORE_REJECT_RECALLED;
+        out->reject = PETREL_ERR_RECALLED;
     else if (now_ms - created_at > window_ms)
-        out->reject = STORE_REJECT_RECALL_TIMEOUT;
+        out->reject = PETREL_ERR_RECALL_TIMEOUT;
     if (out->reject != 0)
         return 0;
 
@@ -1722,8 +1722,8 @@ static int fr_black_rule(store_backend_t *be, int32_t app_id, const char *a, con
         rc = fr_get(be, app_id, b, a, &ba, &fba);
     if (rc != 0)
         return rc;
-    *reject = ab.black == 2 ? STORE_REJECT_BLACKED_BY_YOU
-            : ba.black == 2 ? STORE_REJECT_BLACKED_BY_PEER : 0;
+    *reject = ab.black == 2 ? PETREL_ERR_BLACKED_BY_YOU
+            : ba.black == 2 ? PETREL_ERR_BLACKED_BY_PEER : 0;
     return 0;
 }
 
@@ -1965,7 +1965,7 @@ static int fr_import(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
     if (rc != 0)
         return rc;
     if (!live) {
-        op->res.reject = STORE_REJECT_USER_NOT_FOUND;
+        op->res.reject = PETREL_ERR_USER_NOT_FOUND;
         return 0;
     }
     for (size_t i = 0; i < op->n; i++) {
@@ -2029,7 +2029,7 @@ static int fr_add(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
     if (rc != 0)
         return rc;
     if (!live_a || !live_b) {
-        op->res.reject = STORE_REJECT_USER_NOT_FOUND;
+        op->res.reject = PETREL_ERR_USER_NOT_FOUND;
         return 0;
     }
     store_friend_t f;
@@ -2038,7 +2038,7 @@ static int fr_add(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
     if (rc != 0)
         return rc;
     if (f.status == 1) {
-        op->res.reject = STORE_REJECT_ALREADY_FRIEND;
+        op->res.reject = PETREL_ERR_ALREADY_FRIEND;
         return 0;
     }
     /* a blacklist either way, or the addressee's disableAddFriend, stops
@@ -2047,7 +2047,7 @@ static int fr_add(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
     if (rc != 0 || op->res.reject)
         return rc;
     if (no_add) {
-        op->res.reject = STORE_REJECT_ADD_DISABLED;
+        op->res.reject = PETREL_ERR_ADD_FRIEND_DISABLED;
         return 0;
     }
     if (allow == 1) {
@@ -2108,7 +2108,7 @@ static int fr_update(store_backend_t *be, store_friend_op_t *op)
     if (rc != 0)
         return rc;
     if (f.status != 1) {
-        op->res.reject = STORE_REJECT_NOT_FRIEND;
+        op->res.reject = PETREL_ERR_NOT_FRIEND;
         return 0;
     }
     if (op->mask & STORE_FRIEND_F_REMARK)
@@ -2131,7 +2131,7 @@ static int fr_delete(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
     if (rc != 0)
         return rc;
     if (f.status != 1) {
-        op->res.reject = f.status == 2 ? STORE_REJECT_FRIEND_DELETED : STORE_REJECT_NOT_FRIEND;
+        op->res.reject = f.status == 2 ? PETREL_ERR_FRIEND_DELETED : PETREL_ERR_NOT_FRIEND;
         return 0;
     }
     rc = fr_unfriend_one(be, op->app_id, op->from_id, op->to_id, now_ms, &op->res.seq);
@@ -2216,11 +2216,11 @@ static int fr_black(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
     if (rc != 0)
         return rc;
     if (op->flag == 2 && !live)
-        op->res.reject = STORE_REJECT_USER_NOT_FOUND;
+        op->res.reject = PETREL_ERR_USER_NOT_FOUND;
     else if (op->flag == 2 && f.black == 2)
-        op->res.reject = STORE_REJECT_BLACKED_BY_YOU;
+        op->res.reject = PETREL_ERR_BLACKED_BY_YOU;
     else if (op->flag == 1 && f.black != 2)
-        op->res.reject = STORE_REJECT_NOT_BLACKED;
+        op->res.reject = PETREL_ERR_NOT_BLACKED;
     if (op->res.reject)
         return 0;
     f.black = op->flag;
@@ -2242,11 +2242,11 @@ static int rq_approve(store_backend_t *be, store_friend_op_t *op, int64_t now_ms
     if (rc != 0)
         return rc;
     if (!found)
-        op->res.reject = STORE_REJECT_REQUEST_NOT_FOUND;
+        op->res.reject = PETREL_ERR_REQUEST_NOT_FOUND;
     else if (!op->admin && strcmp(r->to_id, op->from_id) != 0)
-        op->res.reject = STORE_REJECT_NOT_ADDRESSEE;
+        op->res.reject = PETREL_ERR_NOT_ADDRESSEE;
     else if (r->approve_status != 0)
-        op->res.reject = STORE_REJECT_REQUEST_HANDLED;
+        op->res.reject = PETREL_ERR_REQUEST_HANDLED;
     if (op->res.reject)
         return 0;
     if (op->flag == 1) {
@@ -2257,7 +2257,7 @@ static int rq_approve(store_backend_t *be, store_friend_op_t *op, int64_t now_ms
         if (rc != 0)
             return rc;
         if (!la || !lb) {
-            op->res.reject = STORE_REJECT_USER_NOT_FOUND;
+            op->res.reject = PETREL_ERR_USER_NOT_FOUND;
             return 0;
         }
         /* a blacklist made since the request stops the friendship:
@@ -2356,7 +2356,7 @@ static int fg_add(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
     if (rc != 0)
         return rc;
     if (!live || id) {
-        op->res.reject = !live ? STORE_REJECT_USER_NOT_FOUND : STORE_REJECT_GROUP_EXISTS;
+        op->res.reject = !live ? PETREL_ERR_USER_NOT_FOUND : PETREL_ERR_FRIEND_LIST_EXISTS;
         return 0;
     }
     int64_t seq;
@@ -2383,7 +2383,7 @@ static int fg_add(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
             rc = fgm_run(be, WQ_FGM_ADD, id, op->ids[i]);
         if (rc != 0)
             return rc;
-        op->row_rc[i] = yes ? 0 : STORE_REJECT_NOT_FRIEND;
+        op->row_rc[i] = yes ? 0 : PETREL_ERR_NOT_FRIEND;
     }
     return 0;
 }
@@ -2398,7 +2398,7 @@ static int fg_del(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
         if (rc != 0)
             return rc;
         if (!id) {
-            op->row_rc[i] = STORE_REJECT_GROUP_NOT_FOUND;
+            op->row_rc[i] = PETREL_ERR_FRIEND_LIST_NOT_FOUND;
             continue;
         }
         rc = fgm_run(be, WQ_FGM_CLEAR, id, NULL);
@@ -2417,7 +2417,7 @@ static int fg_member(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
     if (rc != 0)
         return rc;
     if (!id) {
-        op->res.reject = STORE_REJECT_GROUP_NOT_FOUND;
+        op->res.reject = PETREL_ERR_FRIEND_LIST_NOT_FOUND;
         return 0;
     }
     op->res.group_id = id;
@@ -2432,7 +2432,7 @@ static int fg_member(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
                 rc = fgm_run(be, WQ_FGM_ADD, id, op->ids[i]);
             if (rc != 0)
                 return rc;
-            op->row_rc[i] = yes ? 0 : STORE_REJECT_NOT_FRIEND;
+            op->row_rc[i] = yes ? 0 : PETREL_ERR_NOT_FRIEND;
             changed |= yes && sqlite3_changes(be->wdb) > 0;
         } else {
             rc = fgm_run(be, WQ_FGM_DEL, id, op->ids[i]);
@@ -2498,11 +2498,11 @@ static int msg_friend_check(store_backend_t *be, const store_msg_t *m, int *reje
         return rc;
     *reject = 0;
     if ((m->flags & STORE_MSG_CHECK_BLACK) && ab.black == 2)
-        *reject = STORE_REJECT_BLACKED_BY_YOU;
+        *reject = PETREL_ERR_BLACKED_BY_YOU;
     else if ((m->flags & STORE_MSG_CHECK_BLACK) && ba.black == 2)
-        *reject = STORE_REJECT_BLACKED_BY_PEER;
+        *reject = PETREL_ERR_BLACKED_BY_PEER;
     else if ((m->flags & STORE_MSG_CHECK_FRIEND) && (ab.status != 1 || ba.status != 1))
-        *reject = STORE_REJECT_NOT_FRIEND;
+        *reject = PETREL_ERR_NOT_FRIEND;
     return 0;
 }
 

@@ -530,7 +530,7 @@ static int join_one(gctx_t *x, const store_group_member_t *in, int role, int *re
         return rc;
     *res = 0;
     if (group_role_in(m.role)) {
-        *res = GERR_ALREADY_MEMBER;
+        *res = PETREL_ERR_ALREADY_MEMBER;
         return 0;
     }
     int reject = 0;
@@ -550,12 +550,12 @@ static int join_one(gctx_t *x, const store_group_member_t *in, int role, int *re
         if ((rc = sqlx_blacked(x->be, op->app_id, in->member_id, op->operator_id, &blacked)) != 0)
             return rc;
         if (blacked) {
-            *res = STORE_REJECT_BLACKED_BY_PEER;
+            *res = PETREL_ERR_BLACKED_BY_PEER;
             return 0;
         }
     }
     if (x->g.member_count >= x->g.max_member_count) {
-        *res = GERR_MEMBER_LIMIT;
+        *res = PETREL_ERR_MEMBER_LIMIT;
         return 0;
     }
     if ((rc = take_seq(x)) != 0)
@@ -624,7 +624,7 @@ static int op_create(gctx_t *x)
     store_group_t cur;
     rc = group_load(x->be, op->app_id, op->group_id, &cur);
     if (rc == 0) {
-        op->reject = GERR_EXISTS;
+        op->reject = PETREL_ERR_GROUP_EXISTS;
         return 0;
     }
     if (rc != STORE_ENOTFOUND)
@@ -632,7 +632,7 @@ static int op_create(gctx_t *x)
     const char *owner = op->g.owner_id[0] ? op->g.owner_id
                       : op->what == SG_CREATE ? op->operator_id : "";
     if (op->what == SG_IMPORT && !owner[0] && op->g.group_type == GROUP_PUBLIC) {
-        op->reject = GERR_PUBLIC_NEEDS_OWNER;
+        op->reject = PETREL_ERR_PUBLIC_NEEDS_OWNER;
         return 0;
     }
     if (owner[0]) {
@@ -696,14 +696,14 @@ static int load_live(gctx_t *x, store_group_member_t *actor, int *go)
     *go = 0;
     int rc = group_load(x->be, op->app_id, op->group_id, &x->g);
     if (rc == STORE_ENOTFOUND) {
-        op->reject = GERR_NOT_EXIST;
+        op->reject = PETREL_ERR_GROUP_NOT_FOUND;
         return 0;
     }
     if (rc != 0)
         return rc;
     op->group = x->g;
     if (x->g.status != 1) {
-        op->reject = GERR_DESTROYED;
+        op->reject = PETREL_ERR_GROUP_DESTROYED;
         return 0;
     }
     if (op->operator_id[0])
@@ -742,7 +742,7 @@ static int op_update(gctx_t *x)
         int mx = in->max_member_count > 0 ? in->max_member_count
                                           : group_default_max_members(x->g.group_type);
         if (mx < x->g.member_count) {
-            op->reject = GERR_MEMBER_LIMIT;
+            op->reject = PETREL_ERR_MEMBER_LIMIT;
             return 0;
         }
         x->g.max_member_count = mx;
@@ -792,7 +792,7 @@ static int op_simple(gctx_t *x)
         if (check(x, GA_TRANSFER, a.role, t.role, 0, 0))
             return 0;
         if (!group_role_in(t.role)) {
-            op->reject = GERR_NOT_MEMBER;
+            op->reject = PETREL_ERR_NOT_MEMBER;
             return 0;
         }
         if (t.role == ROLE_OWNER)
@@ -836,11 +836,11 @@ static int op_member_add(gctx_t *x)
         if (import) {
             role = op->members[i].role;
             if (role < 0 || role > 2) {
-                op->results[i] = GERR_JOIN_FAILED;
+                op->results[i] = PETREL_ERR_JOIN_REFUSED;
                 continue;
             }
             if (role == ROLE_OWNER && x->g.owner_id[0]) {
-                op->results[i] = GERR_HAS_OWNER;
+                op->results[i] = PETREL_ERR_GROUP_HAS_OWNER;
                 continue;
             }
             if (role == ROLE_MANAGER && x->g.group_type == GROUP_PRIVATE)
@@ -895,7 +895,7 @@ static int op_member_update(gctx_t *x)
         t.speak_date = op->speak_date > 0 ? op->speak_date : 0;
     } else {
         if (!group_role_in(t.role)) {
-            op->reject = GERR_NOT_MEMBER;
+            op->reject = PETREL_ERR_NOT_MEMBER;
             return 0;
         }
         if ((op->mask & STORE_MEMBER_F_ALIAS) && check(x, GA_SET_ALIAS, a.role, t.role, self, 0))
@@ -972,7 +972,7 @@ static int op_apply(gctx_t *x)
     }
     /* a pending request: one per (group, user), refreshed on re-apply */
     if (x->g.member_count >= x->g.max_member_count) {
-        op->reject = GERR_MEMBER_LIMIT;
+        op->reject = PETREL_ERR_MEMBER_LIMIT;
         return 0;
     }
     sqlite3_stmt *s = wq(x->be, GW_REQ_PENDING);
@@ -1023,13 +1023,13 @@ static int op_decide(gctx_t *x)
     store_group_request_t r;
     rc = request_load(x->be, op->app_id, op->id, &r);
     if (rc == STORE_ENOTFOUND || (rc == 0 && strcmp(r.group_id, op->group_id))) {
-        op->reject = GERR_REQUEST_NOT_FOUND;
+        op->reject = PETREL_ERR_JOIN_REQUEST_NOT_FOUND;
         return 0;
     }
     if (rc != 0)
         return rc;
     if (r.status != 0) {
-        op->reject = GERR_REQUEST_HANDLED;
+        op->reject = PETREL_ERR_JOIN_REQUEST_HANDLED;
         return 0;
     }
     if (op->flag == 1) {
@@ -1040,7 +1040,7 @@ static int op_decide(gctx_t *x)
         int res;
         if ((rc = join_one(x, &in, ROLE_MEMBER, &res)) != 0)
             return rc;
-        if (res && res != GERR_ALREADY_MEMBER) {
+        if (res && res != PETREL_ERR_ALREADY_MEMBER) {
             op->reject = res; /* full, or the applicant is gone: stays pending */
             return 0;
         }
@@ -1150,7 +1150,7 @@ static int op_read(gctx_t *x)
     store_group_op_t *op = x->op;
     int rc = group_load(x->be, op->app_id, op->group_id, &x->g);
     if (rc == STORE_ENOTFOUND) {
-        op->reject = GERR_NOT_EXIST;
+        op->reject = PETREL_ERR_GROUP_NOT_FOUND;
         return 0;
     }
     if (rc != 0)
@@ -1159,7 +1159,7 @@ static int op_read(gctx_t *x)
     if ((rc = member_load(x->be, op->app_id, op->group_id, op->operator_id, &m)) != 0)
         return rc;
     if (m.role == ROLE_NONE) {
-        op->reject = GERR_NOT_MEMBER;
+        op->reject = PETREL_ERR_NOT_MEMBER;
         return 0;
     }
     int64_t bound = m.role == ROLE_LEFT ? m.leave_seq : x->g.msg_seq;
@@ -1211,7 +1211,7 @@ static int op_recall(gctx_t *x)
         return rc;
     char gid[STORE_GROUP_ID_MAX + 1];
     if (rc == 0) {
-        op->reject = 50003;
+        op->reject = PETREL_ERR_MSG_NOT_FOUND;
         return 0;
     }
     if (ctext(s, 0, gid, sizeof gid) || ctext(s, 1, op->from_id, sizeof op->from_id)) {
@@ -1223,13 +1223,13 @@ static int op_recall(gctx_t *x)
     int del = sqlite3_column_int(s, 4);
     wdone(s);
     if (strcmp(gid, op->group_id))
-        op->reject = 50003;
+        op->reject = PETREL_ERR_MSG_NOT_FOUND;
     else if (!op->admin && strcmp(op->from_id, op->operator_id))
-        op->reject = 60006;
+        op->reject = PETREL_ERR_NOT_OPERATOR;
     else if (del)
-        op->reject = 50005;
+        op->reject = PETREL_ERR_RECALLED;
     else if (x->now - created > op->window_ms)
-        op->reject = 50004;
+        op->reject = PETREL_ERR_RECALL_TIMEOUT;
     if (op->reject)
         return 0;
     if ((rc = group_load(x->be, op->app_id, op->group_id, &x->g)) != 0)

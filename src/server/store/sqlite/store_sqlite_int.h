@@ -45,7 +45,7 @@ sqlite3_stmt *sqlx_stmt(sqlite3 *db, sqlite3_stmt **slot, const char *sql);
 int sqlx_take_key(store_backend_t *be, int32_t app_id, int64_t proposed, int64_t *key);
 int sqlx_take_change(store_backend_t *be, int32_t app_id, const char *owner, int64_t *next);
 
-/* Writer: *reject = 20001 missing/deleted user; for the sender also 50003
+/* Writer: *reject = 20001 missing/deleted user; for the sender also 62023
  * forbidden, 50002 silenced. */
 int sqlx_user_check(store_backend_t *be, int32_t app_id, const char *user_id, int sender,
                     int *reject);
