@@ -8,6 +8,7 @@
 #ifndef PETREL_IM_CALL_H
 #define PETREL_IM_CALL_H
 
+#include "petrel/errors.h"
 #include <stdint.h>
 
 #include "server/im/event.h"
@@ -29,7 +30,7 @@ typedef struct im_call {
  * acts for another user (or calls an admin-only use case) without being
  * the app admin.  The same number as REST's 60006 and the socket's
  * refusals of a body naming another user. */
-#define IM_ERR_NOT_OPERATOR 60006
+#define IM_ERR_NOT_OPERATOR PETREL_ERR_NOT_OPERATOR
 
 /* The operator rule: 1 when op may act for user (itself, or the app
  * admin), else 0. */
