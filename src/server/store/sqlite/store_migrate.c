@@ -340,13 +340,6 @@ static const migration_t MIGRATIONS[] = {
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 
-int64_t store_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int store_migrate_latest(void)
 {
     return MIGRATIONS[N_MIGRATIONS - 1].version;
