@@ -12,7 +12,7 @@
  * it.  A database newer than this binary is refused untouched: running old
  * code on a newer schema could silently drop data it does not know about.
  */
-#include "server/store/store_backend.h"
+#include "server/store/sqlite/store_sqlite_int.h"
 
 #include "server/core/log.h"
 
