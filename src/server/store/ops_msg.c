@@ -1,8 +1,8 @@
 /*
  * One-to-one messages and conversations (msg.h, conv.h): validation,
  * the submit functions that queue their writes (store_msg_p2p is the
- * hot path: one malloc for the op, body and extra copied, nothing
- * else), the blocking reads.
+ * hot path: the op and copies of body and extra, then one lock in
+ * submit; nothing else), the blocking reads.
  */
 #include "server/store/store_int.h"
 

@@ -1,8 +1,8 @@
 /*
- * Private to the store front (the .c files of store/): the store handle, the queued op
- * (one struct per write, its kinds and payloads), and what the writer
- * (writer.c), the op runner (op.c) and the per-domain submit files
- * (ops_*.c) share.  Nothing outside store/ includes it.
+ * Private to the store front (the .c files of store/): the store handle,
+ * the queued op (one struct per write, its kinds and payloads), and what
+ * the writer (writer.c), the op runner (op.c) and the per-domain submit
+ * files (ops_*.c) share.  Nothing outside store/ includes it.
  */
 #ifndef PETREL_STORE_INT_H
 #define PETREL_STORE_INT_H
@@ -14,9 +14,9 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Adding a write op: a kind here, a payload member, a case in st_op_exec (and
- * in st_op_free/st_op_finish if it owns arrays or has results), and a public
- * submit function that fills it. */
+/* Adding a write op: a kind here, a payload member, a case in st_op_exec
+ * (and in st_op_free/st_op_finish if it owns arrays or has results), all
+ * in op.c, and a public submit function that fills it (ops_*.c). */
 enum op_kind {
     OP_APP_PUT,
     OP_USER_IMPORT,
