@@ -42,7 +42,7 @@ static void send_done(void *arg, int rc)
     ctx->u = NULL;
     if (rc < 0)
         api_fail_store(ctx, rc);
-    else if (m->reject == STORE_REJECT_QUOTA)
+    else if (m->reject == PETREL_ERR_QUOTA)
         api_fail(ctx, 200, m->reject, "the app's storage quota is used up");
     else if (m->reject)
         api_fail(ctx, 200, m->reject, msg_reject_text(m->reject));

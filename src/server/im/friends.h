@@ -18,7 +18,7 @@
  * (> 0) refused by the operator rule; a store submit error (< 0,
  * STORE_EINVAL for bad input); done is not called then.
  * done(arg, rc, r): rc < 0 a store error; rc > 0 refused by a rule (a seed
- * code, STORE_REJECT_*; nothing written, r NULL); rc 0 went through: r
+ * code, PETREL_ERR_*; nothing written, r NULL); rc 0 went through: r
  * describes the result as the event does (also when nothing changed and
  * no event was emitted), valid during the call only.
  * Pointer arguments (strings, arrays) need to stay valid until done has

@@ -404,7 +404,7 @@ static void rack_work(wbatch_t *b, wbatch_item_t *list)
         if (rc < 0 && rc != STORE_ENOTFOUND)
             j->code = PETREL_ERR_SYSTEM;
         else if (rc == 0 && f.black == 2)
-            j->code = STORE_REJECT_BLACKED_BY_PEER;
+            j->code = PETREL_ERR_BLACKED_BY_PEER;
     }
 }
 

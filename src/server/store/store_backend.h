@@ -1,16 +1,19 @@
 /*
- * Internal contract between the store front (store.c: queue, writer thread,
- * group commit, stats) and a storage backend (store_sqlite.c now, maybe
- * PostgreSQL later).  The front owns threading and batching policy; a
- * backend only knows how to run one transaction at a time on its writer
- * connection and how to serve blocking reads.  Keeping the vtable this
- * small is what lets a second backend be added without touching store.c.
+ * Internal contract between the store front (store/: writer.c's queue,
+ * writer thread, group commit and stats; op.c's dispatch) and a storage
+ * backend (store/sqlite/ now, maybe PostgreSQL later).  The front owns
+ * threading and batching policy; a backend only knows how to run one
+ * transaction at a time on its writer connection and how to serve
+ * blocking reads.  Nothing here names a database engine: a backend's
+ * engine types stay in its own folder (store/sqlite/store_sqlite_int.h),
+ * and only store/ includes this header.  Keeping the vtable this small
+ * is what lets a second backend be added without touching the front.
  *
  * Threading contract:
  *   - open/close/schema_version: the thread calling store_open/store_close.
- *   - tx_*, op_*, and the write ops (app_put, user_*, account_create,
- *     msg_p2p, msg_read, msg_recall, conv_update, friend_write,
- *     user_status_set):
+ *   - tx_*, op_*, next_seq and the write ops (app_put, user_*,
+ *     account_*, msg_p2p, msg_read, msg_recall, conv_update, friend_write,
+ *     user_status_set, group_write, probe):
  *     only the writer thread, strictly serially, one transaction at a
  *     time: tx_begin, then per op op_begin, the op, op_end, then tx_commit
  *     or tx_rollback.
@@ -18,7 +21,7 @@
  *     threads at once, concurrently with the writer.  They never use the
  *     writer's connection, so a read never queues behind a write batch;
  *     the backend hands each one its own connection from a pool.
- * Write ops receive validated input (store.c checks strings and ranges);
+ * Write ops receive validated input (the ops_*.c files of store/ check strings and ranges);
  * the schema's constraints are a second line of defence.
  *
  * Writer-side caches: a backend may keep numbers it allocates (message
@@ -27,6 +30,30 @@
  * undone op or transaction touched, so a cache never holds a value that is
  * not on disk (which would skip numbers) nor reuses a committed one; the
  * front must therefore call them exactly as described below.
+ *
+ * Sequence allocation (the seam cluster mode needs): a one-to-one
+ * conversation's message sequence comes from next_seq, the one operation
+ * a second backend writes for it.  What next_seq must guarantee:
+ *   - it runs on the writer, inside the open transaction (between op_begin
+ *     and op_end of the op that stores the message), and the value it
+ *     returns is recorded in that transaction: rolled back with the op
+ *     (op_end failed=1) or the transaction (tx_rollback), in which case the
+ *     same value is handed out again next time, so there is no hole;
+ *   - per conversation (app, unordered pair of users) values are 1, 2, 3...
+ *     strictly increasing in commit order, never duplicated, also across
+ *     restarts (a value is only final once its transaction commits; if it
+ *     finds the stored value ahead of what it expected, it fails the op
+ *     rather than hand out a number twice);
+ *   - it is called only once the op is sure to store a message (after the
+ *     duplicate and rule checks), since a refused message commits.
+ * SQLite keeps the last value of each pair in the writer's cache and
+ * writes it to im_conversation_seq (store_sqlite_seq.c); PostgreSQL would
+ * run INSERT .. ON CONFLICT .. DO UPDATE SET seq = seq + 1 RETURNING seq
+ * inside the committing transaction.  A backend's msg_p2p takes its
+ * sequence through its own next_seq; message keys and change sequences
+ * follow the same rules, inside msg_p2p and the conversation ops; a
+ * group's message sequence is its group row's msg_seq, moved by
+ * group_write in the same transaction as the message.
  * All return 0 or a negative STORE_E* code.
  */
 #ifndef PETREL_STORE_BACKEND_H
@@ -38,7 +65,7 @@
 typedef struct store_backend store_backend_t;
 
 /* Friendship writes (store.h, schema version 4): one op struct for every
- * kind, filled and validated by store.c; the backend sets row_rc,
+ * kind, filled and validated by ops_friends.c; the backend sets row_rc,
  * row_seq and res (res.peers malloc'ed), which the front publishes only
  * when the op returns 0 and its transaction commits. */
 enum store_friend_what {
@@ -119,6 +146,12 @@ typedef struct store_backend_ops {
      * which the front publishes only when the op returns 0 and the
      * transaction commits.  msg_recall's now_ms is already resolved. */
     int (*msg_p2p)(store_backend_t *be, store_msg_t *m, int64_t now_ms);
+    /* The next message sequence of the conversation between user_a and
+     * user_b (either order) of app_id into *seq: see "Sequence
+     * allocation" above for what it must guarantee.  Writer thread, inside
+     * an op. */
+    int (*next_seq)(store_backend_t *be, int32_t app_id, const char *user_a,
+                    const char *user_b, int64_t *seq);
     int (*msg_read)(store_backend_t *be, int32_t app_id, const char *owner, const char *peer,
                     int64_t seq, int64_t *read_seq, int *changed, int64_t now_ms);
     int (*msg_recall)(store_backend_t *be, int32_t app_id, int64_t message_key,
@@ -222,19 +255,7 @@ typedef struct store_backend_ops {
 
 extern const store_backend_ops_t store_sqlite_backend;
 
-/* store_migrate.c: versioned schema migrations for the SQLite backend. */
-struct sqlite3;
-
-/* Highest schema version this binary knows. */
-int store_migrate_latest(void);
-
-/* Apply every migration newer than the database's version, in order, each
- * in its own transaction.  STORE_ESCHEMA (nothing touched) if the database
- * is newer than store_migrate_latest().  *version gets the resulting
- * version. */
-int store_migrate_sqlite(struct sqlite3 *db, int *version);
-
-/* Wall-clock epoch milliseconds (created_at, applied_at). */
+/* Wall-clock epoch milliseconds (created_at, applied_at); store/writer.c. */
 int64_t store_now_ms(void);
 
 #endif

@@ -121,7 +121,7 @@ static void test_add_emits_once(void **state)
 
     /* refused by the store (already friends): no event */
     assert_int_equal(friends_add(&c, &f, "hi", fr_done, &w), 0);
-    assert_int_equal(wait_rc(&w), STORE_REJECT_ALREADY_FRIEND);
+    assert_int_equal(wait_rc(&w), PETREL_ERR_ALREADY_FRIEND);
     assert_false(w.had_r);
     assert_int_equal(s.count[EV_FRIEND_ADDED], 1);
 
@@ -147,7 +147,7 @@ static void test_add_emits_once(void **state)
     im_call_t dave = call_as(fx->st, e, NULL, "dave", 0);
     store_friend_t d = pair("dave", "bob");
     assert_int_equal(friends_add(&dave, &d, NULL, fr_done, &w), 0);
-    assert_int_equal(wait_rc(&w), STORE_REJECT_BLACKED_BY_PEER);
+    assert_int_equal(wait_rc(&w), PETREL_ERR_BLACKED_BY_PEER);
     assert_int_equal(s.count[EV_FRIEND_ADDED], 1);
     assert_int_equal(events_count(e, EV_FRIEND_REQUEST), 1);
 

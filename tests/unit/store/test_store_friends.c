@@ -201,10 +201,10 @@ static void test_add_without_verification(void **state)
     assert_int_equal(ab.black, 1);
     assert_true(ab.create_time > 0);
 
-    assert_int_equal(add(st, "alice", "bob").reject, STORE_REJECT_ALREADY_FRIEND);
-    assert_int_equal(add(st, "bob", "alice").reject, STORE_REJECT_ALREADY_FRIEND);
-    assert_int_equal(add(st, "alice", "nobody").reject, STORE_REJECT_USER_NOT_FOUND);
-    assert_int_equal(add(st, "nobody", "alice").reject, STORE_REJECT_USER_NOT_FOUND);
+    assert_int_equal(add(st, "alice", "bob").reject, PETREL_ERR_ALREADY_FRIEND);
+    assert_int_equal(add(st, "bob", "alice").reject, PETREL_ERR_ALREADY_FRIEND);
+    assert_int_equal(add(st, "alice", "nobody").reject, PETREL_ERR_USER_NOT_FOUND);
+    assert_int_equal(add(st, "nobody", "alice").reject, PETREL_ERR_USER_NOT_FOUND);
     store_friend_t self = item("alice", "alice", "");
     store_friend_res_t rr;
     assert_int_equal(store_friend_add_sync(st, APP, &self, NULL, &rr), STORE_EINVAL);
@@ -213,7 +213,7 @@ static void test_add_without_verification(void **state)
     const char *gone[] = {"dave"};
     int res[1];
     assert_int_equal(store_user_delete_sync(st, APP, gone, 1, res), 0);
-    assert_int_equal(add(st, "alice", "dave").reject, STORE_REJECT_USER_NOT_FOUND);
+    assert_int_equal(add(st, "alice", "dave").reject, PETREL_ERR_USER_NOT_FOUND);
 
     /* the second friend takes alice's next sequence */
     r = add(st, "alice", "carol");
@@ -269,9 +269,9 @@ static void test_requests(void **state)
     /* approve: rules in order */
     store_friend_res_t ap;
     assert_int_equal(store_friend_request_approve_sync(st, APP, "vera", 0, 9999, 1, &ap), 0);
-    assert_int_equal(ap.reject, STORE_REJECT_REQUEST_NOT_FOUND);
+    assert_int_equal(ap.reject, PETREL_ERR_REQUEST_NOT_FOUND);
     assert_int_equal(store_friend_request_approve_sync(st, APP, "alice", 0, id, 1, &ap), 0);
-    assert_int_equal(ap.reject, STORE_REJECT_NOT_ADDRESSEE);
+    assert_int_equal(ap.reject, PETREL_ERR_NOT_ADDRESSEE);
     assert_int_equal(store_friend_request_approve_sync(st, APP, "vera", 0, id, 3, &ap),
                      STORE_EINVAL);
     assert_int_equal(store_friend_request_approve_sync(st, APP, "vera", 0, id, 1, &ap), 0);
@@ -284,7 +284,7 @@ static void test_requests(void **state)
     assert_int_equal(status_of(st, "vera", "alice"), 1);
     assert_string_equal(row(st, "alice", "vera").remark, "r");
     assert_int_equal(store_friend_request_approve_sync(st, APP, "vera", 0, id, 1, &ap), 0);
-    assert_int_equal(ap.reject, STORE_REJECT_REQUEST_HANDLED);
+    assert_int_equal(ap.reject, PETREL_ERR_REQUEST_HANDLED);
 
     /* reject bob's; the admin may decide for anyone */
     int64_t bob_id = 0;
@@ -316,7 +316,7 @@ static void test_update_and_delete(void **state)
     store_friend_res_t r;
     store_friend_t f = item("alice", "bob", "best");
     assert_int_equal(store_friend_update_sync(st, APP, &f, STORE_FRIEND_F_REMARK, &r), 0);
-    assert_int_equal(r.reject, STORE_REJECT_NOT_FRIEND);
+    assert_int_equal(r.reject, PETREL_ERR_NOT_FRIEND);
     add(st, "alice", "bob");
     snprintf(f.extra, sizeof f.extra, "{\"x\":1}");
     assert_int_equal(store_friend_update_sync(st, APP, &f, 0, &r), STORE_EINVAL);
@@ -331,7 +331,7 @@ static void test_update_and_delete(void **state)
 
     /* delete ends both directions */
     assert_int_equal(store_friend_delete_sync(st, APP, "alice", "carol", &r), 0);
-    assert_int_equal(r.reject, STORE_REJECT_NOT_FRIEND);
+    assert_int_equal(r.reject, PETREL_ERR_NOT_FRIEND);
     assert_int_equal(store_friend_delete_sync(st, APP, "bob", "alice", &r), 0);
     assert_int_equal(r.reject, 0);
     assert_int_equal(r.seq, 2);      /* bob's */
@@ -339,9 +339,9 @@ static void test_update_and_delete(void **state)
     assert_int_equal(status_of(st, "alice", "bob"), 2);
     assert_int_equal(status_of(st, "bob", "alice"), 2);
     assert_int_equal(store_friend_delete_sync(st, APP, "alice", "bob", &r), 0);
-    assert_int_equal(r.reject, STORE_REJECT_FRIEND_DELETED);
+    assert_int_equal(r.reject, PETREL_ERR_FRIEND_DELETED);
     assert_int_equal(store_friend_update_sync(st, APP, &f, STORE_FRIEND_F_REMARK, &r), 0);
-    assert_int_equal(r.reject, STORE_REJECT_NOT_FRIEND);
+    assert_int_equal(r.reject, PETREL_ERR_NOT_FRIEND);
 
     /* friends again: the remark of the new request */
     r = add(st, "bob", "alice");
@@ -393,15 +393,15 @@ static void test_blacklist_and_messages(void **state)
     assert_int_equal(send_reject(st, "alice", "bob", 0), 0);
     assert_int_equal(send_reject(st, "alice", "bob", STORE_MSG_CHECK_BLACK), 0);
     assert_int_equal(send_reject(st, "alice", "bob", STORE_MSG_CHECK_FRIEND),
-                     STORE_REJECT_NOT_FRIEND);
+                     PETREL_ERR_NOT_FRIEND);
     add(st, "alice", "bob");
     assert_int_equal(send_reject(st, "alice", "bob", both), 0);
 
     store_friend_res_t r;
     assert_int_equal(store_friend_black_sync(st, APP, "alice", "bob", 1, &r), 0);
-    assert_int_equal(r.reject, STORE_REJECT_NOT_BLACKED);
+    assert_int_equal(r.reject, PETREL_ERR_NOT_BLACKED);
     assert_int_equal(store_friend_black_sync(st, APP, "alice", "nobody", 2, &r), 0);
-    assert_int_equal(r.reject, STORE_REJECT_USER_NOT_FOUND);
+    assert_int_equal(r.reject, PETREL_ERR_USER_NOT_FOUND);
     assert_int_equal(store_friend_black_sync(st, APP, "alice", "bob", 3, &r), STORE_EINVAL);
     assert_int_equal(store_friend_black_sync(st, APP, "alice", "bob", 2, &r), 0);
     assert_int_equal(r.reject, 0);
@@ -411,11 +411,11 @@ static void test_blacklist_and_messages(void **state)
     assert_int_equal(ab.status, 1);
     assert_int_equal(ab.black_sequence, 2);
     assert_int_equal(store_friend_black_sync(st, APP, "alice", "bob", 2, &r), 0);
-    assert_int_equal(r.reject, STORE_REJECT_BLACKED_BY_YOU);
+    assert_int_equal(r.reject, PETREL_ERR_BLACKED_BY_YOU);
 
     /* each direction its own code; off means off */
-    assert_int_equal(send_reject(st, "alice", "bob", both), STORE_REJECT_BLACKED_BY_YOU);
-    assert_int_equal(send_reject(st, "bob", "alice", both), STORE_REJECT_BLACKED_BY_PEER);
+    assert_int_equal(send_reject(st, "alice", "bob", both), PETREL_ERR_BLACKED_BY_YOU);
+    assert_int_equal(send_reject(st, "bob", "alice", both), PETREL_ERR_BLACKED_BY_PEER);
     assert_int_equal(send_reject(st, "bob", "alice", STORE_MSG_CHECK_FRIEND), 0);
     assert_int_equal(send_reject(st, "bob", "alice", 0), 0);
 
@@ -431,12 +431,12 @@ static void test_blacklist_and_messages(void **state)
     assert_int_equal(cd.status, 0);
     assert_int_equal(cd.black, 2);
     assert_int_equal(send_reject(st, "dave", "carol", STORE_MSG_CHECK_BLACK),
-                     STORE_REJECT_BLACKED_BY_PEER);
+                     PETREL_ERR_BLACKED_BY_PEER);
     assert_int_equal(store_friend_delete_sync(st, APP, "carol", "dave", &r), 0);
-    assert_int_equal(r.reject, STORE_REJECT_NOT_FRIEND);
+    assert_int_equal(r.reject, PETREL_ERR_NOT_FRIEND);
     /* a blacklist either way stops a friendship (issue 14 item 3) */
-    assert_int_equal(add(st, "carol", "dave").reject, STORE_REJECT_BLACKED_BY_YOU);
-    assert_int_equal(add(st, "dave", "carol").reject, STORE_REJECT_BLACKED_BY_PEER);
+    assert_int_equal(add(st, "carol", "dave").reject, PETREL_ERR_BLACKED_BY_YOU);
+    assert_int_equal(add(st, "dave", "carol").reject, PETREL_ERR_BLACKED_BY_PEER);
     assert_int_equal(row(st, "carol", "dave").status, 0);
     assert_int_equal(status_of(st, "dave", "carol"), -1);
     /* store_msg_t.flags are validated */
@@ -465,11 +465,11 @@ static void test_friend_lists(void **state)
     assert_true(r.group_id > 0);
     assert_int_equal(r.seq, 1);
     assert_int_equal(res[0], 0);
-    assert_int_equal(res[1], STORE_REJECT_NOT_FRIEND);
+    assert_int_equal(res[1], PETREL_ERR_NOT_FRIEND);
     assert_int_equal(res[2], 0);
-    assert_int_equal(res[3], STORE_REJECT_NOT_FRIEND);
+    assert_int_equal(res[3], PETREL_ERR_NOT_FRIEND);
     assert_int_equal(store_friend_group_add_sync(st, APP, "alice", "work", NULL, 0, NULL, &r), 0);
-    assert_int_equal(r.reject, STORE_REJECT_GROUP_EXISTS);
+    assert_int_equal(r.reject, PETREL_ERR_FRIEND_LIST_EXISTS);
     assert_int_equal(store_friend_group_add_sync(st, APP, "alice", "", NULL, 0, NULL, &r),
                      STORE_EINVAL);
     assert_int_equal(store_friend_group_add_sync(st, APP, "alice", "empty", NULL, 0, NULL, &r), 0);
@@ -484,11 +484,11 @@ static void test_friend_lists(void **state)
     int res2[2];
     assert_int_equal(member_sync(st, "work", m2, 2, 1, res2, &r), 0);
     assert_int_equal(res2[0], 0);
-    assert_int_equal(res2[1], STORE_REJECT_NOT_FRIEND);
+    assert_int_equal(res2[1], PETREL_ERR_NOT_FRIEND);
     assert_int_equal(r.seq, 0); /* nothing changed */
     assert_int_equal(member_sync(st, "nope", m2, 2, 1, res2, &r), 0);
-    assert_int_equal(r.reject, STORE_REJECT_GROUP_NOT_FOUND);
-    assert_int_equal(res2[0], STORE_REJECT_GROUP_NOT_FOUND);
+    assert_int_equal(r.reject, PETREL_ERR_FRIEND_LIST_NOT_FOUND);
+    assert_int_equal(res2[0], PETREL_ERR_FRIEND_LIST_NOT_FOUND);
     assert_int_equal(member_sync(st, "work", m2, 2, 0, res2, &r), 0);
     assert_int_equal(res2[0], 0);
     assert_int_equal(res2[1], STORE_ENOTFOUND);
@@ -529,13 +529,13 @@ static void test_friend_lists(void **state)
     int64_t seqs[3];
     assert_int_equal(store_friend_group_del_sync(st, APP, "alice", names, 3, dres, seqs), 0);
     assert_int_equal(dres[0], 0);
-    assert_int_equal(dres[1], STORE_REJECT_GROUP_NOT_FOUND);
+    assert_int_equal(dres[1], PETREL_ERR_FRIEND_LIST_NOT_FOUND);
     assert_int_equal(dres[2], 0);
     assert_int_equal(seqs[0], 6);
     assert_int_equal(seqs[1], 0);
     assert_int_equal(seqs[2], 7);
     assert_int_equal(store_friend_group_del_sync(st, APP, "alice", names, 1, dres, seqs), 0);
-    assert_int_equal(dres[0], STORE_REJECT_GROUP_NOT_FOUND);
+    assert_int_equal(dres[0], PETREL_ERR_FRIEND_LIST_NOT_FOUND);
     assert_int_equal(store_friend_group_list_sync(st, APP, "alice", 5, 100, &g, &n, &max), 0);
     assert_int_equal(n, 2);
     assert_int_equal(g[0].del_flag, 1);
@@ -625,8 +625,8 @@ static void test_sync_and_import(void **state)
     assert_int_equal(res[1], 0);
     assert_int_equal(status_of(st, "alice", "carol"), 1);
     assert_int_equal(store_friend_import_sync(st, APP, "nobody", items, 1, res, NULL, &r), 0);
-    assert_int_equal(r.reject, STORE_REJECT_USER_NOT_FOUND);
-    assert_int_equal(res[0], STORE_REJECT_USER_NOT_FOUND);
+    assert_int_equal(r.reject, PETREL_ERR_USER_NOT_FOUND);
+    assert_int_equal(res[0], PETREL_ERR_USER_NOT_FOUND);
 
     /* incremental sync pages by sequence, every status included */
     add(st, "alice", "vera"); /* a request: alice's rows unchanged */
@@ -676,20 +676,20 @@ static void test_add_rules(void **state)
     assert_int_equal(store_friend_seqs_sync(st, APP, "vera", &a, &vseq, &b), 0);
     assert_true(vseq > vseq0);
     /* a new request (refresh) is refused, and nothing moves */
-    assert_int_equal(add(st, "alice", "vera").reject, STORE_REJECT_BLACKED_BY_PEER);
+    assert_int_equal(add(st, "alice", "vera").reject, PETREL_ERR_BLACKED_BY_PEER);
     int64_t vseq2 = 0;
     assert_int_equal(store_friend_seqs_sync(st, APP, "vera", &a, &vseq2, &b), 0);
     assert_int_equal(vseq2, vseq);
     /* approving the old request is refused: it was decided by the blacklist */
     assert_int_equal(store_friend_request_approve_sync(st, APP, "vera", 0, id, 1, &r), 0);
-    assert_int_equal(r.reject, STORE_REJECT_REQUEST_HANDLED);
+    assert_int_equal(r.reject, PETREL_ERR_REQUEST_HANDLED);
     assert_int_equal(status_of(st, "alice", "vera"), -1);
     assert_int_equal(status_of(st, "vera", "alice"), 0);
 
     /* no verification (bob), blacklisted by the adder: refused */
     assert_int_equal(store_friend_black_sync(st, APP, "alice", "bob", 2, &r), 0);
-    assert_int_equal(add(st, "alice", "bob").reject, STORE_REJECT_BLACKED_BY_YOU);
-    assert_int_equal(add(st, "bob", "alice").reject, STORE_REJECT_BLACKED_BY_PEER);
+    assert_int_equal(add(st, "alice", "bob").reject, PETREL_ERR_BLACKED_BY_YOU);
+    assert_int_equal(add(st, "bob", "alice").reject, PETREL_ERR_BLACKED_BY_PEER);
     assert_int_equal(status_of(st, "bob", "alice"), -1);
     assert_int_equal(store_friend_black_sync(st, APP, "alice", "bob", 1, &r), 0);
     assert_int_equal(add(st, "bob", "alice").reject, 0);
@@ -702,7 +702,7 @@ static void test_add_rules(void **state)
     snprintf(u.user_id, sizeof u.user_id, "carol");
     u.disable_add_friend = 1;
     assert_int_equal(store_user_update_sync(st, &u, STORE_USER_F_DISABLE_ADD_FRIEND), 0);
-    assert_int_equal(add(st, "dave", "carol").reject, STORE_REJECT_ADD_DISABLED);
+    assert_int_equal(add(st, "dave", "carol").reject, PETREL_ERR_ADD_FRIEND_DISABLED);
     assert_int_equal(status_of(st, "dave", "carol"), -1);
     assert_int_equal(status_of(st, "carol", "dave"), -1);
     /* carol may still add others */

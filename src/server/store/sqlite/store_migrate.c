@@ -12,7 +12,7 @@
  * it.  A database newer than this binary is refused untouched: running old
  * code on a newer schema could silently drop data it does not know about.
  */
-#include "server/store/store_backend.h"
+#include "server/store/sqlite/store_sqlite_int.h"
 
 #include "server/core/log.h"
 
@@ -339,13 +339,6 @@ static const migration_t MIGRATIONS[] = {
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
-
-int64_t store_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int store_migrate_latest(void)
 {

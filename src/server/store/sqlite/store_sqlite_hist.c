@@ -15,7 +15,7 @@
  * What a reader sees is exact at every commit: im_history_applied says, per
  * app, which messages already have their history rows -- all those with a
  * key <= base_key, and, while a cycle is under way, for owners <=
- * cursor_owner those with a key <= top_key.  Readers (store_sqlite.c,
+ * cursor_owner those with a key <= top_key.  Readers (store_sqlite_msg.c,
  * RQ_MSG_*) take the history rows up to that key and the body rows above
  * it, so nothing is missed or seen twice.  The body rows are the log: a
  * crash loses nothing: the next start finishes the cycle from its cursor
@@ -116,7 +116,7 @@ static void hlog(sqlite3 *db, const char *what)
     LOGE("store history batch failed", "step=\"%s\" err=\"%s\"", what, sqlite3_errmsg(db));
 }
 
-static int run(sqlite3_stmt *s)
+static int hrun(sqlite3_stmt *s)
 {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -281,7 +281,7 @@ static int chunk_apply(sqlite_hist_t *h, happ_t *a, size_t want)
             j++;
     int done = j == a->nrows;
 
-    if (run(h->q[HQ_BEGIN]) != 0) {
+    if (hrun(h->q[HQ_BEGIN]) != 0) {
         hlog(h->db, "BEGIN");
         return -1;
     }
@@ -293,7 +293,7 @@ static int chunk_apply(sqlite_hist_t *h, happ_t *a, size_t want)
         sqlite3_bind_text(ins, 2, a->arena + r->owner, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 3, a->arena + r->peer, -1, SQLITE_STATIC);
         sqlite3_bind_int64(ins, 4, r->key);
-        rc = run(ins);
+        rc = hrun(ins);
     }
     sqlite3_stmt *m = h->q[HQ_MARK];
     if (rc == 0) {
@@ -304,14 +304,14 @@ static int chunk_apply(sqlite_hist_t *h, happ_t *a, size_t want)
             sqlite3_bind_null(m, 4);
         else
             sqlite3_bind_text(m, 4, a->arena + a->rows[j - 1].owner, -1, SQLITE_STATIC);
-        rc = run(m);
+        rc = hrun(m);
     }
     if (rc == 0)
-        rc = run(h->q[HQ_COMMIT]);
+        rc = hrun(h->q[HQ_COMMIT]);
     if (rc != 0) {
         hlog(h->db, "write");
         if (!sqlite3_get_autocommit(h->db))
-            run(h->q[HQ_ROLLBACK]);
+            hrun(h->q[HQ_ROLLBACK]);
         return -1;
     }
     h->stats.chunks++;
@@ -432,7 +432,7 @@ int sqlite_hist_open(sqlite3 *db, int batch, sqlite_hist_t **out)
         return -1;
     }
     /* Start with nothing waiting: the sequence cache's loads count on it
-     * (store_sqlite.c, WQ_SEQ_GET). */
+     * (store_sqlite_seq.c, WQ_SEQ_GET). */
     if (sqlite_hist_flush(h) != 0) {
         sqlite_hist_close(h);
         return -1;
