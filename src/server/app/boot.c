@@ -17,6 +17,7 @@
 #include "server/im/presence.h"
 #include "server/im/event.h"
 #include "server/im/ustate.h"
+#include "server/notify/groups.h"
 
 int server_open(server_t *s)
 {
@@ -57,6 +58,11 @@ int server_open(server_t *s)
     s->gpush = s->presence ? gpush_new(s) : NULL;
     if (!s->gpush) {
         LOGE("cannot create sessions, presence or group pushes", NULL);
+        store_close(s->store);
+        return -1;
+    }
+    if (notify_groups_init(s->events, s) < 0) { /* group changes -> device pushes */
+        LOGE("cannot subscribe the group notifications", NULL);
         store_close(s->store);
         return -1;
     }
