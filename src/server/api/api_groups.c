@@ -217,15 +217,16 @@ void h_group_update(api_ctx_t *ctx)
         return;
     store_group_t *g = calloc(1, sizeof *g);
     unsigned mask = 0;
-    if (!g)
+    if (!g) {
         api_fail(ctx, 500, PETREL_ERR_SYSTEM, "out of memory");
-    else if (gbody_group(ctx, g, &mask) < 0)
-        ;
-    else if (!mask)
-        api_fail(ctx, 400, PETREL_ERR_PARAM, "nothing to update");
-    else {
+        return;
+    }
+    if (gbody_group(ctx, g, &mask) == 0) {
         group_caller_t c = caller_of(ctx);
-        submitted(ctx, group_update(&c, gid, g, mask, group_answer, ctx));
+        if (!mask)
+            api_fail(ctx, 400, PETREL_ERR_PARAM, "nothing to update");
+        else
+            submitted(ctx, group_update(&c, gid, g, mask, group_answer, ctx));
     }
     free(g);
 }
