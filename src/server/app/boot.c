@@ -19,6 +19,7 @@
 #include "server/im/ustate.h"
 #include "server/notify/friends.h"
 #include "server/notify/users.h"
+#include "server/notify/groups.h"
 
 int server_open(server_t *s)
 {
@@ -65,6 +66,11 @@ int server_open(server_t *s)
     s->gpush = s->presence ? gpush_new(s) : NULL;
     if (!s->gpush) {
         LOGE("cannot create sessions, presence or group pushes", NULL);
+        store_close(s->store);
+        return -1;
+    }
+    if (notify_groups_subscribe(s->events, s) < 0) { /* group changes -> device pushes */
+        LOGE("cannot subscribe the group notifications", NULL);
         store_close(s->store);
         return -1;
     }

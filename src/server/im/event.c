@@ -84,6 +84,17 @@ const char *ev_kind_name(ev_kind_t k)
     case EV_USER_IMPORTED: return "user.imported";
     case EV_USER_MODIFIED: return "user.modified";
     case EV_USER_DELETED: return "user.deleted";
+    case EV_GROUP_CREATED: return "group.created";
+    case EV_GROUP_UPDATED: return "group.updated";
+    case EV_GROUP_DESTROYED: return "group.destroyed";
+    case EV_GROUP_TRANSFERRED: return "group.transferred";
+    case EV_GROUP_MUTED: return "group.muted";
+    case EV_GROUP_MEMBER_ADDED: return "group.member.added";
+    case EV_GROUP_MEMBER_REMOVED: return "group.member.removed";
+    case EV_GROUP_MEMBER_UPDATED: return "group.member.updated";
+    case EV_GROUP_MEMBER_MUTED: return "group.member.muted";
+    case EV_GROUP_JOIN_REQUEST: return "group.join.requested";
+    case EV_GROUP_JOIN_DECIDED: return "group.join.decided";
     case EV_NONE:
     case EV_KIND_COUNT: break;
     }

@@ -75,6 +75,24 @@ typedef enum ev_kind {
                              * STORE_USER_F_FORBIDDEN_FLAG and forbidden_flag 1: the user is
                              * forbidden from now on (its sockets must close) */
     EV_USER_DELETED,        /* admin soft delete: ids[n], results[n] (0 deleted; one at least) */
+    /* group management (im/groups.c): u.gop is the committed store op, its
+     * group the group after the change, change_seq the change's sequence
+     * and ids (nids) everyone the change concerns (the members after it,
+     * plus whoever it removed or decided about) */
+    EV_GROUP_CREATED,        /* u.gop: what SG_CREATE or SG_IMPORT; members[n] with results[n] */
+    EV_GROUP_UPDATED,        /* u.gop: mask the fields set (STORE_GROUP_F_*) */
+    EV_GROUP_DESTROYED,      /* u.gop: group.status 2 */
+    EV_GROUP_TRANSFERRED,    /* u.gop: group.owner_id the new owner */
+    EV_GROUP_MUTED,          /* u.gop: flag 1 muted, 0 unmuted (forbidSendMessage) */
+    EV_GROUP_MEMBER_ADDED,   /* u.gop (SG_MEMBER_ADD/IMPORT, SG_APPLY, SG_DECIDE); extra:
+                              * const ev_group_joined_t *, who joined, in order */
+    EV_GROUP_MEMBER_REMOVED, /* u.gop: what SG_MEMBER_REMOVE or SG_MEMBER_EXIT; member the
+                              * row after leaving (ids include it) */
+    EV_GROUP_MEMBER_UPDATED, /* u.gop: member after the change, mask (STORE_MEMBER_F_*) */
+    EV_GROUP_MEMBER_MUTED,   /* u.gop: member.speak_date muted until (0 unmuted) */
+    EV_GROUP_JOIN_REQUEST,   /* u.gop: request the pending request; ids the owner and managers */
+    EV_GROUP_JOIN_DECIDED,   /* u.gop: request decided (status 1 approved, 2 rejected); an
+                              * approval that made a member is followed by MEMBER_ADDED */
     /* further kinds are added next to the use case that emits them */
     EV_KIND_COUNT
 } ev_kind_t;
@@ -128,6 +146,11 @@ typedef struct ev_user {
     size_t n;
     unsigned mask;                   /* MODIFIED */
 } ev_user_t;
+/* EV_GROUP_MEMBER_ADDED's extra: the users who joined by the op. */
+typedef struct ev_group_joined {
+    const char (*ids)[STORE_ID_MAX + 1];
+    size_t n;
+} ev_group_joined_t;
 
 typedef void (*ev_fn)(void *ctx, const im_event_t *ev);
 
