@@ -55,7 +55,8 @@ int server_open(server_t *s)
     s->events = events_new();
     /* one node: no bus, every device is on a local worker (deliver.h) */
     deliver_cfg_t dc = {.rt = s, .nworkers = s->nworkers, .sess = s->sess, .store = s->store,
-                        .metrics = &s->metrics};
+                        .metrics = &s->metrics,
+                        .max_backlog = (uint64_t)s->cfg.max_delivery_backlog};
     s->deliver = s->sess ? deliver_new(&dc) : NULL;
     s->presence = s->deliver && s->ustate && s->events
                       ? presence_new(s, presence_local_new(PRESENCE_SUBS_PER_TARGET,

@@ -339,6 +339,17 @@ void deliver_free(deliver_t *d)
     free(d);
 }
 
+int deliver_busy(deliver_t *d)
+{
+    if (!d || !d->cfg.max_backlog)
+        return 0;
+    uint64_t q = deliver_backlog(d); /* an ordered push waiting for its lookup counts once */
+    if (q < DELIVER_QUEUE_MAX / 2 && q + workers_inbox_depth(d->cfg.rt) < d->cfg.max_backlog)
+        return 0;
+    atomic_fetch_add_explicit(&d->cfg.metrics->backlog_refusals, 1, memory_order_relaxed);
+    return 1;
+}
+
 uint64_t deliver_dropped(const deliver_t *d)
 {
     return d ? atomic_load(&d->dropped) : 0;

@@ -55,7 +55,8 @@ typedef struct deliver_cfg {
     unsigned nworkers;
     sess_registry_t *sess;     /* who is online where */
     store_t *store;            /* a group's readers (deliver_group) */
-    metrics_t *metrics;        /* kicks */
+    metrics_t *metrics;        /* kicks, backlog refusals */
+    uint64_t max_backlog;      /* deliver_busy: max_delivery_backlog, 0 = no bound */
     /* Cluster mode (both NULL on one node): the bus to the other nodes,
      * and the node a device lives on (bus->node = this one). */
     bus_t *bus;
@@ -103,6 +104,14 @@ size_t deliver_disconnect_user(deliver_t *d, int32_t app_id, const char *user_id
  * the worker whose loop calls (its devices are kicked at once), or NULL. */
 void deliver_kick(deliver_t *d, struct worker *here, const sess_device_t *v, size_t n,
                   int by_client_type, const char *by_imei);
+
+/* The delivery backlog bound: 1 when a new send must be refused with
+ * PETREL_ERR_BUSY (counted in backlog_refusals): the deliveries queued in
+ * the workers' inboxes plus the ordered queue reach max_backlog, or the
+ * ordered queue is half full (its own cap drops, so sends stop first).
+ * Else 0.  Any thread.  (The same rule as worker_backlog_busy, which it
+ * replaces: core/ then no longer reads deliver/.) */
+int deliver_busy(deliver_t *d);
 
 /* Ordered pushes dropped because the queue was full (since start). */
 uint64_t deliver_dropped(const deliver_t *d);

@@ -378,6 +378,41 @@ static void test_kick(void **st)
     assert_int_equal(atomic_load(&srv.metrics.kicks), kicks + 2);
 }
 
+/* ---- the backlog bound ---------------------------------------------------------------- */
+
+static void hold_loop(worker_t *w, void *arg)
+{
+    (void)w;
+    uv_sem_wait(arg); /* the worker's loop waits: its inbox fills */
+}
+
+static void test_busy(void **st)
+{
+    (void)st;
+    deliver_cfg_t c = {.rt = &srv, .nworkers = srv.nworkers, .sess = srv.sess,
+                       .metrics = &srv.metrics, .max_backlog = 2};
+    deliver_t *d = deliver_new(&c);
+    tdev_t u0 = open_dev(0, "uma", 1, "u0");
+    assert_int_equal(deliver_busy(d), 0);
+    uv_sem_t sem;
+    uv_sem_init(&sem, 0);
+    assert_int_equal(worker_post(&srv, 0, hold_loop, &sem), 0);
+    uint64_t refused = atomic_load(&srv.metrics.backlog_refusals);
+    assert_int_equal(deliver_user(d, APP, "uma", 1103, "{}", 2, 0), 1);
+    /* the held job counts until it returns: 3 queued now, over 2 */
+    assert_int_equal(deliver_user(d, APP, "uma", 1103, "{}", 2, 0), 1);
+    assert_int_equal(deliver_busy(d), 1);
+    assert_int_equal(atomic_load(&srv.metrics.backlog_refusals), refused + 1);
+    uv_sem_post(&sem);
+    pkt_t p[4];
+    assert_int_equal(read_pkts(u0.fd, p, 4, 2, 2000), 2);
+    assert_int_equal(deliver_busy(d), 0);
+    uv_sem_destroy(&sem);
+    deliver_free(d);
+    /* no bound: never busy */
+    assert_int_equal(deliver_busy(srv.deliver), 0);
+}
+
 /* ---- two nodes over the bus ------------------------------------------------------------ */
 
 /* node 1 sees devices whose imei starts with "remote" on node 2 */
@@ -447,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_ordered),
         cmocka_unit_test(test_disconnect),
         cmocka_unit_test(test_kick),
+        cmocka_unit_test(test_busy),
         cmocka_unit_test(test_bus_remote),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
