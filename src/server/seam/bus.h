@@ -4,11 +4,11 @@
  * A message is addressed to one node and carries a batch of entries, each
  * a target on that node -- one connection (its id, as the session registry
  * gave it) or every device of a user there (conn_id 0 and the user) -- and
- * the frame to hand it.  The action says what the receiving node does with
- * each target: send the frame (BUS_SEND), send it and close the connection
- * (BUS_CLOSE: ERROR packet and disconnect), or the kick-out of a device
- * that logged in elsewhere (BUS_KICK).  Frames are the encoded downlink
- * packets (core/frame.h), so the receiving node does not encode again.
+ * what to do with it.  The action says what the receiving node does with
+ * each target: send the frame (BUS_SEND; frames are the encoded downlink
+ * packets, core/frame.h, so the receiving node does not encode again),
+ * tell it an error and close it (BUS_CLOSE: code and reason), or the
+ * kick-out of a device that logged in elsewhere (BUS_KICK: by whom).
  *
  * publish() hands the message to the addressed node's channel; the bus
  * copies or references what it keeps (frames by frame_ref), the caller
@@ -35,8 +35,8 @@
 
 enum bus_action {
     BUS_SEND = 0,  /* queue the frame on each target that is logged in */
-    BUS_CLOSE = 1, /* send the ERROR frame and close (code/reason: the WebSocket close) */
-    BUS_KICK = 2,  /* the kick-out: frame is NULL, the receiver builds 1009 per device */
+    BUS_CLOSE = 1, /* ERROR {code, reason}, then close; no frame */
+    BUS_KICK = 2,  /* MUTUALLOGIN 1009 built per device, then close; no frame */
 };
 
 typedef struct bus_entry {
@@ -49,7 +49,7 @@ typedef struct bus_msg {
     uint32_t node;           /* the addressee */
     uint32_t from;           /* the sender (filled in by publish) */
     enum bus_action action;
-    frame_t *frame;          /* BUS_SEND, BUS_CLOSE */
+    frame_t *frame;          /* BUS_SEND (NULL otherwise) */
     int code;                /* BUS_CLOSE: the error code; BUS_KICK: by client type */
     const char *reason;      /* BUS_CLOSE: the message; BUS_KICK: by imei */
     size_t n;
