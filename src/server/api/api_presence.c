@@ -23,7 +23,7 @@
  */
 #include "server/api/api.h"
 
-#include "server/gateway/gateway.h"
+#include "server/deliver/deliver.h"
 #include "server/im/presence.h"
 
 #include <stdlib.h>
@@ -228,7 +228,7 @@ static void custom_done(void *arg, int rc)
     char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (txt) {
         size_t len = strlen(txt);
-        gw_push_user(ctx->srv, ctx->app_id, j->user,
+        deliver_user(ctx->srv->deliver, ctx->app_id, j->user,
                      PETREL_CMD_USER_CUSTOM_STATUS_CHANGE_NOTIFY, txt, len, 0);
         presence_fanout(ctx->srv, j->worker, ctx->app_id, j->user,
                         PETREL_CMD_USER_CUSTOM_STATUS_CHANGE_NOTIFY, txt, len);

@@ -2,8 +2,8 @@
  * Opening and closing the server's parts in order, shared by petreld's
  * main() and the fuzzing harness (fuzz/harness.c) so the two cannot
  * drift: data directory checks, storage, apps, the demo app server,
- * sessions, user states, presence, group pushes and the connection
- * limits.  Listening and the worker loops are started by the caller
+ * sessions, user states, delivery (every push), presence and the
+ * connection limits.  Listening and the worker loops are started by the caller
  * (workers_start), the signals stay in main.c.
  */
 #include "server/app/boot.h"
@@ -12,7 +12,7 @@
 #include "server/im/apps.h"
 #include "server/core/datadir.h"
 #include "server/core/datadir_guard.h"
-#include "server/deliver/gpush.h"
+#include "server/deliver/deliver.h"
 #include "server/core/log.h"
 #include "server/im/presence.h"
 #include "server/im/event.h"
@@ -62,10 +62,17 @@ int server_open(server_t *s)
         store_close(s->store);
         return -1;
     }
-    s->presence = s->sess && s->ustate && s->events ? presence_new(s) : NULL;
-    s->gpush = s->presence ? gpush_new(s) : NULL;
-    if (!s->gpush) {
-        LOGE("cannot create sessions, presence or group pushes", NULL);
+    /* one node: no bus, every device is on a local worker (deliver.h) */
+    deliver_cfg_t dc = {.rt = s, .nworkers = s->nworkers, .sess = s->sess, .store = s->store,
+                        .metrics = &s->metrics,
+                        .max_backlog = (uint64_t)s->cfg.max_delivery_backlog};
+    s->deliver = s->sess ? deliver_new(&dc) : NULL;
+    s->presence = s->deliver && s->ustate && s->events
+                      ? presence_new(s, presence_local_new(PRESENCE_SUBS_PER_TARGET,
+                                                           PRESENCE_SUBS_MAX))
+                      : NULL;
+    if (!s->presence) {
+        LOGE("cannot create sessions, delivery or presence", NULL);
         store_close(s->store);
         return -1;
     }
@@ -85,11 +92,11 @@ int server_open(server_t *s)
 void server_close(server_t *s)
 {
     presence_free(s->presence);
-    /* the writer's last callbacks may still queue group pushes, which read
-     * the store: drain the writer, then the pushes, then close */
+    /* the writer's last callbacks may still queue ordered pushes, which
+     * read the store: drain the writer, then the pushes, then close */
     store_shutdown(s->store);
-    gpush_free(s->gpush);
-    s->gpush = NULL;
+    deliver_free(s->deliver);
+    s->deliver = NULL;
     workers_free(s); /* the writer and the pushes posted to their closed inboxes until here */
     s->sess->ops->destroy(s->sess);
     apps_free(s->apps);

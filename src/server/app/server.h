@@ -40,7 +40,7 @@ typedef struct server {
     sess_registry_t *sess;
     presence_t *presence;     /* online status (presence.h) */
     struct ustate *ustate;    /* operators forbidden/deleted (ustate.h) */
-    struct gpush *gpush;      /* ordered group pushes (gpush.h) */
+    struct deliver *deliver;  /* every push to devices (deliver/deliver.h) */
     struct events *events;    /* domain event subscribers (im/event.h) */
     metrics_t metrics;
     unsigned nworkers;

@@ -46,52 +46,6 @@ static void send_json_obj(conn_t *c, int32_t command, json_t *o)
     json_decref(o);
 }
 
-/* ---- kick-out ---------------------------------------------------------- */
-
-typedef struct kick {
-    uint64_t conn_id;
-    int by_client_type;
-    char by_imei[];
-} kick_t;
-
-static void kick_local(worker_t *w, void *arg)
-{
-    kick_t *k = arg;
-    conn_t *c = connmap_get(&w->conns, k->conn_id);
-    if (c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER))) {
-        atomic_fetch_add(&w->srv->metrics.kicks, 1);
-        LOGI("device kicked", "app=%d user=%s clientType=%d byClientType=%d", c->app_id,
-             LQ(c->user_id), c->client_type, k->by_client_type);
-        send_json_obj(c, PETREL_CMD_MUTUALLOGIN,
-                      json_pack("{s:s, s:i, s:s, s:i, s:s}", "userId", c->user_id,
-                                "clientType", c->client_type, "imei", c->imei,
-                                "byClientType", k->by_client_type, "byImei", k->by_imei));
-        if (c->kind == CONN_WS)
-            ws_close_with(c, 1000, "logged in elsewhere");
-        conn_close_after_flush(c);
-    }
-    free(k);
-}
-
-static void kick_devices(conn_t *by, sess_device_t *v, size_t n)
-{
-    server_t *s = by->w->srv;
-    for (size_t i = 0; i < n; i++) {
-        size_t il = strlen(by->imei);
-        kick_t *k = malloc(sizeof *k + il + 1);
-        if (!k)
-            continue;
-        k->conn_id = v[i].conn_id;
-        k->by_client_type = by->client_type;
-        memcpy(k->by_imei, by->imei, il + 1);
-        unsigned wi = conn_id_worker(v[i].conn_id);
-        if (wi == by->w->idx)
-            kick_local(by->w, k);
-        else if (worker_post(s, wi, kick_local, k) < 0)
-            free(k);
-    }
-}
-
 /* ---- packets held during a pending LOGIN ----------------------------------
  * LOGIN completes on the thread pool; packets pipelined behind it are kept
  * (re-encoded, bounded) and replayed in order once it is done, so a client
@@ -330,8 +284,8 @@ static void login_finish(conn_t *c)
     /* registers the device and announces it (4005 to the other devices,
      * 4004 to friends and subscribers when it is the user's first) */
     int rc = presence_login(c, &q, &victims, &nv);
-    if (nv)
-        kick_devices(c, victims, nv);
+    if (nv) /* MUTUALLOGIN and close, on the victims' loops (this one at once) */
+        deliver_kick(s->deliver, c->w, victims, nv, c->client_type, c->imei);
     sess_devices_free(victims, nv);
     if (rc == SESS_ETOOMANY) {
         login_failed(c, PETREL_ERR_TOO_MANY_DEVICES, "too many devices online for this user");
@@ -447,89 +401,4 @@ void gw_on_shutdown(conn_t *c)
         conn_close_after_flush(c);
     else
         gw_protocol_error(c, PETREL_ERR_SHUTDOWN, "server shutting down", 0);
-}
-
-/* ---- delivery from any thread ------------------------------------------------ */
-
-typedef struct push_msg {
-    uint64_t conn_id;
-    frame_t *f;
-} push_msg_t;
-
-static void push_on_loop(worker_t *w, void *arg)
-{
-    push_msg_t *m = arg;
-    conn_t *c = connmap_get(&w->conns, m->conn_id);
-    if (c && (c->flags & CF_AUTHED))
-        conn_send_frame(c, m->f);
-    frame_unref(m->f);
-    free(m);
-}
-
-size_t gw_push_user(server_t *s, int32_t app_id, const char *user_id, int32_t command,
-                    const char *json, size_t len, uint64_t except_conn_id)
-{
-    sess_device_t *d = NULL;
-    size_t n = 0, sent = 0;
-    if (s->sess->ops->list(s->sess, app_id, user_id, &d, &n) < 0 || n == 0) {
-        sess_devices_free(d, n);
-        return 0;
-    }
-    frame_t *f = frame_down(command, json, len);
-    for (size_t i = 0; f && i < n; i++) {
-        if (d[i].conn_id == except_conn_id)
-            continue;
-        push_msg_t *m = malloc(sizeof *m);
-        if (!m)
-            break;
-        m->conn_id = d[i].conn_id;
-        m->f = frame_ref(f);
-        if (worker_post(s, conn_id_worker(d[i].conn_id), push_on_loop, m) < 0) {
-            frame_unref(m->f);
-            free(m);
-            continue;
-        }
-        sent++;
-    }
-    if (f)
-        frame_unref(f);
-    sess_devices_free(d, n);
-    return sent;
-}
-
-typedef struct disc_msg {
-    uint64_t conn_id;
-    int code;
-    char msg[96];
-} disc_msg_t;
-
-static void disconnect_on_loop(worker_t *w, void *arg)
-{
-    disc_msg_t *m = arg;
-    conn_t *c = connmap_get(&w->conns, m->conn_id);
-    if (c)
-        gw_protocol_error(c, m->code, m->msg, 0);
-    free(m);
-}
-
-void gw_disconnect_user(server_t *s, int32_t app_id, const char *user_id, int code,
-                        const char *msg)
-{
-    sess_device_t *d = NULL;
-    size_t n = 0;
-    if (s->sess->ops->list(s->sess, app_id, user_id, &d, &n) < 0) {
-        sess_devices_free(d, n);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        disc_msg_t *m = malloc(sizeof *m);
-        if (!m)
-            break;
-        m->conn_id = d[i].conn_id;
-        m->code = code;
-        snprintf(m->msg, sizeof m->msg, "%s", msg);
-        if (worker_post(s, conn_id_worker(d[i].conn_id), disconnect_on_loop, m) < 0)
-            free(m);
-    }
-    sess_devices_free(d, n);
 }

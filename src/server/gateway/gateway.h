@@ -1,8 +1,7 @@
 /*
- * Delivery to a user's online devices from any thread (REST handlers, store
- * callbacks, other workers).  The frame is encoded once and shared; each
- * device's worker receives it through its inbox and queues it if the
- * connection is still there.
+ * The socket gateway's entry points for the workers (gw_on_packet and the
+ * rest are declared in app/server.h), and the deprecated delivery names:
+ * delivery is deliver/deliver.h.
  */
 #ifndef PETREL_GATEWAY_H
 #define PETREL_GATEWAY_H
@@ -11,18 +10,24 @@
 #include <stdint.h>
 
 #include "server/app/server.h"
+#include "server/deliver/deliver.h"
 
-/* Push one downlink packet to every online device of (app_id, user_id)
- * except the connection except_conn_id (0 = none).  Returns the number of
- * devices it was queued for. */
-size_t gw_push_user(server_t *s, int32_t app_id, const char *user_id, int32_t command,
-                    const char *json, size_t len, uint64_t except_conn_id);
-
-/* Send ERROR {code, msg} to every device of the user and close them. */
 /* Per-worker gateway state (the LOGIN lookup batches); from worker_init. */
 void gw_worker_init(worker_t *w);
 
-void gw_disconnect_user(server_t *s, int32_t app_id, const char *user_id, int code,
-                        const char *msg);
+/* deprecated: use deliver_user (deliver/deliver.h) on s->deliver. */
+static inline size_t gw_push_user(server_t *s, int32_t app_id, const char *user_id,
+                                  int32_t command, const char *json, size_t len,
+                                  uint64_t except_conn_id)
+{
+    return deliver_user(s->deliver, app_id, user_id, command, json, len, except_conn_id);
+}
+
+/* deprecated: use deliver_disconnect_user (deliver/deliver.h). */
+static inline void gw_disconnect_user(server_t *s, int32_t app_id, const char *user_id, int code,
+                                      const char *msg)
+{
+    deliver_disconnect_user(s->deliver, app_id, user_id, code, msg);
+}
 
 #endif

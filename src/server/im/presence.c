@@ -1,10 +1,11 @@
 /*
- * Online status: transitions, the debounced offline, subscriptions and the
- * fan-out to friends (see presence.h for the rules).
+ * Online status: transitions, the debounced offline, subscriptions (kept
+ * in the presence registry, seam/presence_reg.h) and the fan-out to
+ * friends and subscribers through deliver/ (see presence.h for the rules).
  *
  * State: 64 stripes, each a mutex and a chained hash of "nodes" keyed by
- * (app, user).  A node exists only while it holds something: a waiting
- * offline notification of that user and/or subscriptions to that user.
+ * (app, user).  A node exists only while it holds a waiting offline
+ * notification of that user.
  * The stripe mutex also serialises the user's session-registry changes
  * (presence_login / presence_logout run the sess ops inside it), which is
  * what makes "first device" and "last device" exact.  Lock order: stripe,
@@ -18,13 +19,13 @@
  * frees what another may still reach.
  *
  * Fan-out jobs run on libuv's thread pool: the storage reads (status
- * peers, the blacklist) and the registry lookups of gw_push_user never
+ * peers, the blacklist) and the registry lookups of the deliveries never
  * run on an event loop.
  */
 #include "server/im/presence.h"
 #include "server/core/wbatch.h"
 
-#include "server/gateway/gateway.h"
+#include "server/deliver/deliver.h"
 #include "server/core/log.h"
 
 #include <pthread.h>
@@ -34,22 +35,13 @@
 
 #define NSTRIPES 64
 
-typedef struct sub {
-    int64_t expire_ms; /* epoch ms */
-    char *id;
-} sub_t;
-
 typedef struct pending pending_t;
 
 typedef struct pnode {
     struct pnode *next;
     uint32_t hash;
     int32_t app_id;
-    pending_t *pending;  /* waiting offline notification, or NULL */
-    sub_t *subs;         /* who follows this user */
-    uint32_t nsubs, cap;
-    sub_t *owned;        /* whom this user follows (for the per-user cap) */
-    uint32_t nowned, owned_cap;
+    pending_t *pending;  /* waiting offline notification */
     char user_id[];
 } pnode_t;
 
@@ -82,7 +74,7 @@ typedef struct pworker {
 struct presence {
     server_t *srv;
     int64_t debounce_ms;
-    atomic_size_t nsubs;
+    presence_reg_t *reg;  /* subscriptions (owned) */
     unsigned nworkers;
     pworker_t *pw;
     stripe_t stripes[NSTRIPES];
@@ -160,35 +152,11 @@ static pnode_t **node_get(stripe_t *st, uint32_t h, int32_t app_id, const char *
 static void node_gc(stripe_t *st, pnode_t **pp)
 {
     pnode_t *n = *pp;
-    if (!n || n->pending || n->nsubs || n->nowned)
+    if (!n || n->pending)
         return;
     *pp = n->next;
     st->n--;
-    free(n->subs);
-    free(n->owned);
     free(n);
-}
-
-static void purge_expired(presence_t *p, pnode_t *n, int64_t now)
-{
-    uint32_t keep = 0;
-    for (uint32_t i = 0; i < n->nsubs; i++) {
-        if (n->subs[i].expire_ms > now) {
-            n->subs[keep++] = n->subs[i];
-        } else {
-            free(n->subs[i].id);
-            atomic_fetch_sub(&p->nsubs, 1);
-        }
-    }
-    n->nsubs = keep;
-    keep = 0;
-    for (uint32_t i = 0; i < n->nowned; i++) {
-        if (n->owned[i].expire_ms > now)
-            n->owned[keep++] = n->owned[i];
-        else
-            free(n->owned[i].id);
-    }
-    n->nowned = keep;
 }
 
 static void pending_free(pending_t *pe)
@@ -319,42 +287,24 @@ static int id_cmp(const void *key, const void *elem)
     return strcmp(key, elem);
 }
 
-/* The live subscribers of (app, user): malloc'ed array of malloc'ed ids. */
-static size_t subs_snapshot(presence_t *p, int32_t app_id, const char *user_id, char ***out)
-{
-    uint32_t h = hash_key(app_id, user_id);
-    stripe_t *st = stripe_of(p, h);
-    size_t k = 0;
-    *out = NULL;
-    pthread_mutex_lock(&st->mu);
-    pnode_t **pp = node_slot(st, h, app_id, user_id);
-    if (*pp) {
-        purge_expired(p, *pp, now_ms());
-        char **v = (*pp)->nsubs ? calloc((*pp)->nsubs, sizeof *v) : NULL;
-        for (uint32_t i = 0; v && i < (*pp)->nsubs; i++)
-            if ((v[k] = strdup((*pp)->subs[i].id)))
-                k++;
-        *out = v;
-        node_gc(st, pp);
-    }
-    pthread_mutex_unlock(&st->mu);
-    return k;
-}
-
 static void fanout_one(fanout_t *f)
 {
     server_t *s = f->srv;
     store_user_status_t *peers = NULL;
     size_t np = 0, sent = 0;
+    frame_t *fr = frame_down(f->cmd, f->json, f->len); /* one frame for everyone */
+    if (!fr)
+        return;
     int rc = store_friend_status_peers_sync(s->store, f->app_id, f->user_id, &peers, &np);
     if (rc < 0)
         LOGW("presence: cannot read friends", "app=%d user=%s err=\"%s\"", f->app_id,
              LQ(f->user_id), store_strerror(rc));
     for (size_t i = 0; i < np; i++)
-        sent += gw_push_user(s, f->app_id, peers[i].user_id, f->cmd, f->json, f->len, 0);
+        sent += deliver_user_frame(s->deliver, f->app_id, peers[i].user_id, fr, 0);
 
     char **subs = NULL;
-    size_t ns = subs_snapshot(s->presence, f->app_id, f->user_id, &subs);
+    presence_reg_t *reg = s->presence->reg;
+    size_t ns = reg->ops->subscribers(reg, f->app_id, f->user_id, now_ms(), &subs);
     if (ns) {
         char (*blacked)[STORE_ID_MAX + 1] = NULL;
         size_t nb = 0;
@@ -368,14 +318,13 @@ static void fanout_one(fanout_t *f)
                 (np && bsearch(id, peers, np, sizeof *peers, status_cmp)) || /* told already */
                 (nb && bsearch(id, blacked, nb, sizeof *blacked, id_cmp)))
                 continue;
-            sent += gw_push_user(s, f->app_id, id, f->cmd, f->json, f->len, 0);
+            sent += deliver_user_frame(s->deliver, f->app_id, id, fr, 0);
         }
         free(blacked);
     }
-    for (size_t i = 0; i < ns; i++)
-        free(subs[i]);
-    free(subs);
+    presence_reg_ids_free(subs, ns);
     free(peers);
+    frame_unref(fr);
     LOGD("presence fan-out", "app=%d user=%s cmd=%d peers=%zu subscribers=%zu devices=%zu",
          f->app_id, LQ(f->user_id), f->cmd, np, ns, sent);
 }
@@ -434,7 +383,7 @@ static void announce(conn_t *c, int status, sess_device_t *d, size_t n, int to_f
     if (others) {
         char *pack = status_pack(c->app_id, c->user_id, status, c->client_type, c->imei, d, n);
         if (pack)
-            gw_push_user(s, c->app_id, c->user_id,
+            deliver_user(s->deliver, c->app_id, c->user_id,
                          PETREL_CMD_USER_ONLINE_STATUS_CHANGE_NOTIFY_SYNC, pack, strlen(pack),
                          c->id);
         free(pack);
@@ -656,180 +605,41 @@ void presence_worker_close(worker_t *w)
 
 /* ---- subscriptions ---------------------------------------------------------------- */
 
-/* Drop every expired subscription (the table is full). */
-static void purge_all(presence_t *p)
-{
-    int64_t now = now_ms();
-    for (int i = 0; i < NSTRIPES; i++) {
-        stripe_t *st = &p->stripes[i];
-        pthread_mutex_lock(&st->mu);
-        for (size_t b = 0; b < st->nbuckets; b++) {
-            pnode_t **pp = &st->buckets[b];
-            while (*pp) {
-                pnode_t *n = *pp;
-                purge_expired(p, n, now);
-                node_gc(st, pp);
-                if (*pp == n)
-                    pp = &n->next;
-            }
-        }
-        pthread_mutex_unlock(&st->mu);
-    }
-}
-
-/* 0 done, 1 the table is full, -1 out of memory. */
-static int subscribe_once(presence_t *p, int32_t app_id, const char *subscriber,
-                          const char *target, int64_t expire_ms)
-{
-    uint32_t h = hash_key(app_id, target);
-    stripe_t *st = stripe_of(p, h);
-    int rc = 0;
-    pthread_mutex_lock(&st->mu);
-    pnode_t **pp = node_get(st, h, app_id, target);
-    if (!pp) {
-        pthread_mutex_unlock(&st->mu);
-        return -1;
-    }
-    pnode_t *n = *pp;
-    purge_expired(p, n, now_ms());
-    uint32_t i;
-    for (i = 0; i < n->nsubs && strcmp(n->subs[i].id, subscriber); i++)
-        ;
-    if (i < n->nsubs) {
-        n->subs[i].expire_ms = expire_ms; /* renewal */
-    } else if (n->nsubs >= PRESENCE_SUBS_PER_TARGET) {
-        uint32_t oldest = 0; /* full: replace the one expiring first */
-        for (i = 1; i < n->nsubs; i++)
-            if (n->subs[i].expire_ms < n->subs[oldest].expire_ms)
-                oldest = i;
-        char *id = strdup(subscriber);
-        if (id) {
-            free(n->subs[oldest].id);
-            n->subs[oldest] = (sub_t){expire_ms, id};
-        } else {
-            rc = -1;
-        }
-    } else if (atomic_load(&p->nsubs) >= PRESENCE_SUBS_MAX) {
-        rc = 1;
-    } else {
-        if (n->nsubs == n->cap) {
-            uint32_t nc = n->cap ? n->cap * 2 : 4;
-            sub_t *ns = realloc(n->subs, nc * sizeof *ns);
-            if (ns) {
-                n->subs = ns;
-                n->cap = nc;
-            }
-        }
-        char *id = n->nsubs < n->cap ? strdup(subscriber) : NULL;
-        if (id) {
-            n->subs[n->nsubs++] = (sub_t){expire_ms, id};
-            atomic_fetch_add(&p->nsubs, 1);
-        } else {
-            rc = -1;
-        }
-    }
-    node_gc(st, pp);
-    pthread_mutex_unlock(&st->mu);
-    return rc;
-}
-
 int presence_subscribe(server_t *s, int32_t app_id, const char *subscriber,
                        const char *target, int64_t expire_ms)
 {
-    presence_t *p = s->presence;
-    int rc = subscribe_once(p, app_id, subscriber, target, expire_ms);
-    if (rc == 1) {
-        purge_all(p);
-        rc = subscribe_once(p, app_id, subscriber, target, expire_ms);
-    }
-    return rc == 0 ? 0 : -1;
+    presence_reg_t *r = s->presence->reg;
+    return r->ops->subscribe(r, app_id, subscriber, target, expire_ms, now_ms());
 }
 
-/* The subscriber's own list, under its stripe: every target of ids[0..n)
- * is added (or renewed) when the live ones plus the new ones fit in cap. */
 int presence_reserve(server_t *s, int32_t app_id, const char *subscriber,
                      const char *const *ids, size_t n, int64_t expire_ms, size_t cap)
 {
-    presence_t *p = s->presence;
-    uint32_t h = hash_key(app_id, subscriber);
-    stripe_t *st = stripe_of(p, h);
-    int rc = 0;
-    pthread_mutex_lock(&st->mu);
-    pnode_t **pp = node_get(st, h, app_id, subscriber);
-    if (!pp) {
-        pthread_mutex_unlock(&st->mu);
-        return -1;
-    }
-    pnode_t *nd = *pp;
-    purge_expired(p, nd, now_ms());
-    size_t fresh = 0;
-    for (size_t k = 0; k < n; k++) {
-        uint32_t i;
-        for (i = 0; i < nd->nowned && strcmp(nd->owned[i].id, ids[k]); i++)
-            ;
-        int dup = 0;
-        for (size_t j = 0; j < k && !dup; j++)
-            dup = !strcmp(ids[j], ids[k]);
-        fresh += i == nd->nowned && !dup;
-    }
-    if (nd->nowned + fresh > cap) {
-        rc = -2;
-    } else if (nd->nowned + fresh > nd->owned_cap) {
-        uint32_t nc = (uint32_t)(nd->nowned + fresh);
-        sub_t *v = realloc(nd->owned, nc * sizeof *v);
-        if (v) {
-            nd->owned = v;
-            nd->owned_cap = nc;
-        } else {
-            rc = -1;
-        }
-    }
-    for (size_t k = 0; rc == 0 && k < n; k++) {
-        uint32_t i;
-        for (i = 0; i < nd->nowned && strcmp(nd->owned[i].id, ids[k]); i++)
-            ;
-        if (i < nd->nowned) {
-            nd->owned[i].expire_ms = expire_ms; /* renewal */
-            continue;
-        }
-        char *id = strdup(ids[k]);
-        if (!id) {
-            rc = -1;
-            break;
-        }
-        nd->owned[nd->nowned++] = (sub_t){expire_ms, id};
-    }
-    node_gc(st, pp);
-    pthread_mutex_unlock(&st->mu);
-    return rc;
+    presence_reg_t *r = s->presence->reg;
+    return r->ops->reserve(r, app_id, subscriber, ids, n, expire_ms, cap, now_ms());
 }
 
 int presence_subscribed(server_t *s, int32_t app_id, const char *subscriber, const char *target)
 {
-    presence_t *p = s->presence;
-    uint32_t h = hash_key(app_id, target);
-    stripe_t *st = stripe_of(p, h);
-    int yes = 0;
-    int64_t now = now_ms();
-    pthread_mutex_lock(&st->mu);
-    pnode_t **pp = node_slot(st, h, app_id, target);
-    for (uint32_t i = 0; *pp && !yes && i < (*pp)->nsubs; i++)
-        yes = (*pp)->subs[i].expire_ms > now && !strcmp((*pp)->subs[i].id, subscriber);
-    pthread_mutex_unlock(&st->mu);
-    return yes;
+    presence_reg_t *r = s->presence->reg;
+    return r->ops->subscribed(r, app_id, subscriber, target, now_ms());
 }
 
 /* ---- life ------------------------------------------------------------------------- */
 
-presence_t *presence_new(server_t *s)
+presence_t *presence_new(server_t *s, presence_reg_t *reg)
 {
-    presence_t *p = calloc(1, sizeof *p);
-    if (!p)
+    if (!reg)
         return NULL;
+    presence_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        reg->ops->destroy(reg);
+        return NULL;
+    }
     p->srv = s;
+    p->reg = reg;
     p->debounce_ms = s->cfg.presence_debounce_ms;
     p->nworkers = s->nworkers;
-    atomic_init(&p->nsubs, 0);
     p->pw = calloc(s->nworkers ? s->nworkers : 1, sizeof *p->pw);
     int ok = p->pw != NULL;
     for (int i = 0; i < NSTRIPES; i++) {
@@ -856,12 +666,6 @@ void presence_free(presence_t *p)
             pnode_t *n = st->buckets[b];
             while (n) {
                 pnode_t *next = n->next;
-                for (uint32_t k = 0; k < n->nsubs; k++)
-                    free(n->subs[k].id);
-                free(n->subs);
-                for (uint32_t k = 0; k < n->nowned; k++)
-                    free(n->owned[k].id);
-                free(n->owned);
                 /* a pending offline belongs to its worker's due list,
                  * which presence_worker_close emptied */
                 free(n);
@@ -871,6 +675,8 @@ void presence_free(presence_t *p)
         free(st->buckets);
         pthread_mutex_destroy(&st->mu);
     }
+    if (p->reg)
+        p->reg->ops->destroy(p->reg);
     free(p->pw);
     free(p);
 }

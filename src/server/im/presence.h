@@ -27,8 +27,9 @@
  *     FIFO per worker is sorted); a login on any worker cancels it under
  *     the user's stripe lock.  Nothing per user outlives the window.
  *
- * Subscriptions (subscribeUserOnlineStatus) live in memory only and are
- * lost on restart: only to existing users, at most presence_subs_per_user
+ * Subscriptions (subscribeUserOnlineStatus) live in the presence registry
+ * (seam/presence_reg.h; the local one is in memory, lost on restart):
+ * only to existing users, at most presence_subs_per_user
  * held by one subscriber (config; refused beyond), at most
  * PRESENCE_SUBS_PER_TARGET subscribers per target (a full target replaces
  * the subscription expiring first) and PRESENCE_SUBS_MAX in all; expired
@@ -46,6 +47,7 @@
 #include <stdint.h>
 
 #include "server/app/server.h"
+#include "server/seam/presence_reg.h"
 
 #define PRESENCE_SUBS_PER_TARGET 1000
 #define PRESENCE_SUBS_MAX (1u << 20)
@@ -58,9 +60,12 @@
 typedef struct presence presence_t;
 
 /* After the config is loaded and s->nworkers is set, before
- * workers_start.  NULL on allocation failure. */
-presence_t *presence_new(server_t *s);
-/* After workers_join.  Safe on NULL. */
+ * workers_start; reg (presence_local_new(PRESENCE_SUBS_PER_TARGET,
+ * PRESENCE_SUBS_MAX) on one node) is taken over, freed on failure too.
+ * Status changes are pushed through s->deliver.  NULL on allocation
+ * failure. */
+presence_t *presence_new(server_t *s, presence_reg_t *reg);
+/* After workers_join.  Safe on NULL; frees the registry. */
 void presence_free(presence_t *p);
 
 /* worker.c: the worker's debounce timer.  init before the loop runs;
