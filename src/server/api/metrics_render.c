@@ -5,7 +5,7 @@
 #include "server/core/metrics.h"
 
 #include "server/api/api.h"
-#include "server/deliver/gpush.h"
+#include "server/deliver/deliver.h"
 #include "server/core/metrics_codes.h"
 #include "server/app/server.h"
 
@@ -122,9 +122,9 @@ char *metrics_render(struct server *s, size_t *len)
             LOAD(s->workers[i].inbox_depth));
     put(&b, "# HELP petrel_gpush_queued Group pushes queued, not yet handed to the workers.\n"
             "# TYPE petrel_gpush_queued gauge\npetrel_gpush_queued %llu\n",
-        (unsigned long long)gpush_backlog(s));
+        (unsigned long long)deliver_backlog(s->deliver));
     counter(&b, "petrel_gpush_dropped_total", "Group pushes dropped because their queue was full.",
-            (unsigned long long)gpush_dropped(s));
+            (unsigned long long)deliver_dropped(s->deliver));
     counter(&b, "petrel_delivery_backlog_refusals_total",
             "Sends refused (62080) because the delivery backlog was over max_delivery_backlog.",
             LOAD(m->backlog_refusals));

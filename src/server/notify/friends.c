@@ -17,7 +17,8 @@
  */
 #include "server/notify/friends.h"
 
-#include "server/gateway/gateway.h" /* gw_push_user: deliver/ once it has it */
+#include "server/app/server.h"
+#include "server/deliver/deliver.h"
 #include "server/im/friends.h"
 
 #include <stdlib.h>
@@ -29,7 +30,7 @@ static void push(server_t *s, const im_event_t *ev, const char *user, int cmd, j
     char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
     uint64_t except = ev->origin.conn_id && !strcmp(user, ev->actor) ? ev->origin.conn_id : 0;
     if (t)
-        gw_push_user(s, ev->app_id, user, cmd, t, strlen(t), except);
+        deliver_user(s->deliver, ev->app_id, user, cmd, t, strlen(t), except);
     free(t);
 }
 

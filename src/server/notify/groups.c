@@ -7,7 +7,8 @@
 #include "server/notify/groups.h"
 
 #include "petrel/proto.h"
-#include "server/deliver/gpush.h"
+#include "server/app/server.h"
+#include "server/deliver/deliver.h"
 #include "server/im/group_json.h"
 
 #include <jansson.h>
@@ -101,7 +102,7 @@ static void on_group_event(void *ctx, const im_event_t *ev)
     server_t *s = ctx;
     notify_push_t p;
     if (notify_group_push(ev, &p)) {
-        gpush_ids(s, ev->app_id, p.cmd, p.json, p.ids, p.n, NULL, 0, 0);
+        deliver_users(s->deliver, ev->app_id, p.cmd, p.json, p.ids, p.n, NULL, 0, 0);
         free(p.json);
     }
 }

@@ -11,7 +11,8 @@
  */
 #include "server/notify/users.h"
 
-#include "server/gateway/gateway.h" /* gw_push_user: deliver/ once it has it */
+#include "server/app/server.h"
+#include "server/deliver/deliver.h"
 #include "server/im/users.h"
 
 #include <stdlib.h>
@@ -23,11 +24,11 @@ static void on_modified(server_t *s, const im_event_t *ev, const ev_user_t *p)
     json_t *o = users_modified_json(u, p->mask);
     char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (t)
-        gw_push_user(s, ev->app_id, u->user_id, PETREL_CMD_USER_MODIFY, t, strlen(t), 0);
+        deliver_user(s->deliver, ev->app_id, u->user_id, PETREL_CMD_USER_MODIFY, t, strlen(t), 0);
     free(t);
     json_decref(o);
     if ((p->mask & STORE_USER_F_FORBIDDEN_FLAG) && u->forbidden_flag)
-        gw_disconnect_user(s, ev->app_id, u->user_id, PETREL_ERR_USER_FORBIDDEN,
+        deliver_disconnect_user(s->deliver, ev->app_id, u->user_id, PETREL_ERR_USER_FORBIDDEN,
                            "user forbidden");
 }
 
@@ -36,7 +37,7 @@ static void on_deleted(server_t *s, const im_event_t *ev, const ev_user_t *p)
     /* a deleted user is logged out everywhere */
     for (size_t i = 0; i < p->n; i++)
         if (p->results[i] == 0)
-            gw_disconnect_user(s, ev->app_id, p->ids[i], PETREL_ERR_USER_FORBIDDEN,
+            deliver_disconnect_user(s->deliver, ev->app_id, p->ids[i], PETREL_ERR_USER_FORBIDDEN,
                                "user deleted");
 }
 
