@@ -1,8 +1,8 @@
 /*
  * Group endpoints (seed inventory §5.4 plus the join requests the seeds
  * never built): /v1/group/... and /v1/group/member/..., the group message
- * reads (sync by group sequence, paged history with read counts), the
- * admin send, and the 2000-2011 pushes.  Every rule is decided by the
+ * reads (sync by group sequence, paged history with read counts), and the
+ * 2000-2011 pushes (the admin send is api_gmsg.c).  Every rule is decided by the
  * store's writer (store_group_write, group_rules.h) in one savepoint; this
  * file parses and validates the hostile input, applies the operator rule
  * (non-admins act only as themselves), replies, and queues the pushes
@@ -1159,52 +1159,4 @@ void h_group_msg_read_count(api_ctx_t *ctx)
     q->a = seq;
     q->limit = 1;
     api_defer(ctx, msgs_work, out_done);
-}
-
-/* ---- group/sendMessage (admin) ------------------------------------------------------ */
-
-static void sent(api_ctx_t *ctx, gjob_t *j)
-{
-    if (!j->op.msg.duplicate)
-        gmsg_fanout(ctx->srv, &j->op, PETREL_CT_WEBAPI, "", 0);
-    api_ok(ctx, json_pack("{s:I, s:I, s:I, s:s, s:b}", "messageKey",
-                          (json_int_t)j->op.msg.message_key, "messageSequence",
-                          (json_int_t)j->op.msg.sequence, "messageTime",
-                          (json_int_t)j->op.msg.message_time, "messageId",
-                          j->op.msg.message_id, "duplicate", j->op.msg.duplicate));
-}
-
-void h_group_send(api_ctx_t *ctx)
-{
-    if (api_require_admin(ctx) < 0)
-        return;
-    const char *from = user_field(ctx, "fromId", 1);
-    if (!from)
-        return;
-    gjob_t *j = job_new(ctx, SG_MSG, NULL);
-    if (!j)
-        return;
-    snprintf(j->op.operator_id, sizeof j->op.operator_id, "%s", from);
-    j->op.admin = 0; /* the membership and mute rules hold for the sender */
-    const char *why = NULL;
-    if (gmsg_parse_send(ctx->body, &j->op, &why)) {
-        job_free(j);
-        api_fail(ctx, 400, PETREL_ERR_PARAM, why);
-        return;
-    }
-    if (worker_backlog_busy(ctx->srv)) { /* deliveries backlog */
-        job_free(j);
-        api_fail(ctx, 503, PETREL_ERR_BUSY, "server busy: resend later");
-        return;
-    }
-    if (msg_rate_check(ctx->srv, ctx->app_id, from,
-                       strlen(j->op.msg.body) + (j->op.msg.extra ? strlen(j->op.msg.extra) : 0))) {
-        job_free(j);
-        api_fail(ctx, 429, PETREL_ERR_RATE_LIMITED, "send rate limit exceeded: resend later");
-        return;
-    }
-    if (!j->op.msg.message_time)
-        j->op.msg.message_time = now_ms();
-    j->op.msg.message_key = msgkey_next(ctx->srv->cfg.node_id, now_ms());
-    job_submit(ctx, j, sent);
 }

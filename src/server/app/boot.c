@@ -17,6 +17,9 @@
 #include "server/im/presence.h"
 #include "server/im/event.h"
 #include "server/im/ustate.h"
+#include "server/notify/gmsg.h"
+#include "server/notify/msg.h"
+#include "server/seam/idem.h"
 
 int server_open(server_t *s)
 {
@@ -53,10 +56,17 @@ int server_open(server_t *s)
     s->sess = sess_local_new();
     s->ustate = ustate_new();
     s->events = events_new();
+    s->idem = idem_local_new(); /* NULL (out of memory): every send goes to the store */
     s->presence = s->sess && s->ustate && s->events ? presence_new(s) : NULL;
     s->gpush = s->presence ? gpush_new(s) : NULL;
     if (!s->gpush) {
         LOGE("cannot create sessions, presence or group pushes", NULL);
+        store_close(s->store);
+        return -1;
+    }
+    /* event subscribers: one registration per subscriber (im/event.h) */
+    if (notify_msg_register(s) < 0 || notify_gmsg_register(s) < 0) {
+        LOGE("cannot subscribe the notifications", NULL);
         store_close(s->store);
         return -1;
     }
@@ -82,6 +92,8 @@ void server_close(server_t *s)
     ustate_free(s->ustate);
     events_free(s->events);
     s->events = NULL;
+    idem_free(s->idem); /* after store_shutdown: the writer's callbacks put into it */
+    s->idem = NULL;
     connlimit_free(s->connlimit);
     s->connlimit = NULL;
     store_close(s->store);
