@@ -187,22 +187,8 @@ static void rack_work(wbatch_t *b, wbatch_item_t *list)
     worker_t *w = b->data;
     for (wbatch_item_t *it = list; it; it = it->next) {
         rack_job_t *j = (rack_job_t *)it;
-        int rc = store_msg_head_sync(w->srv->store, j->app_id, j->message_key, &j->m);
-        if (rc == STORE_ENOTFOUND ||
-            (rc == 0 && (strcmp(j->m.from_id, j->peer) || strcmp(j->m.to_id, j->acker)))) {
-            j->code = PETREL_ERR_RACK_NO_MESSAGE;
-            continue;
-        }
-        if (rc < 0) {
-            j->code = PETREL_ERR_SYSTEM;
-            continue;
-        }
-        store_friend_t f;
-        rc = store_friend_get_sync(w->srv->store, j->app_id, j->peer, j->acker, &f);
-        if (rc < 0 && rc != STORE_ENOTFOUND)
-            j->code = PETREL_ERR_SYSTEM;
-        else if (rc == 0 && f.black == 2)
-            j->code = STORE_REJECT_BLACKED_BY_PEER;
+        j->code = im_receive_ack_check_sync(w->srv, j->app_id, j->acker, j->peer,
+                                            j->message_key, &j->m);
     }
 }
 

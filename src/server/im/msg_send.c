@@ -1,6 +1,6 @@
 /*
- * One-to-one message use cases (see msg_send.h): send, recall and read,
- * transport-free.  Durable decisions happen in the store's writer; this
+ * One-to-one message use cases (see msg_send.h): send, recall, read and
+ * the receive-ack check, transport-free.  Durable decisions happen in the store's writer; this
  * file checks idempotency, backlog and rate before it, and after the commit
  * puts the idempotency entry, emits the domain event (notify/ pushes to the
  * devices) and reports to the adapter, in that order, on the writer thread.
@@ -264,4 +264,24 @@ int im_read_p2p(server_t *s, const im_origin_t *from, const char *peer, int64_t 
         return answer_now(done, arg, PETREL_ERR_SYSTEM, "storage unavailable", rc, 0);
     }
     return 1;
+}
+
+/* ---- receive ack ---------------------------------------------------------------- */
+
+int im_receive_ack_check_sync(server_t *s, int32_t app_id, const char *acker, const char *peer,
+                              int64_t message_key, store_msg_row_t *out)
+{
+    int rc = store_msg_head_sync(s->store, app_id, message_key, out);
+    if (rc == STORE_ENOTFOUND ||
+        (rc == 0 && (strcmp(out->from_id, peer) || strcmp(out->to_id, acker))))
+        return PETREL_ERR_RACK_NO_MESSAGE;
+    if (rc < 0)
+        return PETREL_ERR_SYSTEM;
+    store_friend_t f;
+    rc = store_friend_get_sync(s->store, app_id, peer, acker, &f);
+    if (rc < 0 && rc != STORE_ENOTFOUND)
+        return PETREL_ERR_SYSTEM;
+    if (rc == 0 && f.black == 2)
+        return STORE_REJECT_BLACKED_BY_PEER;
+    return 0;
 }

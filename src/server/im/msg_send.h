@@ -90,4 +90,14 @@ int im_read_p2p(server_t *s, const im_origin_t *from, const char *peer, int64_t 
 int im_read_group(server_t *s, const im_origin_t *from, const char *group_id, int64_t seq,
                   im_done_fn done, void *arg);
 
+/* Receive ack 1107 (socket only, nothing is stored): may acker's ack of
+ * message_key be forwarded to peer?  Blocking (store reads): on the thread
+ * pool.  0 and *out filled (the stored message, no body) when it may: the
+ * message was sent by peer to acker and peer did not blacklist acker; else
+ * PETREL_ERR_RACK_NO_MESSAGE, STORE_REJECT_BLACKED_BY_PEER or
+ * PETREL_ERR_SYSTEM.  The forwarded packet is built from *out, never from
+ * the client's JSON. */
+int im_receive_ack_check_sync(server_t *s, int32_t app_id, const char *acker, const char *peer,
+                              int64_t message_key, store_msg_row_t *out);
+
 #endif
