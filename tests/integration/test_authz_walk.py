@@ -38,14 +38,14 @@ def api_routes():
 
 def socket_commands():
     """Command names the socket accepts: the gateway's own and the cases of
-    the domain dispatchers (msg.c, gmsg.c)."""
+    the domain dispatchers (gateway/cmd_msg.c, gateway/cmd_gmsg.c)."""
     names = {"LOGIN", "LOGOUT", "PING"}
     gw = open(os.path.join(ROOT, "src", "server", "gateway", "gateway.c")).read()
     disp = gw[gw.index("static int gw_dispatch"):]
     disp = disp[:disp.index("\n}\n")]
     names |= set(re.findall(r"PETREL_CMD_(\w+)", disp))
-    for f in ("msg.c", "gmsg.c"):
-        src = open(os.path.join(ROOT, "src", "server", "im", f)).read()
+    for f in ("cmd_msg.c", "cmd_gmsg.c"):
+        src = open(os.path.join(ROOT, "src", "server", "gateway", f)).read()
         names |= set(re.findall(r"case PETREL_CMD_(\w+):", src))
     return names
 

@@ -20,11 +20,6 @@
 #define ERR_IMPORT_LIMIT PETREL_ERR_IMPORT_FRIEND_LIMIT
 #define ERR_RELATION_NOT_FOUND PETREL_ERR_RELATION_NOT_FOUND
 
-static const char *reject_text(int code)
-{
-    return petrel_err_text(code);
-}
-
 /* ---- rendering -------------------------------------------------------------- */
 
 static json_t *friend_json(int32_t app_id, const store_friend_t *f)
@@ -243,7 +238,7 @@ static int job_ok(api_ctx_t *ctx, fjob_t *j, int rc)
     }
     if (rc > 0) {
         job_free(j);
-        api_fail(ctx, 200, rc, reject_text(rc));
+        api_fail(ctx, 200, rc, petrel_err_text(rc));
         return 0;
     }
     return 1;
@@ -283,7 +278,7 @@ static void import_done(void *arg, int rc, const ev_friend_t *r)
     int code = rc < 0 ? PETREL_ERR_SYSTEM : rc;
     if (code) {
         job_free(j);
-        api_fail(ctx, rc < 0 ? 500 : 200, code, rc < 0 ? store_strerror(rc) : reject_text(code));
+        api_fail(ctx, rc < 0 ? 500 : 200, code, rc < 0 ? store_strerror(rc) : petrel_err_text(code));
         return;
     }
     json_t *ok = json_array(), *bad = json_array();
@@ -586,7 +581,7 @@ static void read_done(api_ctx_t *ctx)
         return;
     }
     if (code) {
-        api_fail(ctx, 200, code, reject_text(code));
+        api_fail(ctx, 200, code, petrel_err_text(code));
         return;
     }
     json_t *out = ctx->out;

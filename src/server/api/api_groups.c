@@ -1,8 +1,8 @@
 /*
  * Group endpoints (seed inventory §5.4 plus the join requests the seeds
  * never built): /v1/group/... and /v1/group/member/..., the group message
- * reads (sync by group sequence, paged history with read counts) and the
- * admin send.  A REST adapter: it parses and validates the hostile input,
+ * reads (sync by group sequence, paged history with read counts); the
+ * admin send is api_gmsg.c.  A REST adapter: it parses and validates the hostile input,
  * applies the operator rule (non-admins act only as themselves), calls the
  * use case (im/groups.h: writes, decided by the store's writer with
  * group_rules.h; im/group_query.h: reads, on the thread pool) and answers.
@@ -23,11 +23,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-static const char *reject_text(int code)
-{
-    return petrel_err_text(code);
-}
 
 /* ---- parsing ------------------------------------------------------------------ */
 
@@ -83,7 +78,7 @@ static int failed(api_ctx_t *ctx, int rc, const store_group_op_t *op)
     if (rc < 0)
         api_fail_store(ctx, rc);
     else if (op->reject)
-        api_fail(ctx, 200, op->reject, reject_text(op->reject));
+        api_fail(ctx, 200, op->reject, petrel_err_text(op->reject));
     else
         return 0;
     return 1;
@@ -251,7 +246,7 @@ static void members_added(void *arg, int rc, const store_group_op_t *op)
         json_t *v;
         json_array_foreach(res, i, v) {
             int c = op->results[i];
-            json_object_set_new(v, "result", json_integer(c == 0 ? 0 : c == GERR_ALREADY_MEMBER ? 2 : 1));
+            json_object_set_new(v, "result", json_integer(c == 0 ? 0 : c == PETREL_ERR_ALREADY_MEMBER ? 2 : 1));
         }
     }
     api_ok(ctx, json_pack("{s:s, s:o, s:o, s:I}", "groupId", op->group_id, "memberResults",
@@ -463,7 +458,7 @@ static void out_done(api_ctx_t *ctx)
     if (ctx->rc < 0)
         api_fail_store(ctx, ctx->rc);
     else if (ctx->rc > 0)
-        api_fail(ctx, 200, ctx->rc, reject_text(ctx->rc));
+        api_fail(ctx, 200, ctx->rc, petrel_err_text(ctx->rc));
     else if (!ctx->out)
         api_fail(ctx, 500, PETREL_ERR_SYSTEM, "out of memory");
     else {
@@ -731,111 +726,4 @@ void h_group_msg_read_count(api_ctx_t *ctx)
     q->a = seq;
     q->limit = 1;
     api_defer(ctx, msgs_work, out_done);
-}
-
-
-/* ---- the write job of group/sendMessage --------------------------------------------
- * Used by h_group_send only, which moves to its own file: delete with it
- * (marked unused so that the move alone still builds). */
-
-typedef struct gjob gjob_t;
-typedef void (*finish_fn)(api_ctx_t *ctx, gjob_t *j);
-
-struct gjob {
-    store_group_op_t op;
-    finish_fn finish; /* success: push and reply */
-};
-
-__attribute__((unused)) static gjob_t *job_new(api_ctx_t *ctx, int what, const char *gid)
-{
-    gjob_t *j = calloc(1, sizeof *j);
-    if (!j) {
-        api_fail(ctx, 500, PETREL_ERR_SYSTEM, "out of memory");
-        return NULL;
-    }
-    j->op.what = what;
-    j->op.app_id = ctx->app_id;
-    j->op.admin = ctx->is_admin;
-    if (gid)
-        snprintf(j->op.group_id, sizeof j->op.group_id, "%s", gid);
-    snprintf(j->op.operator_id, sizeof j->op.operator_id, "%s", ctx->identifier);
-    return j;
-}
-
-__attribute__((unused)) static void job_free(gjob_t *j)
-{
-    if (j)
-        gmsg_op_free(&j->op);
-    free(j);
-}
-
-/* Writer thread, after the commit. */
-static void job_done(void *arg, int rc)
-{
-    api_ctx_t *ctx = arg;
-    gjob_t *j = ctx->u;
-    ctx->u = NULL;
-    if (!failed(ctx, rc, &j->op))
-        j->finish(ctx, j);
-    job_free(j);
-}
-
-__attribute__((unused)) static void job_submit(api_ctx_t *ctx, gjob_t *j, finish_fn finish)
-{
-    j->finish = finish;
-    ctx->u = j;
-    int rc = store_group_write(ctx->srv->store, &j->op, job_done, ctx);
-    if (rc != 0) {
-        ctx->u = NULL;
-        job_free(j);
-        submitted(ctx, rc);
-    }
-}
-
-/* ---- group/sendMessage (admin) ------------------------------------------------------ */
-
-static void sent(api_ctx_t *ctx, gjob_t *j)
-{
-    if (!j->op.msg.duplicate)
-        gmsg_fanout(ctx->srv, &j->op, PETREL_CT_WEBAPI, "", 0);
-    api_ok(ctx, json_pack("{s:I, s:I, s:I, s:s, s:b}", "messageKey",
-                          (json_int_t)j->op.msg.message_key, "messageSequence",
-                          (json_int_t)j->op.msg.sequence, "messageTime",
-                          (json_int_t)j->op.msg.message_time, "messageId",
-                          j->op.msg.message_id, "duplicate", j->op.msg.duplicate));
-}
-
-void h_group_send(api_ctx_t *ctx)
-{
-    if (api_require_admin(ctx) < 0)
-        return;
-    const char *from = user_field(ctx, "fromId", 1);
-    if (!from)
-        return;
-    gjob_t *j = job_new(ctx, SG_MSG, NULL);
-    if (!j)
-        return;
-    snprintf(j->op.operator_id, sizeof j->op.operator_id, "%s", from);
-    j->op.admin = 0; /* the membership and mute rules hold for the sender */
-    const char *why = NULL;
-    if (gmsg_parse_send(ctx->body, &j->op, &why)) {
-        job_free(j);
-        api_fail(ctx, 400, PETREL_ERR_PARAM, why);
-        return;
-    }
-    if (worker_backlog_busy(ctx->srv)) { /* deliveries backlog */
-        job_free(j);
-        api_fail(ctx, 503, PETREL_ERR_BUSY, "server busy: resend later");
-        return;
-    }
-    if (msg_rate_check(ctx->srv, ctx->app_id, from,
-                       strlen(j->op.msg.body) + (j->op.msg.extra ? strlen(j->op.msg.extra) : 0))) {
-        job_free(j);
-        api_fail(ctx, 429, PETREL_ERR_RATE_LIMITED, "send rate limit exceeded: resend later");
-        return;
-    }
-    if (!j->op.msg.message_time)
-        j->op.msg.message_time = now_ms();
-    j->op.msg.message_key = msgkey_next(ctx->srv->cfg.node_id, now_ms());
-    job_submit(ctx, j, sent);
 }

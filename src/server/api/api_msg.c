@@ -2,13 +2,15 @@
  * Message and conversation endpoints (seed inventory §5.5): admin send,
  * offline sync by messageKey, per-conversation history and range pulls,
  * and the conversation list with update/delete.  Reads run on the thread
- * pool; writes go through the store's writer and push to devices after the
- * commit.
+ * pool; message/send is the REST adapter of im_send_p2p (im/msg_send.h, the
+ * pushes are notify/'s); the conversation writes go through the store's
+ * writer and push to the owner's devices after the commit.
  */
 #include "server/api/api.h"
 
-#include "server/gateway/gateway.h"
+#include "server/deliver/deliver.h"
 #include "server/im/msg.h"
+#include "server/im/msg_send.h"
 #include "server/im/msgkey.h"
 
 #include <stdlib.h>
@@ -35,30 +37,38 @@ static json_t *row_json(int32_t app_id, const char *owner, const store_msg_row_t
 
 /* ---- message/send (admin) ------------------------------------------------------ */
 
-static void send_done(void *arg, int rc)
+/* im_send_p2p's result, at once or from the writer thread (api_ok/api_fail
+ * are thread-safe): the reply, then m is freed. */
+static void send_done(void *arg, const im_result_t *r)
 {
     api_ctx_t *ctx = arg;
     store_msg_t *m = ctx->u;
     ctx->u = NULL;
-    if (rc < 0)
-        api_fail_store(ctx, rc);
-    else if (m->reject == PETREL_ERR_QUOTA)
-        api_fail(ctx, 200, m->reject, "the app's storage quota is used up");
-    else if (m->reject)
-        api_fail(ctx, 200, m->reject, msg_reject_text(m->reject));
-    else {
-        if (!m->duplicate)
-            msg_fanout(ctx->srv, m, PETREL_CT_WEBAPI, "", 0);
+    if (r->store_rc < 0 && r->deferred)
+        api_fail_store(ctx, r->store_rc);
+    else if (r->store_rc < 0)
+        api_fail(ctx, r->store_rc == STORE_EBUSY ? 503 : 500,
+                 r->store_rc == STORE_EBUSY ? PETREL_ERR_BUSY : PETREL_ERR_SYSTEM,
+                 r->store_rc == STORE_EBUSY ? "server busy: resend later" : "storage unavailable");
+    else if (r->code == PETREL_ERR_BUSY)
+        api_fail(ctx, 503, PETREL_ERR_BUSY, "server busy: resend later");
+    else if (r->code == PETREL_ERR_RATE_LIMITED)
+        api_fail(ctx, 429, PETREL_ERR_RATE_LIMITED, "send rate limit exceeded: resend later");
+    else if (r->code != PETREL_OK)
+        api_fail(ctx, 200, r->code, petrel_err_text(r->code));
+    else
         api_ok(ctx, json_pack("{s:I, s:I, s:I, s:s, s:b}", "messageKey", (json_int_t)m->message_key,
                               "messageSequence", (json_int_t)m->sequence, "messageTime",
                               (json_int_t)m->message_time, "messageId", m->message_id,
                               "duplicate", m->duplicate));
-    }
     free(m->body);
     free(m->extra);
     free(m);
 }
 
+/* message/send {fromId?, toId, messageId?, messageBody, ...}: the same use
+ * case as the socket's 1103 (im_send_p2p), with its idempotency: a resend
+ * of a messageId answers the original messageKey and sequence. */
 void h_message_send(api_ctx_t *ctx)
 {
     const char *from;
@@ -88,37 +98,9 @@ void h_message_send(api_ctx_t *ctx)
         api_fail(ctx, 400, code, why);
         return;
     }
-    if (worker_backlog_busy(ctx->srv)) { /* deliveries backlog */
-        free(m->body);
-        free(m->extra);
-        free(m);
-        api_fail(ctx, 503, PETREL_ERR_BUSY, "server busy: resend later");
-        return;
-    }
-    if (msg_rate_check(ctx->srv, ctx->app_id, m->from_id,
-                       strlen(m->body) + (m->extra ? strlen(m->extra) : 0))) {
-        free(m->body);
-        free(m->extra);
-        free(m);
-        api_fail(ctx, 429, PETREL_ERR_RATE_LIMITED, "send rate limit exceeded: resend later");
-        return;
-    }
-    if (!m->message_time)
-        m->message_time = now_ms();
-    m->message_key = msgkey_next(ctx->srv->cfg.node_id, now_ms());
-    m->flags = msg_check_flags(ctx->srv, ctx->app_id);
     ctx->u = m;
-    int rc = store_msg_p2p(ctx->srv->store, m, send_done, ctx);
-    if (rc < 0) {
-        ctx->u = NULL;
-        free(m->body);
-        free(m->extra);
-        free(m);
-        if (rc == STORE_EBUSY)
-            api_fail(ctx, 503, PETREL_ERR_BUSY, "server busy: resend later");
-        else
-            api_fail(ctx, 500, PETREL_ERR_SYSTEM, "storage unavailable");
-    }
+    im_origin_t origin = {ctx->app_id, m->from_id, PETREL_CT_WEBAPI, "", 0};
+    im_send_p2p(ctx->srv, &origin, m, send_done, ctx); /* send_done answers, now or later */
 }
 
 /* ---- reads ------------------------------------------------------------------------ */
@@ -383,7 +365,7 @@ static void conv_update_done(void *arg, int rc)
     }
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (s)
-        gw_push_user(ctx->srv, ctx->app_id, j->owner,
+        deliver_user(ctx->srv->deliver, ctx->app_id, j->owner,
                      j->del ? PETREL_CMD_CONVERSATION_DELETE : PETREL_CMD_CONVERSATION_UPDATE, s,
                      strlen(s), 0);
     free(s);

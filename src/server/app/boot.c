@@ -20,6 +20,9 @@
 #include "server/notify/friends.h"
 #include "server/notify/users.h"
 #include "server/notify/groups.h"
+#include "server/notify/gmsg.h"
+#include "server/notify/msg.h"
+#include "server/seam/idem.h"
 
 int server_open(server_t *s)
 {
@@ -62,6 +65,7 @@ int server_open(server_t *s)
         store_close(s->store);
         return -1;
     }
+    s->idem = idem_local_new(); /* NULL (out of memory): every send goes to the store */
     /* one node: no bus, every device is on a local worker (deliver.h) */
     deliver_cfg_t dc = {.rt = s, .nworkers = s->nworkers, .sess = s->sess, .store = s->store,
                         .metrics = &s->metrics,
@@ -78,6 +82,12 @@ int server_open(server_t *s)
     }
     if (notify_groups_subscribe(s->events, s) < 0) { /* group changes -> device pushes */
         LOGE("cannot subscribe the group notifications", NULL);
+        store_close(s->store);
+        return -1;
+    }
+    /* event subscribers: one registration per subscriber (im/event.h) */
+    if (notify_msg_register(s) < 0 || notify_gmsg_register(s) < 0) {
+        LOGE("cannot subscribe the notifications", NULL);
         store_close(s->store);
         return -1;
     }
@@ -103,6 +113,8 @@ void server_close(server_t *s)
     ustate_free(s->ustate);
     events_free(s->events);
     s->events = NULL;
+    idem_free(s->idem); /* after store_shutdown: the writer's callbacks put into it */
+    s->idem = NULL;
     connlimit_free(s->connlimit);
     s->connlimit = NULL;
     store_close(s->store);

@@ -42,6 +42,7 @@ typedef struct server {
     struct ustate *ustate;    /* operators forbidden/deleted (ustate.h) */
     struct deliver *deliver;  /* every push to devices (deliver/deliver.h) */
     struct events *events;    /* domain event subscribers (im/event.h) */
+    struct idem *idem;        /* send idempotency front of the database key (seam/idem.h) */
     metrics_t metrics;
     unsigned nworkers;
     worker_t *workers;

@@ -30,12 +30,13 @@
 typedef enum ev_kind {
     EV_NONE = 0,
     /* messages */
-    EV_MSG_STORED,          /* u.msg: a one-to-one message was stored */
-    EV_MSG_RECALLED,        /* u.recall */
-    EV_MSG_READ,            /* u.read */
-    EV_GROUP_MSG_STORED,    /* u.gop */
-    EV_GROUP_MSG_RECALLED,  /* u.gop */
-    EV_GROUP_MSG_READ,      /* u.gop */
+    EV_MSG_STORED,          /* u.msg: a one-to-one message was stored (not a duplicate);
+                             * extra: ev_msg_stored_t */
+    EV_MSG_RECALLED,        /* u.recall; extra: the recalled messageKey (const int64_t *) */
+    EV_MSG_READ,            /* u.read: the actor's read sequence with u.read->peer moved */
+    EV_GROUP_MSG_STORED,    /* u.gop (SG_MSG, not a duplicate) */
+    EV_GROUP_MSG_RECALLED,  /* u.gop (SG_RECALL: from_id, message_key, recalled_seq) */
+    EV_GROUP_MSG_READ,      /* u.gop (SG_READ, changed: member.read_seq, from_id) */
     /* friendship, blacklist, friend requests and friend lists (im/friends.c,
      * im/friend_requests.c, im/friend_groups.c): u.fr, an ev_friend_t (see
      * below); owner is the user whose rows changed (fromId), res the
@@ -105,6 +106,26 @@ typedef struct ev_origin {
     uint64_t conn_id;        /* 0 when the change came from REST or the system */
 } ev_origin_t;
 
+struct jtmpl;
+
+/* EV_MSG_STORED detail.  push: the pushed content rendered ahead on the
+ * sender's thread with gaps for messageKey, messageSequence and serverTime
+ * (core/jtmpl.h), so that the writer thread only splices numbers in; NULL
+ * or empty when it could not be made (render it from u.msg).  reached: when
+ * not NULL, the delivery subscriber adds the receiver's devices it pushed
+ * to (the socket's server-made 1107 when none). */
+typedef struct ev_msg_stored {
+    const struct jtmpl *push;
+    size_t *reached;
+} ev_msg_stored_t;
+
+/* EV_MSG_READ payload: the actor read the conversation with peer up to
+ * sequence. */
+typedef struct ev_msg_read {
+    const char *peer;
+    int64_t sequence;
+} ev_msg_read_t;
+
 typedef struct im_event {
     ev_kind_t kind;
     int32_t app_id;
@@ -114,6 +135,7 @@ typedef struct im_event {
     union {
         const struct store_msg *msg;
         const struct store_recall *recall;
+        const struct ev_msg_read *read;
         const struct store_group_op *gop;
         const struct ev_friend *fr;
         const struct ev_user *user;

@@ -15,7 +15,7 @@ int group_reader_load(store_t *st, int32_t app_id, const char *group_id, const c
 {
     int rc = store_group_get_sync(st, app_id, group_id, g);
     if (rc == STORE_ENOTFOUND)
-        return GERR_NOT_EXIST;
+        return PETREL_ERR_GROUP_NOT_FOUND;
     if (rc < 0)
         return rc;
     rc = store_group_member_get_sync(st, app_id, group_id, user, me);
@@ -26,7 +26,7 @@ int group_reader_load(store_t *st, int32_t app_id, const char *group_id, const c
     else if (rc < 0)
         return rc;
     if (action == GROUP_READ_MESSAGES)
-        return admin || me->role != ROLE_NONE ? 0 : GERR_NOT_MEMBER;
+        return admin || me->role != ROLE_NONE ? 0 : PETREL_ERR_NOT_MEMBER;
     return group_rule_check(action, g->group_type, me->role, ROLE_NONE, 0, 0, admin);
 }
 

@@ -1,12 +1,15 @@
 /*
- * One-to-one messages on the socket: MSG_P2P 1103 (send), MSG_RECEIVE_ACK
- * 1107, MSG_READED 1106 and MSG_RECALL 1050, and the shared send path used
- * by REST message/send.  Flow of a send (docs/PROTOCOL.md has the diagram):
- * validate on the loop -> store_msg_p2p on the writer (idempotency, checks,
- * sequence, body + history + conversations in one group commit) -> back on
- * the sender's worker: MSG_ACK 1046 to the sending device, then 1103 to the
- * receiver's devices and 1108 to the sender's other devices, or a
- * server-made 1107 {serverSend:true} when the receiver has no device online.
+ * One-to-one message rules shared by the socket (MSG_P2P 1103,
+ * gateway/cmd_msg.c) and REST (message/send, api/api_msg.c).  Flow of a
+ * send (docs/PROTOCOL.md has the diagram): the adapter parses
+ * (msg_parse_send) -> im_send_p2p (msg_send.h: idempotency, backlog, rate)
+ * -> store_msg_p2p on the writer (duplicate, checks, sequence, body +
+ * history + conversations in one group commit) -> on the writer after the
+ * commit: EV_MSG_STORED, whose subscriber (notify/msg.c) pushes 1103 to the
+ * receiver's devices and 1108 to the sender's other devices -> the adapter
+ * answers: MSG_ACK 1046 on the sender's worker (or a server-made 1107
+ * {serverSend:true} when the receiver has no device online), or the REST
+ * reply.
  */
 #ifndef PETREL_MSG_H
 #define PETREL_MSG_H
@@ -15,9 +18,6 @@
 
 #include "server/app/server.h"
 #include "server/store/store.h"
-
-/* Socket commands of a logged-in connection; 0, or -1 if it is closing. */
-int msg_on_packet(conn_t *c, const petrel_packet_t *p, json_t *body);
 
 /* Largest messageBody (bytes of its JSON text). */
 #define MSG_MAX_BODY 32768
@@ -42,9 +42,6 @@ int msg_parse_send(json_t *body, store_msg_t *m, const char **why);
  * sendMessageCheckFriend / sendMessageCheckBlack (true or non-zero). */
 unsigned msg_check_flags(server_t *s, int32_t app_id);
 
-/* The words of a send refusal (store_msg_t.reject), the same in the
- * socket's 1046 ack and REST message/send. */
-const char *msg_reject_text(int code);
 /* The send rate limits (ratelimit.h, config send_rate_*): 0 when
  * user_id may send a message of `bytes` body bytes now (it is counted),
  * else PETREL_ERR_RATE_LIMITED.  On a worker thread. */
@@ -52,10 +49,5 @@ int msg_rate_check(server_t *s, int32_t app_id, const char *user_id, size_t byte
 
 /* The pushed content of a stored message (1103/1108 data). */
 json_t *msg_content_json(const store_msg_t *m, int client_type, const char *imei);
-
-/* Deliver a committed message: 1103 to the receiver's devices, 1108 to the
- * sender's devices except except_conn.  Returns receiver devices reached. */
-size_t msg_fanout(server_t *s, const store_msg_t *m, int client_type, const char *imei,
-                  uint64_t except_conn);
 
 #endif

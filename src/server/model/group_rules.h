@@ -27,28 +27,7 @@
 #define JOIN_APPROVAL 1
 #define JOIN_NONE 2
 
-/* Refusal codes: old names of PETREL_ERR_* (petrel/errors.h), kept as aliases. */
-#define GERR_NOT_EXIST PETREL_ERR_GROUP_NOT_FOUND
-#define GERR_EXISTS PETREL_ERR_GROUP_EXISTS
-#define GERR_HAS_OWNER PETREL_ERR_GROUP_HAS_OWNER
-#define GERR_ALREADY_MEMBER PETREL_ERR_ALREADY_MEMBER
-#define GERR_JOIN_FAILED PETREL_ERR_JOIN_REFUSED
-#define GERR_MEMBER_LIMIT PETREL_ERR_MEMBER_LIMIT
-#define GERR_NOT_MEMBER PETREL_ERR_NOT_MEMBER
-#define GERR_NEED_MANAGER PETREL_ERR_NEED_MANAGER
-#define GERR_NEED_ADMIN PETREL_ERR_NOT_ON_OWNER
-#define GERR_NEED_OWNER PETREL_ERR_NEED_OWNER
-#define GERR_OWNER_NOT_REMOVABLE PETREL_ERR_OWNER_NOT_REMOVABLE
-#define GERR_MUTED PETREL_ERR_GROUP_MUTED
-#define GERR_ONLY_SELF PETREL_ERR_ONLY_SELF
-#define GERR_PUBLIC_NEEDS_OWNER PETREL_ERR_PUBLIC_NEEDS_OWNER
-#define GERR_MEMBER_MUTED PETREL_ERR_MEMBER_MUTED
-#define GERR_DESTROYED PETREL_ERR_GROUP_DESTROYED
-#define GERR_OWNER_CANNOT_EXIT PETREL_ERR_OWNER_CANNOT_EXIT
-/* petrel additions (join requests, which the seeds never implemented) */
-#define GERR_REQUEST_NOT_FOUND PETREL_ERR_JOIN_REQUEST_NOT_FOUND
-#define GERR_REQUEST_HANDLED PETREL_ERR_JOIN_REQUEST_HANDLED
-#define GERR_PRIVATE_NO_MANAGER PETREL_ERR_PRIVATE_NO_MANAGER
+/* Refusals are PETREL_ERR_* codes of the one error table (petrel/errors.h). */
 
 enum group_action {
     GA_GET_INFO,       /* read group info and member list */
@@ -81,8 +60,8 @@ int group_rule_check(int action, int group_type, int actor_role, int target_role
 int group_send_check(int role, int group_mute, int64_t speak_until, int64_t now_ms);
 
 /* What an apply does: 0 join at once (free), 1 make a pending request,
- * or a negative of the refusal code (-GERR_JOIN_FAILED when the group
- * takes no one, -GERR_ALREADY_MEMBER). */
+ * or a negative of the refusal code (-PETREL_ERR_JOIN_REFUSED when the group
+ * takes no one, -PETREL_ERR_ALREADY_MEMBER). */
 int group_apply_outcome(int apply_join_type, int actor_role);
 
 /* Default and largest maxMemberCount. */

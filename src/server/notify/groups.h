@@ -2,7 +2,7 @@
  * Group notifications: the subscriber that turns the group management
  * events (im/event.h EV_GROUP_*, emitted by im/groups.c) into the 2000-range
  * device pushes (PETREL_CMD_CREATED_GROUP ... JOIN_GROUP), queued in
- * commit order on the ordered group push queue (deliver/gpush.h).
+ * commit order on the ordered group push queue (deliver/deliver.h).
  */
 #ifndef PETREL_NOTIFY_GROUPS_H
 #define PETREL_NOTIFY_GROUPS_H

@@ -166,7 +166,7 @@ static void test_create_add_remove(void **state)
     reset();
     assert_string_equal(wait_done(group_member_remove(&bob, "g1", "carol", on_done, NULL)),
                         "done;");
-    assert_int_equal(R.reject, GERR_NEED_MANAGER);
+    assert_int_equal(R.reject, PETREL_ERR_NEED_MANAGER);
 
     reset();
     assert_string_equal(wait_done(group_member_remove(&alice, "g1", "carol", on_done, NULL)),
@@ -218,7 +218,7 @@ static void test_group_changes(void **state)
                         "group.destroyed@;done;");
     reset();
     assert_string_equal(wait_done(group_destroy(&admin, "g2", on_done, NULL)), "done;");
-    assert_int_equal(R.reject, GERR_DESTROYED);
+    assert_int_equal(R.reject, PETREL_ERR_GROUP_DESTROYED);
     assert_int_equal(events_count(e, EV_GROUP_DESTROYED), 1);
     events_free(e);
 }
@@ -247,7 +247,7 @@ static void test_join_requests(void **state)
     assert_int_equal(R.joined, 1);
     reset();
     assert_string_equal(wait_done(group_decide(&alice, "g3", rid, 2, on_done, NULL)), "done;");
-    assert_int_equal(R.reject, GERR_REQUEST_HANDLED);
+    assert_int_equal(R.reject, PETREL_ERR_JOIN_REQUEST_HANDLED);
 
     reset();
     wait_done(group_apply(&carol, "g3", NULL, on_done, NULL));
