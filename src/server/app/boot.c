@@ -3,8 +3,11 @@
  * main() and the fuzzing harness (fuzz/harness.c) so the two cannot
  * drift: data directory checks, storage, apps, the demo app server,
  * sessions, user states, presence, group pushes and the connection
- * limits.  Listening and the worker loops are started by the caller
- * (workers_start), the signals stay in main.c.
+ * limits.  It also composes the layers on the runtime: the gateway is the
+ * socket protocol, api_handle the HTTP handler, presence and net keep
+ * per-worker state through worker hooks, and the group push queue counts
+ * in the delivery backlog.  Listening and the worker loops are started by
+ * the caller (workers_start), the signals stay in main.c.
  */
 #include "server/app/boot.h"
 
@@ -13,10 +16,56 @@
 #include "server/core/datadir.h"
 #include "server/core/datadir_guard.h"
 #include "server/deliver/gpush.h"
+#include "server/gateway/gateway.h"
+#include "server/net/http.h"
 #include "server/core/log.h"
 #include "server/im/presence.h"
 #include "server/im/event.h"
 #include "server/im/ustate.h"
+
+static int presence_hook_init(worker_t *w, void *arg)
+{
+    (void)arg;
+    presence_worker_init(w);
+    return 0;
+}
+
+static void presence_hook_close(worker_t *w, void *arg)
+{
+    (void)arg;
+    presence_worker_close(w);
+}
+
+static const worker_hooks_t presence_hooks = {
+    .name = "presence",
+    .init = presence_hook_init,
+    .close = presence_hook_close,
+};
+
+/* A group push waiting for its member lookup counts once in the delivery
+ * backlog; the push queue's own cap drops pushes, so sends stop at half
+ * of it first. */
+static uint64_t gpush_backlog_extra(void *arg, int *full)
+{
+    uint64_t gp = gpush_backlog(arg);
+    *full = gp >= GPUSH_QUEUE_MAX / 2;
+    return gp;
+}
+
+/* The layers on the runtime, in worker hook order: gateway (socket
+ * protocol, LOGIN batches), presence (debounce timers), net (listeners,
+ * opened last). */
+static int compose(server_t *s)
+{
+    s->owner = s;
+    s->backlog_extra = gpush_backlog_extra;
+    s->backlog_arg = s;
+    if (gw_install(s) < 0 || runtime_add_worker_hooks(&s->rt, &presence_hooks, s) < 0 ||
+        net_install(&s->rt, &s->net_state) < 0)
+        return -1;
+    http_set_handler(&s->rt, api_handle);
+    return 0;
+}
 
 int server_open(server_t *s)
 {
@@ -60,8 +109,12 @@ int server_open(server_t *s)
         store_close(s->store);
         return -1;
     }
-    net_raise_nofile(s);
-    if (net_connlimit_init(s) < 0) {
+    if (compose(s) < 0) {
+        LOGE("cannot compose the server (worker hook slots)", NULL);
+        return -1;
+    }
+    net_raise_nofile(&s->rt);
+    if (net_connlimit_init(&s->rt) < 0) {
         LOGE("cannot allocate the connection table", NULL);
         return -1;
     }
@@ -82,7 +135,6 @@ void server_close(server_t *s)
     ustate_free(s->ustate);
     events_free(s->events);
     s->events = NULL;
-    connlimit_free(s->connlimit);
-    s->connlimit = NULL;
+    net_free(&s->rt);
     store_close(s->store);
 }

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/app/server.h"
+#include "server/im/server.h"
 
 /* Most pushes waiting; beyond, new ones are dropped. */
 #define GPUSH_QUEUE_MAX 65536

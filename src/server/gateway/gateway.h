@@ -1,5 +1,7 @@
 /*
- * Delivery to a user's online devices from any thread (REST handlers, store
+ * The gateway: the socket protocol of TCP and WebSocket connections
+ * (installed on the runtime as its conn_proto_t by gw_install), and
+ * delivery to a user's online devices from any thread (REST handlers, store
  * callbacks, other workers).  The frame is encoded once and shared; each
  * device's worker receives it through its inbox and queues it if the
  * connection is still there.
@@ -10,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/app/server.h"
+#include "server/im/server.h"
 
 /* Push one downlink packet to every online device of (app_id, user_id)
  * except the connection except_conn_id (0 = none).  Returns the number of
@@ -19,10 +21,23 @@ size_t gw_push_user(server_t *s, int32_t app_id, const char *user_id, int32_t co
                     const char *json, size_t len, uint64_t except_conn_id);
 
 /* Send ERROR {code, msg} to every device of the user and close them. */
-/* Per-worker gateway state (the LOGIN lookup batches); from worker_init. */
-void gw_worker_init(worker_t *w);
-
 void gw_disconnect_user(server_t *s, int32_t app_id, const char *user_id, int code,
                         const char *msg);
+
+/* At start-up, before workers_start: the gateway becomes the runtime's
+ * socket protocol (conn_proto_t) and keeps its per-worker state (LOGIN
+ * lookup batches) in a worker slot.  0, or -1 (no slot left). */
+int gw_install(server_t *s);
+
+/* The socket protocol (conn_proto_t hooks).  gw_on_packet: one decoded
+ * uplink packet from a TCP or WS connection; 0 to go on, -1 if the
+ * connection is now closing. */
+int gw_on_packet(conn_t *c, const petrel_packet_t *p);
+void gw_on_close(conn_t *c);
+void gw_free_held(conn_t *c);
+/* Error from the codec for this connection: send error, close. */
+void gw_protocol_error(conn_t *c, int code, const char *msg, int32_t command);
+void gw_on_timeout(conn_t *c, enum conn_list l);
+void gw_on_shutdown(conn_t *c);
 
 #endif

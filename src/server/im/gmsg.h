@@ -15,7 +15,7 @@
 
 #include <jansson.h>
 
-#include "server/app/server.h"
+#include "server/im/server.h"
 #include "server/store/store.h"
 
 /* Socket commands 2104 / 2106 of a logged-in connection; 0, or -1 when

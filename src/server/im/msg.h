@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "server/app/server.h"
+#include "server/im/server.h"
 #include "server/store/store.h"
 
 /* Socket commands of a logged-in connection; 0, or -1 if it is closing. */

@@ -45,7 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/app/server.h"
+#include "server/im/server.h"
 
 #define PRESENCE_SUBS_PER_TARGET 1000
 #define PRESENCE_SUBS_MAX (1u << 20)
