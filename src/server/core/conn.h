@@ -39,7 +39,7 @@ enum conn_flags {
     CF_WRITING = 2,      /* a uv_write is in flight */
     CF_CLOSE_AFTER = 4,  /* close once the output queue is flushed */
     CF_CLOSED = 8,       /* uv_close called */
-    CF_AUTHED = 16,      /* a socket session is open (LOGIN succeeded): conn_proto_t.on_close ends it */
+    CF_AUTHED = 16,      /* a socket session is open (LOGIN): conn_proto_t.on_close ends it */
     CF_NOREAD = 32,      /* reading stopped */
     CF_LOGIN_PENDING = 64, /* LOGIN accepted, user lookup running: EOF waits for its answer */
     CF_EOF = 128,        /* peer half-closed: answer what is pending, then close */

@@ -336,7 +336,8 @@ static int login_check_user(conn_t *c)
     j->del_flag = j->forbidden = 0;
     memcpy(j->user_id, c->user_id, n + 1);
     c->flags |= CF_LOGIN_PENDING;
-    wbatch_push(&gw_worker(c->w)->login_batch, &j->link); /* may have answered c already, with an error */
+    /* may have answered c already, with an error */
+    wbatch_push(&gw_worker(c->w)->login_batch, &j->link);
     return (c->flags & (CF_CLOSED | CF_CLOSE_AFTER)) ? -1 : 0;
 }
 
