@@ -91,16 +91,22 @@ struct conn {
     uint8_t kind;             /* enum conn_kind */
     uint8_t list;             /* enum conn_list */
     uint16_t flags;
-    /* The authenticated principal of a socket connection: app, user,
-     * device and platform, set by LOGIN (gateway) and read by every
-     * command; user_id and imei are owned here (freed on close).  Unset
-     * (0 / NULL / -1) until then and on HTTP connections. */
+    /* The authenticated principal of a socket connection: app_id,
+     * client_type (platform) here, user_id and imei (device) below; set by
+     * LOGIN (gateway) and read by every command; user_id and imei are
+     * owned here (freed on close).  Unset (0 / -1 / NULL) until then and
+     * on HTTP connections. */
     int32_t app_id;
     int8_t client_type;
+    /* receive acks of this connection being checked (im/msg.c, to move
+     * with the message commands into gateway/): a counter, kept here
+     * rather than behind `upper` so that counting costs no allocation
+     * (it fills padding) */
+    uint16_t rack_inflight;
     int64_t stamp_ms;         /* list ordering time (monotonic) */
     dlist_t node;             /* in w->lists[list] */
     dlist_t dirty;            /* in w->dirty while CF_DIRTY */
-    char *user_id;
+    char *user_id;            /* the principal (above) */
     char *imei;
     /* partial input (transport framing); with CF_BACKLOG, the rest of a
      * read that a pause left unprocessed (fed again when reading resumes) */
@@ -115,10 +121,6 @@ struct conn {
     void *proto;              /* transport state (net: http_state_t or ws_state_t) */
     void *upper;              /* socket session state of the protocol above (gateway:
                                * packets held during LOGIN); freed by conn_proto_t.on_free */
-    /* receive acks of this connection being checked (im/msg.c, to move
-     * with the message commands into gateway/): a counter, kept here
-     * rather than behind `upper` so that counting costs no allocation */
-    uint16_t rack_inflight;
 };
 
 /* Most output a slow reader may have queued or in flight before it is
