@@ -1,6 +1,6 @@
 /*
  * Fuzz target: the binary TCP gateway byte stream -- frame reassembly
- * (conn_input_frames in src/server/core/conn.c over the codec) and every
+ * (sockframe_input in src/server/net/sockframe.c over the codec) and every
  * packet the gateway then handles.
  *
  * Each input is one connection to the TCP port of the in-process petreld

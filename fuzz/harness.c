@@ -241,8 +241,8 @@ server_t *fz_start(void)
         die("cannot open the server");
     if (workers_start(s) < 0)
         die("cannot start the worker");
-    ports[FZ_TCP] = net_listener_port(s->workers[0].tcp_listener);
-    ports[FZ_HTTP] = net_listener_port(s->workers[0].http_listener);
+    ports[FZ_TCP] = net_worker_port(&s->workers[0], CONN_TCP);
+    ports[FZ_HTTP] = net_worker_port(&s->workers[0], CONN_HTTP);
     if (ports[FZ_TCP] <= 0 || ports[FZ_HTTP] <= 0)
         die("cannot read a listener's port");
 

@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/app/server.h"
+#include "server/im/server.h"
 
 #define FZ_APP 10000
 #define FZ_SECRET "petrel-fuzz-secret-0123456789abcdef"

@@ -37,16 +37,22 @@ def api_routes():
 
 
 def socket_commands():
-    """Command names the socket accepts: the gateway's own and the cases of
-    the domain dispatchers (gateway/cmd_msg.c, gateway/cmd_gmsg.c)."""
-    names = {"LOGIN", "LOGOUT", "PING"}
-    gw = open(os.path.join(ROOT, "src", "server", "gateway", "gateway.c")).read()
-    disp = gw[gw.index("static int gw_dispatch"):]
-    disp = disp[:disp.index("\n}\n")]
-    names |= set(re.findall(r"PETREL_CMD_(\w+)", disp))
-    for f in ("cmd_msg.c", "cmd_gmsg.c"):
-        src = open(os.path.join(ROOT, "src", "server", "gateway", f)).read()
-        names |= set(re.findall(r"case PETREL_CMD_(\w+):", src))
+    """Command names the socket accepts: those registered in the gateway's
+    command table (gw_command_register in gateway/*.c) and the cases of the
+    domain dispatchers (im/msg.c, im/gmsg.c, gateway/cmd_*.c)."""
+    names = set()
+    gwdir = os.path.join(ROOT, "src", "server", "gateway")
+    imdir = os.path.join(ROOT, "src", "server", "im")
+    for f in sorted(os.listdir(gwdir)):
+        if f.endswith(".c"):
+            src = open(os.path.join(gwdir, f)).read()
+            names |= set(re.findall(r"gw_command_register\(\s*PETREL_CMD_(\w+)", src))
+    dispatchers = [os.path.join(imdir, f) for f in ("msg.c", "gmsg.c")]
+    dispatchers += [os.path.join(gwdir, f) for f in sorted(os.listdir(gwdir))
+                    if f.startswith("cmd_") and f.endswith(".c")]
+    for path in dispatchers:
+        if os.path.exists(path):
+            names |= set(re.findall(r"case PETREL_CMD_(\w+):", open(path).read()))
     return names
 
 

@@ -6,7 +6,8 @@
  * instead of the event loop (password hashing has a pool of its own:
  * appserver.c, pwpool.h).
  *
- * Life of a call: api_handle() (http.h) finds the route, parses the JSON
+ * Life of a call: api_handle(), petreld's HTTP handler (http_set_handler,
+ * installed by app/boot.c), finds the route, parses the JSON
  * body (an object; empty body = {}), authenticates when the route needs it,
  * and calls the handler with a fresh api_ctx_t.  The handler must end the
  * call exactly once with api_ok/api_fail/api_reply_raw, from any thread;
@@ -25,11 +26,15 @@
 
 #include <jansson.h>
 
+#include "server/im/server.h"
 #include "server/net/http.h"
 #include "server/store/store.h"
 
 #define API_ERR_NOT_OPERATOR PETREL_ERR_NOT_OPERATOR  /* body names another user; caller is not admin */
 #define API_MAX_BATCH 100
+
+/* The route handler: every HTTP request (http.h) but /ws. */
+void api_handle(http_req_t *req);
 
 typedef struct api_ctx api_ctx_t;
 typedef void (*api_fn)(api_ctx_t *ctx);

@@ -7,7 +7,7 @@
 #include "server/api/api.h"
 #include "server/deliver/deliver.h"
 #include "server/core/metrics_codes.h"
-#include "server/app/server.h"
+#include "server/im/server.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -2,8 +2,11 @@
  * Opening and closing the server's parts in order, shared by petreld's
  * main() and the fuzzing harness (fuzz/harness.c) so the two cannot
  * drift: data directory checks, storage, apps, the demo app server,
- * sessions, user states, delivery (every push), presence and the
- * connection limits.  Listening and the worker loops are started by the caller
+ * sessions, user states, delivery (every push), presence, the event
+ * subscribers and the connection limits.  It also composes the layers on
+ * the runtime: the gateway is the socket protocol, api_handle the HTTP
+ * handler, presence and net keep per-worker state through worker hooks.
+ * Listening and the worker loops are started by the caller
  * (workers_start), the signals stay in main.c.
  */
 #include "server/app/boot.h"
@@ -13,6 +16,8 @@
 #include "server/core/datadir.h"
 #include "server/core/datadir_guard.h"
 #include "server/deliver/deliver.h"
+#include "server/gateway/gateway.h"
+#include "server/net/http.h"
 #include "server/core/log.h"
 #include "server/im/presence.h"
 #include "server/im/event.h"
@@ -23,6 +28,38 @@
 #include "server/notify/gmsg.h"
 #include "server/notify/msg.h"
 #include "server/seam/idem.h"
+
+static int presence_hook_init(worker_t *w, void *arg)
+{
+    (void)arg;
+    presence_worker_init(w);
+    return 0;
+}
+
+static void presence_hook_close(worker_t *w, void *arg)
+{
+    (void)arg;
+    presence_worker_close(w);
+}
+
+static const worker_hooks_t presence_hooks = {
+    .name = "presence",
+    .init = presence_hook_init,
+    .close = presence_hook_close,
+};
+
+/* The layers on the runtime, in worker hook order: gateway (socket
+ * protocol, LOGIN batches), presence (debounce timers), net (listeners,
+ * opened last). */
+static int compose(server_t *s)
+{
+    s->owner = s;
+    if (gw_install(s) < 0 || runtime_add_worker_hooks(&s->rt, &presence_hooks, s) < 0 ||
+        net_install(&s->rt, &s->net_state) < 0)
+        return -1;
+    http_set_handler(&s->rt, api_handle);
+    return 0;
+}
 
 int server_open(server_t *s)
 {
@@ -67,7 +104,7 @@ int server_open(server_t *s)
     }
     s->idem = idem_local_new(); /* NULL (out of memory): every send goes to the store */
     /* one node: no bus, every device is on a local worker (deliver.h) */
-    deliver_cfg_t dc = {.rt = s, .nworkers = s->nworkers, .sess = s->sess, .store = s->store,
+    deliver_cfg_t dc = {.rt = &s->rt, .nworkers = s->nworkers, .sess = s->sess, .store = s->store,
                         .metrics = &s->metrics,
                         .max_backlog = (uint64_t)s->cfg.max_delivery_backlog};
     s->deliver = s->sess ? deliver_new(&dc) : NULL;
@@ -91,8 +128,12 @@ int server_open(server_t *s)
         store_close(s->store);
         return -1;
     }
-    net_raise_nofile(s);
-    if (net_connlimit_init(s) < 0) {
+    if (compose(s) < 0) {
+        LOGE("cannot compose the server (worker hook slots)", NULL);
+        return -1;
+    }
+    net_raise_nofile(&s->rt);
+    if (net_connlimit_init(&s->rt) < 0) {
         LOGE("cannot allocate the connection table", NULL);
         return -1;
     }
@@ -115,7 +156,6 @@ void server_close(server_t *s)
     s->events = NULL;
     idem_free(s->idem); /* after store_shutdown: the writer's callbacks put into it */
     s->idem = NULL;
-    connlimit_free(s->connlimit);
-    s->connlimit = NULL;
+    net_free(&s->rt);
     store_close(s->store);
 }

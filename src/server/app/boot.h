@@ -5,7 +5,7 @@
 #ifndef PETREL_BOOT_H
 #define PETREL_BOOT_H
 
-#include "server/app/server.h"
+#include "server/im/server.h"
 
 /* After config_load (s->cfg set, s->nworkers chosen, umask set): data
  * directory checks, storage, apps, demo app server, sessions, presence,

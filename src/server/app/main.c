@@ -7,7 +7,7 @@
 #include "server/api/api.h"
 #include "server/app/boot.h"
 #include "server/core/log.h"
-#include "server/app/server.h"
+#include "server/im/server.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -9,9 +9,9 @@
  * strings, and a connmap slot.  Input and output buffers exist only while
  * there is partial input or pending output.
  */
-#include "server/app/server.h"
-
+#include "server/core/conn.h"
 #include "server/core/log.h"
+#include "server/core/worker.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -27,13 +27,13 @@ typedef struct wreq {
 
 static atomic_uint_fast64_t *kind_gauge(conn_t *c)
 {
-    metrics_t *m = &c->w->srv->metrics;
+    metrics_t *m = &c->w->rt->metrics;
     return c->kind == CONN_TCP ? &m->conns_tcp : c->kind == CONN_WS ? &m->conns_ws : &m->conns_http;
 }
 
-conn_t *conn_new(worker_t *w, uint8_t kind)
+conn_t *conn_new(worker_t *w, size_t size, uint8_t kind, const conn_ops_t *ops)
 {
-    conn_t *c = calloc(1, sizeof *c);
+    conn_t *c = calloc(1, size < sizeof *c ? sizeof *c : size);
     if (!c)
         return NULL;
     if (uv_tcp_init(&w->loop, &c->tcp) != 0) {
@@ -43,6 +43,7 @@ conn_t *conn_new(worker_t *w, uint8_t kind)
     c->tcp.data = c;
     c->w = w;
     c->kind = kind;
+    c->ops = ops;
     c->client_type = -1;
     c->id = ((uint64_t)w->idx << 56) | ++w->next_conn_seq;
     if (connmap_put(&w->conns, c->id, c) < 0) {
@@ -53,7 +54,7 @@ conn_t *conn_new(worker_t *w, uint8_t kind)
     }
     w->nconns++;
     atomic_fetch_add(kind_gauge(c), 1);
-    atomic_fetch_add(&w->srv->metrics.accepted, 1);
+    atomic_fetch_add(&w->rt->metrics.accepted, 1);
     return c;
 }
 
@@ -93,7 +94,7 @@ static void out_account(worker_t *w, int64_t delta)
  * push to a user's 1,000 devices holds one frame, not 1,000. */
 static int over_global_cap(conn_t *c, uint32_t len)
 {
-    uint64_t cap = (uint64_t)c->w->srv->cfg.max_output_mb << 20;
+    uint64_t cap = (uint64_t)c->w->rt->cfg.max_output_mb << 20;
     return cap && frame_bytes_live() + len > cap;
 }
 
@@ -156,13 +157,13 @@ void conn_pause_check(conn_t *c)
         c->in = NULL;
         c->in_len = c->in_cap = 0;
         c->flags &= (uint16_t)~CF_BACKLOG;
-        conn_input_frames(c, buf, n);
+        c->ops->on_data(c, buf, n);
         free(buf);
         if (c->flags & (CF_CLOSED | CF_CLOSE_AFTER | CF_PAUSED))
             return;
     }
     if (!(c->flags & CF_NOREAD))
-        conn_start_read(c);
+        c->ops->start_read(c);
 }
 
 void conn_op_queued(conn_t *c)
@@ -186,9 +187,9 @@ int conn_send_frame(conn_t *c, frame_t *f)
 {
     if (c->flags & (CF_CLOSED | CF_CLOSE_AFTER))
         return -1;
-    atomic_fetch_add(&c->w->srv->metrics.packets_out, 1);
-    if (c->kind == CONN_WS) {
-        if (ws_send_frame(c, f) < 0)
+    atomic_fetch_add(&c->w->rt->metrics.packets_out, 1);
+    if (c->ops->send_frame) {
+        if (c->ops->send_frame(c, f) < 0)
             return -1;
         conn_mark_dirty(c);
         return 0;
@@ -240,8 +241,8 @@ void conn_send_error_json(conn_t *c, int code, json_t *o)
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (s) {
         conn_send_json(c, PETREL_CMD_ERROR, s, strlen(s));
-        atomic_fetch_add(&c->w->srv->metrics.errors_sent, 1);
-        metrics_error(&c->w->srv->metrics, code);
+        atomic_fetch_add(&c->w->rt->metrics.errors_sent, 1);
+        metrics_error(&c->w->rt->metrics, code);
     }
     free(s);
     json_decref(o);
@@ -258,13 +259,11 @@ static void on_closed(uv_handle_t *h)
     free(c->in);
     free(c->user_id);
     free(c->imei);
-    gw_free_held(c);
-    if (c->kind == CONN_HTTP)
-        http_state_free(c);
-    else if (c->kind == CONN_WS)
-        ws_state_free(c);
+    if (c->upper && w->rt->proto)
+        w->rt->proto->on_free(c);
+    if (c->ops->free_state)
+        c->ops->free_state(c);
     atomic_fetch_sub(kind_gauge(c), 1);
-    connlimit_release(w->srv->connlimit, &c->climit);
     free(c);
     worker_conn_gone(w);
 }
@@ -274,8 +273,8 @@ void conn_close(conn_t *c)
     if (c->flags & CF_CLOSED)
         return;
     c->flags |= CF_CLOSED;
-    if (c->flags & CF_AUTHED)
-        gw_on_close(c);
+    if ((c->flags & CF_AUTHED) && c->w->rt->proto)
+        c->w->rt->proto->on_close(c);
     dlist_remove(&c->node);
     c->list = LIST_NONE;
     if (c->flags & CF_DIRTY) {
@@ -329,7 +328,7 @@ static void flush_conn(conn_t *c)
     if (c->flags & (CF_CLOSED | CF_WRITING))
         return;
     if (c->out_n == 0) {
-        if ((c->flags & CF_CLOSE_AFTER) && !net_linger(c))
+        if ((c->flags & CF_CLOSE_AFTER) && !(c->ops->linger && c->ops->linger(c)))
             conn_close(c);
         return;
     }
@@ -353,7 +352,7 @@ static void flush_conn(conn_t *c)
         conn_close(c);
         return;
     }
-    atomic_fetch_add(&c->w->srv->metrics.bytes_out, (uint64_t)w);
+    atomic_fetch_add(&c->w->rt->metrics.bytes_out, (uint64_t)w);
     /* drop what the kernel took entirely */
     uint32_t done = 0;
     size_t off = (size_t)w;
@@ -375,7 +374,7 @@ static void flush_conn(conn_t *c)
         }
         if (bufs != stackbufs)
             free(bufs);
-        if ((c->flags & CF_CLOSE_AFTER) && !net_linger(c))
+        if ((c->flags & CF_CLOSE_AFTER) && !(c->ops->linger && c->ops->linger(c)))
             conn_close(c);
         else if (c->flags & CF_PAUSED) /* last: may feed input, queue output */
             conn_pause_check(c);
@@ -414,7 +413,7 @@ static void flush_conn(conn_t *c)
         conn_close(c);
         return;
     }
-    atomic_fetch_add(&c->w->srv->metrics.bytes_out, total - (uint64_t)w);
+    atomic_fetch_add(&c->w->rt->metrics.bytes_out, total - (uint64_t)w);
     if (c->inflight_bytes >= CONN_PAUSE_BYTES)
         conn_pause_check(c);
 }
@@ -427,116 +426,4 @@ void conn_flush_all(worker_t *w)
         c->flags &= (uint16_t)~CF_DIRTY;
         flush_conn(c);
     }
-}
-
-/* ---- input framing for the binary TCP gateway ------------------------- */
-
-static size_t frame_len_of(const uint8_t *hdr)
-{
-    return PETREL_UP_HDR_LEN + (size_t)petrel_be32(hdr + 20) + (size_t)petrel_be32(hdr + 24);
-}
-
-/* Decode-and-dispatch one buffer that starts at a frame boundary.  Returns
- * bytes consumed (the unconsumed tail is an incomplete frame) or -1 if the
- * connection is closing. */
-static long dispatch_frames(conn_t *c, const uint8_t *data, size_t len)
-{
-    const petrel_limits_t *lim = &c->w->srv->limits;
-    size_t off = 0;
-    while (off < len) {
-        petrel_packet_t p;
-        int r = petrel_decode_up(data + off, len - off, lim, &p);
-        if (r == PETREL_DEC_NEED_MORE)
-            break;
-        if (r < 0) {
-            gw_protocol_error(c, petrel_dec_error_code(r), "malformed packet", 0);
-            return -1;
-        }
-        off += p.frame_len;
-        if (gw_on_packet(c, &p) < 0)
-            return -1;
-        /* backpressure: the rest waits until the output drains */
-        if (c->out_bytes + c->inflight_bytes >= CONN_PAUSE_BYTES)
-            conn_pause_check(c);
-        if (c->flags & CF_PAUSED)
-            break;
-    }
-    return (long)off;
-}
-
-void conn_input_frames(conn_t *c, const uint8_t *data, size_t len)
-{
-    const petrel_limits_t *lim = &c->w->srv->limits;
-    /* finish a frame started in an earlier read */
-    while (c->in_len && len) {
-        size_t need;
-        if (c->in_len < PETREL_UP_HDR_LEN) {
-            need = PETREL_UP_HDR_LEN;
-        } else {
-            need = frame_len_of(c->in);
-        }
-        size_t take = need - c->in_len < len ? need - c->in_len : len;
-        memcpy(c->in + c->in_len, data, take);
-        c->in_len += (uint32_t)take;
-        data += take;
-        len -= take;
-        if (c->in_len == PETREL_UP_HDR_LEN && need == PETREL_UP_HDR_LEN) {
-            petrel_packet_t p;
-            int r = petrel_decode_up(c->in, c->in_len, lim, &p);
-            if (r < 0) {
-                gw_protocol_error(c, petrel_dec_error_code(r), "malformed packet", 0);
-                return;
-            }
-            if (r == PETREL_DEC_NEED_MORE) {
-                size_t full = frame_len_of(c->in);
-                uint8_t *nb = realloc(c->in, full);
-                if (!nb) {
-                    conn_close(c);
-                    return;
-                }
-                c->in = nb;
-                c->in_cap = (uint32_t)full;
-                continue;
-            }
-        }
-        if (c->in_len >= PETREL_UP_HDR_LEN && c->in_len == frame_len_of(c->in)) {
-            long r = dispatch_frames(c, c->in, c->in_len);
-            free(c->in);
-            c->in = NULL;
-            c->in_len = c->in_cap = 0;
-            if (r < 0)
-                return;
-        }
-    }
-    if (!len)
-        return;
-    long used = (c->flags & CF_PAUSED) ? 0 : dispatch_frames(c, data, len);
-    if (used < 0)
-        return;
-    size_t rest = len - (size_t)used;
-    if (!rest)
-        return;
-    if (c->flags & CF_PAUSED) {
-        /* paused mid-read: keep the rest, complete frames included (at
-         * most one read buffer); reading stays stopped until it is fed */
-        c->in = malloc(rest);
-        if (!c->in) {
-            conn_close(c);
-            return;
-        }
-        memcpy(c->in, data + used, rest);
-        c->in_len = c->in_cap = (uint32_t)rest;
-        c->flags |= CF_BACKLOG;
-        return;
-    }
-    /* keep the incomplete tail: header-sized first, full frame once known */
-    size_t cap = rest >= PETREL_UP_HDR_LEN ? frame_len_of(data + used) : PETREL_UP_HDR_LEN;
-    c->in = malloc(cap);
-    if (!c->in) {
-        conn_close(c);
-        return;
-    }
-    memcpy(c->in, data + used, rest);
-    c->in_len = (uint32_t)rest;
-    c->in_cap = (uint32_t)cap;
 }

@@ -4,7 +4,8 @@
  * Other threads address connections by id through the worker's inbox; the
  * lookup here is what makes a stale id (connection gone) harmless.
  */
-#include "server/app/server.h"
+#include "server/core/connmap.h"
+#include "server/core/conn.h"
 
 #include <stdlib.h>
 

@@ -4,26 +4,23 @@
  * timeout, HTTP keep-alive timeout and the bounded wait of closing
  * connections, and an inbox through which other threads run code on it.
  *
- * Delivery backlog (issue 14 item 12): each inbox counts the deliveries it
- * holds (inbox_depth; a group push batch for n connections counts n).  The
- * bound is global, not per worker: the worker that reads a send is not the
- * one its deliveries will queue on (they go to the receivers' workers,
- * known only after the store commit), and the memory at stake is the
- * process's.  So worker_backlog_busy() sums every inbox plus the group push
- * queue and refuses NEW sends with 62080 over max_delivery_backlog; what
- * was accepted is always delivered (nothing queued is dropped here).
+ * Each inbox counts the deliveries it holds (inbox_depth; a batch of
+ * frames for n connections counts n); runtime_inbox_depth() sums them for
+ * the delivery backlog bound (deliver_busy, deliver/deliver.c).
  *
- * Shutdown: workers_stop() posts a stop message; the worker closes its
- * listeners, tells every connection (ERROR 61016 for sockets), closes them
+ * Per-worker state of the layers above lives in worker_t.ext slots, set up
+ * and torn down by the hooks they registered (runtime.h): listeners (net),
+ * LOGIN batches (gateway), presence timers...
+ *
+ * Shutdown: runtime_stop() posts a stop message; the worker runs the stop
+ * hooks (net closes its listeners), tells every connection (the socket
+ * protocol's on_shutdown: ERROR 61016; HTTP: closed after its answer), closes them
  * after their output is flushed (bounded by shutdown_timeout_ms), and
  * leaves its loop when the last connection is gone.
  */
-#include "server/app/server.h"
-#include "server/gateway/gateway.h"
-#include "server/deliver/gpush.h"
+#include "server/core/worker.h"
 
 #include "server/core/log.h"
-#include "server/im/presence.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -47,12 +44,21 @@ static void on_async(uv_async_t *a)
     }
 }
 
-int worker_post(server_t *s, unsigned idx, worker_fn fn, void *arg)
+int runtime_add_worker_hooks(runtime_t *rt, const worker_hooks_t *h, void *arg)
 {
-    return worker_post_n(s, idx, fn, arg, 1);
+    if (rt->n_ext >= WORKER_EXT_MAX)
+        return -1;
+    rt->ext[rt->n_ext].hooks = h;
+    rt->ext[rt->n_ext].arg = arg;
+    return (int)rt->n_ext++;
 }
 
-int worker_post_n(server_t *s, unsigned idx, worker_fn fn, void *arg, uint32_t weight)
+int runtime_post(runtime_t *s, unsigned idx, worker_fn fn, void *arg)
+{
+    return runtime_post_n(s, idx, fn, arg, 1);
+}
+
+int runtime_post_n(runtime_t *s, unsigned idx, worker_fn fn, void *arg, uint32_t weight)
 {
     if (idx >= s->nworkers)
         return -1;
@@ -81,26 +87,12 @@ int worker_post_n(server_t *s, unsigned idx, worker_fn fn, void *arg, uint32_t w
     return 0;
 }
 
-uint64_t workers_inbox_depth(const server_t *s)
+uint64_t runtime_inbox_depth(const runtime_t *s)
 {
     uint64_t n = 0;
     for (unsigned i = 0; s->workers && i < s->nworkers; i++)
         n += atomic_load_explicit(&s->workers[i].inbox_depth, memory_order_relaxed);
     return n;
-}
-
-int worker_backlog_busy(server_t *s)
-{
-    uint64_t max = (uint64_t)s->cfg.max_delivery_backlog;
-    if (!max)
-        return 0;
-    /* a group push waiting for its member lookup counts once; the push
-     * queue's own cap drops pushes, so sends stop at half of it first */
-    uint64_t gp = gpush_backlog(s);
-    if (gp < GPUSH_QUEUE_MAX / 2 && gp + workers_inbox_depth(s) < max)
-        return 0;
-    atomic_fetch_add_explicit(&s->metrics.backlog_refusals, 1, memory_order_relaxed);
-    return 1;
 }
 
 static void on_prepare(uv_prepare_t *p)
@@ -117,10 +109,10 @@ static void sweep_list(worker_t *w, enum conn_list l, int64_t now)
         if (now - c->stamp_ms < timeout)
             break;
         conn_set_list(c, LIST_NONE);
-        if (l == LIST_CLOSING || l == LIST_HTTP)
+        if (l == LIST_CLOSING || l == LIST_HTTP || !w->rt->proto)
             conn_close(c);
         else
-            gw_on_timeout(c, l);
+            w->rt->proto->on_timeout(c, l);
     }
 }
 
@@ -141,7 +133,10 @@ static void finish(worker_t *w)
     uv_close((uv_handle_t *)&w->async, NULL);
     uv_close((uv_handle_t *)&w->flusher, NULL);
     uv_close((uv_handle_t *)&w->sweeper, NULL);
-    presence_worker_close(w);
+    runtime_t *rt = w->rt;
+    for (unsigned i = 0; i < rt->n_ext; i++)
+        if (rt->ext[i].hooks->close)
+            rt->ext[i].hooks->close(w, rt->ext[i].arg);
 }
 
 void worker_conn_gone(worker_t *w)
@@ -157,19 +152,23 @@ static void begin_stop(worker_t *w, void *arg)
     if (w->stopping)
         return;
     w->stopping = 1;
-    if (w->have_tcp)
-        net_listener_close(w->tcp_listener);
-    if (w->have_http)
-        net_listener_close(w->http_listener);
-    w->have_tcp = w->have_http = 0;
+    runtime_t *rt = w->rt;
+    for (unsigned i = 0; i < rt->n_ext; i++)
+        if (rt->ext[i].hooks->stop)
+            rt->ext[i].hooks->stop(w, rt->ext[i].arg);
     /* snapshot: handlers move connections between lists */
     size_t n = 0;
     conn_t **all = malloc((w->conns.n + 1) * sizeof *all);
     for (size_t i = 0; all && i < w->conns.cap; i++)
         if (w->conns.keys[i])
             all[n++] = w->conns.vals[i];
-    for (size_t i = 0; i < n; i++)
-        gw_on_shutdown(all[i]);
+    for (size_t i = 0; i < n; i++) {
+        conn_t *c = all[i];
+        if (c->ops->socket && rt->proto)
+            rt->proto->on_shutdown(c);
+        else
+            conn_close_after_flush(c);
+    }
     free(all);
     if (w->nconns == 0)
         finish(w);
@@ -181,11 +180,12 @@ static void worker_main(void *arg)
     uv_run(&w->loop, UV_RUN_DEFAULT);
 }
 
-static int worker_init(server_t *s, worker_t *w, unsigned idx)
+static int worker_init(runtime_t *s, worker_t *w, unsigned idx)
 {
     const config_t *cfg = &s->cfg;
     memset(w, 0, sizeof *w);
-    w->srv = s;
+    w->srv = s->owner;
+    w->rt = s;
     w->idx = idx;
     if (uv_loop_init(&w->loop) < 0)
         return -1;
@@ -216,23 +216,17 @@ static int worker_init(server_t *s, worker_t *w, unsigned idx)
     if (tick < 5)
         tick = 5;
     uv_timer_start(&w->sweeper, on_sweep, (uint64_t)tick, (uint64_t)tick);
-    gw_worker_init(w);
-    presence_worker_init(w);
-
-    if (cfg->tcp_listen[0]) {
-        if (net_listen(w, &w->tcp_listener, cfg->tcp_listen, CONN_TCP) < 0)
+    for (unsigned i = 0; i < s->n_ext; i++) {
+        const worker_hooks_t *h = s->ext[i].hooks;
+        if (h->init && h->init(w, s->ext[i].arg) < 0) {
+            LOGE("worker hook failed", "worker=%u hook=%s", idx, h->name ? h->name : "?");
             return -1;
-        w->have_tcp = 1;
-    }
-    if (cfg->http_listen[0]) {
-        if (net_listen(w, &w->http_listener, cfg->http_listen, CONN_HTTP) < 0)
-            return -1;
-        w->have_http = 1;
+        }
     }
     return 0;
 }
 
-int workers_start(server_t *s)
+int runtime_start(runtime_t *s)
 {
     s->workers = calloc(s->nworkers, sizeof *s->workers);
     if (!s->workers)
@@ -250,14 +244,14 @@ int workers_start(server_t *s)
     return 0;
 }
 
-void workers_stop(server_t *s)
+void runtime_stop(runtime_t *s)
 {
     atomic_store(&s->stopping, 1);
     for (unsigned i = 0; i < s->nworkers; i++)
-        worker_post(s, i, begin_stop, NULL);
+        runtime_post(s, i, begin_stop, NULL);
 }
 
-void workers_join(server_t *s)
+void runtime_join(runtime_t *s)
 {
     for (unsigned i = 0; i < s->nworkers; i++) {
         worker_t *w = &s->workers[i];
@@ -265,14 +259,16 @@ void workers_join(server_t *s)
         uv_loop_close(&w->loop);
         connmap_free(&w->conns);
         free(w->rbuf);
-        ws_worker_free(w);
+        for (unsigned e = 0; e < s->n_ext; e++)
+            if (s->ext[e].hooks->free)
+                s->ext[e].hooks->free(w, s->ext[e].arg);
     }
     /* the array and the closed inboxes stay: the store writer's last
-     * callbacks and the group push thread still call worker_post, which
+     * callbacks and the group push thread still call runtime_post, which
      * must find the inbox closed (and fail), not freed memory */
 }
 
-void workers_free(server_t *s)
+void runtime_free(runtime_t *s)
 {
     for (unsigned i = 0; s->workers && i < s->nworkers; i++)
         uv_mutex_destroy(&s->workers[i].inbox_mu);

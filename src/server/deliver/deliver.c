@@ -2,13 +2,13 @@
  * Delivery (see deliver.h): routes, the loop side of a delivery (send,
  * close with an error, kick), the bus receiver, and the immediate API.
  * The ordered queue is deliver_queue.c.
- *
- * Until core/ has its own runtime header, the worker and connection types
- * come from app/server.h (the one upward include of this folder).
  */
 #include "server/deliver/deliver_int.h"
 
-#include "server/app/server.h"
+#include "server/core/conn.h"
+#include "server/core/connmap.h"
+#include "server/core/worker.h"
+#include "server/net/ws.h"
 #include "server/core/log.h"
 
 #include <jansson.h>
@@ -214,7 +214,7 @@ size_t route_send(route_t *r)
         if (r->here && r->here->idx == i) {
             batch_on_loop(r->here, b);
             r->count += n;
-        } else if (worker_post_n(d->cfg.rt, i, batch_on_loop, b, (uint32_t)n) == 0) {
+        } else if (runtime_post_n(d->cfg.rt, i, batch_on_loop, b, (uint32_t)n) == 0) {
             r->count += n;
         } else {
             batch_free(b);
@@ -344,7 +344,7 @@ int deliver_busy(deliver_t *d)
     if (!d || !d->cfg.max_backlog)
         return 0;
     uint64_t q = deliver_backlog(d); /* an ordered push waiting for its lookup counts once */
-    if (q < DELIVER_QUEUE_MAX / 2 && q + workers_inbox_depth(d->cfg.rt) < d->cfg.max_backlog)
+    if (q < DELIVER_QUEUE_MAX / 2 && q + runtime_inbox_depth(d->cfg.rt) < d->cfg.max_backlog)
         return 0;
     atomic_fetch_add_explicit(&d->cfg.metrics->backlog_refusals, 1, memory_order_relaxed);
     return 1;

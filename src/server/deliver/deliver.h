@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "server/core/frame.h"
+#include "server/core/runtime.h"
 #include "server/core/metrics.h"
 #include "server/seam/bus.h"
 #include "server/seam/session.h"
@@ -44,14 +45,12 @@
 /* Most ordered pushes waiting; beyond, new ones are dropped. */
 #define DELIVER_QUEUE_MAX 65536
 
-struct server;
 struct worker;
 typedef struct deliver deliver_t;
 
 typedef struct deliver_cfg {
-    /* The workers: their inboxes (worker_post_n) and connection maps.
-     * Opaque here; the runtime type once core/ has its own. */
-    struct server *rt;
+    /* The workers: their inboxes (runtime_post_n) and connection maps. */
+    runtime_t *rt;
     unsigned nworkers;
     sess_registry_t *sess;     /* who is online where */
     store_t *store;            /* a group's readers (deliver_group) */

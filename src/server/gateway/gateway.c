@@ -2,12 +2,18 @@
  * Gateway: what a socket connection (TCP or WebSocket) may do, packet by
  * packet.  Owns the login handshake (signed LOGIN, policy, kick-out), the
  * heartbeat, logout, and the rules every later packet must pass before a
- * domain module sees it: logged in, body is a JSON object, fromId is the
- * authenticated user.  Domain commands (messages, groups...) are routed
- * from gw_dispatch().
+ * domain module sees it: body is a JSON object, the user is still live,
+ * then the command table's checks (command.h: logged in, fromId is the
+ * authenticated user, known command).  Domain commands (messages,
+ * groups...) are registered in that table by gw_install().
  */
 #include "server/gateway/gateway.h"
-#include "server/app/server.h"
+
+#include "server/deliver/deliver.h"
+#include "server/gateway/command.h"
+#include "server/im/server.h"
+#include "server/net/net.h"
+#include "server/net/ws.h"
 
 #include "petrel/sign.h"
 #include "server/im/apps.h"
@@ -60,9 +66,9 @@ typedef struct held_pkt {
 
 void gw_free_held(conn_t *c)
 {
-    while (c->held) {
-        held_pkt_t *h = c->held;
-        c->held = h->next;
+    while (c->upper) {
+        held_pkt_t *h = c->upper;
+        c->upper = h->next;
         free(h);
     }
 }
@@ -70,7 +76,7 @@ void gw_free_held(conn_t *c)
 static int hold_packet(conn_t *c, const petrel_packet_t *p)
 {
     size_t n = 0;
-    held_pkt_t **tail = &c->held;
+    held_pkt_t **tail = (held_pkt_t **)&c->upper;
     for (; *tail; tail = &(*tail)->next)
         n++;
     size_t len = petrel_encode_up(NULL, 0, &p->hdr, p->imei, p->imei_len, p->body, p->body_len);
@@ -89,9 +95,9 @@ static int hold_packet(conn_t *c, const petrel_packet_t *p)
 
 static void replay_held(conn_t *c)
 {
-    while (c->held && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER | CF_LOGIN_PENDING))) {
-        held_pkt_t *h = c->held;
-        c->held = h->next;
+    while (c->upper && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER | CF_LOGIN_PENDING))) {
+        held_pkt_t *h = c->upper;
+        c->upper = h->next;
         petrel_packet_t p;
         if (petrel_decode_up(h->data, h->len, &c->w->srv->limits, &p) == PETREL_DEC_OK)
             gw_on_packet(c, &p);
@@ -241,9 +247,34 @@ static void login_done(wbatch_t *b, wbatch_item_t *list, int status)
     }
 }
 
-void gw_worker_init(worker_t *w)
+/* The gateway's per-worker state: its worker_t.ext slot (gw_install). */
+typedef struct gw_worker {
+    wbatch_t login_batch; /* LOGIN user lookups, batched */
+} gw_worker_t;
+
+static int gw_slot = -1;
+
+static gw_worker_t *gw_worker(worker_t *w)
 {
-    wbatch_init(&w->login_batch, &w->loop, LOGIN_BATCH_MAX, login_work, login_done, w);
+    return w->ext[gw_slot];
+}
+
+static int gw_worker_init(worker_t *w, void *arg)
+{
+    (void)arg;
+    gw_worker_t *g = calloc(1, sizeof *g);
+    if (!g)
+        return -1;
+    wbatch_init(&g->login_batch, &w->loop, LOGIN_BATCH_MAX, login_work, login_done, w);
+    w->ext[gw_slot] = g;
+    return 0;
+}
+
+static void gw_worker_free(worker_t *w, void *arg)
+{
+    (void)arg;
+    free(w->ext[gw_slot]);
+    w->ext[gw_slot] = NULL;
 }
 
 static int login_check_user(conn_t *c)
@@ -260,7 +291,8 @@ static int login_check_user(conn_t *c)
     j->del_flag = j->forbidden = 0;
     memcpy(j->user_id, c->user_id, n + 1);
     c->flags |= CF_LOGIN_PENDING;
-    wbatch_push(&c->w->login_batch, &j->link); /* may have answered c already, with an error */
+    /* may have answered c already, with an error */
+    wbatch_push(&gw_worker(c->w)->login_batch, &j->link);
     return (c->flags & (CF_CLOSED | CF_CLOSE_AFTER)) ? -1 : 0;
 }
 
@@ -295,7 +327,7 @@ static void login_finish(conn_t *c)
         return;
     }
     c->flags |= CF_AUTHED;
-    connlimit_logged_in(s->connlimit, &c->climit); /* off max_pending_per_ip */
+    net_conn_logged_in(c); /* off max_pending_per_ip */
     atomic_fetch_add(online_gauge(c), 1);
     conn_set_list(c, LIST_ACTIVE);
     atomic_fetch_add(&s->metrics.logins_ok, 1);
@@ -316,14 +348,61 @@ void gw_on_close(conn_t *c)
     c->flags &= (uint16_t)~CF_AUTHED;
 }
 
-/* Route a domain command of a logged-in connection.  Returns 0 or -1 when
- * the connection is closing. */
-static int gw_dispatch(conn_t *c, const petrel_packet_t *p, json_t *body)
+/* ---- the gateway's own commands (command table, gw_install) ---------------- */
+
+static int cmd_login(conn_t *c, const petrel_packet_t *p, json_t *body)
 {
-    int32_t cmd = p->hdr.command;
-    if (cmd == PETREL_CMD_MSG_GROUP || cmd == PETREL_CMD_MSG_GROUP_READED)
-        return gmsg_on_packet(c, p, body);
-    return msg_on_packet(c, p, body);
+    if (c->flags & (CF_AUTHED | CF_LOGIN_PENDING)) {
+        conn_send_error(c, PETREL_ERR_ALREADY_LOGGED, "already logged in", p->hdr.command);
+        return 0;
+    }
+    return do_login(c, p, body);
+}
+
+static int cmd_ping(conn_t *c, const petrel_packet_t *p, json_t *body)
+{
+    (void)p, (void)body;
+    send_json_obj(c, PETREL_CMD_PING, json_pack("{s:I}", "serverTime", (json_int_t)now_ms()));
+    return 0;
+}
+
+static int cmd_logout(conn_t *c, const petrel_packet_t *p, json_t *body)
+{
+    (void)p, (void)body;
+    LOGD("logout", "conn=%llu user=%s", (unsigned long long)c->id, LQ(c->user_id));
+    gw_on_close(c);
+    if (c->kind == CONN_WS)
+        ws_close_with(c, 1000, "logout");
+    conn_close_after_flush(c);
+    return -1;
+}
+
+/* Every socket command petreld serves: the gateway's own, then the domain
+ * modules' dispatchers (each switches on the command it is given). */
+static int gw_register_commands(void)
+{
+    gw_command_reset();
+    int rc = 0;
+    rc |= gw_command_register(PETREL_CMD_LOGIN, cmd_login, GW_CMD_NOAUTH);
+    rc |= gw_command_register(PETREL_CMD_PING, cmd_ping, 0);
+    rc |= gw_command_register(PETREL_CMD_LOGOUT, cmd_logout, GW_CMD_FROM);
+    rc |= gw_command_register(PETREL_CMD_MSG_P2P, msg_on_packet, GW_CMD_FROM);
+    rc |= gw_command_register(PETREL_CMD_MSG_RECEIVE_ACK, msg_on_packet, GW_CMD_FROM);
+    rc |= gw_command_register(PETREL_CMD_MSG_READED, msg_on_packet, GW_CMD_FROM);
+    rc |= gw_command_register(PETREL_CMD_MSG_RECALL, msg_on_packet, GW_CMD_FROM);
+    rc |= gw_command_register(PETREL_CMD_MSG_GROUP, gmsg_on_packet, GW_CMD_FROM);
+    rc |= gw_command_register(PETREL_CMD_MSG_GROUP_READED, gmsg_on_packet, GW_CMD_FROM);
+    return rc;
+}
+
+/* The body's fromId (when present) and the header's appId (when not 0)
+ * are the logged-in user's. */
+static int from_matches(const conn_t *c, const petrel_packet_t *p, json_t *body)
+{
+    json_t *from = json_object_get(body, "fromId");
+    if (from && (!json_is_string(from) || strcmp(json_string_value(from), c->user_id)))
+        return 0;
+    return p->hdr.app_id == 0 || p->hdr.app_id == c->app_id;
 }
 
 int gw_on_packet(conn_t *c, const petrel_packet_t *p)
@@ -352,33 +431,24 @@ int gw_on_packet(conn_t *c, const petrel_packet_t *p)
         return -1;
     }
 
+    /* the command table: logged in, fromId, known (command.h) */
+    const gw_command_t *e = gw_command_find(cmd);
+    int authed = (c->flags & CF_AUTHED) != 0;
+    int from_ok = !authed || (e && !(e->flags & GW_CMD_FROM)) || from_matches(c, p, body);
     int rc = 0;
-    if (cmd == PETREL_CMD_PING && (c->flags & CF_AUTHED)) {
-        send_json_obj(c, PETREL_CMD_PING, json_pack("{s:I}", "serverTime", (json_int_t)now_ms()));
-    } else if (cmd == PETREL_CMD_LOGIN) {
-        if (c->flags & (CF_AUTHED | CF_LOGIN_PENDING))
-            conn_send_error(c, PETREL_ERR_ALREADY_LOGGED, "already logged in", cmd);
-        else
-            rc = do_login(c, p, body);
-    } else if (!(c->flags & CF_AUTHED)) {
+    switch (gw_command_gate(e, authed, from_ok)) {
+    case 0: rc = e->fn(c, p, body); break;
+    case PETREL_ERR_NOT_LOGGED_IN:
         gw_protocol_error(c, PETREL_ERR_NOT_LOGGED_IN, "LOGIN first", cmd);
         rc = -1;
-    } else {
-        json_t *from = json_object_get(body, "fromId");
-        if ((from && (!json_is_string(from) || strcmp(json_string_value(from), c->user_id))) ||
-            (p->hdr.app_id != 0 && p->hdr.app_id != c->app_id)) {
-            conn_send_error_for(c, PETREL_ERR_FROM_MISMATCH,
-                                "fromId/appId is not the logged-in user", cmd, body);
-        } else if (cmd == PETREL_CMD_LOGOUT) {
-            LOGD("logout", "conn=%llu user=%s", (unsigned long long)c->id, LQ(c->user_id));
-            gw_on_close(c);
-            if (c->kind == CONN_WS)
-                ws_close_with(c, 1000, "logout");
-            conn_close_after_flush(c);
-            rc = -1;
-        } else {
-            rc = gw_dispatch(c, p, body);
-        }
+        break;
+    case PETREL_ERR_FROM_MISMATCH:
+        conn_send_error_for(c, PETREL_ERR_FROM_MISMATCH, "fromId/appId is not the logged-in user",
+                            cmd, body);
+        break;
+    default:
+        conn_send_error_for(c, PETREL_ERR_UNKNOWN_CMD, "unsupported command", cmd, body);
+        break;
     }
     json_decref(body);
     if (c->flags & (CF_CLOSED | CF_CLOSE_AFTER))
@@ -400,4 +470,33 @@ void gw_on_shutdown(conn_t *c)
         conn_close_after_flush(c);
     else
         gw_protocol_error(c, PETREL_ERR_SHUTDOWN, "server shutting down", 0);
+}
+
+/* ---- installing the gateway ---------------------------------------------------- */
+
+static const conn_proto_t gw_proto = {
+    .on_packet = gw_on_packet,
+    .on_error = gw_protocol_error,
+    .on_close = gw_on_close,
+    .on_free = gw_free_held,
+    .on_timeout = gw_on_timeout,
+    .on_shutdown = gw_on_shutdown,
+};
+
+static const worker_hooks_t gw_hooks = {
+    .name = "gateway",
+    .init = gw_worker_init,
+    .free = gw_worker_free,
+};
+
+int gw_install(server_t *s)
+{
+    if (gw_register_commands() < 0)
+        return -1;
+    int slot = runtime_add_worker_hooks(&s->rt, &gw_hooks, s);
+    if (slot < 0)
+        return -1;
+    gw_slot = slot;
+    s->rt.proto = &gw_proto;
+    return 0;
 }

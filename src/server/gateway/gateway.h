@@ -1,7 +1,7 @@
 /*
- * The socket gateway's entry points for the workers (gw_on_packet and the
- * rest are declared in app/server.h), and the deprecated delivery names:
- * delivery is deliver/deliver.h.
+ * The gateway: the socket protocol of TCP and WebSocket connections
+ * (installed on the runtime as its conn_proto_t by gw_install).  Pushing
+ * to users is deliver/deliver.h.
  */
 #ifndef PETREL_GATEWAY_H
 #define PETREL_GATEWAY_H
@@ -9,25 +9,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/app/server.h"
-#include "server/deliver/deliver.h"
+#include "server/im/server.h"
 
-/* Per-worker gateway state (the LOGIN lookup batches); from worker_init. */
-void gw_worker_init(worker_t *w);
+/* At start-up, before workers_start: the gateway becomes the runtime's
+ * socket protocol (conn_proto_t) and keeps its per-worker state (LOGIN
+ * lookup batches) in a worker slot.  0, or -1 (no slot left). */
+int gw_install(server_t *s);
 
-/* deprecated: use deliver_user (deliver/deliver.h) on s->deliver. */
-static inline size_t gw_push_user(server_t *s, int32_t app_id, const char *user_id,
-                                  int32_t command, const char *json, size_t len,
-                                  uint64_t except_conn_id)
-{
-    return deliver_user(s->deliver, app_id, user_id, command, json, len, except_conn_id);
-}
-
-/* deprecated: use deliver_disconnect_user (deliver/deliver.h). */
-static inline void gw_disconnect_user(server_t *s, int32_t app_id, const char *user_id, int code,
-                                      const char *msg)
-{
-    deliver_disconnect_user(s->deliver, app_id, user_id, code, msg);
-}
+/* The socket protocol (conn_proto_t hooks).  gw_on_packet: one decoded
+ * uplink packet from a TCP or WS connection; 0 to go on, -1 if the
+ * connection is now closing. */
+int gw_on_packet(conn_t *c, const petrel_packet_t *p);
+void gw_on_close(conn_t *c);
+void gw_free_held(conn_t *c);
+/* Error from the codec for this connection: send error, close. */
+void gw_protocol_error(conn_t *c, int code, const char *msg, int32_t command);
+void gw_on_timeout(conn_t *c, enum conn_list l);
+void gw_on_shutdown(conn_t *c);
 
 #endif

@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "server/app/server.h"
+#include "server/im/server.h"
 #include "server/store/store.h"
 
 /* Validate an uplink/REST group send body into op (SG_MSG; operator_id

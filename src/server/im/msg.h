@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-#include "server/app/server.h"
+#include "server/im/server.h"
 #include "server/store/store.h"
 
 /* Largest messageBody (bytes of its JSON text). */

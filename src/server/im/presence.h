@@ -46,7 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/app/server.h"
+#include "server/im/server.h"
 #include "server/seam/presence_reg.h"
 
 #define PRESENCE_SUBS_PER_TARGET 1000

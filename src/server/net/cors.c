@@ -35,7 +35,7 @@ int cors_origin_allowed(const char *list, const char *origin)
 
 static const char *cfg_list(const http_req_t *req)
 {
-    return req->srv->cfg.cors_origins;
+    return req->w->rt->cfg.cors_origins;
 }
 
 size_t cors_response_headers(const http_req_t *req, char *out, size_t cap)

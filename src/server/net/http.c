@@ -3,11 +3,12 @@
  * pipelined requests, bounded header and body sizes (4xx, never a crash),
  * and the WebSocket upgrade on /ws.  A request is answered as soon as it is
  * complete; responses are queued in order on the connection's output.
- * Requests are handed to api_handle() (see http.h) one at a time.
+ * Requests are handed to the handler set with http_set_handler() (see
+ * http.h) one at a time.
  */
 #include "server/net/http.h"
 #include "server/net/cors.h"
-#include "server/app/server.h"
+#include "server/net/net_int.h"
 
 #include "server/core/log.h"
 
@@ -353,7 +354,7 @@ static void fill_peer(conn_t *c, char *out, size_t cap)
 static void dispatch(conn_t *c, http_state_t *st, int keep_alive)
 {
     size_t plen = strcspn(st->url, "?");
-    if (plen == 3 && !strncmp(st->url, "/ws", 3)) {
+    if (plen == 3 && !strncmp(st->url, "/ws", 3) && c->w->rt->proto) {
         ws_handshake(c, st);
         return;
     }
@@ -389,7 +390,16 @@ static void dispatch(conn_t *c, http_state_t *st, int keep_alive)
         return;
     }
     st->pending = 1;
-    api_handle(req);
+    http_handler_fn fn = net_of(c->w)->http_handler;
+    if (fn)
+        fn(req);
+    else
+        http_reply_json(req, 404, json_pack("{s:i, s:s}", "code", 404, "msg", "not found"));
+}
+
+void http_set_handler(runtime_t *rt, http_handler_fn fn)
+{
+    rt->net->http_handler = fn;
 }
 
 static int on_message_complete(http_parser *p)
@@ -538,7 +548,7 @@ static void reply_on_loop(worker_t *w, void *arg)
     reply_t *r = arg;
     http_req_t *req = r->req;
     conn_t *c = connmap_get(&w->conns, req->conn_id);
-    metrics_http(&w->srv->metrics, req->route, r->status);
+    metrics_http(&w->rt->metrics, req->route, r->status);
     if (c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER)) && c->kind == CONN_HTTP) {
         http_state_t *st = c->proto;
         conn_queue_owned(c, r->f);
@@ -619,7 +629,7 @@ void http_reply(http_req_t *req, int status, const char *content_type, const voi
     uv_thread_t self = uv_thread_self();
     if (uv_thread_equal(&self, &req->w->thread)) {
         reply_on_loop(req->w, r);
-    } else if (worker_post(req->srv, req->w->idx, reply_on_loop, r) < 0) {
+    } else if (runtime_post(req->w->rt, req->w->idx, reply_on_loop, r) < 0) {
         frame_unref(r->f);
         req_free(req);
         free(r);
@@ -685,13 +695,23 @@ int http_request_pending(conn_t *c)
     return st && st->pending;
 }
 
-void http_state_free(conn_t *c)
+static void http_state_free(conn_t *c)
 {
     http_state_t *st = c->proto;
-    if (!st)
-        return;
-    free(st->stash);
-    free(st->body);
-    free(st);
-    c->proto = NULL;
+    if (st) {
+        free(st->stash);
+        free(st->body);
+        free(st);
+        c->proto = NULL;
+    }
+    net_conn_free(c);
 }
+
+const conn_ops_t net_http_ops = {
+    .on_data = http_on_data,
+    .send_frame = NULL,
+    .start_read = conn_start_read,
+    .linger = net_linger,
+    .free_state = http_state_free,
+    .socket = 0,
+};

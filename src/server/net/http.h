@@ -1,7 +1,8 @@
 /*
  * HTTP requests as seen by route handlers (api.c, static files, the demo
  * app server).  http.c parses; for each complete request it builds an
- * http_req_t and calls api_handle().  The handler answers exactly once with
+ * http_req_t and calls the handler set from above with http_set_handler()
+ * (petreld: api_handle).  The handler answers exactly once with
  * http_reply*() — right away on the loop, or later from any thread (a store
  * callback, a thread-pool job): the reply is then posted to the owning
  * worker.  While a request is outstanding the connection reads nothing more,
@@ -15,10 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/app/server.h"
+#include "server/core/runtime.h"
+#include "server/core/worker.h"
+#include "server/net/net.h"
 
 typedef struct http_req {
-    server_t *srv;
+    struct server *srv;  /* the worker's owner (worker_t.srv): opaque to net */
     worker_t *w;
     uint64_t conn_id;
     int method;          /* enum http_method (http_parser.h) */
@@ -47,7 +50,9 @@ void http_reply_json(http_req_t *req, int status, json_t *obj);
  * long for cap. */
 int http_query_get(const http_req_t *req, const char *key, char *out, size_t cap);
 
-/* The route handler (api.c). */
-void api_handle(http_req_t *req);
+/* The handler of every request but the WebSocket upgrade on /ws (before
+ * runtime_start; net_install first).  It answers each request exactly once
+ * with http_reply*(); without one, requests get 404. */
+void http_set_handler(runtime_t *rt, http_handler_fn fn);
 
 #endif

@@ -3,20 +3,22 @@
  * listening socket with SO_REUSEPORT, so the kernel spreads connections over
  * the loops with no hand-off.  Reads land in one buffer per loop (a
  * connection keeps bytes only for an incomplete frame), then go to the
- * connection's protocol: binary gateway, HTTP or WebSocket.
+ * connection's transport (conn_t.ops): binary socket framing
+ * (sockframe.c), HTTP or WebSocket.  net_install() makes each worker
+ * listen through a worker hook (its net_worker_t in a worker_t.ext slot).
  *
  * Accepting is bounded: at most max_connections client connections (by
  * default the open-file limit, raised to its hard limit at start-up, minus
  * a reserve); past it a new connection gets a short refusal (ERROR 62060 /
  * HTTP 503) and is closed.  So is one past max_connections_per_ip from
  * one client address (ERROR 62120 / HTTP 429; counted in connlimit.c,
- * released in conn.c when the connection is closed; loopback peers only
+ * released when the connection is freed (net_conn_free); loopback peers only
  * with max_connections_per_ip_loopback), and one past max_pending_per_ip
  * of that address's connections without LOGIN (ERROR 62121 / HTTP 429).
  * If accept() itself fails for lack of descriptors or memory the listener
  * pauses for ACCEPT_PAUSE_MS; its log line is rate-limited.
  */
-#include "server/app/server.h"
+#include "server/net/net_int.h"
 
 #include "server/core/log.h"
 
@@ -100,12 +102,12 @@ static void listener_pause(struct net_listener *l, int err)
     if (log_ratelimit(&rl, 10000, &skipped))
         LOGW("accept failed, pausing new connections", "err=\"%s\" pause_ms=%d suppressed=%lu",
              strerror(err), ACCEPT_PAUSE_MS, skipped);
-    atomic_fetch_add(&l->w->srv->metrics.accept_paused, 1);
+    atomic_fetch_add(&l->w->rt->metrics.accept_paused, 1);
     uv_poll_stop(&l->poll);
     uv_timer_start(&l->retry, on_retry, ACCEPT_PAUSE_MS, 0);
 }
 
-static uint64_t open_conns(server_t *s)
+static uint64_t open_conns(runtime_t *s)
 {
     return atomic_load(&s->metrics.conns_tcp) + atomic_load(&s->metrics.conns_ws) +
            atomic_load(&s->metrics.conns_http);
@@ -145,10 +147,10 @@ static void refuse_full(struct net_listener *l, int fd)
 {
     static log_rl_t rl;
     unsigned long skipped;
-    server_t *s = l->w->srv;
+    runtime_t *s = l->w->rt;
     if (log_ratelimit(&rl, 10000, &skipped))
         LOGW("connection capacity reached, refusing new connections",
-             "max_connections=%ld suppressed=%lu", s->max_conns, skipped);
+             "max_connections=%ld suppressed=%lu", s->net->max_conns, skipped);
     atomic_fetch_add(&s->metrics.refused_full, 1);
     refuse(l, fd, PETREL_ERR_CONN_CAPACITY, "503 Service Unavailable",
            "server at its connection capacity, try again later");
@@ -159,7 +161,8 @@ static void refuse_full(struct net_listener *l, int fd)
 static int admit_address(struct net_listener *l, int fd, const struct sockaddr_storage *ss,
                          cl_ref_t *ref)
 {
-    server_t *s = l->w->srv;
+    runtime_t *rt = l->w->rt;
+    net_t *s = rt->net;
     cl_ref_t key;
     ref->fam = 0;
     int lo = connlimit_key((const struct sockaddr *)ss, &key);
@@ -184,7 +187,7 @@ static int admit_address(struct net_listener *l, int fd, const struct sockaddr_s
              "addr=%s max_connections_per_ip=%u max_pending_per_ip=%u which=%s suppressed=%lu", a,
              max, s->max_pending_per_ip, rc == CL_FULL ? "all" : "pending", skipped);
     }
-    atomic_fetch_add(&s->metrics.refused_per_ip, 1);
+    atomic_fetch_add(&rt->metrics.refused_per_ip, 1);
     if (rc == CL_FULL)
         refuse(l, fd, PETREL_ERR_CONN_PER_IP, "429 Too Many Requests",
                "too many connections from your address, close some or try again later");
@@ -227,21 +230,23 @@ static void on_accept_ready(uv_poll_t *p, int status, int events)
             listener_pause(l, e);
             return;
         }
-        if (w->srv->max_conns > 0 && open_conns(w->srv) >= (uint64_t)w->srv->max_conns) {
+        net_t *n = net_of(w);
+        if (n->max_conns > 0 && open_conns(w->rt) >= (uint64_t)n->max_conns) {
             refuse_full(l, fd);
             continue;
         }
         cl_ref_t ref;
         if (admit_address(l, fd, &ss, &ref) < 0)
             continue;
-        conn_t *c = conn_new(w, l->kind);
+        conn_t *c = conn_new(w, sizeof(net_conn_t), l->kind,
+                             l->kind == CONN_TCP ? &net_tcp_ops : &net_http_ops);
         if (!c) {
-            connlimit_release(w->srv->connlimit, &ref);
+            connlimit_release(n->connlimit, &ref);
             close(fd);
             listener_pause(l, ENOMEM);
             return;
         }
-        c->climit = ref; /* released in conn.c when c is closed */
+        ((net_conn_t *)c)->climit = ref; /* released by net_conn_free when c is freed */
         if (uv_tcp_open(&c->tcp, fd) < 0) {
             close(fd);
             conn_close(c);
@@ -324,7 +329,7 @@ void net_listener_close(struct net_listener *l)
     uv_close((uv_handle_t *)&l->retry, listener_closed);
 }
 
-long net_raise_nofile(server_t *s)
+long net_raise_nofile(runtime_t *s)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -353,31 +358,48 @@ long net_raise_nofile(server_t *s)
                  (unsigned long long)rl.rlim_cur);
         cap = s->cfg.max_connections;
     }
-    s->max_conns = cap;
+    s->net->max_conns = cap;
     LOGI("connection capacity", "max_connections=%ld nofile=%llu nofile_hard=%llu", cap,
          (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
     return cap;
 }
 
-int net_connlimit_init(server_t *s)
+int net_connlimit_init(runtime_t *rt)
 {
+    net_t *s = rt->net;
     s->connlimit = connlimit_new();
     if (!s->connlimit)
         return -1;
     /* one address never gets more than half of the capacity */
     long half = s->max_conns / 2 > 0 ? s->max_conns / 2 : 1;
-    long per = s->cfg.max_connections_per_ip, lo = s->cfg.max_connections_per_ip_loopback;
+    long per = rt->cfg.max_connections_per_ip, lo = rt->cfg.max_connections_per_ip_loopback;
     if (per > half)
         per = half;
     if (lo > half)
         lo = half;
     s->max_per_ip = (uint32_t)per;
     s->max_per_ip_loopback = (uint32_t)lo;
-    s->max_pending_per_ip = (uint32_t)s->cfg.max_pending_per_ip;
+    s->max_pending_per_ip = (uint32_t)rt->cfg.max_pending_per_ip;
     LOGI("connections per address",
          "max_connections_per_ip=%ld max_connections_per_ip_loopback=%ld max_pending_per_ip=%d", per,
-         lo, s->cfg.max_pending_per_ip);
+         lo, rt->cfg.max_pending_per_ip);
     return 0;
+}
+
+void net_free(runtime_t *rt)
+{
+    connlimit_free(rt->net->connlimit);
+    rt->net->connlimit = NULL;
+}
+
+void net_conn_free(conn_t *c)
+{
+    connlimit_release(net_of(c->w)->connlimit, &((net_conn_t *)c)->climit);
+}
+
+void net_conn_logged_in(conn_t *c)
+{
+    connlimit_logged_in(net_of(c->w)->connlimit, &((net_conn_t *)c)->climit);
 }
 
 int net_check_free(const char *hostport)
@@ -436,13 +458,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0 || (c->flags & (CF_CLOSED | CF_CLOSE_AFTER)))
         return;
-    atomic_fetch_add(&c->w->srv->metrics.bytes_in, (uint64_t)nread);
-    const uint8_t *d = c->w->rbuf;
-    switch (c->kind) {
-    case CONN_TCP: conn_input_frames(c, d, (size_t)nread); break;
-    case CONN_HTTP: http_on_data(c, d, (size_t)nread); break;
-    case CONN_WS: ws_on_data(c, d, (size_t)nread); break;
-    }
+    atomic_fetch_add(&c->w->rt->metrics.bytes_in, (uint64_t)nread);
+    c->ops->on_data(c, c->w->rbuf, (size_t)nread);
     /* refused input (a protocol error...): more of it may be on the way */
     if ((c->flags & (CF_CLOSE_AFTER | CF_CLOSED)) == CF_CLOSE_AFTER)
         c->flags |= CF_CLOSED_ON_INPUT;
@@ -484,8 +501,8 @@ int net_linger(conn_t *c)
     }
     c->flags |= CF_LINGER;
     /* the device is gone for everyone else now, not at the peer's EOF */
-    if (c->flags & CF_AUTHED)
-        gw_on_close(c);
+    if ((c->flags & CF_AUTHED) && c->w->rt->proto)
+        c->w->rt->proto->on_close(c);
     if (c->list != LIST_CLOSING)
         conn_set_list(c, LIST_CLOSING);
     if (c->flags & CF_NOREAD) {
@@ -494,3 +511,12 @@ int net_linger(conn_t *c)
     }
     return 1;
 }
+
+const conn_ops_t net_tcp_ops = {
+    .on_data = sockframe_input,
+    .send_frame = NULL,
+    .start_read = conn_start_read,
+    .linger = net_linger,
+    .free_state = net_conn_free,
+    .socket = 1,
+};

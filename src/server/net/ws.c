@@ -33,7 +33,8 @@
  * to wslay to know when that is; it checks nothing (wslay does).  An idle
  * connection holds only ws_state_t.
  */
-#include "server/app/server.h"
+#include "server/net/ws.h"
+#include "server/net/net_int.h"
 
 #include "server/core/log.h"
 
@@ -135,15 +136,15 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
     if (m->opcode != WSLAY_BINARY_FRAME)
         return; /* control frames: wslay already answered */
     petrel_packet_t p;
-    int r = petrel_decode_up(m->msg, m->msg_length, &c->w->srv->limits, &p);
+    int r = petrel_decode_up(m->msg, m->msg_length, &c->w->rt->limits, &p);
     if (r == PETREL_DEC_OK && p.frame_len != m->msg_length)
         r = PETREL_DEC_BAD_HEADER;
     if (r != PETREL_DEC_OK) {
         int code = r == PETREL_DEC_NEED_MORE ? PETREL_ERR_BAD_HEADER : petrel_dec_error_code(r);
-        gw_protocol_error(c, code, "a WebSocket message must hold exactly one packet", 0);
+        c->w->rt->proto->on_error(c, code, "a WebSocket message must hold exactly one packet", 0);
         return;
     }
-    gw_on_packet(c, &p);
+    c->w->rt->proto->on_packet(c, &p);
 }
 
 static const struct wslay_event_callbacks ws_callbacks = {
@@ -153,7 +154,7 @@ static const struct wslay_event_callbacks ws_callbacks = {
 /* ---- output ---------------------------------------------------------
  * Every frame the server sends is built by wslay.  Downlink packets and our
  * own close frames go through wslay's frame API with one frame context per
- * worker (~4.2 KB, made on first use), shared by all its connections --
+ * worker (~4.2 KB, made on first use, kept in net_worker_t), shared by all its connections --
  * they are only written to from their worker's thread -- and used only for
  * sending (its input buffer is never touched).  Its send callback copies
  * the header and the payload into one frame_t, so a packet is still one
@@ -197,12 +198,13 @@ static const struct wslay_frame_callbacks ws_tx_callbacks = {
 
 static ws_tx_t *ws_tx_get(worker_t *w)
 {
-    ws_tx_t *tx = w->ws_tx;
+    net_worker_t *nw = net_worker(w);
+    ws_tx_t *tx = nw->ws_tx;
     if (!tx) {
         tx = calloc(1, sizeof *tx);
         if (!tx)
             return NULL;
-        w->ws_tx = tx;
+        nw->ws_tx = tx;
     }
     if (!tx->ctx && wslay_frame_context_init(&tx->ctx, &ws_tx_callbacks, tx) != 0) {
         tx->ctx = NULL;
@@ -213,13 +215,14 @@ static ws_tx_t *ws_tx_get(worker_t *w)
 
 void ws_worker_free(worker_t *w)
 {
-    ws_tx_t *tx = w->ws_tx;
+    net_worker_t *nw = net_worker(w);
+    ws_tx_t *tx = nw ? nw->ws_tx : NULL;
     if (!tx)
         return;
     if (tx->ctx)
         wslay_frame_context_free(tx->ctx);
     free(tx);
-    w->ws_tx = NULL;
+    nw->ws_tx = NULL;
 }
 
 /* One unfragmented, unmasked frame, built with the worker's context; NULL
@@ -275,15 +278,18 @@ static int ws_closing(const ws_state_t *st)
     return st->close_sent || (st->ctx && !wslay_event_get_write_enabled(st->ctx));
 }
 
+static void ws_on_data(conn_t *c, const uint8_t *data, size_t len);
+
 int ws_upgrade(conn_t *c, const uint8_t *rest, size_t rest_len)
 {
     ws_state_t *st = calloc(1, sizeof *st);
     if (!st)
         return -1;
-    metrics_t *m = &c->w->srv->metrics;
+    metrics_t *m = &c->w->rt->metrics;
     atomic_fetch_sub(&m->conns_http, 1);
     atomic_fetch_add(&m->conns_ws, 1);
     c->kind = CONN_WS;
+    c->ops = &net_ws_ops;
     c->proto = st;
     conn_set_list(c, LIST_PENDING);
     if (rest_len)
@@ -291,7 +297,7 @@ int ws_upgrade(conn_t *c, const uint8_t *rest, size_t rest_len)
     return 0;
 }
 
-void ws_on_data(conn_t *c, const uint8_t *data, size_t len)
+static void ws_on_data(conn_t *c, const uint8_t *data, size_t len)
 {
     ws_state_t *st = c->proto;
     if (!st->ctx) {
@@ -300,7 +306,7 @@ void ws_on_data(conn_t *c, const uint8_t *data, size_t len)
             conn_close(c);
             return;
         }
-        const petrel_limits_t *lim = &c->w->srv->limits;
+        const petrel_limits_t *lim = &c->w->rt->limits;
         wslay_event_config_set_max_recv_msg_length(
             st->ctx, PETREL_UP_HDR_LEN + lim->max_imei + lim->max_body);
     }
@@ -338,7 +344,7 @@ void ws_on_data(conn_t *c, const uint8_t *data, size_t len)
     }
 }
 
-int ws_send_frame(conn_t *c, frame_t *f)
+static int ws_send_frame(conn_t *c, frame_t *f)
 {
     ws_state_t *st = c->proto;
     if (!st || ws_closing(st))
@@ -364,7 +370,7 @@ int ws_send_frame(conn_t *c, frame_t *f)
 
 void ws_close_with(conn_t *c, uint16_t code, const char *reason)
 {
-    ws_state_t *st = c->proto;
+    ws_state_t *st = c->kind == CONN_WS ? c->proto : NULL;
     if (!st || ws_closing(st) || (c->flags & CF_CLOSED))
         return;
     /* control frame payload limit: 2 bytes of code + 123, cut at a UTF-8
@@ -383,13 +389,23 @@ void ws_close_with(conn_t *c, uint16_t code, const char *reason)
     ws_queue(c, WSLAY_CONNECTION_CLOSE, p, rl + 2);
 }
 
-void ws_state_free(conn_t *c)
+static void ws_state_free(conn_t *c)
 {
     ws_state_t *st = c->proto;
-    if (!st)
-        return;
-    if (st->ctx)
-        wslay_event_context_free(st->ctx);
-    free(st);
-    c->proto = NULL;
+    if (st) {
+        if (st->ctx)
+            wslay_event_context_free(st->ctx);
+        free(st);
+        c->proto = NULL;
+    }
+    net_conn_free(c);
 }
+
+const conn_ops_t net_ws_ops = {
+    .on_data = ws_on_data,
+    .send_frame = ws_send_frame,
+    .start_read = conn_start_read,
+    .linger = net_linger,
+    .free_state = ws_state_free,
+    .socket = 1,
+};

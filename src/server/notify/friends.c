@@ -17,7 +17,7 @@
  */
 #include "server/notify/friends.h"
 
-#include "server/app/server.h"
+#include "server/im/server.h"
 #include "server/deliver/deliver.h"
 #include "server/im/friends.h"
 

@@ -13,7 +13,7 @@
  */
 #include "server/notify/gmsg.h"
 
-#include "server/app/server.h"
+#include "server/im/server.h"
 #include "server/deliver/deliver.h"
 #include "server/im/event.h"
 #include "server/im/gmsg.h"

@@ -7,7 +7,7 @@
 #include "server/notify/groups.h"
 
 #include "petrel/proto.h"
-#include "server/app/server.h"
+#include "server/im/server.h"
 #include "server/deliver/deliver.h"
 #include "server/im/group_json.h"
 

@@ -11,7 +11,7 @@
  */
 #include "server/notify/users.h"
 
-#include "server/app/server.h"
+#include "server/im/server.h"
 #include "server/deliver/deliver.h"
 #include "server/im/users.h"
 

@@ -22,9 +22,10 @@
 #include <unistd.h>
 
 #include "petrel/proto.h"
-#include "server/app/server.h"
+#include "server/im/server.h"
 #include "server/core/log.h"
 #include "server/deliver/deliver.h"
+#include "server/net/net_int.h"
 #include "server/im/presence.h"
 #include "server/model/policy.h"
 
@@ -52,7 +53,7 @@ static void mk_on_loop(worker_t *w, void *arg)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
         abort();
-    conn_t *c = conn_new(w, CONN_TCP);
+    conn_t *c = conn_new(w, sizeof(net_conn_t), CONN_TCP, &net_tcp_ops);
     if (!c || uv_tcp_open(&c->tcp, sv[0]) < 0)
         abort();
     c->user_id = strdup(m->user);
@@ -166,6 +167,47 @@ static int got_eof(int fd, int ms)
 
 /* ---- the server ------------------------------------------------------------------ */
 
+/* The socket protocol's close and error hooks, as the gateway does them
+ * (deliver_disconnect_user closes through on_error; a closed session leaves
+ * the registry in on_close), without the rest of the gateway. */
+static void stub_error(conn_t *c, int code, const char *msg, int32_t command)
+{
+    conn_send_error(c, code, msg, command);
+    conn_close_after_flush(c);
+}
+
+static void stub_close(conn_t *c)
+{
+    srv.sess->ops->remove(srv.sess, c->app_id, c->user_id, c->id);
+}
+
+static int stub_packet(conn_t *c, const petrel_packet_t *p)
+{
+    (void)c;
+    (void)p;
+    return 0;
+}
+
+static void stub_free(conn_t *c)
+{
+    (void)c;
+}
+
+static void stub_timeout(conn_t *c, enum conn_list l)
+{
+    (void)l;
+    conn_close_after_flush(c);
+}
+
+static const conn_proto_t stub_proto = {
+    .on_packet = stub_packet,
+    .on_error = stub_error,
+    .on_close = stub_close,
+    .on_free = stub_free,
+    .on_timeout = stub_timeout,
+    .on_shutdown = conn_close_after_flush,
+};
+
 static int setup(void **st)
 {
     (void)st;
@@ -176,13 +218,15 @@ static int setup(void **st)
     srv.cfg.presence_debounce_ms = 600000; /* no offline fan-out (it reads the store) */
     srv.nworkers = 2;
     srv.sess = sess_local_new();
-    deliver_cfg_t dc = {.rt = &srv, .nworkers = srv.nworkers, .sess = srv.sess,
+    deliver_cfg_t dc = {.rt = &srv.rt, .nworkers = srv.nworkers, .sess = srv.sess,
                         .metrics = &srv.metrics};
     srv.deliver = deliver_new(&dc);
     srv.presence = presence_new(&srv, presence_local_new(8, 64));
     assert_non_null(srv.sess);
     assert_non_null(srv.deliver);
     assert_non_null(srv.presence);
+    assert_int_equal(net_install(&srv.rt, &srv.net_state), 0); /* the connections' transport */
+    srv.rt.proto = &stub_proto;
     assert_int_equal(workers_start(&srv), 0);
     return 0;
 }
@@ -195,6 +239,7 @@ static int teardown(void **st)
     presence_free(srv.presence);
     deliver_free(srv.deliver);
     workers_free(&srv);
+    net_free(&srv.rt);
     srv.sess->ops->destroy(srv.sess);
     return 0;
 }
@@ -389,7 +434,7 @@ static void hold_loop(worker_t *w, void *arg)
 static void test_busy(void **st)
 {
     (void)st;
-    deliver_cfg_t c = {.rt = &srv, .nworkers = srv.nworkers, .sess = srv.sess,
+    deliver_cfg_t c = {.rt = &srv.rt, .nworkers = srv.nworkers, .sess = srv.sess,
                        .metrics = &srv.metrics, .max_backlog = 2};
     deliver_t *d = deliver_new(&c);
     tdev_t u0 = open_dev(0, "uma", 1, "u0");
@@ -427,9 +472,9 @@ static void test_bus_remote(void **st)
     (void)st;
     bus_hub_t *hub = bus_hub_new();
     bus_t *b1 = bus_local_new(hub, 1), *b2 = bus_local_new(hub, 2);
-    deliver_cfg_t c1 = {.rt = &srv, .nworkers = srv.nworkers, .sess = srv.sess,
+    deliver_cfg_t c1 = {.rt = &srv.rt, .nworkers = srv.nworkers, .sess = srv.sess,
                         .metrics = &srv.metrics, .bus = b1, .node_of = node_of};
-    deliver_cfg_t c2 = {.rt = &srv, .nworkers = srv.nworkers, .sess = srv.sess,
+    deliver_cfg_t c2 = {.rt = &srv.rt, .nworkers = srv.nworkers, .sess = srv.sess,
                         .metrics = &srv.metrics, .bus = b2};
     deliver_t *d1 = deliver_new(&c1), *d2 = deliver_new(&c2);
     assert_non_null(d1);

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/app/server.h"
+#include "server/im/server.h"
 #include "server/core/jtmpl.h"
 #include "server/im/apps.h"
 #include "server/im/event.h"

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "server/app/server.h"
+#include "server/im/server.h"
 
 #include <stdlib.h>
 #include <string.h>
