@@ -96,7 +96,7 @@ fuzz-corpus: fuzz-build  ## rewrite the generated seeds in fuzz/corpus/ (fuzz/ge
 	@$(FUZZ)/fuzz_gen_corpus fuzz/corpus
 
 test: deps-test  ## install test deps, build both flavours, run every test; non-zero on failure
-	@$(MAKE) --no-print-directory unit unit-asan fuzz-regress integration integration-history \
+	@$(MAKE) --no-print-directory layers unit unit-asan fuzz-regress integration integration-history \
 	  integration-asan sdk-test browser-test
 
 clean:           ## remove build trees (keeps ./var)
