@@ -98,10 +98,9 @@ struct conn {
      * on HTTP connections. */
     int32_t app_id;
     int8_t client_type;
-    /* receive acks of this connection being checked (im/msg.c, to move
-     * with the message commands into gateway/): a counter, kept here
-     * rather than behind `upper` so that counting costs no allocation
-     * (it fills padding) */
+    /* receive acks of this connection being checked (gateway/cmd_msg.c):
+     * a counter of the socket protocol, kept here rather than behind
+     * `upper` so that counting costs no allocation (it fills padding) */
     uint16_t rack_inflight;
     int64_t stamp_ms;         /* list ordering time (monotonic) */
     dlist_t node;             /* in w->lists[list] */

@@ -53,11 +53,6 @@ struct worker {
     /* per-worker state of the layers above, one slot each
      * (runtime_add_worker_hooks) */
     void *ext[WORKER_EXT_MAX];
-    /* im/msg.c: MSG_RECEIVE_ACK checks, batched (lazily set up), and how
-     * many are queued or being checked.  Kept here until the message
-     * commands move to gateway/ and can take an ext slot. */
-    wbatch_t rack_batch;
-    unsigned rack_pending;
     /* output bytes queued or in flight on this worker's connections; only
      * this worker writes it (relaxed), others read it for the global cap */
     atomic_uint_fast64_t out_bytes;

@@ -15,6 +15,7 @@
 #include "server/gateway/cmd_msg.h"
 #include "server/deliver/deliver.h"
 
+#include "server/gateway/command.h"
 #include "server/gateway/gateway.h"
 #include "server/im/msg.h"
 #include "server/im/msg_send.h"
@@ -151,6 +152,19 @@ static int on_send(conn_t *c, json_t *body)
 #define RACK_CONN_MAX 128
 #define RACK_PENDING_MAX 4096
 
+/* This file's per-worker state: its worker_t.ext slot (cmd_msg_install). */
+typedef struct rack_worker {
+    wbatch_t batch;     /* the checks, batched */
+    unsigned pending;   /* queued or being checked */
+} rack_worker_t;
+
+static int rack_slot = -1;
+
+static rack_worker_t *rack_of(worker_t *w)
+{
+    return w->ext[rack_slot];
+}
+
 typedef struct rack_job {
     wbatch_item_t link; /* first: wbatch.h */
     uint64_t conn_id;
@@ -195,7 +209,7 @@ static void rack_done(wbatch_t *b, wbatch_item_t *list, int status)
     while (list) {
         rack_job_t *j = (rack_job_t *)list;
         list = list->next;
-        w->rack_pending--;
+        rack_of(w)->pending--;
         conn_t *c = connmap_get(&w->conns, j->conn_id);
         if (c && c->rack_inflight)
             c->rack_inflight--;
@@ -229,7 +243,7 @@ static int on_receive_ack(conn_t *c, json_t *body)
         rack_refuse(c, PETREL_ERR_PARAM, k);
         return 0;
     }
-    if (c->rack_inflight >= RACK_CONN_MAX || w->rack_pending >= RACK_PENDING_MAX) {
+    if (c->rack_inflight >= RACK_CONN_MAX || rack_of(w)->pending >= RACK_PENDING_MAX) {
         rack_refuse(c, PETREL_ERR_RACK_BUSY, k);
         return 0;
     }
@@ -248,11 +262,10 @@ static int on_receive_ack(conn_t *c, json_t *body)
     j->message_key = k;
     snprintf(j->acker, sizeof j->acker, "%s", c->user_id);
     snprintf(j->peer, sizeof j->peer, "%s", to);
-    if (!w->rack_batch.loop)
-        wbatch_init(&w->rack_batch, &w->loop, RACK_BATCH_MAX, rack_work, rack_done, w);
-    w->rack_pending++;
+    rack_worker_t *r = rack_of(w);
+    r->pending++;
     c->rack_inflight++;
-    wbatch_push(&w->rack_batch, &j->link); /* may have answered at once (done on failure) */
+    wbatch_push(&r->batch, &j->link); /* may have answered at once (done on failure) */
     return 0;
 }
 
@@ -361,4 +374,48 @@ int msg_on_packet(conn_t *c, const petrel_packet_t *p, json_t *body)
                             body);
         return 0;
     }
+}
+
+/* ---- installing ------------------------------------------------------------------- */
+
+static int rack_worker_init(worker_t *w, void *arg)
+{
+    (void)arg;
+    rack_worker_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return -1;
+    wbatch_init(&r->batch, &w->loop, RACK_BATCH_MAX, rack_work, rack_done, w);
+    w->ext[rack_slot] = r;
+    return 0;
+}
+
+static void rack_worker_free(worker_t *w, void *arg)
+{
+    (void)arg;
+    free(w->ext[rack_slot]);
+    w->ext[rack_slot] = NULL;
+}
+
+static const worker_hooks_t rack_hooks = {
+    .name = "receive acks",
+    .init = rack_worker_init,
+    .free = rack_worker_free,
+};
+
+int cmd_msg_install(server_t *s)
+{
+    int rc = 0;
+    rc |= gw_command_register(PETREL_CMD_MSG_P2P, msg_on_packet, GW_CMD_FROM);
+    rc |= gw_command_register(PETREL_CMD_MSG_RECEIVE_ACK, msg_on_packet, GW_CMD_FROM);
+    rc |= gw_command_register(PETREL_CMD_MSG_READED, msg_on_packet, GW_CMD_FROM);
+    rc |= gw_command_register(PETREL_CMD_MSG_RECALL, msg_on_packet, GW_CMD_FROM);
+    rc |= gw_command_register(PETREL_CMD_MSG_GROUP, gmsg_on_packet, GW_CMD_FROM);
+    rc |= gw_command_register(PETREL_CMD_MSG_GROUP_READED, gmsg_on_packet, GW_CMD_FROM);
+    if (rc < 0)
+        return -1;
+    int slot = runtime_add_worker_hooks(&s->rt, &rack_hooks, s);
+    if (slot < 0)
+        return -1;
+    rack_slot = slot;
+    return 0;
 }

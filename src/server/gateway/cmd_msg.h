@@ -10,7 +10,13 @@
 
 #include "petrel/proto.h"
 
-typedef struct conn conn_t; /* app/server.h */
+typedef struct conn conn_t;       /* core/conn.h */
+typedef struct server server_t;   /* im/server.h */
+
+/* At start-up (gw_install, after the gateway's own commands): the message
+ * commands into the gateway's command table, and this file's per-worker
+ * state (receive ack batches) into a worker slot.  0, or -1. */
+int cmd_msg_install(server_t *s);
 
 /* MSG_P2P 1103, MSG_RECEIVE_ACK 1107, MSG_READED 1106, MSG_RECALL 1050
  * (conversationType 1 goes to gmsg_on_recall).  0, or -1 if the

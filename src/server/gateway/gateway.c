@@ -386,12 +386,6 @@ static int gw_register_commands(void)
     rc |= gw_command_register(PETREL_CMD_LOGIN, cmd_login, GW_CMD_NOAUTH);
     rc |= gw_command_register(PETREL_CMD_PING, cmd_ping, 0);
     rc |= gw_command_register(PETREL_CMD_LOGOUT, cmd_logout, GW_CMD_FROM);
-    rc |= gw_command_register(PETREL_CMD_MSG_P2P, msg_on_packet, GW_CMD_FROM);
-    rc |= gw_command_register(PETREL_CMD_MSG_RECEIVE_ACK, msg_on_packet, GW_CMD_FROM);
-    rc |= gw_command_register(PETREL_CMD_MSG_READED, msg_on_packet, GW_CMD_FROM);
-    rc |= gw_command_register(PETREL_CMD_MSG_RECALL, msg_on_packet, GW_CMD_FROM);
-    rc |= gw_command_register(PETREL_CMD_MSG_GROUP, gmsg_on_packet, GW_CMD_FROM);
-    rc |= gw_command_register(PETREL_CMD_MSG_GROUP_READED, gmsg_on_packet, GW_CMD_FROM);
     return rc;
 }
 
@@ -491,7 +485,7 @@ static const worker_hooks_t gw_hooks = {
 
 int gw_install(server_t *s)
 {
-    if (gw_register_commands() < 0)
+    if (gw_register_commands() < 0 || cmd_msg_install(s) < 0)
         return -1;
     int slot = runtime_add_worker_hooks(&s->rt, &gw_hooks, s);
     if (slot < 0)
