@@ -30,7 +30,6 @@
 #include "server/net/http.h"
 #include "server/store/store.h"
 
-#define API_ERR_NOT_OPERATOR PETREL_ERR_NOT_OPERATOR  /* body names another user; caller is not admin */
 #define API_MAX_BATCH 100
 
 /* The route handler: every HTTP request (http.h) but /ws. */

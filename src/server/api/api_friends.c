@@ -17,8 +17,6 @@
 #include <string.h>
 
 
-#define ERR_IMPORT_LIMIT PETREL_ERR_IMPORT_FRIEND_LIMIT
-#define ERR_RELATION_NOT_FOUND PETREL_ERR_RELATION_NOT_FOUND
 
 /* ---- rendering -------------------------------------------------------------- */
 
@@ -252,7 +250,7 @@ static void job_submitted(api_ctx_t *ctx, fjob_t *j, int rc)
     ctx->u = NULL;
     job_free(j);
     if (rc == IM_ERR_NOT_OPERATOR) {
-        api_fail(ctx, 403, API_ERR_NOT_OPERATOR, "only the app admin may act for another user");
+        api_fail(ctx, 403, PETREL_ERR_NOT_OPERATOR, "only the app admin may act for another user");
         return;
     }
     api_fail(ctx, rc == STORE_EINVAL ? 400 : 500, rc == STORE_EINVAL ? PETREL_ERR_PARAM
@@ -327,7 +325,7 @@ void h_friend_import(api_ctx_t *ctx)
         return;
     }
     if (json_array_size(a) > API_MAX_BATCH) {
-        api_fail(ctx, 200, ERR_IMPORT_LIMIT, "at most 100 friends per import");
+        api_fail(ctx, 200, PETREL_ERR_IMPORT_FRIEND_LIMIT, "at most 100 friends per import");
         return;
     }
     size_t n = json_array_size(a);
@@ -354,7 +352,7 @@ void h_friend_import(api_ctx_t *ctx)
         ctx->u = NULL;
         job_free(j);
         if (rc == IM_ERR_NOT_OPERATOR)
-            api_fail(ctx, 403, API_ERR_NOT_OPERATOR, "this endpoint is for the app admin");
+            api_fail(ctx, 403, PETREL_ERR_NOT_OPERATOR, "this endpoint is for the app admin");
         else
             api_fail(ctx, 500, PETREL_ERR_SYSTEM, "storage unavailable");
     }
@@ -620,7 +618,7 @@ static void relation_work(api_ctx_t *ctx)
     ctx->rc = store_friend_get_sync(ctx->srv->store, ctx->app_id, q->owner, q->to, &f);
     if (ctx->rc == STORE_ENOTFOUND) {
         ctx->rc = 0;
-        q->code = ERR_RELATION_NOT_FOUND;
+        q->code = PETREL_ERR_RELATION_NOT_FOUND;
     } else if (ctx->rc == 0) {
         ctx->out = friend_json(ctx->app_id, &f);
     }

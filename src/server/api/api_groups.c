@@ -137,7 +137,7 @@ static void create_or_import(api_ctx_t *ctx, int import)
     if (!(owner = user_field(ctx, "ownerId", 0)))
         return;
     if (owner[0] && !ctx->is_admin && strcmp(owner, ctx->identifier)) {
-        api_fail(ctx, 403, API_ERR_NOT_OPERATOR, "only the app admin may create a group for another user");
+        api_fail(ctx, 403, PETREL_ERR_NOT_OPERATOR, "only the app admin may create a group for another user");
         return;
     }
     long long type = GROUP_PRIVATE;

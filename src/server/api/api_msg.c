@@ -322,7 +322,7 @@ static int parse_conv_id(api_ctx_t *ctx, const char *id, int *type, char *owner,
     }
     if (strncmp(rest, o, ol) || rest[ol] != '_' || !rest[ol + 1] || ol > STORE_ID_MAX ||
         strlen(rest + ol + 1) > STORE_ID_MAX) {
-        api_fail(ctx, 403, API_ERR_NOT_OPERATOR, "not your conversation");
+        api_fail(ctx, 403, PETREL_ERR_NOT_OPERATOR, "not your conversation");
         return -1;
     }
     memcpy(owner, rest, ol);

@@ -99,7 +99,7 @@ static void submit_failed(api_ctx_t *ctx, batch_t *b, int rc)
     ctx->u = NULL;
     batch_free(b);
     if (rc == IM_ERR_NOT_OPERATOR)
-        api_fail(ctx, 403, API_ERR_NOT_OPERATOR, "this endpoint is for the app admin");
+        api_fail(ctx, 403, PETREL_ERR_NOT_OPERATOR, "this endpoint is for the app admin");
     else
         api_fail_store(ctx, rc);
 }
@@ -336,7 +336,7 @@ void h_modify_user_info(api_ctx_t *ctx)
     if (mask <= 0) {
         free(m);
         if (mask == -2)
-            api_fail(ctx, 403, API_ERR_NOT_OPERATOR, err);
+            api_fail(ctx, 403, PETREL_ERR_NOT_OPERATOR, err);
         else
             api_fail(ctx, 400, PETREL_ERR_PARAM, mask == 0 ? "no field to modify" : err);
         return;
@@ -349,7 +349,7 @@ void h_modify_user_info(api_ctx_t *ctx)
         ctx->u = NULL;
         free(m);
         if (rc == IM_ERR_NOT_OPERATOR)
-            api_fail(ctx, 403, API_ERR_NOT_OPERATOR, "only the app admin may act for another user");
+            api_fail(ctx, 403, PETREL_ERR_NOT_OPERATOR, "only the app admin may act for another user");
         else
             api_fail_store(ctx, rc);
     }

@@ -153,11 +153,7 @@ static int do_login(conn_t *c, const petrel_packet_t *p, json_t *body)
         int rc = petrel_sign_verify_policy(app.secret, h->app_id, uid, sign, now_ms() / 1000,
                                            &pol, NULL);
         if (rc != 0) {
-            login_failed(c, rc, rc == PETREL_ERR_SIGN_EXPIRED ? "userSign expired"
-                                : rc == PETREL_ERR_SIGN_MISMATCH ? "userSign is for another user"
-                                : rc == PETREL_ERR_SIGN_FUTURE ? "userSign issued in the future"
-                                : rc == PETREL_ERR_SIGN_LIFETIME ? "userSign lifetime too long"
-                                                                 : "invalid userSign");
+            login_failed(c, rc, petrel_err_text(rc));
             return -1;
         }
     }
