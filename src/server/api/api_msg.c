@@ -8,7 +8,7 @@
  */
 #include "server/api/api.h"
 
-#include "server/deliver/deliver.h"
+#include "server/im/conv.h"
 #include "server/im/msg.h"
 #include "server/im/msg_send.h"
 #include "server/im/msgkey.h"
@@ -331,16 +331,11 @@ static int parse_conv_id(api_ctx_t *ctx, const char *id, int *type, char *owner,
     return 0;
 }
 
-typedef struct conv_job {
-    char owner[STORE_ID_MAX + 1], peer[STORE_ID_MAX + 1], id[2 * STORE_ID_MAX + 8];
-    int type, top, mute, del;
-    int64_t change_seq;
-} conv_job_t;
-
-static void conv_update_done(void *arg, int rc)
+/* Writer thread, after the commit and the event (notify/conv.c told the
+ * owner's devices). */
+static void conv_update_done(void *arg, int rc, im_conv_change_t *j)
 {
     api_ctx_t *ctx = arg;
-    conv_job_t *j = ctx->u;
     ctx->u = NULL;
     if (rc == STORE_ENOTFOUND) {
         free(j);
@@ -352,23 +347,9 @@ static void conv_update_done(void *arg, int rc)
         api_fail_store(ctx, rc);
         return;
     }
-    json_t *o = j->del ? json_pack("{s:s, s:I}", "conversationId", j->id, "sequence",
-                                   (json_int_t)j->change_seq)
-                       : json_pack("{s:s, s:i, s:I}", "conversationId", j->id,
-                                   "conversationType", j->type, "sequence",
-                                   (json_int_t)j->change_seq);
-    if (o && !j->del) {
-        if (j->top >= 0)
-            json_object_set_new(o, "isTop", json_integer(j->top));
-        if (j->mute >= 0)
-            json_object_set_new(o, "isMute", json_integer(j->mute));
-    }
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s)
-        deliver_user(ctx->srv->deliver, ctx->app_id, j->owner,
-                     j->del ? PETREL_CMD_CONVERSATION_DELETE : PETREL_CMD_CONVERSATION_UPDATE, s,
-                     strlen(s), 0);
-    free(s);
+    ev_conv_t d = {j->owner, j->peer, j->conversation_id, j->type, j->is_top, j->is_mute,
+                   j->change_seq};
+    json_t *o = im_conv_json(&d, j->del);
     free(j);
     api_ok(ctx, o);
 }
@@ -385,7 +366,7 @@ static void conv_change(api_ctx_t *ctx, int del)
         api_fail(ctx, 200, PETREL_ERR_CONVERSATION, "isTop or isMute is required");
         return;
     }
-    conv_job_t *j = calloc(1, sizeof *j);
+    im_conv_change_t *j = calloc(1, sizeof *j);
     if (!j) {
         api_fail(ctx, 500, PETREL_ERR_SYSTEM, "out of memory");
         return;
@@ -402,13 +383,13 @@ static void conv_change(api_ctx_t *ctx, int del)
         api_fail(ctx, 200, PETREL_ERR_CONVERSATION, "a group conversation cannot be deleted; mute it instead");
         return;
     }
-    snprintf(j->id, sizeof j->id, "%s", id);
-    j->top = (int)top;
-    j->mute = (int)mute;
+    j->app_id = ctx->app_id;
+    snprintf(j->conversation_id, sizeof j->conversation_id, "%s", id);
+    j->is_top = (int)top;
+    j->is_mute = (int)mute;
     j->del = del;
     ctx->u = j;
-    if (store_conv_update(ctx->srv->store, ctx->app_id, j->owner, j->peer, j->type, j->top, j->mute,
-                          del ? 1 : -1, &j->change_seq, conv_update_done, ctx) < 0) {
+    if (im_conv_change(ctx->srv, j, conv_update_done, ctx) < 0) {
         ctx->u = NULL;
         free(j);
         api_fail(ctx, 500, PETREL_ERR_SYSTEM, "storage unavailable");

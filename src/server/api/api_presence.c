@@ -5,10 +5,10 @@
  *
  * Online status comes from the session registry (presence.h), the custom
  * status from storage (store.h, "User status").  Reads run on the thread
- * pool; the custom status is written by the store's writer and pushed
- * (USER_CUSTOM_STATUS_CHANGE_NOTIFY 4003) after the commit: to the user's
- * own devices from the done callback, to friends and subscribers through
- * presence_fanout.  Subscriptions are kept in memory (presence.c).
+ * pool; the custom status is set by the im/status.c use case, whose event
+ * notify/status.c turns into USER_CUSTOM_STATUS_CHANGE_NOTIFY 4003 to the
+ * user's own devices and, through presence_fanout, to friends and
+ * subscribers.  Subscriptions are kept in memory (presence.c).
  *
  * The operator rule is the usual one: userId defaults to the caller;
  * another user needs the app admin (403/60006).  Whose status may be
@@ -22,6 +22,7 @@
  * presence_subs_per_user live ones per subscriber (62041 beyond).
  */
 #include "server/api/api.h"
+#include "server/im/status.h"
 
 #include "server/deliver/deliver.h"
 #include "server/im/presence.h"
@@ -200,18 +201,11 @@ void h_status_subscribe(api_ctx_t *ctx)
 
 /* ---- setUserCustomerStatus ---------------------------------------------------- */
 
-typedef struct custom_job {
-    unsigned worker;
-    char user[STORE_ID_MAX + 1];
-    char text[STORE_STATUS_TEXT_MAX + 1];
-    int status;
-} custom_job_t;
-
-/* Writer thread, after the commit. */
-static void custom_done(void *arg, int rc)
+/* Writer thread, after the commit and the event (notify/status.c told the
+ * user's devices and its peers). */
+static void custom_done(void *arg, int rc, im_status_set_t *j)
 {
     api_ctx_t *ctx = arg;
-    custom_job_t *j = ctx->u;
     ctx->u = NULL;
     if (rc == STORE_ENOTFOUND) {
         free(j);
@@ -225,15 +219,6 @@ static void custom_done(void *arg, int rc)
     }
     json_t *o = json_pack("{s:s, s:s, s:i}", "userId", j->user, "customText", j->text,
                           "customStatus", j->status);
-    char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (txt) {
-        size_t len = strlen(txt);
-        deliver_user(ctx->srv->deliver, ctx->app_id, j->user,
-                     PETREL_CMD_USER_CUSTOM_STATUS_CHANGE_NOTIFY, txt, len, 0);
-        presence_fanout(ctx->srv, j->worker, ctx->app_id, j->user,
-                        PETREL_CMD_USER_CUSTOM_STATUS_CHANGE_NOTIFY, txt, len);
-    }
-    free(txt);
     free(j);
     api_ok(ctx, o);
 }
@@ -245,19 +230,18 @@ void h_status_set_custom(api_ctx_t *ctx)
     if (!who || api_str(ctx, "customText", STORE_STATUS_TEXT_MAX, 0, &text) < 0 ||
         api_int(ctx, "customStatus", INT32_MIN, INT32_MAX, 0, &status) < 0)
         return;
-    custom_job_t *j = calloc(1, sizeof *j);
+    im_status_set_t *j = calloc(1, sizeof *j);
     if (!j) {
         api_fail(ctx, 500, PETREL_ERR_SYSTEM, "out of memory");
         return;
     }
-    j->worker = ctx->req->w->idx;
+    j->app_id = ctx->app_id;
     memcpy(j->user, who, strlen(who) + 1);
     if (text)
         memcpy(j->text, text, strlen(text) + 1);
     j->status = (int)status;
     ctx->u = j;
-    int rc = store_user_status_set(ctx->srv->store, ctx->app_id, j->user, j->text, j->status,
-                                   custom_done, ctx);
+    int rc = im_status_set(ctx->srv, j, custom_done, ctx);
     if (rc != 0) {
         ctx->u = NULL;
         free(j);

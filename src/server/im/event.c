@@ -84,6 +84,9 @@ const char *ev_kind_name(ev_kind_t k)
     case EV_USER_IMPORTED: return "user.imported";
     case EV_USER_MODIFIED: return "user.modified";
     case EV_USER_DELETED: return "user.deleted";
+    case EV_USER_STATUS: return "user.status";
+    case EV_CONV_UPDATED: return "conversation.updated";
+    case EV_CONV_DELETED: return "conversation.deleted";
     case EV_GROUP_CREATED: return "group.created";
     case EV_GROUP_UPDATED: return "group.updated";
     case EV_GROUP_DESTROYED: return "group.destroyed";

@@ -76,6 +76,10 @@ typedef enum ev_kind {
                              * STORE_USER_F_FORBIDDEN_FLAG and forbidden_flag 1: the user is
                              * forbidden from now on (its sockets must close) */
     EV_USER_DELETED,        /* admin soft delete: ids[n], results[n] (0 deleted; one at least) */
+    EV_USER_STATUS,         /* u.status: the user's custom status was set (api setUserCustomerStatus) */
+    /* conversations (im/conv.c): u.conv, an ev_conv_t (see below) */
+    EV_CONV_UPDATED,        /* the owner's isTop / isMute changed */
+    EV_CONV_DELETED,        /* the owner deleted a one-to-one conversation */
     /* group management (im/groups.c): u.gop is the committed store op, its
      * group the group after the change, change_seq the change's sequence
      * and ids (nids) everyone the change concerns (the members after it,
@@ -139,6 +143,8 @@ typedef struct im_event {
         const struct store_group_op *gop;
         const struct ev_friend *fr;
         const struct ev_user *user;
+        const struct ev_conv *conv;
+        const struct ev_user_status *status;
         const void *any;
     } u;
     const void *extra;       /* kind-specific detail documented at the kind, else NULL */
@@ -168,6 +174,22 @@ typedef struct ev_user {
     size_t n;
     unsigned mask;                   /* MODIFIED */
 } ev_user_t;
+/* EV_CONV_* payload (u.conv): the owner's conversation conversation_id
+ * (type 0 one-to-one with peer, 1 group peer); is_top / is_mute the values
+ * set (-1 untouched); change_seq the conversation's change sequence after
+ * the commit. */
+typedef struct ev_conv {
+    const char *owner, *peer, *conversation_id;
+    int type, is_top, is_mute;
+    int64_t change_seq;
+} ev_conv_t;
+
+/* EV_USER_STATUS payload (u.status). */
+typedef struct ev_user_status {
+    const char *user_id, *text;
+    int status;
+} ev_user_status_t;
+
 /* EV_GROUP_MEMBER_ADDED's extra: the users who joined by the op. */
 typedef struct ev_group_joined {
     const char (*ids)[STORE_ID_MAX + 1];
