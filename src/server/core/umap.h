@@ -1,7 +1,7 @@
 /*
  * A chained hash keyed by (app, id): the per-user tables of the upper
- * layers (pending offlines, presence subscriptions, the operator state
- * cache) are each one of these, with their own payload.
+ * layers (sessions, pending offlines, presence subscriptions, the operator
+ * state cache) are each one of these, with their own payload.
  *
  * Nodes are intrusive: the caller's node struct starts with a umap_node_t
  * and the map allocates it (node_size bytes, zeroed) with the id copied
@@ -14,7 +14,9 @@
  * pairs; umap_stripe() picks one by the low UMAP_STRIPE_BITS bits of the
  * key's hash and the buckets use the bits above, so the two never
  * correlate.  The caller locks the stripe itself (st->mu), which lets it
- * run other work under the same lock (presence.c does).
+ * run other work under the same lock (presence.c does).  A caller that
+ * keeps more per stripe (seam/session_local.c) has stripes of its own,
+ * each with a umap_t, picked by the same low bits.
  *
  * Slots: umap_slot / umap_get return the link that points at the node
  * (or where it would go), valid until the map changes; umap_remove takes
