@@ -40,13 +40,9 @@ static void ack(conn_t *c, int code, const char *msg, const store_group_op_t *op
                     "groupId", op->group_id, "serverTime", (json_int_t)m->created_at)
         : json_pack("{s:s, s:s}", "messageId", m->message_id, "groupId", op->group_id);
     json_t *o = json_pack("{s:i, s:s, s:o}", "code", code, "msg", msg, "data", data);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s)
-        conn_send_json(c, PETREL_CMD_GROUP_MSG_ACK, s, strlen(s));
     if (code != PETREL_OK)
         metrics_error(&c->w->srv->metrics, code);
-    free(s);
-    json_decref(o);
+    cmd_send_obj(c, PETREL_CMD_GROUP_MSG_ACK, o);
 }
 
 static void gsend_answer(conn_t *c, cmd_job_t *h)
@@ -119,11 +115,7 @@ static void grecall_answer(conn_t *c, cmd_job_t *h)
                     "conversationType", 1)
         : NULL;
     json_t *o = json_pack("{s:i, s:s, s:o?}", "code", code, "msg", h->r.msg, "data", pack);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s)
-        conn_send_json(c, PETREL_CMD_MSG_RECALL_ACK, s, strlen(s));
-    free(s);
-    json_decref(o);
+    cmd_send_obj(c, PETREL_CMD_MSG_RECALL_ACK, o);
 }
 
 static void grecall_free(cmd_job_t *h)

@@ -7,6 +7,18 @@
 
 #include "server/im/server.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+void cmd_send_obj(conn_t *c, int32_t command, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (s)
+        conn_send_json(c, command, s, strlen(s));
+    free(s);
+    json_decref(o);
+}
+
 void cmd_job_init(cmd_job_t *j, conn_t *c, void (*answer)(conn_t *c, cmd_job_t *j),
                   void (*free_fn)(cmd_job_t *j), int counted)
 {

@@ -4,7 +4,8 @@
  * reports at once, on this worker, or later from the store's writer; the
  * job then posts the answer to the connection's worker, looks the
  * connection up again there (it may have closed meanwhile) and answers
- * only a live one.  Either way the job is freed after its answer.
+ * only a live one.  Either way the job is freed after its answer.  The
+ * answers are JSON objects (cmd_send_obj).
  *
  * Use: embed a cmd_job_t first in the job, cmd_job_init, call the use case
  * with cmd_job_done as its done and the job as its arg.  When it returns 1
@@ -14,6 +15,7 @@
 #ifndef PETREL_GATEWAY_CMD_JOB_H
 #define PETREL_GATEWAY_CMD_JOB_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "server/core/conn.h"
@@ -42,6 +44,10 @@ static inline int cmd_conn_live(const conn_t *c)
 {
     return c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER));
 }
+
+/* Send the JSON object o as command's packet to c (takes the reference;
+ * NULL or out of memory sends nothing). */
+void cmd_send_obj(conn_t *c, int32_t command, json_t *o);
 
 /* counted: the caller calls conn_op_queued when the use case queued the
  * job; conn_op_done follows on the worker (sends). */

@@ -47,13 +47,9 @@ static void ack(conn_t *c, int code, const char *msg, const store_msg_t *m)
                     "toId", m->to_id, "serverTime", (json_int_t)m->created_at)
         : json_pack("{s:s}", "messageId", m->message_id);
     json_t *o = json_pack("{s:i, s:s, s:o}", "code", code, "msg", msg, "data", data);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s)
-        conn_send_json(c, PETREL_CMD_MSG_ACK, s, strlen(s));
     if (code != PETREL_OK)
         metrics_error(&c->w->srv->metrics, code);
-    free(s);
-    json_decref(o);
+    cmd_send_obj(c, PETREL_CMD_MSG_ACK, o);
 }
 
 /* The 1046, then, for a message stored now that reached no device of the
@@ -68,11 +64,7 @@ static void send_answer(conn_t *c, cmd_job_t *h)
                           (json_int_t)m->message_key, "messageId", m->message_id, "fromId",
                           m->to_id, "toId", m->from_id, "messageSequence", (json_int_t)m->sequence,
                           "serverSend", 1);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s)
-        conn_send_json(c, PETREL_CMD_MSG_RECEIVE_ACK, s, strlen(s));
-    free(s);
-    json_decref(o);
+    cmd_send_obj(c, PETREL_CMD_MSG_RECEIVE_ACK, o);
 }
 
 static int on_send(conn_t *c, json_t *body)
@@ -269,11 +261,7 @@ static void recall_answer(conn_t *c, cmd_job_t *h)
                     "conversationType", 0)
         : json_pack("{s:i, s:s, s:{s:I}}", "code", code, "msg", h->r.msg, "data", "messageKey",
                     (json_int_t)j->message_key);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s)
-        conn_send_json(c, PETREL_CMD_MSG_RECALL_ACK, s, strlen(s));
-    free(s);
-    json_decref(o);
+    cmd_send_obj(c, PETREL_CMD_MSG_RECALL_ACK, o);
 }
 
 static void recall_free(cmd_job_t *h)

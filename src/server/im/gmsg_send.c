@@ -8,7 +8,6 @@
  */
 #include "server/im/msg_send.h"
 
-#include "server/im/apps.h"
 #include "server/im/gmsg.h"
 #include "server/im/msg_send_int.h"
 #include "server/im/msgkey.h"
@@ -120,8 +119,7 @@ int im_recall_group(server_t *s, const im_origin_t *from, const char *group_id,
     snprintf(op->operator_id, sizeof op->operator_id, "%s", from->user_id);
     op->message_key = message_key;
     op->window_ms = (int64_t)s->cfg.recall_window_ms;
-    store_app_t app;
-    op->admin = apps_get(s->apps, from->app_id, &app) == 0 && !strcmp(app.admin_id, from->user_id);
+    op->admin = im_is_app_admin(s, from->app_id, from->user_id);
     gjob_t *j = gjob_new(s, from, done, arg);
     if (!j)
         return im_answer_recall_failed(done, arg, -1);

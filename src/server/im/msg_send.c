@@ -8,7 +8,6 @@
 #include "server/im/msg_send.h"
 
 #include "server/core/jtmpl.h"
-#include "server/im/apps.h"
 #include "server/im/msg_send_int.h"
 #include "server/im/msgkey.h"
 #include "server/seam/idem.h"
@@ -162,8 +161,7 @@ int im_recall_p2p(server_t *s, const im_origin_t *from, int64_t message_key, sto
         return im_answer_recall_failed(done, arg, -1);
     j->r = r;
     j->key = message_key;
-    store_app_t app;
-    int admin = apps_get(s->apps, from->app_id, &app) == 0 && !strcmp(app.admin_id, j->actor);
+    int admin = im_is_app_admin(s, from->app_id, j->actor);
     int rc = store_msg_recall(s->store, from->app_id, message_key, j->actor, admin, now_ms(),
                               (int64_t)s->cfg.recall_window_ms, r, recall_done, j);
     if (rc < 0) { /* not queued (shutting down): answer 90000 rather than nothing */

@@ -10,6 +10,7 @@
 #define PETREL_IM_MSG_SEND_INT_H
 
 #include "server/deliver/deliver.h"
+#include "server/im/apps.h"
 #include "server/im/event.h"
 #include "server/im/msg.h"
 #include "server/im/msg_send.h"
@@ -125,6 +126,13 @@ static inline im_result_t im_send_result(int rc, int reject, size_t reached)
         r.msg = petrel_err_text(reject);
     }
     return r;
+}
+
+/* 1 when user is app_id's admin (who may recall anyone's message). */
+static inline int im_is_app_admin(server_t *s, int32_t app_id, const char *user)
+{
+    store_app_t app;
+    return apps_get(s->apps, app_id, &app) == 0 && !strcmp(app.admin_id, user);
 }
 
 /* A recall that failed before the store took it (out of memory, not
