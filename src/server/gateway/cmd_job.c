@@ -26,7 +26,7 @@ void cmd_job_init(cmd_job_t *j, conn_t *c, void (*answer)(conn_t *c, cmd_job_t *
     j->worker = c->w->idx;
     j->conn_id = c->id;
     j->answer = answer;
-    j->free = free_fn;
+    j->release = free_fn;
     j->counted = counted;
 }
 
@@ -39,7 +39,7 @@ static void committed(worker_t *w, void *arg)
     conn_t *c = connmap_get(&w->conns, j->conn_id);
     if (cmd_conn_live(c))
         j->answer(c, j);
-    j->free(j);
+    j->release(j);
 }
 
 void cmd_job_done(void *arg, const im_result_t *r)
@@ -47,11 +47,11 @@ void cmd_job_done(void *arg, const im_result_t *r)
     cmd_job_t *j = arg;
     j->r = *r;
     if (r->deferred && worker_post(j->srv, j->worker, committed, j) < 0)
-        j->free(j);
+        j->release(j);
 }
 
 void cmd_job_answer_now(conn_t *c, cmd_job_t *j)
 {
     j->answer(c, j);
-    j->free(j);
+    j->release(j);
 }

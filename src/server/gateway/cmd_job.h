@@ -29,7 +29,7 @@ struct cmd_job {
     uint64_t conn_id;
     im_result_t r;                               /* the use case's result */
     void (*answer)(conn_t *c, cmd_job_t *j);     /* to a live connection */
-    void (*free)(cmd_job_t *j);
+    void (*release)(cmd_job_t *j);               /* frees the job */
     int counted; /* the store trip counts in the connection's queued ops */
 };
 
