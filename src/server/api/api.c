@@ -7,6 +7,7 @@
 
 #include "petrel/sign.h"
 #include "server/im/apps.h"
+#include "server/im/msg_send.h"
 #include "server/net/cors.h"
 #include "server/core/log.h"
 #include "server/im/ustate.h"
@@ -155,6 +156,33 @@ void api_fail_store(api_ctx_t *ctx, int rc)
     default:
         api_fail(ctx, 500, PETREL_ERR_SYSTEM, store_strerror(rc));
     }
+}
+
+void api_fail_submit(api_ctx_t *ctx, int rc)
+{
+    if (rc == STORE_EBUSY)
+        api_fail(ctx, 503, PETREL_ERR_BUSY, "server busy: retry later");
+    else
+        api_fail(ctx, rc == STORE_EINVAL ? 400 : 500,
+                 rc == STORE_EINVAL ? PETREL_ERR_PARAM : PETREL_ERR_SYSTEM,
+                 rc == STORE_EINVAL ? "invalid input" : "storage unavailable");
+}
+
+int api_send_failed(api_ctx_t *ctx, const im_result_t *r, void (*unqueued)(api_ctx_t *ctx, int rc))
+{
+    if (r->store_rc < 0 && r->deferred)
+        api_fail_store(ctx, r->store_rc);
+    else if (r->store_rc < 0)
+        unqueued(ctx, r->store_rc);
+    else if (r->code == PETREL_ERR_BUSY)
+        api_fail(ctx, 503, PETREL_ERR_BUSY, "server busy: resend later");
+    else if (r->code == PETREL_ERR_RATE_LIMITED)
+        api_fail(ctx, 429, PETREL_ERR_RATE_LIMITED, "send rate limit exceeded: resend later");
+    else if (r->code != PETREL_OK)
+        api_fail(ctx, 200, r->code, petrel_err_text(r->code));
+    else
+        return 0;
+    return 1;
 }
 
 void api_reject(api_ctx_t *ctx, int code)

@@ -62,8 +62,21 @@ void api_fail(api_ctx_t *ctx, int http_status, int code, const char *msg);
  * writer is full (62080), the database file is gone (62102) or the server
  * is stopping (61016); 500 / 90000 otherwise. */
 void api_fail_store(api_ctx_t *ctx, int rc);
+/* api_fail for a write the store did not take at submit (rc < 0): 503
+ * 62080 when its queue is full, 400 / 90001 for invalid input, else
+ * 500 / 90000. */
+void api_fail_submit(api_ctx_t *ctx, int rc);
 /* api_fail with code's HTTP status and text from petrel/errors.h. */
 void api_reject(api_ctx_t *ctx, int code);
+
+struct im_result;
+/* A message send's result (im_send_p2p / im_send_group, im/msg_send.h),
+ * answered when it is a failure: the store's failure after the commit
+ * (api_fail_store) or at submit (unqueued), the delivery backlog (503
+ * 62080), the send rate (429 62081), the store's refusal (200 with its
+ * code).  1 when it answered, 0 for a success, which the caller answers. */
+int api_send_failed(api_ctx_t *ctx, const struct im_result *r,
+                    void (*unqueued)(api_ctx_t *ctx, int rc));
 /* Any content type (metrics text, static files). */
 void api_reply_raw(api_ctx_t *ctx, int status, const char *ctype, const void *body, size_t len,
                    const char *extra_headers);

@@ -21,21 +21,7 @@ static void sent(void *arg, const im_result_t *r)
     api_ctx_t *ctx = arg;
     store_group_op_t *op = ctx->u;
     ctx->u = NULL;
-    if (r->store_rc < 0 && r->deferred)
-        api_fail_store(ctx, r->store_rc);
-    else if (r->store_rc == STORE_EBUSY)
-        api_fail(ctx, 503, PETREL_ERR_BUSY, "server busy: retry later");
-    else if (r->store_rc < 0)
-        api_fail(ctx, r->store_rc == STORE_EINVAL ? 400 : 500,
-                 r->store_rc == STORE_EINVAL ? PETREL_ERR_PARAM : PETREL_ERR_SYSTEM,
-                 r->store_rc == STORE_EINVAL ? "invalid input" : "storage unavailable");
-    else if (r->code == PETREL_ERR_BUSY)
-        api_fail(ctx, 503, PETREL_ERR_BUSY, "server busy: resend later");
-    else if (r->code == PETREL_ERR_RATE_LIMITED)
-        api_fail(ctx, 429, PETREL_ERR_RATE_LIMITED, "send rate limit exceeded: resend later");
-    else if (r->code != PETREL_OK)
-        api_fail(ctx, 200, r->code, petrel_err_text(r->code));
-    else
+    if (!api_send_failed(ctx, r, api_fail_submit))
         api_ok(ctx, json_pack("{s:I, s:I, s:I, s:s, s:b}", "messageKey",
                               (json_int_t)op->msg.message_key, "messageSequence",
                               (json_int_t)op->msg.sequence, "messageTime",

@@ -62,14 +62,10 @@ static void submitted(api_ctx_t *ctx, int rc)
 {
     if (rc == 0)
         return;
-    if (rc == STORE_EBUSY)
-        api_fail(ctx, 503, PETREL_ERR_BUSY, "server busy: retry later");
-    else if (rc == GROUP_ENOMEM)
+    if (rc == GROUP_ENOMEM)
         api_fail(ctx, 500, PETREL_ERR_SYSTEM, "out of memory");
     else
-        api_fail(ctx, rc == STORE_EINVAL ? 400 : 500,
-                 rc == STORE_EINVAL ? PETREL_ERR_PARAM : PETREL_ERR_SYSTEM,
-                 rc == STORE_EINVAL ? "invalid input" : "storage unavailable");
+        api_fail_submit(ctx, rc);
 }
 
 /* A use case's outcome (writer thread): 1 after replying the failure. */

@@ -37,6 +37,15 @@ static json_t *row_json(int32_t app_id, const char *owner, const store_msg_row_t
 
 /* ---- message/send (admin) ------------------------------------------------------ */
 
+/* The store did not take the send (rc < 0). */
+static void unqueued(api_ctx_t *ctx, int rc)
+{
+    if (rc == STORE_EBUSY)
+        api_fail(ctx, 503, PETREL_ERR_BUSY, "server busy: resend later");
+    else
+        api_fail(ctx, 500, PETREL_ERR_SYSTEM, "storage unavailable");
+}
+
 /* im_send_p2p's result, at once or from the writer thread (api_ok/api_fail
  * are thread-safe): the reply, then m is freed. */
 static void send_done(void *arg, const im_result_t *r)
@@ -44,19 +53,7 @@ static void send_done(void *arg, const im_result_t *r)
     api_ctx_t *ctx = arg;
     store_msg_t *m = ctx->u;
     ctx->u = NULL;
-    if (r->store_rc < 0 && r->deferred)
-        api_fail_store(ctx, r->store_rc);
-    else if (r->store_rc < 0)
-        api_fail(ctx, r->store_rc == STORE_EBUSY ? 503 : 500,
-                 r->store_rc == STORE_EBUSY ? PETREL_ERR_BUSY : PETREL_ERR_SYSTEM,
-                 r->store_rc == STORE_EBUSY ? "server busy: resend later" : "storage unavailable");
-    else if (r->code == PETREL_ERR_BUSY)
-        api_fail(ctx, 503, PETREL_ERR_BUSY, "server busy: resend later");
-    else if (r->code == PETREL_ERR_RATE_LIMITED)
-        api_fail(ctx, 429, PETREL_ERR_RATE_LIMITED, "send rate limit exceeded: resend later");
-    else if (r->code != PETREL_OK)
-        api_fail(ctx, 200, r->code, petrel_err_text(r->code));
-    else
+    if (!api_send_failed(ctx, r, unqueued))
         api_ok(ctx, json_pack("{s:I, s:I, s:I, s:s, s:b}", "messageKey", (json_int_t)m->message_key,
                               "messageSequence", (json_int_t)m->sequence, "messageTime",
                               (json_int_t)m->message_time, "messageId", m->message_id,

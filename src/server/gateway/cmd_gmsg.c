@@ -4,10 +4,11 @@
  * 2106 -> im_read_group (no answer); MSG_RECALL 1050 with
  * conversationType 1 -> im_recall_group, answered by MSG_RECALL_ACK 1051.
  * Threading as in cmd_msg.c: an answer from the writer thread is posted to
- * the connection's worker.
+ * the connection's worker (cmd_job.h).
  */
 #include "server/gateway/cmd_msg.h"
 
+#include "server/gateway/cmd_job.h"
 #include "server/gateway/gateway.h"
 #include "server/im/gmsg.h"
 #include "server/im/msg.h"
@@ -16,28 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static im_origin_t origin_of(const conn_t *c)
-{
-    return (im_origin_t){c->app_id, c->user_id, c->client_type, c->imei, c->id};
-}
-
-static int conn_live(const conn_t *c)
-{
-    return c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER));
-}
-
 /* ---- send ---------------------------------------------------------------------- */
 
 typedef struct gsend_job {
-    server_t *srv;
-    unsigned worker;
-    uint64_t conn_id;
-    im_result_t r;
+    cmd_job_t h; /* first: cmd_job.h */
     store_group_op_t op;
 } gsend_job_t;
 
-static void gsend_free(gsend_job_t *j)
+static void gsend_free(cmd_job_t *h)
 {
+    gsend_job_t *j = (gsend_job_t *)h;
     gmsg_op_free(&j->op);
     free(j);
 }
@@ -51,31 +40,14 @@ static void ack(conn_t *c, int code, const char *msg, const store_group_op_t *op
                     "groupId", op->group_id, "serverTime", (json_int_t)m->created_at)
         : json_pack("{s:s, s:s}", "messageId", m->message_id, "groupId", op->group_id);
     json_t *o = json_pack("{s:i, s:s, s:o}", "code", code, "msg", msg, "data", data);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s)
-        conn_send_json(c, PETREL_CMD_GROUP_MSG_ACK, s, strlen(s));
     if (code != PETREL_OK)
         metrics_error(&c->w->srv->metrics, code);
-    free(s);
-    json_decref(o);
+    cmd_send_obj(c, PETREL_CMD_GROUP_MSG_ACK, o);
 }
 
-static void gsend_committed(worker_t *w, void *arg)
+static void gsend_answer(conn_t *c, cmd_job_t *h)
 {
-    gsend_job_t *j = arg;
-    conn_op_done(w, j->conn_id);
-    conn_t *c = connmap_get(&w->conns, j->conn_id);
-    if (conn_live(c))
-        ack(c, j->r.code, j->r.msg, &j->op);
-    gsend_free(j);
-}
-
-static void gsend_done(void *arg, const im_result_t *r)
-{
-    gsend_job_t *j = arg;
-    j->r = *r;
-    if (r->deferred && worker_post(j->srv, j->worker, gsend_committed, j) < 0)
-        gsend_free(j);
+    ack(c, h->r.code, h->r.msg, &((gsend_job_t *)h)->op);
 }
 
 static int on_send(conn_t *c, json_t *body)
@@ -86,9 +58,7 @@ static int on_send(conn_t *c, json_t *body)
         conn_close(c);
         return -1;
     }
-    j->srv = s;
-    j->worker = c->w->idx;
-    j->conn_id = c->id;
+    cmd_job_init(&j->h, c, gsend_answer, gsend_free, 1);
     j->op.app_id = c->app_id;
     snprintf(j->op.operator_id, sizeof j->op.operator_id, "%s", c->user_id);
     const char *why = NULL;
@@ -99,16 +69,14 @@ static int on_send(conn_t *c, json_t *body)
         snprintf(j->op.msg.message_id, sizeof j->op.msg.message_id, "%s", mid ? mid : "");
         snprintf(j->op.group_id, sizeof j->op.group_id, "%s", gid ? gid : "");
         ack(c, code, why, &j->op);
-        gsend_free(j);
+        gsend_free(&j->h);
         return 0;
     }
-    im_origin_t from = origin_of(c);
-    if (im_send_group(s, &from, &j->op, gsend_done, j)) {
-        conn_op_queued(c);
-    } else {
-        ack(c, j->r.code, j->r.msg, &j->op);
-        gsend_free(j);
-    }
+    im_origin_t from = cmd_origin(c);
+    if (im_send_group(s, &from, &j->op, cmd_job_done, j))
+        conn_op_queued(c); /* j is the writer's now */
+    else
+        cmd_job_answer_now(c, &j->h);
     return 0;
 }
 
@@ -124,7 +92,7 @@ static int on_read(conn_t *c, json_t *body)
                         PETREL_CMD_MSG_GROUP_READED);
         return 0;
     }
-    im_origin_t from = origin_of(c);
+    im_origin_t from = cmd_origin(c);
     im_read_group(c->w->srv, &from, gid, json_integer_value(seq), NULL, NULL); /* no answer */
     return 0;
 }
@@ -132,52 +100,28 @@ static int on_read(conn_t *c, json_t *body)
 /* ---- recall --------------------------------------------------------------------- */
 
 typedef struct grecall_job {
-    server_t *srv;
-    unsigned worker;
-    uint64_t conn_id;
-    im_result_t r;
+    cmd_job_t h; /* first: cmd_job.h */
     store_group_op_t op;
 } grecall_job_t;
 
-static void grecall_answer(conn_t *c, const grecall_job_t *j)
+static void grecall_answer(conn_t *c, cmd_job_t *h)
 {
-    int code = j->r.code;
-    const store_group_op_t *op = &j->op;
+    int code = h->r.code;
+    const store_group_op_t *op = &((grecall_job_t *)h)->op;
     json_t *pack = code == PETREL_OK
         ? json_pack("{s:s, s:s, s:s, s:I, s:I, s:i}", "fromId", op->from_id, "toId",
                     op->group_id, "groupId", op->group_id, "messageKey",
                     (json_int_t)op->message_key, "messageSequence", (json_int_t)op->recalled_seq,
                     "conversationType", 1)
         : NULL;
-    json_t *o = json_pack("{s:i, s:s, s:o?}", "code", code, "msg", j->r.msg, "data", pack);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s)
-        conn_send_json(c, PETREL_CMD_MSG_RECALL_ACK, s, strlen(s));
-    free(s);
-    json_decref(o);
+    json_t *o = json_pack("{s:i, s:s, s:o?}", "code", code, "msg", h->r.msg, "data", pack);
+    cmd_send_obj(c, PETREL_CMD_MSG_RECALL_ACK, o);
 }
 
-static void grecall_free(grecall_job_t *j)
+static void grecall_free(cmd_job_t *h)
 {
-    store_group_op_clear(&j->op);
-    free(j);
-}
-
-static void grecall_committed(worker_t *w, void *arg)
-{
-    grecall_job_t *j = arg;
-    conn_t *c = connmap_get(&w->conns, j->conn_id);
-    if (conn_live(c))
-        grecall_answer(c, j);
-    grecall_free(j);
-}
-
-static void grecall_done(void *arg, const im_result_t *r)
-{
-    grecall_job_t *j = arg;
-    j->r = *r;
-    if (r->deferred && worker_post(j->srv, j->worker, grecall_committed, j) < 0)
-        grecall_free(j);
+    store_group_op_clear(&((grecall_job_t *)h)->op);
+    free(h);
 }
 
 int gmsg_on_recall(conn_t *c, json_t *body)
@@ -194,14 +138,11 @@ int gmsg_on_recall(conn_t *c, json_t *body)
     grecall_job_t *j = calloc(1, sizeof *j);
     if (!j)
         return 0;
-    j->srv = c->w->srv;
-    j->worker = c->w->idx;
-    j->conn_id = c->id;
-    im_origin_t from = origin_of(c);
-    if (!im_recall_group(j->srv, &from, gid, json_integer_value(key), &j->op, grecall_done, j)) {
-        grecall_answer(c, j);
-        grecall_free(j);
-    }
+    cmd_job_init(&j->h, c, grecall_answer, grecall_free, 0);
+    im_origin_t from = cmd_origin(c);
+    if (!im_recall_group(c->w->srv, &from, gid, json_integer_value(key), &j->op, cmd_job_done,
+                         j))
+        cmd_job_answer_now(c, &j->h);
     return 0;
 }
 

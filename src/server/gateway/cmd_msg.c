@@ -9,12 +9,13 @@
  *
  * Threading: a use case answers at once on this worker, or later from the
  * store's writer thread after the commit; the adapter then posts the answer
- * to the connection's worker (worker_post) and looks the connection up
- * again there (it may have closed meanwhile).
+ * to the connection's worker and looks the connection up again there (it
+ * may have closed meanwhile): cmd_job.h.
  */
 #include "server/gateway/cmd_msg.h"
 #include "server/deliver/deliver.h"
 
+#include "server/gateway/cmd_job.h"
 #include "server/gateway/command.h"
 #include "server/gateway/gateway.h"
 #include "server/im/msg.h"
@@ -23,28 +24,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static im_origin_t origin_of(const conn_t *c)
-{
-    return (im_origin_t){c->app_id, c->user_id, c->client_type, c->imei, c->id};
-}
-
-static int conn_live(const conn_t *c)
-{
-    return c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER));
-}
-
 /* ---- send ---------------------------------------------------------------------- */
 
 typedef struct send_job {
-    server_t *srv;
-    unsigned worker;
-    uint64_t conn_id;
-    im_result_t r;
+    cmd_job_t h; /* first: cmd_job.h */
     store_msg_t m;
 } send_job_t;
 
-static void send_job_free(send_job_t *j)
+static void send_job_free(cmd_job_t *h)
 {
+    send_job_t *j = (send_job_t *)h;
     free(j->m.body);
     free(j->m.extra);
     free(j);
@@ -58,52 +47,24 @@ static void ack(conn_t *c, int code, const char *msg, const store_msg_t *m)
                     "toId", m->to_id, "serverTime", (json_int_t)m->created_at)
         : json_pack("{s:s}", "messageId", m->message_id);
     json_t *o = json_pack("{s:i, s:s, s:o}", "code", code, "msg", msg, "data", data);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s)
-        conn_send_json(c, PETREL_CMD_MSG_ACK, s, strlen(s));
     if (code != PETREL_OK)
         metrics_error(&c->w->srv->metrics, code);
-    free(s);
-    json_decref(o);
+    cmd_send_obj(c, PETREL_CMD_MSG_ACK, o);
 }
 
 /* The 1046, then, for a message stored now that reached no device of the
  * receiver, the server-made 1107 {serverSend:true}. */
-static void send_answer(conn_t *c, const send_job_t *j)
+static void send_answer(conn_t *c, cmd_job_t *h)
 {
-    const store_msg_t *m = &j->m;
-    ack(c, j->r.code, j->r.msg, m);
-    if (j->r.code != PETREL_OK || !j->r.deferred || m->duplicate || j->r.reached)
+    const store_msg_t *m = &((send_job_t *)h)->m;
+    ack(c, h->r.code, h->r.msg, m);
+    if (h->r.code != PETREL_OK || !h->r.deferred || m->duplicate || h->r.reached)
         return;
     json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:b}", "messageKey",
                           (json_int_t)m->message_key, "messageId", m->message_id, "fromId",
                           m->to_id, "toId", m->from_id, "messageSequence", (json_int_t)m->sequence,
                           "serverSend", 1);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s)
-        conn_send_json(c, PETREL_CMD_MSG_RECEIVE_ACK, s, strlen(s));
-    free(s);
-    json_decref(o);
-}
-
-/* On the sender's worker, after the commit and the fan-out. */
-static void send_committed(worker_t *w, void *arg)
-{
-    send_job_t *j = arg;
-    conn_op_done(w, j->conn_id);
-    conn_t *c = connmap_get(&w->conns, j->conn_id);
-    if (conn_live(c))
-        send_answer(c, j);
-    send_job_free(j);
-}
-
-/* im_send_p2p's result: at once (answered by on_send) or from the writer. */
-static void send_done(void *arg, const im_result_t *r)
-{
-    send_job_t *j = arg;
-    j->r = *r;
-    if (r->deferred && worker_post(j->srv, j->worker, send_committed, j) < 0)
-        send_job_free(j);
+    cmd_send_obj(c, PETREL_CMD_MSG_RECEIVE_ACK, o);
 }
 
 static int on_send(conn_t *c, json_t *body)
@@ -114,9 +75,7 @@ static int on_send(conn_t *c, json_t *body)
         conn_close(c);
         return -1;
     }
-    j->srv = s;
-    j->worker = c->w->idx;
-    j->conn_id = c->id;
+    cmd_job_init(&j->h, c, send_answer, send_job_free, 1);
     j->m.app_id = c->app_id;
     memcpy(j->m.from_id, c->user_id, strlen(c->user_id) + 1);
     const char *why = NULL;
@@ -125,16 +84,14 @@ static int on_send(conn_t *c, json_t *body)
         const char *mid = json_string_value(json_object_get(body, "messageId"));
         snprintf(j->m.message_id, sizeof j->m.message_id, "%s", mid ? mid : "");
         ack(c, code, why, &j->m);
-        send_job_free(j);
+        send_job_free(&j->h);
         return 0;
     }
-    im_origin_t from = origin_of(c);
-    if (im_send_p2p(s, &from, &j->m, send_done, j)) {
-        conn_op_queued(c);
-    } else {
-        send_answer(c, j);
-        send_job_free(j);
-    }
+    im_origin_t from = cmd_origin(c);
+    if (im_send_p2p(s, &from, &j->m, cmd_job_done, j))
+        conn_op_queued(c); /* j is the writer's now */
+    else
+        cmd_job_answer_now(c, &j->h);
     return 0;
 }
 
@@ -226,7 +183,7 @@ static void rack_done(wbatch_t *b, wbatch_item_t *list, int status)
                              strlen(s), 0);
             free(s);
             json_decref(o);
-        } else if (c && !(c->flags & (CF_CLOSED | CF_CLOSE_AFTER))) {
+        } else if (cmd_conn_live(c)) {
             rack_refuse(c, code, j->message_key);
         }
         free(j);
@@ -280,54 +237,36 @@ static int on_read(conn_t *c, json_t *body)
                         PETREL_CMD_MSG_READED);
         return 0;
     }
-    im_origin_t from = origin_of(c);
+    im_origin_t from = cmd_origin(c);
     im_read_p2p(c->w->srv, &from, to, json_integer_value(seq), NULL, NULL); /* no answer */
     return 0;
 }
 
 typedef struct recall_job {
-    server_t *srv;
-    unsigned worker;
-    uint64_t conn_id;
+    cmd_job_t h; /* first: cmd_job.h */
     int64_t message_key;
-    im_result_t r;
     store_recall_t rec;
 } recall_job_t;
 
-static void recall_answer(conn_t *c, const recall_job_t *j)
+static void recall_answer(conn_t *c, cmd_job_t *h)
 {
-    int code = j->r.code;
+    const recall_job_t *j = (const recall_job_t *)h;
+    int code = h->r.code;
     /* a refusal carries the messageKey, so that a client with several
      * recalls outstanding can tell which one was refused */
     json_t *o = code == PETREL_OK
-        ? json_pack("{s:i, s:s, s:{s:s, s:s, s:I, s:I, s:i}}", "code", code, "msg", j->r.msg,
+        ? json_pack("{s:i, s:s, s:{s:s, s:s, s:I, s:I, s:i}}", "code", code, "msg", h->r.msg,
                     "data", "fromId", j->rec.from_id, "toId", j->rec.to_id, "messageKey",
                     (json_int_t)j->message_key, "messageSequence", (json_int_t)j->rec.sequence,
                     "conversationType", 0)
-        : json_pack("{s:i, s:s, s:{s:I}}", "code", code, "msg", j->r.msg, "data", "messageKey",
+        : json_pack("{s:i, s:s, s:{s:I}}", "code", code, "msg", h->r.msg, "data", "messageKey",
                     (json_int_t)j->message_key);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s)
-        conn_send_json(c, PETREL_CMD_MSG_RECALL_ACK, s, strlen(s));
-    free(s);
-    json_decref(o);
+    cmd_send_obj(c, PETREL_CMD_MSG_RECALL_ACK, o);
 }
 
-static void recall_committed(worker_t *w, void *arg)
+static void recall_free(cmd_job_t *h)
 {
-    recall_job_t *j = arg;
-    conn_t *c = connmap_get(&w->conns, j->conn_id);
-    if (conn_live(c))
-        recall_answer(c, j);
-    free(j);
-}
-
-static void recall_done(void *arg, const im_result_t *r)
-{
-    recall_job_t *j = arg;
-    j->r = *r;
-    if (r->deferred && worker_post(j->srv, j->worker, recall_committed, j) < 0)
-        free(j);
+    free(h);
 }
 
 static int on_recall(conn_t *c, json_t *body)
@@ -343,15 +282,11 @@ static int on_recall(conn_t *c, json_t *body)
     recall_job_t *j = calloc(1, sizeof *j);
     if (!j)
         return 0;
-    j->srv = c->w->srv;
-    j->worker = c->w->idx;
-    j->conn_id = c->id;
+    cmd_job_init(&j->h, c, recall_answer, recall_free, 0);
     j->message_key = json_integer_value(key);
-    im_origin_t from = origin_of(c);
-    if (!im_recall_p2p(j->srv, &from, j->message_key, &j->rec, recall_done, j)) {
-        recall_answer(c, j);
-        free(j);
-    }
+    im_origin_t from = cmd_origin(c);
+    if (!im_recall_p2p(c->w->srv, &from, j->message_key, &j->rec, cmd_job_done, j))
+        cmd_job_answer_now(c, &j->h);
     return 0;
 }
 

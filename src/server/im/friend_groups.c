@@ -20,11 +20,8 @@ int friends_group_add(const im_call_t *c, const char *owner, const char *name,
         return err;
     fr_copy(j->name, sizeof j->name, name);
     j->ids = ids;
-    int rc = store_friend_group_add(c->store, c->app_id, j->owner, j->name, ids, n, j->results,
-                                    &j->res, add_done, j);
-    if (rc != 0)
-        fr_job_free(j);
-    return rc;
+    return fr_job_submitted(j, store_friend_group_add(c->store, c->app_id, j->owner, j->name,
+                                                      ids, n, j->results, &j->res, add_done, j));
 }
 
 static void del_done(void *arg, int rc)
@@ -44,11 +41,8 @@ int friends_group_del(const im_call_t *c, const char *owner, const char *const *
     if (!j)
         return err;
     j->ids = names;
-    int rc = store_friend_group_del(c->store, c->app_id, j->owner, names, n, j->results,
-                                    j->seqs, del_done, j);
-    if (rc != 0)
-        fr_job_free(j);
-    return rc;
+    return fr_job_submitted(j, store_friend_group_del(c->store, c->app_id, j->owner, names, n,
+                                                      j->results, j->seqs, del_done, j));
 }
 
 static void member_done(void *arg, int rc)
@@ -68,9 +62,7 @@ int friends_group_member(const im_call_t *c, const char *owner, const char *name
     fr_copy(j->name, sizeof j->name, name);
     j->ids = ids;
     j->add = add;
-    int rc = store_friend_group_member(c->store, c->app_id, j->owner, j->name, ids, n, add,
-                                       j->results, &j->res, member_done, j);
-    if (rc != 0)
-        fr_job_free(j);
-    return rc;
+    return fr_job_submitted(j, store_friend_group_member(c->store, c->app_id, j->owner, j->name,
+                                                         ids, n, add, j->results, &j->res,
+                                                         member_done, j));
 }

@@ -26,11 +26,9 @@ int friends_request_approve(const im_call_t *c, int64_t id, int status, fr_done_
     fr_job_t *j = fr_job_new(c, NULL, 0, 0, done, arg, &err);
     if (!j)
         return err;
-    int rc = store_friend_request_approve(c->store, c->app_id, c->op, c->is_admin, id, status,
-                                          &j->res, approve_done, j);
-    if (rc != 0)
-        fr_job_free(j);
-    return rc;
+    return fr_job_submitted(j, store_friend_request_approve(c->store, c->app_id, c->op,
+                                                            c->is_admin, id, status, &j->res,
+                                                            approve_done, j));
 }
 
 static void read_done(void *arg, int rc)
@@ -45,8 +43,6 @@ int friends_request_read(const im_call_t *c, const char *owner, fr_done_fn done,
     fr_job_t *j = fr_job_new(c, owner, 0, 0, done, arg, &err);
     if (!j)
         return err;
-    int rc = store_friend_request_read(c->store, c->app_id, j->owner, &j->res, read_done, j);
-    if (rc != 0)
-        fr_job_free(j);
-    return rc;
+    return fr_job_submitted(j, store_friend_request_read(c->store, c->app_id, j->owner, &j->res,
+                                                         read_done, j));
 }

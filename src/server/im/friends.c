@@ -104,8 +104,7 @@ void fr_job_finish(fr_job_t *j, int rc, ev_kind_t kind)
     fr_job_free(j);
 }
 
-/* The submit's own refusal: the job is not the store's. */
-static int submitted(fr_job_t *j, int rc)
+int fr_job_submitted(fr_job_t *j, int rc)
 {
     if (rc != 0)
         fr_job_free(j);
@@ -133,7 +132,7 @@ int friends_import(const im_call_t *c, const char *owner, const store_friend_t *
     if (!j)
         return err;
     j->rows = items;
-    return submitted(j, store_friend_import(c->store, c->app_id, owner, items, n, j->results,
+    return fr_job_submitted(j, store_friend_import(c->store, c->app_id, owner, items, n, j->results,
                                             NULL, &j->res, import_done, j));
 }
 
@@ -155,7 +154,7 @@ int friends_add(const im_call_t *c, const store_friend_t *f, const char *wording
     j->row = *f;
     fr_copy(j->peer, sizeof j->peer, f->to_id);
     fr_copy(j->wording, sizeof j->wording, wording);
-    return submitted(j, store_friend_add(c->store, c->app_id, &j->row, j->wording, &j->res,
+    return fr_job_submitted(j, store_friend_add(c->store, c->app_id, &j->row, j->wording, &j->res,
                                          add_done, j));
 }
 
@@ -174,7 +173,7 @@ int friends_update(const im_call_t *c, const store_friend_t *f, unsigned mask,
     j->row = *f;
     j->mask = mask;
     fr_copy(j->peer, sizeof j->peer, f->to_id);
-    return submitted(j, store_friend_update(c->store, c->app_id, &j->row, mask, &j->res,
+    return fr_job_submitted(j, store_friend_update(c->store, c->app_id, &j->row, mask, &j->res,
                                             update_done, j));
 }
 
@@ -193,7 +192,7 @@ int friends_delete(const im_call_t *c, const char *owner, const char *peer, fr_d
     if (!j)
         return err;
     fr_copy(j->peer, sizeof j->peer, peer);
-    return submitted(j, store_friend_delete(c->store, c->app_id, j->owner, j->peer, &j->res,
+    return fr_job_submitted(j, store_friend_delete(c->store, c->app_id, j->owner, j->peer, &j->res,
                                             delete_done, j));
 }
 
@@ -209,7 +208,7 @@ int friends_delete_all(const im_call_t *c, const char *owner, fr_done_fn done, v
     fr_job_t *j = fr_job_new(c, owner, 0, 0, done, arg, &err);
     if (!j)
         return err;
-    return submitted(j, store_friend_delete_all(c->store, c->app_id, j->owner, &j->res,
+    return fr_job_submitted(j, store_friend_delete_all(c->store, c->app_id, j->owner, &j->res,
                                                 delete_all_done, j));
 }
 
@@ -230,7 +229,7 @@ int friends_black(const im_call_t *c, const char *owner, const char *peer, int b
         return err;
     fr_copy(j->peer, sizeof j->peer, peer);
     j->black = black;
-    return submitted(j, store_friend_black(c->store, c->app_id, j->owner, j->peer, black,
+    return fr_job_submitted(j, store_friend_black(c->store, c->app_id, j->owner, j->peer, black,
                                            &j->res, black_done, j));
 }
 

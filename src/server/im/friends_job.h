@@ -47,6 +47,10 @@ ev_friend_t fr_job_payload(const fr_job_t *j);
  * (EV_NONE: nothing changed), then call the caller's done; frees j. */
 void fr_job_finish(fr_job_t *j, int rc, ev_kind_t kind);
 
+/* A submission's rc: on its refusal (rc != 0) the job is not the store's
+ * and is freed here.  Returns rc. */
+int fr_job_submitted(fr_job_t *j, int rc);
+
 /* Copy s (may be NULL = "") into dst of size cap. */
 void fr_copy(char *dst, size_t cap, const char *s);
 

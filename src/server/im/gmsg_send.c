@@ -6,13 +6,10 @@
  * puts the idempotency entry, emits the event (notify/gmsg.c queues the
  * group pushes, in commit order) and reports to the adapter.
  */
-#include "server/deliver/deliver.h"
 #include "server/im/msg_send.h"
 
-#include "server/im/apps.h"
-#include "server/im/event.h"
 #include "server/im/gmsg.h"
-#include "server/im/msg.h"
+#include "server/im/msg_send_int.h"
 #include "server/im/msgkey.h"
 #include "server/model/group_rules.h"
 #include "server/seam/idem.h"
@@ -20,15 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IMEI_CAP (PETREL_DEFAULT_MAX_IMEI * 4 + 1)
-
 typedef struct gjob {
-    server_t *s;
-    im_done_fn done;
-    void *arg;
-    int client_type;
-    char imei[IMEI_CAP];
-    uint64_t conn_id;
+    im_job_t h; /* first: msg_send_int.h */
     store_group_op_t *op;
     store_group_op_t own;   /* read: the op when the caller passes none */
 } gjob_t;
@@ -38,37 +28,17 @@ static gjob_t *gjob_new(server_t *s, const im_origin_t *from, im_done_fn done, v
     gjob_t *j = calloc(1, sizeof *j);
     if (!j)
         return NULL;
-    j->s = s;
-    j->done = done;
-    j->arg = arg;
-    j->client_type = from->client_type;
-    snprintf(j->imei, sizeof j->imei, "%s", from->imei ? from->imei : "");
-    j->conn_id = from->conn_id;
+    im_job_init(&j->h, s, from, done, arg);
     return j;
-}
-
-static int answer_now(im_done_fn done, void *arg, int code, const char *msg, int store_rc,
-                      int cached)
-{
-    if (done) {
-        im_result_t r = {code, msg, store_rc, 0, cached, 0};
-        done(arg, &r);
-    }
-    return 0;
 }
 
 static void emit(gjob_t *j, ev_kind_t kind)
 {
-    im_event_t ev = {0};
-    ev.kind = kind;
-    ev.app_id = j->op->app_id;
-    ev.actor = j->op->operator_id;
-    ev.origin.client_type = j->client_type;
-    ev.origin.imei = j->imei;
-    ev.origin.conn_id = j->conn_id;
-    ev.time_ms = kind == EV_GROUP_MSG_STORED ? j->op->msg.created_at : now_ms();
+    im_event_t ev = im_job_event(&j->h, kind, j->op->app_id, j->op->operator_id);
+    if (kind == EV_GROUP_MSG_STORED)
+        ev.time_ms = j->op->msg.created_at;
     ev.u.gop = j->op;
-    events_emit(j->s->events, &ev);
+    events_emit(j->h.s->events, &ev);
 }
 
 /* The idempotency cache is shared with 1:1 sends: group message ids live
@@ -89,25 +59,12 @@ static void send_done(void *arg, int rc)
         char key[STORE_ID_MAX + 4];
         idem_key(key, sizeof key, op->msg.message_id);
         idem_ack_t a = {op->msg.message_key, op->msg.sequence, op->msg.created_at};
-        idem_put(j->s->idem, op->app_id, op->operator_id, key, &a);
+        idem_put(j->h.s->idem, op->app_id, op->operator_id, key, &a);
         if (!op->msg.duplicate)
             emit(j, EV_GROUP_MSG_STORED);
     }
-    im_result_t r = {PETREL_OK, "success", 0, 1, 0, 0};
-    if (rc == STORE_EGONE) {
-        r.code = PETREL_ERR_STORE_GONE;
-        r.msg = store_strerror(rc);
-        r.store_rc = rc;
-    } else if (rc < 0) {
-        r.code = PETREL_ERR_SYSTEM;
-        r.msg = "storage failure: resend later";
-        r.store_rc = rc;
-    } else if (op->reject) {
-        r.code = op->reject;
-        r.msg = petrel_err_text(op->reject);
-    }
-    if (j->done)
-        j->done(j->arg, &r);
+    im_result_t r = im_send_result(rc, op->reject, 0);
+    im_job_report(&j->h, &r);
     free(j);
 }
 
@@ -122,17 +79,13 @@ int im_send_group(server_t *s, const im_origin_t *from, store_group_op_t *op, im
         op->msg.sequence = hit.sequence;
         op->msg.created_at = hit.created_at;
         op->msg.duplicate = 1;
-        return answer_now(done, arg, PETREL_OK, "success", 0, 1);
+        return im_answer_cached(done, arg);
     }
-    if (deliver_busy(s->deliver)) /* deliveries backlog: before the rate takes a token */
-        return answer_now(done, arg, PETREL_ERR_BUSY, "server busy: resend later", 0, 0);
-    if (msg_rate_check(s, op->app_id, op->operator_id,
-                       strlen(op->msg.body) + (op->msg.extra ? strlen(op->msg.extra) : 0)))
-        return answer_now(done, arg, PETREL_ERR_RATE_LIMITED,
-                          "send rate limit exceeded: resend later", 0, 0);
+    if (im_send_refused(s, op->app_id, op->operator_id, op->msg.body, op->msg.extra, done, arg))
+        return 0;
     gjob_t *j = gjob_new(s, from, done, arg);
     if (!j)
-        return answer_now(done, arg, PETREL_ERR_SYSTEM, "out of memory: resend later", -1, 0);
+        return im_answer_now(done, arg, PETREL_ERR_SYSTEM, "out of memory: resend later", -1, 0);
     j->op = op;
     if (!op->msg.message_time)
         op->msg.message_time = now_ms();
@@ -140,10 +93,7 @@ int im_send_group(server_t *s, const im_origin_t *from, store_group_op_t *op, im
     int rc = store_group_write(s->store, op, send_done, j);
     if (rc < 0) {
         free(j);
-        return rc == STORE_EBUSY
-                   ? answer_now(done, arg, PETREL_ERR_BUSY, "server busy: resend later", rc, 0)
-                   : answer_now(done, arg, PETREL_ERR_SYSTEM, "storage unavailable: resend later",
-                                rc, 0);
+        return im_answer_unqueued(done, arg, rc);
     }
     return 1;
 }
@@ -155,10 +105,8 @@ static void recall_done(void *arg, int rc)
     gjob_t *j = arg;
     if (rc == 0 && !j->op->reject)
         emit(j, EV_GROUP_MSG_RECALLED);
-    int code = rc < 0 ? PETREL_ERR_SYSTEM : j->op->reject ? j->op->reject : PETREL_OK;
-    im_result_t r = {code, im_recall_text(code), rc < 0 ? rc : 0, 1, 0, 0};
-    if (j->done)
-        j->done(j->arg, &r);
+    im_result_t r = im_recall_result(rc, j->op->reject);
+    im_job_report(&j->h, &r);
     free(j);
 }
 
@@ -171,16 +119,15 @@ int im_recall_group(server_t *s, const im_origin_t *from, const char *group_id,
     snprintf(op->operator_id, sizeof op->operator_id, "%s", from->user_id);
     op->message_key = message_key;
     op->window_ms = (int64_t)s->cfg.recall_window_ms;
-    store_app_t app;
-    op->admin = apps_get(s->apps, from->app_id, &app) == 0 && !strcmp(app.admin_id, from->user_id);
+    op->admin = im_is_app_admin(s, from->app_id, from->user_id);
     gjob_t *j = gjob_new(s, from, done, arg);
     if (!j)
-        return answer_now(done, arg, PETREL_ERR_SYSTEM, im_recall_text(PETREL_ERR_SYSTEM), -1, 0);
+        return im_answer_recall_failed(done, arg, -1);
     j->op = op;
     int rc = store_group_write(s->store, op, recall_done, j);
     if (rc < 0) { /* not queued (shutting down): answer 90000 rather than nothing */
         free(j);
-        return answer_now(done, arg, PETREL_ERR_SYSTEM, im_recall_text(PETREL_ERR_SYSTEM), rc, 0);
+        return im_answer_recall_failed(done, arg, rc);
     }
     return 1;
 }
@@ -192,11 +139,9 @@ static void read_done(void *arg, int rc)
     gjob_t *j = arg;
     if (rc == 0 && !j->op->reject && j->op->changed)
         emit(j, EV_GROUP_MSG_READ);
-    if (j->done) {
-        int code = rc < 0 ? PETREL_ERR_SYSTEM : j->op->reject ? j->op->reject : PETREL_OK;
-        im_result_t r = {code, code == PETREL_OK ? "success" : "refused", rc < 0 ? rc : 0, 1, 0, 0};
-        j->done(j->arg, &r);
-    }
+    int code = rc < 0 ? PETREL_ERR_SYSTEM : j->op->reject ? j->op->reject : PETREL_OK;
+    im_result_t r = {code, code == PETREL_OK ? "success" : "refused", rc < 0 ? rc : 0, 1, 0, 0};
+    im_job_report(&j->h, &r);
     store_group_op_clear(&j->own);
     free(j);
 }
@@ -206,7 +151,7 @@ int im_read_group(server_t *s, const im_origin_t *from, const char *group_id, in
 {
     gjob_t *j = gjob_new(s, from, done, arg);
     if (!j)
-        return answer_now(done, arg, PETREL_ERR_SYSTEM, "out of memory", -1, 0);
+        return im_answer_now(done, arg, PETREL_ERR_SYSTEM, "out of memory", -1, 0);
     j->op = &j->own;
     j->own.what = SG_READ;
     j->own.app_id = from->app_id;
@@ -216,7 +161,7 @@ int im_read_group(server_t *s, const im_origin_t *from, const char *group_id, in
     int rc = store_group_write(s->store, &j->own, read_done, j);
     if (rc < 0) {
         free(j);
-        return answer_now(done, arg, PETREL_ERR_SYSTEM, "storage unavailable", rc, 0);
+        return im_answer_now(done, arg, PETREL_ERR_SYSTEM, "storage unavailable", rc, 0);
     }
     return 1;
 }

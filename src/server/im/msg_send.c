@@ -6,29 +6,19 @@
  * devices) and reports to the adapter, in that order, on the writer thread.
  */
 #include "server/im/msg_send.h"
-#include "server/deliver/deliver.h"
 
 #include "server/core/jtmpl.h"
-#include "server/im/apps.h"
-#include "server/im/event.h"
-#include "server/im/msg.h"
+#include "server/im/msg_send_int.h"
 #include "server/im/msgkey.h"
 #include "server/seam/idem.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define IMEI_CAP (PETREL_DEFAULT_MAX_IMEI * 4 + 1)
-
 typedef struct job {
-    server_t *s;
-    im_done_fn done;
-    void *arg;
+    im_job_t h; /* first: msg_send_int.h */
     int32_t app_id;
     char actor[STORE_ID_MAX + 1];
-    int client_type;
-    char imei[IMEI_CAP];
-    uint64_t conn_id;
     /* per use case */
     store_msg_t *m;        /* send */
     jtmpl_t push;          /* send: the pushed content with gaps (jtmpl.h) */
@@ -45,14 +35,9 @@ static job_t *job_new(server_t *s, const im_origin_t *from, im_done_fn done, voi
     job_t *j = calloc(1, sizeof *j);
     if (!j)
         return NULL;
-    j->s = s;
-    j->done = done;
-    j->arg = arg;
+    im_job_init(&j->h, s, from, done, arg);
     j->app_id = from->app_id;
     snprintf(j->actor, sizeof j->actor, "%s", from->user_id ? from->user_id : "");
-    j->client_type = from->client_type;
-    snprintf(j->imei, sizeof j->imei, "%s", from->imei ? from->imei : "");
-    j->conn_id = from->conn_id;
     return j;
 }
 
@@ -62,28 +47,9 @@ static void job_free(job_t *j)
     free(j);
 }
 
-/* Report at once (on the caller's thread); returns 0 for the caller. */
-static int answer_now(im_done_fn done, void *arg, int code, const char *msg, int store_rc,
-                      int cached)
-{
-    if (done) {
-        im_result_t r = {code, msg, store_rc, 0, cached, 0};
-        done(arg, &r);
-    }
-    return 0;
-}
-
 static im_event_t event_of(const job_t *j, ev_kind_t kind)
 {
-    im_event_t ev = {0};
-    ev.kind = kind;
-    ev.app_id = j->app_id;
-    ev.actor = j->actor;
-    ev.origin.client_type = j->client_type;
-    ev.origin.imei = j->imei;
-    ev.origin.conn_id = j->conn_id;
-    ev.time_ms = now_ms();
-    return ev;
+    return im_job_event(&j->h, kind, j->app_id, j->actor);
 }
 
 /* ---- send ---------------------------------------------------------------------- */
@@ -118,31 +84,18 @@ static void send_done(void *arg, int rc)
     store_msg_t *m = j->m;
     if (rc == 0 && !m->reject) {
         idem_ack_t a = {m->message_key, m->sequence, m->created_at};
-        idem_put(j->s->idem, m->app_id, m->from_id, m->message_id, &a);
+        idem_put(j->h.s->idem, m->app_id, m->from_id, m->message_id, &a);
         if (!m->duplicate) {
             ev_msg_stored_t d = {&j->push, &j->reached};
             im_event_t ev = event_of(j, EV_MSG_STORED);
             ev.time_ms = m->created_at;
             ev.u.msg = m;
             ev.extra = &d;
-            events_emit(j->s->events, &ev);
+            events_emit(j->h.s->events, &ev);
         }
     }
-    im_result_t r = {PETREL_OK, "success", 0, 1, 0, j->reached};
-    if (rc == STORE_EGONE) {
-        r.code = PETREL_ERR_STORE_GONE;
-        r.msg = store_strerror(rc);
-        r.store_rc = rc;
-    } else if (rc < 0) {
-        r.code = PETREL_ERR_SYSTEM;
-        r.msg = "storage failure: resend later";
-        r.store_rc = rc;
-    } else if (m->reject) {
-        r.code = m->reject;
-        r.msg = petrel_err_text(m->reject);
-    }
-    if (j->done)
-        j->done(j->arg, &r);
+    im_result_t r = im_send_result(rc, m->reject, j->reached);
+    im_job_report(&j->h, &r);
     job_free(j);
 }
 
@@ -155,30 +108,23 @@ int im_send_p2p(server_t *s, const im_origin_t *from, store_msg_t *m, im_done_fn
         m->sequence = hit.sequence;
         m->created_at = hit.created_at;
         m->duplicate = 1;
-        return answer_now(done, arg, PETREL_OK, "success", 0, 1);
+        return im_answer_cached(done, arg);
     }
-    if (deliver_busy(s->deliver)) /* deliveries backlog: before the rate takes a token */
-        return answer_now(done, arg, PETREL_ERR_BUSY, "server busy: resend later", 0, 0);
-    if (msg_rate_check(s, m->app_id, m->from_id,
-                       strlen(m->body) + (m->extra ? strlen(m->extra) : 0)))
-        return answer_now(done, arg, PETREL_ERR_RATE_LIMITED,
-                          "send rate limit exceeded: resend later", 0, 0);
+    if (im_send_refused(s, m->app_id, m->from_id, m->body, m->extra, done, arg))
+        return 0;
     job_t *j = job_new(s, from, done, arg);
     if (!j)
-        return answer_now(done, arg, PETREL_ERR_SYSTEM, "out of memory: resend later", -1, 0);
+        return im_answer_now(done, arg, PETREL_ERR_SYSTEM, "out of memory: resend later", -1, 0);
     j->m = m;
     if (!m->message_time)
         m->message_time = now_ms();
     m->message_key = msgkey_next(s->cfg.node_id, now_ms());
     m->flags = msg_check_flags(s, m->app_id);
-    push_template(m, j->client_type, j->imei, &j->push); /* empty on failure */
+    push_template(m, j->h.client_type, j->h.imei, &j->push); /* empty on failure */
     int rc = store_msg_p2p(s->store, m, send_done, j);
     if (rc < 0) {
         job_free(j);
-        return rc == STORE_EBUSY
-                   ? answer_now(done, arg, PETREL_ERR_BUSY, "server busy: resend later", rc, 0)
-                   : answer_now(done, arg, PETREL_ERR_SYSTEM, "storage unavailable: resend later",
-                                rc, 0);
+        return im_answer_unqueued(done, arg, rc);
     }
     return 1;
 }
@@ -200,12 +146,10 @@ static void recall_done(void *arg, int rc)
         im_event_t ev = event_of(j, EV_MSG_RECALLED);
         ev.u.recall = j->r;
         ev.extra = &j->key;
-        events_emit(j->s->events, &ev);
+        events_emit(j->h.s->events, &ev);
     }
-    int code = rc < 0 ? PETREL_ERR_SYSTEM : j->r->reject ? j->r->reject : PETREL_OK;
-    im_result_t r = {code, im_recall_text(code), rc < 0 ? rc : 0, 1, 0, 0};
-    if (j->done)
-        j->done(j->arg, &r);
+    im_result_t r = im_recall_result(rc, j->r->reject);
+    im_job_report(&j->h, &r);
     job_free(j);
 }
 
@@ -214,16 +158,15 @@ int im_recall_p2p(server_t *s, const im_origin_t *from, int64_t message_key, sto
 {
     job_t *j = job_new(s, from, done, arg);
     if (!j)
-        return answer_now(done, arg, PETREL_ERR_SYSTEM, im_recall_text(PETREL_ERR_SYSTEM), -1, 0);
+        return im_answer_recall_failed(done, arg, -1);
     j->r = r;
     j->key = message_key;
-    store_app_t app;
-    int admin = apps_get(s->apps, from->app_id, &app) == 0 && !strcmp(app.admin_id, j->actor);
+    int admin = im_is_app_admin(s, from->app_id, j->actor);
     int rc = store_msg_recall(s->store, from->app_id, message_key, j->actor, admin, now_ms(),
                               (int64_t)s->cfg.recall_window_ms, r, recall_done, j);
     if (rc < 0) { /* not queued (shutting down): answer 90000 rather than nothing */
         job_free(j);
-        return answer_now(done, arg, PETREL_ERR_SYSTEM, im_recall_text(PETREL_ERR_SYSTEM), rc, 0);
+        return im_answer_recall_failed(done, arg, rc);
     }
     return 1;
 }
@@ -237,13 +180,11 @@ static void read_done(void *arg, int rc)
         ev_msg_read_t rd = {j->peer, j->read_seq};
         im_event_t ev = event_of(j, EV_MSG_READ);
         ev.u.read = &rd;
-        events_emit(j->s->events, &ev);
+        events_emit(j->h.s->events, &ev);
     }
-    if (j->done) {
-        im_result_t r = {rc < 0 ? PETREL_ERR_SYSTEM : PETREL_OK, rc < 0 ? "storage failure" : "success",
-                         rc < 0 ? rc : 0, 1, 0, 0};
-        j->done(j->arg, &r);
-    }
+    im_result_t r = {rc < 0 ? PETREL_ERR_SYSTEM : PETREL_OK, rc < 0 ? "storage failure" : "success",
+                     rc < 0 ? rc : 0, 1, 0, 0};
+    im_job_report(&j->h, &r);
     job_free(j);
 }
 
@@ -252,13 +193,13 @@ int im_read_p2p(server_t *s, const im_origin_t *from, const char *peer, int64_t 
 {
     job_t *j = job_new(s, from, done, arg);
     if (!j)
-        return answer_now(done, arg, PETREL_ERR_SYSTEM, "out of memory", -1, 0);
+        return im_answer_now(done, arg, PETREL_ERR_SYSTEM, "out of memory", -1, 0);
     snprintf(j->peer, sizeof j->peer, "%s", peer);
     int rc = store_msg_read(s->store, from->app_id, j->actor, j->peer, seq, &j->read_seq,
                             &j->changed, read_done, j);
     if (rc < 0) {
         job_free(j);
-        return answer_now(done, arg, PETREL_ERR_SYSTEM, "storage unavailable", rc, 0);
+        return im_answer_now(done, arg, PETREL_ERR_SYSTEM, "storage unavailable", rc, 0);
     }
     return 1;
 }

@@ -4,8 +4,8 @@
  * friends and subscribers through deliver/ (see presence.h for the rules).
  *
  * State: 64 stripes, each a mutex and a chained hash of "nodes" keyed by
- * (app, user).  A node exists only while it holds a waiting offline
- * notification of that user.
+ * (app, user) (core/umap.h).  A node exists only while it holds a
+ * waiting offline notification of that user.
  * The stripe mutex also serialises the user's session-registry changes
  * (presence_login / presence_logout run the sess ops inside it), which is
  * what makes "first device" and "last device" exact.  Lock order: stripe,
@@ -23,6 +23,7 @@
  * run on an event loop.
  */
 #include "server/im/presence.h"
+#include "server/core/umap.h"
 #include "server/core/wbatch.h"
 
 #include "server/deliver/deliver.h"
@@ -33,16 +34,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NSTRIPES 64
-
 typedef struct pending pending_t;
 
 typedef struct pnode {
-    struct pnode *next;
-    uint32_t hash;
-    int32_t app_id;
+    umap_node_t un;      /* first: umap.h; keyed by (app, user) */
     pending_t *pending;  /* waiting offline notification */
-    char user_id[];
 } pnode_t;
 
 struct pending {
@@ -55,13 +51,6 @@ struct pending {
     char *imei;
     char user_id[];
 };
-
-typedef struct stripe {
-    pthread_mutex_t mu;
-    pnode_t **buckets;
-    size_t nbuckets; /* power of two */
-    size_t n;
-} stripe_t;
 
 typedef struct pworker {
     worker_t *w;
@@ -77,86 +66,26 @@ struct presence {
     presence_reg_t *reg;  /* subscriptions (owned) */
     unsigned nworkers;
     pworker_t *pw;
-    stripe_t stripes[NSTRIPES];
+    umap_striped_t nodes; /* pnode_t by (app, user), under the stripe locks */
 };
 
 /* ---- the node table ---------------------------------------------------- */
 
-static uint32_t hash_key(int32_t app_id, const char *user_id)
+static umap_stripe_t *stripe_of(presence_t *p, uint32_t h)
 {
-    uint32_t h = 2166136261u ^ (uint32_t)app_id;
-    for (const unsigned char *q = (const unsigned char *)user_id; *q; q++)
-        h = (h ^ *q) * 16777619u;
-    return h ^ (h >> 15);
+    return umap_stripe(&p->nodes, h);
 }
 
-static stripe_t *stripe_of(presence_t *p, uint32_t h)
+static pnode_t *pnode(umap_node_t **pp)
 {
-    return &p->stripes[h & (NSTRIPES - 1)];
-}
-
-static pnode_t **node_slot(stripe_t *st, uint32_t h, int32_t app_id, const char *user_id)
-{
-    pnode_t **pp = &st->buckets[(h >> 6) & (st->nbuckets - 1)];
-    for (; *pp; pp = &(*pp)->next)
-        if ((*pp)->hash == h && (*pp)->app_id == app_id && !strcmp((*pp)->user_id, user_id))
-            return pp;
-    return pp;
-}
-
-static void grow(stripe_t *st)
-{
-    size_t nb = st->nbuckets * 2;
-    pnode_t **b = calloc(nb, sizeof *b);
-    if (!b)
-        return; /* longer chains, still correct */
-    for (size_t i = 0; i < st->nbuckets; i++) {
-        pnode_t *n = st->buckets[i];
-        while (n) {
-            pnode_t *next = n->next;
-            size_t j = (n->hash >> 6) & (nb - 1);
-            n->next = b[j];
-            b[j] = n;
-            n = next;
-        }
-    }
-    free(st->buckets);
-    st->buckets = b;
-    st->nbuckets = nb;
-}
-
-/* The node of (app, user), created when missing (NULL on OOM).  The
- * returned slot stays valid until the stripe changes. */
-static pnode_t **node_get(stripe_t *st, uint32_t h, int32_t app_id, const char *user_id)
-{
-    pnode_t **pp = node_slot(st, h, app_id, user_id);
-    if (*pp)
-        return pp;
-    size_t len = strlen(user_id);
-    pnode_t *n = calloc(1, sizeof *n + len + 1);
-    if (!n)
-        return NULL;
-    n->hash = h;
-    n->app_id = app_id;
-    memcpy(n->user_id, user_id, len + 1);
-    if (st->n + 1 > st->nbuckets * 2) {
-        grow(st);
-        pp = node_slot(st, h, app_id, user_id);
-    }
-    *pp = n;
-    st->n++;
-    return pp;
+    return (pnode_t *)*pp;
 }
 
 /* Drop the node at *pp if it holds nothing any more. */
-static void node_gc(stripe_t *st, pnode_t **pp)
+static void node_gc(umap_stripe_t *st, umap_node_t **pp)
 {
-    pnode_t *n = *pp;
-    if (!n || n->pending)
-        return;
-    *pp = n->next;
-    st->n--;
-    free(n);
+    if (*pp && !pnode(pp)->pending)
+        umap_remove(&st->map, pp);
 }
 
 static void pending_free(pending_t *pe)
@@ -406,8 +335,8 @@ int presence_login(conn_t *c, const sess_login_t *q, sess_device_t **victims,
 {
     server_t *s = c->w->srv;
     presence_t *p = s->presence;
-    uint32_t h = hash_key(q->app_id, q->user_id);
-    stripe_t *st = stripe_of(p, h);
+    uint32_t h = umap_hash(q->app_id, q->user_id);
+    umap_stripe_t *st = stripe_of(p, h);
     sess_device_t *d = NULL;
     size_t n = 0;
     int first = 0, flapped = 0;
@@ -418,11 +347,11 @@ int presence_login(conn_t *c, const sess_login_t *q, sess_device_t **victims,
         if (s->sess->ops->list(s->sess, q->app_id, q->user_id, &d, &n) < 0)
             n = 0; /* out of memory: no announcement */
         first = n == 1 && *n_victims == 0;
-        pnode_t **pp = first ? node_slot(st, h, q->app_id, q->user_id) : NULL;
-        if (pp && *pp && (*pp)->pending) {
+        umap_node_t **pp = first ? umap_slot(&st->map, h, q->app_id, q->user_id) : NULL;
+        if (pp && *pp && pnode(pp)->pending) {
             /* back within the window: the offline is never told */
-            (*pp)->pending->cancelled = 1;
-            (*pp)->pending = NULL;
+            pnode(pp)->pending->cancelled = 1;
+            pnode(pp)->pending = NULL;
             node_gc(st, pp);
             flapped = 1;
         }
@@ -468,13 +397,13 @@ static void rearm(pworker_t *pw)
  * always cancels, but an out-of-memory list may have hidden it). */
 static int pending_take(presence_t *p, pending_t *pe, int check_registry)
 {
-    stripe_t *st = stripe_of(p, pe->hash);
+    umap_stripe_t *st = stripe_of(p, pe->hash);
     int fire = 0;
     pthread_mutex_lock(&st->mu);
     if (!pe->cancelled) {
-        pnode_t **pp = node_slot(st, pe->hash, pe->app_id, pe->user_id);
-        if (*pp && (*pp)->pending == pe) {
-            (*pp)->pending = NULL;
+        umap_node_t **pp = umap_slot(&st->map, pe->hash, pe->app_id, pe->user_id);
+        if (*pp && pnode(pp)->pending == pe) {
+            pnode(pp)->pending = NULL;
             node_gc(st, pp);
         }
         pe->cancelled = 1;
@@ -515,8 +444,8 @@ void presence_logout(conn_t *c)
 {
     server_t *s = c->w->srv;
     presence_t *p = s->presence;
-    uint32_t h = hash_key(c->app_id, c->user_id);
-    stripe_t *st = stripe_of(p, h);
+    uint32_t h = umap_hash(c->app_id, c->user_id);
+    umap_stripe_t *st = stripe_of(p, h);
     sess_device_t *d = NULL;
     size_t n = 0;
     pending_t *pe = NULL;
@@ -528,16 +457,16 @@ void presence_logout(conn_t *c)
         if (s->sess->ops->list(s->sess, c->app_id, c->user_id, &d, &n) < 0)
             n = 0;
         if (n == 0 && p->debounce_ms > 0) {
-            pnode_t **pp = node_get(st, h, c->app_id, c->user_id);
+            umap_node_t **pp = umap_get(&st->map, h, c->app_id, c->user_id);
             size_t ul = strlen(c->user_id);
-            if (pp && !(*pp)->pending && (pe = calloc(1, sizeof *pe + ul + 1))) {
+            if (pp && !pnode(pp)->pending && (pe = calloc(1, sizeof *pe + ul + 1))) {
                 pe->due_ms = mono_ms() + p->debounce_ms;
                 pe->hash = h;
                 pe->app_id = c->app_id;
                 pe->client_type = c->client_type;
                 pe->imei = strdup(c->imei);
                 memcpy(pe->user_id, c->user_id, ul + 1);
-                (*pp)->pending = pe;
+                pnode(pp)->pending = pe;
             }
             if (pp)
                 node_gc(st, pp);
@@ -641,15 +570,8 @@ presence_t *presence_new(server_t *s, presence_reg_t *reg)
     p->debounce_ms = s->cfg.presence_debounce_ms;
     p->nworkers = s->nworkers;
     p->pw = calloc(s->nworkers ? s->nworkers : 1, sizeof *p->pw);
-    int ok = p->pw != NULL;
-    for (int i = 0; i < NSTRIPES; i++) {
-        pthread_mutex_init(&p->stripes[i].mu, NULL);
-        p->stripes[i].nbuckets = 16;
-        p->stripes[i].buckets = calloc(16, sizeof(pnode_t *));
-        if (!p->stripes[i].buckets)
-            ok = 0;
-    }
-    if (!ok) {
+    int ok = umap_striped_init(&p->nodes, sizeof(pnode_t)) == 0;
+    if (!ok || !p->pw) {
         presence_free(p);
         return NULL;
     }
@@ -660,21 +582,9 @@ void presence_free(presence_t *p)
 {
     if (!p)
         return;
-    for (int i = 0; i < NSTRIPES; i++) {
-        stripe_t *st = &p->stripes[i];
-        for (size_t b = 0; st->buckets && b < st->nbuckets; b++) {
-            pnode_t *n = st->buckets[b];
-            while (n) {
-                pnode_t *next = n->next;
-                /* a pending offline belongs to its worker's due list,
-                 * which presence_worker_close emptied */
-                free(n);
-                n = next;
-            }
-        }
-        free(st->buckets);
-        pthread_mutex_destroy(&st->mu);
-    }
+    /* a pending offline belongs to its worker's due list, which
+     * presence_worker_close emptied: the nodes own nothing else */
+    umap_striped_destroy(&p->nodes, NULL, NULL);
     if (p->reg)
         p->reg->ops->destroy(p->reg);
     free(p->pw);

@@ -2,7 +2,7 @@
  * The presence registry in memory (see presence_reg.h).
  *
  * 64 stripes, each a mutex and a chained hash of nodes keyed by (app,
- * user).  A node exists only while it holds something: the subscriptions
+ * user) (core/umap.h).  A node exists only while it holds something: the subscriptions
  * to that user (subs: who follows it) and/or that user's own list (owned:
  * whom it follows, for the per-subscriber cap).  The two sides are kept
  * apart: subscribe() writes the target's node, reserve() the subscriber's,
@@ -10,12 +10,12 @@
  */
 #include "server/seam/presence_reg.h"
 
+#include "server/core/umap.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define NSTRIPES 64
 
 typedef struct sub {
     int64_t expire_ms; /* epoch ms */
@@ -23,108 +23,41 @@ typedef struct sub {
 } sub_t;
 
 typedef struct pnode {
-    struct pnode *next;
-    uint32_t hash;
-    int32_t app_id;
+    umap_node_t un;      /* first: umap.h; keyed by (app, user) */
     sub_t *subs;         /* who follows this user */
     uint32_t nsubs, cap;
     sub_t *owned;        /* whom this user follows (for the per-user cap) */
     uint32_t nowned, owned_cap;
-    char user_id[];
 } pnode_t;
-
-typedef struct stripe {
-    pthread_mutex_t mu;
-    pnode_t **buckets;
-    size_t nbuckets; /* power of two */
-    size_t n;
-} stripe_t;
 
 typedef struct plocal {
     presence_reg_t base; /* first */
     size_t per_target, max_total;
     atomic_size_t nsubs;
-    stripe_t stripes[NSTRIPES];
+    umap_striped_t nodes; /* pnode_t by (app, user), under the stripe locks */
 } plocal_t;
 
 /* ---- the node table ---------------------------------------------------- */
 
-static uint32_t hash_key(int32_t app_id, const char *user_id)
+static umap_stripe_t *stripe_of(plocal_t *p, uint32_t h)
 {
-    uint32_t h = 2166136261u ^ (uint32_t)app_id;
-    for (const unsigned char *q = (const unsigned char *)user_id; *q; q++)
-        h = (h ^ *q) * 16777619u;
-    return h ^ (h >> 15);
+    return umap_stripe(&p->nodes, h);
 }
 
-static stripe_t *stripe_of(plocal_t *p, uint32_t h)
+static pnode_t *pnode(umap_node_t **pp)
 {
-    return &p->stripes[h & (NSTRIPES - 1)];
-}
-
-static pnode_t **node_slot(stripe_t *st, uint32_t h, int32_t app_id, const char *user_id)
-{
-    pnode_t **pp = &st->buckets[(h >> 6) & (st->nbuckets - 1)];
-    for (; *pp; pp = &(*pp)->next)
-        if ((*pp)->hash == h && (*pp)->app_id == app_id && !strcmp((*pp)->user_id, user_id))
-            return pp;
-    return pp;
-}
-
-static void grow(stripe_t *st)
-{
-    size_t nb = st->nbuckets * 2;
-    pnode_t **b = calloc(nb, sizeof *b);
-    if (!b)
-        return; /* longer chains, still correct */
-    for (size_t i = 0; i < st->nbuckets; i++) {
-        pnode_t *n = st->buckets[i];
-        while (n) {
-            pnode_t *next = n->next;
-            size_t j = (n->hash >> 6) & (nb - 1);
-            n->next = b[j];
-            b[j] = n;
-            n = next;
-        }
-    }
-    free(st->buckets);
-    st->buckets = b;
-    st->nbuckets = nb;
-}
-
-/* The node of (app, user), created when missing (NULL on OOM). */
-static pnode_t **node_get(stripe_t *st, uint32_t h, int32_t app_id, const char *user_id)
-{
-    pnode_t **pp = node_slot(st, h, app_id, user_id);
-    if (*pp)
-        return pp;
-    size_t len = strlen(user_id);
-    pnode_t *n = calloc(1, sizeof *n + len + 1);
-    if (!n)
-        return NULL;
-    n->hash = h;
-    n->app_id = app_id;
-    memcpy(n->user_id, user_id, len + 1);
-    if (st->n + 1 > st->nbuckets * 2) {
-        grow(st);
-        pp = node_slot(st, h, app_id, user_id);
-    }
-    *pp = n;
-    st->n++;
-    return pp;
+    return (pnode_t *)*pp;
 }
 
 /* Drop the node at *pp if it holds nothing any more. */
-static void node_gc(stripe_t *st, pnode_t **pp)
+static void node_gc(umap_stripe_t *st, umap_node_t **pp)
 {
-    pnode_t *n = *pp;
+    pnode_t *n = pnode(pp);
     if (!n || n->nsubs || n->nowned)
         return;
-    *pp = n->next;
-    st->n--;
     free(n->subs);
     free(n->owned);
-    free(n);
+    umap_remove(&st->map, pp);
 }
 
 static void purge_expired(plocal_t *p, pnode_t *n, int64_t now)
@@ -149,22 +82,32 @@ static void purge_expired(plocal_t *p, pnode_t *n, int64_t now)
     n->nowned = keep;
 }
 
+typedef struct purge_arg {
+    plocal_t *p;
+    int64_t now;
+} purge_arg_t;
+
+/* umap_sweep: drop n's expired entries, and n itself when left empty. */
+static int purge_keep(umap_node_t *un, void *arg)
+{
+    purge_arg_t *a = arg;
+    pnode_t *n = (pnode_t *)un;
+    purge_expired(a->p, n, a->now);
+    if (n->nsubs || n->nowned)
+        return 1;
+    free(n->subs);
+    free(n->owned);
+    return 0;
+}
+
 /* Drop every expired subscription (the table is full). */
 static void purge_all(plocal_t *p, int64_t now)
 {
-    for (int i = 0; i < NSTRIPES; i++) {
-        stripe_t *st = &p->stripes[i];
+    purge_arg_t a = {p, now};
+    for (unsigned i = 0; i < UMAP_STRIPES; i++) {
+        umap_stripe_t *st = &p->nodes.s[i];
         pthread_mutex_lock(&st->mu);
-        for (size_t b = 0; b < st->nbuckets; b++) {
-            pnode_t **pp = &st->buckets[b];
-            while (*pp) {
-                pnode_t *n = *pp;
-                purge_expired(p, n, now);
-                node_gc(st, pp);
-                if (*pp == n)
-                    pp = &n->next;
-            }
-        }
+        umap_sweep(&st->map, purge_keep, &a);
         pthread_mutex_unlock(&st->mu);
     }
 }
@@ -175,16 +118,16 @@ static void purge_all(plocal_t *p, int64_t now)
 static int subscribe_once(plocal_t *p, int32_t app_id, const char *subscriber,
                           const char *target, int64_t expire_ms, int64_t now)
 {
-    uint32_t h = hash_key(app_id, target);
-    stripe_t *st = stripe_of(p, h);
+    uint32_t h = umap_hash(app_id, target);
+    umap_stripe_t *st = stripe_of(p, h);
     int rc = 0;
     pthread_mutex_lock(&st->mu);
-    pnode_t **pp = node_get(st, h, app_id, target);
+    umap_node_t **pp = umap_get(&st->map, h, app_id, target);
     if (!pp) {
         pthread_mutex_unlock(&st->mu);
         return -1;
     }
-    pnode_t *n = *pp;
+    pnode_t *n = pnode(pp);
     purge_expired(p, n, now);
     uint32_t i;
     for (i = 0; i < n->nsubs && strcmp(n->subs[i].id, subscriber); i++)
@@ -244,16 +187,16 @@ static int pl_reserve(presence_reg_t *r, int32_t app_id, const char *subscriber,
                       int64_t now)
 {
     plocal_t *p = (plocal_t *)r;
-    uint32_t h = hash_key(app_id, subscriber);
-    stripe_t *st = stripe_of(p, h);
+    uint32_t h = umap_hash(app_id, subscriber);
+    umap_stripe_t *st = stripe_of(p, h);
     int rc = 0;
     pthread_mutex_lock(&st->mu);
-    pnode_t **pp = node_get(st, h, app_id, subscriber);
+    umap_node_t **pp = umap_get(&st->map, h, app_id, subscriber);
     if (!pp) {
         pthread_mutex_unlock(&st->mu);
         return -1;
     }
-    pnode_t *nd = *pp;
+    pnode_t *nd = pnode(pp);
     purge_expired(p, nd, now);
     size_t fresh = 0;
     for (size_t k = 0; k < n; k++) {
@@ -301,13 +244,13 @@ static int pl_subscribed(presence_reg_t *r, int32_t app_id, const char *subscrib
                          const char *target, int64_t now)
 {
     plocal_t *p = (plocal_t *)r;
-    uint32_t h = hash_key(app_id, target);
-    stripe_t *st = stripe_of(p, h);
+    uint32_t h = umap_hash(app_id, target);
+    umap_stripe_t *st = stripe_of(p, h);
     int yes = 0;
     pthread_mutex_lock(&st->mu);
-    pnode_t **pp = node_slot(st, h, app_id, target);
-    for (uint32_t i = 0; *pp && !yes && i < (*pp)->nsubs; i++)
-        yes = (*pp)->subs[i].expire_ms > now && !strcmp((*pp)->subs[i].id, subscriber);
+    pnode_t *n = pnode(umap_slot(&st->map, h, app_id, target));
+    for (uint32_t i = 0; n && !yes && i < n->nsubs; i++)
+        yes = n->subs[i].expire_ms > now && !strcmp(n->subs[i].id, subscriber);
     pthread_mutex_unlock(&st->mu);
     return yes;
 }
@@ -316,17 +259,18 @@ static size_t pl_subscribers(presence_reg_t *r, int32_t app_id, const char *targ
                              char ***out)
 {
     plocal_t *p = (plocal_t *)r;
-    uint32_t h = hash_key(app_id, target);
-    stripe_t *st = stripe_of(p, h);
+    uint32_t h = umap_hash(app_id, target);
+    umap_stripe_t *st = stripe_of(p, h);
     size_t k = 0;
     *out = NULL;
     pthread_mutex_lock(&st->mu);
-    pnode_t **pp = node_slot(st, h, app_id, target);
-    if (*pp) {
-        purge_expired(p, *pp, now);
-        char **v = (*pp)->nsubs ? calloc((*pp)->nsubs, sizeof *v) : NULL;
-        for (uint32_t i = 0; v && i < (*pp)->nsubs; i++)
-            if ((v[k] = strdup((*pp)->subs[i].id)))
+    umap_node_t **pp = umap_slot(&st->map, h, app_id, target);
+    pnode_t *n = pnode(pp);
+    if (n) {
+        purge_expired(p, n, now);
+        char **v = n->nsubs ? calloc(n->nsubs, sizeof *v) : NULL;
+        for (uint32_t i = 0; v && i < n->nsubs; i++)
+            if ((v[k] = strdup(n->subs[i].id)))
                 k++;
         *out = v;
         node_gc(st, pp);
@@ -340,30 +284,24 @@ static size_t pl_count(presence_reg_t *r)
     return atomic_load(&((plocal_t *)r)->nsubs);
 }
 
+static void node_drop(umap_node_t *un, void *arg)
+{
+    (void)arg;
+    pnode_t *n = (pnode_t *)un;
+    for (uint32_t k = 0; k < n->nsubs; k++)
+        free(n->subs[k].id);
+    free(n->subs);
+    for (uint32_t k = 0; k < n->nowned; k++)
+        free(n->owned[k].id);
+    free(n->owned);
+}
+
 static void pl_destroy(presence_reg_t *r)
 {
     plocal_t *p = (plocal_t *)r;
     if (!p)
         return;
-    for (int i = 0; i < NSTRIPES; i++) {
-        stripe_t *st = &p->stripes[i];
-        for (size_t b = 0; st->buckets && b < st->nbuckets; b++) {
-            pnode_t *n = st->buckets[b];
-            while (n) {
-                pnode_t *next = n->next;
-                for (uint32_t k = 0; k < n->nsubs; k++)
-                    free(n->subs[k].id);
-                free(n->subs);
-                for (uint32_t k = 0; k < n->nowned; k++)
-                    free(n->owned[k].id);
-                free(n->owned);
-                free(n);
-                n = next;
-            }
-        }
-        free(st->buckets);
-        pthread_mutex_destroy(&st->mu);
-    }
+    umap_striped_destroy(&p->nodes, node_drop, NULL);
     free(p);
 }
 
@@ -379,19 +317,11 @@ presence_reg_t *presence_local_new(size_t per_target, size_t max_total)
     p->per_target = per_target;
     p->max_total = max_total;
     atomic_init(&p->nsubs, 0);
-    int ok = 1;
-    for (int i = 0; i < NSTRIPES; i++) {
-        pthread_mutex_init(&p->stripes[i].mu, NULL);
-        p->stripes[i].nbuckets = 16;
-        p->stripes[i].buckets = calloc(16, sizeof(pnode_t *));
-        if (!p->stripes[i].buckets)
-            ok = 0;
-    }
-    if (!ok) {
+    if (umap_striped_init(&p->nodes, sizeof(pnode_t)) < 0) {
         pl_destroy(&p->base);
         return NULL;
     }
-    return p ? &p->base : NULL;
+    return &p->base;
 }
 
 void presence_reg_ids_free(char **ids, size_t n)

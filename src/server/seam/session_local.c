@@ -1,17 +1,18 @@
 /*
  * In-process session registry (see session.h).  64 stripes, each a mutex and
- * a chained hash table of users that grows by doubling; a user's devices are
+ * a chained hash table of users (core/umap.h); a user's devices are
  * a small array (users rarely have more than a handful).  Lock hold times are
  * a hash lookup plus the policy decision: no I/O, no allocation-heavy work.
  */
 #include "server/seam/session.h"
+#include "server/core/umap.h"
 #include "server/model/policy.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NSTRIPES 64
+#define NSTRIPES UMAP_STRIPES
 
 typedef struct dev {
     uint64_t conn_id;
@@ -21,19 +22,14 @@ typedef struct dev {
 } dev_t_;
 
 typedef struct user {
-    struct user *next;
-    uint32_t hash;
-    int32_t app_id;
+    umap_node_t un; /* first: umap.h; keyed by (app, user) */
     uint32_t ndev, cap;
     dev_t_ *devs;
-    char user_id[];
 } user_t;
 
 typedef struct stripe {
     pthread_mutex_t mu;
-    user_t **buckets;
-    size_t nbuckets;   /* power of two */
-    size_t nusers;
+    umap_t users;      /* user_t; users.n is the stripe's user count */
     size_t ndevs;
 } stripe_t;
 
@@ -42,51 +38,18 @@ typedef struct local {
     stripe_t stripes[NSTRIPES];
 } local_t;
 
-static uint32_t hash_key(int32_t app_id, const char *user_id)
+static stripe_t *stripe_of(local_t *l, uint32_t h)
 {
-    uint32_t h = 2166136261u ^ (uint32_t)app_id;
-    for (const unsigned char *p = (const unsigned char *)user_id; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h ^ (h >> 15);
+    return &l->stripes[h & (NSTRIPES - 1)]; /* the low bits: umap.h */
 }
 
-static user_t **find_slot(stripe_t *s, uint32_t h, int32_t app_id, const char *user_id)
+static int copy_dev(sess_device_t *out, const stripe_t *s, const user_t *u, const dev_t_ *d)
 {
-    user_t **pp = &s->buckets[(h >> 6) & (s->nbuckets - 1)];
-    for (; *pp; pp = &(*pp)->next)
-        if ((*pp)->hash == h && (*pp)->app_id == app_id && !strcmp((*pp)->user_id, user_id))
-            return pp;
-    return pp;
-}
-
-static void grow(stripe_t *s)
-{
-    size_t nb = s->nbuckets * 2;
-    user_t **b = calloc(nb, sizeof *b);
-    if (!b)
-        return; /* keep the old table; chains just get longer */
-    for (size_t i = 0; i < s->nbuckets; i++) {
-        user_t *u = s->buckets[i];
-        while (u) {
-            user_t *next = u->next;
-            size_t j = (u->hash >> 6) & (nb - 1);
-            u->next = b[j];
-            b[j] = u;
-            u = next;
-        }
-    }
-    free(s->buckets);
-    s->buckets = b;
-    s->nbuckets = nb;
-}
-
-static int copy_dev(sess_device_t *out, const user_t *u, const dev_t_ *d)
-{
-    out->app_id = u->app_id;
+    out->app_id = u->un.app_id;
     out->client_type = d->client_type;
     out->login_ms = d->login_ms;
     out->conn_id = d->conn_id;
-    out->user_id = strdup(u->user_id);
+    out->user_id = strdup(umap_id(&s->users, &u->un));
     out->imei = strdup(d->imei);
     if (!out->user_id || !out->imei) {
         free(out->user_id);
@@ -96,20 +59,22 @@ static int copy_dev(sess_device_t *out, const user_t *u, const dev_t_ *d)
     return 0;
 }
 
-static void user_free(user_t *u)
+/* What a user owns, not the node (umap frees it). */
+static void user_drop(umap_node_t *un, void *arg)
 {
+    (void)arg;
+    user_t *u = (user_t *)un;
     for (uint32_t i = 0; i < u->ndev; i++)
         free(u->devs[i].imei);
     free(u->devs);
-    free(u);
 }
 
 static int local_login(sess_registry_t *r, const sess_login_t *q,
                        sess_device_t **victims, size_t *n_victims)
 {
     local_t *l = (local_t *)r;
-    uint32_t h = hash_key(q->app_id, q->user_id);
-    stripe_t *s = &l->stripes[h & (NSTRIPES - 1)];
+    uint32_t h = umap_hash(q->app_id, q->user_id);
+    stripe_t *s = stripe_of(l, h);
     *victims = NULL;
     *n_victims = 0;
 
@@ -117,19 +82,10 @@ static int local_login(sess_registry_t *r, const sess_login_t *q,
     if (!imei)
         return -1;
     pthread_mutex_lock(&s->mu);
-    user_t **pp = find_slot(s, h, q->app_id, q->user_id);
-    user_t *u = *pp;
-    if (!u) {
-        size_t n = strlen(q->user_id);
-        u = calloc(1, sizeof *u + n + 1);
-        if (!u)
-            goto oom;
-        u->hash = h;
-        u->app_id = q->app_id;
-        memcpy(u->user_id, q->user_id, n + 1);
-        *pp = u;
-        s->nusers++;
-    }
+    umap_node_t **pp = umap_get(&s->users, h, q->app_id, q->user_id);
+    if (!pp)
+        goto oom;
+    user_t *u = (user_t *)*pp;
 
     if (u->ndev > 0) {
         policy_dev_t *pd = malloc(u->ndev * sizeof *pd);
@@ -163,7 +119,7 @@ static int local_login(sess_registry_t *r, const sess_login_t *q,
         size_t nv = 0;
         uint32_t keep = 0;
         for (uint32_t i = 0; i < u->ndev; i++) {
-            if (nk > 0 && kick[i] && copy_dev(&vs[nv], u, &u->devs[i]) == 0) {
+            if (nk > 0 && kick[i] && copy_dev(&vs[nv], s, u, &u->devs[i]) == 0) {
                 nv++;
                 free(u->devs[i].imei);
                 s->ndevs--;
@@ -192,8 +148,6 @@ static int local_login(sess_registry_t *r, const sess_login_t *q,
     }
     u->devs[u->ndev++] = (dev_t_){q->conn_id, q->login_ms, q->client_type, imei};
     s->ndevs++;
-    if (s->nusers > s->nbuckets * 2)
-        grow(s);
     pthread_mutex_unlock(&s->mu);
     return 0;
 
@@ -212,12 +166,12 @@ oom:
 static int local_remove(sess_registry_t *r, int32_t app_id, const char *user_id, uint64_t conn_id)
 {
     local_t *l = (local_t *)r;
-    uint32_t h = hash_key(app_id, user_id);
-    stripe_t *s = &l->stripes[h & (NSTRIPES - 1)];
+    uint32_t h = umap_hash(app_id, user_id);
+    stripe_t *s = stripe_of(l, h);
     int found = 0;
     pthread_mutex_lock(&s->mu);
-    user_t **pp = find_slot(s, h, app_id, user_id);
-    user_t *u = *pp;
+    umap_node_t **pp = umap_slot(&s->users, h, app_id, user_id);
+    user_t *u = (user_t *)*pp;
     if (u) {
         for (uint32_t i = 0; i < u->ndev; i++) {
             if (u->devs[i].conn_id == conn_id) {
@@ -229,9 +183,8 @@ static int local_remove(sess_registry_t *r, int32_t app_id, const char *user_id,
             }
         }
         if (u->ndev == 0) {
-            *pp = u->next;
-            s->nusers--;
-            user_free(u);
+            user_drop(&u->un, NULL);
+            umap_remove(&s->users, pp);
         }
     }
     pthread_mutex_unlock(&s->mu);
@@ -242,20 +195,20 @@ static int local_list(sess_registry_t *r, int32_t app_id, const char *user_id,
                       sess_device_t **out, size_t *n)
 {
     local_t *l = (local_t *)r;
-    uint32_t h = hash_key(app_id, user_id);
-    stripe_t *s = &l->stripes[h & (NSTRIPES - 1)];
+    uint32_t h = umap_hash(app_id, user_id);
+    stripe_t *s = stripe_of(l, h);
     *out = NULL;
     *n = 0;
     int rc = 0;
     pthread_mutex_lock(&s->mu);
-    user_t *u = *find_slot(s, h, app_id, user_id);
+    user_t *u = (user_t *)*umap_slot(&s->users, h, app_id, user_id);
     if (u && u->ndev) {
         sess_device_t *v = calloc(u->ndev, sizeof *v);
         size_t k = 0;
         if (!v)
             rc = -1;
         for (uint32_t i = 0; v && i < u->ndev; i++)
-            if (copy_dev(&v[k], u, &u->devs[i]) == 0)
+            if (copy_dev(&v[k], s, u, &u->devs[i]) == 0)
                 k++;
         *out = v;
         *n = k;
@@ -268,10 +221,10 @@ static void local_count(sess_registry_t *r, uint64_t *devices, uint64_t *users)
 {
     local_t *l = (local_t *)r;
     uint64_t d = 0, u = 0;
-    for (int i = 0; i < NSTRIPES; i++) {
+    for (unsigned i = 0; i < NSTRIPES; i++) {
         pthread_mutex_lock(&l->stripes[i].mu);
         d += l->stripes[i].ndevs;
-        u += l->stripes[i].nusers;
+        u += l->stripes[i].users.n;
         pthread_mutex_unlock(&l->stripes[i].mu);
     }
     if (devices)
@@ -285,18 +238,9 @@ static void local_destroy(sess_registry_t *r)
     local_t *l = (local_t *)r;
     if (!l)
         return;
-    for (int i = 0; i < NSTRIPES; i++) {
-        stripe_t *s = &l->stripes[i];
-        for (size_t b = 0; b < s->nbuckets; b++) {
-            user_t *u = s->buckets[b];
-            while (u) {
-                user_t *next = u->next;
-                user_free(u);
-                u = next;
-            }
-        }
-        free(s->buckets);
-        pthread_mutex_destroy(&s->mu);
+    for (unsigned i = 0; i < NSTRIPES; i++) {
+        umap_destroy(&l->stripes[i].users, user_drop, NULL);
+        pthread_mutex_destroy(&l->stripes[i].mu);
     }
     free(l);
 }
@@ -311,11 +255,9 @@ sess_registry_t *sess_local_new(void)
     if (!l)
         return NULL;
     l->base.ops = &local_ops;
-    for (int i = 0; i < NSTRIPES; i++) {
+    for (unsigned i = 0; i < NSTRIPES; i++) {
         pthread_mutex_init(&l->stripes[i].mu, NULL);
-        l->stripes[i].nbuckets = 16;
-        l->stripes[i].buckets = calloc(16, sizeof(user_t *));
-        if (!l->stripes[i].buckets) {
+        if (umap_init(&l->stripes[i].users, sizeof(user_t)) < 0) {
             local_destroy(&l->base);
             return NULL;
         }
