@@ -6,6 +6,7 @@
 
 #include "server/api/api.h"
 #include "server/deliver/deliver.h"
+#include "server/im/event.h"
 #include "server/core/metrics_codes.h"
 #include "server/im/server.h"
 
@@ -128,6 +129,12 @@ char *metrics_render(struct server *s, size_t *len)
     counter(&b, "petrel_delivery_backlog_refusals_total",
             "Sends refused (62080) because the delivery backlog was over max_delivery_backlog.",
             LOAD(m->backlog_refusals));
+
+    put(&b, "# HELP petrel_events_total Domain events emitted (one per committed change, "
+            "im/event.h), by kind.\n# TYPE petrel_events_total counter\n");
+    for (int k = EV_NONE + 1; k < EV_KIND_COUNT; k++)
+        put(&b, "petrel_events_total{kind=\"%s\"} %llu\n", ev_kind_name((ev_kind_t)k),
+            (unsigned long long)events_count(s->events, (ev_kind_t)k));
 
     put(&b, "# HELP petrel_errors_total Error packets and error envelopes by code.\n"
             "# TYPE petrel_errors_total counter\n");

@@ -29,6 +29,7 @@
 #include "server/notify/msg.h"
 #include "server/notify/conv.h"
 #include "server/notify/status.h"
+#include "server/notify/presence.h"
 #include "server/seam/idem.h"
 
 static int presence_hook_init(worker_t *w, void *arg)
@@ -126,7 +127,8 @@ int server_open(server_t *s)
     }
     /* event subscribers: one registration per subscriber (im/event.h) */
     if (notify_msg_register(s) < 0 || notify_gmsg_register(s) < 0 ||
-        notify_conv_subscribe(s->events, s) < 0 || notify_status_subscribe(s->events, s) < 0) {
+        notify_conv_subscribe(s->events, s) < 0 || notify_status_subscribe(s->events, s) < 0 ||
+        notify_presence_subscribe(s->events, s) < 0) {
         LOGE("cannot subscribe the notifications", NULL);
         store_close(s->store);
         return -1;

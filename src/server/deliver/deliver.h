@@ -21,7 +21,7 @@
  *     every device sees a group's messages and changes in sequence order.
  *     A full queue drops (and counts) instead of growing without bound;
  *     new sends are refused (62080) well before that: the queue counts in
- *     the delivery backlog (worker_backlog_busy, core/worker.c).
+ *     the delivery backlog (deliver_busy).
  *
  * Cluster mode: each device is routed by the node it lives on
  * (deliver_cfg_t.node_of; NULL = every device is on this node).  A device
@@ -108,8 +108,7 @@ void deliver_kick(deliver_t *d, struct worker *here, const sess_device_t *v, siz
  * PETREL_ERR_BUSY (counted in backlog_refusals): the deliveries queued in
  * the workers' inboxes plus the ordered queue reach max_backlog, or the
  * ordered queue is half full (its own cap drops, so sends stop first).
- * Else 0.  Any thread.  (The same rule as worker_backlog_busy, which it
- * replaces: core/ then no longer reads deliver/.) */
+ * Else 0.  Any thread. */
 int deliver_busy(deliver_t *d);
 
 /* Ordered pushes dropped because the queue was full (since start). */

@@ -308,11 +308,10 @@ static void login_finish(conn_t *c)
     };
     sess_device_t *victims = NULL;
     size_t nv = 0;
-    /* registers the device and announces it (4005 to the other devices,
-     * 4004 to friends and subscribers when it is the user's first) */
+    /* registers the device; its events (notify/presence.c) tell the other
+     * devices (4005), friends and subscribers when it is the user's first
+     * (4004), and kick the policy's victims (MUTUALLOGIN, then closed) */
     int rc = presence_login(c, &q, &victims, &nv);
-    if (nv) /* MUTUALLOGIN and close, on the victims' loops (this one at once) */
-        deliver_kick(s->deliver, c->w, victims, nv, c->client_type, c->imei);
     sess_devices_free(victims, nv);
     if (rc == SESS_ETOOMANY) {
         login_failed(c, PETREL_ERR_TOO_MANY_DEVICES, "too many devices online for this user");

@@ -85,6 +85,11 @@ const char *ev_kind_name(ev_kind_t k)
     case EV_USER_MODIFIED: return "user.modified";
     case EV_USER_DELETED: return "user.deleted";
     case EV_USER_STATUS: return "user.status";
+    case EV_DEVICE_ONLINE: return "device.online";
+    case EV_DEVICE_KICKED: return "device.kicked";
+    case EV_DEVICE_OFFLINE: return "device.offline";
+    case EV_USER_ONLINE: return "user.online";
+    case EV_USER_OFFLINE: return "user.offline";
     case EV_CONV_UPDATED: return "conversation.updated";
     case EV_CONV_DELETED: return "conversation.deleted";
     case EV_GROUP_CREATED: return "group.created";

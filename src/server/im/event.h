@@ -77,6 +77,15 @@ typedef enum ev_kind {
                              * forbidden from now on (its sockets must close) */
     EV_USER_DELETED,        /* admin soft delete: ids[n], results[n] (0 deleted; one at least) */
     EV_USER_STATUS,         /* u.status: the user's custom status was set (api setUserCustomerStatus) */
+    /* online status (im/presence.c): u.presence, an ev_presence_t (see
+     * below), emitted on the worker of the device (origin) in this order */
+    EV_DEVICE_ONLINE,       /* a device logged in: devices the user's devices now */
+    EV_DEVICE_KICKED,       /* that login's policy logged victims[nvictims] out */
+    EV_DEVICE_OFFLINE,      /* a device left; devices the ones still online */
+    EV_USER_ONLINE,         /* the user's first device: online for its peers (not when it
+                             * came back within presence_debounce_ms) */
+    EV_USER_OFFLINE,        /* the user's last device left presence_debounce_ms ago (at once
+                             * when 0) and none came back: offline for its peers */
     /* conversations (im/conv.c): u.conv, an ev_conv_t (see below) */
     EV_CONV_UPDATED,        /* the owner's isTop / isMute changed */
     EV_CONV_DELETED,        /* the owner deleted a one-to-one conversation */
@@ -145,6 +154,7 @@ typedef struct im_event {
         const struct ev_user *user;
         const struct ev_conv *conv;
         const struct ev_user_status *status;
+        const struct ev_presence *presence;
         const void *any;
     } u;
     const void *extra;       /* kind-specific detail documented at the kind, else NULL */
@@ -183,6 +193,22 @@ typedef struct ev_conv {
     int type, is_top, is_mute;
     int64_t change_seq;
 } ev_conv_t;
+
+/* EV_DEVICE_* and EV_USER_ONLINE/OFFLINE payload (u.presence): the user,
+ * the device concerned (EV_USER_OFFLINE: the last one), the devices online
+ * now (not for EV_USER_OFFLINE), the login's victims (EV_DEVICE_KICKED);
+ * worker: the index of the worker the event is emitted on.  A subscriber
+ * may reorder devices (the packs sort them by login time). */
+typedef struct ev_presence {
+    const char *user_id;
+    int client_type;
+    const char *imei;
+    struct sess_device *devices;
+    size_t n;
+    const struct sess_device *victims;
+    size_t nvictims;
+    unsigned worker;
+} ev_presence_t;
 
 /* EV_USER_STATUS payload (u.status). */
 typedef struct ev_user_status {

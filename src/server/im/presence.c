@@ -1,7 +1,12 @@
 /*
  * Online status: transitions, the debounced offline, subscriptions (kept
  * in the presence registry, seam/presence_reg.h) and the fan-out to
- * friends and subscribers through deliver/ (see presence.h for the rules).
+ * friends and subscribers (see presence.h for the rules).  Each transition
+ * is an event (EV_DEVICE_ONLINE / KICKED / OFFLINE, EV_USER_ONLINE /
+ * OFFLINE, im/event.h) emitted on the device's worker; the device
+ * notifications (4005 to the user's other devices, 4004 to its peers
+ * through presence_fanout_here, MUTUALLOGIN to the kicked) are the
+ * subscriber notify/presence.c.
  *
  * State: 64 stripes, each a mutex and a chained hash of "nodes" keyed by
  * (app, user) (core/umap.h).  A node exists only while it holds a
@@ -26,8 +31,9 @@
 #include "server/core/umap.h"
 #include "server/core/wbatch.h"
 
-#include "server/deliver/deliver.h"
 #include "server/core/log.h"
+#include "server/deliver/deliver.h"
+#include "server/im/event.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -142,8 +148,8 @@ json_t *presence_sessions(server_t *s, int32_t app_id, const char *user_id, int 
  * goes to every other device, so an unbounded list would make n logins
  * of one user cost O(n^3) bytes; "clientCount" is the full count.
  * imei == NULL: the pack for other users (4004), without device ids. */
-static char *status_pack(int32_t app_id, const char *user_id, int status, int client_type,
-                         const char *imei, sess_device_t *d, size_t n)
+char *presence_pack(int32_t app_id, const char *user_id, int status, int client_type,
+                    const char *imei, sess_device_t *d, size_t n)
 {
     json_t *o = json_pack("{s:i, s:s, s:i, s:i, s:o, s:I}", "appId", app_id, "userId",
                           user_id, "status", status, "clientType", client_type, "client",
@@ -298,36 +304,27 @@ void presence_fanout(server_t *s, unsigned worker_idx, int32_t app_id, const cha
         fanout_free(f);
 }
 
+void presence_fanout_here(server_t *s, unsigned worker_idx, int32_t app_id,
+                          const char *user_id, int32_t cmd, const char *json, size_t len)
+{
+    fanout_t *f = worker_idx < s->nworkers ? fanout_new(s, app_id, user_id, cmd, json, len) : NULL;
+    if (f)
+        fanout_start(&s->workers[worker_idx], f);
+}
+
 /* ---- announcing a change ------------------------------------------------------ */
 
-/* c's user: status 1 (c logged in) or 2 (c left); d[0..n) the devices
- * online now.  4005 to the other devices; 4004 to peers and subscribers
- * when to_friends. */
-static void announce(conn_t *c, int status, sess_device_t *d, size_t n, int to_friends)
+/* One EV_DEVICE_* / EV_USER_* event about c's user (im/event.h): the
+ * device notifications are notify/presence.c's. */
+static void emit(conn_t *c, ev_kind_t kind, sess_device_t *d, size_t n,
+                 const sess_device_t *v, size_t nv)
 {
     server_t *s = c->w->srv;
-    int others = status == 1 ? n > 1 : n > 0;
-    if (!others && !to_friends)
-        return;
-    if (others) {
-        char *pack = status_pack(c->app_id, c->user_id, status, c->client_type, c->imei, d, n);
-        if (pack)
-            deliver_user(s->deliver, c->app_id, c->user_id,
-                         PETREL_CMD_USER_ONLINE_STATUS_CHANGE_NOTIFY_SYNC, pack, strlen(pack),
-                         c->id);
-        free(pack);
-    }
-    if (to_friends) {
-        /* friends and subscribers: no device ids */
-        char *pack = status_pack(c->app_id, c->user_id, status, c->client_type, NULL, d, n);
-        fanout_t *f = pack ? fanout_new(s, c->app_id, c->user_id,
-                                        PETREL_CMD_USER_ONLINE_STATUS_CHANGE_NOTIFY, pack,
-                                        strlen(pack))
-                           : NULL;
-        if (f)
-            fanout_start(c->w, f);
-        free(pack);
-    }
+    ev_presence_t pr = {c->user_id, c->client_type, c->imei, d, n, v, nv, c->w->idx};
+    im_event_t ev = {.kind = kind, .app_id = c->app_id, .actor = c->user_id,
+                     .origin = {c->client_type, c->imei, c->id}, .time_ms = now_ms(),
+                     .u.presence = &pr};
+    events_emit(s->events, &ev);
 }
 
 int presence_login(conn_t *c, const sess_login_t *q, sess_device_t **victims,
@@ -361,24 +358,26 @@ int presence_login(conn_t *c, const sess_login_t *q, sess_device_t **victims,
     if (rc == 0) {
         LOGD("presence: device online", "app=%d user=%s clientType=%d devices=%zu first=%d "
              "flapped=%d", q->app_id, LQ(q->user_id), q->client_type, n, first, flapped);
-        announce(c, 1, d, n, first && !flapped);
+        emit(c, EV_DEVICE_ONLINE, d, n, NULL, 0);
+        if (first && !flapped)
+            emit(c, EV_USER_ONLINE, d, n, NULL, 0);
     }
+    if (*n_victims) /* MUTUALLOGIN and close, on the victims' loops */
+        emit(c, EV_DEVICE_KICKED, d, n, *victims, *n_victims);
     sess_devices_free(d, n);
     return rc;
 }
 
 /* ---- the debounced offline ------------------------------------------------------ */
 
-static void offline_now(worker_t *w, int32_t app_id, const char *user_id, int client_type)
+static void offline_now(worker_t *w, int32_t app_id, const char *user_id, int client_type,
+                        const char *imei)
 {
-    char *pack = status_pack(app_id, user_id, 2, client_type, NULL, NULL, 0);
-    if (!pack)
-        return;
-    fanout_t *f = fanout_new(w->srv, app_id, user_id, PETREL_CMD_USER_ONLINE_STATUS_CHANGE_NOTIFY,
-                             pack, strlen(pack));
-    if (f)
-        fanout_start(w, f);
-    free(pack);
+    ev_presence_t pr = {user_id, client_type, imei ? imei : "", NULL, 0, NULL, 0, w->idx};
+    im_event_t ev = {.kind = EV_USER_OFFLINE, .app_id = app_id, .actor = user_id,
+                     .origin = {client_type, pr.imei, 0}, .time_ms = now_ms(),
+                     .u.presence = &pr};
+    events_emit(w->srv->events, &ev);
 }
 
 static void on_due(uv_timer_t *t);
@@ -433,7 +432,7 @@ static void on_due(uv_timer_t *t)
         dlist_remove(&pe->link);
         if (pending_take(p, pe, 1)) {
             LOGD("presence: user offline", "app=%d user=%s", pe->app_id, pe->user_id);
-            offline_now(pw->w, pe->app_id, pe->user_id, pe->client_type);
+            offline_now(pw->w, pe->app_id, pe->user_id, pe->client_type, pe->imei);
         }
         pending_free(pe);
     }
@@ -480,10 +479,9 @@ void presence_logout(conn_t *c)
 
     LOGD("presence: device offline", "app=%d user=%s clientType=%d devices=%zu",
          c->app_id, LQ(c->user_id), c->client_type, n);
-    if (n > 0)
-        announce(c, 2, d, n, 0);
-    else if (now)
-        offline_now(c->w, c->app_id, c->user_id, c->client_type);
+    emit(c, EV_DEVICE_OFFLINE, d, n, NULL, 0);
+    if (now)
+        offline_now(c->w, c->app_id, c->user_id, c->client_type, c->imei);
     sess_devices_free(d, n);
 
     if (pe) {

@@ -104,6 +104,18 @@ int presence_subscribed(server_t *s, int32_t app_id, const char *subscriber,
  * subscribers (a subscriber user_id has blacklisted is skipped), from
  * worker worker_idx's thread pool.  Any thread; dropped while the server
  * stops. */
+/* The same, started at once on worker worker_idx: only on that worker's
+ * thread (an event subscriber of a presence event, emitted there). */
+void presence_fanout_here(server_t *s, unsigned worker_idx, int32_t app_id,
+                          const char *user_id, int32_t cmd, const char *json, size_t len);
+
+/* The 4004/4005 pack as text (malloc'ed, NULL on OOM): status 1 online, 2
+ * offline; "client" lists at most PRESENCE_PACK_CLIENTS of d[0..n) (sorted
+ * here by login time), the newest; "clientCount" is n.  imei NULL: the
+ * pack for other users (4004), without device ids. */
+char *presence_pack(int32_t app_id, const char *user_id, int status, int client_type,
+                    const char *imei, sess_device_t *d, size_t n);
+
 void presence_fanout(server_t *s, unsigned worker_idx, int32_t app_id, const char *user_id,
                      int32_t cmd, const char *json, size_t len);
 
