@@ -4,6 +4,7 @@
  * slots are the table indexes.
  */
 #include "server/api/api.h"
+#include "server/im/call.h"
 
 #include "petrel/sign.h"
 #include "server/im/apps.h"
@@ -523,4 +524,16 @@ void api_handle(http_req_t *req)
         return;
     }
     r->fn(ctx);
+}
+
+im_call_t api_im_call(const api_ctx_t *ctx)
+{
+    return (im_call_t){
+        .store = ctx->srv->store,
+        .events = ctx->srv->events,
+        .ustate = ctx->srv->ustate,
+        .app_id = ctx->app_id,
+        .op = ctx->identifier,
+        .is_admin = ctx->is_admin,
+    };
 }

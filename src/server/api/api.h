@@ -198,4 +198,9 @@ void h_app_register(api_ctx_t *ctx);
 void h_app_login(api_ctx_t *ctx);
 void h_app_callback(api_ctx_t *ctx);
 
+/* The caller of an im/ use case taking an im_call_t (im/call.h): the
+ * request's app, operator and admin flag, and the services it needs. */
+struct im_call;
+struct im_call api_im_call(const api_ctx_t *ctx);
+
 #endif

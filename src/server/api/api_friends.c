@@ -167,18 +167,6 @@ typedef struct fjob {
     store_friend_t *items; /* import */
 } fjob_t;
 
-static im_call_t call_of(api_ctx_t *ctx)
-{
-    return (im_call_t){
-        .store = ctx->srv->store,
-        .events = ctx->srv->events,
-        .ustate = ctx->srv->ustate,
-        .app_id = ctx->app_id,
-        .op = ctx->identifier,
-        .is_admin = ctx->is_admin,
-    };
-}
-
 static fjob_t *job_new(api_ctx_t *ctx, const char *from)
 {
     fjob_t *j = calloc(1, sizeof *j);
@@ -346,7 +334,7 @@ void h_friend_import(api_ctx_t *ctx)
         }
     }
     ctx->u = j;
-    im_call_t c = call_of(ctx);
+    im_call_t c = api_im_call(ctx);
     int rc = friends_import(&c, j->from, j->items, n, import_done, ctx);
     if (rc != 0) {
         ctx->u = NULL;
@@ -416,7 +404,7 @@ void h_friend_add(api_ctx_t *ctx)
         return;
     }
     ctx->u = j;
-    im_call_t c = call_of(ctx);
+    im_call_t c = api_im_call(ctx);
     job_submitted(ctx, j, friends_add(&c, &j->f, j->wording, add_done, ctx));
 }
 
@@ -450,7 +438,7 @@ void h_friend_update(api_ctx_t *ctx)
         return;
     }
     ctx->u = j;
-    im_call_t c = call_of(ctx);
+    im_call_t c = api_im_call(ctx);
     job_submitted(ctx, j, friends_update(&c, &j->f, mask, update_done, ctx));
 }
 
@@ -477,7 +465,7 @@ void h_friend_delete(api_ctx_t *ctx)
         return;
     memcpy(j->to, to, strlen(to) + 1);
     ctx->u = j;
-    im_call_t c = call_of(ctx);
+    im_call_t c = api_im_call(ctx);
     job_submitted(ctx, j, friends_delete(&c, j->from, j->to, delete_done, ctx));
 }
 
@@ -503,7 +491,7 @@ void h_friend_delete_all(api_ctx_t *ctx)
     if (!j)
         return;
     ctx->u = j;
-    im_call_t c = call_of(ctx);
+    im_call_t c = api_im_call(ctx);
     job_submitted(ctx, j, friends_delete_all(&c, j->from, delete_all_done, ctx));
 }
 
@@ -530,7 +518,7 @@ static void black(api_ctx_t *ctx, int value)
         return;
     memcpy(j->to, to, strlen(to) + 1);
     ctx->u = j;
-    im_call_t c = call_of(ctx);
+    im_call_t c = api_im_call(ctx);
     job_submitted(ctx, j, friends_black(&c, j->from, j->to, value, black_done, ctx));
 }
 
@@ -819,7 +807,7 @@ void h_request_approve(api_ctx_t *ctx)
     if (!j)
         return;
     ctx->u = j;
-    im_call_t c = call_of(ctx);
+    im_call_t c = api_im_call(ctx);
     job_submitted(ctx, j, friends_request_approve(&c, id, (int)status, approve_done, ctx));
 }
 
@@ -841,7 +829,7 @@ void h_request_read(api_ctx_t *ctx)
     if (!j)
         return;
     ctx->u = j;
-    im_call_t c = call_of(ctx);
+    im_call_t c = api_im_call(ctx);
     job_submitted(ctx, j, friends_request_read(&c, j->from, request_read_done, ctx));
 }
 
@@ -894,7 +882,7 @@ void h_group_add(api_ctx_t *ctx)
     if (job_rows(ctx, j, ids, n) < 0)
         return;
     ctx->u = j;
-    im_call_t c = call_of(ctx);
+    im_call_t c = api_im_call(ctx);
     job_submitted(ctx, j, friends_group_add(&c, j->from, j->name, j->idv, j->n, group_add_done,
                                             ctx));
 }
@@ -933,7 +921,7 @@ void h_group_del(api_ctx_t *ctx)
     if (job_rows(ctx, j, names, n) < 0)
         return;
     ctx->u = j;
-    im_call_t c = call_of(ctx);
+    im_call_t c = api_im_call(ctx);
     job_submitted(ctx, j, friends_group_del(&c, j->from, j->idv, n, group_del_done, ctx));
 }
 
@@ -970,7 +958,7 @@ static void member(api_ctx_t *ctx, int add)
     if (job_rows(ctx, j, ids, n) < 0)
         return;
     ctx->u = j;
-    im_call_t c = call_of(ctx);
+    im_call_t c = api_im_call(ctx);
     job_submitted(ctx, j, friends_group_member(&c, j->from, j->name, j->idv, n, add,
                                                member_done, ctx));
 }

@@ -14,18 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static im_call_t call_of(api_ctx_t *ctx)
-{
-    return (im_call_t){
-        .store = ctx->srv->store,
-        .events = ctx->srv->events,
-        .ustate = ctx->srv->ustate,
-        .app_id = ctx->app_id,
-        .op = ctx->identifier,
-        .is_admin = ctx->is_admin,
-    };
-}
-
 /* u as JSON: the whole row when full, else the public profile. */
 static json_t *user_json(const store_user_t *u, int full)
 {
@@ -166,7 +154,7 @@ void h_import_user(api_ctx_t *ctx)
         import_done(ctx, 0, NULL);
         return;
     }
-    im_call_t c = call_of(ctx);
+    im_call_t c = api_im_call(ctx);
     int rc = users_import(&c, b->users, b->n, import_done, ctx);
     if (rc != 0)
         submit_failed(ctx, b, rc);
@@ -218,7 +206,7 @@ void h_delete_user(api_ctx_t *ctx)
         }
     }
     ctx->u = b;
-    im_call_t c = call_of(ctx);
+    im_call_t c = api_im_call(ctx);
     int rc = users_delete(&c, (const char *const *)b->ids, b->n, delete_done, ctx);
     if (rc != 0)
         submit_failed(ctx, b, rc);
@@ -343,7 +331,7 @@ void h_modify_user_info(api_ctx_t *ctx)
     }
     m->mask = (unsigned)mask;
     ctx->u = m;
-    im_call_t c = call_of(ctx);
+    im_call_t c = api_im_call(ctx);
     int rc = users_modify(&c, &m->user, m->mask, modify_done, ctx);
     if (rc != 0) {
         ctx->u = NULL;
