@@ -99,12 +99,16 @@ int main(int argc, char **argv)
     uv_signal_init(main_loop, &sigint);
     sigterm.data = sigint.data = s;
 
+    /* Catch the signals before the workers listen: a SIGTERM sent as soon
+     * as the port answers must not find the default action (death with
+     * 143).  libuv only records it here; on_signal runs in uv_run below,
+     * once the workers exist. */
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+    uv_signal_start(&sigint, on_signal, SIGINT);
     if (workers_start(s) < 0) {
         LOGE("cannot start workers", NULL);
         return 1;
     }
-    uv_signal_start(&sigterm, on_signal, SIGTERM);
-    uv_signal_start(&sigint, on_signal, SIGINT);
     LOGI("ready", "node=%d workers=%u tcp=%s http=%s data_dir=%s schema=%d", s->cfg.node_id,
          s->nworkers, s->cfg.tcp_listen[0] ? s->cfg.tcp_listen : "off",
          s->cfg.http_listen[0] ? s->cfg.http_listen : "off", s->cfg.data_dir,
