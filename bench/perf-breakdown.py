@@ -34,7 +34,7 @@ CATEGORIES = [
     ("workers: deliver 1103 (push_on_loop)", ["push_on_loop"]),
     ("workers: JSON parse of the uplink (json_loadb)", ["json_loadb"]),
     ("workers: MSG_P2P checks, idem_get, submit", ["msg_on_packet"]),
-    ("workers: frame decode, dispatch", ["dispatch_frames", "conn_input_frames", "gw_on_packet"]),
+    ("workers: frame decode, dispatch", ["dispatch_frames", "sockframe_input", "gw_on_packet"]),
     ("workers: other async callbacks", ["on_async"]),
     ("workers: socket read", ["read", "__GI___libc_read"]),
     ("workers: epoll_wait", ["epoll_wait"]),

@@ -152,7 +152,7 @@ static void peer_send_packet(int32_t cmd, const char *body, size_t blen)
 
 /* Log fz2 in over WebSocket and keep the connection: messages and
  * notifications the inputs send to fz2 then go through the push path
- * (gw_push_user, the worker inbox, ws_send_frame) with fuzzed content. */
+ * (deliver_user, the worker inbox, ws_send_frame) with fuzzed content. */
 static void peer_start(void)
 {
     static const char up[] = "GET /ws HTTP/1.1\r\nHost: fuzz\r\nUpgrade: websocket\r\n"

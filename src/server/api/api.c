@@ -186,11 +186,6 @@ int api_send_failed(api_ctx_t *ctx, const im_result_t *r, void (*unqueued)(api_c
     return 1;
 }
 
-void api_reject(api_ctx_t *ctx, int code)
-{
-    api_fail(ctx, petrel_err_http(code), code, petrel_err_text(code));
-}
-
 void api_reply_raw(api_ctx_t *ctx, int status, const char *ctype, const void *body, size_t len,
                    const char *extra_headers)
 {

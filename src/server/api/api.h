@@ -66,8 +66,6 @@ void api_fail_store(api_ctx_t *ctx, int rc);
  * 62080 when its queue is full, 400 / 90001 for invalid input, else
  * 500 / 90000. */
 void api_fail_submit(api_ctx_t *ctx, int rc);
-/* api_fail with code's HTTP status and text from petrel/errors.h. */
-void api_reject(api_ctx_t *ctx, int code);
 
 struct im_result;
 /* A message send's result (im_send_p2p / im_send_group, im/msg_send.h),

@@ -66,7 +66,7 @@ struct worker {
 int runtime_start(runtime_t *rt);          /* workers_start */
 void runtime_stop(runtime_t *rt);          /* ask every worker to drain and exit */
 void runtime_join(runtime_t *rt);          /* threads gone; inboxes refuse posts */
-void runtime_free(runtime_t *rt);          /* after the last poster (store writer, gpush) stopped */
+void runtime_free(runtime_t *rt);          /* after the last poster (store writer, delivery queue) stopped */
 /* Run fn(w, arg) on worker idx's loop; safe from any thread.  0 or -1. */
 int runtime_post(runtime_t *rt, unsigned idx, worker_fn fn, void *arg);
 /* The same for a message carrying `weight` deliveries (a batch of frames

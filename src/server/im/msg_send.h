@@ -28,7 +28,7 @@
 
 #include "server/store/store.h"
 
-typedef struct server server_t; /* app/server.h */
+typedef struct server server_t; /* im/server.h */
 
 /* Who asks: the acting user and the device it came from. */
 typedef struct im_origin {

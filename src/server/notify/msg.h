@@ -6,7 +6,7 @@
 #ifndef PETREL_NOTIFY_MSG_H
 #define PETREL_NOTIFY_MSG_H
 
-typedef struct server server_t; /* app/server.h */
+typedef struct server server_t; /* im/server.h */
 
 /* Subscribe to s->events; 0 or -1 (table full). */
 int notify_msg_register(server_t *s);

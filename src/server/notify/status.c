@@ -5,6 +5,7 @@
  */
 #include "server/notify/status.h"
 
+#include "server/core/umap.h"
 #include "server/deliver/deliver.h"
 #include "server/im/presence.h"
 #include "server/im/server.h"
@@ -25,9 +26,7 @@ static void on_event(void *ctx, const im_event_t *ev)
     size_t len = strlen(t);
     deliver_user(s->deliver, ev->app_id, st->user_id, PETREL_CMD_USER_CUSTOM_STATUS_CHANGE_NOTIFY,
                  t, len, 0);
-    uint32_t h = 2166136261u;
-    for (const unsigned char *q = (const unsigned char *)st->user_id; *q; q++)
-        h = (h ^ *q) * 16777619u;
+    uint32_t h = umap_hash(ev->app_id, st->user_id);
     presence_fanout(s, s->nworkers ? h % s->nworkers : 0, ev->app_id, st->user_id,
                     PETREL_CMD_USER_CUSTOM_STATUS_CHANGE_NOTIFY, t, len);
     free(t);

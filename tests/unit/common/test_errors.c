@@ -198,7 +198,7 @@ static const struct {
     const char *fn;
     int arg;
 } SINKS[] = {
-    {"api_fail", 3},          {"api_reject", 2},      {"conn_send_error", 2},
+    {"api_fail", 3},          {"conn_send_error", 2},
     {"conn_send_error_for", 2}, {"conn_send_error_json", 2}, {"login_failed", 2},
     {"ack", 2},               {"rack_refuse", 2},     {"health_fail", 2},
     {"reg_finish_fail", 3},   {"gw_protocol_error", 2}, {"metrics_error", 2},
