@@ -11,7 +11,8 @@ depend only on its own folder or on folders of a lower rank:
      object (nm) is defined in its own folder or a lower one -- this catches
      a call upward through a declaration in a low header, which the include
      rule alone would not;
-  3. SQLite stays in store/sqlite/ (`#include <sqlite3.h>` nowhere else);
+  3. SQLite stays in store/sqlite/ (`#include <sqlite3.h>` nowhere else),
+     libpq in store/pg/ (`#include <libpq-fe.h>` nowhere else);
   4. no source file of src/ is longer than MAX_LINES lines.
 
 Usage: scripts/check-layers.py [BUILD_DIR]   (default: build; the object
@@ -34,6 +35,7 @@ RANKS = {
     "model": 2,
     "store": 3,
     "store/sqlite": 3,   # a part of store/: store/ may open it, nothing above
+    "store/pg": 3,       # the PostgreSQL backend, the same
     "seam": 4,
     "deliver": 5,
     "im": 6,
@@ -54,11 +56,11 @@ def folder_of(path):
 def may_depend(src, dst):
     if src == dst:
         return True
-    if dst == "store/sqlite":
-        return src in ("store", "store/sqlite")
+    if dst in ("store/sqlite", "store/pg"):
+        return src in ("store", dst)
     if src not in RANKS or dst not in RANKS:
         return False
-    return RANKS[dst] < RANKS[src] or (src == "store/sqlite" and dst == "store")
+    return RANKS[dst] < RANKS[src] or (src in ("store/sqlite", "store/pg") and dst == "store")
 
 
 def sources(top, exts=(".c", ".h")):
@@ -83,6 +85,8 @@ def check_includes(errors):
                 errors.append(f"{rel}:{line}: {src}/ includes {dst}/ (upward or sideways)")
         if src != "store/sqlite" and re.search(r'#\s*include\s+<sqlite3\.h>', text):
             errors.append(f"{rel}: includes <sqlite3.h> outside store/sqlite/")
+        if src != "store/pg" and re.search(r'#\s*include\s+<libpq-fe\.h>', text):
+            errors.append(f"{rel}: includes <libpq-fe.h> outside store/pg/")
 
 
 def check_lengths(errors):

@@ -77,6 +77,21 @@ def child_env(extra=None):
     return env
 
 
+# PostgreSQL backend (issue 16): PETREL_TEST_PG = base URL of a running
+# test server (scripts/pg-test-server.sh).  Each data_dir gets a database
+# of its own, named after the path, so a restart on the same data_dir
+# finds its data again.
+PG_URL = os.environ.get("PETREL_TEST_PG", "")
+
+
+def pg_database(data_dir):
+    import hashlib
+    name = "t_" + hashlib.sha1(os.path.abspath(data_dir).encode()).hexdigest()[:20]
+    subprocess.run(["psql", PG_URL + "/postgres", "-qAtc", "CREATE DATABASE " + name],
+                   capture_output=True)
+    return PG_URL + "/" + name
+
+
 def sanitizer_report(text):
     return [ln for ln in text.splitlines() if any(m in ln for m in SANITIZER_MARKERS)]
 
@@ -109,6 +124,8 @@ class Server:
     # ------------------------------------------------------------ lifecycle
     def _argv(self):
         argv = [PETRELD, "--data-dir=" + self.data_dir]
+        if PG_URL and not any(f.startswith("--store=") for f in self.flags):
+            argv.append("--store=" + pg_database(self.data_dir))
         if self.listen_flags:
             argv += ["--tcp-listen=127.0.0.1:%d" % self.tcp_port,
                      "--http-listen=127.0.0.1:%d" % self.http_port]

@@ -32,6 +32,9 @@
 #include "server/notify/presence.h"
 #include "server/seam/idem.h"
 
+#include <stdio.h>
+#include <string.h>
+
 static int presence_hook_init(worker_t *w, void *arg)
 {
     (void)arg;
@@ -64,10 +67,42 @@ static int compose(server_t *s)
     return 0;
 }
 
+/* The store setting: NULL for SQLite, else the PostgreSQL conninfo. */
+static const char *pg_conninfo(const config_t *c)
+{
+    const char *v = c->store;
+    if (!v[0] || strcmp(v, "sqlite") == 0)
+        return NULL;
+    return v;
+}
+
+/* The first line of the password file into buf; 0, or -1 (logged). */
+static int read_password(const char *path, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    if (!path[0])
+        return 0;
+    FILE *f = fopen(path, "r");
+    if (!f || !fgets(buf, (int)cap, f)) {
+        LOGE("cannot read store_password_file", "path=%s", path);
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = 0;
+    return 0;
+}
+
 int server_open(server_t *s)
 {
+    char pw[512];
+    if (read_password(s->cfg.store_password_file, pw, sizeof pw) < 0)
+        return -1;
     store_config_t sc = {
         .data_dir = s->cfg.data_dir,
+        .pg_conninfo = pg_conninfo(&s->cfg),
+        .pg_password = pw[0] ? pw : NULL,
         .synchronous_full = s->cfg.store_sync_full,
         .max_batch = (size_t)s->cfg.store_max_batch,
         .commit_delay_us = s->cfg.store_commit_delay_us,
@@ -80,10 +115,16 @@ int server_open(server_t *s)
     s->limits.max_body = (uint32_t)s->cfg.max_body;
     if (datadir_tighten(s->cfg.data_dir) < 0)
         LOGW("cannot check data_dir permissions", "data_dir=%s", s->cfg.data_dir);
-    if (datadir_guard_check(s->cfg.data_dir, s->cfg.allow_empty_db) < 0)
+    /* The guard watches SQLite's file; PostgreSQL answers for its own data. */
+    if (!sc.pg_conninfo && datadir_guard_check(s->cfg.data_dir, s->cfg.allow_empty_db) < 0)
         return -1;
-    if (store_open(&sc, &s->store) < 0) {
-        LOGE("cannot open storage", "data_dir=%s", s->cfg.data_dir);
+    int orc = store_open(&sc, &s->store);
+    explicit_bzero(pw, sizeof pw);
+    if (orc < 0) {
+        if (sc.pg_conninfo)
+            LOGE("cannot open storage", "store=postgres (URL not logged)");
+        else
+            LOGE("cannot open storage", "data_dir=%s", s->cfg.data_dir);
         return -1;
     }
     if (apps_load(s->store, &s->apps) < 0 || apps_ensure_default(s->apps, s->store, &s->cfg) < 0) {
@@ -95,7 +136,8 @@ int server_open(server_t *s)
         store_close(s->store);
         return -1;
     }
-    datadir_guard_mark(s->cfg.data_dir);
+    if (!sc.pg_conninfo)
+        datadir_guard_mark(s->cfg.data_dir);
     s->sess = sess_local_new();
     s->ustate = ustate_new();
     s->events = events_new();

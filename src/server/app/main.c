@@ -109,9 +109,10 @@ int main(int argc, char **argv)
         LOGE("cannot start workers", NULL);
         return 1;
     }
-    LOGI("ready", "node=%d workers=%u tcp=%s http=%s data_dir=%s schema=%d", s->cfg.node_id,
+    LOGI("ready", "node=%d workers=%u tcp=%s http=%s data_dir=%s store=%s schema=%d", s->cfg.node_id,
          s->nworkers, s->cfg.tcp_listen[0] ? s->cfg.tcp_listen : "off",
          s->cfg.http_listen[0] ? s->cfg.http_listen : "off", s->cfg.data_dir,
+         s->cfg.store[0] && strcmp(s->cfg.store, "sqlite") != 0 ? "postgres" : "sqlite",
          store_schema_version(s->store));
 
     /* The main loop only has the signal handles: it returns once one fired

@@ -32,6 +32,8 @@ typedef struct key {
 
 static const cfg_key_t keys[] = {
     S(data_dir, "directory for the database and generated secrets"),
+    S(store, "storage: empty or sqlite = embedded SQLite in data_dir; postgres://user@host:port/db (or a libpq key=value string) = PostgreSQL"),
+    S(store_password_file, "file holding the PostgreSQL password (else the URL, PGPASSWORD or ~/.pgpass)"),
     I(node_id, 0, 1023, "node id (unique per cluster node; part of message keys)"),
     I(workers, 0, 256, "event-loop threads (0 = number of cores)"),
     S(tcp_listen, "host:port of the binary TCP gateway (empty = off)"),

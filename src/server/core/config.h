@@ -13,6 +13,8 @@
 
 typedef struct config {
     char data_dir[512];
+    char store[1024];            /* "" / "sqlite" or a PostgreSQL URL / conninfo (never logged) */
+    char store_password_file[512];
     int node_id;
     int workers;                 /* 0 = number of cores */
     char tcp_listen[128];        /* host:port, empty = TCP gateway off */

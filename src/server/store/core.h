@@ -49,6 +49,11 @@ typedef struct store store_t;
 
 typedef struct store_config {
     const char *data_dir;       /* database lives at <data_dir>/petrel.db */
+    /* Addition (issue 16): a libpq connection string (URL or key=value);
+     * non-empty = the PostgreSQL backend instead of SQLite.  It may hold a
+     * password: never logged. */
+    const char *pg_conninfo;
+    const char *pg_password;    /* NULL = from the conninfo, PGPASSWORD or ~/.pgpass */
     int synchronous_full;       /* 1: fsync on every commit (PRAGMA synchronous=FULL), 0: NORMAL */
     size_t max_batch;           /* most ops in one transaction (0 = 1024) */
     /* Addition: group-commit delay.  While writes keep arriving (the

@@ -254,6 +254,7 @@ typedef struct store_backend_ops {
 } store_backend_ops_t;
 
 extern const store_backend_ops_t store_sqlite_backend;
+extern const store_backend_ops_t store_pg_backend; /* store/pg/ */
 
 /* Wall-clock epoch milliseconds (created_at, applied_at); store/writer.c. */
 int64_t store_now_ms(void);
