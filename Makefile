@@ -15,7 +15,8 @@ HISTORY_TESTS = $(addprefix tests/integration/,test_messages.py test_conversatio
   test_crash.py test_cli_messages.py test_api.py test_websocket.py)
 ARGS    ?=
 
-.PHONY: help deps deps-test build asan run test layers unit unit-asan integration integration-asan sdk-test bench clean browser-test
+.PHONY: help deps deps-test build asan run test layers unit unit-asan integration integration-pg
+.PHONY: integration-both integration-history integration-asan sdk-test bench clean browser-test
 .PHONY: deps-fuzz fuzz-build fuzz fuzz-regress fuzz-corpus
 
 help:            ## list the targets
@@ -51,8 +52,14 @@ unit: build      ## cmocka unit tests (normal build)
 unit-asan: asan  ## cmocka unit tests under ASan/UBSan
 	@cd $(ASAN) && ctest --output-on-failure
 
-integration: build  ## black-box tests against the real petreld (normal build)
+integration: build  ## black-box tests against the real petreld (normal build, SQLite store)
 	@PETREL_BUILD=$(abspath $(BUILD)) $(PYTEST) -q tests/integration $(ARGS)
+
+integration-pg: build  ## the same against PostgreSQL (a server of its own: initdb in a temp dir)
+	@PETREL_BUILD=$(abspath $(BUILD)) $(PYTEST) -q --backend=postgres tests/integration $(ARGS)
+
+integration-both: build  ## integration and integration-pg at once (two pytest processes)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target integration integration-pg
 
 integration-history: build  ## message tests with history rows written after every commit (store_history_batch=1)
 	@PETREL_BUILD=$(abspath $(BUILD)) PETREL_TEST_HISTORY_BATCH=1 $(PYTEST) -q $(HISTORY_TESTS) $(ARGS)
@@ -95,9 +102,9 @@ fuzz-regress: fuzz-build  ## every seed in fuzz/corpus/<target>/ once through it
 fuzz-corpus: fuzz-build  ## rewrite the generated seeds in fuzz/corpus/ (fuzz/gen_corpus.c)
 	@$(FUZZ)/fuzz_gen_corpus fuzz/corpus
 
-test: deps-test  ## install test deps, build both flavours, run every test; non-zero on failure
-	@$(MAKE) --no-print-directory layers unit unit-asan fuzz-regress integration integration-history \
-	  integration-asan sdk-test browser-test
+test: deps-test  ## install test deps, build both flavours, run every test (integration on SQLite and PostgreSQL); non-zero on failure
+	@$(MAKE) --no-print-directory layers unit unit-asan fuzz-regress integration-both \
+	  integration-history integration-asan sdk-test browser-test
 
 clean:           ## remove build trees (keeps ./var)
 	rm -rf $(BUILD) $(ASAN) $(FUZZ)

@@ -10,16 +10,40 @@ Environment:
                 group commit, so reads go through the written rows rather
                 than the bodies that wait (the default, 8192, keeps a
                 test's few messages waiting).
+
+Backends (issue 16): every test runs against the backend chosen for the
+session, `--backend=sqlite` (the default) or `--backend=postgres`; `make
+test` runs the suite once per backend, as two pytest processes.
+  --backend=postgres  the session starts its own PostgreSQL server
+                (scripts/pg-test-server.sh: initdb into a temporary
+                directory, a free loopback port, stopped at the end) and
+                gives each server data_dir a database of its own, so a
+                restart on the same data_dir finds its data again.
+  PETREL_TEST_PG=URL  use the PostgreSQL server at this base URL instead
+                (user with CREATEDB; implies --backend=postgres).
+  @pytest.mark.sqlite_only("why")  the test cannot apply to PostgreSQL
+                (it deletes, replaces or fills the SQLite file's disk...):
+                skipped on the PostgreSQL pass with that reason.
+  @pytest.mark.postgres_only  (tests/integration/test_pg_*.py) skipped on
+                the SQLite pass.
+  STORE (the session's backend): STORE.flags(data_dir) for a petreld run
+                by hand, STORE.query(data_dir, sql) and STORE.dump(data_dir)
+                to read what a server stored, whichever the backend.
 """
+import contextlib
+import glob
 import json
 import os
 import re
 import resource
 import secrets
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -77,19 +101,181 @@ def child_env(extra=None):
     return env
 
 
-# PostgreSQL backend (issue 16): PETREL_TEST_PG = base URL of a running
-# test server (scripts/pg-test-server.sh).  Each data_dir gets a database
-# of its own, named after the path, so a restart on the same data_dir
-# finds its data again.
-PG_URL = os.environ.get("PETREL_TEST_PG", "")
+# ------------------------------------------------------------ backends
+PG_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                         "scripts", "pg-test-server.sh")
 
 
-def pg_database(data_dir):
-    import hashlib
-    name = "t_" + hashlib.sha1(os.path.abspath(data_dir).encode()).hexdigest()[:20]
-    subprocess.run(["psql", PG_URL + "/postgres", "-qAtc", "CREATE DATABASE " + name],
-                   capture_output=True)
-    return PG_URL + "/" + name
+def pg_installed():
+    return bool(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+
+
+class PgServer:
+    """A throw-away PostgreSQL server (scripts/pg-test-server.sh) in a
+    temporary directory, on a free loopback port.  stop() is an immediate
+    shutdown (what a crash of the database server looks like); start()
+    again brings the same cluster back on the same port."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="petrel-pg-")
+        self.port = None
+        self.url = None
+
+    def start(self, attempts=3):
+        last = ""
+        for _ in range(attempts):
+            port = self.port or free_port()
+            r = subprocess.run(["bash", PG_SCRIPT, "start", self.dir, str(port)],
+                               capture_output=True, text=True, timeout=120)
+            if r.returncode == 0:
+                self.port = port
+                self.url = r.stdout.strip().splitlines()[-1]
+                return self.url
+            last = r.stderr + self.log_tail()
+            if self.port:
+                break
+        raise RuntimeError("cannot start PostgreSQL in %s: %s" % (self.dir, last))
+
+    def stop(self):
+        subprocess.run(["bash", PG_SCRIPT, "stop", self.dir], capture_output=True, timeout=120)
+
+    def running(self):
+        return os.path.exists(os.path.join(self.dir, "data", "postmaster.pid"))
+
+    def log_tail(self, n=30):
+        try:
+            with open(os.path.join(self.dir, "log"), errors="replace") as f:
+                return "\n".join(f.read().splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def destroy(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def psql(url, *sqls, check=True):
+    """Run statements with psql on the database at url; the rows of the
+    last one as tuples of strings (NULL as None)."""
+    argv = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-F", "\x1f",
+            "-P", "null=\x1e", url]
+    for q in sqls:
+        argv += ["-c", q]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=child_env())
+    if check and r.returncode != 0:
+        raise AssertionError("psql %s: %s" % (sqls, r.stderr.strip()))
+    return [tuple(None if v == "\x1e" else v for v in ln.split("\x1f"))
+            for ln in r.stdout.splitlines() if ln]
+
+
+class Store:
+    """The session's backend."""
+
+    def __init__(self):
+        self.name = "sqlite"
+        self.base = ""            # PostgreSQL base URL (no database)
+        self.own = None           # the PgServer this session started
+        self.dbs = {}             # abspath(data_dir) -> database URL
+        self.prefix = "t%s" % secrets.token_hex(3)
+
+    @property
+    def postgres(self):
+        return self.name == "postgres"
+
+    def begin(self):
+        """Start the session's PostgreSQL server if it needs one."""
+        if not self.postgres or self.base:
+            return
+        if not pg_installed():
+            pytest.exit("--backend=postgres: PostgreSQL is not installed "
+                        "(scripts/deps.sh test)", returncode=1)
+        self.own = PgServer()
+        self.base = self.own.start()
+
+    def end(self):
+        if self.own:
+            self.own.destroy()
+        elif self.base:
+            for url in self.dbs.values():
+                psql(self.base + "/postgres", "DROP DATABASE IF EXISTS %s WITH (FORCE)"
+                     % url.rsplit("/", 1)[1], check=False)
+
+    def url(self, data_dir):
+        """The PostgreSQL database of a data_dir (created the first time)."""
+        key = os.path.abspath(str(data_dir))
+        if key not in self.dbs:
+            name = "%s_%d" % (self.prefix, len(self.dbs))
+            psql(self.base + "/postgres", "CREATE DATABASE " + name)
+            self.dbs[key] = self.base + "/" + name
+        return self.dbs[key]
+
+    def flags(self, data_dir):
+        """The petreld flags that put data_dir's store on this backend."""
+        return ["--store=" + self.url(data_dir)] if self.postgres else []
+
+    def query(self, data_dir, sql):
+        """Rows of a read-only query on what the server of data_dir stored,
+        as tuples of strings (NULL as None), on either backend."""
+        if self.postgres:
+            return psql(self.url(data_dir), sql)
+        uri = "file:%s?mode=ro" % os.path.join(str(data_dir), "petrel.db")
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
+            return [tuple(None if v is None else str(v) for v in row)
+                    for row in db.execute(sql)]
+
+    def dump(self, data_dir):
+        """Everything stored for data_dir as bytes (SQLite: the files of
+        the data directory; PostgreSQL: pg_dump of its database)."""
+        if self.postgres:
+            r = subprocess.run(["pg_dump", "--no-owner", self.url(data_dir)],
+                               capture_output=True, timeout=60, env=child_env())
+            assert r.returncode == 0, r.stderr
+            return r.stdout
+        return b"".join(open(f, "rb").read()
+                        for f in glob.glob(os.path.join(str(data_dir), "*")) if os.path.isfile(f))
+
+
+STORE = Store()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backend", choices=("sqlite", "postgres"), default=None,
+                     help="store backend of every petreld (default sqlite; postgres when "
+                          "PETREL_TEST_PG is set)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only(reason): the test cannot apply to "
+                            "PostgreSQL; skipped with the reason on the PostgreSQL pass")
+    config.addinivalue_line("markers", "postgres_only: skipped on the SQLite pass")
+    STORE.base = os.environ.get("PETREL_TEST_PG", "").rstrip("/")
+    STORE.name = config.getoption("--backend") or ("postgres" if STORE.base else "sqlite")
+    if STORE.name == "sqlite":
+        STORE.base = ""
+
+
+def pytest_report_header(config):
+    if STORE.postgres:
+        return "store backend: postgres (%s)" % (STORE.base or "a server of its own")
+    return "store backend: sqlite"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        m = item.get_closest_marker("sqlite_only")
+        if STORE.postgres and m:
+            why = m.args[0] if m.args else m.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(reason="SQLite only: " + why))
+        if not STORE.postgres and item.get_closest_marker("postgres_only"):
+            item.add_marker(pytest.mark.skip(reason="PostgreSQL only (--backend=postgres)"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def store_backend():
+    """The session's backend (STORE); starts and stops its PostgreSQL."""
+    STORE.begin()
+    yield STORE
+    STORE.end()
 
 
 def sanitizer_report(text):
@@ -124,8 +310,8 @@ class Server:
     # ------------------------------------------------------------ lifecycle
     def _argv(self):
         argv = [PETRELD, "--data-dir=" + self.data_dir]
-        if PG_URL and not any(f.startswith("--store=") for f in self.flags):
-            argv.append("--store=" + pg_database(self.data_dir))
+        if not any(f.startswith("--store=") for f in self.flags):
+            argv += STORE.flags(self.data_dir)
         if self.listen_flags:
             argv += ["--tcp-listen=127.0.0.1:%d" % self.tcp_port,
                      "--http-listen=127.0.0.1:%d" % self.http_port]

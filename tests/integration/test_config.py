@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 import petrelproto as pp
-from conftest import PETRELD, SLOW, child_env, free_port, sanitizer_report
+from conftest import PETRELD, SLOW, STORE, child_env, free_port, sanitizer_report
 
 
 def login_ok(s, secret, user="alice"):
@@ -159,6 +159,7 @@ def test_bad_configuration_refused(tmp_path, flag):
     server silently: non-zero exit and a message on stderr."""
     argv = [PETRELD, "--data-dir=%s" % tmp_path, "--tcp-listen=127.0.0.1:%d" % free_port(),
             "--http-listen=127.0.0.1:%d" % free_port(), "--app-secret=x"]
+    argv += STORE.flags(tmp_path)
     if flag.startswith("--tcp-listen"):
         argv.pop(2)
     argv.append(flag)
@@ -180,6 +181,7 @@ def test_second_server_on_the_same_port_refused(server, tmp_path, which):
     http = s1.http_port if which == "http" else free_port()
     argv = [PETRELD, "--data-dir=%s" % (tmp_path / "other"), "--app-secret=x",
             "--tcp-listen=127.0.0.1:%d" % tcp, "--http-listen=127.0.0.1:%d" % http]
+    argv += STORE.flags(tmp_path / "other")
     try:
         r = subprocess.run(argv, capture_output=True, timeout=5 * SLOW, env=child_env())
     except subprocess.TimeoutExpired:

@@ -5,7 +5,9 @@ mints admin tokens) and the generated secret file: it must be 0700 and
 every file in it 0600 (the SQLite database and its -wal/-shm files too),
 whether petreld creates it or finds one made loose by an older version;
 the secret is never printed or logged (only the file's path); demo-app
-passwords are stored only as scrypt hashes.  The attack is a local user
+passwords are stored only as scrypt hashes.  With PostgreSQL the data
+directory holds no database (the checks of SQLite's files are skipped)
+and the stored hashes are read from a dump of the database.  The attack is a local user
 other than petreld's: we check the modes that would let them read, and
 what ends up in stdout/stderr (service logs)."""
 import glob
@@ -14,7 +16,11 @@ import os
 import stat
 
 import petrelproto as pp
-from conftest import SLOW
+from conftest import SLOW, STORE
+
+# petreld's SQLite files in a data directory (none with PostgreSQL)
+DB = ("petrel.db",) if not STORE.postgres else ()
+DB_WAL = ("petrel.db", "petrel.db-wal", "petrel.db-shm") if not STORE.postgres else ()
 
 TIMEOUT = 30.0 * SLOW
 
@@ -43,7 +49,7 @@ def exercise(s, secret, user, pw):
     c.close()
 
 
-def assert_private(data_dir, need=("petrel.db", "app-10000.secret")):
+def assert_private(data_dir, need=DB + ("app-10000.secret",)):
     assert mode(data_dir) == 0o700, "data_dir mode %o" % mode(data_dir)
     files = sorted(glob.glob(os.path.join(data_dir, "*")))
     names = {os.path.basename(f) for f in files}
@@ -62,7 +68,7 @@ def test_fresh_data_dir_is_private_and_secret_not_printed(server, tmp_path):
     assert len(secret) >= 32
     exercise(s, secret, "wal.writer", "a password 1")
     names = assert_private(str(data))
-    assert "petrel.db-wal" in names and "petrel.db-shm" in names, names
+    assert set(DB_WAL) <= names, names
     assert mode(tmp_path / "parent") == 0o700   # made by petreld too
 
     # stdout says where, never what; stderr never has it either
@@ -72,16 +78,20 @@ def test_fresh_data_dir_is_private_and_secret_not_printed(server, tmp_path):
     assert s.stop() == 0
     assert_private(str(data))
 
-    # demo-app passwords are stored hashed only: not in any file
+    # demo-app passwords are stored hashed only: not in any file (nor
+    # anywhere in the PostgreSQL database)
     blob = b"".join(open(f, "rb").read() for f in glob.glob(str(data / "*")))
+    if STORE.postgres:
+        blob += STORE.dump(s.data_dir)
     assert b"a password 1" not in blob
     assert b"scrypt$15$8$1$" in blob
 
 
 def test_loose_existing_data_dir_is_tightened(server, tmp_path):
     data = tmp_path / "old"
-    s1 = server(data_dir=data)
-    exercise(s1, s1.secret, "old.user", "password-old-1")
+    s1 = server(data_dir=data, app_secret=None)   # so the secret file is there too
+    secret = (data / "app-10000.secret").read_text().strip()
+    exercise(s1, secret, "old.user", "password-old-1")
     assert s1.stop() == 0
     # as an older petreld (or a careless operator) left it
     os.chmod(data, 0o755)
@@ -89,7 +99,7 @@ def test_loose_existing_data_dir_is_tightened(server, tmp_path):
     for f in glob.glob(str(data / "*")):
         os.chmod(f, 0o644)
         loose.append(os.path.basename(f))
-    assert "petrel.db" in loose
+    assert set(DB + ("app-10000.secret",)) <= set(loose), loose
     # a symlink in the directory, even under a name petreld uses, is not
     # followed by the fix
     outside = tmp_path / "outside.txt"
@@ -97,20 +107,21 @@ def test_loose_existing_data_dir_is_tightened(server, tmp_path):
     os.chmod(outside, 0o644)
     os.symlink(outside, data / "app-20000.secret")
 
-    s2 = server(data_dir=data, app_secret=s1.secret)
+    s2 = server(data_dir=data, app_secret=None)
     assert mode(data) == 0o700
     for name in loose:
         assert mode(data / name) == 0o600, (name, oct(mode(data / name)))
     assert mode(outside) == 0o644, "followed a symlink"
     err = s2.stderr_text()
     assert 'msg="restricted data_dir entry to its owner"' in err, err[-2000:]
-    assert 'path="%s/petrel.db" was=644 now=600' % data in err, err[-2000:]
+    for name in DB + ("app-10000.secret",):
+        assert 'path="%s/%s" was=644 now=600' % (data, name) in err, err[-2000:]
     # data intact, service unchanged
     st, r = post(s2, "/app/v1/login", {"userName": "old.user", "password": "password-old-1"})
     assert r.get("code") == 200, r
-    exercise(s2, s1.secret, "new.user", "password-new-1")
+    exercise(s2, secret, "new.user", "password-new-1")
     os.unlink(data / "app-20000.secret")
-    assert_private(str(data), need=("petrel.db", "petrel.db-wal"))
+    assert_private(str(data), need=DB_WAL[:2] + ("app-10000.secret",))
 
 
 def test_secret_flag_not_visible_in_process_list(server):
@@ -143,6 +154,6 @@ def test_shared_directory_only_our_files_change(server, tmp_path):
     exercise(s, s.secret, "shared.user", "password-shared")
     assert mode(notes) == 0o644
     assert mode(shared) == 0o755
-    for name in ("petrel.db", "petrel.db-wal", "petrel.db-shm"):
+    for name in DB_WAL:
         assert mode(shared / name) == 0o600, name
     assert "holds other files; not changing it" in s.stderr_text()

@@ -23,7 +23,7 @@ import time
 import pytest
 
 import petrelproto as pp
-from conftest import PETRELD, SLOW, child_env, free_port
+from conftest import PETRELD, SLOW, STORE, child_env, free_port
 from test_messages import MSG_P2P, WEB, Dev, check_ack, check_refused, mk, sync_all
 
 YEAR = 365 * 86400
@@ -87,7 +87,7 @@ def run_petreld(data_dir, *flags, env=None, timeout=None):
     running after `timeout` s, stderr text).  A running one is stopped."""
     argv = [PETRELD, "--data-dir=" + str(data_dir), "--app-secret=guard-secret",
             "--tcp-listen=127.0.0.1:%d" % free_port(),
-            "--http-listen=127.0.0.1:%d" % free_port()] + list(flags)
+            "--http-listen=127.0.0.1:%d" % free_port()] + STORE.flags(data_dir) + list(flags)
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          stdin=subprocess.DEVNULL, env=child_env(env))
     try:
@@ -188,6 +188,8 @@ def _stored_mids(srv):
     return {r["messageId"] for r in sync_all(srv, "alice")}
 
 
+@pytest.mark.sqlite_only("deletes or replaces the SQLite database file (PostgreSQL keeps its "
+                         "own files)")
 @pytest.mark.parametrize("how", ["deleted", "replaced", "wal-deleted"])
 def test_database_file_gone_at_runtime(server, tmp_path, how):
     s = server()
@@ -254,6 +256,8 @@ def test_database_file_gone_at_runtime(server, tmp_path, how):
         assert healthz(s2)[0] == 200
 
 
+@pytest.mark.sqlite_only("the data directory guard watches the SQLite file (PostgreSQL answers "
+                         "for its own data)")
 def test_refuses_to_start_on_missing_database(server):
     s = server()
     s.ensure_users(["alice", "bob"])
@@ -286,6 +290,8 @@ def test_refuses_to_start_on_missing_database(server):
     assert code is None, err
 
 
+@pytest.mark.sqlite_only("the data directory guard watches the SQLite file (PostgreSQL answers "
+                         "for its own data)")
 def test_marker_added_to_an_older_data_directory(server):
     # a data directory from before the marker gets one at its next start,
     # and is then protected like a new one
@@ -324,6 +330,8 @@ def _fill(path):
         os.close(fd)
 
 
+@pytest.mark.sqlite_only("fills the disk of the data directory, where only SQLite writes "
+                         "(test_pg_outage.py: PostgreSQL going away)")
 def test_full_disk(server, tmp_path):
     mnt = tmp_path / "small"
     _mount_tmpfs(mnt, "16m")
