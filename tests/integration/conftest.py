@@ -149,6 +149,11 @@ class PgServer:
         except OSError:
             return ""
 
+    def database(self, name):
+        """Create a database; its URL."""
+        psql(self.url + "/postgres", "CREATE DATABASE " + name)
+        return self.url + "/" + name
+
     def destroy(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -268,6 +273,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="SQLite only: " + why))
         if not STORE.postgres and item.get_closest_marker("postgres_only"):
             item.add_marker(pytest.mark.skip(reason="PostgreSQL only (--backend=postgres)"))
+
+
+@pytest.fixture
+def private_pg():
+    """A PostgreSQL server of the test's own (started; destroyed at
+    teardown), for tests that stop and start it."""
+    if not pg_installed():
+        pytest.skip("PostgreSQL is not installed (scripts/deps.sh test)")
+    pg = PgServer()
+    try:
+        pg.start()
+        yield pg
+    finally:
+        pg.destroy()
 
 
 @pytest.fixture(scope="session", autouse=True)

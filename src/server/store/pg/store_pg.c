@@ -19,7 +19,9 @@
  * send is never acked, and store_health reports write_failing).  Each
  * tx_begin while down tries to reconnect, at most once per back-off
  * interval (100 ms doubling to 5 s); a health probe is such a tx_begin.
- * Readers reconnect their pooled connection when they find it broken.
+ * A connection the server closed while it was idle (a restart between two
+ * batches or reads) is noticed before use (conn_stale) and reopened at
+ * once: readers when they borrow one, the writer at tx_begin.
  * Nothing is cached across a reconnect but prepared-statement flags.
  */
 #include "server/store/pg/store_pg_int.h"
@@ -28,6 +30,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,6 +284,20 @@ static void conn_close(pgconn_t *pc)
     pc->c = NULL;
 }
 
+/* An idle connection has nothing to read: the server sends nothing
+ * unasked (no LISTEN here).  A readable socket means the server closed it
+ * (a restart, a crash, pg_terminate_backend: its last words and the EOF
+ * wait there), which libpq only learns from the next statement, which
+ * would then fail.  Found here, between statements, the connection is
+ * reopened before anyone uses it. */
+static int conn_stale(const pgconn_t *pc)
+{
+    if (!pc->c || PQstatus(pc->c) != CONNECTION_OK)
+        return 1;
+    struct pollfd p = {.fd = PQsocket(pc->c), .events = POLLIN};
+    return poll(&p, 1, 0) != 0;
+}
+
 static int qid(pgq_t *q)
 {
     int id = __atomic_load_n(&q->id, __ATOMIC_ACQUIRE);
@@ -315,13 +332,21 @@ static void writer_down(store_backend_t *be)
     be->retry_at_ms = mono_ms() + be->backoff_ms;
 }
 
-/* Reconnect the writer if its back-off allows; 0 when connected. */
+/* Reconnect the writer if its back-off allows; 0 when connected.  A
+ * connection found closed between two transactions (the server restarted
+ * meanwhile) is reopened at once, so the batch does not fail for it. */
 static int writer_up(store_backend_t *be)
 {
-    if (!be->wdown && be->w.c && PQstatus(be->w.c) == CONNECTION_OK)
+    if (!be->wdown && !conn_stale(&be->w))
         return 0;
-    if (!be->wdown)
+    if (!be->wdown) {
+        LOGW("store pg: writer connection closed by the server; reconnecting", NULL);
+        conn_close(&be->w);
+        if (conn_open(be, &be->w, 1) == 0)
+            return 0;
         writer_down(be);
+        return STORE_EIO;
+    }
     if (mono_ms() < be->retry_at_ms)
         return STORE_EIO;
     if (conn_open(be, &be->w, 1) != 0) {
@@ -518,7 +543,7 @@ pgconn_t *pgr_borrow(store_backend_t *be)
     pgconn_t *c = be->rfree;
     be->rfree = c->next_free;
     pthread_mutex_unlock(&be->rmu);
-    if (!c->c || PQstatus(c->c) != CONNECTION_OK) {
+    if (conn_stale(c)) {
         if (c->c)
             conn_close(c);
         if (conn_open(be, c, 0) != 0) {
