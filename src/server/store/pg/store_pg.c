@@ -205,7 +205,11 @@ char *pg_dup(const PGresult *r, int row, int col, int *err)
 void pg_log_err(const PGresult *r, PGconn *c, const char *what)
 {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = r ? PQresultErrorMessage(r) : NULL;
+    /* The primary message only: the DETAIL of a constraint error quotes
+     * the row, which may hold a secret or a password hash. */
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if ((!msg || !*msg) && r)
+        msg = PQresultErrorMessage(r);
     if (!msg || !*msg)
         msg = c ? PQerrorMessage(c) : "?";
     char one[256];
@@ -236,6 +240,20 @@ static int result_ok(const PGresult *r)
 
 /* ---- connections ---- */
 
+/* The server's notices (e.g. "relation already exists, skipping" when
+ * two nodes migrate at once) go to the log at debug level, not to stderr
+ * as libpq would print them. */
+static void notice_log(void *arg, const char *message)
+{
+    (void)arg;
+    char one[256];
+    snprintf(one, sizeof one, "%s", message);
+    for (char *s = one; *s; s++)
+        if (*s == '\n' || *s == '"')
+            *s = ' ';
+    LOGD("store pg notice", "msg=\"%s\"", one);
+}
+
 static int conn_open(store_backend_t *be, pgconn_t *pc, int pipeline)
 {
     memset(pc->prep, 0, sizeof pc->prep);
@@ -262,6 +280,7 @@ static int conn_open(store_backend_t *be, pgconn_t *pc, int pipeline)
         pc->c = NULL;
         return STORE_EIO;
     }
+    PQsetNoticeProcessor(pc->c, notice_log, NULL);
     /* Times are epoch milliseconds in bigint columns: nothing depends on
      * the session's time zone; the statement timeout bounds a stuck query. */
     PGresult *r = PQexec(pc->c, "SET statement_timeout = '30s'");
