@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -107,4 +108,36 @@ int datadir_tighten(const char *dir)
     }
     closedir(d); /* closes dfd */
     return 0;
+}
+
+int datadir_make(const char *dir)
+{
+    size_t len = strlen(dir);
+    char *p = malloc(len + 1);
+    if (!p)
+        return -1;
+    memcpy(p, dir, len + 1);
+    int rc = 0;
+    for (size_t i = 1; i <= len && rc == 0; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        char c = p[i];
+        p[i] = '\0';
+        struct stat sb;
+        /* Some filesystems report EACCES/EROFS before EEXIST for a parent
+         * that already exists, so judge by what is there. */
+        int e = mkdir(p, 0700) == 0 ? 0 : errno;
+        if (e != 0 && e != EEXIST && (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+            LOGE("store mkdir failed", "path=\"%s\" err=\"%s\"", p, strerror(e));
+            rc = -1;
+        }
+        p[i] = c;
+    }
+    free(p);
+    struct stat sb;
+    if (rc == 0 && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+        LOGE("store data_dir is not a directory", "path=\"%s\"", dir);
+        rc = -1;
+    }
+    return rc;
 }

@@ -18,4 +18,10 @@
  * when the directory cannot be read. */
 int datadir_tighten(const char *dir);
 
+/* mkdir -p dir (the store's open, on either backend: the directory also
+ * holds the generated secret files).  Only the directories it creates
+ * get 0700; existing ones are left as the operator set them.  0, or -1
+ * (logged) when dir is not a directory afterwards. */
+int datadir_make(const char *dir);
+
 #endif

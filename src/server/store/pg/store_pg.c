@@ -26,6 +26,7 @@
  */
 #include "server/store/pg/store_pg_int.h"
 
+#include "server/core/datadir.h"
 #include "server/core/log.h"
 
 #include <errno.h>
@@ -683,6 +684,9 @@ static int pg_open(const store_config_t *cfg, store_backend_t **out)
     *out = NULL;
     if (!cfg->pg_conninfo || !cfg->pg_conninfo[0])
         return STORE_EINVAL;
+    /* No database in it, but the generated secret files go there. */
+    if (datadir_make(cfg->data_dir) != 0)
+        return STORE_EIO;
     store_backend_t *be = calloc(1, sizeof *be);
     if (!be)
         return STORE_EIO;

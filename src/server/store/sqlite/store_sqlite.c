@@ -26,6 +26,7 @@
  * (store_sqlite_int.h lists them).
  */
 #include "server/store/sqlite/store_sqlite_int.h"
+#include "server/core/datadir.h"
 #include "server/core/log.h"
 
 #include <errno.h>
@@ -46,40 +47,6 @@ void sqlx_log_err(sqlite3 *db, const char *what)
 {
     LOGE("store sqlite error", "what=\"%s\" err=\"%s\"", what,
          db ? sqlite3_errmsg(db) : "out of memory");
-}
-
-/* mkdir -p; only directories we create get 0700, existing ones are left
- * as the operator set them. */
-static int mkdir_p(const char *dir)
-{
-    size_t len = strlen(dir);
-    char *p = malloc(len + 1);
-    if (!p)
-        return STORE_EIO;
-    memcpy(p, dir, len + 1);
-    int rc = 0;
-    for (size_t i = 1; i <= len && rc == 0; i++) {
-        if (p[i] != '/' && p[i] != '\0')
-            continue;
-        char c = p[i];
-        p[i] = '\0';
-        struct stat sb;
-        /* Some filesystems report EACCES/EROFS before EEXIST for a parent
-         * that already exists, so judge by what is there. */
-        int e = mkdir(p, 0700) == 0 ? 0 : errno;
-        if (e != 0 && e != EEXIST && (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
-            LOGE("store mkdir failed", "path=\"%s\" err=\"%s\"", p, strerror(e));
-            rc = STORE_EIO;
-        }
-        p[i] = c;
-    }
-    struct stat sb;
-    if (rc == 0 && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
-        LOGE("store data_dir is not a directory", "path=\"%s\"", dir);
-        rc = STORE_EIO;
-    }
-    free(p);
-    return rc;
 }
 
 static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **out)
@@ -198,9 +165,8 @@ static int open_reader(const char *path, int busy_ms, rconn_t *c)
 static int sqlite_open(const store_config_t *cfg, store_backend_t **out)
 {
     *out = NULL;
-    int rc = mkdir_p(cfg->data_dir);
-    if (rc != 0)
-        return rc;
+    if (datadir_make(cfg->data_dir) != 0)
+        return STORE_EIO;
     size_t plen = strlen(cfg->data_dir) + sizeof "/petrel.db";
     char *path = malloc(plen);
     if (!path)
@@ -219,7 +185,7 @@ static int sqlite_open(const store_config_t *cfg, store_backend_t **out)
     if (nr > MAX_READ_CONNS)
         nr = MAX_READ_CONNS;
 
-    rc = sqlx_cache_init(&be->cache, cfg->seq_cache_max);
+    int rc = sqlx_cache_init(&be->cache, cfg->seq_cache_max);
     if (rc == 0)
         rc = open_conn(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, busy_ms, &be->wdb);
     if (rc == 0)
