@@ -34,6 +34,7 @@ import contextlib
 import glob
 import json
 import os
+import queue
 import re
 import resource
 import secrets
@@ -44,6 +45,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pytest
@@ -174,45 +176,158 @@ def psql(url, *sqls, check=True):
 
 
 class Store:
-    """The session's backend."""
+    """The session's backend.
+
+    With PostgreSQL, the set-up cost of a database (CREATE DATABASE takes
+    0.1-0.3 s, migrating it 0.1 s: more than many a short test) is moved
+    out of the tests.  At the start of the session petreld migrates a
+    template database, whose rows are then emptied; worker threads create
+    databases from it ahead of need; url() lends the next ready one to
+    each new data_dir, and after the test (its servers stopped) the lent
+    databases are emptied the same way (TRUNCATE, after ending any session
+    still on them) and lent again.  So a test's petreld starts on an empty
+    database at the latest schema version, as after a restart; migrating
+    an empty database is what the template's petreld, test_pg_*.py (their
+    own servers) and test_store_pg.c do.  A database whose schema a test
+    changed is dropped instead of lent again."""
+
+    AHEAD = 3          # databases kept ready
+    WORKERS = 2        # threads that create and empty them
 
     def __init__(self):
         self.name = "sqlite"
         self.base = ""            # PostgreSQL base URL (no database)
         self.own = None           # the PgServer this session started
-        self.dbs = {}             # abspath(data_dir) -> database URL
+        self.dbs = {}             # abspath(data_dir) -> database name, this test's
         self.prefix = "t%s" % secrets.token_hex(3)
+        self.created = []         # every database made (dropped at the end on a shared server)
+        self.lock = threading.Lock()
+        self.ready = queue.Queue()   # names, or the exception that stopped a worker
+        self.jobs = queue.Queue()    # "new", a name to empty, or None (stop)
+        self.workers = []
+        self.template = None
+        self.tables = ""          # the template's tables but schema_migrations
+        self.schema = None        # the template's (count, max version) of schema_migrations
 
     @property
     def postgres(self):
         return self.name == "postgres"
 
     def begin(self):
-        """Start the session's PostgreSQL server if it needs one."""
-        if not self.postgres or self.base:
+        """Start the session's PostgreSQL server if it needs one, the
+        template, and the workers."""
+        if not self.postgres:
             return
-        if not pg_installed():
-            pytest.exit("--backend=postgres: PostgreSQL is not installed "
-                        "(scripts/deps.sh test)", returncode=1)
-        self.own = PgServer()
-        self.base = self.own.start()
+        if not self.base:
+            if not pg_installed():
+                pytest.exit("--backend=postgres: PostgreSQL is not installed "
+                            "(scripts/deps.sh test)", returncode=1)
+            self.own = PgServer()
+            self.base = self.own.start()
+        self.make_template()
+        for _ in range(self.WORKERS):
+            t = threading.Thread(target=self._work, daemon=True)
+            t.start()
+            self.workers.append(t)
+        for _ in range(self.AHEAD):
+            self.jobs.put("new")
+
+    def _admin(self, sql, check=True):
+        return psql(self.base + "/postgres", sql, check=check)
+
+    def make_template(self):
+        """A database that petreld migrated, then emptied of its rows."""
+        if not os.path.exists(PETRELD):
+            return                   # Server.start says so
+        name = self.prefix + "_template"
+        self._admin("CREATE DATABASE " + name)
+        self.created.append(name)
+        url = self.base + "/" + name
+        tmp = tempfile.mkdtemp(prefix="petrel-tmpl-")
+        tcp, http = free_port(), free_port()
+        p = subprocess.Popen([PETRELD, "--data-dir=" + tmp, "--app-secret=template",
+                              "--store=" + url, "--tcp-listen=127.0.0.1:%d" % tcp,
+                              "--http-listen=127.0.0.1:%d" % http],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, env=child_env())
+        deadline = time.monotonic() + 30 * SLOW
+        while p.poll() is None and not port_accepts(http) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        up = p.poll() is None and port_accepts(http)
+        if p.poll() is None:
+            p.terminate()
+        err = p.communicate(timeout=30 * SLOW)[1].decode("utf-8", "replace")
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not up or p.returncode != 0:
+            raise RuntimeError("petreld could not prepare the template database (exit %s):\n%s"
+                               % (p.returncode, err[-3000:]))
+        self.tables = psql(url, "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+                                "WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+                           )[0][0]
+        self.schema = self._empty(url)
+        self.template = name
+
+    def _empty(self, url):
+        """End the sessions on a database, delete its rows; its
+        schema_migrations (count, max version)."""
+        return psql(url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                         "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                    "TRUNCATE %s RESTART IDENTITY" % self.tables,
+                    "SELECT count(*), coalesce(max(version), 0) FROM schema_migrations")[0]
+
+    def _work(self):
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            try:
+                if job != "new" and self._empty(self.base + "/" + job) == self.schema:
+                    self.ready.put(job)
+                    continue
+                if job != "new":     # its schema changed: a new one instead
+                    self._admin("DROP DATABASE %s WITH (FORCE)" % job)
+                with self.lock:
+                    name = "%s_%d" % (self.prefix, len(self.created))
+                    self.created.append(name)
+                self._admin("CREATE DATABASE %s%s" % (name, " TEMPLATE " + self.template
+                                                      if self.template else ""))
+                self.ready.put(name)
+            except BaseException as e:  # noqa: B902 - handed to url()
+                self.ready.put(e)
+                return
 
     def end(self):
+        for _ in self.workers:
+            self.jobs.put(None)
+        for t in self.workers:
+            t.join(60)
         if self.own:
             self.own.destroy()
         elif self.base:
-            for url in self.dbs.values():
-                psql(self.base + "/postgres", "DROP DATABASE IF EXISTS %s WITH (FORCE)"
-                     % url.rsplit("/", 1)[1], check=False)
+            for name in self.created:
+                self._admin("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name, check=False)
 
     def url(self, data_dir):
-        """The PostgreSQL database of a data_dir (created the first time)."""
+        """The PostgreSQL database of a data_dir (lent the first time)."""
         key = os.path.abspath(str(data_dir))
         if key not in self.dbs:
-            name = "%s_%d" % (self.prefix, len(self.dbs))
-            psql(self.base + "/postgres", "CREATE DATABASE " + name)
-            self.dbs[key] = self.base + "/" + name
-        return self.dbs[key]
+            if self.ready.empty():
+                self.jobs.put("new")
+            name = self.ready.get(timeout=120)
+            if isinstance(name, BaseException):
+                raise name
+            self.dbs[key] = name
+        return self.base + "/" + self.dbs[key]
+
+    def recycle(self):
+        """After a test, once its servers are stopped: its databases are
+        emptied and lent again (without a template: dropped)."""
+        for name in self.dbs.values():
+            if self.template:
+                self.jobs.put(name)
+            else:
+                self._admin("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name, check=False)
+        self.dbs = {}
 
     def flags(self, data_dir):
         """The petreld flags that put data_dir's store on this backend."""
@@ -295,6 +410,14 @@ def store_backend():
     STORE.begin()
     yield STORE
     STORE.end()
+
+
+@pytest.fixture(autouse=True)
+def store_databases(store_backend):
+    """Torn down after the test's own fixtures (its servers stopped): the
+    databases it used go back to the pool."""
+    yield
+    STORE.recycle()
 
 
 def sanitizer_report(text):
