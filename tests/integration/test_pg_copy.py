@@ -200,3 +200,29 @@ def test_copy_refuses_a_database_with_data(server, tmp_path):
     # no SQLite database at all
     r = copy(str(tmp_path / "nothing-here"), fresh_db())
     assert r.returncode == 1 and "no SQLite database" in r.stderr, r.stderr
+
+
+def test_copy_verification_rolls_back_a_difference(server, tmp_path):
+    """A destination that stores something else than it was given (here a
+    trigger moving one pair's sequences) fails the check before COMMIT:
+    nothing stays behind."""
+    data = str(tmp_path / "sqlite-data")
+    s1 = server("--store=sqlite", data_dir=data)
+    s1.ensure_users(["alice", "bob"])
+    for frm, to in (("alice", "bob"), ("bob", "alice")):
+        api_ok(s1, "/v1/message/send", {"fromId": frm, "toId": to, "messageBody": "x"})
+    assert s1.stop() == 0
+    url = fresh_db()
+    s2 = server("--store=" + url, app_secret=s1.secret, data_dir=str(tmp_path / "pg"))
+    assert s2.stop() == 0           # the schema, and the default app row: take it out
+    psql(url, "DELETE FROM app")
+    psql(url, "CREATE FUNCTION shift() RETURNS trigger LANGUAGE plpgsql AS "
+              "$$BEGIN NEW.sequence := NEW.sequence + 100; RETURN NEW; END$$")
+    psql(url, "CREATE TRIGGER shift BEFORE INSERT ON im_message_body "
+              "FOR EACH ROW EXECUTE FUNCTION shift()")
+    r = copy(data, url)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "verification failed: one-to-one pair" in r.stderr and "alice bob" in r.stderr, \
+        r.stderr
+    for t in ("app", "im_user", "im_message_body", "im_message_history", "im_counter"):
+        assert psql(url, "SELECT count(*) FROM " + t) == [["0"]], t
