@@ -23,7 +23,8 @@
  * savepoints, reader pool, helpers, vtable), store_pg_migrate.c (schema),
  * store_pg_users.c (apps, users, accounts, status), store_pg_msg.c
  * (one-to-one messages, conversations), store_pg_friends.c /
- * _friends_read.c, store_pg_group.c / _group_read.c.
+ * _friends_read.c, store_pg_group.c / _group_read.c, store_pg_copy.c
+ * (loading a copied database).
  */
 #ifndef PETREL_STORE_PG_INT_H
 #define PETREL_STORE_PG_INT_H
@@ -164,11 +165,16 @@ struct store_backend {
     pgconn_t *rfree;
 
     int version;
+    pgconn_t *copy; /* while pgx_copy_in runs: its connection, for pgx_rows */
 };
 
 /* store_pg_migrate.c */
 int store_pg_migrate_latest(void);
 int store_pg_migrate(PGconn *c, int *version);
+
+/* store_pg_copy.c: the destination side of a copy (store_backend.h). */
+int pgx_rows(store_backend_t *be, const char *sql, store_row_fn row, void *arg);
+int pgx_copy_in(store_backend_t *be, store_copy_t *c);
 
 /* store_pg_users.c */
 int pgx_app_put(store_backend_t *be, const store_app_t *a);
