@@ -37,9 +37,12 @@
     "id, from_id, to_id, remark, read_status, add_source, add_wording, "           \
     "approve_status, create_time, update_time, sequence"
 
-static pgq_t Q_FR_GET = PGQ(FR_COLS "AND from_id = $2 AND to_id = $3");
-static pgq_t Q_FR_PAIR =
-    PGQ(FR_COLS "AND ((from_id = $2 AND to_id = $3) OR (from_id = $3 AND to_id = $2))");
+/* The rows an op writes back whole are locked until COMMIT, so another
+ * node's change to them in between is not lost (it waits, then reads the
+ * result). */
+static pgq_t Q_FR_GET = PGQ(FR_COLS "AND from_id = $2 AND to_id = $3 FOR UPDATE");
+static pgq_t Q_FR_PAIR = PGQ(
+    FR_COLS "AND ((from_id = $2 AND to_id = $3) OR (from_id = $3 AND to_id = $2)) FOR UPDATE");
 static pgq_t Q_FR_PUT = PGQ(
     "INSERT INTO im_friendship(app_id, from_id, to_id, remark, status, black, add_source, "
     "extra, friend_sequence, black_sequence, create_time) "
