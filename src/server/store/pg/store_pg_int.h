@@ -261,6 +261,13 @@ int pgx_status_peers(store_backend_t *be, int32_t app_id, const char *user_id,
                      store_user_status_t **out, size_t *n);
 int pgx_friend_blacked(store_backend_t *be, int32_t app_id, const char *user_id,
                        char (**out)[STORE_ID_MAX + 1], size_t *n);
+/* Row parsers shared by the two files, from column col: a friendship
+ * (from_id, to_id, remark, status, black, add_source, extra,
+ * friend_sequence, black_sequence, create_time, nick_name) and a request
+ * (id, from_id, to_id, remark, read_status, add_source, add_wording,
+ * approve_status, create_time, update_time, sequence). */
+int pgx_friend_row(const PGresult *r, int row, int col, store_friend_t *f);
+int pgx_request_row(const PGresult *r, int row, int col, store_friend_request_t *q);
 
 /* store_pg_group.c / store_pg_group_read.c */
 int pgx_group_write(store_backend_t *be, store_group_op_t *op, int64_t now_ms);
