@@ -7,9 +7,11 @@
  * writes the rows back whole, inside the op's savepoint.
  *
  * Several nodes may write one database.  An op that changes a group first
- * reads its row FOR NO KEY UPDATE (group_lock), so the writers of one
+ * reads its row FOR NO KEY UPDATE (load_live), so the writers of one
  * group run one after the other on every node until COMMIT, and the
- * member and request rows an op reads after that statement are current.
+ * member and request rows an op reads after that statement are current;
+ * the member rows it reads are locked as well, since a read (SG_READ)
+ * moves a read mark without the group's lock.
  * Numbers (never max + 1):
  *   - msg_seq: UPDATE im_group SET msg_seq = msg_seq + 1 ... RETURNING in
  *     the statement that inserts the message (never reused nor skipped);
@@ -45,8 +47,11 @@ static pgq_t Q_GROUP_PUT =
         "apply_join_type = $7, photo = $8, max_member_count = $9, introduction = $10, "
         "notification = $11, status = $12, sequence = $13, msg_seq = $14, member_count = $15, "
         "create_time = $16, update_time = $17, extra = $18 WHERE app_id = $1 AND group_id = $2");
-static pgq_t Q_MEMBER_GET = PGQ("SELECT " PG_MCOLS("") " FROM im_group_member "
-                                "WHERE app_id = $1 AND group_id = $2 AND member_id = $3");
+/* Locked: the op writes the row back whole, and a read mark moved meanwhile
+ * by another node (group reads do not lock the group) would be lost. */
+static pgq_t Q_MEMBER_GET =
+    PGQ("SELECT " PG_MCOLS("") " FROM im_group_member "
+        "WHERE app_id = $1 AND group_id = $2 AND member_id = $3 FOR NO KEY UPDATE");
 
 /* The member row: $1 app, $2 group, $3 member, $4..$14 its columns. */
 #define MEMBER_PUT                                                                            \
@@ -469,7 +474,8 @@ static int op_create(gctx_t *x)
         store_group_member_t o;
         memset(&o, 0, sizeof o);
         snprintf(o.member_id, sizeof o.member_id, "%s", owner);
-        snprintf(o.join_type, sizeof o.join_type, "%s", op->what == SG_CREATE ? "create" : "import");
+        snprintf(o.join_type, sizeof o.join_type, "%s",
+                 op->what == SG_CREATE ? "create" : "import");
         int res;
         if ((rc = join_one(x, &o, ROLE_OWNER, &res)) != 0)
             return rc;
