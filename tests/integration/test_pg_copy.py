@@ -117,6 +117,12 @@ def test_copy_then_serve_from_postgres(server, tmp_path):
     s1 = server("--store=sqlite", "--store-history-batch=100000", data_dir=data)
     gid = populate(s1)
     before = state(s1, gid)
+    # what is compared is not empty
+    assert len(before["sync", "alice"]) == 6 and len(before["range", "alice", "bob"]) == 4
+    assert sum(r.get("delFlag") == 1 for r in before["range", "bob", "alice"]) == 1
+    assert before["friends", "alice"]["dataList"] and before["lists", "alice"]["dataList"]
+    assert before["requests", "dave"]["dataList"] and before["gjoin"]["dataList"]
+    assert len(before["gsync"]["dataList"]) == 2 and before["conv", "alice"]
     s1.kill()       # the history rows never got written: the copy must write them
     db = sqlite3.connect(os.path.join(data, "petrel.db"))
     bodies, rows = db.execute("SELECT (SELECT count(*) FROM im_message_body), "
