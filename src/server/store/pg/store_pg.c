@@ -531,7 +531,8 @@ int pgw_row_end(store_backend_t *be, int failed)
 }
 
 static pgq_t Q_NEXT = PGQ(
-    "INSERT INTO im_counter(app_id, kind, k1, k2, value) VALUES($1, $2, $3, $4, greatest($5, 1)) "
+    "INSERT INTO im_counter(app_id, kind, k1, k2, value) "
+    "VALUES($1, $2, $3, $4, greatest($5::bigint, 1)) "
     "ON CONFLICT (app_id, kind, k1, k2) DO UPDATE "
     "SET value = greatest(im_counter.value + 1, EXCLUDED.value) RETURNING value");
 
@@ -865,4 +866,6 @@ const store_backend_ops_t store_pg_backend = {
     .msg_head = pgx_msg_head,
     .file_check = NULL,
     .probe = pg_probe,
+    .rows = pgx_rows,
+    .copy_in = pgx_copy_in,
 };

@@ -1,0 +1,664 @@
+/*
+ * PostgreSQL backend: one-to-one messages and conversations (msg.h,
+ * conv.h), the counterpart of store_sqlite_msg.c with the same outcomes.
+ *
+ * A new message is one statement, so one round trip (Q_P2P): a
+ * data-modifying CTE that looks the message up (a resend writes nothing
+ * and answers with the original), checks both users and, when the send
+ * asks for it, the friendship rules (pgx_user_check and
+ * pgx_msg_friend_check inlined: same reject codes, same order), and only
+ * when all pass takes its numbers from im_counter and writes the body,
+ * both owners' history rows (sync_key = message_key: no deferred history
+ * batches here) and both conversations.  The numbers: the app's message
+ * key (floor = the proposed key, so keys follow commit order per app, group
+ * messages included), the pair's sequence (next_seq's counter row) and each
+ * owner's change_seq.  One statement locks its counter rows in one order
+ * (the app key, the pair, the owners by byte order), the order every
+ * statement here uses, so writers on two nodes queue instead of
+ * deadlocking.  Changes to existing conversations (read, recall, update)
+ * lock the rows they read (FOR UPDATE) and write in a second statement.
+ *
+ * Reads run on the pool; a page and its max come from one statement, so
+ * from one snapshot.
+ */
+#include "server/store/pg/store_pg_int.h"
+
+#include "server/core/log.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The SQL below names counters and reject codes by value. */
+_Static_assert(PGC_PAIR_SEQ == 1 && PGC_APP_KEY == 2 && PGC_CHANGE_SEQ == 3,
+               "counter kinds used as literals in store_pg_msg.c");
+_Static_assert(PETREL_ERR_USER_NOT_FOUND == 20001 && PETREL_ERR_SENDER_FORBIDDEN == 62023 &&
+                   PETREL_ERR_SENDER_SILENT == 50002 && PETREL_ERR_BLACKED_BY_YOU == 30006 &&
+                   PETREL_ERR_BLACKED_BY_PEER == 30007 && PETREL_ERR_NOT_FRIEND == 30003,
+               "reject codes used as literals in store_pg_msg.c");
+_Static_assert(STORE_MSG_CHECK_FRIEND == 1 && STORE_MSG_CHECK_BLACK == 2,
+               "message check flags used as literals in store_pg_msg.c");
+
+/* pgw_next's rule (store_pg.c) for the rows a statement inserts into
+ * im_counter: value = max(last + 1, floor). */
+#define COUNTER_NEXT                                                                \
+    "ON CONFLICT (app_id, kind, k1, k2) DO UPDATE "                                 \
+    "SET value = greatest(im_counter.value + 1, EXCLUDED.value) "
+
+/* ---- messages (writer) ---- */
+
+/* $1 app, $2 from, $3 to, $4 message_id, $5 body, $6 extra, $7 message_time,
+ * $8 message_random, $9 proposed key, $10 now, $11 flags, $12/$13 the pair
+ * (user_a < user_b).  One row: the duplicate's key, sequence, created_at,
+ * del_flag (NULL when new), the reject code, the new key and sequence
+ * (NULL unless stored).  Sender, then receiver, then (flags) black before
+ * friend, as in store_sqlite_msg.c; the friendship rows are only read when
+ * a flag asks. */
+static pgq_t Q_P2P = PGQ(
+    "WITH dup AS ("
+    "  SELECT message_key, sequence, created_at, del_flag FROM im_message_body"
+    "  WHERE app_id = $1 AND from_id = $2 AND message_id = $4), "
+    "chk AS ("
+    "  SELECT CASE"
+    "   WHEN EXISTS (SELECT 1 FROM dup) THEN 0"
+    "   WHEN s.del_flag IS DISTINCT FROM 0 THEN 20001"
+    "   WHEN s.forbidden_flag = 1 THEN 62023"
+    "   WHEN s.silent_flag = 1 THEN 50002"
+    "   WHEN r.del_flag IS DISTINCT FROM 0 THEN 20001"
+    "   WHEN $11::int & 2 <> 0 AND (SELECT black FROM im_friendship"
+    "     WHERE app_id = $1 AND from_id = $2 AND to_id = $3) = 2 THEN 30006"
+    "   WHEN $11::int & 2 <> 0 AND (SELECT black FROM im_friendship"
+    "     WHERE app_id = $1 AND from_id = $3 AND to_id = $2) = 2 THEN 30007"
+    "   WHEN $11::int & 1 <> 0 AND (coalesce((SELECT status FROM im_friendship"
+    "     WHERE app_id = $1 AND from_id = $2 AND to_id = $3), 0) <> 1"
+    "     OR coalesce((SELECT status FROM im_friendship"
+    "     WHERE app_id = $1 AND from_id = $3 AND to_id = $2), 0) <> 1) THEN 30003"
+    "   ELSE 0 END AS reject"
+    "  FROM (SELECT 1) one"
+    "  LEFT JOIN im_user s ON s.app_id = $1 AND s.user_id = $2"
+    "  LEFT JOIN im_user r ON r.app_id = $1 AND r.user_id = $3), "
+    "num AS ("
+    "  INSERT INTO im_counter(app_id, kind, k1, k2, value)"
+    "  SELECT $1, v.kind, v.k1, v.k2, v.floor FROM chk,"
+    "   (VALUES (0, 2, ''::text, ''::text, $9::bigint), (1, 1, $12::text, $13::text, 1),"
+    "    (2, 3, $2::text, '', 1), (2, 3, $3::text, '', 1)) v(ord, kind, k1, k2, floor)"
+    "  WHERE chk.reject = 0 AND NOT EXISTS (SELECT 1 FROM dup)"
+    "  ORDER BY v.ord, v.k1 COLLATE \"C\" " COUNTER_NEXT "RETURNING kind, k1, value), "
+    "n AS ("
+    "  SELECT max(value) FILTER (WHERE kind = 2) AS key,"
+    "   max(value) FILTER (WHERE kind = 1) AS seq,"
+    "   max(value) FILTER (WHERE kind = 3 AND k1 = $2) AS ch_from,"
+    "   max(value) FILTER (WHERE kind = 3 AND k1 = $3) AS ch_to"
+    "  FROM num HAVING count(*) > 0), "
+    "body AS ("
+    "  INSERT INTO im_message_body(app_id, message_key, from_id, to_id, message_id, body,"
+    "   extra, message_time, message_random, sequence, created_at)"
+    "  SELECT $1, n.key, $2, $3, $4, $5, $6, $7, $8, n.seq, $10 FROM n), "
+    "hist AS ("
+    "  INSERT INTO im_message_history(app_id, owner_id, peer_id, sequence, message_key,"
+    "   sync_key)"
+    "  SELECT $1, o.owner, o.peer, n.seq, n.key, n.key"
+    "  FROM n, (VALUES ($2::text, $3::text), ($3, $2)) o(owner, peer)), "
+    /* A new message brings a deleted conversation back; read_seq, is_top
+     * and is_mute are the owner's and stay; the sender has read up to it. */
+    "conv AS ("
+    "  INSERT INTO im_conversation(app_id, owner_id, peer_id, conversation_type, last_seq,"
+    "   read_seq, change_seq, updated_at)"
+    "  SELECT $1, $2, $3, 0, n.seq, n.seq, n.ch_from, $10 FROM n"
+    "  UNION ALL SELECT $1, $3, $2, 0, n.seq, 0, n.ch_to, $10 FROM n"
+    "  ON CONFLICT (app_id, owner_id, conversation_type, peer_id) DO UPDATE SET"
+    "   last_seq = greatest(im_conversation.last_seq, EXCLUDED.last_seq),"
+    "   read_seq = greatest(im_conversation.read_seq, EXCLUDED.read_seq), deleted = 0,"
+    "   change_seq = EXCLUDED.change_seq, updated_at = EXCLUDED.updated_at) "
+    "SELECT d.message_key, d.sequence, d.created_at, d.del_flag, c.reject, n.key, n.seq "
+    "FROM chk c LEFT JOIN dup d ON true LEFT JOIN n ON true");
+
+/* The pair of two users in byte order (the counter row's k1 < k2). */
+static void pair_order(const char **a, const char **b)
+{
+    if (strcmp(*a, *b) > 0) {
+        const char *t = *a;
+        *a = *b;
+        *b = t;
+    }
+}
+
+int pgx_msg_p2p(store_backend_t *be, store_msg_t *m, int64_t now_ms)
+{
+    const char *a = m->from_id, *b = m->to_id;
+    pair_order(&a, &b);
+    pgp_t p = PGP_INIT;
+    pgp_int(&p, m->app_id);
+    pgp_str(&p, m->from_id);
+    pgp_str(&p, m->to_id);
+    pgp_str(&p, m->message_id);
+    pgp_str(&p, m->body);
+    pgp_str(&p, m->extra);
+    pgp_i64(&p, m->message_time);
+    pgp_i64(&p, m->message_random);
+    pgp_i64(&p, m->message_key);
+    pgp_i64(&p, now_ms);
+    pgp_int(&p, (int)m->flags);
+    pgp_str(&p, a);
+    pgp_str(&p, b);
+    PGresult *r;
+    int rc = pgw_run(be, &Q_P2P, &p, &r, "message store");
+    if (rc != 0)
+        return rc;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return STORE_EIO;
+    }
+    if (!pg_isnull(r, 0, 0)) { /* a resend: the original, nothing written */
+        m->message_key = pg_i64(r, 0, 0);
+        m->sequence = pg_i64(r, 0, 1);
+        m->created_at = pg_i64(r, 0, 2);
+        m->del_flag = pg_int(r, 0, 3);
+        m->duplicate = 1;
+    } else if (pg_int(r, 0, 4) != 0) {
+        m->reject = pg_int(r, 0, 4);
+    } else if (pg_isnull(r, 0, 5)) {
+        rc = STORE_EIO; /* cannot happen: no reject, yet nothing stored */
+    } else {
+        m->message_key = pg_i64(r, 0, 5);
+        m->sequence = pg_i64(r, 0, 6);
+        m->created_at = now_ms;
+    }
+    PQclear(r);
+    return rc;
+}
+
+int pgx_next_seq(store_backend_t *be, int32_t app_id, const char *user_a, const char *user_b,
+                 int64_t *seq)
+{
+    /* Q_P2P takes the same counter row inline. */
+    pair_order(&user_a, &user_b);
+    return pgw_next(be, PGC_PAIR_SEQ, app_id, user_a, user_b, 1, seq);
+}
+
+typedef struct conv_state {
+    int64_t last_seq, read_seq, change_seq;
+    int is_top, is_mute, deleted;
+} conv_state_t;
+
+/* Locked until the commit: a writer on another node waits for it. */
+static pgq_t Q_CONV_LOAD = PGQ(
+    "SELECT last_seq, read_seq, is_top, is_mute, deleted, change_seq FROM im_conversation "
+    "WHERE app_id = $1 AND owner_id = $2 AND conversation_type = $3 AND peer_id = $4 "
+    "FOR UPDATE");
+
+static void conv_key(pgp_t *p, int32_t app_id, const char *owner, int type, const char *peer)
+{
+    pgp_int(p, app_id);
+    pgp_str(p, owner);
+    pgp_int(p, type);
+    pgp_str(p, peer);
+}
+
+static int conv_load(store_backend_t *be, int32_t app_id, const char *owner, int type,
+                     const char *peer, conv_state_t *cs)
+{
+    pgp_t p = PGP_INIT;
+    conv_key(&p, app_id, owner, type, peer);
+    PGresult *r;
+    int rc = pgw_run(be, &Q_CONV_LOAD, &p, &r, "conversation get");
+    if (rc != 0)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return STORE_ENOTFOUND;
+    }
+    cs->last_seq = pg_i64(r, 0, 0);
+    cs->read_seq = pg_i64(r, 0, 1);
+    cs->is_top = pg_int(r, 0, 2);
+    cs->is_mute = pg_int(r, 0, 3);
+    cs->deleted = pg_int(r, 0, 4);
+    cs->change_seq = pg_i64(r, 0, 5);
+    PQclear(r);
+    return 0;
+}
+
+/* Write cs back under the owner's next change_seq (into cs). */
+static pgq_t Q_CONV_SET = PGQ(
+    "WITH num AS (INSERT INTO im_counter(app_id, kind, k1, k2, value) "
+    "  VALUES($1, 3, $2, '', 1) " COUNTER_NEXT "RETURNING value) "
+    "UPDATE im_conversation c SET read_seq = $5, is_top = $6, is_mute = $7, deleted = $8, "
+    " change_seq = num.value, updated_at = $9 FROM num "
+    "WHERE c.app_id = $1 AND c.owner_id = $2 AND c.conversation_type = $3 AND c.peer_id = $4 "
+    "RETURNING c.change_seq");
+
+static int conv_store(store_backend_t *be, int32_t app_id, const char *owner, int type,
+                      const char *peer, conv_state_t *cs, int64_t now_ms)
+{
+    pgp_t p = PGP_INIT;
+    conv_key(&p, app_id, owner, type, peer);
+    pgp_i64(&p, cs->read_seq);
+    pgp_int(&p, cs->is_top);
+    pgp_int(&p, cs->is_mute);
+    pgp_int(&p, cs->deleted);
+    pgp_i64(&p, now_ms);
+    PGresult *r;
+    int rc = pgw_run(be, &Q_CONV_SET, &p, &r, "conversation set");
+    if (rc != 0)
+        return rc;
+    if (PQntuples(r) == 1)
+        cs->change_seq = pg_i64(r, 0, 0);
+    else
+        rc = STORE_EIO; /* the row is locked by conv_load: cannot happen */
+    PQclear(r);
+    return rc;
+}
+
+/* owner ($2) read the conversation with peer ($3) up to $4: its row takes
+ * read_seq $4 and the owner's next change_seq; the peer's row (which shows
+ * owner's read position as peerReadSequence) takes the peer's next one, if
+ * it exists (a missing row takes no number). */
+static pgq_t Q_MSG_READ = PGQ(
+    "WITH num AS (INSERT INTO im_counter(app_id, kind, k1, k2, value) "
+    "  SELECT $1, 3, v.owner, '', 1 FROM (VALUES ($2::text, $3::text), ($3, $2)) v(owner, peer) "
+    "  WHERE v.owner = $2 OR EXISTS (SELECT 1 FROM im_conversation c WHERE c.app_id = $1 "
+    "   AND c.owner_id = v.owner AND c.conversation_type = 0 AND c.peer_id = v.peer) "
+    "  ORDER BY v.owner COLLATE \"C\" " COUNTER_NEXT "RETURNING k1, value) "
+    "UPDATE im_conversation c SET "
+    " read_seq = CASE WHEN c.owner_id = $2 THEN $4 ELSE c.read_seq END, "
+    " change_seq = num.value, updated_at = $5 FROM num "
+    "WHERE c.app_id = $1 AND c.conversation_type = 0 AND c.owner_id = num.k1 "
+    " AND c.peer_id = CASE WHEN num.k1 = $2 THEN $3 ELSE $2 END");
+
+int pgx_msg_read(store_backend_t *be, int32_t app_id, const char *owner, const char *peer,
+                 int64_t seq, int64_t *read_seq, int *changed, int64_t now_ms)
+{
+    conv_state_t cs;
+    int rc = conv_load(be, app_id, owner, 0, peer, &cs);
+    if (rc != 0)
+        return rc;
+    int64_t upto = seq < cs.last_seq ? seq : cs.last_seq;
+    *changed = upto > cs.read_seq;
+    if (*changed) {
+        cs.read_seq = upto;
+        pgp_t p = PGP_INIT;
+        pgp_int(&p, app_id);
+        pgp_str(&p, owner);
+        pgp_str(&p, peer);
+        pgp_i64(&p, upto);
+        pgp_i64(&p, now_ms);
+        rc = pgw_run(be, &Q_MSG_READ, &p, NULL, "message read");
+    }
+    *read_seq = cs.read_seq;
+    return rc;
+}
+
+int pgx_conv_update(store_backend_t *be, int32_t app_id, const char *owner, const char *peer,
+                    int type, int is_top, int is_mute, int deleted, int64_t *change_seq,
+                    int64_t now_ms)
+{
+    conv_state_t cs;
+    int rc = conv_load(be, app_id, owner, type, peer, &cs);
+    if (rc != 0)
+        return rc;
+    int changed = (is_top >= 0 && is_top != cs.is_top) ||
+                  (is_mute >= 0 && is_mute != cs.is_mute) ||
+                  (deleted >= 0 && deleted != cs.deleted);
+    if (changed) {
+        if (is_top >= 0)
+            cs.is_top = is_top;
+        if (is_mute >= 0)
+            cs.is_mute = is_mute;
+        if (deleted >= 0)
+            cs.deleted = deleted;
+        rc = conv_store(be, app_id, owner, type, peer, &cs, now_ms);
+    }
+    *change_seq = cs.change_seq;
+    return rc;
+}
+
+/* Locked until the commit, so two recalls of one message queue. */
+static pgq_t Q_MSG_BY_KEY = PGQ(
+    "SELECT from_id, to_id, sequence, created_at, del_flag FROM im_message_body "
+    "WHERE app_id = $1 AND message_key = $2 FOR UPDATE");
+
+/* $1 app, $2 key, $3 from, $4 to, $5 now, $6 sequence.  The message is
+ * recalled; both owners' history rows move to the app's next message key
+ * as their sync key (a device that synced past the message meets it
+ * again, recalled); both conversations that exist take their owner's next
+ * change_seq.  Returns the sync key. */
+static pgq_t Q_RECALL = PGQ(
+    "WITH num AS (INSERT INTO im_counter(app_id, kind, k1, k2, value) "
+    "  SELECT $1, v.kind, v.owner, '', 1 FROM (VALUES (0, 2, ''::text, ''::text), "
+    "   (1, 3, $3::text, $4::text), (1, 3, $4, $3)) v(ord, kind, owner, peer) "
+    "  WHERE v.kind = 2 OR EXISTS (SELECT 1 FROM im_conversation c WHERE c.app_id = $1 "
+    "   AND c.owner_id = v.owner AND c.conversation_type = 0 AND c.peer_id = v.peer) "
+    "  ORDER BY v.ord, v.owner COLLATE \"C\" " COUNTER_NEXT "RETURNING kind, k1, value), "
+    "sk AS (SELECT value FROM num WHERE kind = 2), "
+    "b AS (UPDATE im_message_body SET del_flag = 1, recalled_at = $5 "
+    "  WHERE app_id = $1 AND message_key = $2 AND del_flag = 0), "
+    "h AS (UPDATE im_message_history h SET sync_key = sk.value FROM sk "
+    "  WHERE h.app_id = $1 AND (h.owner_id, h.peer_id) IN (($3, $4), ($4, $3)) "
+    "   AND h.sequence = $6), "
+    "c AS (UPDATE im_conversation c SET change_seq = num.value, updated_at = $5 FROM num "
+    "  WHERE num.kind = 3 AND c.app_id = $1 AND c.owner_id = num.k1 "
+    "   AND c.conversation_type = 0 AND c.peer_id = CASE WHEN num.k1 = $3 THEN $4 ELSE $3 END) "
+    "SELECT value FROM sk");
+
+int pgx_msg_recall(store_backend_t *be, int32_t app_id, int64_t message_key,
+                   const char *requester, int is_admin, int64_t now_ms, int64_t window_ms,
+                   store_recall_t *out)
+{
+    pgp_t p = PGP_INIT;
+    pgp_int(&p, app_id);
+    pgp_i64(&p, message_key);
+    PGresult *r;
+    int rc = pgw_run(be, &Q_MSG_BY_KEY, &p, &r, "message get");
+    if (rc != 0)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        out->reject = PETREL_ERR_MSG_NOT_FOUND;
+        return 0;
+    }
+    if (pg_text(r, 0, 0, out->from_id, sizeof out->from_id) != 0 ||
+        pg_text(r, 0, 1, out->to_id, sizeof out->to_id) != 0) {
+        PQclear(r);
+        return STORE_EIO;
+    }
+    out->sequence = pg_i64(r, 0, 2);
+    int64_t created_at = pg_i64(r, 0, 3);
+    int del = pg_int(r, 0, 4);
+    PQclear(r);
+
+    if (!is_admin && strcmp(requester, out->from_id) != 0)
+        out->reject = PETREL_ERR_NOT_OPERATOR;
+    else if (del)
+        out->reject = PETREL_ERR_RECALLED;
+    else if (now_ms - created_at > window_ms)
+        out->reject = PETREL_ERR_RECALL_TIMEOUT;
+    if (out->reject != 0)
+        return 0;
+
+    p = (pgp_t)PGP_INIT;
+    pgp_int(&p, app_id);
+    pgp_i64(&p, message_key);
+    pgp_str(&p, out->from_id);
+    pgp_str(&p, out->to_id);
+    pgp_i64(&p, now_ms);
+    pgp_i64(&p, out->sequence);
+    return pgw_run(be, &Q_RECALL, &p, NULL, "message recall");
+}
+
+/* ---- reads (pool) ---- */
+
+static pgq_t Q_MSG_BYTES = PGQ(
+    "SELECT (SELECT coalesce(sum(octet_length(body) + coalesce(octet_length(extra), 0)), 0) "
+    "  FROM im_message_body WHERE app_id = $1) "
+    "+ (SELECT coalesce(sum(octet_length(body) + coalesce(octet_length(extra), 0)), 0) "
+    "  FROM im_group_message WHERE app_id = $1)");
+
+int pgx_msg_bytes(store_backend_t *be, int32_t app_id, int64_t *out)
+{
+    pgp_t p = PGP_INIT;
+    pgp_int(&p, app_id);
+    PGresult *r;
+    int rc = pgr_query(be, &Q_MSG_BYTES, &p, &r, "message bytes");
+    if (rc != 0)
+        return rc;
+    *out = pg_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+/* A message row as its owner sees it (msg_row's column order).  A
+ * recalled body is never read out. */
+#define MSG_COLS                                                                    \
+    "b.message_key, h.sequence, b.message_time, b.message_random, b.created_at, "   \
+    "b.from_id, b.to_id, b.message_id, CASE WHEN b.del_flag = 0 THEN b.body END, "  \
+    "b.extra, b.del_flag, h.sync_key "                                              \
+    "FROM im_message_history h JOIN im_message_body b "                             \
+    "ON b.app_id = h.app_id AND b.message_key = h.message_key "
+#define MSG_HISTORY_WHERE                                                           \
+    "WHERE h.app_id = $1 AND h.owner_id = $2 AND h.peer_id = $3 "                   \
+    "AND h.sequence BETWEEN $4 AND $5 "
+
+/* Two statements rather than a bound direction: ORDER BY cannot take a
+ * parameter; both walk the history primary key. */
+static pgq_t Q_HISTORY_ASC =
+    PGQ("SELECT " MSG_COLS MSG_HISTORY_WHERE "ORDER BY h.sequence ASC LIMIT $6");
+static pgq_t Q_HISTORY_DESC =
+    PGQ("SELECT " MSG_COLS MSG_HISTORY_WHERE "ORDER BY h.sequence DESC LIMIT $6");
+
+/* Everything the owner sent or received after a sync key, and the owner's
+ * largest sync key, from one snapshot: one row with NULL columns after the
+ * first when the page is empty. */
+static pgq_t Q_SYNC = PGQ(
+    "SELECT m.mx, r.* FROM (SELECT coalesce(max(sync_key), 0) AS mx FROM im_message_history "
+    "  WHERE app_id = $1 AND owner_id = $2) m "
+    "LEFT JOIN (SELECT " MSG_COLS "WHERE h.app_id = $1 AND h.owner_id = $2 "
+    "  AND h.sync_key > $3 ORDER BY h.sync_key LIMIT $4) r ON true "
+    "ORDER BY r.sync_key");
+
+static pgq_t Q_MSG_HEAD = PGQ(
+    "SELECT message_key, sequence, message_time, message_random, created_at, from_id, "
+    "to_id, message_id, NULL, NULL, del_flag, message_key FROM im_message_body "
+    "WHERE app_id = $1 AND message_key = $2");
+
+static void msg_row_cleanup(store_msg_row_t *m)
+{
+    free(m->body);
+    free(m->extra);
+}
+
+/* Row i of r, columns from c on in MSG_COLS order. */
+static int msg_row(const PGresult *r, int i, int c, store_msg_row_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->message_key = pg_i64(r, i, c);
+    m->sequence = pg_i64(r, i, c + 1);
+    m->message_time = pg_i64(r, i, c + 2);
+    m->message_random = pg_i64(r, i, c + 3);
+    m->created_at = pg_i64(r, i, c + 4);
+    if (pg_text(r, i, c + 5, m->from_id, sizeof m->from_id) != 0 ||
+        pg_text(r, i, c + 6, m->to_id, sizeof m->to_id) != 0 ||
+        pg_text(r, i, c + 7, m->message_id, sizeof m->message_id) != 0)
+        return STORE_EIO;
+    int err = 0;
+    m->body = pg_dup(r, i, c + 8, &err);
+    if (err == 0)
+        m->extra = pg_dup(r, i, c + 9, &err);
+    m->del_flag = pg_int(r, i, c + 10);
+    m->sync_key = pg_i64(r, i, c + 11);
+    if (err != 0)
+        msg_row_cleanup(m);
+    return err;
+}
+
+/* Rows [first, PQntuples) of r, columns from c on, into a malloc'ed array
+ * (NULL when empty). */
+static int msg_rows(const PGresult *r, int first, int c, store_msg_row_t **out, size_t *n)
+{
+    int nt = PQntuples(r);
+    *out = NULL;
+    *n = 0;
+    if (nt <= first)
+        return 0;
+    store_msg_row_t *v = calloc((size_t)(nt - first), sizeof *v);
+    if (!v)
+        return STORE_EIO;
+    size_t len = 0;
+    for (int i = first; i < nt; i++) {
+        int rc = msg_row(r, i, c, &v[len]);
+        if (rc != 0) {
+            store_msg_rows_free(v, len);
+            return rc;
+        }
+        len++;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+int pgx_msg_history(store_backend_t *be, int32_t app_id, const char *owner, const char *peer,
+                    int64_t from_seq, int64_t to_seq, int limit, int descending,
+                    store_msg_row_t **out, size_t *n)
+{
+    pgp_t p = PGP_INIT;
+    pgp_int(&p, app_id);
+    pgp_str(&p, owner);
+    pgp_str(&p, peer);
+    pgp_i64(&p, from_seq);
+    pgp_i64(&p, to_seq);
+    pgp_int(&p, limit);
+    PGresult *r;
+    int rc = pgr_query(be, descending ? &Q_HISTORY_DESC : &Q_HISTORY_ASC, &p, &r,
+                       "message history");
+    if (rc != 0)
+        return rc;
+    rc = msg_rows(r, 0, 0, out, n);
+    PQclear(r);
+    return rc;
+}
+
+int pgx_msg_sync(store_backend_t *be, int32_t app_id, const char *owner, int64_t after_key,
+                 int limit, store_msg_row_t **out, size_t *n, int64_t *max_key)
+{
+    pgp_t p = PGP_INIT;
+    pgp_int(&p, app_id);
+    pgp_str(&p, owner);
+    pgp_i64(&p, after_key);
+    pgp_int(&p, limit);
+    PGresult *r;
+    int rc = pgr_query(be, &Q_SYNC, &p, &r, "message sync");
+    if (rc != 0)
+        return rc;
+    if (PQntuples(r) < 1) {
+        PQclear(r);
+        return STORE_EIO;
+    }
+    *max_key = pg_i64(r, 0, 0);
+    /* An empty page is the one row with a NULL message. */
+    rc = msg_rows(r, pg_isnull(r, 0, 1) ? 1 : 0, 1, out, n);
+    PQclear(r);
+    if (rc != 0)
+        *max_key = 0;
+    return rc;
+}
+
+int pgx_msg_head(store_backend_t *be, int32_t app_id, int64_t message_key,
+                 store_msg_row_t *out)
+{
+    pgp_t p = PGP_INIT;
+    pgp_int(&p, app_id);
+    pgp_i64(&p, message_key);
+    PGresult *r;
+    int rc = pgr_query(be, &Q_MSG_HEAD, &p, &r, "message head");
+    if (rc != 0)
+        return rc;
+    if (PQntuples(r) == 0)
+        rc = STORE_ENOTFOUND;
+    else
+        rc = msg_row(r, 0, 0, out);
+    PQclear(r);
+    return rc;
+}
+
+/* ---- conversations (pool) ---- */
+
+/* A group conversation (type 1) is not rewritten for every message of the
+ * group (read diffusion): its last_seq is the group's msg_seq, or the
+ * member's leave_seq once left, and its read_seq the member's read
+ * sequence.  The last column is, for a one-to-one conversation, how far
+ * the peer has read it (the peer's own row's read_seq). */
+#define CONV_COLS                                                                   \
+    "v.peer_id, v.conversation_type, CASE WHEN v.conversation_type = 1 THEN coalesce((" \
+    "SELECT coalesce(m.leave_seq, g.msg_seq) FROM im_group g JOIN im_group_member m " \
+    "ON m.app_id = g.app_id AND m.group_id = g.group_id AND m.member_id = v.owner_id " \
+    "WHERE g.app_id = v.app_id AND g.group_id = v.peer_id), v.last_seq) "           \
+    "ELSE v.last_seq END, "                                                         \
+    "CASE WHEN v.conversation_type = 1 THEN coalesce((SELECT m.read_seq "           \
+    "FROM im_group_member m WHERE m.app_id = v.app_id AND m.group_id = v.peer_id "  \
+    "AND m.member_id = v.owner_id), v.read_seq) ELSE v.read_seq END, "              \
+    "v.change_seq, v.updated_at, v.is_top, v.is_mute, v.deleted, "                  \
+    "CASE WHEN v.conversation_type = 0 THEN coalesce((SELECT p.read_seq "           \
+    "FROM im_conversation p WHERE p.app_id = v.app_id AND p.owner_id = v.peer_id "  \
+    "AND p.conversation_type = 0 AND p.peer_id = v.owner_id), 0) ELSE 0 END"
+
+/* The owner's conversations changed after a change_seq, and the owner's
+ * largest change_seq, from one snapshot (an empty page: one row with NULL
+ * columns after the first). */
+static pgq_t Q_CONV_LIST = PGQ(
+    "SELECT m.mx, r.* FROM (SELECT coalesce(max(change_seq), 0) AS mx FROM im_conversation "
+    "  WHERE app_id = $1 AND owner_id = $2) m "
+    "LEFT JOIN (SELECT " CONV_COLS " FROM im_conversation v "
+    "  WHERE v.app_id = $1 AND v.owner_id = $2 AND v.change_seq > $3 "
+    "  ORDER BY v.change_seq LIMIT $4) r ON true "
+    "ORDER BY r.change_seq");
+
+static pgq_t Q_CONV_GET = PGQ(
+    "SELECT " CONV_COLS " FROM im_conversation v "
+    "WHERE v.app_id = $1 AND v.owner_id = $2 AND v.conversation_type = $3 AND v.peer_id = $4");
+
+/* Row i of r, columns from c on in CONV_COLS order. */
+static int conv_row(const PGresult *r, int i, int c, store_conv_t *v)
+{
+    memset(v, 0, sizeof *v);
+    if (pg_text(r, i, c, v->peer_id, sizeof v->peer_id) != 0)
+        return STORE_EIO;
+    v->conversation_type = pg_int(r, i, c + 1);
+    v->last_seq = pg_i64(r, i, c + 2);
+    v->read_seq = pg_i64(r, i, c + 3);
+    v->change_seq = pg_i64(r, i, c + 4);
+    v->updated_at = pg_i64(r, i, c + 5);
+    v->is_top = pg_int(r, i, c + 6);
+    v->is_mute = pg_int(r, i, c + 7);
+    v->deleted = pg_int(r, i, c + 8);
+    v->peer_read_seq = pg_i64(r, i, c + 9);
+    return 0;
+}
+
+int pgx_conv_list(store_backend_t *be, int32_t app_id, const char *owner,
+                  int64_t after_change_seq, int limit, store_conv_t **out, size_t *n,
+                  int64_t *max_change_seq)
+{
+    pgp_t p = PGP_INIT;
+    pgp_int(&p, app_id);
+    pgp_str(&p, owner);
+    pgp_i64(&p, after_change_seq);
+    pgp_int(&p, limit);
+    PGresult *r;
+    int rc = pgr_query(be, &Q_CONV_LIST, &p, &r, "conversation list");
+    if (rc != 0)
+        return rc;
+    int nt = PQntuples(r);
+    if (nt < 1) {
+        PQclear(r);
+        return STORE_EIO;
+    }
+    int first = pg_isnull(r, 0, 1) ? 1 : 0; /* an empty page: the one row with a NULL peer */
+    store_conv_t *v = NULL;
+    if (nt > first && !(v = calloc((size_t)(nt - first), sizeof *v)))
+        rc = STORE_EIO;
+    for (int i = first; i < nt && rc == 0; i++)
+        rc = conv_row(r, i, 1, &v[i - first]);
+    if (rc == 0) {
+        *out = v;
+        *n = (size_t)(nt - first);
+        *max_change_seq = pg_i64(r, 0, 0);
+    } else {
+        free(v);
+    }
+    PQclear(r);
+    return rc;
+}
+
+int pgx_conv_get(store_backend_t *be, int32_t app_id, const char *owner, int type,
+                 const char *peer, store_conv_t *out)
+{
+    pgp_t p = PGP_INIT;
+    conv_key(&p, app_id, owner, type, peer);
+    PGresult *r;
+    int rc = pgr_query(be, &Q_CONV_GET, &p, &r, "conversation get");
+    if (rc != 0)
+        return rc;
+    rc = PQntuples(r) == 0 ? STORE_ENOTFOUND : conv_row(r, 0, 0, out);
+    PQclear(r);
+    return rc;
+}
