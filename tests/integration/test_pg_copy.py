@@ -6,9 +6,8 @@ friend lists, requests, groups and group messages, with sequences that
 continue without a gap or a duplicate.  Copying into a database that holds
 data is refused, and so is a destination that is not PostgreSQL.
 
-Needs a PostgreSQL server: PETREL_TEST_PG (the base URL the rest of the
-suite uses, see scripts/pg-test-server.sh).  Each test creates databases
-of its own."""
+Runs on the PostgreSQL pass (--backend=postgres), on the session's
+server.  Each test creates databases of its own."""
 import os
 import secrets
 import signal
@@ -17,15 +16,13 @@ import subprocess
 
 import pytest
 
-from conftest import PETRELD, PG_URL, SLOW
+from conftest import PETRELD, SLOW, STORE
 from test_appserver import login as app_login, register as app_register
 from test_messages import (MSG_P2P, WEB, Dev, api_ok, check_ack, conv_page, history, mk,
                            msg_range, recall, sync_all)
 from test_groups import create as group_create, gsend, sync as group_sync
 
-pytestmark = pytest.mark.skipif(
-    not PG_URL, reason="PETREL_TEST_PG is not set: the copy needs a PostgreSQL server "
-                       "(scripts/pg-test-server.sh start DIR PORT prints the URL)")
+pytestmark = pytest.mark.postgres_only
 
 USERS = ["alice", "bob", "carol", "dave"]
 FS, FR, FG, G = "/v1/friendship/", "/v1/friendshipRequest/", "/v1/friendship/group/", "/v1/group/"
@@ -40,8 +37,8 @@ def psql(url, sql):
 
 def fresh_db():
     name = "copy_" + secrets.token_hex(6)
-    psql(PG_URL + "/postgres", "CREATE DATABASE " + name)
-    return PG_URL + "/" + name
+    psql(STORE.base + "/postgres", "CREATE DATABASE " + name)
+    return STORE.base + "/" + name
 
 
 def copy(data_dir, url, *extra):

@@ -252,7 +252,7 @@ static void notice_log(void *arg, const char *message)
     for (char *s = one; *s; s++)
         if (*s == '\n' || *s == '"')
             *s = ' ';
-    LOGD("store pg notice", "msg=\"%s\"", one);
+    LOGD("store pg notice", "notice=\"%s\"", one);
 }
 
 static int conn_open(store_backend_t *be, pgconn_t *pc, int pipeline)
