@@ -17,8 +17,9 @@ test` runs the suite once per backend, as two pytest processes.
   --backend=postgres  the session starts its own PostgreSQL server
                 (scripts/pg-test-server.sh: initdb into a temporary
                 directory, a free loopback port, stopped at the end) and
-                gives each server data_dir a database of its own, so a
-                restart on the same data_dir finds its data again.
+                gives each server data_dir a database of its own (empty,
+                migrated: see Store), so a restart on the same data_dir
+                finds its data again.
   PETREL_TEST_PG=URL  use the PostgreSQL server at this base URL instead
                 (user with CREATEDB; implies --backend=postgres).
   @pytest.mark.sqlite_only("why")  the test cannot apply to PostgreSQL
@@ -140,9 +141,6 @@ class PgServer:
 
     def stop(self):
         subprocess.run(["bash", PG_SCRIPT, "stop", self.dir], capture_output=True, timeout=120)
-
-    def running(self):
-        return os.path.exists(os.path.join(self.dir, "data", "postmaster.pid"))
 
     def log_tail(self, n=30):
         try:
