@@ -8,6 +8,8 @@
  * deferred batches, so no im_history_applied nor resync_key) and that
  * every number allocated per owner, pair or app lives in im_counter (see
  * pgw_next in store_pg_int.h: several nodes may write the same rows).
+ * Version 2 adds the functions of the one-to-one message hot path
+ * (petrel_next, petrel_msg_p2p: store_pg_msg.c).
  *
  * Text columns that are keys or compared use COLLATE "C" (byte order, as
  * in SQLite), whatever the database's default collation.  Applied
@@ -259,6 +261,107 @@ static const migration_t MIGRATIONS[] = {
      ");"
      "CREATE UNIQUE INDEX im_group_message_key ON im_group_message(app_id, message_key);"
      "CREATE UNIQUE INDEX im_group_message_id ON im_group_message(app_id, from_id, message_id);"},
+    /* The one-to-one message hot path as functions (store_pg_msg.c): one
+     * call, so one round trip, runs the statements of a send with plans
+     * cached per connection, and stops at a duplicate or a refusal.
+     * Counters and conversations are moved by a plain UPDATE (an INSERT
+     * only for a row not there yet): INSERT .. ON CONFLICT DO UPDATE
+     * locks the row before updating it and leaves that lock on the new
+     * version, so the next op's savepoint updating the same row in the
+     * same transaction makes a MultiXact, and a batch of messages pays
+     * for ever longer ones. */
+    {2, "one-to-one message functions",
+     /* pgw_next's rule (value = max(last + 1, floor), floor at least 1
+      * for a new row) without the lock left behind. */
+     "CREATE FUNCTION petrel_next(p_app integer, p_kind smallint, p_k1 text, p_k2 text,"
+     "  p_floor bigint) RETURNS bigint LANGUAGE plpgsql AS $f$"
+     " DECLARE v bigint;"
+     " BEGIN"
+     "  UPDATE im_counter SET value = greatest(value + 1, p_floor)"
+     "   WHERE app_id = p_app AND kind = p_kind AND k1 = p_k1 AND k2 = p_k2"
+     "   RETURNING value INTO v;"
+     "  IF NOT FOUND THEN"
+     "   INSERT INTO im_counter(app_id, kind, k1, k2, value)"
+     "    VALUES (p_app, p_kind, p_k1, p_k2, greatest(p_floor, 1))"
+     "    ON CONFLICT (app_id, kind, k1, k2) DO UPDATE"
+     "    SET value = greatest(im_counter.value + 1, EXCLUDED.value) RETURNING value INTO v;"
+     "  END IF;"
+     "  RETURN v;"
+     " END $f$;"
+     /* store_sqlite_msg.c's sqlx_msg_p2p: a resend answers with the
+      * original (dup_*); else the sender (missing or deleted 20001,
+      * forbidden 62023, silenced 50002), the receiver (20001), the
+      * friendship rules of p_flags (msg.h: 30006, 30007, then 30003); else
+      * the numbers -- the app's key (floor: the proposed key), the pair's
+      * sequence (p_a < p_b by byte order), each owner's change_seq, locked
+      * in that order, owners by byte order -- then the body, both owners'
+      * history rows (sync_key = the key) and both conversations (a deleted
+      * one comes back; the sender has read up to the message). */
+     "CREATE FUNCTION petrel_msg_p2p(p_app integer, p_from text, p_to text, p_mid text,"
+     "  p_body text, p_extra text, p_time bigint, p_random bigint, p_key bigint, p_now bigint,"
+     "  p_flags integer, p_a text, p_b text,"
+     "  OUT dup_key bigint, OUT dup_seq bigint, OUT dup_created bigint, OUT dup_del integer,"
+     "  OUT reject integer, OUT key bigint, OUT seq bigint) LANGUAGE plpgsql AS $f$"
+     " DECLARE s_del integer; s_forbidden integer; s_silent integer; r_del integer;"
+     "  ab_status integer; ab_black integer; ba_status integer; ba_black integer;"
+     "  ch_a bigint; ch_b bigint; ch_from bigint; ch_to bigint;"
+     " BEGIN"
+     "  reject := 0;"
+     "  SELECT message_key, sequence, created_at, del_flag"
+     "   INTO dup_key, dup_seq, dup_created, dup_del FROM im_message_body"
+     "   WHERE app_id = p_app AND from_id = p_from AND message_id = p_mid;"
+     "  IF FOUND THEN RETURN; END IF;"
+     "  SELECT del_flag, forbidden_flag, silent_flag INTO s_del, s_forbidden, s_silent"
+     "   FROM im_user WHERE app_id = p_app AND user_id = p_from;"
+     "  SELECT del_flag INTO r_del FROM im_user WHERE app_id = p_app AND user_id = p_to;"
+     "  IF p_flags <> 0 THEN"
+     "   SELECT status, black INTO ab_status, ab_black FROM im_friendship"
+     "    WHERE app_id = p_app AND from_id = p_from AND to_id = p_to;"
+     "   SELECT status, black INTO ba_status, ba_black FROM im_friendship"
+     "    WHERE app_id = p_app AND from_id = p_to AND to_id = p_from;"
+     "  END IF;"
+     "  reject := CASE WHEN s_del IS DISTINCT FROM 0 THEN 20001"
+     "   WHEN s_forbidden = 1 THEN 62023 WHEN s_silent = 1 THEN 50002"
+     "   WHEN r_del IS DISTINCT FROM 0 THEN 20001"
+     "   WHEN p_flags & 2 <> 0 AND ab_black = 2 THEN 30006"
+     "   WHEN p_flags & 2 <> 0 AND ba_black = 2 THEN 30007"
+     "   WHEN p_flags & 1 <> 0 AND (coalesce(ab_status, 0) <> 1 OR coalesce(ba_status, 0) <> 1)"
+     "    THEN 30003 ELSE 0 END;"
+     "  IF reject <> 0 THEN RETURN; END IF;"
+     "  key := petrel_next(p_app, 2::smallint, '', '', p_key);"
+     "  seq := petrel_next(p_app, 1::smallint, p_a, p_b, 1);"
+     "  ch_a := petrel_next(p_app, 3::smallint, p_a, '', 1);"
+     "  ch_b := petrel_next(p_app, 3::smallint, p_b, '', 1);"
+     "  INSERT INTO im_message_body(app_id, message_key, from_id, to_id, message_id, body, extra,"
+     "   message_time, message_random, sequence, created_at)"
+     "   VALUES (p_app, key, p_from, p_to, p_mid, p_body, p_extra, p_time, p_random, seq, p_now);"
+     "  INSERT INTO im_message_history(app_id, owner_id, peer_id, sequence, message_key, sync_key)"
+     "   VALUES (p_app, p_from, p_to, seq, key, key), (p_app, p_to, p_from, seq, key, key);"
+     "  IF p_from = p_a THEN ch_from := ch_a; ch_to := ch_b;"
+     "  ELSE ch_from := ch_b; ch_to := ch_a; END IF;"
+     "  UPDATE im_conversation SET last_seq = greatest(last_seq, seq),"
+     "   read_seq = greatest(read_seq, seq), deleted = 0, change_seq = ch_from, updated_at = p_now"
+     "   WHERE app_id = p_app AND owner_id = p_from AND conversation_type = 0 AND peer_id = p_to;"
+     "  IF NOT FOUND THEN"
+     "   INSERT INTO im_conversation(app_id, owner_id, peer_id, conversation_type, last_seq,"
+     "    read_seq, change_seq, updated_at)"
+     "    VALUES (p_app, p_from, p_to, 0, seq, seq, ch_from, p_now)"
+     "    ON CONFLICT (app_id, owner_id, conversation_type, peer_id) DO UPDATE SET"
+     "    last_seq = greatest(im_conversation.last_seq, EXCLUDED.last_seq),"
+     "    read_seq = greatest(im_conversation.read_seq, EXCLUDED.read_seq), deleted = 0,"
+     "    change_seq = EXCLUDED.change_seq, updated_at = EXCLUDED.updated_at;"
+     "  END IF;"
+     "  UPDATE im_conversation SET last_seq = greatest(last_seq, seq), deleted = 0,"
+     "   change_seq = ch_to, updated_at = p_now"
+     "   WHERE app_id = p_app AND owner_id = p_to AND conversation_type = 0 AND peer_id = p_from;"
+     "  IF NOT FOUND THEN"
+     "   INSERT INTO im_conversation(app_id, owner_id, peer_id, conversation_type, last_seq,"
+     "    read_seq, change_seq, updated_at) VALUES (p_app, p_to, p_from, 0, seq, 0, ch_to, p_now)"
+     "    ON CONFLICT (app_id, owner_id, conversation_type, peer_id) DO UPDATE SET"
+     "    last_seq = greatest(im_conversation.last_seq, EXCLUDED.last_seq), deleted = 0,"
+     "    change_seq = EXCLUDED.change_seq, updated_at = EXCLUDED.updated_at;"
+     "  END IF;"
+     " END $f$;"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
