@@ -39,7 +39,7 @@ run: build       ## build and start petreld standalone in the foreground (data i
 	@mkdir -p var
 	$(BUILD)/petreld --data-dir=var $(ARGS)
 
-bench: build     ## run every petrel-bench workload on fresh servers (results: build/bench-results.md)
+bench: build     ## run every petrel-bench workload on fresh servers (results: build/bench-results.md; BENCH_STORE=postgres: on PostgreSQL)
 	@scripts/bench-all.sh $(BUILD)
 
 layers: build    ## check the layer rules of src/server/ (includes and calls point down; file lengths)

@@ -75,6 +75,8 @@ static void usage(FILE *f)
             "  --hold S             idle: seconds to hold the connections (60)\n"
             "  --heartbeat-ms MS    PING interval per connection (10000)\n"
             "  --pid PID            server pid: RSS from /proc/PID/status, CPU from /proc/PID/stat\n"
+            "  --db-pid PID         database server pid (PostgreSQL's postmaster): its CPU, its\n"
+            "                       children's and its reaped children's counts as server CPU\n"
             "  --sources A,B,...    bind connections round-robin to these 127.x source addresses\n"
             "                       (default: none, or 127.0.0.1..N when ports would run short)\n"
             "  --storm              login: reconnect storm after the first logins\n"
@@ -202,7 +204,7 @@ static int raise_nofile(uint32_t conns)
 
 enum {
     OPT_TCP = 256, OPT_SECRET, OPT_APP, OPT_CLIENT_TYPE, OPT_CONNS, OPT_CONCURRENCY, OPT_HOLD,
-    OPT_HEARTBEAT, OPT_PID, OPT_SOURCES, OPT_STORM, OPT_TIMEOUT, OPT_HELP, OPT_HTTP, OPT_ADMIN,
+    OPT_HEARTBEAT, OPT_PID, OPT_DB_PID, OPT_SOURCES, OPT_STORM, OPT_TIMEOUT, OPT_HELP, OPT_HTTP, OPT_ADMIN,
     OPT_CLIENTS, OPT_WINDOW, OPT_SIZE, OPT_WARMUP, OPT_DURATION, OPT_RATE, OPT_DRAIN,
     OPT_MEMBERS, OPT_SENDERS, OPT_PROBES, OPT_PROBE_MS, OPT_SINGLES, OPT_TRANSPORT, OPT_WS, OPT_FIRST_USER,
 };
@@ -217,6 +219,7 @@ static const struct option long_opts[] = {
     {"hold", required_argument, NULL, OPT_HOLD},
     {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
     {"pid", required_argument, NULL, OPT_PID},
+    {"db-pid", required_argument, NULL, OPT_DB_PID},
     {"sources", required_argument, NULL, OPT_SOURCES},
     {"storm", no_argument, NULL, OPT_STORM},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -383,6 +386,11 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, const workload_t *
             if (parse_u32(optarg, 1, INT32_MAX, &v) < 0)
                 return bad("--pid", optarg);
             o->pid = (pid_t)v;
+            break;
+        case OPT_DB_PID:
+            if (parse_u32(optarg, 1, INT32_MAX, &v) < 0)
+                return bad("--db-pid", optarg);
+            proc_set_db_pid((pid_t)v);
             break;
         case OPT_SOURCES:
             if (parse_sources(optarg, o) < 0)

@@ -114,6 +114,9 @@ typedef struct proc_snap {
     long long cpu_ticks;
 } proc_snap_t;
 void proc_snap(pid_t pid, proc_snap_t *s);
+/* --db-pid: from then on a snapshot's cpu_ticks also counts the database
+ * server's process tree (the pid, its live children, and what it reaped). */
+void proc_set_db_pid(pid_t pid);
 
 /* ---- result (metrics.c) ------------------------------------------------ */
 

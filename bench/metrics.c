@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,12 +146,74 @@ double ticks_to_s(long long ticks)
     return ticks < 0 || hz <= 0 ? -1.0 : (double)ticks / (double)hz;
 }
 
+static pid_t db_pid;
+
+void proc_set_db_pid(pid_t pid)
+{
+    db_pid = pid;
+}
+
+/* Fields 4 (ppid) and 14..17 (utime, stime, cutime, cstime) of /proc/PID/stat. */
+static int stat_fields(const char *path, long long *ppid, long long t[4])
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    p++;
+    for (int field = 3; field <= 17 && *p; field++) {
+        p += strspn(p, " ");
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (field == 4)
+            *ppid = v;
+        else if (field >= 14)
+            t[field - 14] = v;
+        p = end + strcspn(end, " ");
+    }
+    return 0;
+}
+
+/* CPU ticks of pid, its live children and the children it reaped. */
+static long long tree_ticks(pid_t pid)
+{
+    char path[64];
+    long long ppid = 0, t[4] = {0, 0, 0, 0};
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    if (stat_fields(path, &ppid, t) < 0)
+        return -1;
+    long long sum = t[0] + t[1] + t[2] + t[3];
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        long long cp = 0, ct[4] = {0, 0, 0, 0};
+        snprintf(path, sizeof path, "/proc/%.20s/stat", e->d_name);
+        if (stat_fields(path, &cp, ct) == 0 && cp == pid)
+            sum += ct[0] + ct[1];
+    }
+    if (d)
+        closedir(d);
+    return sum;
+}
+
 void proc_snap(pid_t pid, proc_snap_t *s)
 {
     s->rss_kib = proc_status_kib(pid, "VmRSS");
     s->anon_kib = proc_status_kib(pid, "RssAnon");
     s->hwm_kib = proc_status_kib(pid, "VmHWM");
     s->cpu_ticks = proc_cpu_ticks(pid);
+    if (db_pid > 0 && s->cpu_ticks >= 0) {
+        long long db = tree_ticks(db_pid);
+        s->cpu_ticks = db < 0 ? -1 : s->cpu_ticks + db;
+    }
 }
 
 /* ---- result ------------------------------------------------------------------ */

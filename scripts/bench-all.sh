@@ -10,7 +10,11 @@
 # p2p-ws (the same over WebSocket).
 #
 # Usage: scripts/bench-all.sh [BUILD_DIR]   (env: BENCH_ONLY="p2p rate" to
-# run a subset, BENCH_SCALE=0.2 to shrink connection counts and durations)
+# run a subset, BENCH_SCALE=0.2 to shrink connection counts and durations,
+# BENCH_STORE=postgres to run every workload on PostgreSQL instead of
+# SQLite: a server of its own (scripts/pg-test-server.sh: durable commits,
+# shared_buffers 128MB), a fresh database per workload, and PostgreSQL's
+# CPU counted as server CPU through petrel-bench --db-pid)
 set -u
 
 BUILD=${1:-build}
@@ -22,6 +26,9 @@ SCALE=${BENCH_SCALE:-1}
 SECRET=benchsecret
 WORK=$(mktemp -d /tmp/petrel-bench.XXXXXX)
 SERVER_PID=
+STORE=${BENCH_STORE:-sqlite}
+PG_URL=
+DB_ARGS=()
 
 for f in "$PETRELD" "$BENCH"; do
     [ -x "$f" ] || { echo "bench-all: $f missing (make build)" >&2; exit 2; }
@@ -29,6 +36,7 @@ done
 
 cleanup() {
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    [ -n "$PG_URL" ] && "$(dirname "$0")/pg-test-server.sh" stop "$WORK/pg"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -46,13 +54,23 @@ print(s.getsockname()[1])
 EOF
 }
 
+if [ "$STORE" = postgres ]; then
+    chmod 711 "$WORK" # run as root, the server runs as postgres and must reach $WORK/pg
+    PG_URL=$("$(dirname "$0")/pg-test-server.sh" start "$WORK/pg" "$(free_port)") || exit 2
+    DB_ARGS=(--db-pid "$(head -n 1 "$WORK/pg/data/postmaster.pid")")
+fi
+
 start_server() {
     TCP=$(free_port)
     HTTP=$(free_port)
-    local data=$WORK/data-$1
+    local data=$WORK/data-$1 store=()
     rm -rf "$data" && mkdir -p "$data"
+    if [ -n "$PG_URL" ]; then
+        psql "$PG_URL/postgres" -qAtc "CREATE DATABASE bench_${1//-/_}" >/dev/null || return 1
+        store=(--store="$PG_URL/bench_${1//-/_}")
+    fi
     "$PETRELD" --data-dir="$data" --tcp-listen=127.0.0.1:"$TCP" --http-listen=127.0.0.1:"$HTTP" \
-        --app-secret=$SECRET --workers=2 --login-policy=4 --log-level=warn \
+        "${store[@]}" --app-secret=$SECRET --workers=2 --login-policy=4 --log-level=warn \
         >"$WORK/server-$1.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do
@@ -76,7 +94,7 @@ run() { # name, then petrel-bench arguments
     start_server "$name" || return 1
     echo "== $name: petrel-bench $* (server pid $SERVER_PID)" >&2
     "$BENCH" "$@" --tcp 127.0.0.1:"$TCP" --http 127.0.0.1:"$HTTP" --secret $SECRET \
-        --pid "$SERVER_PID" >"$WORK/$name.out" 2>"$WORK/$name.err"
+        --pid "$SERVER_PID" "${DB_ARGS[@]}" >"$WORK/$name.out" 2>"$WORK/$name.err"
     local rc=$?
     stop_server
     tail -n 4 "$WORK/$name.err" >&2
@@ -104,7 +122,7 @@ has() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
     echo "# petrel-bench results"
     echo
     echo "$(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')," \
-        "$(nproc) cores, scale $SCALE; durable storage (store_sync_full=1)."
+        "$(nproc) cores, scale $SCALE; durable storage (store_sync_full=1), store $STORE."
 } >"$OUT"
 
 fail=0

@@ -16,7 +16,11 @@ case "$cmd" in
 start)
   port=${3:?PORT}
   mkdir -p "$dir"
-  [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres "$dir"
+    su postgres -s /bin/sh -c "test -w '$dir'" ||
+      { echo "pg-test-server: the postgres user cannot reach $dir (a parent directory is private)" >&2; exit 1; }
+  fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     as_pg "'$BIN/initdb' -D '$dir/data' -A trust -U petrel -E UTF8 --locale=C.UTF-8 >'$dir/initdb.log' 2>&1"
   fi

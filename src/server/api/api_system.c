@@ -197,13 +197,16 @@ static void health_done(api_ctx_t *ctx)
         health_fail(ctx, PETREL_ERR_STORE_STALLED, msg, "stalled", &h);
         return;
     }
-    if (h.write_failing) {
-        health_fail(ctx, PETREL_ERR_STORE_FAILING,
-                    "storage writes are failing (disk full or I/O error)", "write_failing", &h);
+    if (ctx->rc < 0) {
+        /* PostgreSQL down (or SQLite unreadable): say so before the writes. */
+        health_fail(ctx, PETREL_ERR_SYSTEM, "storage unreachable: the database does not answer",
+                    "unreachable", &h);
         return;
     }
-    if (ctx->rc < 0) {
-        api_fail(ctx, 503, PETREL_ERR_SYSTEM, "storage unreachable");
+    if (h.write_failing) {
+        health_fail(ctx, PETREL_ERR_STORE_FAILING,
+                    "storage writes are failing (disk full, I/O error or database unreachable)",
+                    "write_failing", &h);
         return;
     }
     uint64_t devs = 0, users = 0;

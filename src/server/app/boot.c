@@ -67,8 +67,7 @@ static int compose(server_t *s)
     return 0;
 }
 
-/* The store setting: NULL for SQLite, else the PostgreSQL conninfo. */
-static const char *pg_conninfo(const config_t *c)
+const char *boot_pg_conninfo(const config_t *c)
 {
     const char *v = c->store;
     if (!v[0] || strcmp(v, "sqlite") == 0)
@@ -76,8 +75,7 @@ static const char *pg_conninfo(const config_t *c)
     return v;
 }
 
-/* The first line of the password file into buf; 0, or -1 (logged). */
-static int read_password(const char *path, char *buf, size_t cap)
+int boot_store_password(const char *path, char *buf, size_t cap)
 {
     buf[0] = 0;
     if (!path[0])
@@ -97,11 +95,11 @@ static int read_password(const char *path, char *buf, size_t cap)
 int server_open(server_t *s)
 {
     char pw[512];
-    if (read_password(s->cfg.store_password_file, pw, sizeof pw) < 0)
+    if (boot_store_password(s->cfg.store_password_file, pw, sizeof pw) < 0)
         return -1;
     store_config_t sc = {
         .data_dir = s->cfg.data_dir,
-        .pg_conninfo = pg_conninfo(&s->cfg),
+        .pg_conninfo = boot_pg_conninfo(&s->cfg),
         .pg_password = pw[0] ? pw : NULL,
         .synchronous_full = s->cfg.store_sync_full,
         .max_batch = (size_t)s->cfg.store_max_batch,

@@ -12,6 +12,14 @@
  * group pushes, descriptor limit and connection table.  0, or -1 logged. */
 int server_open(server_t *s);
 
+/* The store setting: NULL for SQLite ("" or "sqlite"), else the
+ * PostgreSQL conninfo. */
+const char *boot_pg_conninfo(const config_t *c);
+
+/* The first line of the store_password_file path into buf ("" when path
+ * is ""); 0, or -1 (logged).  The caller wipes buf after use. */
+int boot_store_password(const char *path, char *buf, size_t cap);
+
 /* After workers_join and appserver_free: everything server_open made,
  * and the workers (workers_free) once nothing posts to them any more. */
 void server_close(server_t *s);

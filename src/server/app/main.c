@@ -3,11 +3,17 @@
  * worker loops, then wait for SIGTERM/SIGINT on the main thread and shut
  * down in order: stop accepting and drain connections (workers), then
  * flush and close storage.  Exit code 0 on a clean shutdown.
+ *
+ * `petreld copy-sqlite [--key=value ...]` instead copies the SQLite
+ * database of data_dir into the PostgreSQL database of the store setting
+ * (store/copy.h) and exits: 0 copied and verified, 1 refused or failed,
+ * 2 bad configuration.
  */
 #include "server/api/api.h"
 #include "server/app/boot.h"
 #include "server/core/log.h"
 #include "server/im/server.h"
+#include "server/store/copy.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -59,8 +65,47 @@ static void scrub_secret_args(int argc, char **argv)
     }
 }
 
+/* argv[0] is "copy-sqlite"; the flags follow, as for the server. */
+static int copy_sqlite_main(int argc, char **argv)
+{
+    static config_t cfg;
+    char err[512];
+    config_defaults(&cfg);
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            printf("usage: petreld copy-sqlite [--config=FILE] [--data-dir=DIR] "
+                   "--store=postgres://... [--store-password-file=FILE]\n"
+                   "Copies DIR/petrel.db into the (empty) PostgreSQL database, then checks "
+                   "it.  Stop petreld first.\n\n");
+    int rc = config_load(&cfg, argc, argv, err, sizeof err);
+    if (rc == 1)
+        return 0;
+    if (rc < 0) {
+        fprintf(stderr, "petreld copy-sqlite: %s\n", err);
+        return 2;
+    }
+    scrub_secret_args(argc, argv);
+    log_set_level(log_level_parse(cfg.log_level));
+    umask(077);
+    signal(SIGPIPE, SIG_IGN);
+    char pw[512];
+    if (boot_store_password(cfg.store_password_file, pw, sizeof pw) < 0)
+        return 2;
+    store_config_t sc = {.data_dir = cfg.data_dir, .pg_conninfo = boot_pg_conninfo(&cfg),
+                         .pg_password = pw[0] ? pw : NULL};
+    rc = store_copy_sqlite(&sc, stdout, err, sizeof err);
+    explicit_bzero(pw, sizeof pw);
+    if (rc != 0) {
+        fprintf(stderr, "petreld copy-sqlite: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "copy-sqlite") == 0)
+        return copy_sqlite_main(argc - 1, argv + 1);
     static server_t srv;
     server_t *s = &srv;
     char err[512];

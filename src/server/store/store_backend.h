@@ -102,6 +102,35 @@ typedef struct store_friend_op {
     store_friend_res_t res;
 } store_friend_op_t;
 
+/* A row of text values (store_backend_ops_t.rows, copy_in). */
+typedef int (*store_row_fn)(void *arg, const char *const *vals, size_t n);
+
+/* One table of a copy: its name and columns (names separated by ", ",
+ * the same in source and destination). */
+typedef struct store_copy_table {
+    const char *name;
+    const char *cols;
+} store_copy_table_t;
+
+/* What copy_in does, in one transaction: refuse a database that holds any
+ * row; load tables[0..n) in order, table i's rows given by src(arg, i,
+ * put, put_arg) calling put(put_arg, vals, n) once per row (n = the
+ * table's number of columns); set every
+ * number the backend allocates (counters, identity columns) past the
+ * loaded data; run check(arg), which may read the loaded data through
+ * rows; commit only if everything returned 0.  rows[i] gets the count the
+ * destination loaded for table i; why a short reason for the operator
+ * when copy_in fails (which tables hold data, which table failed). */
+typedef struct store_copy {
+    const store_copy_table_t *tables;
+    size_t n;
+    int (*src)(void *arg, size_t table, store_row_fn put, void *put_arg);
+    int (*check)(void *arg);
+    void *arg;
+    int64_t *rows;
+    char why[512];
+} store_copy_t;
+
 typedef struct store_backend_ops {
     const char *name;
 
@@ -251,6 +280,24 @@ typedef struct store_backend_ops {
      * may be NULL. */
     int (*file_check)(store_backend_t *be, const char **why);
     int (*probe)(store_backend_t *be, int64_t now_ms);
+
+    /* Additions (issue 16): copying a whole database into another backend
+     * (store_copy.c, store/copy.h; `petreld copy-sqlite`).  Offline: the
+     * backend was opened by the copy alone, no writer thread runs, and the
+     * calling thread stands in for it.
+     * rows: run one read statement (constant text written in SQL both
+     * engines accept, no parameters) and hand each row to row(arg, vals,
+     * n) as text (vals[i] NULL for SQL NULL); a non-zero return from row
+     * stops it and is returned.  SQLite runs it on the writer connection,
+     * inside the transaction the copy opened with tx_begin (one snapshot,
+     * other writers held off); PostgreSQL, while copy_in runs, inside the
+     * copy's transaction (the check sees what was loaded), else on a
+     * pooled connection.
+     * copy_in: load an EMPTY database (else STORE_ECONFLICT, nothing
+     * written) in one transaction: see store_copy_t.  NULL for a backend
+     * that cannot be a destination. */
+    int (*rows)(store_backend_t *be, const char *sql, store_row_fn row, void *arg);
+    int (*copy_in)(store_backend_t *be, store_copy_t *c);
 } store_backend_ops_t;
 
 extern const store_backend_ops_t store_sqlite_backend;

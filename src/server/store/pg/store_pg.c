@@ -817,4 +817,6 @@ const store_backend_ops_t store_pg_backend = {
     .msg_head = pgx_msg_head,
     .file_check = NULL,
     .probe = pg_probe,
+    .rows = pgx_rows,
+    .copy_in = pgx_copy_in,
 };

@@ -23,7 +23,8 @@
  * savepoints, reader pool, helpers, vtable), store_pg_migrate.c (schema),
  * store_pg_users.c (apps, users, accounts, status), store_pg_msg.c
  * (one-to-one messages, conversations), store_pg_friends.c /
- * _friends_read.c, store_pg_group.c / _group_read.c.
+ * _friends_read.c, store_pg_group.c / _group_read.c, store_pg_copy.c
+ * (loading a copied database).
  */
 #ifndef PETREL_STORE_PG_INT_H
 #define PETREL_STORE_PG_INT_H
@@ -164,11 +165,16 @@ struct store_backend {
     pgconn_t *rfree;
 
     int version;
+    pgconn_t *copy; /* while pgx_copy_in runs: its connection, for pgx_rows */
 };
 
 /* store_pg_migrate.c */
 int store_pg_migrate_latest(void);
 int store_pg_migrate(PGconn *c, int *version);
+
+/* store_pg_copy.c: the destination side of a copy (store_backend.h). */
+int pgx_rows(store_backend_t *be, const char *sql, store_row_fn row, void *arg);
+int pgx_copy_in(store_backend_t *be, store_copy_t *c);
 
 /* store_pg_users.c */
 int pgx_app_put(store_backend_t *be, const store_app_t *a);
@@ -255,8 +261,32 @@ int pgx_status_peers(store_backend_t *be, int32_t app_id, const char *user_id,
                      store_user_status_t **out, size_t *n);
 int pgx_friend_blacked(store_backend_t *be, int32_t app_id, const char *user_id,
                        char (**out)[STORE_ID_MAX + 1], size_t *n);
+/* Row parsers shared by the two files, from column col: a friendship
+ * (from_id, to_id, remark, status, black, add_source, extra,
+ * friend_sequence, black_sequence, create_time, nick_name) and a request
+ * (id, from_id, to_id, remark, read_status, add_source, add_wording,
+ * approve_status, create_time, update_time, sequence). */
+int pgx_friend_row(const PGresult *r, int row, int col, store_friend_t *f);
+int pgx_request_row(const PGresult *r, int row, int col, store_friend_request_t *q);
 
 /* store_pg_group.c / store_pg_group_read.c */
+/* Columns of a group, member, join request row (the order the row
+ * readers of store_pg_group_read.c expect), p the table alias prefix. */
+#define PG_GCOLS(p)                                                                           \
+    p "group_id, " p "owner_id, " p "group_type, " p "group_name, " p "mute, " p              \
+    "apply_join_type, " p "photo, " p "max_member_count, " p "introduction, " p               \
+    "notification, " p "status, " p "sequence, " p "msg_seq, " p "member_count, " p           \
+    "create_time, " p "update_time, " p "extra"
+#define PG_NGCOLS 17
+#define PG_MCOLS(p)                                                                           \
+    p "member_id, " p "role, " p "speak_date, " p "alias, " p "join_time, " p "join_type, " p \
+    "leave_time, " p "join_seq, coalesce(" p "leave_seq, 0), " p "read_seq, " p "sequence, " p \
+    "extra"
+#define PG_RCOLS "id, group_id, from_id, wording, status, handler_id, create_time, update_time"
+/* A row's columns from column c on into the struct; 0 or STORE_EIO. */
+int pgg_group_cols(const PGresult *r, int row, int c, store_group_t *g);
+int pgg_member_cols(const PGresult *r, int row, int c, store_group_member_t *m);
+int pgg_request_cols(const PGresult *r, int row, store_group_request_t *q);
 int pgx_group_write(store_backend_t *be, store_group_op_t *op, int64_t now_ms);
 int pgx_group_get(store_backend_t *be, int32_t app_id, const char *group_id, store_group_t *out);
 int pgx_group_member_get(store_backend_t *be, int32_t app_id, const char *group_id,

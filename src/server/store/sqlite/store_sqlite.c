@@ -586,4 +586,6 @@ const store_backend_ops_t store_sqlite_backend = {
     .group_requests = sqlg_requests,
     .group_msgs = sqlg_msgs,
     .msg_head = sqlx_msg_head,
+    .rows = sqlx_rows,
+    .copy_in = NULL,
 };

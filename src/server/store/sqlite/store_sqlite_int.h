@@ -14,7 +14,8 @@
  * conversations), store_sqlite_friends.c / _friends_read.c (friendship
  * writes / reads), store_sqlite_group.c / _group_read.c (group writes /
  * reads), store_sqlite_hist.c (history rows), store_sqlite_ckpt.c (WAL
- * checkpoints), store_migrate.c (schema migrations).
+ * checkpoints), store_migrate.c (schema migrations), store_sqlite_copy.c
+ * (rows read out for a copy into another backend).
  */
 #ifndef PETREL_STORE_SQLITE_INT_H
 #define PETREL_STORE_SQLITE_INT_H
@@ -341,6 +342,10 @@ int sqlx_next_change(store_backend_t *be, int32_t app_id, const char *owner, cen
                      int64_t *next);
 int sqlx_next_seq(store_backend_t *be, int32_t app_id, const char *x, const char *y,
                   int64_t *seq);
+
+/* store_sqlite_copy.c: one read statement's rows as text, on the writer
+ * connection (store_backend.h "copying a whole database"). */
+int sqlx_rows(store_backend_t *be, const char *sql, store_row_fn row, void *arg);
 
 /* store_sqlite_users.c: writes (writer) then reads (pool). */
 int sqlx_app_put(store_backend_t *be, const store_app_t *a);
