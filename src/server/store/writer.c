@@ -350,7 +350,8 @@ int store_open(const store_config_t *cfg, store_t **out)
     store_t *st = calloc(1, sizeof *st);
     if (!st)
         return STORE_EIO;
-    st->bops = cfg->pg_conninfo && cfg->pg_conninfo[0] ? &store_pg_backend : &store_sqlite_backend;
+    st->bops = cfg->pg_conninfo && cfg->pg_conninfo[0] ? &store_pg_backend
+                                                       : &store_sqlite_backend;
     st->max_batch = cfg->max_batch ? cfg->max_batch : DEFAULT_MAX_BATCH;
     st->commit_delay_us = cfg->commit_delay_us > 0 ? (uint64_t)cfg->commit_delay_us : 0;
     st->stall_us = (uint64_t)(cfg->stall_ms > 0 ? cfg->stall_ms : 10000) * 1000u;

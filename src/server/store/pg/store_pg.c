@@ -486,7 +486,8 @@ int pgw_row_end(store_backend_t *be, int failed)
 }
 
 static pgq_t Q_NEXT = PGQ(
-    "INSERT INTO im_counter(app_id, kind, k1, k2, value) VALUES($1, $2, $3, $4, greatest($5, 1)) "
+    "INSERT INTO im_counter(app_id, kind, k1, k2, value) "
+    "VALUES($1, $2, $3, $4, greatest($5::bigint, 1)) "
     "ON CONFLICT (app_id, kind, k1, k2) DO UPDATE "
     "SET value = greatest(im_counter.value + 1, EXCLUDED.value) RETURNING value");
 

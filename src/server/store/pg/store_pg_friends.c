@@ -1,10 +1,11 @@
 /*
  * PostgreSQL backend: friendship writes (friends.h): every kind of
  * store_friend_op_t on the writer, inside its op savepoint, plus the
- * friendship checks of the message and group paths (pgx_msg_friend_check,
- * pgx_blacked).  Same rules, reject codes, outputs and orderings as
- * store_sqlite_friends.c: a friendship row is read, changed in C and
- * written back whole (Q_FR_PUT), so every op states its rules in one place.
+ * blacklist check of group invitations (pgx_blacked; a message's
+ * friendship rules are part of store_pg_msg.c's statement).  Same rules,
+ * reject codes, outputs and orderings as store_sqlite_friends.c: a
+ * friendship row is read, changed in C and written back whole (Q_FR_PUT),
+ * so every op states its rules in one place.
  *
  * Sequences come from pgw_next counters taken in the committing
  * transaction (several nodes may write the same owner): PGC_FRIEND_SEQ per
@@ -14,11 +15,11 @@
  * PGC_FGROUP_SEQ per owner for friend lists.
  *
  * Round trips: both directions of a pair come from one statement (add,
- * delete, approve, the message check); a request is created or refreshed
- * by one upsert returning the row; a friend-list member is added with its
- * friendship check in one statement.  No statement here is expected to
- * fail on a constraint, so no row savepoint is needed: a failure fails the
- * op, as in SQLite.
+ * delete, approve); a request is created or refreshed by one upsert
+ * returning the row; a friend-list member is added with its friendship
+ * check in one statement.  No statement here is expected to fail on a
+ * constraint, so no row savepoint is needed: a failure fails the op, as
+ * in SQLite.
  */
 #include "server/store/pg/store_pg_int.h"
 #include "server/core/log.h"
@@ -53,13 +54,6 @@ static pgq_t Q_FR_PUT = PGQ(
     "black_sequence = EXCLUDED.black_sequence, create_time = EXCLUDED.create_time");
 static pgq_t Q_FR_LIVE = PGQ("SELECT to_id FROM im_friendship "
                              "WHERE app_id = $1 AND from_id = $2 AND status = 1 ORDER BY to_id");
-/* The message rules of a pair: blacklist and status both ways (one row). */
-static pgq_t Q_FR_RULES = PGQ(
-    "SELECT coalesce(max(black) FILTER (WHERE from_id = $2), 1), "
-    "coalesce(max(black) FILTER (WHERE from_id = $3), 1), "
-    "coalesce(max(status) FILTER (WHERE from_id = $2), 0), "
-    "coalesce(max(status) FILTER (WHERE from_id = $3), 0) FROM im_friendship "
-    "WHERE app_id = $1 AND ((from_id = $2 AND to_id = $3) OR (from_id = $3 AND to_id = $2))");
 static pgq_t Q_FR_BLACK = PGQ("SELECT black FROM im_friendship "
                               "WHERE app_id = $1 AND from_id = $2 AND to_id = $3");
 
@@ -831,31 +825,6 @@ int pgx_friend_write(store_backend_t *be, store_friend_op_t *op, int64_t now_ms)
     case SF_GROUP_MEMBER: return fg_member(be, op, now_ms);
     }
     return STORE_EINVAL;
-}
-
-/* store_msg_t.flags: the friendship rules of a send (msg.h), one round
- * trip. */
-int pgx_msg_friend_check(store_backend_t *be, const store_msg_t *m, int *reject)
-{
-    *reject = 0;
-    pgp_t p = PGP_INIT;
-    pgp_int(&p, m->app_id);
-    pgp_str(&p, m->from_id);
-    pgp_str(&p, m->to_id);
-    PGresult *r;
-    int rc = pgw_run(be, &Q_FR_RULES, &p, &r, "message friendship rules");
-    if (rc != 0)
-        return rc;
-    int black_ab = pg_int(r, 0, 0), black_ba = pg_int(r, 0, 1);
-    int status_ab = pg_int(r, 0, 2), status_ba = pg_int(r, 0, 3);
-    PQclear(r);
-    if ((m->flags & STORE_MSG_CHECK_BLACK) && black_ab == 2)
-        *reject = PETREL_ERR_BLACKED_BY_YOU;
-    else if ((m->flags & STORE_MSG_CHECK_BLACK) && black_ba == 2)
-        *reject = PETREL_ERR_BLACKED_BY_PEER;
-    else if ((m->flags & STORE_MSG_CHECK_FRIEND) && (status_ab != 1 || status_ba != 1))
-        *reject = PETREL_ERR_NOT_FRIEND;
-    return 0;
 }
 
 int pgx_blacked(store_backend_t *be, int32_t app_id, const char *from_id, const char *to_id,

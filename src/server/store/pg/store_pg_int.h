@@ -238,12 +238,11 @@ int pgx_msg_head(store_backend_t *be, int32_t app_id, int64_t message_key,
 
 /* store_pg_friends.c / store_pg_friends_read.c */
 int pgx_friend_write(store_backend_t *be, store_friend_op_t *op, int64_t now_ms);
-/* Writer helpers: *blacked = from_id has blacklisted to_id; the
- * friendship rules of store_msg_t.flags (msg.h) for m: *reject 30006 /
- * 30007 / 30003, else 0. */
+/* Writer helper (group invitations): *blacked = from_id has blacklisted
+ * to_id.  (A message's friendship rules are inlined in store_pg_msg.c's
+ * statement.) */
 int pgx_blacked(store_backend_t *be, int32_t app_id, const char *from_id, const char *to_id,
                 int *blacked);
-int pgx_msg_friend_check(store_backend_t *be, const store_msg_t *m, int *reject);
 int pgx_friend_get(store_backend_t *be, int32_t app_id, const char *from_id, const char *to_id,
                    store_friend_t *out);
 int pgx_friend_list(store_backend_t *be, int32_t app_id, const char *owner, int64_t after_seq,
