@@ -485,11 +485,11 @@ int pgw_row_end(store_backend_t *be, int failed)
     return pgw_defer(be, "RELEASE SAVEPOINT r");
 }
 
-static pgq_t Q_NEXT = PGQ(
-    "INSERT INTO im_counter(app_id, kind, k1, k2, value) "
-    "VALUES($1, $2, $3, $4, greatest($5::bigint, 1)) "
-    "ON CONFLICT (app_id, kind, k1, k2) DO UPDATE "
-    "SET value = greatest(im_counter.value + 1, EXCLUDED.value) RETURNING value");
+/* petrel_next (migration 2): a plain UPDATE of the counter row, the
+ * INSERT only for a new one.  An INSERT .. ON CONFLICT DO UPDATE would
+ * leave a lock on the row version that the next op's savepoint updates
+ * again, which turns every later update of it into a MultiXact. */
+static pgq_t Q_NEXT = PGQ("SELECT petrel_next($1, $2::smallint, $3, $4, $5)");
 
 int pgw_next(store_backend_t *be, int kind, int32_t app_id, const char *k1, const char *k2,
              int64_t floor, int64_t *out)
