@@ -692,7 +692,15 @@ static int pg_tx_begin(store_backend_t *be)
     int rc = writer_up(be);
     if (rc != 0)
         return rc;
-    if ((rc = pgw_defer(be, "BEGIN")) != 0)
+    /* Writer transactions of every node take one advisory lock first:
+     * they run one at a time.  Each locks rows (counters, groups,
+     * friendships) op after op in no global order, so two of them running
+     * together could deadlock, and PostgreSQL would only find out after
+     * deadlock_timeout (1 s) and fail an op.  The app's message-key counter
+     * row serialized them nearly as much anyway; each node's transaction is
+     * a whole group-committed batch.  Reads never take it. */
+    if ((rc = pgw_defer(be, "BEGIN")) != 0 ||
+        (rc = pgw_defer(be, "SELECT pg_advisory_xact_lock(" PG_WRITER_LOCK ")")) != 0)
         return rc;
     be->in_tx = 1;
     return 0;

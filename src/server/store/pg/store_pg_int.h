@@ -35,6 +35,10 @@
 #include <pthread.h>
 #include <stdint.h>
 
+/* Advisory lock every writer transaction takes (store_pg.c pg_tx_begin);
+ * the migrations take 7401355. */
+#define PG_WRITER_LOCK "7401356"
+
 /* ---- statements ---- */
 
 /* Most distinct statements the backend has (ids are given out on first use). */
