@@ -368,60 +368,93 @@ static const migration_t MIGRATIONS[] = {
      * run instead of a dozen per message, with the outcome of calling
      * petrel_msg_p2p for each message in input order.
      *
-     * petrel_counters_add: counter rows (the caller sorts them by key, the
-     * order their locks are taken in) each moved by an amount; returns
-     * each row's value before, in input order.  A missing row is first
-     * inserted at 0 (ON CONFLICT DO NOTHING: it takes no lock, and one
-     * that another node inserts meanwhile is waited for, then moved); the
-     * UPDATE is then planned for the actual rows, so a large table is
-     * probed by key and a small one read in key order.  No SELECT .. FOR
-     * UPDATE: its lock would stay on the row's new version and make the
-     * next op's update a MultiXact. */
+     * im_counter at fillfactor 50: every message moves three of its rows
+     * (its pair, both owners), a run moves each row of a busy set once per
+     * transaction, and an update stays on its page (HOT, no new index
+     * entry) only while the page has room for the new version; full pages
+     * measured half of the updates non-HOT and the table 100 times its
+     * live size.
+     *
+     * petrel_counters_add: counter rows (sorted by the caller by key, the
+     * order their locks are taken in), each moved by an amount; returns
+     * each row's value before, in input order.  The UPDATE is planned for
+     * the actual rows (a large table probed by key, a small one read in key
+     * order).  A missing row is then inserted at 0 (ON CONFLICT DO
+     * NOTHING: it takes no lock, and another node's insert of it is waited
+     * for) and moved.  No SELECT .. FOR UPDATE: its lock would stay on the
+     * row's new version and make the next op's update a MultiXact. */
     {3, "one-to-one message batch",
-     "CREATE FUNCTION petrel_counters_add(p_app integer[], p_kind smallint[], p_k1 text[],"
-     "  p_k2 text[], p_add bigint[]) RETURNS bigint[] LANGUAGE plpgsql"
-     " SET plan_cache_mode = force_custom_plan SET enable_seqscan = off AS $f$"
-     " DECLARE v_base bigint[];"
-     " BEGIN"
-     "  INSERT INTO im_counter(app_id, kind, k1, k2, value)"
-     "   SELECT app, kind, k1, k2, 0 FROM unnest(p_app, p_kind, p_k1, p_k2) AS d(app, kind, k1, k2)"
-     "   ON CONFLICT (app_id, kind, k1, k2) DO NOTHING;"
-     "  WITH u AS (UPDATE im_counter c SET value = c.value + d.add"
-     "    FROM unnest(p_app, p_kind, p_k1, p_k2, p_add) WITH ORDINALITY"
-     "     AS d(app, kind, k1, k2, add, i)"
-     "    WHERE c.app_id = d.app AND c.kind = d.kind AND c.k1 = d.k1 AND c.k2 = d.k2"
-     "    RETURNING d.i, c.value - d.add AS base)"
-     "  SELECT array_agg(base ORDER BY i) INTO v_base FROM u;"
-     "  IF cardinality(v_base) IS DISTINCT FROM cardinality(p_app) THEN"
-     "   RAISE EXCEPTION 'petrel_counters_add: % rows for %', cardinality(v_base),"
-     "    cardinality(p_app);"
-     "  END IF;"
-     "  RETURN v_base;"
-     " END $f$;"
-     /* Conversations (app, owner, peer), sorted by key, each touched by
-      * messages: last_seq raised to p_last, read_seq to p_read (NULL: the
-      * owner sent none of them), deleted cleared, change_seq p_ch (the
-      * owner's newest: never a stored one).  A missing one is inserted
-      * with that state (ON CONFLICT DO NOTHING, as above), so the UPDATE
-      * skips the rows whose change_seq is already p_ch. */
-     "CREATE FUNCTION petrel_convs_touch(p_app integer[], p_owner text[], p_peer text[],"
-     "  p_last bigint[], p_read bigint[], p_ch bigint[], p_now bigint) RETURNS integer"
+     "ALTER TABLE im_counter SET (fillfactor = 50);"
+     "CREATE TYPE petrel_counter_move AS (app_id integer, kind smallint, k1 text COLLATE \"C\","
+     "  k2 text COLLATE \"C\", n bigint);"
+     "CREATE TYPE petrel_conv_touch AS (app_id integer, owner_id text COLLATE \"C\","
+     "  peer_id text COLLATE \"C\", last_seq bigint, read_seq bigint, change_seq bigint);"
+     "CREATE FUNCTION petrel_counters_add(p petrel_counter_move[]) RETURNS bigint[]"
      " LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan SET enable_seqscan = off AS $f$"
+     " DECLARE v_i bigint[]; v_b bigint[];"
      " BEGIN"
-     "  INSERT INTO im_conversation(app_id, owner_id, peer_id, conversation_type, last_seq,"
-     "   read_seq, change_seq, updated_at)"
-     "   SELECT app, owner, peer, 0, last, coalesce(rd, 0), ch, p_now"
-     "   FROM unnest(p_app, p_owner, p_peer, p_last, p_read, p_ch) AS c(app, owner, peer, last,"
-     "    rd, ch)"
-     "   ON CONFLICT (app_id, owner_id, conversation_type, peer_id) DO NOTHING;"
-     "  UPDATE im_conversation v SET last_seq = greatest(v.last_seq, c.last),"
-     "   read_seq = greatest(v.read_seq, c.rd), deleted = 0, change_seq = c.ch,"
-     "   updated_at = p_now"
-     "   FROM unnest(p_app, p_owner, p_peer, p_last, p_read, p_ch) AS c(app, owner, peer, last,"
-     "    rd, ch)"
-     "   WHERE v.app_id = c.app AND v.owner_id = c.owner AND v.conversation_type = 0"
-     "    AND v.peer_id = c.peer AND v.change_seq <> c.ch;"
-     "  RETURN cardinality(p_app);"
+     "  WITH u AS (UPDATE im_counter c SET value = c.value + d.n"
+     "    FROM unnest(p) WITH ORDINALITY AS d(app_id, kind, k1, k2, n, i)"
+     "    WHERE c.app_id = d.app_id AND c.kind = d.kind AND c.k1 = d.k1 AND c.k2 = d.k2"
+     "    RETURNING d.i, c.value - d.n AS base)"
+     "  SELECT array_agg(i), array_agg(base) INTO v_i, v_b FROM u;"
+     "  IF cardinality(v_i) IS DISTINCT FROM cardinality(p) THEN"
+     "   INSERT INTO im_counter(app_id, kind, k1, k2, value)"
+     "    SELECT d.app_id, d.kind, d.k1, d.k2, 0 FROM unnest(p) WITH ORDINALITY"
+     "     AS d(app_id, kind, k1, k2, n, i)"
+     "    WHERE d.i NOT IN (SELECT unnest(v_i))"
+     "    ON CONFLICT (app_id, kind, k1, k2) DO NOTHING;"
+     "   WITH u AS (UPDATE im_counter c SET value = c.value + d.n"
+     "     FROM unnest(p) WITH ORDINALITY AS d(app_id, kind, k1, k2, n, i)"
+     "     WHERE c.app_id = d.app_id AND c.kind = d.kind AND c.k1 = d.k1 AND c.k2 = d.k2"
+     "      AND d.i NOT IN (SELECT unnest(v_i))"
+     "     RETURNING d.i, c.value - d.n AS base)"
+     "   SELECT array_cat(v_i, array_agg(i)), array_cat(v_b, array_agg(base)) INTO v_i, v_b"
+     "    FROM u;"
+     "   IF cardinality(v_i) IS DISTINCT FROM cardinality(p) THEN"
+     "    RAISE EXCEPTION 'petrel_counters_add: % rows for %', cardinality(v_i), cardinality(p);"
+     "   END IF;"
+     "  END IF;"
+     "  RETURN ARRAY(SELECT b FROM unnest(v_i, v_b) AS x(i, b) ORDER BY i);"
+     " END $f$;"
+     /* Conversations, sorted by key, each touched by messages: last_seq
+      * raised to last_seq, read_seq to read_seq (NULL: the owner sent none
+      * of them), deleted cleared, change_seq set (the owner's newest: never
+      * a stored one).  A missing one is inserted with that state (ON
+      * CONFLICT DO NOTHING, as above), then updated only if another node
+      * inserted it first (its change_seq is not this one). */
+     "CREATE FUNCTION petrel_convs_touch(p petrel_conv_touch[], p_now bigint) RETURNS integer"
+     " LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan SET enable_seqscan = off AS $f$"
+     " DECLARE v_i bigint[];"
+     " BEGIN"
+     "  WITH u AS (UPDATE im_conversation v SET last_seq = greatest(v.last_seq, c.last_seq),"
+     "    read_seq = greatest(v.read_seq, c.read_seq), deleted = 0, change_seq = c.change_seq,"
+     "    updated_at = p_now"
+     "    FROM unnest(p) WITH ORDINALITY AS c(app_id, owner_id, peer_id, last_seq, read_seq,"
+     "     change_seq, i)"
+     "    WHERE v.app_id = c.app_id AND v.owner_id = c.owner_id AND v.conversation_type = 0"
+     "     AND v.peer_id = c.peer_id"
+     "    RETURNING c.i)"
+     "  SELECT array_agg(i) INTO v_i FROM u;"
+     "  IF cardinality(v_i) IS DISTINCT FROM cardinality(p) THEN"
+     "   INSERT INTO im_conversation(app_id, owner_id, peer_id, conversation_type, last_seq,"
+     "    read_seq, change_seq, updated_at)"
+     "    SELECT c.app_id, c.owner_id, c.peer_id, 0, c.last_seq, coalesce(c.read_seq, 0),"
+     "     c.change_seq, p_now"
+     "    FROM unnest(p) WITH ORDINALITY AS c(app_id, owner_id, peer_id, last_seq, read_seq,"
+     "     change_seq, i)"
+     "    WHERE c.i NOT IN (SELECT unnest(v_i))"
+     "    ON CONFLICT (app_id, owner_id, conversation_type, peer_id) DO NOTHING;"
+     "   UPDATE im_conversation v SET last_seq = greatest(v.last_seq, c.last_seq),"
+     "    read_seq = greatest(v.read_seq, c.read_seq), deleted = 0, change_seq = c.change_seq,"
+     "    updated_at = p_now"
+     "    FROM unnest(p) WITH ORDINALITY AS c(app_id, owner_id, peer_id, last_seq, read_seq,"
+     "     change_seq, i)"
+     "    WHERE v.app_id = c.app_id AND v.owner_id = c.owner_id AND v.conversation_type = 0"
+     "     AND v.peer_id = c.peer_id AND c.i NOT IN (SELECT unnest(v_i))"
+     "     AND v.change_seq <> c.change_seq;"
+     "  END IF;"
+     "  RETURN cardinality(p);"
      " END $f$;"
      /* The run.  A: each message's fate, -1 new, 0 a resend (stored
       * before, or a copy of an earlier message of the run that is new:
@@ -481,10 +514,8 @@ static const migration_t MIGRATIONS[] = {
      "  IF -1 = ANY(v_out) THEN"
      "   SELECT array_agg(a ORDER BY a) INTO v_kapp"
      "    FROM (SELECT DISTINCT a FROM unnest(p_app, v_out) AS m(a, o) WHERE o = -1) k;"
-     "   v_n := cardinality(v_kapp);"
-     "   v_kval := petrel_counters_add(v_kapp, array_fill(2::smallint, ARRAY[v_n]),"
-     "    array_fill(''::text, ARRAY[v_n]), array_fill(''::text, ARRAY[v_n]),"
-     "    array_fill(0::bigint, ARRAY[v_n]));"
+     "   v_kval := petrel_counters_add(ARRAY(SELECT ROW(a, 2, '', '', 0)::petrel_counter_move"
+     "    FROM unnest(v_kapp) WITH ORDINALITY AS k(a, i) ORDER BY i));"
      "   WITH n0 AS (SELECT m.i, m.app, m.fr COLLATE \"C\" AS fr, m.t COLLATE \"C\" AS t, m.pk,"
      "      row_number() OVER (PARTITION BY m.app ORDER BY m.i) AS ra"
      "     FROM unnest(p_app, p_from, p_to, p_key, v_out) WITH ORDINALITY"
@@ -504,9 +535,8 @@ static const migration_t MIGRATIONS[] = {
      "     UNION ALL SELECT (SELECT max(pos) FROM tr) + row_number() OVER (ORDER BY app), app,"
      "      2::smallint, '', '', max(k) - min(v_kval[array_position(v_kapp, app)])"
      "      FROM n GROUP BY app),"
-     "    c AS (SELECT petrel_counters_add(array_agg(app ORDER BY pos),"
-     "      array_agg(kind ORDER BY pos), array_agg(k1 ORDER BY pos), array_agg(k2 ORDER BY pos),"
-     "      array_agg(add ORDER BY pos)) AS base FROM d),"
+     "    c AS (SELECT petrel_counters_add(array_agg(ROW(app, kind, k1, k2, add)"
+     "      ::petrel_counter_move ORDER BY pos)) AS base FROM d),"
      "    v AS (SELECT tr.i, max(c.base[tr.pos] + tr.r) FILTER (WHERE tr.role = 0) AS s,"
      "      max(c.base[tr.pos] + tr.r) FILTER (WHERE tr.role = 1) AS cf,"
      "      max(c.base[tr.pos] + tr.r) FILTER (WHERE tr.role = 2) AS ct"
@@ -532,10 +562,8 @@ static const migration_t MIGRATIONS[] = {
      "     UNION ALL SELECT app, t, fr, s, ct, false FROM x),"
      "    c AS (SELECT app, owner, peer, max(s) AS last, max(s) FILTER (WHERE sent) AS rd,"
      "      max(ch) AS ch FROM e GROUP BY app, owner, peer)"
-     "   SELECT petrel_convs_touch(array_agg(app ORDER BY app, owner, peer),"
-     "    array_agg(owner ORDER BY app, owner, peer), array_agg(peer ORDER BY app, owner, peer),"
-     "    array_agg(last ORDER BY app, owner, peer), array_agg(rd ORDER BY app, owner, peer),"
-     "    array_agg(ch ORDER BY app, owner, peer), p_now) INTO v_n FROM c;"
+     "   SELECT petrel_convs_touch(array_agg(ROW(app, owner, peer, last, rd, ch)"
+     "    ::petrel_conv_touch ORDER BY app, owner, peer), p_now) INTO v_n FROM c;"
      "  END IF;"
      "  RETURN QUERY SELECT m.i::integer, b.message_key, b.sequence, b.created_at, b.del_flag,"
      "   greatest(m.o, 0), v.k, v.s"
