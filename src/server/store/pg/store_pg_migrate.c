@@ -459,22 +459,24 @@ static const migration_t MIGRATIONS[] = {
      /* The run.  A: each message's fate, -1 new, 0 a resend (stored
       * before, or a copy of an earlier message of the run that is new:
       * answered from the stored row at the end), else petrel_msg_p2p's
-      * reject code in its order; each lookup is a LATERAL probe by key,
-      * whatever the statistics.  B: the app key counter of each app with a
-      * new message, locked first as petrel_msg_p2p does, and its value.
-      * C: the numbers in input order -- the app's key_i = max(proposed_i,
-      * key_{i-1} + 1) from the counter, i.e. rank_i + max(counter,
-      * max_{j<=i}(proposed_j - rank_j)); a pair's sequence its counter +
-      * the message's rank in the pair; an owner's change_seq its counter +
-      * the rank among the owner's touches (sender and receiver) -- with
-      * every counter row moved once, in key order.  D: the bodies, both
-      * owners' history rows (sync_key = key), then each conversation once
-      * with the state the messages one by one leave (last_seq the pair's
-      * last sequence, the sender's side read up to its last sent one, no
-      * longer deleted, change_seq the owner's last).  E: one row per
-      * message in input order.  A unique violation (another node stored
-      * one of the messages meanwhile) fails the whole call; the caller
-      * then stores the messages one by one. */
+      * reject code in its order; each lookup is a LATERAL probe by key (an
+      * index scan with enable_seqscan off: the plans of this function are
+      * cached, and a join planned while a table was small would go on
+      * reading the whole table as it grows).  B: the app key counter of
+      * each app with a new message, locked first as petrel_msg_p2p does,
+      * and its value.  C: the numbers in input order -- the app's key_i =
+      * max(proposed_i, key_{i-1} + 1) from the counter, i.e. rank_i +
+      * max(counter, max_{j<=i}(proposed_j - rank_j)); a pair's sequence
+      * its counter + the message's rank in the pair; an owner's change_seq
+      * its counter + the rank among the owner's touches (sender and
+      * receiver) -- with every counter row moved once, in key order.  D:
+      * the bodies, both owners' history rows (sync_key = key), then each
+      * conversation once with the state the messages one by one leave
+      * (last_seq the pair's last sequence, the sender's side read up to its
+      * last sent one, no longer deleted, change_seq the owner's last).  E:
+      * one row per message in input order.  A unique violation (another
+      * node stored one of the messages meanwhile) fails the whole call;
+      * the caller then stores the messages one by one. */
      "CREATE FUNCTION petrel_msg_p2p_batch(p_app integer[], p_from text[], p_to text[],"
      "  p_mid text[], p_body text[], p_extra text[], p_time bigint[], p_random bigint[],"
      "  p_key bigint[], p_flags integer[], p_now bigint)"
