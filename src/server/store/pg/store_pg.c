@@ -80,13 +80,14 @@ void pgp_null(pgp_t *p)
     pgp_str(p, NULL);
 }
 
-/* An array literal {"a","b"} of n strings (get(i)), quoted and escaped. */
+/* An array literal {"a","b"} of n strings (get(i)), quoted and escaped;
+ * a NULL string is a NULL element. */
 static int array_lit(pgp_t *p, size_t n, const char *(*get)(const void *, size_t),
                      const void *src)
 {
     size_t cap = 3;
     for (size_t i = 0; i < n; i++)
-        cap += 3 + 2 * strlen(get(src, i));
+        cap += 5 + (get(src, i) ? 2 * strlen(get(src, i)) : 0);
     char *b = malloc(cap), *o = b;
     if (!b)
         return STORE_EIO;
@@ -94,6 +95,11 @@ static int array_lit(pgp_t *p, size_t n, const char *(*get)(const void *, size_t
     for (size_t i = 0; i < n; i++) {
         if (i)
             *o++ = ',';
+        if (!get(src, i)) {
+            memcpy(o, "NULL", 4);
+            o += 4;
+            continue;
+        }
         *o++ = '"';
         for (const char *s = get(src, i); *s; s++) {
             if (*s == '"' || *s == '\\')
@@ -787,6 +793,7 @@ const store_backend_ops_t store_pg_backend = {
     .account_create = pgx_account_create,
     .account_register = pgx_account_register,
     .msg_p2p = pgx_msg_p2p,
+    .msg_p2p_batch = pgx_msg_p2p_batch,
     .next_seq = pgx_next_seq,
     .msg_read = pgx_msg_read,
     .msg_recall = pgx_msg_recall,
