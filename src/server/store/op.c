@@ -166,6 +166,46 @@ static int over_quota(store_t *st, int32_t app_id, int64_t size, int64_t **usage
     return *usage && **usage + size > st->quota;
 }
 
+/* A run of n queued one-to-one messages through the backend's
+ * msg_p2p_batch, inside one op of the writer's transaction: the quota
+ * first (a message that would pass it is counted at once, so the next one
+ * of the run sees it, and uncounted if it is not stored), then one call.
+ * Each op gets its own rc; returns non-zero only when the transaction is
+ * lost. */
+int st_op_exec_p2p_run(store_t *st, op_t **ops, size_t n)
+{
+    store_msg_t *ms[ST_P2P_RUN_MAX];
+    int rcs[ST_P2P_RUN_MAX];
+    op_t *sent[ST_P2P_RUN_MAX];
+    size_t k = 0;
+    int64_t now = store_now_ms();
+    for (size_t i = 0; i < n && i < ST_P2P_RUN_MAX; i++) {
+        store_msg_t *m = &ops[i]->u.p2p.msg;
+        int64_t size = msg_size(m->body, m->extra), *usage;
+        ops[i]->rc = 0;
+        if (over_quota(st, m->app_id, size, &usage)) {
+            m->reject = PETREL_ERR_QUOTA;
+            continue;
+        }
+        if (usage)
+            *usage += size;
+        ms[k] = m;
+        rcs[k] = 0;
+        sent[k++] = ops[i];
+    }
+    int rc = k ? st->bops->msg_p2p_batch(st->be, ms, rcs, k, now) : 0;
+    for (size_t i = 0; i < k; i++) {
+        store_msg_t *m = ms[i];
+        sent[i]->rc = rc != 0 ? rc : rcs[i];
+        if (sent[i]->rc != 0 || m->reject || m->duplicate) {
+            int64_t *usage = st->quota ? usage_of(st, m->app_id) : NULL;
+            if (usage)
+                *usage -= msg_size(m->body, m->extra);
+        }
+    }
+    return rc;
+}
+
 int st_op_exec(store_t *st, op_t *op)
 {
     const store_backend_ops_t *b = st->bops;

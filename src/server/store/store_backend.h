@@ -181,6 +181,18 @@ typedef struct store_backend_ops {
      * an op. */
     int (*next_seq)(store_backend_t *be, int32_t app_id, const char *user_a,
                     const char *user_b, int64_t *seq);
+    /* Optional (NULL: msg_p2p one by one).  Several one-to-one messages in
+     * one call, with the outcome of calling msg_p2p for ms[0], ms[1]...
+     * in that order, each isolated as if in an op of its own: rcs[i] is
+     * what msg_p2p would have returned for ms[i], and a message that fails
+     * stores nothing and does not fail the others (nor does a later one
+     * see it).  The writer calls it between op_begin and op_end of one op
+     * for each run of consecutive queued messages (at most
+     * ST_P2P_RUN_MAX), so a backend whose round trips cost more than its
+     * work (a database server) pays them once per run.  A non-zero return
+     * means the transaction is lost (rcs then meaningless). */
+    int (*msg_p2p_batch)(store_backend_t *be, store_msg_t *const *ms, int *rcs, size_t n,
+                         int64_t now_ms);
     int (*msg_read)(store_backend_t *be, int32_t app_id, const char *owner, const char *peer,
                     int64_t seq, int64_t *read_seq, int *changed, int64_t now_ms);
     int (*msg_recall)(store_backend_t *be, int32_t app_id, int64_t message_key,

@@ -162,6 +162,11 @@ void st_op_free(op_t *op);
 void st_friend_op_free(store_friend_op_t *fo);
 /* Run op inside the writer's open transaction (after op_begin). */
 int st_op_exec(store_t *st, op_t *op);
+/* Most one-to-one messages handed to a backend's msg_p2p_batch at once. */
+#define ST_P2P_RUN_MAX 256
+/* n (<= ST_P2P_RUN_MAX) consecutive OP_MSG_P2P ops in one backend call
+ * (op.c); sets each op's rc; non-zero when the transaction is lost. */
+int st_op_exec_p2p_run(store_t *st, op_t **ops, size_t n);
 /* Publish results once op->rc is final (writer, before done). */
 void st_op_finish(op_t *op);
 

@@ -122,6 +122,20 @@ static void run_batch(store_t *st, op_t **ops, size_t n)
         tx_rc = b->op_begin(st->be);
         if (tx_rc != 0)
             break;
+        /* A backend that stores many one-to-one messages in one call
+         * (msg_p2p_batch) gets each run of consecutive ones at once. */
+        size_t run = 1;
+        while (b->msg_p2p_batch && ops[i]->kind == OP_MSG_P2P && i + run < n &&
+               run < ST_P2P_RUN_MAX && ops[i + run]->kind == OP_MSG_P2P)
+            run++;
+        if (run > 1) {
+            int lost = st_op_exec_p2p_run(st, ops + i, run);
+            tx_rc = b->op_end(st->be, lost != 0);
+            if (tx_rc == 0 && lost)
+                tx_rc = lost;
+            i += run - 1;
+            continue;
+        }
         ops[i]->rc = st_op_exec(st, ops[i]);
         tx_rc = b->op_end(st->be, ops[i]->rc != 0);
     }

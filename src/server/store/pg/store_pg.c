@@ -84,13 +84,14 @@ void pgp_null(pgp_t *p)
     pgp_str(p, NULL);
 }
 
-/* An array literal {"a","b"} of n strings (get(i)), quoted and escaped. */
+/* An array literal {"a","b"} of n strings (get(i)), quoted and escaped;
+ * a NULL string is a NULL element. */
 static int array_lit(pgp_t *p, size_t n, const char *(*get)(const void *, size_t),
                      const void *src)
 {
     size_t cap = 3;
     for (size_t i = 0; i < n; i++)
-        cap += 3 + 2 * strlen(get(src, i));
+        cap += 5 + (get(src, i) ? 2 * strlen(get(src, i)) : 0);
     char *b = malloc(cap), *o = b;
     if (!b)
         return STORE_EIO;
@@ -98,6 +99,11 @@ static int array_lit(pgp_t *p, size_t n, const char *(*get)(const void *, size_t
     for (size_t i = 0; i < n; i++) {
         if (i)
             *o++ = ',';
+        if (!get(src, i)) {
+            memcpy(o, "NULL", 4);
+            o += 4;
+            continue;
+        }
         *o++ = '"';
         for (const char *s = get(src, i); *s; s++) {
             if (*s == '"' || *s == '\\')
@@ -530,11 +536,11 @@ int pgw_row_end(store_backend_t *be, int failed)
     return pgw_defer(be, "RELEASE SAVEPOINT r");
 }
 
-static pgq_t Q_NEXT = PGQ(
-    "INSERT INTO im_counter(app_id, kind, k1, k2, value) "
-    "VALUES($1, $2, $3, $4, greatest($5::bigint, 1)) "
-    "ON CONFLICT (app_id, kind, k1, k2) DO UPDATE "
-    "SET value = greatest(im_counter.value + 1, EXCLUDED.value) RETURNING value");
+/* petrel_next (migration 2): a plain UPDATE of the counter row, the
+ * INSERT only for a new one.  An INSERT .. ON CONFLICT DO UPDATE would
+ * leave a lock on the row version that the next op's savepoint updates
+ * again, which turns every later update of it into a MultiXact. */
+static pgq_t Q_NEXT = PGQ("SELECT petrel_next($1, $2::smallint, $3, $4, $5)");
 
 int pgw_next(store_backend_t *be, int kind, int32_t app_id, const char *k1, const char *k2,
              int64_t floor, int64_t *out)
@@ -740,7 +746,15 @@ static int pg_tx_begin(store_backend_t *be)
     int rc = writer_up(be);
     if (rc != 0)
         return rc;
-    if ((rc = pgw_defer(be, "BEGIN")) != 0)
+    /* Writer transactions of every node take one advisory lock first:
+     * they run one at a time.  Each locks rows (counters, groups,
+     * friendships) op after op in no global order, so two of them running
+     * together could deadlock, and PostgreSQL would only find out after
+     * deadlock_timeout (1 s) and fail an op.  The app's message-key counter
+     * row serialized them nearly as much anyway; each node's transaction is
+     * a whole group-committed batch.  Reads never take it. */
+    if ((rc = pgw_defer(be, "BEGIN")) != 0 ||
+        (rc = pgw_defer(be, "SELECT pg_advisory_xact_lock(" PG_WRITER_LOCK ")")) != 0)
         return rc;
     be->in_tx = 1;
     return 0;
@@ -827,6 +841,7 @@ const store_backend_ops_t store_pg_backend = {
     .account_create = pgx_account_create,
     .account_register = pgx_account_register,
     .msg_p2p = pgx_msg_p2p,
+    .msg_p2p_batch = pgx_msg_p2p_batch,
     .next_seq = pgx_next_seq,
     .msg_read = pgx_msg_read,
     .msg_recall = pgx_msg_recall,

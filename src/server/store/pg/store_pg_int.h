@@ -35,6 +35,10 @@
 #include <pthread.h>
 #include <stdint.h>
 
+/* Advisory lock every writer transaction takes (store_pg.c pg_tx_begin);
+ * the migrations take 7401355. */
+#define PG_WRITER_LOCK "7401356"
+
 /* ---- statements ---- */
 
 /* Most distinct statements the backend has (ids are given out on first use). */
@@ -62,7 +66,8 @@ void pgp_int(pgp_t *p, int v);
 void pgp_str(pgp_t *p, const char *s); /* NULL = SQL NULL; not copied: keep it alive */
 void pgp_null(pgp_t *p);
 /* A text[] parameter of n strings (ids[i] fixed arrays or a pointer
- * array), built as an array literal; 0 or STORE_EIO (allocation). */
+ * array: a NULL pointer is a NULL element), built as an array literal;
+ * 0 or STORE_EIO (allocation). */
 int pgp_ids(pgp_t *p, const char (*ids)[STORE_ID_MAX + 1], size_t n);
 int pgp_strv(pgp_t *p, const char *const *v, size_t n);
 /* A bigint[] parameter. */
@@ -212,6 +217,8 @@ int pgx_user_live(store_backend_t *be, int32_t app_id, const char *user_id, int 
 
 /* store_pg_msg.c */
 int pgx_msg_p2p(store_backend_t *be, store_msg_t *m, int64_t now_ms);
+int pgx_msg_p2p_batch(store_backend_t *be, store_msg_t *const *ms, int *rcs, size_t n,
+                      int64_t now_ms);
 int pgx_next_seq(store_backend_t *be, int32_t app_id, const char *user_a, const char *user_b,
                  int64_t *seq);
 int pgx_msg_read(store_backend_t *be, int32_t app_id, const char *owner, const char *peer,

@@ -8,6 +8,9 @@
  * deferred batches, so no im_history_applied nor resync_key) and that
  * every number allocated per owner, pair or app lives in im_counter (see
  * pgw_next in store_pg_int.h: several nodes may write the same rows).
+ * Version 2 adds the functions of the one-to-one message hot path
+ * (petrel_next, petrel_msg_p2p: store_pg_msg.c); version 3 the set-based
+ * function of a run of them (petrel_msg_p2p_batch).
  *
  * Text columns that are keys or compared use COLLATE "C" (byte order, as
  * in SQLite), whatever the database's default collation.  Applied
@@ -259,6 +262,320 @@ static const migration_t MIGRATIONS[] = {
      ");"
      "CREATE UNIQUE INDEX im_group_message_key ON im_group_message(app_id, message_key);"
      "CREATE UNIQUE INDEX im_group_message_id ON im_group_message(app_id, from_id, message_id);"},
+    /* The one-to-one message hot path as functions (store_pg_msg.c): one
+     * call, so one round trip, runs the statements of a send with plans
+     * cached per connection, and stops at a duplicate or a refusal.
+     * Counters and conversations are moved by a plain UPDATE (an INSERT
+     * only for a row not there yet): INSERT .. ON CONFLICT DO UPDATE
+     * locks the row before updating it and leaves that lock on the new
+     * version, so the next op's savepoint updating the same row in the
+     * same transaction makes a MultiXact, and a batch of messages pays
+     * for ever longer ones. */
+    {2, "one-to-one message functions",
+     /* pgw_next's rule (value = max(last + 1, floor), floor at least 1
+      * for a new row) without the lock left behind. */
+     "CREATE FUNCTION petrel_next(p_app integer, p_kind smallint, p_k1 text, p_k2 text,"
+     "  p_floor bigint) RETURNS bigint LANGUAGE plpgsql AS $f$"
+     " DECLARE v bigint;"
+     " BEGIN"
+     "  UPDATE im_counter SET value = greatest(value + 1, p_floor)"
+     "   WHERE app_id = p_app AND kind = p_kind AND k1 = p_k1 AND k2 = p_k2"
+     "   RETURNING value INTO v;"
+     "  IF NOT FOUND THEN"
+     "   INSERT INTO im_counter(app_id, kind, k1, k2, value)"
+     "    VALUES (p_app, p_kind, p_k1, p_k2, greatest(p_floor, 1))"
+     "    ON CONFLICT (app_id, kind, k1, k2) DO UPDATE"
+     "    SET value = greatest(im_counter.value + 1, EXCLUDED.value) RETURNING value INTO v;"
+     "  END IF;"
+     "  RETURN v;"
+     " END $f$;"
+     /* store_sqlite_msg.c's sqlx_msg_p2p: a resend answers with the
+      * original (dup_*); else the sender (missing or deleted 20001,
+      * forbidden 62023, silenced 50002), the receiver (20001), the
+      * friendship rules of p_flags (msg.h: 30006, 30007, then 30003); else
+      * the numbers -- the app's key (floor: the proposed key), the pair's
+      * sequence (p_a < p_b by byte order), each owner's change_seq, locked
+      * in that order, owners by byte order -- then the body, both owners'
+      * history rows (sync_key = the key) and both conversations (a deleted
+      * one comes back; the sender has read up to the message). */
+     "CREATE FUNCTION petrel_msg_p2p(p_app integer, p_from text, p_to text, p_mid text,"
+     "  p_body text, p_extra text, p_time bigint, p_random bigint, p_key bigint, p_now bigint,"
+     "  p_flags integer, p_a text, p_b text,"
+     "  OUT dup_key bigint, OUT dup_seq bigint, OUT dup_created bigint, OUT dup_del integer,"
+     "  OUT reject integer, OUT key bigint, OUT seq bigint) LANGUAGE plpgsql AS $f$"
+     " DECLARE s_del integer; s_forbidden integer; s_silent integer; r_del integer;"
+     "  ab_status integer; ab_black integer; ba_status integer; ba_black integer;"
+     "  ch_a bigint; ch_b bigint; ch_from bigint; ch_to bigint;"
+     " BEGIN"
+     "  reject := 0;"
+     "  SELECT message_key, sequence, created_at, del_flag"
+     "   INTO dup_key, dup_seq, dup_created, dup_del FROM im_message_body"
+     "   WHERE app_id = p_app AND from_id = p_from AND message_id = p_mid;"
+     "  IF FOUND THEN RETURN; END IF;"
+     "  SELECT del_flag, forbidden_flag, silent_flag INTO s_del, s_forbidden, s_silent"
+     "   FROM im_user WHERE app_id = p_app AND user_id = p_from;"
+     "  SELECT del_flag INTO r_del FROM im_user WHERE app_id = p_app AND user_id = p_to;"
+     "  IF p_flags <> 0 THEN"
+     "   SELECT status, black INTO ab_status, ab_black FROM im_friendship"
+     "    WHERE app_id = p_app AND from_id = p_from AND to_id = p_to;"
+     "   SELECT status, black INTO ba_status, ba_black FROM im_friendship"
+     "    WHERE app_id = p_app AND from_id = p_to AND to_id = p_from;"
+     "  END IF;"
+     "  reject := CASE WHEN s_del IS DISTINCT FROM 0 THEN 20001"
+     "   WHEN s_forbidden = 1 THEN 62023 WHEN s_silent = 1 THEN 50002"
+     "   WHEN r_del IS DISTINCT FROM 0 THEN 20001"
+     "   WHEN p_flags & 2 <> 0 AND ab_black = 2 THEN 30006"
+     "   WHEN p_flags & 2 <> 0 AND ba_black = 2 THEN 30007"
+     "   WHEN p_flags & 1 <> 0 AND (coalesce(ab_status, 0) <> 1 OR coalesce(ba_status, 0) <> 1)"
+     "    THEN 30003 ELSE 0 END;"
+     "  IF reject <> 0 THEN RETURN; END IF;"
+     "  key := petrel_next(p_app, 2::smallint, '', '', p_key);"
+     "  seq := petrel_next(p_app, 1::smallint, p_a, p_b, 1);"
+     "  ch_a := petrel_next(p_app, 3::smallint, p_a, '', 1);"
+     "  ch_b := petrel_next(p_app, 3::smallint, p_b, '', 1);"
+     "  INSERT INTO im_message_body(app_id, message_key, from_id, to_id, message_id, body, extra,"
+     "   message_time, message_random, sequence, created_at)"
+     "   VALUES (p_app, key, p_from, p_to, p_mid, p_body, p_extra, p_time, p_random, seq, p_now);"
+     "  INSERT INTO im_message_history(app_id, owner_id, peer_id, sequence, message_key, sync_key)"
+     "   VALUES (p_app, p_from, p_to, seq, key, key), (p_app, p_to, p_from, seq, key, key);"
+     "  IF p_from = p_a THEN ch_from := ch_a; ch_to := ch_b;"
+     "  ELSE ch_from := ch_b; ch_to := ch_a; END IF;"
+     "  UPDATE im_conversation SET last_seq = greatest(last_seq, seq),"
+     "   read_seq = greatest(read_seq, seq), deleted = 0, change_seq = ch_from, updated_at = p_now"
+     "   WHERE app_id = p_app AND owner_id = p_from AND conversation_type = 0 AND peer_id = p_to;"
+     "  IF NOT FOUND THEN"
+     "   INSERT INTO im_conversation(app_id, owner_id, peer_id, conversation_type, last_seq,"
+     "    read_seq, change_seq, updated_at)"
+     "    VALUES (p_app, p_from, p_to, 0, seq, seq, ch_from, p_now)"
+     "    ON CONFLICT (app_id, owner_id, conversation_type, peer_id) DO UPDATE SET"
+     "    last_seq = greatest(im_conversation.last_seq, EXCLUDED.last_seq),"
+     "    read_seq = greatest(im_conversation.read_seq, EXCLUDED.read_seq), deleted = 0,"
+     "    change_seq = EXCLUDED.change_seq, updated_at = EXCLUDED.updated_at;"
+     "  END IF;"
+     "  UPDATE im_conversation SET last_seq = greatest(last_seq, seq), deleted = 0,"
+     "   change_seq = ch_to, updated_at = p_now"
+     "   WHERE app_id = p_app AND owner_id = p_to AND conversation_type = 0 AND peer_id = p_from;"
+     "  IF NOT FOUND THEN"
+     "   INSERT INTO im_conversation(app_id, owner_id, peer_id, conversation_type, last_seq,"
+     "    read_seq, change_seq, updated_at) VALUES (p_app, p_to, p_from, 0, seq, 0, ch_to, p_now)"
+     "    ON CONFLICT (app_id, owner_id, conversation_type, peer_id) DO UPDATE SET"
+     "    last_seq = greatest(im_conversation.last_seq, EXCLUDED.last_seq), deleted = 0,"
+     "    change_seq = EXCLUDED.change_seq, updated_at = EXCLUDED.updated_at;"
+     "  END IF;"
+     " END $f$;"},
+    /* A run of one-to-one messages in one call (msg_p2p_batch,
+     * store_pg_msg.c), set-based: a handful of statements for the whole
+     * run instead of a dozen per message, with the outcome of calling
+     * petrel_msg_p2p for each message in input order.
+     *
+     * im_counter at fillfactor 50: every message moves three of its rows
+     * (its pair, both owners), a run moves each row of a busy set once per
+     * transaction, and an update stays on its page (HOT, no new index
+     * entry) only while the page has room for the new version; full pages
+     * measured half of the updates non-HOT and the table 100 times its
+     * live size.
+     *
+     * petrel_counters_add: counter rows (sorted by the caller by key, the
+     * order their locks are taken in), each moved by an amount; returns
+     * each row's value before, in input order.  The UPDATE is planned for
+     * the actual rows (a large table probed by key, a small one read in key
+     * order).  A missing row is then inserted at 0 (ON CONFLICT DO
+     * NOTHING: it takes no lock, and another node's insert of it is waited
+     * for) and moved.  No SELECT .. FOR UPDATE: its lock would stay on the
+     * row's new version and make the next op's update a MultiXact. */
+    {3, "one-to-one message batch",
+     "ALTER TABLE im_counter SET (fillfactor = 50);"
+     "CREATE TYPE petrel_counter_move AS (app_id integer, kind smallint, k1 text COLLATE \"C\","
+     "  k2 text COLLATE \"C\", n bigint);"
+     "CREATE TYPE petrel_conv_touch AS (app_id integer, owner_id text COLLATE \"C\","
+     "  peer_id text COLLATE \"C\", last_seq bigint, read_seq bigint, change_seq bigint);"
+     "CREATE FUNCTION petrel_counters_add(p petrel_counter_move[]) RETURNS bigint[]"
+     " LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan SET enable_seqscan = off AS $f$"
+     " DECLARE v_i bigint[]; v_b bigint[];"
+     " BEGIN"
+     "  WITH u AS (UPDATE im_counter c SET value = c.value + d.n"
+     "    FROM unnest(p) WITH ORDINALITY AS d(app_id, kind, k1, k2, n, i)"
+     "    WHERE c.app_id = d.app_id AND c.kind = d.kind AND c.k1 = d.k1 AND c.k2 = d.k2"
+     "    RETURNING d.i, c.value - d.n AS base)"
+     "  SELECT array_agg(i), array_agg(base) INTO v_i, v_b FROM u;"
+     "  IF cardinality(v_i) IS DISTINCT FROM cardinality(p) THEN"
+     "   INSERT INTO im_counter(app_id, kind, k1, k2, value)"
+     "    SELECT d.app_id, d.kind, d.k1, d.k2, 0 FROM unnest(p) WITH ORDINALITY"
+     "     AS d(app_id, kind, k1, k2, n, i)"
+     "    WHERE d.i NOT IN (SELECT unnest(v_i))"
+     "    ON CONFLICT (app_id, kind, k1, k2) DO NOTHING;"
+     "   WITH u AS (UPDATE im_counter c SET value = c.value + d.n"
+     "     FROM unnest(p) WITH ORDINALITY AS d(app_id, kind, k1, k2, n, i)"
+     "     WHERE c.app_id = d.app_id AND c.kind = d.kind AND c.k1 = d.k1 AND c.k2 = d.k2"
+     "      AND d.i NOT IN (SELECT unnest(v_i))"
+     "     RETURNING d.i, c.value - d.n AS base)"
+     "   SELECT array_cat(v_i, array_agg(i)), array_cat(v_b, array_agg(base)) INTO v_i, v_b"
+     "    FROM u;"
+     "   IF cardinality(v_i) IS DISTINCT FROM cardinality(p) THEN"
+     "    RAISE EXCEPTION 'petrel_counters_add: % rows for %', cardinality(v_i), cardinality(p);"
+     "   END IF;"
+     "  END IF;"
+     "  RETURN ARRAY(SELECT b FROM unnest(v_i, v_b) AS x(i, b) ORDER BY i);"
+     " END $f$;"
+     /* Conversations, sorted by key, each touched by messages: last_seq
+      * raised to last_seq, read_seq to read_seq (NULL: the owner sent none
+      * of them), deleted cleared, change_seq set (the owner's newest: never
+      * a stored one).  A missing one is inserted with that state (ON
+      * CONFLICT DO NOTHING, as above), then updated only if another node
+      * inserted it first (its change_seq is not this one). */
+     "CREATE FUNCTION petrel_convs_touch(p petrel_conv_touch[], p_now bigint) RETURNS integer"
+     " LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan SET enable_seqscan = off AS $f$"
+     " DECLARE v_i bigint[];"
+     " BEGIN"
+     "  WITH u AS (UPDATE im_conversation v SET last_seq = greatest(v.last_seq, c.last_seq),"
+     "    read_seq = greatest(v.read_seq, c.read_seq), deleted = 0, change_seq = c.change_seq,"
+     "    updated_at = p_now"
+     "    FROM unnest(p) WITH ORDINALITY AS c(app_id, owner_id, peer_id, last_seq, read_seq,"
+     "     change_seq, i)"
+     "    WHERE v.app_id = c.app_id AND v.owner_id = c.owner_id AND v.conversation_type = 0"
+     "     AND v.peer_id = c.peer_id"
+     "    RETURNING c.i)"
+     "  SELECT array_agg(i) INTO v_i FROM u;"
+     "  IF cardinality(v_i) IS DISTINCT FROM cardinality(p) THEN"
+     "   INSERT INTO im_conversation(app_id, owner_id, peer_id, conversation_type, last_seq,"
+     "    read_seq, change_seq, updated_at)"
+     "    SELECT c.app_id, c.owner_id, c.peer_id, 0, c.last_seq, coalesce(c.read_seq, 0),"
+     "     c.change_seq, p_now"
+     "    FROM unnest(p) WITH ORDINALITY AS c(app_id, owner_id, peer_id, last_seq, read_seq,"
+     "     change_seq, i)"
+     "    WHERE c.i NOT IN (SELECT unnest(v_i))"
+     "    ON CONFLICT (app_id, owner_id, conversation_type, peer_id) DO NOTHING;"
+     "   UPDATE im_conversation v SET last_seq = greatest(v.last_seq, c.last_seq),"
+     "    read_seq = greatest(v.read_seq, c.read_seq), deleted = 0, change_seq = c.change_seq,"
+     "    updated_at = p_now"
+     "    FROM unnest(p) WITH ORDINALITY AS c(app_id, owner_id, peer_id, last_seq, read_seq,"
+     "     change_seq, i)"
+     "    WHERE v.app_id = c.app_id AND v.owner_id = c.owner_id AND v.conversation_type = 0"
+     "     AND v.peer_id = c.peer_id AND c.i NOT IN (SELECT unnest(v_i))"
+     "     AND v.change_seq <> c.change_seq;"
+     "  END IF;"
+     "  RETURN cardinality(p);"
+     " END $f$;"
+     /* The run.  A: each message's fate, -1 new, 0 a resend (stored
+      * before, or a copy of an earlier message of the run that is new:
+      * answered from the stored row at the end), else petrel_msg_p2p's
+      * reject code in its order; each lookup is a LATERAL probe by key (an
+      * index scan with enable_seqscan off: the plans of this function are
+      * cached, and a join planned while a table was small would go on
+      * reading the whole table as it grows).  B: the app key counter of
+      * each app with a new message, locked first as petrel_msg_p2p does,
+      * and its value.  C: the numbers in input order -- the app's key_i =
+      * max(proposed_i, key_{i-1} + 1) from the counter, i.e. rank_i +
+      * max(counter, max_{j<=i}(proposed_j - rank_j)); a pair's sequence
+      * its counter + the message's rank in the pair; an owner's change_seq
+      * its counter + the rank among the owner's touches (sender and
+      * receiver) -- with every counter row moved once, in key order.  D:
+      * the bodies, both owners' history rows (sync_key = key), then each
+      * conversation once with the state the messages one by one leave
+      * (last_seq the pair's last sequence, the sender's side read up to its
+      * last sent one, no longer deleted, change_seq the owner's last).  E:
+      * one row per message in input order.  A unique violation (another
+      * node stored one of the messages meanwhile) fails the whole call;
+      * the caller then stores the messages one by one. */
+     "CREATE FUNCTION petrel_msg_p2p_batch(p_app integer[], p_from text[], p_to text[],"
+     "  p_mid text[], p_body text[], p_extra text[], p_time bigint[], p_random bigint[],"
+     "  p_key bigint[], p_flags integer[], p_now bigint)"
+     " RETURNS TABLE(o_idx integer, o_dup_key bigint, o_dup_seq bigint, o_dup_created bigint,"
+     "  o_dup_del integer, o_reject integer, o_key bigint, o_seq bigint)"
+     " LANGUAGE plpgsql SET enable_seqscan = off AS $f$"
+     " DECLARE"
+     "  v_out integer[]; v_kapp integer[]; v_kval bigint[]; v_n integer;"
+     "  v_i bigint[]; v_k bigint[]; v_s bigint[]; v_cf bigint[]; v_ct bigint[];"
+     " BEGIN"
+     "  SELECT array_agg(CASE WHEN x.stored OR x.f1 < x.i THEN 0 WHEN x.rej <> 0 THEN x.rej"
+     "   ELSE -1 END ORDER BY x.i) INTO v_out"
+     "  FROM (SELECT y.*, min(y.i) FILTER (WHERE NOT y.stored AND y.rej = 0)"
+     "    OVER (PARTITION BY y.app, y.fr, y.mid) AS f1"
+     "   FROM (SELECT m.i, m.app, m.fr, m.mid, b.one IS NOT NULL AS stored,"
+     "     CASE WHEN su.del_flag IS DISTINCT FROM 0 THEN 20001"
+     "      WHEN su.forbidden_flag = 1 THEN 62023 WHEN su.silent_flag = 1 THEN 50002"
+     "      WHEN ru.del_flag IS DISTINCT FROM 0 THEN 20001"
+     "      WHEN m.fl & 2 <> 0 AND ab.black = 2 THEN 30006"
+     "      WHEN m.fl & 2 <> 0 AND ba.black = 2 THEN 30007"
+     "      WHEN m.fl & 1 <> 0 AND (coalesce(ab.status, 0) <> 1 OR coalesce(ba.status, 0) <> 1)"
+     "       THEN 30003 ELSE 0 END AS rej"
+     "    FROM unnest(p_app, p_from, p_to, p_mid, p_flags) WITH ORDINALITY"
+     "     AS m(app, fr, t, mid, fl, i)"
+     "    LEFT JOIN LATERAL (SELECT 1 AS one FROM im_message_body"
+     "     WHERE app_id = m.app AND from_id = m.fr AND message_id = m.mid OFFSET 0) b ON true"
+     "    LEFT JOIN LATERAL (SELECT del_flag, forbidden_flag, silent_flag FROM im_user"
+     "     WHERE app_id = m.app AND user_id = m.fr OFFSET 0) su ON true"
+     "    LEFT JOIN LATERAL (SELECT del_flag FROM im_user"
+     "     WHERE app_id = m.app AND user_id = m.t OFFSET 0) ru ON true"
+     "    LEFT JOIN LATERAL (SELECT status, black FROM im_friendship"
+     "     WHERE m.fl <> 0 AND app_id = m.app AND from_id = m.fr AND to_id = m.t OFFSET 0) ab"
+     "     ON true"
+     "    LEFT JOIN LATERAL (SELECT status, black FROM im_friendship"
+     "     WHERE m.fl <> 0 AND app_id = m.app AND from_id = m.t AND to_id = m.fr OFFSET 0) ba"
+     "     ON true) y) x;"
+     "  IF -1 = ANY(v_out) THEN"
+     "   SELECT array_agg(a ORDER BY a) INTO v_kapp"
+     "    FROM (SELECT DISTINCT a FROM unnest(p_app, v_out) AS m(a, o) WHERE o = -1) k;"
+     "   v_kval := petrel_counters_add(ARRAY(SELECT ROW(a, 2, '', '', 0)::petrel_counter_move"
+     "    FROM unnest(v_kapp) WITH ORDINALITY AS k(a, i) ORDER BY i));"
+     "   WITH n0 AS (SELECT m.i, m.app, m.fr COLLATE \"C\" AS fr, m.t COLLATE \"C\" AS t, m.pk,"
+     "      row_number() OVER (PARTITION BY m.app ORDER BY m.i) AS ra"
+     "     FROM unnest(p_app, p_from, p_to, p_key, v_out) WITH ORDINALITY"
+     "      AS m(app, fr, t, pk, o, i) WHERE m.o = -1),"
+     "    n AS (SELECT n0.*, n0.ra + greatest(v_kval[array_position(v_kapp, n0.app)],"
+     "      max(n0.pk - n0.ra) OVER (PARTITION BY n0.app ORDER BY n0.i ROWS UNBOUNDED PRECEDING))"
+     "      AS k FROM n0),"
+     /* each new message's counter rows: its pair (role 0), its sender (1), its receiver (2) */
+     "    t AS (SELECT i, app, 1::smallint AS kind, least(fr, t) AS k1, greatest(fr, t) AS k2,"
+     "      0 AS role FROM n"
+     "     UNION ALL SELECT i, app, 3::smallint, fr, '', 1 FROM n"
+     "     UNION ALL SELECT i, app, 3::smallint, t, '', 2 FROM n),"
+     "    tr AS (SELECT t.*, row_number() OVER (PARTITION BY app, kind, k1, k2 ORDER BY i) AS r,"
+     "      dense_rank() OVER (ORDER BY app, kind, k1, k2) AS pos FROM t),"
+     "    d AS (SELECT pos, app, kind, k1, k2, count(*) AS add FROM tr"
+     "      GROUP BY pos, app, kind, k1, k2"
+     "     UNION ALL SELECT (SELECT max(pos) FROM tr) + row_number() OVER (ORDER BY app), app,"
+     "      2::smallint, '', '', max(k) - min(v_kval[array_position(v_kapp, app)])"
+     "      FROM n GROUP BY app),"
+     "    c AS (SELECT petrel_counters_add(array_agg(ROW(app, kind, k1, k2, add)"
+     "      ::petrel_counter_move ORDER BY pos)) AS base FROM d),"
+     "    v AS (SELECT tr.i, max(c.base[tr.pos] + tr.r) FILTER (WHERE tr.role = 0) AS s,"
+     "      max(c.base[tr.pos] + tr.r) FILTER (WHERE tr.role = 1) AS cf,"
+     "      max(c.base[tr.pos] + tr.r) FILTER (WHERE tr.role = 2) AS ct"
+     "     FROM tr CROSS JOIN c GROUP BY tr.i)"
+     "   SELECT array_agg(n.i ORDER BY n.i), array_agg(n.k ORDER BY n.i),"
+     "    array_agg(v.s ORDER BY n.i), array_agg(v.cf ORDER BY n.i), array_agg(v.ct ORDER BY n.i)"
+     "   INTO v_i, v_k, v_s, v_cf, v_ct FROM n JOIN v ON v.i = n.i;"
+     "   WITH x AS (SELECT m.*, v.k, v.s"
+     "     FROM unnest(p_app, p_from, p_to, p_mid, p_body, p_extra, p_time, p_random)"
+     "      WITH ORDINALITY AS m(app, fr, t, mid, body, extra, tm, rnd, i)"
+     "     JOIN unnest(v_i, v_k, v_s) AS v(i, k, s) ON v.i = m.i),"
+     "    h AS (INSERT INTO im_message_history(app_id, owner_id, peer_id, sequence,"
+     "      message_key, sync_key)"
+     "     SELECT app, fr, t, s, k, k FROM x UNION ALL SELECT app, t, fr, s, k, k FROM x)"
+     "   INSERT INTO im_message_body(app_id, message_key, from_id, to_id, message_id, body,"
+     "    extra, message_time, message_random, sequence, created_at)"
+     "   SELECT app, k, fr, t, mid, body, extra, tm, rnd, s, p_now FROM x;"
+     "   WITH x AS (SELECT m.app, m.fr COLLATE \"C\" AS fr, m.t COLLATE \"C\" AS t, v.s, v.cf,"
+     "      v.ct"
+     "     FROM unnest(p_app, p_from, p_to) WITH ORDINALITY AS m(app, fr, t, i)"
+     "     JOIN unnest(v_i, v_s, v_cf, v_ct) AS v(i, s, cf, ct) ON v.i = m.i),"
+     "    e AS (SELECT app, fr AS owner, t AS peer, s, cf AS ch, true AS sent FROM x"
+     "     UNION ALL SELECT app, t, fr, s, ct, false FROM x),"
+     "    c AS (SELECT app, owner, peer, max(s) AS last, max(s) FILTER (WHERE sent) AS rd,"
+     "      max(ch) AS ch FROM e GROUP BY app, owner, peer)"
+     "   SELECT petrel_convs_touch(array_agg(ROW(app, owner, peer, last, rd, ch)"
+     "    ::petrel_conv_touch ORDER BY app, owner, peer), p_now) INTO v_n FROM c;"
+     "  END IF;"
+     "  RETURN QUERY SELECT m.i::integer, b.message_key, b.sequence, b.created_at, b.del_flag,"
+     "   greatest(m.o, 0), v.k, v.s"
+     "  FROM unnest(p_app, p_from, p_mid, v_out) WITH ORDINALITY AS m(app, fr, mid, o, i)"
+     "  LEFT JOIN unnest(v_i, v_k, v_s) AS v(i, k, s) ON v.i = m.i"
+     "  LEFT JOIN LATERAL (SELECT message_key, sequence, created_at, del_flag"
+     "   FROM im_message_body WHERE m.o = 0 AND app_id = m.app AND from_id = m.fr"
+     "    AND message_id = m.mid OFFSET 0) b ON true"
+     "  ORDER BY m.i;"
+     " END $f$;"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
