@@ -691,8 +691,9 @@ static int pg_open(const store_config_t *cfg, store_backend_t **out)
     *out = NULL;
     if (!cfg->pg_conninfo || !cfg->pg_conninfo[0])
         return STORE_EINVAL;
-    /* No database in it, but the generated secret files go there. */
-    if (datadir_make(cfg->data_dir) != 0)
+    /* No database in it, but the generated secret files go there (store
+     * requires one; a test opening the backend alone may give none). */
+    if (cfg->data_dir && cfg->data_dir[0] && datadir_make(cfg->data_dir) != 0)
         return STORE_EIO;
     store_backend_t *be = calloc(1, sizeof *be);
     if (!be)
