@@ -140,7 +140,8 @@ def test_two_nodes_write_the_same_conversations(server):
         dense([q for q, _, _ in rows], what)
         by_seq = [k for _, k, _ in sorted(rows)]
         assert by_seq == sorted(by_seq), "%s: keys do not follow sequences" % (what,)
-    assert all(len(r) == 4 * PER_DEV for r in by_pair.values()), {p: len(r) for p, r in by_pair.items()}
+    assert all(len(r) == 4 * PER_DEV for r in by_pair.values()), \
+        {p: len(r) for p, r in by_pair.items()}
 
     # the database: both owners' rows, and the groups' rows
     got = STORE.query(s1.data_dir,
