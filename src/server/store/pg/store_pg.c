@@ -265,16 +265,14 @@ static int conn_open(store_backend_t *be, pgconn_t *pc, int pipeline)
 {
     memset(pc->prep, 0, sizeof pc->prep);
     pc->pipeline = 0;
-    /* dbname may be a URL or key=value string (expand_dbname); a password
-     * given apart overrides one in it. */
-    const char *keys[] = {"dbname", "password", "application_name", NULL};
-    const char *vals[] = {be->conninfo, be->password, "petreld", NULL};
-    if (!be->password) {
-        keys[1] = "application_name";
-        vals[1] = "petreld";
-        keys[2] = NULL;
-        vals[2] = NULL;
-    }
+    /* dbname may be a URL or key=value string (expand_dbname).  Keywords are applied in order and the expanded dbname overrides
+     * the ones before it: connect_timeout (a black-holed host must not
+     * hold the writer for TCP's timeout) and application_name are
+     * defaults the URL may change; a password given apart wins. */
+    const char *keys[] = {"connect_timeout", "application_name", "dbname", "password", NULL};
+    const char *vals[] = {"5", "petreld", be->conninfo, be->password, NULL};
+    if (!be->password)
+        keys[3] = vals[3] = NULL;
     pc->c = PQconnectdbParams(keys, vals, 1);
     if (!pc->c || PQstatus(pc->c) != CONNECTION_OK) {
         char one[256];

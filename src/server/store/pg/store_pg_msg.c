@@ -44,10 +44,13 @@
  * reject codes and message flags by value. */
 _Static_assert(PGC_PAIR_SEQ == 1 && PGC_APP_KEY == 2 && PGC_CHANGE_SEQ == 3,
                "counter kinds used as literals");
-_Static_assert(PETREL_ERR_USER_NOT_FOUND == 20001 && PETREL_ERR_SENDER_FORBIDDEN == 62023 &&
-                   PETREL_ERR_SENDER_SILENT == 50002 && PETREL_ERR_BLACKED_BY_YOU == 30006 &&
-                   PETREL_ERR_BLACKED_BY_PEER == 30007 && PETREL_ERR_NOT_FRIEND == 30003,
-               "reject codes used as literals");
+#define SQL_LITERAL(name, v) _Static_assert((name) == (v), #name " is a literal in SQL")
+SQL_LITERAL(PETREL_ERR_USER_NOT_FOUND, 20001);
+SQL_LITERAL(PETREL_ERR_SENDER_FORBIDDEN, 62023);
+SQL_LITERAL(PETREL_ERR_SENDER_SILENT, 50002);
+SQL_LITERAL(PETREL_ERR_BLACKED_BY_YOU, 30006);
+SQL_LITERAL(PETREL_ERR_BLACKED_BY_PEER, 30007);
+SQL_LITERAL(PETREL_ERR_NOT_FRIEND, 30003);
 _Static_assert(STORE_MSG_CHECK_FRIEND == 1 && STORE_MSG_CHECK_BLACK == 2,
                "message check flags used as literals");
 
