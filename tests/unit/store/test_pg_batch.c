@@ -34,63 +34,24 @@
 #include <unistd.h>
 
 #include "server/store/store_backend.h"
+#include "pg_server.h"
 
 #define RUN_MAX 256
 
-static char g_dir[64];
-static char g_url[128];
-static int g_up;
-static int g_dbs;
-
 /* ---- the server ---- */
 
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(s, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (s >= 0)
-        close(s);
-    return port;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
+static pg_server_t pg;
 
 static int server_start(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/petrel-pgbatch-XXXXXX");
-    int port = free_port();
-    if (!mkdtemp(g_dir) || port < 0)
-        return -1;
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "%s/scripts/pg-test-server.sh start %s %d 2>/dev/null",
-             PETREL_SOURCE_DIR, g_dir, port);
-    FILE *f = popen(cmd, "r");
-    if (f && fgets(g_url, sizeof g_url, f))
-        g_url[strcspn(g_url, "\n")] = 0;
-    g_up = f && pclose(f) == 0 && strncmp(g_url, "postgres://", 11) == 0;
-    if (!g_up)
-        fprintf(stderr, "test_pg_batch: no PostgreSQL server (%s): skipped\n", cmd);
-    return 0;
+    return pg_server_open(&pg, "pgbatch") < 0 ? -1 : 0;
 }
 
 static int server_stop(void **state)
 {
     (void)state;
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "%s/scripts/pg-test-server.sh stop %s", PETREL_SOURCE_DIR, g_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "test_pg_batch: %s failed\n", cmd);
-    nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    pg_server_close(&pg);
     return 0;
 }
 
@@ -129,13 +90,13 @@ static const char *FIXTURE =
 static void side_open(side_t *s, const char *name)
 {
     char sql[128];
-    snprintf(s->url, sizeof s->url, "%s/postgres", g_url);
+    snprintf(s->url, sizeof s->url, "%s/postgres", pg.base);
     PGconn *adm = PQconnectdb(s->url);
     assert_int_equal(PQstatus(adm), CONNECTION_OK);
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s_%d_%d", name, (int)getpid(), g_dbs++);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s_%d_%d", name, (int)getpid(), pg.ndb++);
     exec_ok(adm, sql);
     PQfinish(adm);
-    snprintf(s->url, sizeof s->url, "%s/%s", g_url, sql + strlen("CREATE DATABASE "));
+    snprintf(s->url, sizeof s->url, "%s/%s", pg.base, sql + strlen("CREATE DATABASE "));
     store_config_t cfg = {.pg_conninfo = s->url, .read_conns = 1};
     assert_int_equal(store_pg_backend.open(&cfg, &s->be), 0);
     s->sql = PQconnectdb(s->url);
@@ -272,7 +233,7 @@ static void both_sql(side_t *b, side_t *q, const char *sql)
 static void test_mixed_runs(void **state)
 {
     (void)state;
-    if (!g_up)
+    if (!pg.up)
         skip();
     side_t b, q;
     side_open(&b, "batch");
@@ -356,7 +317,7 @@ static void test_mixed_runs(void **state)
 static void test_unique_violation(void **state)
 {
     (void)state;
-    if (!g_up)
+    if (!pg.up)
         skip();
     side_t b, q;
     side_open(&b, "batch");
@@ -392,7 +353,7 @@ static void test_unique_violation(void **state)
 static void test_random_runs(void **state)
 {
     (void)state;
-    if (!g_up)
+    if (!pg.up)
         skip();
     side_t b, q;
     side_open(&b, "batch");

@@ -43,92 +43,29 @@
 #include <unistd.h>
 
 #include "server/store/store.h"
+#include "pg_server.h"
 
 #define APP 1600000001
 
 /* ---- the server ---- */
 
-static struct {
-    char dir[64];   /* mkdtemp: the cluster and its socket */
-    char base[128]; /* postgres://petrel@127.0.0.1:PORT */
-    int port;
-    int up;
-    int ndb;
-} pg;
+static pg_server_t pg;
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
-/* scripts/pg-test-server.sh start|stop; start copies the URL it prints
- * into pg.base.  0 on success. */
 static int pg_script(const char *cmd)
 {
-    char line[512];
-    snprintf(line, sizeof line, "bash '%s/scripts/pg-test-server.sh' %s '%s' %d 2>&1",
-             PETREL_SOURCE_DIR, cmd, pg.dir, pg.port);
-    FILE *p = popen(line, "r");
-    if (!p)
-        return -1;
-    char out[512];
-    while (fgets(out, sizeof out, p)) {
-        out[strcspn(out, "\n")] = 0;
-        if (!strncmp(out, "postgres://", 11) && strlen(out) < sizeof pg.base)
-            memcpy(pg.base, out, strlen(out) + 1);
-        else
-            fprintf(stderr, "pg-test-server: %s\n", out);
-    }
-    return pclose(p) == 0 ? 0 : -1;
-}
-
-static int pg_installed(void)
-{
-    glob_t g;
-    int found = glob("/usr/lib/postgresql/*/bin/pg_ctl", 0, NULL, &g) == 0 && g.gl_pathc > 0;
-    globfree(&g);
-    return found;
+    return pg_server_script(&pg, cmd);
 }
 
 static int group_setup(void **state)
 {
     (void)state;
-    if (!pg_installed()) {
-        fprintf(stderr, "PostgreSQL is not installed (scripts/deps.sh test): skipping\n");
-        return 0;
-    }
-    snprintf(pg.dir, sizeof pg.dir, "/tmp/petrel-pgunit-XXXXXX");
-    if (!mkdtemp(pg.dir))
-        return -1;
-    for (int i = 0; i < 3 && !pg.up; i++) {
-        pg.port = free_port();
-        pg.up = pg.port > 0 && pg_script("start") == 0;
-    }
-    return pg.up ? 0 : -1;
+    return pg_server_open(&pg, "pgunit") < 0 ? -1 : 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    if (pg.dir[0]) {
-        pg_script("stop");
-        nftw(pg.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    }
+    pg_server_close(&pg);
     return 0;
 }
 
@@ -168,7 +105,7 @@ static int teardown(void **state)
 {
     fixture_t *f = *state;
     if (f->made)
-        nftw(f->data_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        nftw(f->data_dir, pg_server_rm, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;
 }

@@ -1,0 +1,100 @@
+/*
+ * A PostgreSQL server of the unit test's own (scripts/pg-test-server.sh:
+ * initdb into a temp dir, a free loopback port, trust authentication for
+ * the role petrel; as root it runs as the postgres user), shared by the
+ * store/pg unit tests.  pg_server_open: 0 when it runs (s->base is the
+ * base URL), 1 when PostgreSQL is not installed (the caller skips), -1 on
+ * failure.  pg_server_script restarts or stops it mid-test.
+ */
+#ifndef PETREL_TEST_PG_SERVER_H
+#define PETREL_TEST_PG_SERVER_H
+
+#include <ftw.h>
+#include <glob.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct pg_server {
+    char dir[64];   /* mkdtemp: the cluster and its socket */
+    char base[128]; /* postgres://petrel@127.0.0.1:PORT */
+    int port;
+    int up;
+    int ndb; /* databases the test made (for unique names) */
+} pg_server_t;
+
+static int pg_server_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/* "start" or "stop"; start copies the URL it prints into s->base.  0 on success. */
+static int pg_server_script(pg_server_t *s, const char *cmd)
+{
+    char line[512];
+    snprintf(line, sizeof line, "bash '%s/scripts/pg-test-server.sh' %s '%s' %d 2>&1",
+             PETREL_SOURCE_DIR, cmd, s->dir, s->port);
+    FILE *p = popen(line, "r");
+    if (!p)
+        return -1;
+    char out[512];
+    while (fgets(out, sizeof out, p)) {
+        out[strcspn(out, "\n")] = 0;
+        if (!strncmp(out, "postgres://", 11) && strlen(out) < sizeof s->base)
+            memcpy(s->base, out, strlen(out) + 1);
+        else
+            fprintf(stderr, "pg-test-server: %s\n", out);
+    }
+    return pclose(p) == 0 ? 0 : -1;
+}
+
+static int pg_server_open(pg_server_t *s, const char *tag)
+{
+    glob_t g;
+    int installed = glob("/usr/lib/postgresql/*/bin/pg_ctl", 0, NULL, &g) == 0 && g.gl_pathc > 0;
+    globfree(&g);
+    if (!installed) {
+        fprintf(stderr, "PostgreSQL is not installed (scripts/deps.sh test): skipping\n");
+        return 1;
+    }
+    snprintf(s->dir, sizeof s->dir, "/tmp/petrel-%s-XXXXXX", tag);
+    if (!mkdtemp(s->dir))
+        return -1;
+    for (int i = 0; i < 3 && !s->up; i++) {
+        s->port = pg_server_free_port();
+        s->up = s->port > 0 && pg_server_script(s, "start") == 0;
+    }
+    return s->up ? 0 : -1;
+}
+
+static int pg_server_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void pg_server_close(pg_server_t *s)
+{
+    if (!s->dir[0])
+        return;
+    pg_server_script(s, "stop");
+    nftw(s->dir, pg_server_rm, 16, FTW_DEPTH | FTW_PHYS);
+    s->dir[0] = 0;
+}
+
+#endif
