@@ -224,8 +224,15 @@ void pg_log_err(const PGresult *r, PGconn *c, const char *what)
     for (char *s = one; *s; s++)
         if (*s == '\n' || *s == '"')
             *s = ' ';
-    LOGE("store pg statement failed", "what=\"%s\" sqlstate=%s err=\"%s\"", what ? what : "?",
-         state ? state : "-", one);
+    /* A constraint violation (class 23) is an outcome the caller turns
+     * into a result (a duplicate import, an existing name): not an error
+     * of the server. */
+    if (state && strncmp(state, "23", 2) == 0)
+        LOGD("store pg statement refused by a constraint", "what=\"%s\" sqlstate=%s err=\"%s\"",
+             what ? what : "?", state, one);
+    else
+        LOGE("store pg statement failed", "what=\"%s\" sqlstate=%s err=\"%s\"",
+             what ? what : "?", state ? state : "-", one);
 }
 
 /* STORE_E* of a failed result. */
@@ -265,10 +272,11 @@ static int conn_open(store_backend_t *be, pgconn_t *pc, int pipeline)
 {
     memset(pc->prep, 0, sizeof pc->prep);
     pc->pipeline = 0;
-    /* dbname may be a URL or key=value string (expand_dbname).  Keywords are applied in order and the expanded dbname overrides
-     * the ones before it: connect_timeout (a black-holed host must not
-     * hold the writer for TCP's timeout) and application_name are
-     * defaults the URL may change; a password given apart wins. */
+    /* dbname may be a URL or key=value string (expand_dbname).  Keywords
+     * are applied in order and the expanded dbname overrides the ones
+     * before it: connect_timeout (a black-holed host must not hold the
+     * writer for TCP's timeout) and application_name are defaults the URL
+     * may change; a password given apart wins. */
     const char *keys[] = {"connect_timeout", "application_name", "dbname", "password", NULL};
     const char *vals[] = {"5", "petreld", be->conninfo, be->password, NULL};
     if (!be->password)
