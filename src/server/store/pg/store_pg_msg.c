@@ -5,8 +5,8 @@
  * A new message is one round trip: the function petrel_msg_p2p (schema
  * version 2, store_pg_migrate.c) looks the message up (a resend writes
  * nothing and answers with the original), checks both users and, when the
- * send asks for it, the friendship rules (pgx_user_check and
- * pgx_msg_friend_check inlined: same reject codes, same order), and only
+ * send asks for it, the friendship rules (pgx_user_check and SQLite's
+ * sqlx_msg_friend_check inlined: same reject codes, same order), and only
  * then takes its numbers from im_counter and writes the body, both
  * owners' history rows (sync_key = message_key: no deferred history
  * batches here) and both conversations.  The numbers: the app's message
