@@ -369,3 +369,21 @@ bad:
     free(tmp);
     return STORE_EINVAL;
 }
+
+char *store_like_pattern(const char *sub)
+{
+    size_t len = strlen(sub);
+    char *p = malloc(2 * len + 3);
+    if (!p)
+        return NULL;
+    size_t j = 0;
+    p[j++] = '%';
+    for (size_t i = 0; i < len; i++) {
+        if (sub[i] == '%' || sub[i] == '_' || sub[i] == '\\')
+            p[j++] = '\\';
+        p[j++] = sub[i];
+    }
+    p[j++] = '%';
+    p[j] = '\0';
+    return p;
+}

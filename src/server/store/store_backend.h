@@ -315,6 +315,11 @@ typedef struct store_backend_ops {
 extern const store_backend_ops_t store_sqlite_backend;
 extern const store_backend_ops_t store_pg_backend; /* store/pg/ */
 
+/* The LIKE pattern of a literal substring, "%sub%" with \ % _ escaped by
+ * \ (both backends' nick search, with ESCAPE '\'); malloc'ed, NULL when
+ * out of memory.  store/ops_users.c. */
+char *store_like_pattern(const char *sub);
+
 /* Wall-clock epoch milliseconds (created_at, applied_at); store/writer.c. */
 int64_t store_now_ms(void);
 

@@ -28,16 +28,13 @@
 #include <cmocka.h>
 
 #include <ftw.h>
-#include <glob.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>

@@ -476,31 +476,12 @@ static pgq_t Q_USER_PAGE = PGQ(
     "LEFT JOIN LATERAL (SELECT " USER_COLS " FROM im_user " USER_PAGE_WHERE
     "ORDER BY user_id LIMIT $4 OFFSET $5) u ON true");
 
-/* "%<sub with \ % _ escaped by \>%": a literal substring for LIKE. */
-static char *like_pattern(const char *sub)
-{
-    size_t len = strlen(sub);
-    char *p = malloc(2 * len + 3);
-    if (!p)
-        return NULL;
-    size_t j = 0;
-    p[j++] = '%';
-    for (size_t i = 0; i < len; i++) {
-        if (sub[i] == '%' || sub[i] == '_' || sub[i] == '\\')
-            p[j++] = '\\';
-        p[j++] = sub[i];
-    }
-    p[j++] = '%';
-    p[j] = '\0';
-    return p;
-}
-
 int pgx_user_page(store_backend_t *be, int32_t app_id, const char *nick_sub,
                   const char *exclude_user_id, int offset, int limit, store_user_t **out,
                   size_t *n, int64_t *total)
 {
     char *pattern = NULL;
-    if (nick_sub && !(pattern = like_pattern(nick_sub)))
+    if (nick_sub && !(pattern = store_like_pattern(nick_sub)))
         return STORE_EIO;
     pgp_t p = PGP_INIT;
     pgp_int(&p, app_id);

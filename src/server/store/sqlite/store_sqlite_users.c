@@ -295,25 +295,6 @@ int sqlx_user_get(store_backend_t *be, int32_t app_id, const char *user_id,
     return ret;
 }
 
-/* "%<sub with \ % _ escaped by \>%": a literal substring for LIKE. */
-static char *like_pattern(const char *sub)
-{
-    size_t len = strlen(sub);
-    char *p = malloc(2 * len + 3);
-    if (!p)
-        return NULL;
-    size_t j = 0;
-    p[j++] = '%';
-    for (size_t i = 0; i < len; i++) {
-        if (sub[i] == '%' || sub[i] == '_' || sub[i] == '\\')
-            p[j++] = '\\';
-        p[j++] = sub[i];
-    }
-    p[j++] = '%';
-    p[j] = '\0';
-    return p;
-}
-
 static void bind_page_filter(sqlite3_stmt *q, int32_t app_id, const char *pattern,
                              const char *exclude)
 {
@@ -329,7 +310,7 @@ int sqlx_user_page(store_backend_t *be, int32_t app_id, const char *nick_sub,
                    store_user_t **out, size_t *n, int64_t *total)
 {
     char *pattern = NULL;
-    if (nick_sub && !(pattern = like_pattern(nick_sub)))
+    if (nick_sub && !(pattern = store_like_pattern(nick_sub)))
         return STORE_EIO;
     rconn_t *c = sqlx_conn_borrow(be);
     sqlite3_stmt *qp = c->q[RQ_USER_PAGE], *qt = c->q[RQ_USER_TOTAL];
