@@ -12,7 +12,8 @@ depend only on its own folder or on folders of a lower rank:
      a call upward through a declaration in a low header, which the include
      rule alone would not;
   3. SQLite stays in store/sqlite/ (`#include <sqlite3.h>` nowhere else),
-     libpq in store/pg/ (`#include <libpq-fe.h>` nowhere else);
+     libpq in store/pg/ (`#include <libpq-fe.h>` nowhere else), hiredis in
+     cluster/;
   4. no source file of src/ is longer than MAX_LINES lines.
 
 Usage: scripts/check-layers.py [BUILD_DIR]   (default: build; the object
@@ -37,6 +38,7 @@ RANKS = {
     "store/sqlite": 3,   # a part of store/: store/ may open it, nothing above
     "store/pg": 3,       # the PostgreSQL backend, the same
     "seam": 4,
+    "cluster": 4.5,      # seam/ implementations on Redis (cluster mode)
     "deliver": 5,
     "im": 6,
     "notify": 7,
@@ -87,6 +89,8 @@ def check_includes(errors):
             errors.append(f"{rel}: includes <sqlite3.h> outside store/sqlite/")
         if src != "store/pg" and re.search(r'#\s*include\s+<libpq-fe\.h>', text):
             errors.append(f"{rel}: includes <libpq-fe.h> outside store/pg/")
+        if src != "cluster" and re.search(r'#\s*include\s+<hiredis/', text):
+            errors.append(f"{rel}: includes <hiredis/...> outside cluster/")
 
 
 def check_lengths(errors):

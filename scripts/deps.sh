@@ -7,9 +7,9 @@
 #   scripts/deps.sh fuzz    - build deps plus clang and libFuzzer (make fuzz)
 set -euo pipefail
 want=(build-essential cmake pkg-config libuv1-dev libwslay-dev libhttp-parser-dev
-      libjansson-dev libsqlite3-dev libpq-dev libssl-dev zlib1g-dev)
+      libjansson-dev libsqlite3-dev libpq-dev libhiredis-dev libssl-dev zlib1g-dev)
 if [ "${1:-build}" = test ]; then
-  want+=(libcmocka-dev python3 python3-pytest python3-prometheus-client sqlite3 postgresql
+  want+=(libcmocka-dev python3 python3-pytest python3-prometheus-client sqlite3 postgresql redis-server
          chromium fonts-wqy-microhei fonts-noto-color-emoji)
 fi
 if [ "${1:-build}" = test ] || [ "${1:-build}" = fuzz ]; then

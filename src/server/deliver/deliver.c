@@ -146,8 +146,9 @@ static void add_remote(route_t *r, uint32_t node, const sess_device_t *dev)
 void route_add(route_t *r, const sess_device_t *dev)
 {
     const deliver_cfg_t *cfg = &r->d->cfg;
-    uint32_t node = r->local_only || !cfg->node_of ? r->d->node
-                                                   : cfg->node_of(cfg->node_ctx, dev);
+    uint32_t node = r->local_only ? r->d->node
+                    : cfg->node_of ? cfg->node_of(cfg->node_ctx, dev)
+                    : dev->node ? dev->node : r->d->node;
     if (node == r->d->node)
         add_local(r, dev->conn_id);
     else if (cfg->bus)
@@ -164,8 +165,9 @@ int route_add_user(route_t *r, int32_t app_id, const char *user_id, uint64_t exc
         sess_devices_free(d, n);
         return -1;
     }
+    /* except_conn is a connection of this node: another node's ids are its own */
     for (size_t i = 0; i < n; i++)
-        if (d[i].conn_id != except_conn)
+        if (d[i].conn_id != except_conn || (d[i].node && d[i].node != r->d->node))
             route_add(r, &d[i]);
     sess_devices_free(d, n);
     return 0;

@@ -24,7 +24,8 @@
  *     the delivery backlog (deliver_busy).
  *
  * Cluster mode: each device is routed by the node it lives on
- * (deliver_cfg_t.node_of; NULL = every device is on this node).  A device
+ * (sess_device_t.node, 0 = this one; deliver_cfg_t.node_of overrides it
+ * in the unit tests).  A device
  * of another node goes to the node bus (seam/bus.h) in one message per
  * node; what the bus brings to this node goes to the local workers.  On a
  * single node the bus is NULL and never used.

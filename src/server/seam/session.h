@@ -22,6 +22,8 @@ typedef struct sess_device {
     int client_type;
     int64_t login_ms;
     uint64_t conn_id;
+    uint32_t node;     /* the node holding the connection: 0 = this one (one
+                        * node), else a cluster incarnation (cluster/node.h) */
     char *user_id;     /* owned by whoever holds the copy */
     char *imei;
 } sess_device_t;
