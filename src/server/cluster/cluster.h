@@ -16,7 +16,8 @@
  * A node is known by its incarnation: a random non-zero 31-bit number it
  * claims in Redis at start (SET NX) and keeps for its life.  Sessions name
  * it (sess_device_t.node), the bus addresses it, the reaper removes what it
- * held.  node_name is a label for people (logs, metrics, discovery).
+ * held.  node_id (configuration, 0..1023, part of message keys) is the
+ * name people and logs use; two live nodes may not share one.
  *
  * Blocking: every call here that talks to Redis blocks its thread for a
  * round trip.  The ops of the registries are called only off the event
@@ -24,7 +25,7 @@
  * called on loops too); count() reads local counters.
  *
  * Redis keys (prefix "pt:"; see README.md for the full layout):
- *   pt:node:<inc>        hash: the node's name, public addresses, devices
+ *   pt:node:<inc>        hash: the node's node_id, public addresses, devices
  *   pt:nodes             zset: inc -> last heartbeat (Redis clock, ms)
  *   pt:reaped:<inc>      tombstone of a reaped incarnation (1 h)
  *   pt:s:<app>:<user>    hash: the user's devices, field "<inc>:<conn>"
@@ -91,7 +92,7 @@ typedef struct cnode cnode_t;
 
 typedef struct cnode_info {
     uint32_t inc;
-    char name[64];
+    int node_id;
     char tcp[160];       /* public host:port for TCP clients ("" = none) */
     char ws[160];        /* public host:port for WebSocket clients */
     uint64_t devices;    /* as it reported at its last heartbeat */
@@ -105,7 +106,7 @@ typedef struct cnode_user {
 typedef struct cnode_cfg {
     rconf_t redis;
     cstats_t *stats;
-    const char *name;          /* node_name */
+    int node_id;               /* configured; unique among live nodes */
     const char *public_tcp;    /* announced host:port (may be "") */
     const char *public_ws;
     int heartbeat_ms;          /* default 1000 */
@@ -126,7 +127,8 @@ typedef struct cnode_cfg {
 } cnode_cfg_t;
 
 /* Claim an incarnation (blocking: at start-up, before the loops run) and
- * start the node thread.  NULL (err filled) when Redis does not answer. */
+ * start the node thread.  NULL (err filled) when Redis does not answer or
+ * a live node already has this node_id. */
 cnode_t *cnode_start(const cnode_cfg_t *cfg, char *err, size_t errlen);
 /* This node's incarnation. */
 uint32_t cnode_inc(const cnode_t *n);
