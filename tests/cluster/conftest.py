@@ -265,8 +265,8 @@ class Cluster:
     def users(self, names, via=None):
         node = via or self.alive()[0]
         todo = [u for u in names if u not in self.users_known]
-        for i in range(0, len(todo), 500):
-            chunk = todo[i:i + 500]
+        for i in range(0, len(todo), 100):
+            chunk = todo[i:i + 100]
             st, doc = node.api("/v1/user/importUser",
                                {"userData": [{"userId": u, "nickName": u} for u in chunk]})
             assert st == 200 and doc["code"] == 200, doc
