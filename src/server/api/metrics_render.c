@@ -5,6 +5,7 @@
 #include "server/core/metrics.h"
 
 #include "server/api/api.h"
+#include "server/cluster/cluster.h"
 #include "server/deliver/deliver.h"
 #include "server/im/event.h"
 #include "server/core/metrics_codes.h"
@@ -62,6 +63,53 @@ static void counter(buf_t *b, const char *name, const char *help, unsigned long 
 }
 
 static const char *ct_names[6] = {"webapi", "web", "ios", "android", "windows", "mac"};
+
+/* Cluster mode (cluster/cluster.h): the bus, Redis, the nodes. */
+static void render_cluster(buf_t *b, cstats_t *c)
+{
+    put(b, "# HELP petrel_bus_messages_total Node bus messages (one per addressed node and "
+           "push), by direction.\n# TYPE petrel_bus_messages_total counter\n"
+           "petrel_bus_messages_total{direction=\"out\"} %llu\n"
+           "petrel_bus_messages_total{direction=\"in\"} %llu\n",
+        LOAD(c->bus_out_msgs), LOAD(c->bus_in_msgs));
+    put(b, "# HELP petrel_bus_bytes_total Node bus bytes, by direction.\n"
+           "# TYPE petrel_bus_bytes_total counter\n"
+           "petrel_bus_bytes_total{direction=\"out\"} %llu\n"
+           "petrel_bus_bytes_total{direction=\"in\"} %llu\n",
+        LOAD(c->bus_out_bytes), LOAD(c->bus_in_bytes));
+    counter(b, "petrel_bus_dropped_total",
+            "Bus messages lost on the way out (queue full, Redis down): pushes only; "
+            "clients resync.", LOAD(c->bus_out_dropped));
+    counter(b, "petrel_bus_bad_total", "Bus messages received that did not decode (dropped).",
+            LOAD(c->bus_in_bad));
+    static const char *le[6] = {"0.001", "0.002", "0.005", "0.01", "0.05", "0.25"};
+    put(b, "# HELP petrel_bus_latency_seconds Publish to receive, per bus message "
+           "(the nodes' clocks).\n# TYPE petrel_bus_latency_seconds histogram\n");
+    for (int i = 0; i < 6; i++)
+        put(b, "petrel_bus_latency_seconds_bucket{le=\"%s\"} %llu\n", le[i],
+            LOAD(c->bus_lat_le_ms[i]));
+    put(b, "petrel_bus_latency_seconds_bucket{le=\"+Inf\"} %llu\n"
+           "petrel_bus_latency_seconds_sum %.6f\npetrel_bus_latency_seconds_count %llu\n",
+        LOAD(c->bus_lat_count), (double)LOAD(c->bus_lat_us_sum) / 1e6, LOAD(c->bus_lat_count));
+    counter(b, "petrel_redis_round_trips_total", "Round trips to Redis (a pipeline counts once).",
+            LOAD(c->redis.calls));
+    counter(b, "petrel_redis_errors_total", "Redis failures: network errors and error replies.",
+            LOAD(c->redis.errors));
+    counter(b, "petrel_redis_reconnects_total", "Connections to Redis opened.",
+            LOAD(c->redis.reconnects));
+    put(b, "# HELP petrel_redis_up 1 when this node's last heartbeat reached Redis.\n"
+           "# TYPE petrel_redis_up gauge\npetrel_redis_up %d\n"
+           "# HELP petrel_cluster_nodes_alive Live nodes seen at the last heartbeat (this one "
+           "included).\n# TYPE petrel_cluster_nodes_alive gauge\npetrel_cluster_nodes_alive %llu\n",
+        atomic_load(&c->redis_ok), LOAD(c->nodes_alive));
+    counter(b, "petrel_cluster_reaps_total", "Dead nodes this node removed from the cluster.",
+            LOAD(c->reaps));
+    counter(b, "petrel_cluster_resyncs_total",
+            "Times this node re-registered its sessions after Redis lost them.", LOAD(c->resyncs));
+    counter(b, "petrel_cluster_reaped_self_total",
+            "Times this node found it had been declared dead (and dropped its clients).",
+            LOAD(c->reaped_self));
+}
 
 char *metrics_render(struct server *s, size_t *len)
 {
@@ -221,6 +269,8 @@ char *metrics_render(struct server *s, size_t *len)
             "now (0 when idle); over 10 s /healthz reports the writer stalled.\n"
             "# TYPE petrel_store_writer_busy_seconds gauge\npetrel_store_writer_busy_seconds %.3f\n",
         sh.write_failing, sh.gone, (double)sh.busy_ms / 1e3);
+    if (s->cstats)
+        render_cluster(&b, s->cstats);
 
     if (b.oom) {
         free(b.p);

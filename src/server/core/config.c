@@ -35,6 +35,10 @@ static const cfg_key_t keys[] = {
     S(store, "storage: empty or sqlite = embedded SQLite in data_dir; postgres://user@host:port/db (or a libpq key=value string) = PostgreSQL"),
     S(store_password_file, "file holding the PostgreSQL password (else the URL, PGPASSWORD or ~/.pgpass)"),
     I(node_id, 0, 1023, "node id (unique per cluster node; part of message keys)"),
+    S(redis, "cluster mode: redis://[:password@]host[:port][/db] shared by every node (empty = one node); needs a postgres store"),
+    S(redis_password_file, "file holding the Redis password (else the URL)"),
+    I(node_heartbeat_ms, 100, 3600000, "cluster: how often a node tells Redis it is alive"),
+    I(node_timeout_ms, 500, 3600000, "cluster: a node silent this long is dead; its sessions are removed"),
     I(workers, 0, 256, "event-loop threads (0 = number of cores)"),
     S(tcp_listen, "host:port of the binary TCP gateway (empty = off)"),
     S(http_listen, "host:port of HTTP, REST and WebSocket /ws"),
@@ -95,6 +99,8 @@ void config_defaults(config_t *c)
     memset(c, 0, sizeof *c);
     snprintf(c->data_dir, sizeof c->data_dir, "var");
     c->node_id = 1;
+    c->node_heartbeat_ms = 1000;
+    c->node_timeout_ms = 5000;
     snprintf(c->tcp_listen, sizeof c->tcp_listen, "0.0.0.0:9000");
     snprintf(c->http_listen, sizeof c->http_listen, "0.0.0.0:8080");
     snprintf(c->web_root, sizeof c->web_root, "web");
@@ -327,6 +333,16 @@ int config_load(config_t *c, int argc, char **argv, char *err, size_t errlen)
         strcmp(c->route_strategy, "hash")) {
         snprintf(err, errlen, "route_strategy: '%s' is not random, round_robin or hash",
                  c->route_strategy);
+        return -1;
+    }
+    if (c->redis[0] && (!c->store[0] || !strcmp(c->store, "sqlite"))) {
+        snprintf(err, errlen, "redis: cluster mode needs a shared store (store = postgres://...); "
+                 "the embedded SQLite database belongs to one node");
+        return -1;
+    }
+    if (c->redis[0] && c->node_timeout_ms < 2 * c->node_heartbeat_ms) {
+        snprintf(err, errlen, "node_timeout_ms (%d) must be at least twice node_heartbeat_ms (%d)",
+                 c->node_timeout_ms, c->node_heartbeat_ms);
         return -1;
     }
     if (log_level_parse(c->log_level) < 0) {

@@ -16,6 +16,10 @@ typedef struct config {
     char store[1024];            /* "" / "sqlite" or a PostgreSQL URL / conninfo (never logged) */
     char store_password_file[512];
     int node_id;
+    char redis[512];             /* cluster mode: redis://[:password@]host[:port][/db] (never logged) */
+    char redis_password_file[512];
+    int node_heartbeat_ms;       /* cluster: heartbeat into Redis */
+    int node_timeout_ms;         /* cluster: a node silent this long is reaped */
     int workers;                 /* 0 = number of cores */
     char tcp_listen[128];        /* host:port, empty = TCP gateway off */
     char http_listen[128];       /* host:port for HTTP + WebSocket /ws */

@@ -266,6 +266,10 @@ size_t deliver_user(deliver_t *d, int32_t app_id, const char *user_id, int32_t c
 {
     if (!d)
         return 0;
+    if (d->cfg.bus) { /* cluster: the lookup is a Redis round trip; reach unknown */
+        dq_user(d, app_id, user_id, cmd, json, len, except_conn);
+        return 1;
+    }
     /* look up first: a user with no device costs no encoding */
     sess_device_t *dev = NULL;
     size_t n = 0;
@@ -289,6 +293,10 @@ size_t deliver_disconnect_user(deliver_t *d, int32_t app_id, const char *user_id
         return 0;
     char text[96]; /* what one ERROR packet says, at most */
     snprintf(text, sizeof text, "%s", msg ? msg : "");
+    if (d->cfg.bus) { /* cluster: the lookup is a Redis round trip */
+        dq_close_user(d, app_id, user_id, code, text);
+        return 1;
+    }
     route_t r;
     route_init(&r, d, BUS_CLOSE, NULL, code, text);
     route_add_user(&r, app_id, user_id, 0);

@@ -23,7 +23,13 @@
  *     new sends are refused (62080) well before that: the queue counts in
  *     the delivery backlog (deliver_busy).
  *
- * Cluster mode: each device is routed by the node it lives on
+ * Cluster mode: the registry is Redis, so no lookup runs on the caller's
+ * thread: deliver_user and deliver_disconnect_user go through the ordered
+ * queue (they return 1, "handed over"; how many devices they reach is not
+ * known to the caller), deliver_user_frame must be called off the loops
+ * (presence fan-outs run on the thread pool), deliver_kick needs no
+ * lookup (the victims name their nodes).
+ * Each device is routed by the node it lives on
  * (sess_device_t.node, 0 = this one; deliver_cfg_t.node_of overrides it
  * in the unit tests).  A device
  * of another node goes to the node bus (seam/bus.h) in one message per

@@ -72,5 +72,10 @@ size_t route_send(route_t *r);
 /* deliver_queue.c */
 int dq_start(deliver_t *d);
 void dq_stop(deliver_t *d);
+/* Cluster mode's immediate pushes, through the ordered queue (their
+ * lookups may be Redis round trips). */
+void dq_user(deliver_t *d, int32_t app_id, const char *user_id, int32_t cmd, const char *json,
+             size_t len, uint64_t except_conn);
+void dq_close_user(deliver_t *d, int32_t app_id, const char *user_id, int code, const char *msg);
 
 #endif

@@ -18,6 +18,7 @@ struct dq_item {
     int32_t cmd, cmd_self;
     uint64_t except_conn;
     int64_t seq;
+    int close_code;     /* BUS_CLOSE of ids' devices (json = the message) */
     char group_id[STORE_GROUP_ID_MAX + 1]; /* readers mode when set */
     char self[STORE_ID_MAX + 1];
     char (*ids)[STORE_ID_MAX + 1];
@@ -42,6 +43,13 @@ static void run(deliver_t *d, dq_item_t *it, route_t *rt)
         ids = owned;
     }
     route_t *others = &rt[0], *selfs = &rt[1];
+    if (it->close_code) {
+        route_init(others, d, BUS_CLOSE, NULL, it->close_code, it->json);
+        for (size_t i = 0; i < n; i++)
+            route_add_user(others, it->app_id, ids[i], 0);
+        route_send(others);
+        return;
+    }
     route_init(others, d, BUS_SEND, frame_down(it->cmd, it->json, it->len), 0, NULL);
     route_init(selfs, d, BUS_SEND,
                it->cmd_self && it->self[0] ? frame_down(it->cmd_self, it->json, it->len) : NULL,
@@ -135,10 +143,9 @@ static void enqueue(deliver_t *d, dq_item_t *it)
     pthread_mutex_unlock(&d->mu);
 }
 
-static dq_item_t *item_new(int32_t app_id, int32_t cmd, const char *json, const char *self,
-                           int32_t cmd_self, uint64_t except_conn)
+static dq_item_t *item_new_len(int32_t app_id, int32_t cmd, const char *json, size_t len,
+                               const char *self, int32_t cmd_self, uint64_t except_conn)
 {
-    size_t len = strlen(json);
     dq_item_t *it = calloc(1, sizeof *it + len + 1);
     if (!it)
         return NULL;
@@ -147,10 +154,56 @@ static dq_item_t *item_new(int32_t app_id, int32_t cmd, const char *json, const 
     it->cmd_self = cmd_self;
     it->except_conn = except_conn;
     it->len = len;
-    memcpy(it->json, json, len + 1);
+    memcpy(it->json, json, len);
+    it->json[len] = '\0';
     if (self)
         snprintf(it->self, sizeof it->self, "%s", self);
     return it;
+}
+
+static dq_item_t *item_new(int32_t app_id, int32_t cmd, const char *json, const char *self,
+                           int32_t cmd_self, uint64_t except_conn)
+{
+    return item_new_len(app_id, cmd, json, strlen(json), self, cmd_self, except_conn);
+}
+
+/* One user, in order: cmd to every device but except_conn (cluster mode's
+ * deliver_user: the lookup may be a Redis round trip, never on the
+ * caller's thread). */
+void dq_user(deliver_t *d, int32_t app_id, const char *user_id, int32_t cmd, const char *json,
+             size_t len, uint64_t except_conn)
+{
+    if (!json || !user_id || strlen(user_id) > STORE_ID_MAX)
+        return;
+    dq_item_t *it = item_new_len(app_id, cmd, json, len, user_id, cmd, except_conn);
+    if (!it)
+        return;
+    it->ids = malloc(sizeof *it->ids);
+    if (!it->ids) {
+        free(it);
+        return;
+    }
+    memcpy(it->ids[0], it->self, sizeof it->self);
+    it->n = 1;
+    enqueue(d, it);
+}
+
+void dq_close_user(deliver_t *d, int32_t app_id, const char *user_id, int code, const char *msg)
+{
+    if (!user_id || strlen(user_id) > STORE_ID_MAX)
+        return;
+    dq_item_t *it = item_new(app_id, 0, msg ? msg : "", NULL, 0, 0);
+    if (!it)
+        return;
+    it->close_code = code ? code : 1;
+    it->ids = malloc(sizeof *it->ids);
+    if (!it->ids) {
+        free(it);
+        return;
+    }
+    snprintf(it->ids[0], sizeof it->ids[0], "%s", user_id);
+    it->n = 1;
+    enqueue(d, it);
 }
 
 void deliver_users(deliver_t *d, int32_t app_id, int32_t cmd, const char *json,

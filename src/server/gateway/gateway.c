@@ -185,34 +185,75 @@ typedef struct login_job {
     wbatch_item_t link; /* first: wbatch.h */
     uint64_t conn_id;
     int32_t app_id;
+    int client_type;
     int rc;
     int del_flag, forbidden;
+    int app_known;
+    int registered;            /* joined.rc == 0: in the session registry */
+    presence_joined_t joined;  /* the registration (presence_register) */
+    char *imei;
     char user_id[];
 } login_job_t;
 
+static void login_job_free(login_job_t *j)
+{
+    presence_joined_free(&j->joined);
+    free(j->imei);
+    free(j);
+}
+
+/* On the thread pool: the user row, then -- a live user of a known app --
+ * the registration itself (the session registry may be Redis: never on a
+ * loop).  The loop announces it or, when the connection went away
+ * meanwhile, undoes it (login_answer). */
 static void login_work(wbatch_t *b, wbatch_item_t *list)
 {
     worker_t *w = b->data;
+    server_t *s = w->srv;
     for (wbatch_item_t *it = list; it; it = it->next) {
         login_job_t *j = (login_job_t *)it;
         store_user_t u;
-        j->rc = store_user_get_sync(w->srv->store, j->app_id, j->user_id, &u);
-        if (j->rc == 0) {
-            j->del_flag = u.del_flag;
-            j->forbidden = u.forbidden_flag;
-            ustate_learn(w->srv->ustate, j->app_id, j->user_id,
-                         ustate_of_row(u.del_flag, u.forbidden_flag));
-        }
+        j->rc = store_user_get_sync(s->store, j->app_id, j->user_id, &u);
+        if (j->rc != 0)
+            continue;
+        j->del_flag = u.del_flag;
+        j->forbidden = u.forbidden_flag;
+        ustate_learn(s->ustate, j->app_id, j->user_id, ustate_of_row(u.del_flag, u.forbidden_flag));
+        store_app_t app;
+        j->app_known = apps_get(s->apps, j->app_id, &app) == 0;
+        if (j->del_flag || j->forbidden || !j->app_known)
+            continue;
+        sess_login_t q = {
+            .app_id = j->app_id, .user_id = j->user_id, .client_type = j->client_type,
+            .imei = j->imei, .login_ms = now_ms(), .conn_id = j->conn_id,
+            .policy_mode = app.login_policy, .max_per_platform = app.max_per_platform,
+            .max_devices = s->cfg.max_devices_per_user,
+        };
+        presence_register(s, &q, &j->joined);
+        j->registered = j->joined.rc == 0;
     }
 }
 
-static void login_finish(conn_t *c);
+static void login_finish(conn_t *c, login_job_t *j);
+
+/* A registration nobody will use: the device leaves again. */
+static void login_undo(worker_t *w, login_job_t *j)
+{
+    if (!j->registered)
+        return;
+    j->registered = 0;
+    presence_announce_kicks(w, j->app_id, j->user_id, j->client_type, j->imei, j->conn_id,
+                            &j->joined);
+    presence_unregister(w, j->app_id, j->user_id, j->client_type, j->imei, j->conn_id);
+}
 
 static void login_answer(worker_t *w, login_job_t *j, int status)
 {
     conn_t *c = connmap_get(&w->conns, j->conn_id);
-    if (!c || (c->flags & (CF_CLOSED | CF_CLOSE_AFTER)))
+    if (!c || (c->flags & (CF_CLOSED | CF_CLOSE_AFTER))) {
+        login_undo(w, j);
         return;
+    }
     c->flags &= (uint16_t)~CF_LOGIN_PENDING;
     if (status < 0 || (j->rc < 0 && j->rc != STORE_ENOTFOUND))
         login_failed(c, PETREL_ERR_SYSTEM, "storage unavailable");
@@ -225,7 +266,8 @@ static void login_answer(worker_t *w, login_job_t *j, int status)
     else if (ustate_get(w->srv->ustate, c->app_id, c->user_id) > USTATE_LIVE)
         login_failed(c, PETREL_ERR_USER_FORBIDDEN, "user forbidden or deleted"); /* since the read */
     else
-        login_finish(c);
+        login_finish(c, j);
+    login_undo(w, j); /* registered but not logged in (a failure above) */
     replay_held(c);
     if (c->flags & CF_EOF)
         conn_close_after_flush(c);
@@ -238,7 +280,7 @@ static void login_done(wbatch_t *b, wbatch_item_t *list, int status)
     while (list) {
         wbatch_item_t *next = list->next;
         login_answer(b->data, (login_job_t *)list, status);
-        free(list);
+        login_job_free((login_job_t *)list);
         list = next;
     }
 }
@@ -281,10 +323,16 @@ static int login_check_user(conn_t *c)
         conn_close(c);
         return -1;
     }
+    memset(j, 0, sizeof *j);
     j->conn_id = c->id;
     j->app_id = c->app_id;
-    j->rc = 0;
-    j->del_flag = j->forbidden = 0;
+    j->client_type = c->client_type;
+    j->imei = strdup(c->imei);
+    if (!j->imei) {
+        free(j);
+        conn_close(c);
+        return -1;
+    }
     memcpy(j->user_id, c->user_id, n + 1);
     c->flags |= CF_LOGIN_PENDING;
     /* may have answered c already, with an error */
@@ -292,27 +340,14 @@ static int login_check_user(conn_t *c)
     return (c->flags & (CF_CLOSED | CF_CLOSE_AFTER)) ? -1 : 0;
 }
 
-static void login_finish(conn_t *c)
+static void login_finish(conn_t *c, login_job_t *j)
 {
     server_t *s = c->w->srv;
-    store_app_t app;
-    if (apps_get(s->apps, c->app_id, &app) < 0) {
+    if (!j->app_known) {
         login_failed(c, PETREL_ERR_APP_UNKNOWN, "unknown appId");
         return;
     }
-    sess_login_t q = {
-        .app_id = c->app_id, .user_id = c->user_id, .client_type = c->client_type,
-        .imei = c->imei, .login_ms = now_ms(), .conn_id = c->id,
-        .policy_mode = app.login_policy, .max_per_platform = app.max_per_platform,
-        .max_devices = s->cfg.max_devices_per_user,
-    };
-    sess_device_t *victims = NULL;
-    size_t nv = 0;
-    /* registers the device; its events (notify/presence.c) tell the other
-     * devices (4005), friends and subscribers when it is the user's first
-     * (4004), and kick the policy's victims (MUTUALLOGIN, then closed) */
-    int rc = presence_login(c, &q, &victims, &nv);
-    sess_devices_free(victims, nv);
+    int rc = j->joined.rc;
     if (rc == SESS_ETOOMANY) {
         login_failed(c, PETREL_ERR_TOO_MANY_DEVICES, "too many devices online for this user");
         return;
@@ -321,13 +356,18 @@ static void login_finish(conn_t *c)
         login_failed(c, PETREL_ERR_SYSTEM, "session registry failure");
         return;
     }
+    /* registered (login_work); its events (notify/presence.c) tell the
+     * other devices (4005), friends and subscribers when it is the user's
+     * first (4004), and kick the policy's victims (MUTUALLOGIN, closed) */
+    j->registered = 0; /* the connection owns it now: gw_on_close removes it */
+    presence_announce_login(c, &j->joined);
     c->flags |= CF_AUTHED;
     net_conn_logged_in(c); /* off max_pending_per_ip */
     atomic_fetch_add(online_gauge(c), 1);
     conn_set_list(c, LIST_ACTIVE);
     atomic_fetch_add(&s->metrics.logins_ok, 1);
     LOGD("login", "conn=%llu app=%d user=%s clientType=%d kicked=%zu", (unsigned long long)c->id,
-         c->app_id, LQ(c->user_id), c->client_type, nv);
+         c->app_id, LQ(c->user_id), c->client_type, j->joined.nvictims);
     send_json_obj(c, PETREL_CMD_LOGINACK,
                   json_pack("{s:s, s:i, s:i, s:s, s:I}", "userId", c->user_id, "appId", c->app_id,
                             "clientType", c->client_type, "imei", c->imei,

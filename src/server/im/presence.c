@@ -64,6 +64,7 @@ typedef struct pworker {
     dlist_t due;
     int inited, closed;
     wbatch_t fanouts; /* fan-outs on the thread pool, batched (fanout_start) */
+    wbatch_t rjobs;   /* registry removals and offline checks, off the loop */
 } pworker_t;
 
 struct presence {
@@ -314,58 +315,75 @@ void presence_fanout_here(server_t *s, unsigned worker_idx, int32_t app_id,
 
 /* ---- announcing a change ------------------------------------------------------ */
 
-/* One EV_DEVICE_* / EV_USER_* event about c's user (im/event.h): the
- * device notifications are notify/presence.c's. */
-static void emit(conn_t *c, ev_kind_t kind, sess_device_t *d, size_t n,
-                 const sess_device_t *v, size_t nv)
+/* One EV_DEVICE_* / EV_USER_* event about a device of (app, user) on
+ * worker w (im/event.h): the device notifications are notify/presence.c's. */
+static void emit(worker_t *w, ev_kind_t kind, int32_t app_id, const char *user_id,
+                 int client_type, const char *imei, uint64_t conn_id, sess_device_t *d,
+                 size_t n, const sess_device_t *v, size_t nv)
 {
-    server_t *s = c->w->srv;
-    ev_presence_t pr = {c->user_id, c->client_type, c->imei, d, n, v, nv, c->w->idx};
-    im_event_t ev = {.kind = kind, .app_id = c->app_id, .actor = c->user_id,
-                     .origin = {c->client_type, c->imei, c->id}, .time_ms = now_ms(),
+    ev_presence_t pr = {user_id, client_type, imei, d, n, v, nv, w->idx};
+    im_event_t ev = {.kind = kind, .app_id = app_id, .actor = user_id,
+                     .origin = {client_type, imei, conn_id}, .time_ms = now_ms(),
                      .u.presence = &pr};
-    events_emit(s->events, &ev);
+    events_emit(w->srv->events, &ev);
 }
 
-int presence_login(conn_t *c, const sess_login_t *q, sess_device_t **victims,
-                   size_t *n_victims)
+void presence_joined_free(presence_joined_t *j)
 {
-    server_t *s = c->w->srv;
+    sess_devices_free(j->victims, j->nvictims);
+    sess_devices_free(j->devices, j->ndevices);
+    j->victims = j->devices = NULL;
+    j->nvictims = j->ndevices = 0;
+}
+
+void presence_register(server_t *s, const sess_login_t *q, presence_joined_t *out)
+{
     presence_t *p = s->presence;
     uint32_t h = umap_hash(q->app_id, q->user_id);
     umap_stripe_t *st = stripe_of(p, h);
-    sess_device_t *d = NULL;
-    size_t n = 0;
-    int first = 0, flapped = 0;
+    memset(out, 0, sizeof *out);
 
     pthread_mutex_lock(&st->mu);
-    int rc = s->sess->ops->login(s->sess, q, victims, n_victims);
-    if (rc == 0) {
-        if (s->sess->ops->list(s->sess, q->app_id, q->user_id, &d, &n) < 0)
-            n = 0; /* out of memory: no announcement */
-        first = n == 1 && *n_victims == 0;
-        umap_node_t **pp = first ? umap_slot(&st->map, h, q->app_id, q->user_id) : NULL;
+    out->rc = s->sess->ops->login(s->sess, q, &out->victims, &out->nvictims);
+    if (out->rc == 0) {
+        if (s->sess->ops->list(s->sess, q->app_id, q->user_id, &out->devices, &out->ndevices) < 0)
+            out->ndevices = 0; /* out of memory, Redis gone: no announcement */
+        out->first = out->ndevices == 1 && out->nvictims == 0;
+        umap_node_t **pp = out->first ? umap_slot(&st->map, h, q->app_id, q->user_id) : NULL;
         if (pp && *pp && pnode(pp)->pending) {
             /* back within the window: the offline is never told */
             pnode(pp)->pending->cancelled = 1;
             pnode(pp)->pending = NULL;
             node_gc(st, pp);
-            flapped = 1;
+            out->flapped = 1;
         }
     }
     pthread_mutex_unlock(&st->mu);
+}
 
-    if (rc == 0) {
+void presence_announce_login(conn_t *c, presence_joined_t *j)
+{
+    if (j->rc == 0) {
         LOGD("presence: device online", "app=%d user=%s clientType=%d devices=%zu first=%d "
-             "flapped=%d", q->app_id, LQ(q->user_id), q->client_type, n, first, flapped);
-        emit(c, EV_DEVICE_ONLINE, d, n, NULL, 0);
-        if (first && !flapped)
-            emit(c, EV_USER_ONLINE, d, n, NULL, 0);
+             "flapped=%d", c->app_id, LQ(c->user_id), c->client_type, j->ndevices, j->first,
+             j->flapped);
+        emit(c->w, EV_DEVICE_ONLINE, c->app_id, c->user_id, c->client_type, c->imei, c->id,
+             j->devices, j->ndevices, NULL, 0);
+        if (j->first && !j->flapped)
+            emit(c->w, EV_USER_ONLINE, c->app_id, c->user_id, c->client_type, c->imei, c->id,
+                 j->devices, j->ndevices, NULL, 0);
     }
-    if (*n_victims) /* MUTUALLOGIN and close, on the victims' loops */
-        emit(c, EV_DEVICE_KICKED, d, n, *victims, *n_victims);
-    sess_devices_free(d, n);
-    return rc;
+    if (j->nvictims) /* MUTUALLOGIN and close, on the victims' loops or nodes */
+        emit(c->w, EV_DEVICE_KICKED, c->app_id, c->user_id, c->client_type, c->imei, c->id,
+             j->devices, j->ndevices, j->victims, j->nvictims);
+}
+
+void presence_announce_kicks(worker_t *w, int32_t app_id, const char *user_id, int client_type,
+                             const char *imei, uint64_t conn_id, presence_joined_t *j)
+{
+    if (j->nvictims)
+        emit(w, EV_DEVICE_KICKED, app_id, user_id, client_type, imei, conn_id, j->devices,
+             j->ndevices, j->victims, j->nvictims);
 }
 
 /* ---- the debounced offline ------------------------------------------------------ */
@@ -373,28 +391,47 @@ int presence_login(conn_t *c, const sess_login_t *q, sess_device_t **victims,
 static void offline_now(worker_t *w, int32_t app_id, const char *user_id, int client_type,
                         const char *imei)
 {
-    ev_presence_t pr = {user_id, client_type, imei ? imei : "", NULL, 0, NULL, 0, w->idx};
-    im_event_t ev = {.kind = EV_USER_OFFLINE, .app_id = app_id, .actor = user_id,
-                     .origin = {client_type, pr.imei, 0}, .time_ms = now_ms(),
-                     .u.presence = &pr};
-    events_emit(w->srv->events, &ev);
+    emit(w, EV_USER_OFFLINE, app_id, user_id, client_type, imei ? imei : "", 0, NULL, 0, NULL, 0);
 }
 
-static void on_due(uv_timer_t *t);
-
-static void rearm(pworker_t *pw)
+void presence_announce_offline(worker_t *w, int32_t app_id, const char *user_id)
 {
-    if (pw->closed || dlist_empty(&pw->due))
-        return;
-    pending_t *head = container_of(pw->due.next, pending_t, link);
-    int64_t delay = head->due_ms - mono_ms();
-    uv_timer_start(&pw->timer, on_due, (uint64_t)(delay > 0 ? delay : 0), 0);
+    LOGD("presence: user offline (its node died)", "app=%d user=%s", app_id, LQ(user_id));
+    offline_now(w, app_id, user_id, 0, "");
 }
+
+/* Registry work off the loop (the registry may be Redis): a device left
+ * (LEAVE), or a waiting offline came due and the registry must confirm
+ * the user has no device left, here or on another node (DUE). */
+enum rjob_kind { RJ_LEAVE, RJ_DUE };
+
+typedef struct rjob {
+    wbatch_item_t link;  /* first: wbatch.h */
+    enum rjob_kind kind;
+    int32_t app_id;
+    int client_type;
+    uint64_t conn_id;
+    char *imei;
+    int found, now;      /* LEAVE: was registered; offline at once (no debounce) */
+    int online;          /* DUE: a device is back */
+    sess_device_t *d;    /* LEAVE: the devices left */
+    size_t n;
+    pending_t *pe;       /* LEAVE: the waiting offline made; DUE: the one due */
+    char user_id[];
+} rjob_t;
+
+static void rjob_free(rjob_t *j)
+{
+    sess_devices_free(j->d, j->n);
+    free(j->imei);
+    free(j);
+}
+
+static void rearm(pworker_t *pw);
 
 /* Detach pe from its node unless a login cancelled it; 1 if it must be
- * told.  still_online: the user has a device again (defensive: a login
- * always cancels, but an out-of-memory list may have hidden it). */
-static int pending_take(presence_t *p, pending_t *pe, int check_registry)
+ * told. */
+static int pending_take(presence_t *p, pending_t *pe)
 {
     umap_stripe_t *st = stripe_of(p, pe->hash);
     int fire = 0;
@@ -407,17 +444,124 @@ static int pending_take(presence_t *p, pending_t *pe, int check_registry)
         }
         pe->cancelled = 1;
         fire = 1;
-        if (check_registry) {
-            sess_device_t *d = NULL;
-            size_t n = 0;
-            server_t *s = p->srv;
-            if (s->sess->ops->list(s->sess, pe->app_id, pe->user_id, &d, &n) == 0 && n > 0)
-                fire = 0;
-            sess_devices_free(d, n);
-        }
     }
     pthread_mutex_unlock(&st->mu);
     return fire;
+}
+
+/* LEAVE, off the loop: remove the device; the user's last device starts
+ * a waiting offline (or an immediate one without debounce). */
+static void leave_work(presence_t *p, rjob_t *j)
+{
+    server_t *s = p->srv;
+    uint32_t h = umap_hash(j->app_id, j->user_id);
+    umap_stripe_t *st = stripe_of(p, h);
+    pthread_mutex_lock(&st->mu);
+    j->found = s->sess->ops->remove(s->sess, j->app_id, j->user_id, j->conn_id) > 0;
+    if (j->found) {
+        if (s->sess->ops->list(s->sess, j->app_id, j->user_id, &j->d, &j->n) < 0)
+            j->n = 0;
+        if (j->n == 0 && p->debounce_ms > 0) {
+            umap_node_t **pp = umap_get(&st->map, h, j->app_id, j->user_id);
+            size_t ul = strlen(j->user_id);
+            pending_t *pe;
+            if (pp && !pnode(pp)->pending && (pe = calloc(1, sizeof *pe + ul + 1))) {
+                pe->due_ms = mono_ms() + p->debounce_ms;
+                pe->hash = h;
+                pe->app_id = j->app_id;
+                pe->client_type = j->client_type;
+                pe->imei = j->imei ? strdup(j->imei) : NULL;
+                memcpy(pe->user_id, j->user_id, ul + 1);
+                pnode(pp)->pending = pe;
+                j->pe = pe;
+            }
+            if (pp)
+                node_gc(st, pp);
+        } else if (j->n == 0) {
+            j->now = 1;
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* LEAVE, on the loop: announce; a waiting offline joins this worker's
+ * due list. */
+static void leave_done(pworker_t *pw, rjob_t *j)
+{
+    presence_t *p = pw->w->srv->presence;
+    if (!j->found)
+        return;
+    LOGD("presence: device offline", "app=%d user=%s clientType=%d devices=%zu", j->app_id,
+         LQ(j->user_id), j->client_type, j->n);
+    emit(pw->w, EV_DEVICE_OFFLINE, j->app_id, j->user_id, j->client_type,
+         j->imei ? j->imei : "", j->conn_id, j->d, j->n, NULL, 0);
+    if (j->now)
+        offline_now(pw->w, j->app_id, j->user_id, j->client_type, j->imei);
+    if (j->pe) {
+        if (!pw->inited || pw->closed) {
+            pending_take(p, j->pe); /* cannot wait here: drop it */
+            pending_free(j->pe);
+            return;
+        }
+        dlist_push_tail(&pw->due, &j->pe->link);
+        if (!uv_is_active((uv_handle_t *)&pw->timer))
+            rearm(pw);
+    }
+}
+
+static void rjob_work(wbatch_t *b, wbatch_item_t *list)
+{
+    pworker_t *pw = b->data;
+    presence_t *p = pw->w->srv->presence;
+    server_t *s = p->srv;
+    for (wbatch_item_t *it = list; it; it = it->next) {
+        rjob_t *j = (rjob_t *)it;
+        if (j->kind == RJ_LEAVE) {
+            leave_work(p, j);
+        } else {
+            sess_device_t *d = NULL;
+            size_t n = 0;
+            j->online = s->sess->ops->list(s->sess, j->app_id, j->user_id, &d, &n) == 0 && n > 0;
+            sess_devices_free(d, n);
+        }
+    }
+}
+
+/* status < 0: the loop is closing (wbatch_close) and the work did not
+ * run: a device that leaves still leaves the registry, here. */
+static void rjob_done(wbatch_t *b, wbatch_item_t *list, int status)
+{
+    pworker_t *pw = b->data;
+    presence_t *p = pw->w->srv->presence;
+    while (list) {
+        rjob_t *j = (rjob_t *)list;
+        list = list->next;
+        if (j->kind == RJ_LEAVE) {
+            if (status < 0)
+                leave_work(p, j);
+            leave_done(pw, j);
+        } else {
+            if (status >= 0 && !j->online) {
+                LOGD("presence: user offline", "app=%d user=%s", j->pe->app_id, j->pe->user_id);
+                offline_now(pw->w, j->pe->app_id, j->pe->user_id, j->pe->client_type,
+                            j->pe->imei);
+            }
+            pending_free(j->pe);
+        }
+        rjob_free(j);
+    }
+}
+
+static rjob_t *rjob_new(enum rjob_kind kind, int32_t app_id, const char *user_id)
+{
+    size_t ul = strlen(user_id);
+    rjob_t *j = calloc(1, sizeof *j + ul + 1);
+    if (!j)
+        return NULL;
+    j->kind = kind;
+    j->app_id = app_id;
+    memcpy(j->user_id, user_id, ul + 1);
+    return j;
 }
 
 static void on_due(uv_timer_t *t)
@@ -430,71 +574,54 @@ static void on_due(uv_timer_t *t)
         if (pe->due_ms > now)
             break;
         dlist_remove(&pe->link);
-        if (pending_take(p, pe, 1)) {
-            LOGD("presence: user offline", "app=%d user=%s", pe->app_id, pe->user_id);
-            offline_now(pw->w, pe->app_id, pe->user_id, pe->client_type, pe->imei);
+        rjob_t *j = pending_take(p, pe) ? rjob_new(RJ_DUE, pe->app_id, pe->user_id) : NULL;
+        if (!j) {
+            pending_free(pe);
+            continue;
         }
-        pending_free(pe);
+        j->pe = pe; /* the registry confirms, then offline_now (rjob_done) */
+        wbatch_push(&pw->rjobs, &j->link);
     }
     rearm(pw);
 }
 
+static void rearm(pworker_t *pw)
+{
+    if (pw->closed || dlist_empty(&pw->due))
+        return;
+    pending_t *head = container_of(pw->due.next, pending_t, link);
+    int64_t delay = head->due_ms - mono_ms();
+    uv_timer_start(&pw->timer, on_due, (uint64_t)(delay > 0 ? delay : 0), 0);
+}
+
+void presence_unregister(worker_t *w, int32_t app_id, const char *user_id, int client_type,
+                         const char *imei, uint64_t conn_id)
+{
+    presence_t *p = w->srv->presence;
+    pworker_t *pw = w->idx < p->nworkers ? &p->pw[w->idx] : NULL;
+    rjob_t *j = rjob_new(RJ_LEAVE, app_id, user_id);
+    if (!j)
+        return; /* out of memory: the entry stays until the node leaves */
+    j->client_type = client_type;
+    j->conn_id = conn_id;
+    j->imei = imei ? strdup(imei) : NULL;
+    if (pw && pw->inited) {
+        wbatch_push(&pw->rjobs, &j->link); /* closed: straight to rjob_done */
+        return;
+    }
+    leave_work(p, j); /* no worker state (unit tests): here */
+    sess_devices_free(j->d, j->n);
+    if (j->pe) {
+        pending_take(p, j->pe);
+        pending_free(j->pe);
+    }
+    free(j->imei);
+    free(j);
+}
+
 void presence_logout(conn_t *c)
 {
-    server_t *s = c->w->srv;
-    presence_t *p = s->presence;
-    uint32_t h = umap_hash(c->app_id, c->user_id);
-    umap_stripe_t *st = stripe_of(p, h);
-    sess_device_t *d = NULL;
-    size_t n = 0;
-    pending_t *pe = NULL;
-    int now = 0;
-
-    pthread_mutex_lock(&st->mu);
-    int found = s->sess->ops->remove(s->sess, c->app_id, c->user_id, c->id);
-    if (found) {
-        if (s->sess->ops->list(s->sess, c->app_id, c->user_id, &d, &n) < 0)
-            n = 0;
-        if (n == 0 && p->debounce_ms > 0) {
-            umap_node_t **pp = umap_get(&st->map, h, c->app_id, c->user_id);
-            size_t ul = strlen(c->user_id);
-            if (pp && !pnode(pp)->pending && (pe = calloc(1, sizeof *pe + ul + 1))) {
-                pe->due_ms = mono_ms() + p->debounce_ms;
-                pe->hash = h;
-                pe->app_id = c->app_id;
-                pe->client_type = c->client_type;
-                pe->imei = strdup(c->imei);
-                memcpy(pe->user_id, c->user_id, ul + 1);
-                pnode(pp)->pending = pe;
-            }
-            if (pp)
-                node_gc(st, pp);
-        } else if (n == 0) {
-            now = 1;
-        }
-    }
-    pthread_mutex_unlock(&st->mu);
-    if (!found)
-        return;
-
-    LOGD("presence: device offline", "app=%d user=%s clientType=%d devices=%zu",
-         c->app_id, LQ(c->user_id), c->client_type, n);
-    emit(c, EV_DEVICE_OFFLINE, d, n, NULL, 0);
-    if (now)
-        offline_now(c->w, c->app_id, c->user_id, c->client_type, c->imei);
-    sess_devices_free(d, n);
-
-    if (pe) {
-        pworker_t *pw = &p->pw[c->w->idx];
-        if (!pw->inited || pw->closed) {
-            pending_take(p, pe, 0); /* cannot wait here: drop it */
-            pending_free(pe);
-            return;
-        }
-        dlist_push_tail(&pw->due, &pe->link);
-        if (!uv_is_active((uv_handle_t *)&pw->timer))
-            rearm(pw);
-    }
+    presence_unregister(c->w, c->app_id, c->user_id, c->client_type, c->imei, c->id);
 }
 
 /* ---- workers ----------------------------------------------------------------------- */
@@ -507,6 +634,7 @@ void presence_worker_init(worker_t *w)
     pworker_t *pw = &p->pw[w->idx];
     pw->w = w;
     wbatch_init(&pw->fanouts, &w->loop, FANOUT_BATCH_MAX, fanout_work, fanout_done, pw);
+    wbatch_init(&pw->rjobs, &w->loop, FANOUT_BATCH_MAX, rjob_work, rjob_done, pw);
     dlist_init(&pw->due);
     uv_timer_init(&w->loop, &pw->timer);
     pw->timer.data = pw;
@@ -524,9 +652,10 @@ void presence_worker_close(worker_t *w)
     while (!dlist_empty(&pw->due)) {
         pending_t *pe = container_of(pw->due.next, pending_t, link);
         dlist_remove(&pe->link);
-        pending_take(p, pe, 0);
+        pending_take(p, pe);
         pending_free(pe);
     }
+    wbatch_close(&pw->rjobs);
     uv_close((uv_handle_t *)&pw->timer, NULL);
 }
 

@@ -8,10 +8,14 @@
  *
  * Transitions are decided here, atomically with the registry change that
  * causes them: the gateway registers and removes devices through
- * presence_login / presence_logout, which run the sess ops under a lock
- * stripe of the user, so two devices of one user coming and going on
- * different workers are seen in one order, and "first device online" and
- * "last device gone" are exact.
+ * presence_register / presence_unregister, which run the sess ops under a
+ * lock stripe of the user, off the event loops (the registry may be Redis
+ * in cluster mode), so two devices of one user coming and going on
+ * different workers of a node are seen in one order, and "first device
+ * online" and "last device gone" are exact on one node.  Across nodes the
+ * registry's own atomicity decides who is first; a waiting offline is
+ * confirmed against the registry before it is told (another node may have
+ * a device of the user by then).
  *
  * Pushes:
  *   - every device login / removal: USER_ONLINE_STATUS_CHANGE_NOTIFY_SYNC
@@ -74,13 +78,38 @@ void presence_free(presence_t *p);
 void presence_worker_init(worker_t *w);
 void presence_worker_close(worker_t *w);
 
-/* gateway.c, on c's loop.  presence_login registers c (q) like
- * sess_ops.login (same outputs and return) and announces it;
- * presence_logout removes c from the registry (a no-op when a login
- * already removed it as a victim) and announces that. */
-int presence_login(conn_t *c, const sess_login_t *q, sess_device_t **victims,
-                   size_t *n_victims);
+/* A registration: what presence_register decided. */
+typedef struct presence_joined {
+    int rc;                    /* sess_ops.login's: 0, -1, SESS_ETOOMANY */
+    sess_device_t *victims;    /* removed by the policy (kicked when announced) */
+    size_t nvictims;
+    sess_device_t *devices;    /* the user's devices after it */
+    size_t ndevices;
+    int first, flapped;        /* the user's first device; back within the debounce */
+} presence_joined_t;
+
+/* gateway.c, LOGIN.  presence_register registers q like sess_ops.login,
+ * off the event loops (the thread pool: the registry may be Redis);
+ * presence_announce_login then announces it on the device's loop (its
+ * events: 4005, 4004 when first, the victims' kick).  A registration whose
+ * connection went away meanwhile is undone with presence_unregister. */
+void presence_register(server_t *s, const sess_login_t *q, presence_joined_t *out);
+void presence_announce_login(conn_t *c, presence_joined_t *j);
+void presence_joined_free(presence_joined_t *j);
+/* On w's loop: only the victims' kick of a registration that is undone
+ * (they left the registry with it). */
+void presence_announce_kicks(worker_t *w, int32_t app_id, const char *user_id, int client_type,
+                             const char *imei, uint64_t conn_id, presence_joined_t *j);
+/* On w's loop: the device (conn_id of app/user) leaves; its removal from
+ * the registry runs on the thread pool, its announcement back on w's loop
+ * (a no-op when a login already removed it as a victim).  presence_logout
+ * is that for a closing connection c. */
+void presence_unregister(worker_t *w, int32_t app_id, const char *user_id, int client_type,
+                         const char *imei, uint64_t conn_id);
 void presence_logout(conn_t *c);
+/* On w's loop: the user's last device went away with a dead node (the
+ * cluster's reaper said so): EV_USER_OFFLINE now, no debounce. */
+void presence_announce_offline(worker_t *w, int32_t app_id, const char *user_id);
 
 /* subscriber follows target's status changes until expire_ms (epoch ms).
  * Renews an existing subscription.  0, or -1 when the table is full.

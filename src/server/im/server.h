@@ -49,6 +49,10 @@ typedef struct server {
     struct deliver *deliver;  /* every push to devices (deliver/deliver.h) */
     struct events *events;    /* domain event subscribers (im/event.h) */
     struct idem *idem;        /* send idempotency front of the database key (seam/idem.h) */
+    /* cluster mode (cluster/cluster.h; all NULL on one node) */
+    struct cnode *cnode;      /* this node in the cluster: liveness, live nodes */
+    struct cstats *cstats;    /* its counters (/metrics) */
+    struct bus *bus;          /* the node bus (deliver/ uses it) */
     net_t net_state;          /* listeners' state: connection limits, HTTP handler (net.h) */
 } server_t;
 

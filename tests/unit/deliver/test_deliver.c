@@ -484,7 +484,9 @@ static void test_bus_remote(void **st)
     tdev_t l0 = open_dev(0, "rita", 1, "local-0"), r1 = open_dev(1, "rita", 2, "remote-1"),
           r2 = open_dev(0, "rita", 5, "remote-2");
     const char *j = "{\"via\":\"bus\"}";
-    assert_int_equal(deliver_user(d1, APP, "rita", 1103, j, strlen(j), 0), 3);
+    /* with a bus (cluster mode) the lookup runs on the ordered thread:
+     * handed over (1), how many devices it reaches is not known here */
+    assert_int_equal(deliver_user(d1, APP, "rita", 1103, j, strlen(j), 0), 1);
     tdev_t all[] = {l0, r1, r2};
     pkt_t p[4];
     for (int k = 0; k < 3; k++) {
@@ -507,7 +509,7 @@ static void test_bus_remote(void **st)
     b2 = bus_local_new(hub, 2);
     c2.bus = b2;
     d2 = deliver_new(&c2);
-    assert_int_equal(deliver_disconnect_user(d1, APP, "rita", 61010, "forbidden"), 3);
+    assert_int_equal(deliver_disconnect_user(d1, APP, "rita", 61010, "forbidden"), 1);
     for (int k = 0; k < 3; k++) {
         assert_true(got_eof(all[k].fd, 2000));
         close(all[k].fd);
