@@ -16,7 +16,7 @@ HISTORY_TESTS = $(addprefix tests/integration/,test_messages.py test_conversatio
 ARGS    ?=
 
 .PHONY: help deps deps-test build asan run test layers unit unit-asan integration integration-pg
-.PHONY: integration-both integration-history integration-asan sdk-test bench clean browser-test
+.PHONY: integration-both integration-history integration-asan cluster sdk-test bench clean browser-test
 .PHONY: deps-fuzz fuzz-build fuzz fuzz-regress fuzz-corpus
 
 help:            ## list the targets
@@ -67,6 +67,9 @@ integration-history: build  ## message tests with history rows written after eve
 integration-asan: asan  ## the integration tests against the ASan/UBSan petreld
 	@PETREL_BUILD=$(abspath $(ASAN)) PETREL_ASAN=1 $(PYTEST) -q tests/integration $(ARGS)
 
+cluster: build   ## cluster mode: 3 petreld on one PostgreSQL and one Redis, kills, pauses, restarts (tests/cluster)
+	@PETREL_BUILD=$(abspath $(BUILD)) $(PYTEST) -q tests/cluster $(ARGS)
+
 browser-test: build  ## web client in headless chromium against a real petreld (tests/browser)
 	@cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund; } && \
 	  PETREL_BUILD=$(abspath $(BUILD)) npm test --silent -- $(ARGS)
@@ -102,9 +105,11 @@ fuzz-regress: fuzz-build  ## every seed in fuzz/corpus/<target>/ once through it
 fuzz-corpus: fuzz-build  ## rewrite the generated seeds in fuzz/corpus/ (fuzz/gen_corpus.c)
 	@$(FUZZ)/fuzz_gen_corpus fuzz/corpus
 
-test: deps-test  ## install test deps, build both flavours, run every test (integration on SQLite and PostgreSQL); non-zero on failure
+# cluster runs alone: its limits (a dead node reaped within ~2 s, 5,000
+# clients reconnecting) are timed, so it does not share the cores.
+test: deps-test  ## install test deps, build both flavours, run every test (integration on SQLite and PostgreSQL, cluster); non-zero on failure
 	@$(MAKE) --no-print-directory layers unit unit-asan fuzz-regress integration-both \
-	  integration-history integration-asan sdk-test browser-test
+	  integration-history integration-asan cluster sdk-test browser-test
 
 clean:           ## remove build trees (keeps ./var)
 	rm -rf $(BUILD) $(ASAN) $(FUZZ)
