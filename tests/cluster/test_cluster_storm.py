@@ -145,6 +145,7 @@ async def storm(c, tokens):
              % (t_login, max(eof_at.values() or [0]), len(lat), CLIENTS,
                 lat[len(lat) // 2] if lat else -1, lat[int(len(lat) * 0.99)] if lat else -1,
                 t_all, len(retries)))
+    print("\nstorm: " + stats)
     assert all(ok) and not errors, "%s\n%d reconnects failed, e.g. %r" % (
         stats, ok.count(False), errors[:10])
     assert not retries, "%s\nconnections refused during the storm, e.g. %r" % (stats, retries[:5])
@@ -195,7 +196,6 @@ def test_reconnect_storm(cluster):
             got = c.sessions((n1, n2)[i % 3 % 2], user(i))
             assert got == [(CT, "storm-%05d" % i)], \
                 "%s after node 3 was reaped: %r (want its one new device)" % (user(i), got)
-        print("\nstorm: " + stats)
     finally:
         for k in locals().get("conns", []):
             close(k)
