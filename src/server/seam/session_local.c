@@ -246,7 +246,7 @@ static void local_destroy(sess_registry_t *r)
 }
 
 static const sess_ops_t local_ops = {
-    local_login, local_remove, local_list, local_count, local_destroy,
+    local_login, local_remove, local_list, local_count, local_destroy, NULL,
 };
 
 sess_registry_t *sess_local_new(void)
