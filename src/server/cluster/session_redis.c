@@ -135,7 +135,7 @@ static rscript_t login_script = {
         "  if d.kick then\n"
         "    redis.call('HDEL', KEYS[1], d.f)\n"
         "    local inc = string.match(d.f, '^(%d+):')\n"
-        "    if inc then redis.call('SREM', 'pt:ns:' .. inc, app .. '|' .. d.f .. '|' .. user) end\n"
+        "    if inc then redis.pcall('SREM', 'pt:ns:' .. inc, app .. '|' .. d.f .. '|' .. user) end\n"
         "    out[#out + 1] = d.f; out[#out + 1] = d.v\n"
         "  end\n"
         "end\n"
