@@ -400,7 +400,7 @@ static int known_node_id(cnode_t *n, uint32_t inc)
 
 static void scan(cnode_t *n, int64_t now_ms)
 {
-    redisReply *r = rconn_cmd(n->c, "ZRANGE pt:nodes 0 %d WITHSCORES", 2 * NODES_MAX - 1);
+    redisReply *r = rconn_cmd(n->c, "ZRANGE pt:nodes 0 %d WITHSCORES", NODES_MAX - 1);
     if (!r)
         return;
     if (r->type != REDIS_REPLY_ARRAY) {
