@@ -44,8 +44,9 @@
 #define PIPE_MAX_MSGS 1024          /* PUBLISHes in one pipeline ... */
 #define PIPE_MAX_BYTES (4u << 20)   /* ... and bytes */
 #define DOWN_PAUSE_MS 100           /* after a failed batch, before the next */
-#define SUB_POLL_MS 1000            /* the subscriber looks at its clock */
-#define SUB_IDLE_PING_MS 15000      /* silence before a PING */
+#define SUB_POLL_MS 250             /* the subscriber looks at its clock */
+#define SUB_PING_MIN_MS 1000        /* silence before a PING: 5 command timeouts, */
+#define SUB_PING_MAX_MS 15000       /* within these; as long again for its answer */
 #define SUB_RETRY_MS 100            /* between subscribe attempts */
 
 typedef struct qitem {
@@ -60,6 +61,7 @@ typedef struct rbus {
     cstats_t *st;
     cstats_t own_st; /* when the caller gave none */
     char chan[32];   /* this node's channel */
+    int timeout_ms;  /* Redis command timeout (the subscriber's PING pace) */
 
     /* the publish queue */
     pthread_mutex_t qmu;
@@ -323,12 +325,15 @@ static int sub_open(rbus_t *b)
     int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[0] &&
              r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len == 9 &&
              !memcmp(r->element[0]->str, "subscribe", 9);
-    if (r && !ok && r->type == REDIS_REPLY_ERROR) {
-        static log_rl_t rl;
-        unsigned long skipped;
-        if (log_ratelimit(&rl, 10000, &skipped))
+    static log_rl_t rl;
+    unsigned long skipped;
+    if (!ok && log_ratelimit(&rl, 10000, &skipped)) {
+        if (r && r->type == REDIS_REPLY_ERROR)
             LOGW("bus: SUBSCRIBE refused", "channel=%s error=%s skipped=%lu", b->chan,
                  LQ(r->str), skipped);
+        else
+            LOGW("bus: cannot subscribe, Redis unreachable, retrying",
+                 "channel=%s skipped=%lu", b->chan, skipped);
     }
     if (r)
         freeReplyObject(r);
@@ -344,6 +349,11 @@ static void *subscriber(void *arg)
     rbus_t *b = arg;
     int was_up = 0, ping_out = 0;
     int64_t last_rx = 0, ping_at = 0;
+    int64_t idle_ms = 5 * (int64_t)b->timeout_ms;
+    if (idle_ms < SUB_PING_MIN_MS)
+        idle_ms = SUB_PING_MIN_MS;
+    if (idle_ms > SUB_PING_MAX_MS)
+        idle_ms = SUB_PING_MAX_MS;
     while (!atomic_load(&b->sub_stop)) {
         if (!rconn_up(b->sc)) {
             if (sub_open(b) < 0) {
@@ -367,11 +377,11 @@ static void *subscriber(void *arg)
             continue;
         }
         if (rc == 0) {
-            if (ping_out && now - ping_at > SUB_IDLE_PING_MS) {
+            if (ping_out && now - ping_at > idle_ms) {
                 LOGW("bus: Redis does not answer the subscription's PING, reconnecting",
                      "channel=%s", b->chan);
                 rconn_reset(b->sc);
-            } else if (!ping_out && now - last_rx > SUB_IDLE_PING_MS) {
+            } else if (!ping_out && now - last_rx > idle_ms) {
                 /* sent by the next rconn_read; answered as ["pong", ""] */
                 if (rconn_append(b->sc, "PING") == 0) {
                     ping_out = 1;
@@ -443,6 +453,7 @@ bus_t *bus_redis_new(const rconf_t *cf, uint32_t node, cstats_t *st)
     b->base.node = node;
     b->st = st ? st : &b->own_st;
     snprintf(b->chan, sizeof b->chan, "pt:bus:%" PRIu32, node);
+    b->timeout_ms = cf->timeout_ms > 0 ? cf->timeout_ms : 2000;
     b->tail = &b->head;
     b->wake[0] = b->wake[1] = -1;
     atomic_init(&b->sub_stop, 0);
