@@ -558,6 +558,48 @@ static void test_destroy_with_queue(void **st)
     assert_null(bus_redis_new(&g_cf, 0, NULL));
 }
 
+/* The largest counts go through: 65,536 entries with user ids and a 4 MiB
+ * frame, over Redis, twice in one pipeline. */
+static void test_large(void **st)
+{
+    (void)st;
+    NEED_REDIS();
+    cstats_t s1 = {0}, s2 = {0};
+    bus_t *b1 = bus_redis_new(&g_cf, 71, &s1), *b2 = bus_redis_new(&g_cf, 72, &s2);
+    got_t g;
+    got_init(&g);
+    b2->ops->subscribe(b2, recv_fn, &g);
+    assert_true(wait_subscribed(72, 1, 3000));
+    size_t n = BUS_MAX_ENTRIES;
+    bus_entry_t *e = calloc(n, sizeof *e);
+    char (*users)[12] = calloc(n, sizeof *users);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(users[i], sizeof users[i], "user%zu", i);
+        e[i] = (bus_entry_t){.conn_id = i, .app_id = 3, .user_id = users[i]};
+    }
+    frame_t *f = frame_new(4u << 20);
+    for (size_t i = 0; i < f->len; i++)
+        f->data[i] = (uint8_t)(i * 7);
+    bus_msg_t m = {.node = 72, .action = BUS_SEND, .frame = f, .n = n, .entries = e};
+    assert_int_equal(b1->ops->publish(b1, &m), 0);
+    m.n = n - 1;
+    assert_int_equal(b1->ops->publish(b1, &m), 0);
+    assert_int_equal(got_wait(&g, 2, 10000), 2);
+    assert_int_equal(g.n, n - 1);
+    assert_int_equal(g.frame->len, f->len);
+    assert_memory_equal(g.frame->data, f->data, f->len);
+    assert_string_equal(g.users[3], "user3");
+    assert_int_equal(atomic_load(&s2.bus_in_bad), 0);
+    m.n = n + 1; /* over the limit */
+    assert_int_equal(b1->ops->publish(b1, &m), -1);
+    frame_unref(f);
+    free(e);
+    free(users);
+    b1->ops->destroy(b1);
+    b2->ops->destroy(b2);
+    got_free(&g);
+}
+
 /* An idle subscription outlives the command timeout (it waits by poll),
  * PINGs after a silence, and reconnects when the PING is not answered
  * (CLIENT PAUSE stands for a hung Redis or a half-open connection). */
@@ -723,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_order_10k),
         cmocka_unit_test(test_junk_on_channel),
         cmocka_unit_test(test_destroy_with_queue),
+        cmocka_unit_test(test_large),
         cmocka_unit_test(test_idle_and_ping),
         cmocka_unit_test(test_throughput),
         cmocka_unit_test(test_redis_restart),
