@@ -156,6 +156,14 @@ void route_add(route_t *r, const sess_device_t *dev)
     /* else: another node and no bus to it: lost, like a device that left */
 }
 
+void route_add_devices(route_t *r, const sess_device_t *d, size_t n, uint64_t except_conn)
+{
+    /* except_conn is a connection of this node: another node's ids are its own */
+    for (size_t i = 0; i < n; i++)
+        if (d[i].conn_id != except_conn || (d[i].node && d[i].node != r->d->node))
+            route_add(r, &d[i]);
+}
+
 int route_add_user(route_t *r, int32_t app_id, const char *user_id, uint64_t except_conn)
 {
     sess_registry_t *sess = r->d->cfg.sess;
@@ -165,10 +173,7 @@ int route_add_user(route_t *r, int32_t app_id, const char *user_id, uint64_t exc
         sess_devices_free(d, n);
         return -1;
     }
-    /* except_conn is a connection of this node: another node's ids are its own */
-    for (size_t i = 0; i < n; i++)
-        if (d[i].conn_id != except_conn || (d[i].node && d[i].node != r->d->node))
-            route_add(r, &d[i]);
+    route_add_devices(r, d, n, except_conn);
     sess_devices_free(d, n);
     return 0;
 }

@@ -62,6 +62,8 @@ typedef struct route {
 void route_init(route_t *r, deliver_t *d, enum bus_action action, frame_t *f, int code,
                 const char *text);
 void route_add(route_t *r, const sess_device_t *dev);
+/* d[0..n), devices of one user, but except_conn (a connection of this node). */
+void route_add_devices(route_t *r, const sess_device_t *d, size_t n, uint64_t except_conn);
 /* Every device of (app, user) but except_conn.  0, or -1 when the lookup
  * failed. */
 int route_add_user(route_t *r, int32_t app_id, const char *user_id, uint64_t except_conn);

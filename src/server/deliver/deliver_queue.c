@@ -27,13 +27,93 @@ struct dq_item {
     char json[];
 };
 
+/* ---- lookups ----------------------------------------------------------------------------- */
+
+/* Devices of many users, fetched together when the registry can
+ * (sess_ops.list_many: one Redis pipeline instead of a round trip each).
+ * devs[k] / ndev[k] for the k-th user asked; have = 0: look up one by one. */
+typedef struct lookup {
+    size_t n, cap;
+    int32_t *apps;
+    const char **users;
+    sess_device_t **devs;
+    size_t *ndev;
+    int have;
+} lookup_t;
+
+#define DQ_LOOKUP_CHUNK 1024 /* users per pipeline */
+#define DQ_BATCH 64          /* queue items taken together */
+
+static int lk_add(lookup_t *lk, int32_t app_id, const char *user_id)
+{
+    if (lk->n == lk->cap) {
+        size_t cap = lk->cap ? lk->cap * 2 : 64;
+        int32_t *a = realloc(lk->apps, cap * sizeof *a);
+        if (a)
+            lk->apps = a;
+        const char **u = a ? realloc(lk->users, cap * sizeof *u) : NULL;
+        if (u)
+            lk->users = u;
+        if (!a || !u)
+            return -1;
+        lk->cap = cap;
+    }
+    lk->apps[lk->n] = app_id;
+    lk->users[lk->n++] = user_id;
+    return 0;
+}
+
+static void lk_fetch(deliver_t *d, lookup_t *lk)
+{
+    sess_registry_t *sess = d->cfg.sess;
+    lk->have = 0;
+    if (!sess->ops->list_many || !lk->n)
+        return;
+    lk->devs = calloc(lk->n, sizeof *lk->devs);
+    lk->ndev = calloc(lk->n, sizeof *lk->ndev);
+    if (!lk->devs || !lk->ndev)
+        return;
+    for (size_t i = 0; i < lk->n; i += DQ_LOOKUP_CHUNK) {
+        size_t k = lk->n - i < DQ_LOOKUP_CHUNK ? lk->n - i : DQ_LOOKUP_CHUNK;
+        if (sess->ops->list_many(sess, lk->apps + i, lk->users + i, k, lk->devs + i,
+                                 lk->ndev + i) < 0)
+            LOGD("push: registry lookup failed", "users=%zu", k); /* they get nothing */
+    }
+    lk->have = 1;
+}
+
+static void lk_free(lookup_t *lk)
+{
+    for (size_t i = 0; lk->devs && i < lk->n; i++)
+        sess_devices_free(lk->devs[i], lk->ndev[i]);
+    free(lk->devs);
+    free(lk->ndev);
+    free(lk->apps);
+    free(lk->users);
+    memset(lk, 0, sizeof *lk);
+}
+
+/* User k of lk (base + i) into r, or a lookup of its own. */
+static void add_user(route_t *r, const lookup_t *lk, size_t k, int32_t app_id, const char *user_id,
+                     uint64_t except_conn)
+{
+    if (lk && lk->have && k < lk->n)
+        route_add_devices(r, lk->devs[k], lk->ndev[k], except_conn);
+    else
+        route_add_user(r, app_id, user_id, except_conn);
+}
+
+/* ---- running an item ------------------------------------------------------------------------ */
+
 /* rt: this thread's two routes (the members, and the sender's other
- * devices for cmd_self), 2 KB each, kept off the stack. */
-static void run(deliver_t *d, dq_item_t *it, route_t *rt)
+ * devices for cmd_self), 2 KB each, kept off the stack.  lk/base: the
+ * item's users looked up ahead (lk->devs[base + i] for ids[i]), or NULL. */
+static void run(deliver_t *d, dq_item_t *it, route_t *rt, const lookup_t *lk, size_t base)
 {
     char (*ids)[STORE_ID_MAX + 1] = it->ids;
     size_t n = it->n;
     char (*owned)[STORE_ID_MAX + 1] = NULL;
+    lookup_t members = {0};
     if (it->group_id[0]) {
         if (store_group_readers_sync(d->cfg.store, it->app_id, it->group_id, it->seq, &owned,
                                      &n) < 0) {
@@ -41,13 +121,23 @@ static void run(deliver_t *d, dq_item_t *it, route_t *rt)
             return;
         }
         ids = owned;
+        /* every member's devices in as few round trips as the registry allows */
+        for (size_t i = 0; d->cfg.sess->ops->list_many && i < n; i++)
+            if (lk_add(&members, it->app_id, ids[i]) < 0)
+                break;
+        if (members.n == n)
+            lk_fetch(d, &members);
+        lk = &members;
+        base = 0;
     }
     route_t *others = &rt[0], *selfs = &rt[1];
     if (it->close_code) {
         route_init(others, d, BUS_CLOSE, NULL, it->close_code, it->json);
         for (size_t i = 0; i < n; i++)
-            route_add_user(others, it->app_id, ids[i], 0);
+            add_user(others, lk, base + i, it->app_id, ids[i], 0);
         route_send(others);
+        lk_free(&members);
+        free(owned);
         return;
     }
     route_init(others, d, BUS_SEND, frame_down(it->cmd, it->json, it->len), 0, NULL);
@@ -58,11 +148,39 @@ static void run(deliver_t *d, dq_item_t *it, route_t *rt)
         int is_self = it->self[0] && !strcmp(ids[i], it->self);
         route_t *r = is_self ? selfs : others;
         if (r->f) /* NULL: nothing for them (no cmd_self, or out of memory) */
-            route_add_user(r, it->app_id, ids[i], is_self ? it->except_conn : 0);
+            add_user(r, lk, base + i, it->app_id, ids[i], is_self ? it->except_conn : 0);
     }
     route_send(others);
     route_send(selfs);
+    lk_free(&members);
     free(owned);
+}
+
+/* Items taken together: the users of those that name them (not groups:
+ * their readers are read first) are looked up in one go, in order. */
+static void run_batch(deliver_t *d, dq_item_t *items, route_t *rt)
+{
+    lookup_t lk = {0};
+    int ok = d->cfg.sess->ops->list_many != NULL;
+    for (dq_item_t *it = items; ok && it; it = it->next)
+        for (size_t i = 0; ok && !it->group_id[0] && i < it->n; i++)
+            ok = lk_add(&lk, it->app_id, it->ids[i]) == 0;
+    if (ok)
+        lk_fetch(d, &lk);
+    size_t base = 0;
+    while (items) {
+        dq_item_t *it = items;
+        items = it->next;
+        if (rt)
+            run(d, it, rt, ok ? &lk : NULL, base);
+        else
+            atomic_fetch_add(&d->dropped, 1); /* out of memory: like a full queue */
+        if (!it->group_id[0])
+            base += it->n;
+        free(it->ids);
+        free(it);
+    }
+    lk_free(&lk);
 }
 
 static void *dq_main(void *arg)
@@ -73,22 +191,24 @@ static void *dq_main(void *arg)
         pthread_mutex_lock(&d->mu);
         while (!d->head && !d->stopping)
             pthread_cond_wait(&d->cv, &d->mu);
-        dq_item_t *it = d->head;
-        if (!it) {
+        dq_item_t *first = d->head, *last = first;
+        if (!first) {
             pthread_mutex_unlock(&d->mu);
             break;
         }
-        d->head = it->next;
+        /* with a batch lookup, take up to DQ_BATCH items at once */
+        size_t k = 1, max = d->cfg.sess->ops->list_many ? DQ_BATCH : 1;
+        while (k < max && last->next) {
+            last = last->next;
+            k++;
+        }
+        d->head = last->next;
         if (!d->head)
             d->tail = NULL;
-        atomic_fetch_sub_explicit(&d->queued, 1, memory_order_relaxed);
+        last->next = NULL;
+        atomic_fetch_sub_explicit(&d->queued, k, memory_order_relaxed);
         pthread_mutex_unlock(&d->mu);
-        if (rt)
-            run(d, it, rt); /* else out of memory: dropped, like a full queue */
-        else
-            atomic_fetch_add(&d->dropped, 1);
-        free(it->ids);
-        free(it);
+        run_batch(d, first, rt);
     }
     free(rt);
     return NULL;

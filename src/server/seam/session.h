@@ -60,6 +60,12 @@ typedef struct sess_ops {
     /* Online devices in total, and users with at least one device. */
     void (*count)(sess_registry_t *r, uint64_t *devices, uint64_t *users);
     void (*destroy)(sess_registry_t *r);
+    /* Optional (NULL: call list per user): the devices of n users at once
+     * (one Redis pipeline), out[i] / nout[i] as list() gives them (free
+     * each with sess_devices_free); a user whose lookup failed gets none.
+     * 0, or -1 when nothing could be looked up. */
+    int (*list_many)(sess_registry_t *r, const int32_t *app_ids, const char *const *user_ids,
+                     size_t n, sess_device_t **out, size_t *nout);
 } sess_ops_t;
 
 struct sess_registry {
@@ -67,6 +73,10 @@ struct sess_registry {
 };
 
 sess_registry_t *sess_local_new(void);
+/* Every device of a sess_local_new() registry: fn is called for each, under
+ * the lock of its stripe (the device's strings live only during the call;
+ * fn must not call back into r). */
+void sess_local_each(sess_registry_t *r, void (*fn)(void *ctx, const sess_device_t *d), void *ctx);
 
 void sess_devices_free(sess_device_t *d, size_t n);
 
