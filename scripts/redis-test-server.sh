@@ -13,7 +13,8 @@ start)
   mkdir -p "$dir"
   "$BIN" --bind 127.0.0.1 --port "$port" --daemonize yes --pidfile "$dir/redis.pid" \
     --logfile "$dir/redis.log" --dir "$dir" --save "" --appendonly no \
-    --protected-mode no --maxclients 20000 >/dev/null
+    --protected-mode no --maxclients 20000 \
+    --client-output-buffer-limit "pubsub 256mb 64mb 60" >/dev/null
   for _ in $(seq 1 100); do
     if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
       echo "redis://127.0.0.1:$port"; exit 0

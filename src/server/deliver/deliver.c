@@ -266,6 +266,37 @@ size_t deliver_user_frame(deliver_t *d, int32_t app_id, const char *user_id, fra
     return route_send(&r);
 }
 
+#define DL_LOOKUP_CHUNK 512 /* users per list_many */
+
+size_t deliver_users_frame(deliver_t *d, int32_t app_id, const char *const *ids, size_t n,
+                           frame_t *f)
+{
+    if (!d || !f || !n)
+        return 0;
+    route_t r;
+    route_init(&r, d, BUS_SEND, frame_ref(f), 0, NULL);
+    sess_registry_t *sess = d->cfg.sess;
+    int32_t apps[DL_LOOKUP_CHUNK];
+    sess_device_t *devs[DL_LOOKUP_CHUNK];
+    size_t ndev[DL_LOOKUP_CHUNK];
+    for (size_t i = 0; i < n; i += DL_LOOKUP_CHUNK) {
+        size_t k = n - i < DL_LOOKUP_CHUNK ? n - i : DL_LOOKUP_CHUNK;
+        if (!sess->ops->list_many) {
+            for (size_t j = 0; j < k; j++)
+                route_add_user(&r, app_id, ids[i + j], 0);
+            continue;
+        }
+        for (size_t j = 0; j < k; j++)
+            apps[j] = app_id;
+        sess->ops->list_many(sess, apps, ids + i, k, devs, ndev); /* a failed one: none */
+        for (size_t j = 0; j < k; j++) {
+            route_add_devices(&r, devs[j], ndev[j], 0);
+            sess_devices_free(devs[j], ndev[j]);
+        }
+    }
+    return route_send(&r);
+}
+
 size_t deliver_user(deliver_t *d, int32_t app_id, const char *user_id, int32_t cmd,
                     const char *json, size_t len, uint64_t except_conn)
 {
