@@ -88,16 +88,8 @@ static presence_reg_t *mk(size_t per_target, size_t max_total)
 static int group_setup(void **st)
 {
     (void)st;
-    int rc = redis_server_open(&rs, "pres");
-    if (rc == 1)
-        return 0; /* not installed: every test skips */
-    if (rc < 0)
-        return -1;
-    char err[128];
-    if (rconf_parse(rs.url, &rcf, err, sizeof err) < 0)
-        return -1;
-    rcf.timeout_ms = 500;
-    return 0;
+    int rc = redis_server_conf(&rs, "pres", &rcf, 500);
+    return rc == 1 ? 0 : rc; /* 1: not installed, every test skips */
 }
 
 static int group_teardown(void **st)
