@@ -1,7 +1,8 @@
 """Cluster test 3: kill -9 of a node during a burst.
 
 Four senders on node 3 stream one-to-one messages (unique messageIds,
-pipelined) to four receivers on nodes 1 and 2; node 3 is SIGKILLed after a
+pipelined) to four receivers on nodes 1 and 2; each sender has a second
+device on node 1 or 2 (the 1108 sync copies); node 3 is SIGKILLed after a
 given number of acks (different in each round).  The senders reconnect to
 node 1 or 2 (same device) and send again every message they have no ack
 for, with the same messageId, as a client does.  Then:
@@ -15,7 +16,8 @@ for, with the same messageId, as a client does.  Then:
     node (its key names node 1 or 2, i.e. committed after the reconnect)
     was pushed; what is missing from the pushes (committed by node 3,
     its push lost with it) is found by the receiver's sync
-    (syncOfflineMessage), where every message appears once.
+    (syncOfflineMessage), where every message appears once;
+  - the same for the senders' other devices and their 1108 copies.
 Runs PETREL_CLUSTER_ROUNDS (default 5) rounds, each on a fresh cluster."""
 import collections
 import os
@@ -26,13 +28,13 @@ import pytest
 
 import petrelproto as pp
 from conftest import SLOW
-from test_messages import MSG_P2P, WEB, IOS, Dev, mk, msg_range, pipeline, sync_all
+from test_messages import MSG_P2P, MSG_P2P_SYNC, WEB, IOS, Dev, mk, msg_range, pipeline, sync_all
 
 ROUNDS = int(os.environ.get("PETREL_CLUSTER_ROUNDS") or "5")
 SENDERS = 4
-N = 300                     # messages per sender
-WINDOW = 50
-KILL_AT = [200, 350, 500, 650, 800]   # total acks (of 1,200) before the kill, by round
+N = 500                     # messages per sender
+WINDOW = 100
+KILL_AT = [300, 600, 900, 1200, 1500]   # total acks (of 2,000) before the kill, by round
 
 
 def node_of_key(k):
@@ -40,11 +42,12 @@ def node_of_key(k):
 
 
 class Receiver(threading.Thread):
-    """Records every 1103 of one device until stopped."""
+    """Records every 1103 (or 1108) of one device until stopped."""
 
-    def __init__(self, dev):
+    def __init__(self, dev, cmd=MSG_P2P):
         super().__init__(daemon=True)
         self.dev = dev
+        self.cmd = cmd
         self.got = []                 # (messageKey, messageSequence, messageId, fromId)
         self.error = None
         self.stop = threading.Event()
@@ -58,7 +61,7 @@ class Receiver(threading.Thread):
                 except TimeoutError:
                     continue
                 self.last_rx = time.monotonic()
-                if p.command == MSG_P2P:
+                if p.command == self.cmd:
                     d = p.data
                     self.got.append((d.get("messageKey"), d.get("messageSequence"),
                                      d.get("messageId"), d.get("fromId")))
@@ -74,7 +77,11 @@ def test_kill_9_during_burst(cluster, rnd):
     receivers = ["r%d" % i for i in range(SENDERS)]
     c.users(senders + receivers)
     rx = [Receiver(Dev((n1, n2)[i % 2], r, IOS, imei="rx-%s" % r)) for i, r in enumerate(receivers)]
-    for r in rx:
+    # each sender's other device, on the node its sending device will not
+    # move to: the 1108 sync copies
+    sx = [Receiver(Dev((n2, n1)[i % 2], s, IOS, imei="sx-%s" % s), MSG_P2P_SYNC)
+          for i, s in enumerate(senders)]
+    for r in rx + sx:
         r.start()
     msgs = {s: [mk(r, mid="k%d-%s-%04d" % (rnd, s, j), body='{"type":1,"content":"%d"}' % j)
                 for j in range(N)]
@@ -179,15 +186,30 @@ def test_kill_9_during_burst(cluster, rnd):
     # ---- deliveries: pushes without duplicates, the rest found by a sync
     deadline = time.monotonic() + 10 * SLOW
     while time.monotonic() < deadline and \
-            any(time.monotonic() - x.last_rx < 1.0 * SLOW for x in rx):
+            any(time.monotonic() - x.last_rx < 1.0 * SLOW for x in rx + sx):
         time.sleep(0.1)
-    for x in rx:
+    for x in rx + sx:
         x.stop.set()
-    for x in rx:
+    for x in rx + sx:
         x.join(10 * SLOW)
         assert x.error is None, "%s's reader failed: %r" % (x.dev.name, x.error)
     by_mid = {mid: ks for mid, ks in acked.items()}
     lost_pushes = 0
+    lost_copies = 0
+    for x, s in zip(sx, senders):          # the sync copies
+        keys = collections.Counter(k for k, _, _, _ in x.got)
+        dups = [k for k, n in keys.items() if n > 1]
+        assert not dups, "%s got %d 1108 copies twice, e.g. %r" % (x.dev.name, len(dups), dups[:5])
+        for k, q, mid, frm in x.got:
+            assert frm == s and by_mid.get(mid) == (k, q), \
+                "%s got 1108 %r/%r/%r: not what is stored (%r)" % (x.dev.name, mid, k, q,
+                                                                  by_mid.get(mid))
+        copied = {mid for _, _, mid, _ in x.got}
+        mine = [mid for mid in acked if mid.startswith("k%d-%s-" % (rnd, s))]
+        late = [mid for mid in mine if mid not in copied and node_of_key(acked[mid][0]) != 3]
+        assert not late, "%s: %d messages committed by a live node never came as 1108, e.g. %r" \
+            % (x.dev.name, len(late), late[:5])
+        lost_copies += sum(1 for mid in mine if mid not in copied)
     for x, s in zip(rx, senders):
         keys = collections.Counter(k for k, _, _, _ in x.got)
         dups = [k for k, n in keys.items() if n > 1]
@@ -211,9 +233,9 @@ def test_kill_9_during_burst(cluster, rnd):
             "%s: the sync does not hold exactly the stored messages (%d vs %d)" % (
                 x.dev.user, len(sk), len(mine))
     by_node = collections.Counter(node_of_key(k) for k, _ in acked.values())
-    print("\nround %d: %d acked before the kill at %d, committed by node %r, %d pushes lost "
-          "with node 3 (found by sync), %.1fs to the kill, %.1fs to resend"
-          % (rnd, n_before, kill_at, dict(by_node), lost_pushes, t_kill - t0,
-             t_resent - t_kill))
+    print("\nround %d: %d acked before the kill at %d, committed by node %r, %d pushes and %d "
+          "sync copies lost with node 3 (pushes found by sync), %.1fs to the kill, %.1fs to "
+          "resend" % (rnd, n_before, kill_at, dict(by_node), lost_pushes, lost_copies,
+                      t_kill - t0, t_resent - t_kill))
     for d in devs.values():
         assert d.c.ping().command == pp.PING
