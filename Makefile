@@ -70,7 +70,7 @@ integration-asan: asan  ## the integration tests against the ASan/UBSan petreld
 cluster: build   ## cluster mode: 3 petreld on one PostgreSQL and one Redis, kills, pauses, restarts (tests/cluster)
 	@PETREL_BUILD=$(abspath $(BUILD)) $(PYTEST) -q tests/cluster $(ARGS)
 
-browser-test: build  ## web client in headless chromium against a real petreld (tests/browser)
+browser-test: build  ## web client in headless chromium against a real petreld, and on a 3-node cluster (PostgreSQL+Redis) (tests/browser)
 	@cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund; } && \
 	  PETREL_BUILD=$(abspath $(BUILD)) npm test --silent -- $(ARGS)
 
