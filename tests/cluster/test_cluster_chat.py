@@ -12,7 +12,10 @@ device, 1054 to the sender's devices) and recall (1051 to the recaller,
 1055 to its other devices, 1052 to the peer's) across nodes.  Groups:
 the 2002 creation push and 2104 group messages from nodes 1 and 2 reach
 every member device on every node (2105 to the sender's other device),
-exactly once.  A device on the sender's own node (dave) works as before."""
+exactly once.  A device on the sender's own node (dave) works as before.
+The bus counters moved on every node; /metrics has the bus, Redis and
+cluster lines, /healthz says redis ok; discovery (/v1/user/login) answers
+a live node's address, the same from every node for one user (hash)."""
 import json
 import time
 
@@ -121,4 +124,32 @@ def test_chat_across_three_nodes(cluster):
     for n in c:
         assert bus[n.node_id].get('petrel_bus_messages_total{direction="out"}', 0) > 0 and \
             bus[n.node_id].get('petrel_bus_messages_total{direction="in"}', 0) > 0, bus
+    for n in c:
+        got = n.metrics()
+        for name in ("petrel_bus_bytes_total", "petrel_bus_latency_seconds_count",
+                     "petrel_redis_round_trips_total", "petrel_redis_errors_total",
+                     "petrel_redis_up", "petrel_cluster_nodes_alive"):
+            assert any(k == name or k.startswith(name + "{") for k in got), \
+                "%r: no %s in /metrics" % (n, name)
+        assert got["petrel_cluster_nodes_alive"] == 3 and got["petrel_redis_up"] == 1, \
+            {k: v for k, v in got.items() if "cluster" in k or "redis" in k}
+        st, h = n.healthz()
+        assert st == 200 and h["data"].get("redis") == "ok" and h["data"].get("store") == "ok", h
+
+    # discovery: every node answers a live node, the same one for a user
+    # (route_strategy hash), and the users spread over the three
+    ids = ["u%02d" % i for i in range(20)]
+    c.users(ids)
+    tcp = {n.tcp_port: n.node_id for n in c}
+    ws = {n.http_port: n.node_id for n in c}
+    chosen = set()
+    for u in ids:
+        for ct, ports in ((IOS, tcp), (WEB, ws)):
+            ans = [c.discover(n, u, ct) for n in c]
+            assert all(a["ip"] == "127.0.0.1" and a["port"] in ports for a in ans), \
+                "discovery for %s ct=%d: %r, nodes %r" % (u, ct, ans, ports)
+            assert len({a["port"] for a in ans}) == 1, \
+                "the nodes send %s (ct=%d) to different nodes: %r" % (u, ct, ans)
+            chosen.add(ports[ans[0]["port"]])
+    assert len(chosen) > 1, "discovery sends all 20 users to node %r" % chosen
     print("\ncross-node 1103 + 1108 in %.0f ms; bus messages: %s" % (took * 1000, json.dumps(bus)))
