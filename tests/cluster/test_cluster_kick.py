@@ -5,10 +5,14 @@ device, then its connection is closed; alice's web device on node 2 is
 not touched; the registry then lists exactly the new phone and the web
 device (asked on node 2); a message from bob reaches the new phone, not
 the old one.  Then the same for desktops (mac on node 2 kicks windows on
-node 3), and a phone login on node 1 kicking the phone on node 3."""
+node 3), and a phone login on node 1 kicking the phone on node 3.  And the
+login policy set through one node is applied by the others."""
+import time
+
 import petrelproto as pp
 from conftest import SLOW
-from test_messages import IOS, ANDROID, MAC, MSG_P2P, WEB, WINDOWS, Dev, check_msg, send_ok
+from test_messages import (ANDROID, IOS, MAC, MSG_P2P, WEB, WEBAPI, WINDOWS, Dev, check_msg,
+                           send_ok)
 from test_sessions import assert_kicked
 
 T = 5.0 * SLOW
@@ -45,3 +49,24 @@ def test_same_platform_login_on_another_node_kicks(cluster):
         assert d.c.ping(timeout=T).command == pp.PING, d
     assert c.sessions(n1, "alice") == sorted([(WEB, web.imei), (MAC, mac.imei),
                                               (ANDROID, andr.imei)])
+
+
+def test_policy_change_on_one_node_applies_on_all(cluster):
+    """The app's login policy set through node 1 (mode 1: a login kicks
+    every other device but WebAPI ones) is what a login on node 3 applies
+    to devices on nodes 1 and 2, once the nodes re-read the apps (2 s)."""
+    c = cluster(3)
+    n1, n2, n3 = c
+    c.users(["alice", "bob"])
+    c.api_ok(n1, "/v1/app/updateSetting", {"loginPolicy": 1})
+    time.sleep(2.0 + 1.0 * SLOW)
+    ios = Dev(n1, "alice", IOS, imei="ios-n1")
+    api = Dev(n1, "alice", WEBAPI, imei="api-n1")
+    web = Dev(n2, "alice", WEB, imei="web-n2")
+    assert_kicked(ios.c, "alice", IOS, ios.imei, WEB, web.imei)
+    bob = Dev(n2, "bob", IOS, imei="bob-n2")
+    mac = Dev(n3, "alice", MAC, imei="mac-n3")
+    assert_kicked(web.c, "alice", WEB, web.imei, MAC, mac.imei)
+    for d in (api, bob, mac):
+        assert d.c.ping(timeout=T).command == pp.PING, d
+    assert c.sessions(n2, "alice") == sorted([(WEBAPI, api.imei), (MAC, mac.imei)])
