@@ -3,7 +3,8 @@ empty: no persistence) under a running cluster.
 
 alice (node 1), bob (node 2) and carol (node 3) chat.  Redis is stopped:
 /healthz on a node says Redis is not reachable (and the store is fine),
-/metrics counts Redis errors.  Redis is started again, empty: within a
+/metrics counts Redis errors, a new LOGIN is refused (not acked, not left
+hanging).  Redis is started again, empty: within a
 few seconds the nodes register again and re-register their live sessions,
 so a push from bob on node 2 reaches alice, who logged in before the
 restart, on node 1 (bob sends every 0.25 s until one arrives; the first
@@ -38,7 +39,7 @@ def redis_state(node):
 def test_redis_restart_sessions_come_back(cluster):
     c = cluster(3)
     n1, n2, n3 = c
-    c.users(["alice", "bob", "carol"])
+    c.users(["alice", "bob", "carol", "dave"])
     alice = Dev(n1, "alice", IOS, imei="alice-n1")
     bob = Dev(n2, "bob", WEB, imei="bob-n2")
     carol = Dev(n3, "carol", WEB, imei="carol-n3")
@@ -59,6 +60,23 @@ def test_redis_restart_sessions_come_back(cluster):
                                            what="/healthz naming Redis down")
     health_down = n1.healthz()
     assert store_down == "ok", "/healthz while Redis is down: store %r" % (health_down,)
+    # a login while Redis is down is answered (refused), not left hanging
+    late = n1.tcp()
+    t_login = time.monotonic()
+    try:
+        p = late.login("dave", n1.token("dave"), client_type=WEB, imei="dave-down",
+                       timeout=10 * SLOW)
+        login_down = (p.command, p.data)
+    except pp.ConnectionClosed as e:
+        login_down = ("closed", str(e))
+    except TimeoutError:
+        login_down = None
+    assert login_down is not None, "a LOGIN on node 1 while Redis is down had no answer " \
+        "within %.0fs" % (10 * SLOW)
+    assert login_down[0] != pp.LOGINACK, "LOGIN acked while Redis is down (the registry " \
+        "cannot know the device): %r" % (login_down,)
+    login_down_s = time.monotonic() - t_login
+    late.close()
     errs_down = sum(v for k, v in n1.metrics("petrel_redis_").items() if "error" in k)
     c.redis.start()
     t_up = time.monotonic()
@@ -109,5 +127,6 @@ def test_redis_restart_sessions_come_back(cluster):
         d.expect_none({MSG_P2P})
     assert alice.c.ping().command == pp.PING
     print("\nredis restart: /healthz while down %r (HTTP %d): %r; redis errors %g -> %g; "
-          "first push after %.2f s (%d sends)" % (r_down, st_down, health_down, errs_before,
-                                                  errs_down, t_back, len(sent)))
+          "a LOGIN while down got %r after %.2f s; first push after %.2f s (%d sends)"
+          % (r_down, st_down, health_down, errs_before, errs_down, login_down, login_down_s,
+             t_back, len(sent)))
