@@ -232,8 +232,7 @@ int boot_cluster(server_t *s, presence_reg_t **reg)
     *reg = presence_redis_new(&rc, PRESENCE_SUBS_PER_TARGET, PRESENCE_SUBS_MAX, s->cstats);
     refresher.stop = 0;
     refresher.running = pthread_create(&refresher.thread, NULL, apps_refresh_main, s) == 0;
-    LOGI("cluster: joined", "node=%d incarnation=%u redis=%s:%d tcp=%s ws=%s", s->cfg.node_id,
-         inc, rc.host, rc.port, tcp, ws);
+    LOGD("cluster: Redis", "redis=%s:%d", rc.host, rc.port); /* node.c logs the join */
     explicit_bzero(&rc, sizeof rc);
     return s->sess && s->bus && *reg ? 0 : -1;
 }
