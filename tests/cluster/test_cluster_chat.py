@@ -1,8 +1,9 @@
 """Cluster test 1: three nodes, users spread over them; everything a single
 node pushes arrives the same way when the devices are on other nodes.
 
-  alice: web on node 1, ios on node 3     bob: web on node 2, mac on node 3
-  carol: node 3                            dave: node 1 (alice's node)
+  alice: web on node 1, ios on node 3     bob: web (WebSocket) on node 2,
+  carol: node 3 (WebSocket)                     mac on node 3
+  dave: node 1 (alice's node)
 
 One-to-one: alice (node 1) -> bob: bob's two devices (nodes 2 and 3) get
 1103, alice's ios (node 3) the 1108 sync copy, the sending device and the
@@ -36,9 +37,9 @@ def test_chat_across_three_nodes(cluster):
     c.users(["alice", "bob", "carol", "dave"])
     a1 = Dev(n1, "alice", WEB, imei="alice-n1")
     a3 = Dev(n3, "alice", IOS, imei="alice-n3")
-    b2 = Dev(n2, "bob", WEB, imei="bob-n2")
+    b2 = Dev(n2, "bob", WEB, "ws", imei="bob-n2")
     b3 = Dev(n3, "bob", MAC, imei="bob-n3")
-    c3 = Dev(n3, "carol", WEB, imei="carol-n3")
+    c3 = Dev(n3, "carol", WEB, "ws", imei="carol-n3")
     d1 = Dev(n1, "dave", WEB, imei="dave-n1")
     everyone = [a1, a3, b2, b3, c3, d1]
 
