@@ -5,7 +5,9 @@ told they went offline.
 alice (two devices) and erin are on node 3; alice's friends bob (node 1)
 and carol (node 2) saw her come online (4004 status 1).  Node 3 is killed:
   - bob and carol each get exactly one 4004 status 2 (offline) for alice, within
-    the limit; erin (no friends) is no one's business;
+    the limit; erin (no friends) is no one's business; dave, bob's friend
+    with devices on nodes 3 and 2, is not offline (bob is told nothing)
+    and keeps his node 2 device in the registry;
   - queryUserOnlineStatus on nodes 1 and 2 lists no device of alice's;
   - a message to alice is acked, and reaches no device: node 1 publishes
     nothing on the bus for it, and bob gets the server's 1107 (serverSend:
@@ -43,17 +45,20 @@ def status(user, st):
 def test_dead_node_sessions_vanish_and_friends_see_offline(cluster):
     c = cluster(3)
     n1, n2, n3 = c
-    c.users(["alice", "bob", "carol", "erin"])
-    for f in ("bob", "carol"):
-        d = c.api_ok(n1, "/v1/friendship/addFriend", {"toItem": {"toId": f}}, as_user="alice")
+    c.users(["alice", "bob", "carol", "dave", "erin"])
+    for u, f in (("alice", "bob"), ("alice", "carol"), ("dave", "bob")):
+        d = c.api_ok(n1, "/v1/friendship/addFriend", {"toItem": {"toId": f}}, as_user=u)
         assert d["added"] is True, d
     bob = pdev(n1, "bob", imei="bob-n1")
     carol = pdev(n2, "carol", imei="carol-n2")
     a_web = pdev(n3, "alice", WEB, imei="alice-web-n3")
     pdev(n3, "alice", IOS, imei="alice-ios-n3")
     pdev(n3, "erin", imei="erin-n3")
+    pdev(n3, "dave", IOS, imei="dave-n3")
+    dave = Dev(n2, "dave", WEB, imei="dave-n2")       # dave keeps a device
     for f in (bob, carol):
         f.take(ONLINE, status("alice", 1), timeout=T, what="alice online")
+    bob.take(ONLINE, status("dave", 1), timeout=T, what="dave online")
     assert len(c.sessions(n1, "alice")) == 2
     nodes_alive = wait_for(lambda: n1.metric("petrel_cluster_nodes_alive") == 3, 5 * SLOW,
                            what="petrel_cluster_nodes_alive 3 on node 1")
@@ -75,7 +80,9 @@ def test_dead_node_sessions_vanish_and_friends_see_offline(cluster):
     assert gone
     t_gone = time.monotonic() - t_kill
     for f in (bob, carol):
-        f.expect_none({ONLINE}, wait=0.3)     # exactly one offline notice
+        f.expect_none({ONLINE}, wait=0.3)     # exactly one offline notice, none for dave
+    assert c.sessions(n1, "dave") == [(WEB, dave.imei)], "dave's device on node 2"
+    assert dave.c.ping().command == pp.PING
 
     # a message to alice reaches nobody: node 1 publishes nothing on the
     # bus for it (no device of alice's is anywhere: none at node 3)
