@@ -1,7 +1,9 @@
 """Cluster test 7: a reconnect storm.  5,000 clients (one user each) are
 logged in on node 3, which is then killed with SIGKILL; every client sees
 its connection end and reconnects at once (with up to 0.5 s of jitter, as
-clients do) to node 1 or 2.  Every LOGIN must be acked (9001): no error
+clients do) to node 1 or 2; a third of them as another phone (a new imei:
+the policy replaces their device on the dead node), the others as the
+same device.  Every LOGIN must be acked (9001): no error
 packet, no connection closed by a node, no refused connection; all within
 STORM_LIMIT seconds of the kill.  Then, once node 3 is reaped: the nodes'
 /healthz count all 5,000 devices, a sample of users each has exactly their
@@ -36,6 +38,7 @@ class Conn:
         self.i = i
         self.r = self.w = None
         self.node = None
+        self.imei = "storm-%05d" % i
 
 
 async def read_packet(r, timeout):
@@ -47,9 +50,8 @@ async def read_packet(r, timeout):
 
 async def login(conn, node, token, errors, retries):
     """Connect to node and LOGIN; records what went wrong in errors."""
-    imei = "storm-%05d" % conn.i
     frame = pp.encode_up(pp.LOGIN, {"userId": user(conn.i), "userSign": token},
-                         client_type=CT, imei=imei)
+                         client_type=CT, imei=conn.imei)
     for attempt in range(5):
         try:
             conn.r, conn.w = await asyncio.wait_for(
@@ -127,6 +129,8 @@ async def storm(c, tokens):
         eof_at[conn.i] = time.monotonic() - t_kill[0]
         await asyncio.sleep(random.random() * JITTER)
         node = (n1, n2)[conn.i % 2]
+        if conn.i % 3 == 0:     # another phone: the policy replaces the dead one
+            conn.imei += "-b"
         if await login(conn, node, tokens[conn.i], errors, retries):
             done_at[conn.i] = time.monotonic() - t_kill[0]
             return True
@@ -157,7 +161,7 @@ async def storm(c, tokens):
     assert a.node is n2 and b.node is n1
     m = {"messageId": "storm-msg", "toId": user(b.i), "messageBody": '{"type":1}',
          "messageTime": int(time.time() * 1000), "messageRandom": 1}
-    a.w.write(pp.encode_up(pp.MSG_P2P, m, client_type=CT, imei="storm-%05d" % a.i))
+    a.w.write(pp.encode_up(pp.MSG_P2P, m, client_type=CT, imei=a.imei))
     got = None
     deadline = time.monotonic() + 5 * SLOW
     while got is None and time.monotonic() < deadline:
@@ -194,7 +198,7 @@ def test_reconnect_storm(cluster):
                  what="node 3 reaped")
         for i in random.Random(7).sample(range(CLIENTS), SAMPLE):
             got = c.sessions((n1, n2)[i % 3 % 2], user(i))
-            assert got == [(CT, "storm-%05d" % i)], \
+            assert got == [(CT, conns[i].imei)], \
                 "%s after node 3 was reaped: %r (want its one new device)" % (user(i), got)
     finally:
         for k in locals().get("conns", []):
