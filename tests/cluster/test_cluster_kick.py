@@ -7,10 +7,11 @@ device (asked on node 2); a message from bob reaches the new phone, not
 the old one.  Then the same for desktops (mac on node 2 kicks windows on
 node 3), and a phone login on node 1 kicking the phone on node 3.  And the
 login policy set through one node is applied by the others."""
+import threading
 import time
 
 import petrelproto as pp
-from conftest import SLOW
+from conftest import SLOW, wait_for
 from test_messages import (ANDROID, IOS, MAC, MSG_P2P, WEB, WEBAPI, WINDOWS, Dev, check_msg,
                            send_ok)
 from test_sessions import assert_kicked
@@ -70,3 +71,69 @@ def test_policy_change_on_one_node_applies_on_all(cluster):
     for d in (api, bob, mac):
         assert d.c.ping(timeout=T).command == pp.PING, d
     assert c.sessions(n2, "alice") == sorted([(WEBAPI, api.imei), (MAC, mac.imei)])
+
+
+def test_simultaneous_same_platform_logins_on_two_nodes(cluster):
+    """Two phones of alice log in at the same moment on nodes 1 and 2 (the
+    policy keeps one phone): whatever the order the registry's script saw
+    them in, exactly one survives - the other gets 9002 and is closed - and
+    the registry lists exactly the survivor.  10 rounds."""
+    c = cluster(2)
+    n1, n2 = c
+    c.users(["alice"])
+    tok = c.token("alice")
+    outcome = []
+    prev = []
+    for rnd in range(10):
+        clients = [n1.tcp(), n2.tcp()]
+        imeis = ["ios-%d-n1" % rnd, "ios-%d-n2" % rnd]
+        frames = [pp.encode_up(pp.LOGIN, {"userId": "alice", "userSign": tok},
+                               client_type=IOS, imei=imei) for imei in imeis]
+        go = threading.Barrier(2)
+
+        def send(k):
+            go.wait()
+            clients[k].send_raw(frames[k])
+
+        ts = [threading.Thread(target=send, args=(k,)) for k in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        got = [[], []]
+        closed = [None, None]
+        deadline = time.monotonic() + 3.0 * SLOW
+        settled = None                # once one is closed and the other acked
+        while time.monotonic() < deadline and \
+                (settled is None or time.monotonic() < settled + 0.3 * SLOW):
+            if settled is None and any(closed[k] is not None and pp.LOGINACK in got[1 - k]
+                                       for k in range(2)):
+                settled = time.monotonic()
+            for k in range(2):
+                if closed[k] is not None:
+                    continue
+                try:
+                    got[k].append(clients[k].recv(0.05).command)
+                except TimeoutError:
+                    pass
+                except pp.ConnectionClosed as e:
+                    closed[k] = e.how
+        kicked = [k for k in range(2) if pp.MUTUALLOGIN in got[k]]
+        assert len(kicked) == 1 and closed[kicked[0]] is not None, \
+            "round %d: not exactly one phone kicked: node 1 got %r (closed %r), node 2 got %r " \
+            "(closed %r)" % (rnd, got[0], closed[0], got[1], closed[1])
+        alive = 1 - kicked[0]
+        assert got[alive][:1] == [pp.LOGINACK] and closed[alive] is None, \
+            "round %d: the survivor (node %d) got %r, closed %r" % (rnd, alive + 1, got[alive],
+                                                                    closed[alive])
+        assert clients[alive].ping().command == pp.PING
+        assert c.sessions(n1, "alice") == [(IOS, imeis[alive])], \
+            "round %d: registry %r, survivor %s" % (rnd, c.sessions(n1, "alice"), imeis[alive])
+        outcome.append(alive + 1)
+        for cl in prev:
+            cl.close()
+        prev = clients
+        clients[alive].close()
+        wait_for(lambda: not c.sessions(n1, "alice"), 3 * SLOW, step=0.05,
+                 what="alice's phone gone after its close")
+    print("\nsimultaneous logins: survivors by node %r" % outcome)
