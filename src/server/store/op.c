@@ -149,9 +149,9 @@ void st_op_finish(op_t *op)
  * keeps the shared count (app_bytes_add, PostgreSQL): each transaction
  * adds its share to it and reads back every store's total, which becomes
  * usage[].bytes at the commit.  A store thus sees the others' bytes as of
- * its own last commit for the app: the quota can be overshot by what the
- * other stores stored since, at most one batch each once they hear of it
- * (their next commit for the app sees the total). */
+ * its own last commit for the app, and admits at most what it believes is
+ * left: the quota can be overshot by what the other stores stored since
+ * that commit (under steady traffic, about one batch each). */
 
 /* Bytes are counted: for a quota, or for the backend's shared count
  * (kept with or without a quota here, for the nodes that have one). */
