@@ -216,12 +216,16 @@ class Cluster:
         self.extra = list(extra)
         self.secret = "cl-secret-" + secrets.token_hex(8)
         self.dbname = "cl_%s" % secrets.token_hex(5)
-        self.db = pg.database(self.dbname)
+        self.db = None
         self.redis = RedisServer(str(tmp_path))
-        self.redis.start()
         self.nodes = []
         self.all = []            # every Node ever made (teardown)
         self.users_known = set()
+
+    def open(self):
+        """The database and Redis (close() undoes whatever was done)."""
+        self.db = self.pg.database(self.dbname)
+        self.redis.start()
 
     # --------------------------------------------------------------- nodes
     def node_flags(self, node_id, flags=()):
@@ -328,11 +332,12 @@ class Cluster:
             sys.stderr.write("---- redis log (tail) ----\n%s\n" % self.redis.log_tail())
         self.redis.stop()
         shutil.rmtree(self.redis.dir, ignore_errors=True)
-        try:
-            psql(self.pg.url + "/postgres",
-                 "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.dbname, check=False)
-        except Exception:  # noqa: BLE001 - best effort
-            pass
+        if self.db:
+            try:
+                psql(self.pg.url + "/postgres",
+                     "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.dbname, check=False)
+            except Exception:  # noqa: BLE001 - best effort
+                pass
         return problems
 
 
@@ -394,6 +399,7 @@ def cluster(tmp_path, request, pg_base, redis_installed):
                         % (PETRELD, ", --".join(missing)), pytrace=False)
         c = Cluster(tmp_path, pg_base, flags, redis)
         made.append(c)
+        c.open()
         for _ in range(n):
             c.add(start=False)
         if start:
