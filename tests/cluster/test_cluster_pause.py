@@ -16,7 +16,7 @@ from conftest import HEARTBEAT_MS, SLOW, TIMEOUT_MS, wait_for
 from test_messages import IOS, MSG_P2P, WEB, Dev, check_msg, send_ok, sync_all
 
 T = 5.0 * SLOW
-REAP_LIMIT = (TIMEOUT_MS + 2 * HEARTBEAT_MS) / 1000.0 + 1.5 * SLOW
+REAP_LIMIT = (TIMEOUT_MS + 2 * HEARTBEAT_MS) / 1000.0 + 0.8 * SLOW
 # after SIGCONT: the node's next heartbeat (at once: it is overdue) finds
 # the tombstone; one interval plus slack
 CLOSE_LIMIT = HEARTBEAT_MS / 1000.0 + 1.0 * SLOW
