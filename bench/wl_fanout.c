@@ -743,6 +743,7 @@ int wl_fanout(bench_t *b, result_t *r)
     res_num_opt(r, "server_cpu_s", cpu_s, have_cpu, 2, "server CPU s");
     res_num_opt(r, "deliveries_per_server_cpu_s", per_cpu, per_cpu >= 0, 0, "deliveries/server CPU s");
     res_num_opt(r, "bench_cpu_s", cpu_self, cpu_self >= 0, 2, "bench CPU s");
+    proc_res_split(r, &m0, &m1);
     res_int_opt(r, "rss_baseline_kib", base.rss_kib, NULL);
     res_int_opt(r, "rss_kib", m1.rss_kib, "server RSS KiB");
     res_int_opt(r, "rss_hwm_kib", end.hwm_kib, NULL);
