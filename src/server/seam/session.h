@@ -73,6 +73,10 @@ struct sess_registry {
 };
 
 sess_registry_t *sess_local_new(void);
+/* Every device of a sess_local_new() registry: fn is called for each, under
+ * the lock of its stripe (the device's strings live only during the call;
+ * fn must not call back into r). */
+void sess_local_each(sess_registry_t *r, void (*fn)(void *ctx, const sess_device_t *d), void *ctx);
 
 void sess_devices_free(sess_device_t *d, size_t n);
 

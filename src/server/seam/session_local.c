@@ -233,6 +233,43 @@ static void local_count(sess_registry_t *r, uint64_t *devices, uint64_t *users)
         *users = u;
 }
 
+typedef struct each_ctx {
+    const umap_t *users;
+    void (*fn)(void *ctx, const sess_device_t *d);
+    void *ctx;
+} each_ctx_t;
+
+static int each_user(umap_node_t *un, void *arg)
+{
+    const each_ctx_t *e = arg;
+    const user_t *u = (const user_t *)un;
+    for (uint32_t k = 0; k < u->ndev; k++) {
+        const dev_t_ *d = &u->devs[k];
+        sess_device_t v = {
+            .app_id = un->app_id,
+            .client_type = d->client_type,
+            .login_ms = d->login_ms,
+            .conn_id = d->conn_id,
+            .user_id = (char *)umap_id(e->users, un),
+            .imei = d->imei,
+        };
+        e->fn(e->ctx, &v);
+    }
+    return 1; /* keep */
+}
+
+void sess_local_each(sess_registry_t *r, void (*fn)(void *ctx, const sess_device_t *d), void *ctx)
+{
+    local_t *l = (local_t *)r;
+    for (unsigned i = 0; i < NSTRIPES; i++) {
+        stripe_t *s = &l->stripes[i];
+        pthread_mutex_lock(&s->mu);
+        each_ctx_t e = {&s->users, fn, ctx};
+        umap_sweep(&s->users, each_user, &e);
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
 static void local_destroy(sess_registry_t *r)
 {
     local_t *l = (local_t *)r;
