@@ -6,6 +6,7 @@
 
 #include "server/im/apps.h"
 #include "server/core/log.h"
+#include "server/cluster/cluster.h"
 #include "server/gateway/route.h"
 
 #include <errno.h>
@@ -21,23 +22,6 @@
 
 /* ---- gateway discovery ------------------------------------------------------ */
 
-/* "0.0.0.0:9000" -> "127.0.0.1:9000": a wildcard bind is not an address a
- * client can dial; standalone deployments get loopback. */
-static void public_from_listen(const char *listen, char *out, size_t cap)
-{
-    const char *colon = strrchr(listen, ':');
-    if (!colon) {
-        out[0] = '\0';
-        return;
-    }
-    size_t hl = (size_t)(colon - listen);
-    if (hl == 0 || (hl == 7 && !strncmp(listen, "0.0.0.0", 7)) ||
-        (hl == 4 && !strncmp(listen, "[::]", 4)))
-        snprintf(out, cap, "127.0.0.1%s", colon);
-    else
-        snprintf(out, cap, "%s", listen);
-}
-
 static uint64_t rr_counter;
 
 void h_gateway_login(api_ctx_t *ctx)
@@ -52,14 +36,32 @@ void h_gateway_login(api_ctx_t *ctx)
         uid = ctx->identifier;
     int web = ct == PETREL_CT_WEB;
     char derived[160];
-    const char *list = web ? cfg->public_ws : cfg->public_tcp;
-    if (!list[0]) {
-        public_from_listen(web ? cfg->http_listen : cfg->tcp_listen, derived, sizeof derived);
-        list = derived;
-    }
-    char buf[1024];
+    char buf[MAX_NODES * 161];
     const char *nodes[MAX_NODES];
-    size_t n = route_split(list, buf, sizeof buf, nodes, MAX_NODES);
+    size_t n = 0;
+    if (ctx->srv->cnode) {
+        /* cluster: the live nodes, as each announces itself in Redis */
+        cnode_info_t *live = NULL;
+        size_t nl = cnode_alive(ctx->srv->cnode, &live), used = 0;
+        for (size_t i = 0; i < nl && n < MAX_NODES; i++) {
+            const char *a = web ? live[i].ws : live[i].tcp;
+            size_t al = strlen(a);
+            if (!al || !strchr(a, ':') || used + al + 1 > sizeof buf)
+                continue;
+            memcpy(buf + used, a, al + 1);
+            nodes[n++] = buf + used;
+            used += al + 1;
+        }
+        free(live);
+    } else {
+        const char *list = web ? cfg->public_ws : cfg->public_tcp;
+        if (!list[0]) {
+            route_public_from_listen(web ? cfg->http_listen : cfg->tcp_listen, derived,
+                                     sizeof derived);
+            list = derived;
+        }
+        n = route_split(list, buf, sizeof buf, nodes, MAX_NODES);
+    }
     int i = route_pick(route_strategy_parse(cfg->route_strategy), nodes, n, uid, &rr_counter);
     if (i < 0) {
         api_fail(ctx, 200, PETREL_ERR_NO_SERVER, "no available server");
@@ -211,8 +213,30 @@ static void health_done(api_ctx_t *ctx)
     }
     uint64_t devs = 0, users = 0;
     ctx->srv->sess->ops->count(ctx->srv->sess, &devs, &users);
-    api_ok(ctx, json_pack("{s:s, s:s, s:I, s:I}", "status", "up", "store", "ok", "onlineDevices",
-                          (json_int_t)devs, "writeFailures", (json_int_t)h.write_failures));
+    cstats_t *cs = ctx->srv->cstats;
+    if (cs && !atomic_load(&cs->redis_ok)) {
+        /* cluster mode without Redis: no login, no cross-node push */
+        metrics_error(&ctx->srv->metrics, PETREL_ERR_SYSTEM);
+        json_t *o = json_pack("{s:i, s:s, s:{s:s, s:s, s:s}}", "code", PETREL_ERR_SYSTEM, "msg",
+                              "Redis unreachable: logins and pushes to other nodes fail",
+                              "data", "status", "failing", "store", "ok", "redis",
+                              "unreachable");
+        char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (text)
+            api_reply_raw(ctx, 503, "application/json", text, strlen(text), NULL);
+        else
+            api_fail(ctx, 503, PETREL_ERR_SYSTEM, "Redis unreachable");
+        free(text);
+        return;
+    }
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "status", "up", "store", "ok", "onlineDevices",
+                          (json_int_t)devs, "writeFailures", (json_int_t)h.write_failures);
+    if (o && cs) {
+        json_object_set_new(o, "redis", json_string("ok"));
+        json_object_set_new(o, "nodesAlive", json_integer((json_int_t)atomic_load(&cs->nodes_alive)));
+    }
+    api_ok(ctx, o);
 }
 
 void h_healthz(api_ctx_t *ctx)

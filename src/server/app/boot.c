@@ -136,7 +136,14 @@ int server_open(server_t *s)
     }
     if (!sc.pg_conninfo)
         datadir_guard_mark(s->cfg.data_dir);
-    s->sess = sess_local_new();
+    presence_reg_t *preg = NULL;
+    if (boot_cluster(s, &preg) < 0) {
+        LOGE("cannot create the session registry (or join the cluster)", NULL);
+        if (preg)
+            preg->ops->destroy(preg);
+        store_close(s->store);
+        return -1;
+    }
     s->ustate = ustate_new();
     s->events = events_new();
     if (s->events && (notify_friends_subscribe(s->events, s) < 0 ||
@@ -146,15 +153,16 @@ int server_open(server_t *s)
         return -1;
     }
     s->idem = idem_local_new(); /* NULL (out of memory): every send goes to the store */
-    /* one node: no bus, every device is on a local worker (deliver.h) */
+    /* one node: no bus, every device is on a local worker; a cluster: the
+     * devices of other nodes go over the bus (deliver.h) */
     deliver_cfg_t dc = {.rt = &s->rt, .nworkers = s->nworkers, .sess = s->sess, .store = s->store,
                         .metrics = &s->metrics,
-                        .max_backlog = (uint64_t)s->cfg.max_delivery_backlog};
+                        .max_backlog = (uint64_t)s->cfg.max_delivery_backlog, .bus = s->bus};
     s->deliver = s->sess ? deliver_new(&dc) : NULL;
-    s->presence = s->deliver && s->ustate && s->events
-                      ? presence_new(s, presence_local_new(PRESENCE_SUBS_PER_TARGET,
-                                                           PRESENCE_SUBS_MAX))
-                      : NULL;
+    if (s->deliver && s->ustate && s->events)
+        s->presence = presence_new(s, preg); /* takes preg, frees it on failure */
+    else
+        preg->ops->destroy(preg);
     if (!s->presence) {
         LOGE("cannot create sessions, delivery or presence", NULL);
         store_close(s->store);
@@ -194,6 +202,8 @@ void server_close(server_t *s)
     deliver_free(s->deliver);
     s->deliver = NULL;
     workers_free(s); /* the writer and the pushes posted to their closed inboxes until here */
+    boot_cluster_leave(s); /* the connections are gone: what is left of them in Redis too */
+    boot_cluster_free(s);
     s->sess->ops->destroy(s->sess);
     apps_free(s->apps);
     ustate_free(s->ustate);

@@ -57,7 +57,7 @@
 #include <string.h>
 
 #define PRES_BUCKET_MS 10000
-#define PRES_GRACE_MS 60000
+#define PRES_GRACE_MS (60 * 1000)
 #define PRES_ID_MAX 512           /* longest user id accepted */
 #define PRES_RESERVE_MAX 4000     /* most ids in one reserve (argv bound) */
 #define PRES_SUBS_MAX 100000      /* most subscribers read from one target */

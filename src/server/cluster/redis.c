@@ -4,12 +4,15 @@
  */
 #include "server/cluster/redis.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -352,6 +355,71 @@ long long rreply_int(const redisReply *r, long long def)
         return end != r->str && !*end ? v : def;
     }
     return def;
+}
+
+/* ---- replies nobody asked for ------------------------------------------------------------ */
+
+static int lost(rconn_t *c)
+{
+    rconn_reset(c);
+    if (c->st)
+        atomic_fetch_add(&c->st->errors, 1);
+    return -1;
+}
+
+int rconn_read(rconn_t *c, int wake_fd, int timeout_ms, redisReply **out)
+{
+    *out = NULL;
+    if (!c->ctx)
+        return -1;
+    int done = 0;
+    while (!done) /* what rconn_append queued (the socket's send timeout applies) */
+        if (redisBufferWrite(c->ctx, &done) != REDIS_OK)
+            return lost(c);
+    int64_t deadline = mono_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    for (;;) {
+        void *r = NULL;
+        if (redisGetReplyFromReader(c->ctx, &r) != REDIS_OK) { /* protocol error */
+            if (r)
+                freeReplyObject(r);
+            return lost(c);
+        }
+        if (r) {
+            if (c->pending > 0)
+                c->pending--;
+            *out = r;
+            return 1;
+        }
+        int64_t left = deadline - mono_now_ms();
+        if (left < 0)
+            left = 0;
+        struct pollfd p[2] = {{.fd = c->ctx->fd, .events = POLLIN},
+                              {.fd = wake_fd, .events = POLLIN}};
+        int rc = poll(p, wake_fd >= 0 ? 2 : 1, (int)left);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc < 0)
+            return lost(c);
+        if (wake_fd >= 0 && p[1].revents)
+            return 0;
+        if (rc == 0)
+            return 0;
+        /* readable, hung up or failed: the read says which */
+        if (redisBufferRead(c->ctx) != REDIS_OK)
+            return lost(c);
+    }
+}
+
+int rconn_alive(rconn_t *c)
+{
+    if (!c->ctx)
+        return 0;
+    char b;
+    ssize_t n = recv(c->ctx->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+        return 1;
+    lost(c);
+    return 0;
 }
 
 /* ---- a connection per thread --------------------------------------------------------------- */

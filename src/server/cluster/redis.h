@@ -98,6 +98,23 @@ rconn_t *rpool_get(rpool_t *p);
 /* Free every connection made.  No thread may use the pool any more. */
 void rpool_free(rpool_t *p);
 
+/* ---- replies nobody asked for (pub/sub) ------------------------------------ */
+
+/* The next reply the server sends on c -- after SUBSCRIBE, a pub/sub
+ * message -- waiting at most timeout_ms, or until wake_fd (if >= 0) is
+ * readable.  Commands appended before (rconn_append: a PING) are sent
+ * first; a reply taken here settles one of them.  The wait is poll() on
+ * the socket, not hiredis's command timeout, so an idle subscription is
+ * never dropped by its own timeout.  1 with *out (freeReplyObject), 0 on
+ * timeout or wake-up, -1 when the connection is lost or was not open
+ * (dropped: the next call reconnects). */
+int rconn_read(rconn_t *c, int wake_fd, int timeout_ms, redisReply **out);
+/* Whether an open, idle connection still is (a non-blocking peek on its
+ * socket, no round trip): 1, or 0 when it is not open or the server
+ * closed it (a restart; then it is dropped and the next call reconnects
+ * at once). */
+int rconn_alive(rconn_t *c);
+
 /* Integer of a reply (an integer reply, or a string holding one), else def. */
 long long rreply_int(const redisReply *r, long long def);
 

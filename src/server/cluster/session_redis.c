@@ -69,7 +69,7 @@ typedef struct sredis {
 
 /* KEYS[1] user hash, KEYS[2] this node's set.
  * ARGV: field value mode max_per_platform max_devices client_type imei app user
- * Returns {status, victim_field, victim_value, ...}: status 0 ok, -2 too many. */
+ * Returns {0, devices after, victim_field, victim_value, ...}, or {-2} (too many). */
 static rscript_t login_script = {
     .src =
         "local field, value = ARGV[1], ARGV[2]\n"
@@ -130,7 +130,7 @@ static rscript_t login_script = {
         "end\n"
         "local stay = #devs - nk\n"
         "if maxd and maxd > 0 and stay >= maxd then return {-2} end\n"
-        "local out = {0}\n"
+        "local out = {0, stay + 1}\n"
         "for _, d in ipairs(devs) do\n"
         "  if d.kick then\n"
         "    redis.call('HDEL', KEYS[1], d.f)\n"
@@ -406,17 +406,22 @@ static int sr_login(sess_registry_t *r, const sess_login_t *q, sess_device_t **v
     }
     if (rep->element[0]->integer != 0)
         goto out;
+    if (rep->elements < 2 || rep->element[1]->type != REDIS_REPLY_INTEGER)
+        goto out;
     rc = 0;
-    size_t nv = (rep->elements - 1) / 2;
+    if (q->n_after)
+        *q->n_after = rep->element[1]->integer > 0 ? (size_t)rep->element[1]->integer : 0;
+    size_t nv = (rep->elements - 2) / 2;
     sess_device_t *vs = nv ? calloc(nv, sizeof *vs) : NULL;
     size_t k = 0;
     for (size_t i = 0; vs && i < nv; i++) {
-        if (device_of(rep->element[1 + 2 * i], rep->element[2 + 2 * i], q->app_id, q->user_id,
+        if (device_of(rep->element[2 + 2 * i], rep->element[3 + 2 * i], q->app_id, q->user_id,
                       &vs[k]) == 0)
             k++;
     }
     /* the mirror: the newcomer in, this node's victims out */
     sess_login_t mq = *q;
+    mq.n_after = NULL;
     mq.policy_mode = 4;
     mq.max_per_platform = 0;
     mq.max_devices = 0;
@@ -477,6 +482,35 @@ static int sr_remove(sess_registry_t *r, int32_t app_id, const char *user_id, ui
     return rc;
 }
 
+/* The devices of an HGETALL reply into *out / *n; 0, or -1 (not an array, OOM). */
+static int devices_of_reply(const redisReply *rep, int32_t app_id, const char *user_id,
+                            sess_device_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!rep || rep->type != REDIS_REPLY_ARRAY)
+        return -1;
+    size_t np = rep->elements / 2;
+    if (np > LIST_MAX)
+        np = LIST_MAX;
+    if (!np)
+        return 0;
+    sess_device_t *v = calloc(np, sizeof *v);
+    if (!v)
+        return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < np; i++)
+        if (device_of(rep->element[2 * i], rep->element[2 * i + 1], app_id, user_id, &v[k]) == 0)
+            k++;
+    if (k) {
+        *out = v;
+        *n = k;
+    } else {
+        free(v);
+    }
+    return 0;
+}
+
 static int sr_list(sess_registry_t *r, int32_t app_id, const char *user_id, sess_device_t **out,
                    size_t *n)
 {
@@ -493,33 +527,53 @@ static int sr_list(sess_registry_t *r, int32_t app_id, const char *user_id, sess
     redisReply *rep = rconn_cmdargv(c, 2, argv, NULL);
     if (!rep)
         return -1;
-    int rc = 0;
-    if (rep->type != REDIS_REPLY_ARRAY) {
-        rc = -1;
-        goto out;
-    }
-    size_t np = rep->elements / 2;
-    if (np > LIST_MAX)
-        np = LIST_MAX;
-    if (!np)
-        goto out;
-    sess_device_t *v = calloc(np, sizeof *v);
-    if (!v) {
-        rc = -1;
-        goto out;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < np; i++)
-        if (device_of(rep->element[2 * i], rep->element[2 * i + 1], app_id, user_id, &v[k]) == 0)
-            k++;
-    if (k) {
-        *out = v;
-        *n = k;
-    } else {
-        free(v);
-    }
-out:
+    int rc = devices_of_reply(rep, app_id, user_id, out, n);
     freeReplyObject(rep);
+    return rc;
+}
+
+/* Many users in one pipeline of HGETALLs. */
+static int sr_list_many(sess_registry_t *r, const int32_t *app_ids, const char *const *user_ids,
+                        size_t n, sess_device_t **out, size_t *nout)
+{
+    sredis_t *s = (sredis_t *)r;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = NULL;
+        nout[i] = 0;
+    }
+    rconn_t *c = rpool_get(s->pool);
+    if (!c)
+        return -1;
+    uint8_t *asked = calloc(n ? n : 1, 1);
+    if (!asked)
+        return -1;
+    size_t sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        char key[KEY_MAX];
+        if (!user_ok(user_ids[i]) || user_key(key, sizeof key, app_ids[i], user_ids[i]) < 0)
+            continue;
+        const char *argv[] = {"HGETALL", key};
+        if (rconn_appendargv(c, 2, argv, NULL) < 0)
+            break;
+        asked[i] = 1;
+        sent++;
+    }
+    int rc = sent || !n ? 0 : -1;
+    for (size_t i = 0; i < n && sent; i++) {
+        if (!asked[i])
+            continue;
+        redisReply *rep = rconn_reply(c);
+        sent--;
+        if (!rep) { /* the connection dropped: the rest is lost */
+            rc = -1;
+            break;
+        }
+        devices_of_reply(rep, app_ids[i], user_ids[i], &out[i], &nout[i]);
+        freeReplyObject(rep);
+    }
+    if (sent) /* appended but never read (append failed midway): start clean */
+        rconn_reset(c);
+    free(asked);
     return rc;
 }
 
@@ -547,7 +601,8 @@ static void sr_destroy(sess_registry_t *r)
     free(s);
 }
 
-static const sess_ops_t sredis_ops = {sr_login, sr_remove, sr_list, sr_count, sr_destroy};
+static const sess_ops_t sredis_ops = {sr_login, sr_remove, sr_list, sr_count, sr_destroy,
+                                      sr_list_many};
 
 sess_registry_t *sess_redis_new(const rconf_t *cf, uint32_t node, cstats_t *st)
 {

@@ -93,3 +93,20 @@ size_t route_split(const char *list, char *buf, size_t buf_cap, const char **out
     }
     return n;
 }
+
+/* "0.0.0.0:9000" -> "127.0.0.1:9000": a wildcard bind is not an address a
+ * client can dial; standalone deployments get loopback. */
+void route_public_from_listen(const char *listen, char *out, size_t cap)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon) {
+        out[0] = '\0';
+        return;
+    }
+    size_t hl = (size_t)(colon - listen);
+    if (hl == 0 || (hl == 7 && !strncmp(listen, "0.0.0.0", 7)) ||
+        (hl == 4 && !strncmp(listen, "[::]", 4)))
+        snprintf(out, cap, "127.0.0.1%s", colon);
+    else
+        snprintf(out, cap, "%s", listen);
+}

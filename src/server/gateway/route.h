@@ -32,4 +32,8 @@ int route_pick(int strategy, const char *const *nodes, size_t n, const char *use
  * copies); returns the count.  Entries must be host:port. */
 size_t route_split(const char *list, char *buf, size_t buf_cap, const char **out, size_t max);
 
+/* "0.0.0.0:9000" -> "127.0.0.1:9000" (a wildcard bind is not an address a
+ * client can dial: loopback), else the listen address as is. */
+void route_public_from_listen(const char *listen, char *out, size_t cap);
+
 #endif

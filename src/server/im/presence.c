@@ -343,12 +343,15 @@ void presence_register(server_t *s, const sess_login_t *q, presence_joined_t *ou
     umap_stripe_t *st = stripe_of(p, h);
     memset(out, 0, sizeof *out);
 
+    size_t n_after = 0;
+    sess_login_t qa = *q;
+    qa.n_after = &n_after; /* decided with the login itself: across nodes too */
     pthread_mutex_lock(&st->mu);
-    out->rc = s->sess->ops->login(s->sess, q, &out->victims, &out->nvictims);
+    out->rc = s->sess->ops->login(s->sess, &qa, &out->victims, &out->nvictims);
     if (out->rc == 0) {
         if (s->sess->ops->list(s->sess, q->app_id, q->user_id, &out->devices, &out->ndevices) < 0)
-            out->ndevices = 0; /* out of memory, Redis gone: no announcement */
-        out->first = out->ndevices == 1 && out->nvictims == 0;
+            out->ndevices = 0; /* out of memory, Redis gone: the packs list no device */
+        out->first = n_after == 1 && out->nvictims == 0;
         umap_node_t **pp = out->first ? umap_slot(&st->map, h, q->app_id, q->user_id) : NULL;
         if (pp && *pp && pnode(pp)->pending) {
             /* back within the window: the offline is never told */

@@ -38,6 +38,8 @@ typedef struct sess_login {
     int policy_mode;        /* policy_mode 1..4 */
     int max_per_platform;
     int max_devices;        /* devices per user after the policy's kicks, 0 = no cap */
+    size_t *n_after;        /* optional out: the user's devices right after the login,
+                             * decided in the same atomic step (first device online) */
 } sess_login_t;
 
 #define SESS_ETOOMANY (-2)

@@ -148,6 +148,8 @@ static int local_login(sess_registry_t *r, const sess_login_t *q,
     }
     u->devs[u->ndev++] = (dev_t_){q->conn_id, q->login_ms, q->client_type, imei};
     s->ndevs++;
+    if (q->n_after)
+        *q->n_after = u->ndev;
     pthread_mutex_unlock(&s->mu);
     return 0;
 

@@ -50,7 +50,7 @@ static void test_connmap_model(void **st)
 static sess_login_t req(const char *user, int ct, const char *imei, uint64_t conn, int mode)
 {
     static int64_t t = 1000;
-    sess_login_t q = {10000, user, ct, imei, ++t, conn, mode, 0, 0};
+    sess_login_t q = {10000, user, ct, imei, ++t, conn, mode, 0, 0, NULL};
     return q;
 }
 
