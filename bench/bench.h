@@ -131,6 +131,7 @@ typedef struct proc_snap {
     long long cpu_ticks;
     long long node_ticks;    /* every --pid (petreld) */
     long long db_ticks;      /* every --db-pid's process tree; 0 without one */
+    long long node_each[BENCH_MAX_PIDS], db_each[BENCH_MAX_PIDS];   /* per pid, in order */
 } proc_snap_t;
 void proc_snap(pid_t pid, proc_snap_t *s);
 /* --pid A,B,...: a snapshot's node_ticks sums these (the pid given to
@@ -180,9 +181,12 @@ void res_num(result_t *r, const char *key, double v, int decimals, const char *c
 void res_num_opt(result_t *r, const char *key, double v, int have, int decimals, const char *col);
 void res_str(result_t *r, const char *key, const char *v, const char *col);
 void res_bool(result_t *r, const char *key, int v, const char *col);
+/* A JSON array of n numbers (null where < 0), not in the table. */
+void res_num_array(result_t *r, const char *key, const double *v, uint32_t n, int decimals);
 void res_print(result_t *r);
 /* Result fields of the CPU split between two snapshots (petreld_cpu_s,
- * db_cpu_s, server_pids, db_pids), only when proc_split(). */
+ * db_cpu_s, server_pids, db_pids, and per pid in --pid / --db-pid order
+ * petreld_cpu_each_s and db_cpu_each_s), only when proc_split(). */
 void proc_res_split(result_t *r, const proc_snap_t *a, const proc_snap_t *b);
 
 /* ---- connections (net.c) ----------------------------------------------- */

@@ -233,15 +233,16 @@ void proc_snap(pid_t pid, proc_snap_t *s)
     s->node_ticks = proc_cpu_ticks(pid);
     s->db_ticks = 0;
     /* the other petreld of --pid A,B,... (node_pids[0] is pid) */
-    for (uint32_t i = 0; i < n_node_pids && s->node_ticks >= 0; i++) {
-        if (node_pids[i] == pid)
+    for (uint32_t i = 0; i < n_node_pids; i++) {
+        s->node_each[i] = proc_cpu_ticks(node_pids[i]);
+        if (node_pids[i] == pid || s->node_ticks < 0)
             continue;
-        long long t = proc_cpu_ticks(node_pids[i]);
-        s->node_ticks = t < 0 ? -1 : s->node_ticks + t;
+        s->node_ticks = s->node_each[i] < 0 ? -1 : s->node_ticks + s->node_each[i];
     }
-    for (uint32_t i = 0; i < n_db_pids && s->db_ticks >= 0; i++) {
-        long long t = tree_ticks(db_pids[i]);
-        s->db_ticks = t < 0 ? -1 : s->db_ticks + t;
+    for (uint32_t i = 0; i < n_db_pids; i++) {
+        s->db_each[i] = tree_ticks(db_pids[i]);
+        if (s->db_ticks >= 0)
+            s->db_ticks = s->db_each[i] < 0 ? -1 : s->db_ticks + s->db_each[i];
     }
     s->cpu_ticks = s->node_ticks < 0 || s->db_ticks < 0 ? -1 : s->node_ticks + s->db_ticks;
 }
@@ -450,6 +451,28 @@ void proc_res_split(result_t *r, const proc_snap_t *a, const proc_snap_t *b)
     res_num_opt(r, "petreld_cpu_s", have ? ticks_to_s(b->node_ticks - a->node_ticks) : -1, have, 2,
                 NULL);
     res_num_opt(r, "db_cpu_s", have ? ticks_to_s(b->db_ticks - a->db_ticks) : -1, have, 2, NULL);
+    double each[BENCH_MAX_PIDS];
+    for (uint32_t i = 0; i < n_node_pids; i++)
+        each[i] = a->node_each[i] < 0 || b->node_each[i] < 0
+                      ? -1 : ticks_to_s(b->node_each[i] - a->node_each[i]);
+    res_num_array(r, "petreld_cpu_each_s", each, n_node_pids, 2);
+    for (uint32_t i = 0; i < n_db_pids; i++)
+        each[i] = a->db_each[i] < 0 || b->db_each[i] < 0
+                      ? -1 : ticks_to_s(b->db_each[i] - a->db_each[i]);
+    res_num_array(r, "db_cpu_each_s", each, n_db_pids, 2);
+}
+
+void res_num_array(result_t *r, const char *key, const double *v, uint32_t n, int decimals)
+{
+    json_key(r, key);
+    JAPP("[");
+    for (uint32_t i = 0; i < n; i++) {
+        if (v[i] < 0 || !isfinite(v[i]))
+            JAPP("%snull", i ? "," : "");
+        else
+            JAPP("%s%.*f", i ? "," : "", decimals, v[i]);
+    }
+    JAPP("]");
 }
 
 void res_print(result_t *r)

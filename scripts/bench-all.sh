@@ -11,6 +11,7 @@
 #
 # Usage: scripts/bench-all.sh [BUILD_DIR]   (env: BENCH_ONLY="p2p rate" to
 # run a subset, BENCH_SCALE=0.2 to shrink connection counts and durations,
+# BENCH_RATE=5000 for another rate than 10,000 msgs/s in the rate workload,
 # BENCH_STORE=postgres to run every workload on PostgreSQL instead of
 # SQLite: a server of its own (scripts/pg-test-server.sh: durable commits,
 # shared_buffers 128MB), a fresh database per workload, and PostgreSQL's
@@ -29,6 +30,7 @@ BENCH=$BUILD/petrel-bench
 OUT=${OUT:-$BUILD/bench-results.md}
 ONLY=${BENCH_ONLY:-idle login p2p rate fanout idle-ws login-ws p2p-ws}
 SCALE=${BENCH_SCALE:-1}
+RATE=${BENCH_RATE:-10000}   # the rate workload's msgs/s (before BENCH_SCALE)
 SECRET=benchsecret
 WORK=$(mktemp -d /tmp/petrel-bench.XXXXXX)
 SERVER_PID=      # every petreld of the current workload, comma-separated
@@ -194,7 +196,7 @@ fi
 if has rate; then
     # --drain 10: when the rate is not met, the backlog takes seconds to
     # deliver, and a 2 s drain would report late deliveries as lost
-    run rate rate --clients "$(scaled 1000 10)" --rate "$(scaled 10000 100)" --size 64 \
+    run rate rate --clients "$(scaled 1000 10)" --rate "$(scaled "$RATE" 100)" --size 64 \
         --warmup "$(scaled 3 1)" --duration "$(scaled 10 2)" --drain 10 || fail=1
 fi
 if has fanout; then
