@@ -548,8 +548,9 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, const workload_t *
             return bad("--tcp-peer/--http-peer: only loopback (127.0.0.0/8) is allowed",
                        o->peer_str);
     } else if (have_tcp_peer || have_http_peer) {
-        return bad(o->ws ? "--http-peer (with --ws the receivers use /ws on --http-peer)"
-                         : "--tcp-peer (over TCP the receivers use --tcp-peer)", NULL);
+        return bad(o->ws ? "--tcp-peer (with --ws the receivers need --http-peer)"
+                         : "--http-peer (only with --ws; over TCP the receivers need --tcp-peer)",
+                   have_tcp_peer ? tcp_peer_str : http_peer_str);
     }
     if (o->have_peer && strcmp(o->workload, "p2p") != 0 && strcmp(o->workload, "rate") != 0)
         return bad("--tcp-peer/--http-peer (only for p2p and rate)", o->workload);

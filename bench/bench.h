@@ -8,8 +8,9 @@
  *               stream), a connect pipeline with bounded concurrency, the
  *               heartbeat scheduler and bench_run_until(), the only place
  *               the event loop is driven
- *   metrics.c   latency histogram, /proc readers (RSS, CPU), the result
- *               printer (one `RESULT {json}` line + one markdown row)
+ *   metrics.c   latency histogram, /proc readers (RSS, CPU of every --pid
+ *               and --db-pid), the nodes' /metrics counters (--metrics),
+ *               the result printer (one `RESULT {json}` line + one markdown row)
  *   wl_idle.c   workload "idle"
  *   wl_login.c  workload "login" (with --storm)
  *   wl_p2p.c    workload "p2p": one-to-one messages, W in flight per sender
@@ -146,7 +147,8 @@ int proc_split(void);
 
 /* ---- the nodes' /metrics (metrics.c) ------------------------------------ */
 
-/* Cluster counters summed over the --metrics endpoints; -1 = not read. */
+/* Cluster counters summed over the --metrics endpoints; ok = 0 when an
+ * endpoint did not answer or lacks one of them (the sums are then partial). */
 typedef struct node_counters {
     double bus_msgs_out, bus_bytes_out, redis_round_trips;
     int ok;                  /* every endpoint answered */

@@ -174,6 +174,7 @@ int proc_split(void)
 {
     return n_node_pids > 1 || n_db_pids > 0;
 }
+
 /* Fields 4 (ppid) and 14..17 (utime, stime, cutime, cstime) of /proc/PID/stat. */
 static int stat_fields(const char *path, long long *ppid, long long t[4])
 {
