@@ -67,7 +67,7 @@ integration-history: build  ## message tests with history rows written after eve
 integration-asan: asan  ## the integration tests against the ASan/UBSan petreld
 	@PETREL_BUILD=$(abspath $(ASAN)) PETREL_ASAN=1 $(PYTEST) -q tests/integration $(ARGS)
 
-browser-test: build  ## web client in headless chromium against a real petreld (tests/browser)
+browser-test: build  ## web client in headless chromium against a real petreld, and on a 3-node cluster (PostgreSQL+Redis) (tests/browser)
 	@cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund; } && \
 	  PETREL_BUILD=$(abspath $(BUILD)) npm test --silent -- $(ARGS)
 

@@ -13,17 +13,25 @@
  *   resync    Redis lost its data: this node's devices are written back;
  *   peer_dead another node was reaped: its users that lost their last
  *             device are announced offline (EV_USER_OFFLINE on worker 0).
+ *
+ * Apps (their secret, login policy, settings) are cached per node; an app
+ * changed through one node is read again by the others within
+ * APPS_REFRESH_MS (a thread of its own: a slow database must not delay
+ * the heartbeat).
  */
 #include "server/app/boot.h"
 
 #include "server/cluster/cluster.h"
 #include "server/core/log.h"
 #include "server/gateway/route.h"
+#include "server/im/apps.h"
 #include "server/im/presence.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- callbacks ----------------------------------------------------------------- */
@@ -119,6 +127,43 @@ static uint64_t local_devices(void *ctx)
     return devs;
 }
 
+/* ---- apps changed elsewhere ------------------------------------------------------ */
+
+#define APPS_REFRESH_MS 2000
+
+static struct {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int running, stop;
+} refresher = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void *apps_refresh_main(void *arg)
+{
+    server_t *s = arg;
+    pthread_mutex_lock(&refresher.mu);
+    while (!refresher.stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += APPS_REFRESH_MS / 1000;
+        ts.tv_nsec += (APPS_REFRESH_MS % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&refresher.cv, &refresher.mu, &ts);
+        if (refresher.stop)
+            break;
+        pthread_mutex_unlock(&refresher.mu);
+        int rc = apps_reload(s->apps, s->store);
+        if (rc < 0)
+            LOGD("cluster: cannot re-read the apps; kept", "err=\"%s\"", store_strerror(rc));
+        pthread_mutex_lock(&refresher.mu);
+    }
+    pthread_mutex_unlock(&refresher.mu);
+    return NULL;
+}
+
 /* ---- start and stop ------------------------------------------------------------- */
 
 /* The first address of a public_* list, else the listen address. */
@@ -185,14 +230,23 @@ int boot_cluster(server_t *s, presence_reg_t **reg)
     s->sess = sess_redis_new(&rc, inc, s->cstats);
     s->bus = bus_redis_new(&rc, inc, s->cstats);
     *reg = presence_redis_new(&rc, PRESENCE_SUBS_PER_TARGET, PRESENCE_SUBS_MAX, s->cstats);
-    LOGI("cluster: joined", "node=%d incarnation=%u redis=%s:%d tcp=%s ws=%s", s->cfg.node_id,
-         inc, rc.host, rc.port, tcp, ws);
+    refresher.stop = 0;
+    refresher.running = pthread_create(&refresher.thread, NULL, apps_refresh_main, s) == 0;
+    LOGD("cluster: Redis", "redis=%s:%d", rc.host, rc.port); /* node.c logs the join */
     explicit_bzero(&rc, sizeof rc);
     return s->sess && s->bus && *reg ? 0 : -1;
 }
 
 void boot_cluster_leave(server_t *s)
 {
+    if (refresher.running) {
+        pthread_mutex_lock(&refresher.mu);
+        refresher.stop = 1;
+        pthread_cond_signal(&refresher.cv);
+        pthread_mutex_unlock(&refresher.mu);
+        pthread_join(refresher.thread, NULL);
+        refresher.running = 0;
+    }
     cnode_stop(s->cnode);
     s->cnode = NULL;
 }

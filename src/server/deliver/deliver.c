@@ -266,13 +266,44 @@ size_t deliver_user_frame(deliver_t *d, int32_t app_id, const char *user_id, fra
     return route_send(&r);
 }
 
+#define DL_LOOKUP_CHUNK 512 /* users per list_many */
+
+size_t deliver_users_frame(deliver_t *d, int32_t app_id, const char *const *ids, size_t n,
+                           frame_t *f)
+{
+    if (!d || !f || !n)
+        return 0;
+    route_t r;
+    route_init(&r, d, BUS_SEND, frame_ref(f), 0, NULL);
+    sess_registry_t *sess = d->cfg.sess;
+    int32_t apps[DL_LOOKUP_CHUNK];
+    sess_device_t *devs[DL_LOOKUP_CHUNK];
+    size_t ndev[DL_LOOKUP_CHUNK];
+    for (size_t i = 0; i < n; i += DL_LOOKUP_CHUNK) {
+        size_t k = n - i < DL_LOOKUP_CHUNK ? n - i : DL_LOOKUP_CHUNK;
+        if (!sess->ops->list_many) {
+            for (size_t j = 0; j < k; j++)
+                route_add_user(&r, app_id, ids[i + j], 0);
+            continue;
+        }
+        for (size_t j = 0; j < k; j++)
+            apps[j] = app_id;
+        sess->ops->list_many(sess, apps, ids + i, k, devs, ndev); /* a failed one: none */
+        for (size_t j = 0; j < k; j++) {
+            route_add_devices(&r, devs[j], ndev[j], 0);
+            sess_devices_free(devs[j], ndev[j]);
+        }
+    }
+    return route_send(&r);
+}
+
 size_t deliver_user(deliver_t *d, int32_t app_id, const char *user_id, int32_t cmd,
                     const char *json, size_t len, uint64_t except_conn)
 {
     if (!d)
         return 0;
     if (d->cfg.bus) { /* cluster: the lookup is a Redis round trip; reach unknown */
-        dq_user(d, app_id, user_id, cmd, json, len, except_conn);
+        dq_user(d, app_id, user_id, cmd, json, len, except_conn, 0, 0, NULL);
         return 1;
     }
     /* look up first: a user with no device costs no encoding */
@@ -289,6 +320,32 @@ size_t deliver_user(deliver_t *d, int32_t app_id, const char *user_id, int32_t c
             route_add(&r, &dev[i]);
     sess_devices_free(dev, n);
     return route_send(&r);
+}
+
+int deliver_deferred(const deliver_t *d)
+{
+    return d && d->cfg.bus != NULL;
+}
+
+void deliver_user_else(deliver_t *d, int32_t app_id, const char *user_id, int32_t cmd,
+                       const char *json, size_t len, uint64_t except_conn, uint64_t else_conn,
+                       int32_t else_cmd, const char *else_json)
+{
+    if (!d)
+        return;
+    if (d->cfg.bus) {
+        dq_user(d, app_id, user_id, cmd, json, len, except_conn, else_conn, else_cmd, else_json);
+        return;
+    }
+    if (deliver_user(d, app_id, user_id, cmd, json, len, except_conn) == 0 && else_conn &&
+        else_json) {
+        route_t r;
+        sess_device_t to = {.conn_id = else_conn};
+        route_init(&r, d, BUS_SEND, frame_down(else_cmd, else_json, strlen(else_json)), 0, NULL);
+        if (r.f)
+            route_add(&r, &to);
+        route_send(&r);
+    }
 }
 
 size_t deliver_disconnect_user(deliver_t *d, int32_t app_id, const char *user_id, int code,

@@ -88,6 +88,24 @@ size_t deliver_user(deliver_t *d, int32_t app_id, const char *user_id, int32_t c
 size_t deliver_user_frame(deliver_t *d, int32_t app_id, const char *user_id, frame_t *f,
                           uint64_t except_conn);
 
+/* 1 when the immediate pushes go through the ordered thread (cluster
+ * mode: deliver_user's count is then only "handed over"). */
+int deliver_deferred(const deliver_t *d);
+/* deliver_user, and when it reaches no device, else_json as else_cmd to
+ * this node's connection else_conn (the server-made receipt to a sender
+ * whose receiver is offline).  In cluster mode both are decided on the
+ * ordered thread, after the lookup. */
+void deliver_user_else(deliver_t *d, int32_t app_id, const char *user_id, int32_t cmd,
+                       const char *json, size_t len, uint64_t except_conn, uint64_t else_conn,
+                       int32_t else_cmd, const char *else_json);
+
+/* The frame f (the caller keeps its reference) to every device of
+ * ids[0..n), looked up together when the registry can (one Redis pipeline
+ * per 512 users): a presence fan-out.  Off the loops.  Returns the
+ * devices reached. */
+size_t deliver_users_frame(deliver_t *d, int32_t app_id, const char *const *ids, size_t n,
+                           frame_t *f);
+
 /* Ordered: json as cmd to every device of ids[0..n) (copied), except that
  * self (may be NULL) gets cmd_self instead (0 = nothing) on every device
  * but except_conn. */

@@ -77,7 +77,8 @@ void dq_stop(deliver_t *d);
 /* Cluster mode's immediate pushes, through the ordered queue (their
  * lookups may be Redis round trips). */
 void dq_user(deliver_t *d, int32_t app_id, const char *user_id, int32_t cmd, const char *json,
-             size_t len, uint64_t except_conn);
+             size_t len, uint64_t except_conn, uint64_t else_conn, int32_t else_cmd,
+             const char *else_json);
 void dq_close_user(deliver_t *d, int32_t app_id, const char *user_id, int code, const char *msg);
 
 #endif

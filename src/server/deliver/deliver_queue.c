@@ -19,6 +19,9 @@ struct dq_item {
     uint64_t except_conn;
     int64_t seq;
     int close_code;     /* BUS_CLOSE of ids' devices (json = the message) */
+    uint64_t else_conn; /* reached no device: else_json as else_cmd to this connection */
+    int32_t else_cmd;
+    char *else_json;
     char group_id[STORE_GROUP_ID_MAX + 1]; /* readers mode when set */
     char self[STORE_ID_MAX + 1];
     char (*ids)[STORE_ID_MAX + 1];
@@ -150,8 +153,16 @@ static void run(deliver_t *d, dq_item_t *it, route_t *rt, const lookup_t *lk, si
         if (r->f) /* NULL: nothing for them (no cmd_self, or out of memory) */
             add_user(r, lk, base + i, it->app_id, ids[i], is_self ? it->except_conn : 0);
     }
-    route_send(others);
-    route_send(selfs);
+    size_t reached = route_send(others);
+    reached += route_send(selfs);
+    if (!reached && it->else_json) { /* nobody got it: tell the sender (a local connection) */
+        sess_device_t to = {.conn_id = it->else_conn};
+        route_init(others, d, BUS_SEND,
+                   frame_down(it->else_cmd, it->else_json, strlen(it->else_json)), 0, NULL);
+        if (others->f)
+            route_add(others, &to);
+        route_send(others);
+    }
     lk_free(&members);
     free(owned);
 }
@@ -177,6 +188,7 @@ static void run_batch(deliver_t *d, dq_item_t *items, route_t *rt)
             atomic_fetch_add(&d->dropped, 1); /* out of memory: like a full queue */
         if (!it->group_id[0])
             base += it->n;
+        free(it->else_json);
         free(it->ids);
         free(it);
     }
@@ -240,6 +252,7 @@ void dq_stop(deliver_t *d)
 static void enqueue(deliver_t *d, dq_item_t *it)
 {
     if (!d) {
+        free(it->else_json);
         free(it->ids);
         free(it);
         return;
@@ -248,6 +261,7 @@ static void enqueue(deliver_t *d, dq_item_t *it)
     if (d->stopping || atomic_load_explicit(&d->queued, memory_order_relaxed) >= DELIVER_QUEUE_MAX) {
         pthread_mutex_unlock(&d->mu);
         atomic_fetch_add(&d->dropped, 1);
+        free(it->else_json);
         free(it->ids);
         free(it);
         return;
@@ -289,17 +303,26 @@ static dq_item_t *item_new(int32_t app_id, int32_t cmd, const char *json, const 
 
 /* One user, in order: cmd to every device but except_conn (cluster mode's
  * deliver_user: the lookup may be a Redis round trip, never on the
- * caller's thread). */
+ * caller's thread); reaching none, else_json (may be NULL) as else_cmd to
+ * the local connection else_conn. */
 void dq_user(deliver_t *d, int32_t app_id, const char *user_id, int32_t cmd, const char *json,
-             size_t len, uint64_t except_conn)
+             size_t len, uint64_t except_conn, uint64_t else_conn, int32_t else_cmd,
+             const char *else_json)
 {
     if (!json || !user_id || strlen(user_id) > STORE_ID_MAX)
         return;
     dq_item_t *it = item_new_len(app_id, cmd, json, len, user_id, cmd, except_conn);
     if (!it)
         return;
+    if (else_json && else_conn && !(it->else_json = strdup(else_json))) {
+        free(it);
+        return;
+    }
+    it->else_conn = else_conn;
+    it->else_cmd = else_cmd;
     it->ids = malloc(sizeof *it->ids);
     if (!it->ids) {
+        free(it->else_json);
         free(it);
         return;
     }

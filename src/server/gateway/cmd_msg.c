@@ -60,11 +60,7 @@ static void send_answer(conn_t *c, cmd_job_t *h)
     ack(c, h->r.code, h->r.msg, m);
     if (h->r.code != PETREL_OK || !h->r.deferred || m->duplicate || h->r.reached)
         return;
-    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:b}", "messageKey",
-                          (json_int_t)m->message_key, "messageId", m->message_id, "fromId",
-                          m->to_id, "toId", m->from_id, "messageSequence", (json_int_t)m->sequence,
-                          "serverSend", 1);
-    cmd_send_obj(c, PETREL_CMD_MSG_RECEIVE_ACK, o);
+    cmd_send_obj(c, PETREL_CMD_MSG_RECEIVE_ACK, msg_server_receipt_json(m));
 }
 
 static int on_send(conn_t *c, json_t *body)

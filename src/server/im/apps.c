@@ -82,6 +82,32 @@ int apps_load(store_t *st, apps_t **out)
     return 0;
 }
 
+int apps_reload(apps_t *a, store_t *st)
+{
+    store_app_t *v = NULL;
+    size_t n = 0;
+    int rc = store_app_list_sync(st, &v, &n);
+    if (rc < 0)
+        return rc;
+    unsigned *flags = calloc(n ? n : 1, sizeof *flags);
+    if (!flags) {
+        free(v);
+        return STORE_EIO;
+    }
+    for (size_t i = 0; i < n; i++)
+        flags[i] = parse_flags(v[i].settings);
+    pthread_rwlock_wrlock(&a->lock);
+    store_app_t *ov = a->v;
+    unsigned *of = a->flags;
+    a->v = v;
+    a->flags = flags;
+    a->n = n;
+    pthread_rwlock_unlock(&a->lock);
+    free(ov);
+    free(of);
+    return 0;
+}
+
 void apps_free(apps_t *a)
 {
     if (!a)

@@ -14,6 +14,9 @@ typedef struct apps apps_t;
 /* Load every app from the store. */
 int apps_load(store_t *st, apps_t **out);
 void apps_free(apps_t *a);
+/* Read every app again (blocking; cluster mode: another node may have
+ * changed one) and swap the cache.  0 or a STORE_E* code (cache kept). */
+int apps_reload(apps_t *a, store_t *st);
 /* Copy of one app: 0, or STORE_ENOTFOUND. */
 int apps_get(apps_t *a, int32_t app_id, store_app_t *out);
 /* Persist (blocking: startup/admin paths only) and cache. */

@@ -108,6 +108,13 @@ int msg_rate_check(server_t *s, int32_t app_id, const char *user_id, size_t byte
                : 0;
 }
 
+json_t *msg_server_receipt_json(const store_msg_t *m)
+{
+    return json_pack("{s:I, s:s, s:s, s:s, s:I, s:b}", "messageKey", (json_int_t)m->message_key,
+                     "messageId", m->message_id, "fromId", m->to_id, "toId", m->from_id,
+                     "messageSequence", (json_int_t)m->sequence, "serverSend", 1);
+}
+
 json_t *msg_content_json(const store_msg_t *m, int client_type, const char *imei)
 {
     /* The pack goes to other users: no device id in it, only its type

@@ -49,5 +49,8 @@ int msg_rate_check(server_t *s, int32_t app_id, const char *user_id, size_t byte
 
 /* The pushed content of a stored message (1103/1108 data). */
 json_t *msg_content_json(const store_msg_t *m, int client_type, const char *imei);
+/* The server-made receive ack 1107 {serverSend: true} for a stored message
+ * whose receiver had no device online (to the sender's connection). */
+json_t *msg_server_receipt_json(const store_msg_t *m);
 
 #endif

@@ -235,13 +235,16 @@ static void fanout_one(fanout_t *f)
     if (rc < 0)
         LOGW("presence: cannot read friends", "app=%d user=%s err=\"%s\"", f->app_id,
              LQ(f->user_id), store_strerror(rc));
-    for (size_t i = 0; i < np; i++)
-        sent += deliver_user_frame(s->deliver, f->app_id, peers[i].user_id, fr, 0);
 
     char **subs = NULL;
     presence_reg_t *reg = s->presence->reg;
     size_t ns = reg->ops->subscribers(reg, f->app_id, f->user_id, now_ms(), &subs);
-    if (ns) {
+    /* everyone to tell, in one list: their devices are looked up together */
+    const char **to = malloc((np + ns + 1) * sizeof *to);
+    size_t nt = 0;
+    for (size_t i = 0; to && i < np; i++)
+        to[nt++] = peers[i].user_id;
+    if (to && ns) {
         char (*blacked)[STORE_ID_MAX + 1] = NULL;
         size_t nb = 0;
         rc = store_friend_blacked_sync(s->store, f->app_id, f->user_id, &blacked, &nb);
@@ -254,10 +257,13 @@ static void fanout_one(fanout_t *f)
                 (np && bsearch(id, peers, np, sizeof *peers, status_cmp)) || /* told already */
                 (nb && bsearch(id, blacked, nb, sizeof *blacked, id_cmp)))
                 continue;
-            sent += deliver_user_frame(s->deliver, f->app_id, id, fr, 0);
+            to[nt++] = id;
         }
         free(blacked);
     }
+    if (to)
+        sent = deliver_users_frame(s->deliver, f->app_id, to, nt, fr);
+    free(to);
     presence_reg_ids_free(subs, ns);
     free(peers);
     frame_unref(fr);

@@ -21,11 +21,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The 1103 to the receiver's devices, the 1108 to the sender's others. */
+/* The 1103 to the receiver's devices, the 1108 to the sender's others.
+ * In cluster mode the receiver's devices are looked up on the delivery
+ * thread, which also sends the socket sender the server-made 1107 when
+ * none was reached (so the count returned is only "handed over"); on one
+ * node the count goes back to the sender's gateway, which sends it. */
 static size_t push_text(server_t *s, const store_msg_t *m, const char *txt, size_t len,
                         uint64_t except_conn)
 {
-    size_t reached = deliver_user(s->deliver, m->app_id, m->to_id, PETREL_CMD_MSG_P2P, txt, len, 0);
+    size_t reached = 1;
+    if (deliver_deferred(s->deliver)) {
+        json_t *o = except_conn ? msg_server_receipt_json(m) : NULL;
+        char *receipt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        deliver_user_else(s->deliver, m->app_id, m->to_id, PETREL_CMD_MSG_P2P, txt, len, 0,
+                          except_conn, PETREL_CMD_MSG_RECEIVE_ACK, receipt);
+        free(receipt);
+    } else {
+        reached = deliver_user(s->deliver, m->app_id, m->to_id, PETREL_CMD_MSG_P2P, txt, len, 0);
+    }
     deliver_user(s->deliver, m->app_id, m->from_id, PETREL_CMD_MSG_P2P_SYNC, txt, len, except_conn);
     return reached;
 }

@@ -8,11 +8,12 @@
 #ifndef PETREL_TEST_REDIS_SERVER_H
 #define PETREL_TEST_REDIS_SERVER_H
 
-#include <netinet/in.h>
+#include "free_port.h"
+#include "server/cluster/redis.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 typedef struct redis_server {
@@ -22,19 +23,6 @@ typedef struct redis_server {
     int up;
 } redis_server_t;
 
-static int redis_server_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
 
 /* "start" or "stop".  0 on success. */
 static int redis_server_script(redis_server_t *s, const char *cmd)
@@ -68,7 +56,7 @@ static int redis_server_open(redis_server_t *s, const char *tag)
     if (!mkdtemp(s->dir))
         return -1;
     for (int i = 0; i < 3 && !s->up; i++) {
-        s->port = redis_server_free_port();
+        s->port = test_free_port();
         if (s->port > 0)
             redis_server_script(s, "start");
     }
@@ -85,6 +73,21 @@ static void redis_server_close(redis_server_t *s)
             fprintf(stderr, "redis-server: cannot remove %s\n", s->dir);
     }
     s->up = 0;
+}
+
+/* redis_server_open, then *cf (cluster/redis.h) for it with a command timeout of timeout_ms
+ * (0 keeps rconf's default).  0; 1 not installed (skip); -1 failure. */
+static int redis_server_conf(redis_server_t *s, const char *tag, rconf_t *cf, int timeout_ms)
+{
+    int rc = redis_server_open(s, tag);
+    if (rc != 0)
+        return rc;
+    char err[128];
+    if (rconf_parse(s->url, cf, err, sizeof err) < 0)
+        return -1;
+    if (timeout_ms)
+        cf->timeout_ms = timeout_ms;
+    return 0;
 }
 
 #endif

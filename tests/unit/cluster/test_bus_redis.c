@@ -143,13 +143,8 @@ static int wait_subscribed(uint32_t node, long long want, int ms)
 static int setup(void **state)
 {
     (void)state;
-    int rc = redis_server_open(&g_rs, "bus");
-    if (rc == 1)
-        return 0;
-    char err[128];
-    if (rc != 0 || rconf_parse(g_rs.url, &g_cf, err, sizeof err) != 0)
-        return -1;
-    return 0;
+    int rc = redis_server_conf(&g_rs, "bus", &g_cf, 0);
+    return rc == 1 ? 0 : rc; /* 1: not installed, every test skips */
 }
 
 static int teardown(void **state)
@@ -539,7 +534,7 @@ static void test_destroy_with_queue(void **st)
     assert_int_equal(atomic_load(&s1.bus_out_msgs) + atomic_load(&s1.bus_out_dropped), 20000);
     /* nobody listening on a closed port: everything is dropped or queued */
     rconf_t dead = g_cf;
-    dead.port = redis_server_free_port();
+    dead.port = test_free_port();
     cstats_t s2 = {0};
     bus_t *b2 = bus_redis_new(&dead, 43, &s2);
     for (int i = 0; i < 1000; i++)

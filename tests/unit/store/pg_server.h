@@ -9,6 +9,8 @@
 #ifndef PETREL_TEST_PG_SERVER_H
 #define PETREL_TEST_PG_SERVER_H
 
+#include "free_port.h"
+
 #include <ftw.h>
 #include <glob.h>
 #include <netinet/in.h>
@@ -27,19 +29,6 @@ typedef struct pg_server {
     int ndb; /* databases the test made (for unique names) */
 } pg_server_t;
 
-static int pg_server_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
 
 /* "start" or "stop"; start copies the URL it prints into s->base.  0 on success. */
 static int pg_server_script(pg_server_t *s, const char *cmd)
@@ -74,7 +63,7 @@ static int pg_server_open(pg_server_t *s, const char *tag)
     if (!mkdtemp(s->dir))
         return -1;
     for (int i = 0; i < 3 && !s->up; i++) {
-        s->port = pg_server_free_port();
+        s->port = test_free_port();
         s->up = s->port > 0 && pg_server_script(s, "start") == 0;
     }
     return s->up ? 0 : -1;
