@@ -80,9 +80,10 @@ static void usage(FILE *f)
             "                       each one's CPU, its children's and its reaped children's counts\n"
             "                       as server CPU (split out as db_cpu_s)\n"
             "  --tcp-peer HOST:PORT p2p/rate: the receivers (clients 2i+1) connect to this second\n"
-            "                       node, the senders to --tcp (cluster mode)\n"
+            "                       node, the senders to --tcp (cluster mode); fanout: the odd\n"
+            "                       connections (half the members)\n"
             "  --http-peer HOST:PORT the same with --ws: the receivers use /ws on this address\n"
-            "  --metrics HOST:PORT[,...] p2p/rate: read the nodes' /metrics around the measured\n"
+            "  --metrics HOST:PORT[,...] p2p/rate/fanout: the nodes' /metrics around the measured\n"
             "                       interval (bus messages, bytes, Redis round trips per message)\n"
             "  --sources A,B,...    bind connections round-robin to these 127.x source addresses\n"
             "                       (default: none, or 127.0.0.1..N when ports would run short)\n"
@@ -552,10 +553,10 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, const workload_t *
                          : "--http-peer (only with --ws; over TCP the receivers need --tcp-peer)",
                    have_tcp_peer ? tcp_peer_str : http_peer_str);
     }
-    if (o->have_peer && strcmp(o->workload, "p2p") != 0 && strcmp(o->workload, "rate") != 0)
-        return bad("--tcp-peer/--http-peer (only for p2p and rate)", o->workload);
-    if (o->nmetrics && strcmp(o->workload, "p2p") != 0 && strcmp(o->workload, "rate") != 0)
-        return bad("--metrics (only for p2p and rate)", o->workload);
+    if (o->have_peer && !is_msg)
+        return bad("--tcp-peer/--http-peer (only for p2p, rate and fanout)", o->workload);
+    if (o->nmetrics && !is_msg)
+        return bad("--metrics (only for p2p, rate and fanout)", o->workload);
     if (!o->secret || !*o->secret)
         return bad("--secret", NULL);
     if (o->storm && strcmp(o->workload, "login") != 0)

@@ -70,13 +70,14 @@ typedef struct bench_opts {
     uint32_t npids;
     pid_t db_pids[BENCH_MAX_PIDS];  /* --db-pid A,B,...: PostgreSQL, redis-server, ... */
     uint32_t ndb_pids;
-    /* --tcp-peer / --http-peer (p2p, rate): the receivers (connections 2i+1)
-     * connect to this second node, the senders to the target */
+    /* --tcp-peer / --http-peer (p2p, rate, fanout): the odd connections
+     * (p2p's receivers 2i+1) connect to this second node, the rest to the
+     * target */
     struct sockaddr_in peer;
     char peer_str[80];       /* as given, HOST:PORT */
     int have_peer;
     /* --metrics HOST:PORT,...: the nodes' /metrics, read around the measured
-     * interval (p2p, rate): bus messages, bytes, Redis round trips */
+     * interval (p2p, rate, fanout): bus messages, bytes, Redis round trips */
     struct sockaddr_in metrics[BENCH_MAX_METRICS];
     char metrics_str[BENCH_MAX_METRICS][64];
     uint32_t nmetrics;
@@ -186,6 +187,11 @@ void res_bool(result_t *r, const char *key, int v, const char *col);
 /* A JSON array of n numbers (null where < 0), not in the table. */
 void res_num_array(result_t *r, const char *key, const double *v, uint32_t n, int decimals);
 void res_print(result_t *r);
+/* --metrics result fields between two reads: bus_msgs, bus_bytes,
+ * redis_round_trips, and each divided by per (messages; p2p/rate: received
+ * in the interval, fanout: group messages acked in it). */
+void node_counters_res(result_t *r, const node_counters_t *a, const node_counters_t *b,
+                       double per);
 /* Result fields of the CPU split between two snapshots (petreld_cpu_s,
  * db_cpu_s, server_pids, db_pids, and per pid in --pid / --db-pid order
  * petreld_cpu_each_s and db_cpu_each_s), only when proc_split(). */

@@ -442,6 +442,22 @@ void res_bool(result_t *r, const char *key, int v, const char *c)
     col(r, c, v ? "yes" : "no");
 }
 
+void node_counters_res(result_t *r, const node_counters_t *a, const node_counters_t *b,
+                       double per)
+{
+    int hm = a->ok && b->ok;
+    double bm = b->bus_msgs_out - a->bus_msgs_out;
+    double bb = b->bus_bytes_out - a->bus_bytes_out;
+    double rt = b->redis_round_trips - a->redis_round_trips;
+    res_num_opt(r, "bus_msgs", bm, hm, 0, NULL);
+    res_num_opt(r, "bus_bytes", bb, hm, 0, NULL);
+    res_num_opt(r, "redis_round_trips", rt, hm, 0, NULL);
+    res_num_opt(r, "bus_msgs_per_msg", per > 0 ? bm / per : -1, hm && per > 0, 3, "bus msgs/msg");
+    res_num_opt(r, "bus_bytes_per_msg", per > 0 ? bb / per : -1, hm && per > 0, 0, "bus B/msg");
+    res_num_opt(r, "redis_round_trips_per_msg", per > 0 ? rt / per : -1, hm && per > 0, 3,
+                "Redis RT/msg");
+}
+
 void proc_res_split(result_t *r, const proc_snap_t *a, const proc_snap_t *b)
 {
     if (!proc_split())

@@ -20,8 +20,9 @@
  *   i at t0 + (i + k*n) * interval / n, so n connections send n pings per
  *   interval evenly spread instead of in bursts.  The ticker also prints
  *   progress and enforces the global deadline.
- * - --tcp-peer / --http-peer (p2p, rate): the odd connections (the
- *   receivers) connect to a second node, the even ones to --tcp.
+ * - --tcp-peer / --http-peer (p2p, rate, fanout): the odd connections
+ *   (p2p's receivers, half of a group's members) connect to a second node,
+ *   the even ones to --tcp.
  * - --transport ws: the same connections carry WebSocket (ws.c): after the
  *   TCP connect the upgrade request goes out instead of the LOGIN, reads go
  *   to bws_input() (handshake, then wslay), and bench_send() queues one

@@ -652,23 +652,8 @@ int p2p_run(bench_t *b, result_t *r, const char *name, uint32_t rate)
                 have_cpu && measured_s > 0, 2, NULL);
     res_num_opt(r, "bench_cpu_s", cpu_self, cpu_self >= 0, 2, "bench CPU s");
     proc_res_split(r, &m0, &m1);
-    if (o->nmetrics) {
-        /* the nodes' own counters over (about) the measured interval */
-        int hm = nc0.ok && nc1.ok;
-        double rcv = (double)p->iv.received;
-        double bm = nc1.bus_msgs_out - nc0.bus_msgs_out;
-        double bb = nc1.bus_bytes_out - nc0.bus_bytes_out;
-        double rt = nc1.redis_round_trips - nc0.redis_round_trips;
-        res_num_opt(r, "bus_msgs", bm, hm, 0, NULL);
-        res_num_opt(r, "bus_bytes", bb, hm, 0, NULL);
-        res_num_opt(r, "redis_round_trips", rt, hm, 0, NULL);
-        res_num_opt(r, "bus_msgs_per_msg", rcv > 0 ? bm / rcv : -1, hm && rcv > 0, 3,
-                    "bus msgs/msg");
-        res_num_opt(r, "bus_bytes_per_msg", rcv > 0 ? bb / rcv : -1, hm && rcv > 0, 0,
-                    "bus B/msg");
-        res_num_opt(r, "redis_round_trips_per_msg", rcv > 0 ? rt / rcv : -1, hm && rcv > 0, 3,
-                    "Redis RT/msg");
-    }
+    if (o->nmetrics)   /* the nodes' own counters over (about) the measured interval */
+        node_counters_res(r, &nc0, &nc1, (double)p->iv.received);
     res_int_opt(r, "rss_baseline_kib", base.rss_kib, NULL);
     res_int_opt(r, "rss_kib", m1.rss_kib, "server RSS KiB");
     res_int_opt(r, "rss_end_kib", end.rss_kib, NULL);

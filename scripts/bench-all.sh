@@ -19,7 +19,8 @@
 # for cluster mode: the same PostgreSQL plus a Redis
 # (scripts/redis-test-server.sh, emptied between workloads) and two petreld
 # nodes per workload (--node-id 1 and 2, the same database); p2p, rate and
-# p2p-ws put their receivers on node 2 (--tcp-peer / --http-peer) and read
+# p2p-ws put their receivers on node 2 (--tcp-peer / --http-peer), fanout
+# half its members, and they read
 # both nodes' /metrics (--metrics); both petreld, PostgreSQL and Redis
 # counted as server CPU)
 set -u
@@ -142,8 +143,9 @@ run() { # name, then petrel-bench arguments
     start_server "$name" || { stop_server; return 1; }
     if [ "$NODES" = 2 ]; then
         case "$name" in
-        # the receivers on node 2: every message crosses the bus
-        p2p | rate | p2p-ws)
+        # the receivers on node 2 (fanout: half the members): every
+        # message crosses the bus
+        p2p | rate | p2p-ws | fanout)
             peer=(--tcp-peer 127.0.0.1:"$TCP_2" --http-peer 127.0.0.1:"$HTTP_2"
                 --metrics 127.0.0.1:"$HTTP_1",127.0.0.1:"$HTTP_2") ;;
         esac
