@@ -98,8 +98,10 @@ typedef struct store_config {
     size_t max_queue;
     /* Addition: bytes of message bodies and extras (one-to-one and group)
      * an app may store; a new message over it is refused with reject
-     * PETREL_ERR_QUOTA.  The usage is summed from the database at open
-     * (one scan) and kept by the writer.  0 = no quota. */
+     * PETREL_ERR_QUOTA.  The usage is kept by the writer: on SQLite summed
+     * at open (one scan); on PostgreSQL a counter in the database that
+     * every node's commits add to and read back (cluster mode shares it).
+     * 0 = no quota. */
     int64_t app_quota_bytes;
 } store_config_t;
 

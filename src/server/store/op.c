@@ -1,10 +1,12 @@
 /*
  * One queued write op (store_int.h): freeing it, running it inside the
- * writer's transaction (dispatch to the backend, the storage quota), and
+ * writer's transaction (dispatch to the backend, the storage quota and
+ * its count shared through the backend), and
  * publishing its outputs to the caller once the transaction's fate is
  * known.  Adding an op kind: store_int.h, then a case in each switch here.
  */
 #include "server/store/store_int.h"
+#include "server/core/log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -137,19 +139,62 @@ void st_op_finish(op_t *op)
         r->results[i] = op->rc == 0 ? r->row_rc[i] : op->rc;
 }
 
-/* ---- storage quota (writer thread) ---- */
+/* ---- storage quota (writer thread) ----
+ *
+ * Each app's message bytes (bodies and extras, as stored) are counted as
+ * messages are stored: usage[].bytes, which the quota check reads, and
+ * usage[].tx, the open transaction's share, taken back if it does not
+ * commit.  With one store per database that count is the whole truth.
+ * When several stores (cluster nodes) write to one database, the backend
+ * keeps the shared count (app_bytes_add, PostgreSQL): each transaction
+ * adds its share to it and reads back every store's total, which becomes
+ * usage[].bytes at the commit.  A store thus sees the others' bytes as of
+ * its own last commit for the app, and admits at most what it believes is
+ * left: the quota can be overshot by what the other stores stored since
+ * that commit (under steady traffic, about one batch each). */
 
-static int64_t *usage_of(store_t *st, int32_t app_id)
+/* Bytes are counted: for a quota, or for the backend's shared count
+ * (kept with or without a quota here, for the nodes that have one). */
+static int counting(const store_t *st)
+{
+    return st->quota || st->bops->app_bytes_add;
+}
+
+static struct app_usage *usage_find(store_t *st, int32_t app_id)
 {
     for (size_t i = 0; i < st->nusage; i++)
         if (st->usage[i].app_id == app_id)
-            return &st->usage[i].bytes;
-    struct app_usage *u = realloc(st->usage, (st->nusage + 1) * sizeof *u);
+            return &st->usage[i];
+    return NULL;
+}
+
+/* The app's entry, made when missing: an app first seen after open
+ * starts at the backend's shared count (0 when it has none, or no
+ * quota).  NULL when it cannot be made. */
+static struct app_usage *usage_of(store_t *st, int32_t app_id)
+{
+    struct app_usage *u = usage_find(st, app_id);
+    if (u)
+        return u;
+    int64_t bytes = 0;
+    if (st->quota && st->bops->app_bytes_add &&
+        st->bops->msg_bytes(st->be, app_id, &bytes) < 0)
+        return NULL;
+    u = realloc(st->usage, (st->nusage + 1) * sizeof *u);
     if (!u)
         return NULL;
     st->usage = u;
-    u[st->nusage] = (struct app_usage){app_id, 0}; /* an app made after open */
-    return &u[st->nusage++].bytes;
+    u[st->nusage] = (struct app_usage){app_id, bytes < 0 ? 0 : bytes, 0, -1};
+    return &u[st->nusage++];
+}
+
+/* Count size (negative: uncount) stored bytes of u's app in the open
+ * transaction. */
+static void count(store_t *st, struct app_usage *u, int64_t size)
+{
+    u->bytes += size;
+    u->tx += size;
+    st->tx_counted = 1;
 }
 
 static int64_t msg_size(const char *body, const char *extra)
@@ -157,13 +202,57 @@ static int64_t msg_size(const char *body, const char *extra)
     return (int64_t)(body ? strlen(body) : 0) + (int64_t)(extra ? strlen(extra) : 0);
 }
 
-/* 1 when a new message of `size` bytes would take the app over its quota.
- * Counted by the caller once stored; an op whose batch then fails stays
- * counted (the usage errs on the high side until the next start). */
-static int over_quota(store_t *st, int32_t app_id, int64_t size, int64_t **usage)
+/* Before a message of `size` bytes is stored: 0 and *u its app's entry
+ * (NULL when nothing is counted), PETREL_ERR_QUOTA when it would take the
+ * app over its quota, STORE_EIO when the entry cannot be made.  The
+ * caller counts the message once stored. */
+static int quota_gate(store_t *st, int32_t app_id, int64_t size, struct app_usage **u)
 {
-    *usage = st->quota ? usage_of(st, app_id) : NULL;
-    return *usage && **usage + size > st->quota;
+    *u = NULL;
+    if (!counting(st))
+        return 0;
+    if (!(*u = usage_of(st, app_id)))
+        return STORE_EIO;
+    return st->quota && (*u)->bytes + size > st->quota ? PETREL_ERR_QUOTA : 0;
+}
+
+int st_quota_tx_end(store_t *st)
+{
+    if (!st->tx_counted || !st->bops->app_bytes_add)
+        return 0;
+    for (size_t i = 0; i < st->nusage; i++) {
+        struct app_usage *u = &st->usage[i];
+        u->total = -1;
+        if (u->tx == 0)
+            continue;
+        int rc = st->bops->app_bytes_add(st->be, u->app_id, u->tx, &u->total);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+void st_quota_tx_done(store_t *st, int committed)
+{
+    if (!st->tx_counted)
+        return;
+    for (size_t i = 0; i < st->nusage; i++) {
+        struct app_usage *u = &st->usage[i];
+        if (u->tx == 0)
+            continue;
+        int64_t before = u->bytes - u->tx;
+        if (!committed)
+            u->bytes = before;
+        else if (st->bops->app_bytes_add && u->total >= 0)
+            u->bytes = u->total;
+        if (st->quota && before < st->quota && u->bytes >= st->quota)
+            LOGW("app reached its storage quota: new messages are refused",
+                 "app=%d bytes=%lld quota=%lld", u->app_id, (long long)u->bytes,
+                 (long long)st->quota);
+        u->tx = 0;
+        u->total = -1;
+    }
+    st->tx_counted = 0;
 }
 
 /* A run of n queued one-to-one messages through the backend's
@@ -181,14 +270,16 @@ int st_op_exec_p2p_run(store_t *st, op_t **ops, size_t n)
     int64_t now = store_now_ms();
     for (size_t i = 0; i < n && i < ST_P2P_RUN_MAX; i++) {
         store_msg_t *m = &ops[i]->u.p2p.msg;
-        int64_t size = msg_size(m->body, m->extra), *usage;
-        ops[i]->rc = 0;
-        if (over_quota(st, m->app_id, size, &usage)) {
+        int64_t size = msg_size(m->body, m->extra);
+        struct app_usage *u;
+        int gate = quota_gate(st, m->app_id, size, &u);
+        ops[i]->rc = gate == STORE_EIO ? STORE_EIO : 0;
+        if (gate == PETREL_ERR_QUOTA)
             m->reject = PETREL_ERR_QUOTA;
+        if (gate != 0)
             continue;
-        }
-        if (usage)
-            *usage += size;
+        if (u)
+            count(st, u, size);
         ms[k] = m;
         rcs[k] = 0;
         sent[k++] = ops[i];
@@ -198,9 +289,9 @@ int st_op_exec_p2p_run(store_t *st, op_t **ops, size_t n)
         store_msg_t *m = ms[i];
         sent[i]->rc = rc != 0 ? rc : rcs[i];
         if (sent[i]->rc != 0 || m->reject || m->duplicate) {
-            int64_t *usage = st->quota ? usage_of(st, m->app_id) : NULL;
-            if (usage)
-                *usage -= msg_size(m->body, m->extra);
+            struct app_usage *u = counting(st) ? usage_find(st, m->app_id) : NULL;
+            if (u)
+                count(st, u, -msg_size(m->body, m->extra));
         }
     }
     return rc;
@@ -229,14 +320,18 @@ int st_op_exec(store_t *st, op_t *op)
                                    op->u.reg.hash, now);
     case OP_MSG_P2P: {
         store_msg_t *m = &op->u.p2p.msg;
-        int64_t size = msg_size(m->body, m->extra), *usage;
-        if (over_quota(st, m->app_id, size, &usage)) {
+        int64_t size = msg_size(m->body, m->extra);
+        struct app_usage *u;
+        int gate = quota_gate(st, m->app_id, size, &u);
+        if (gate == PETREL_ERR_QUOTA) {
             m->reject = PETREL_ERR_QUOTA;
             return 0;
         }
+        if (gate != 0)
+            return gate;
         int rc = b->msg_p2p(st->be, m, now);
-        if (usage && rc == 0 && !m->reject && !m->duplicate)
-            *usage += size;
+        if (u && rc == 0 && !m->reject && !m->duplicate)
+            count(st, u, size);
         return rc;
     }
     case OP_MSG_READ:
@@ -262,14 +357,18 @@ int st_op_exec(store_t *st, op_t *op)
         op->u.grp->reject = 0;
         if (op->u.grp->what == SG_MSG) {
             store_group_op_t *g = op->u.grp;
-            int64_t size = msg_size(g->msg.body, g->msg.extra), *usage;
-            if (over_quota(st, g->app_id, size, &usage)) {
+            int64_t size = msg_size(g->msg.body, g->msg.extra);
+            struct app_usage *u;
+            int gate = quota_gate(st, g->app_id, size, &u);
+            if (gate == PETREL_ERR_QUOTA) {
                 g->reject = PETREL_ERR_QUOTA;
                 return 0;
             }
+            if (gate != 0)
+                return gate;
             int rc = b->group_write(st->be, g, now);
-            if (usage && rc == 0 && !g->reject && !g->msg.duplicate)
-                *usage += size;
+            if (u && rc == 0 && !g->reject && !g->msg.duplicate)
+                count(st, u, size);
             return rc;
         }
         return b->group_write(st->be, op->u.grp, now);

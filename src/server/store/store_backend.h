@@ -13,7 +13,7 @@
  *   - open/close/schema_version: the thread calling store_open/store_close.
  *   - tx_*, op_*, next_seq and the write ops (app_put, user_*,
  *     account_*, msg_p2p, msg_read, msg_recall, conv_update, friend_write,
- *     user_status_set, group_write, probe):
+ *     user_status_set, group_write, probe, app_bytes_add):
  *     only the writer thread, strictly serially, one transaction at a
  *     time: tx_begin, then per op op_begin, the op, op_end, then tx_commit
  *     or tx_rollback.
@@ -207,6 +207,18 @@ typedef struct store_backend_ops {
      * user is not live. */
     int (*user_status_set)(store_backend_t *be, int32_t app_id, const char *user_id,
                            const char *text, int status, int64_t now_ms);
+    /* Optional (addition, issue 17; NULL: the store's own count is the
+     * whole truth, one writer).  The storage quota's count shared by
+     * every store writing to the database: add delta (what this
+     * transaction stored for app_id: message bodies and extras, in bytes)
+     * to the app's count, recorded in the open transaction (rolled back
+     * with it), and set *total to the count after it, every writer's
+     * bytes up to this commit.  The writer calls it after the last op of
+     * a transaction and before tx_commit, once per app whose delta is
+     * non-zero.  The backend may defer the statement to the commit's
+     * round trip: *total is only meaningful when tx_commit returned 0,
+     * and must stay valid until then. */
+    int (*app_bytes_add)(store_backend_t *be, int32_t app_id, int64_t delta, int64_t *total);
 
     /* Any thread. */
     /* Backend counters into the checkpoint fields of *out.  May be NULL. */
@@ -214,7 +226,9 @@ typedef struct store_backend_ops {
     int (*app_get)(store_backend_t *be, int32_t app_id, store_app_t *out);
     int (*app_list)(store_backend_t *be, store_app_t **out, size_t *n);
     /* Bytes of the app's stored message bodies and extras (one-to-one and
-     * group): one scan, for the storage quota at open. */
+     * group), for the storage quota at open (and, with app_bytes_add, for
+     * an app first seen after open): one scan, or the shared count kept
+     * by app_bytes_add. */
     int (*msg_bytes)(store_backend_t *be, int32_t app_id, int64_t *out);
     int (*ping)(store_backend_t *be);
     int (*user_get)(store_backend_t *be, int32_t app_id, const char *user_id, store_user_t *out);

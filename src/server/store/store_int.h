@@ -131,8 +131,16 @@ struct store {
     uint64_t last_commit_end_us; /* writer only: when the last batch was done */
     size_t max_queue;    /* messages are refused past this, other writes past 2 x */
     int64_t quota;       /* app_quota_bytes, 0 = none */
-    struct app_usage { int32_t app_id; int64_t bytes; } *usage; /* writer only after open */
+    /* Per app, writer only after open (op.c): bytes = its message bytes
+     * as far as this store knows, counting the open transaction's; tx =
+     * what the open transaction stored; total = the backend's shared
+     * count after it (app_bytes_add), -1 until known. */
+    struct app_usage {
+        int32_t app_id;
+        int64_t bytes, tx, total;
+    } *usage;
     size_t nusage;
+    int tx_counted; /* writer: some usage[].tx may be non-zero */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;   /* queue became non-empty, or closing */
@@ -169,6 +177,13 @@ int st_op_exec(store_t *st, op_t *op);
 int st_op_exec_p2p_run(store_t *st, op_t **ops, size_t n);
 /* Publish results once op->rc is final (writer, before done). */
 void st_op_finish(op_t *op);
+/* The storage quota around a transaction (op.c): st_quota_tx_end after
+ * its last op, before tx_commit (hands each app's bytes of it to the
+ * backend's shared count; non-zero = the transaction is lost);
+ * st_quota_tx_done once its fate is known (committed: each app's usage
+ * becomes the shared count; else its bytes are taken back). */
+int st_quota_tx_end(store_t *st);
+void st_quota_tx_done(store_t *st, int committed);
 
 /* writer.c: submitting */
 /* A zeroed op of kind (rc STORE_EIO until it runs), NULL when out of memory. */

@@ -140,12 +140,15 @@ static void run_batch(store_t *st, op_t **ops, size_t n)
         tx_rc = b->op_end(st->be, ops[i]->rc != 0);
     }
     if (tx_rc == 0)
+        tx_rc = st_quota_tx_end(st);
+    if (tx_rc == 0)
         tx_rc = b->tx_commit(st->be);
     if (tx_rc != 0) {
         b->tx_rollback(st->be);
         for (size_t i = 0; i < n; i++)
             ops[i]->rc = STORE_EIO;
     }
+    st_quota_tx_done(st, tx_rc == 0);
     uint64_t us = mono_us() - t0;
 
     uint64_t ok = 0;
@@ -325,7 +328,8 @@ static int submit(store_t *st, op_t *op, size_t limit)
 }
 
 /* The storage quota's starting point: every app's message bytes (one
- * scan each, before the writer starts). */
+ * scan each, or the backend's shared count, before the writer starts;
+ * then op.c keeps them). */
 static int load_usage(store_t *st)
 {
     store_app_t *apps = NULL;

@@ -8,7 +8,10 @@
  * statement (BEGIN, SAVEPOINT, RELEASE) and does not wait; pgw_run queues
  * its statement (and, the first time on this connection, its PREPARE),
  * then a sync, and reads every result up to that sync: the deferred ones
- * are checked on the way.  So an op is one round trip.  An error aborts
+ * are checked on the way.  So an op is one round trip.  pgw_defer_i64
+ * defers a statement whose one value is wanted (the quota's shared count,
+ * queued before COMMIT): its result is read into the caller's variable on
+ * the way, so it rides on the COMMIT's round trip.  An error aborts
  * the rest of its segment (up to the sync) on the server; the writer then
  * reports the op failed, the front calls op_end(failed=1), and ROLLBACK TO
  * SAVEPOINT puts the transaction back as it was before the op: its
@@ -358,6 +361,7 @@ static void writer_down(store_backend_t *be)
     be->wdown = 1;
     be->in_tx = 0;
     be->ndeferred = 0;
+    be->nsink = 0;
     be->row_depth = 0;
     if (be->backoff_ms < BACKOFF_MIN_MS)
         be->backoff_ms = BACKOFF_MIN_MS;
@@ -436,6 +440,25 @@ static int read_sync(store_backend_t *be)
     return 0;
 }
 
+/* A deferred statement's result: one row, one integer, into *out. */
+static int sink_i64(const PGresult *r, int64_t *out)
+{
+    if (PQntuples(r) != 1 || PQnfields(r) < 1 || PQgetisnull(r, 0, 0)) {
+        LOGE("store pg: deferred statement returned no value", "rows=%d", PQntuples(r));
+        return STORE_EIO;
+    }
+    const char *v = PQgetvalue(r, 0, 0);
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end) {
+        LOGE("store pg: deferred statement returned a non-integer", NULL);
+        return STORE_EIO;
+    }
+    *out = (int64_t)x;
+    return 0;
+}
+
 /* Send a sync and read everything queued: the deferred commands, then
  * (prep != NULL) the PREPARE, whose outcome goes to *prep (1 ok, 0
  * failed), then (has_stmt) the statement, whose result goes to *res.
@@ -448,12 +471,20 @@ static int drain(store_backend_t *be, int *prep, int has_stmt, PGresult **res,
         return STORE_EIO;
     }
     int rc = 0;
-    for (int i = be->ndeferred; i > 0; i--) {
-        int r = read_command(be, NULL, "deferred statement");
+    for (int i = 0, k = 0; i < be->ndeferred; i++) {
+        pgw_sink_t *sk = k < be->nsink && be->sink[k].pos == i ? &be->sink[k++] : NULL;
+        PGresult *kept = NULL;
+        int r = read_command(be, sk && sk->out ? &kept : NULL, "deferred statement");
+        if (sk && sk->prep_id)
+            be->w.prep[sk->prep_id] = r == 0; /* it was marked pending when sent */
+        if (r == 0 && kept)
+            r = sink_i64(kept, sk->out);
+        PQclear(kept);
         if (rc == 0)
             rc = r;
     }
     be->ndeferred = 0;
+    be->nsink = 0;
     if (prep) {
         int r = read_command(be, NULL, what);
         *prep = r == 0;
@@ -509,6 +540,39 @@ int pgw_defer(store_backend_t *be, const char *sql)
         return STORE_EIO;
     }
     be->ndeferred++;
+    return 0;
+}
+
+int pgw_defer_i64(store_backend_t *be, pgq_t *q, const pgp_t *p, int64_t *out,
+                  const char *what)
+{
+    if (be->wdown || !be->w.c)
+        return STORE_EIO;
+    if (be->nsink + 2 > (int)(sizeof be->sink / sizeof be->sink[0])) {
+        PGresult *r = NULL;
+        int rc = pgw_run(be, q, p, &r, what);
+        if (rc == 0)
+            rc = sink_i64(r, out);
+        PQclear(r);
+        return rc;
+    }
+    int id = qid(q);
+    char name[16];
+    snprintf(name, sizeof name, "q%d", id);
+    if (!be->w.prep[id]) {
+        if (!PQsendPrepare(be->w.c, name, q->sql, 0, NULL)) {
+            writer_down(be);
+            return STORE_EIO;
+        }
+        /* Pending until drain reads its outcome: not prepared twice. */
+        be->w.prep[id] = 2;
+        be->sink[be->nsink++] = (pgw_sink_t){.pos = be->ndeferred++, .prep_id = id};
+    }
+    if (!PQsendQueryPrepared(be->w.c, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0)) {
+        writer_down(be);
+        return STORE_EIO;
+    }
+    be->sink[be->nsink++] = (pgw_sink_t){.pos = be->ndeferred++, .out = out};
     return 0;
 }
 
@@ -859,6 +923,7 @@ const store_backend_ops_t store_pg_backend = {
     .app_get = pgx_app_get,
     .app_list = pgx_app_list,
     .msg_bytes = pgx_msg_bytes,
+    .app_bytes_add = pgx_app_bytes_add,
     .ping = pg_ping,
     .user_get = pgx_user_get,
     .user_page = pgx_user_page,

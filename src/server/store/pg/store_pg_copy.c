@@ -243,8 +243,8 @@ static int nonempty(store_copy_t *cp, PGconn *c, int *any)
     return 0;
 }
 
-/* Every counter from the data that carries its numbers ($1..$7: the
- * kinds).  A recall takes a message key as its sync key, so the app key
+/* Every counter from the data that carries its numbers ($1..$8: the
+ * kinds; the last, each app's message bytes, is a sum, not a maximum).  A recall takes a message key as its sync key, so the app key
  * also covers the history's sync keys; a member row keeps the group
  * change sequence of its last change, so the group sequence covers them. */
 static const char COUNTERS_SQL[] =
@@ -265,7 +265,12 @@ static const char COUNTERS_SQL[] =
     "GROUP BY 1, 3 "
     "UNION ALL SELECT app_id, $7::smallint, '', '', max(s) FROM ("
     "SELECT app_id, sequence AS s FROM im_group "
-    "UNION ALL SELECT app_id, sequence FROM im_group_member) g GROUP BY 1";
+    "UNION ALL SELECT app_id, sequence FROM im_group_member) g GROUP BY 1 "
+    "UNION ALL SELECT app_id, $8::smallint, '', '', sum(n) FROM ("
+    "SELECT app_id, octet_length(body) + coalesce(octet_length(extra), 0) AS n "
+    "FROM im_message_body UNION ALL "
+    "SELECT app_id, octet_length(body) + coalesce(octet_length(extra), 0) FROM im_group_message"
+    ") b GROUP BY 1";
 
 /* The next id of each identity column: past the largest copied one. */
 static const char IDENTITY_SQL[] =
@@ -278,15 +283,16 @@ static const char IDENTITY_SQL[] =
 
 static int set_numbers(store_copy_t *cp, PGconn *c)
 {
-    static const int kinds[] = {PGC_PAIR_SEQ,    PGC_APP_KEY,     PGC_CHANGE_SEQ, PGC_FRIEND_SEQ,
-                                PGC_REQUEST_SEQ, PGC_FGROUP_SEQ, PGC_GROUP_SEQ};
-    char num[7][8];
-    const char *p[7];
-    for (int i = 0; i < 7; i++) {
+    static const int kinds[] = {PGC_PAIR_SEQ,    PGC_APP_KEY,    PGC_CHANGE_SEQ,
+                                PGC_FRIEND_SEQ,  PGC_REQUEST_SEQ, PGC_FGROUP_SEQ,
+                                PGC_GROUP_SEQ,   PGC_APP_BYTES};
+    char num[8][8];
+    const char *p[8];
+    for (int i = 0; i < 8; i++) {
         snprintf(num[i], sizeof num[i], "%d", kinds[i]);
         p[i] = num[i];
     }
-    int rc = exec(cp, c, COUNTERS_SQL, 7, p, "setting the counters");
+    int rc = exec(cp, c, COUNTERS_SQL, 8, p, "setting the counters");
     if (rc == 0)
         rc = exec(cp, c, IDENTITY_SQL, 0, NULL, "setting the identity columns");
     return rc;

@@ -107,6 +107,13 @@ int pgw_run(store_backend_t *be, pgq_t *q, const pgp_t *p, PGresult **res, const
 /* Queue a constant statement (no parameters, no rows) without waiting;
  * its outcome is checked by the next pgw_run or pgw_flush. */
 int pgw_defer(store_backend_t *be, const char *sql);
+/* Queue q with p without waiting; when the next pgw_run or pgw_flush
+ * reads it, its one row's first column (a bigint) goes to *out, and its
+ * failure (or a result that is not one integer) fails that call.  Runs
+ * it at once (pgw_run) when PGW_SINKS such statements wait already.  p
+ * is copied when queued; out must live until then, untouched on failure. */
+int pgw_defer_i64(store_backend_t *be, pgq_t *q, const pgp_t *p, int64_t *out,
+                  const char *what);
 /* Wait for every deferred statement; 0 or STORE_E*. */
 int pgw_flush(store_backend_t *be);
 /* Nested savepoint around one row of a multi-row op (user_import,
@@ -127,6 +134,7 @@ enum pg_counter {
     PGC_REQUEST_SEQ,  /* (to_id): friendship request sequence */
     PGC_FGROUP_SEQ,   /* (owner): friend list sequence */
     PGC_GROUP_SEQ,    /* (): the app's group change sequence */
+    PGC_APP_BYTES,    /* (): the app's stored message bytes, every node's (schema version 4) */
 };
 int pgw_next(store_backend_t *be, int kind, int32_t app_id, const char *k1, const char *k2,
              int64_t floor, int64_t *out);
@@ -152,6 +160,18 @@ void pg_log_err(const PGresult *r, PGconn *c, const char *what);
 
 /* ---- the backend ---- */
 
+/* Most deferred statements with a result (pgw_defer_i64) per segment. */
+#define PGW_SINKS 16
+
+/* A deferred command whose result is wanted: the pos-th deferred one
+ * since the last drain; prep: its PREPARE (marks statement prep_id
+ * prepared when it succeeded), else its statement (value into out). */
+typedef struct pgw_sink {
+    int pos;
+    int prep_id;
+    int64_t *out;
+} pgw_sink_t;
+
 struct store_backend {
     char *conninfo;    /* malloc'ed; may hold a password: never logged */
     char *password;    /* malloc'ed or NULL; never logged */
@@ -159,6 +179,8 @@ struct store_backend {
     int wdown;         /* the writer's connection is broken */
     int in_tx;         /* writer: inside BEGIN .. COMMIT/ROLLBACK */
     int ndeferred;     /* writer: deferred statements not read yet */
+    pgw_sink_t sink[2 * PGW_SINKS]; /* writer: those of them read into something */
+    int nsink;
     int row_depth;     /* writer: nested row savepoints open */
     int64_t retry_at_ms; /* writer: next reconnect attempt (back-off) */
     int backoff_ms;
@@ -230,6 +252,7 @@ int pgx_conv_update(store_backend_t *be, int32_t app_id, const char *owner, cons
                     int type, int is_top, int is_mute, int deleted, int64_t *change_seq,
                     int64_t now_ms);
 int pgx_msg_bytes(store_backend_t *be, int32_t app_id, int64_t *out);
+int pgx_app_bytes_add(store_backend_t *be, int32_t app_id, int64_t delta, int64_t *total);
 int pgx_msg_history(store_backend_t *be, int32_t app_id, const char *owner, const char *peer,
                     int64_t from_seq, int64_t to_seq, int limit, int descending,
                     store_msg_row_t **out, size_t *n);

@@ -10,7 +10,8 @@
  * pgw_next in store_pg_int.h: several nodes may write the same rows).
  * Version 2 adds the functions of the one-to-one message hot path
  * (petrel_next, petrel_msg_p2p: store_pg_msg.c); version 3 the set-based
- * function of a run of them (petrel_msg_p2p_batch).
+ * function of a run of them (petrel_msg_p2p_batch); version 4 each app's
+ * message bytes in im_counter (the storage quota shared by the nodes).
  *
  * Text columns that are keys or compared use COLLATE "C" (byte order, as
  * in SQLite), whatever the database's default collation.  Applied
@@ -31,6 +32,10 @@ typedef struct migration {
     const char *name;
     const char *sql;
 } migration_t;
+
+/* PGC_APP_BYTES as SQL text (migration 4). */
+#define APP_BYTES_KIND "8"
+_Static_assert(PGC_APP_BYTES == 8, "APP_BYTES_KIND is PGC_APP_BYTES");
 
 #define ID "text COLLATE \"C\" NOT NULL"
 #define TXT "text COLLATE \"C\" NOT NULL DEFAULT ''"
@@ -576,6 +581,22 @@ static const migration_t MIGRATIONS[] = {
      "    AND message_id = m.mid OFFSET 0) b ON true"
      "  ORDER BY m.i;"
      " END $f$;"},
+    /* The storage quota shared by the nodes: each app's message bytes
+     * (body + extra, as the writer's quota counts them, store/op.c) in its
+     * PGC_APP_BYTES counter row, from now on moved by every writer
+     * transaction that stores messages (pgx_app_bytes_add) and read at
+     * open instead of a scan (pgx_msg_bytes).  Initialised from the data
+     * under the writers' advisory lock, so no running writer's commit
+     * falls between the sum and the row. */
+    {4, "app message bytes",
+     "SELECT pg_advisory_xact_lock(" PG_WRITER_LOCK ");"
+     "INSERT INTO im_counter(app_id, kind, k1, k2, value)"
+     " SELECT app_id, " APP_BYTES_KIND ", '', '', sum(n) FROM ("
+     "  SELECT app_id, octet_length(body) + coalesce(octet_length(extra), 0) AS n"
+     "   FROM im_message_body"
+     "  UNION ALL SELECT app_id, octet_length(body) + coalesce(octet_length(extra), 0)"
+     "   FROM im_group_message) x GROUP BY app_id"
+     " ON CONFLICT (app_id, kind, k1, k2) DO UPDATE SET value = EXCLUDED.value;"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -26,6 +26,12 @@
  * one through petrel_msg_p2p, each in a row savepoint of its own, so each
  * still gets its own outcome.
  *
+ * The storage quota's count shared by the nodes (store_backend.h
+ * app_bytes_add, schema version 4): each writer transaction that stored
+ * messages adds their bytes to the app's PGC_APP_BYTES counter row and
+ * reads the new value back, deferred to the COMMIT's round trip; the
+ * store opens from that row (msg_bytes) rather than a scan.
+ *
  * A read mark and a conversation update are one statement each: an
  * UPDATE whose guard ("does this change anything") is evaluated on the
  * latest row version, so writers on two nodes cannot undo each other; a
@@ -377,22 +383,50 @@ int pgx_msg_recall(store_backend_t *be, int32_t app_id, int64_t message_key,
     return pgw_run(be, &Q_RECALL, &p, NULL, "message recall");
 }
 
+/* ---- the storage quota's shared count (writer) ---- */
+
+/* Once per transaction and app, after its last op: the counter row is
+ * moved by what the transaction stored and its new value read back, in
+ * the COMMIT's round trip (deferred).  The writer's advisory lock
+ * serializes every node's transactions, so the value is every node's
+ * bytes up to this commit.  An upsert: an app made after the migration
+ * has no row yet (its only statement on this row in the transaction, so
+ * no MultiXact; see petrel_next). */
+static pgq_t Q_APP_BYTES_ADD = PGQ(
+    "INSERT INTO im_counter(app_id, kind, k1, k2, value) VALUES ($1, $2::smallint, '', '', $3) "
+    "ON CONFLICT (app_id, kind, k1, k2) DO UPDATE SET value = im_counter.value + EXCLUDED.value "
+    "RETURNING value");
+
+int pgx_app_bytes_add(store_backend_t *be, int32_t app_id, int64_t delta, int64_t *total)
+{
+    pgp_t p = PGP_INIT; /* libpq copies the values when it queues the statement */
+    pgp_int(&p, app_id);
+    pgp_int(&p, PGC_APP_BYTES);
+    pgp_i64(&p, delta);
+    return pgw_defer_i64(be, &Q_APP_BYTES_ADD, &p, total, "app message bytes");
+}
+
 /* ---- reads (pool) ---- */
 
+/* The app's message bytes: its PGC_APP_BYTES counter row (schema
+ * version 4), kept by every node's writer (pgx_app_bytes_add); no row = 0. */
 static pgq_t Q_MSG_BYTES = PGQ(
-    "SELECT (SELECT coalesce(sum(octet_length(body) + coalesce(octet_length(extra), 0)), 0) "
-    "  FROM im_message_body WHERE app_id = $1) "
-    "+ (SELECT coalesce(sum(octet_length(body) + coalesce(octet_length(extra), 0)), 0) "
-    "  FROM im_group_message WHERE app_id = $1)");
+    "SELECT coalesce((SELECT value FROM im_counter WHERE app_id = $1 AND kind = $2::smallint "
+    "AND k1 = '' AND k2 = ''), 0)");
 
 int pgx_msg_bytes(store_backend_t *be, int32_t app_id, int64_t *out)
 {
     pgp_t p = PGP_INIT;
     pgp_int(&p, app_id);
+    pgp_int(&p, PGC_APP_BYTES);
     PGresult *r;
     int rc = pgr_query(be, &Q_MSG_BYTES, &p, &r, "message bytes");
     if (rc != 0)
         return rc;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return STORE_EIO;
+    }
     *out = pg_i64(r, 0, 0);
     PQclear(r);
     return 0;
