@@ -74,9 +74,17 @@ static void usage(FILE *f)
             "  --concurrency N      connect+login in flight at once (128)\n"
             "  --hold S             idle: seconds to hold the connections (60)\n"
             "  --heartbeat-ms MS    PING interval per connection (10000)\n"
-            "  --pid PID            server pid: RSS from /proc/PID/status, CPU from /proc/PID/stat\n"
-            "  --db-pid PID         database server pid (PostgreSQL's postmaster): its CPU, its\n"
-            "                       children's and its reaped children's counts as server CPU\n"
+            "  --pid PID[,PID...]   server pid(s): RSS from /proc/PID/status (the first), CPU\n"
+            "                       from /proc/PID/stat (all summed: several petreld nodes)\n"
+            "  --db-pid PID[,PID...] database server pid(s) (PostgreSQL's postmaster, redis-server):\n"
+            "                       each one's CPU, its children's and its reaped children's counts\n"
+            "                       as server CPU (split out as db_cpu_s)\n"
+            "  --tcp-peer HOST:PORT p2p/rate: the receivers (clients 2i+1) connect to this second\n"
+            "                       node, the senders to --tcp (cluster mode); fanout: the odd\n"
+            "                       connections (half the members)\n"
+            "  --http-peer HOST:PORT the same with --ws: the receivers use /ws on this address\n"
+            "  --metrics HOST:PORT[,...] p2p/rate/fanout: the nodes' /metrics around the measured\n"
+            "                       interval (bus messages, bytes, Redis round trips per message)\n"
             "  --sources A,B,...    bind connections round-robin to these 127.x source addresses\n"
             "                       (default: none, or 127.0.0.1..N when ports would run short)\n"
             "  --storm              login: reconnect storm after the first logins\n"
@@ -127,6 +135,54 @@ static int parse_hostport(const char *hp, struct sockaddr_in *sa, char *str, siz
     if (n < 0 || (size_t)n >= str_cap)
         return -1;
     return 0;
+}
+
+/* "A,B,..." of pids into out (at most BENCH_MAX_PIDS); 0 or -1. */
+static int parse_pids(const char *list, pid_t *out, uint32_t *n)
+{
+    const char *p = list;
+    *n = 0;
+    for (uint32_t i = 0; i < BENCH_MAX_PIDS && *p; i++) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char num[16];
+        uint32_t v;
+        if (len == 0 || len >= sizeof num)
+            return -1;
+        memcpy(num, p, len);
+        num[len] = '\0';
+        if (parse_u32(num, 1, INT32_MAX, &v) < 0)
+            return -1;
+        out[(*n)++] = (pid_t)v;
+        p = comma ? comma + 1 : p + len;
+        if (comma && !*p)
+            return -1;   /* trailing comma */
+    }
+    return *p ? -1 : 0;   /* more than BENCH_MAX_PIDS */
+}
+
+/* "HOST:PORT,..." of loopback /metrics endpoints; 0 or -1. */
+static int parse_metrics(const char *list, bench_opts_t *o)
+{
+    const char *p = list;
+    o->nmetrics = 0;
+    for (uint32_t i = 0; i < BENCH_MAX_METRICS && *p; i++) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char hp[64];
+        if (len == 0 || len >= sizeof hp)
+            return -1;
+        memcpy(hp, p, len);
+        hp[len] = '\0';
+        if (parse_hostport(hp, &o->metrics[i], o->metrics_str[i], sizeof o->metrics_str[i]) < 0 ||
+            !is_loopback(&o->metrics[i]))
+            return -1;
+        o->nmetrics++;
+        p = comma ? comma + 1 : p + len;
+        if (comma && !*p)
+            return -1;
+    }
+    return *p ? -1 : 0;
 }
 
 static int parse_sources(const char *list, bench_opts_t *o)
@@ -207,6 +263,7 @@ enum {
     OPT_HEARTBEAT, OPT_PID, OPT_DB_PID, OPT_SOURCES, OPT_STORM, OPT_TIMEOUT, OPT_HELP, OPT_HTTP, OPT_ADMIN,
     OPT_CLIENTS, OPT_WINDOW, OPT_SIZE, OPT_WARMUP, OPT_DURATION, OPT_RATE, OPT_DRAIN,
     OPT_MEMBERS, OPT_SENDERS, OPT_PROBES, OPT_PROBE_MS, OPT_SINGLES, OPT_TRANSPORT, OPT_WS, OPT_FIRST_USER,
+    OPT_TCP_PEER, OPT_HTTP_PEER, OPT_METRICS,
 };
 
 static const struct option long_opts[] = {
@@ -241,6 +298,9 @@ static const struct option long_opts[] = {
     {"transport", required_argument, NULL, OPT_TRANSPORT},
     {"ws", no_argument, NULL, OPT_WS},
     {"first-user", required_argument, NULL, OPT_FIRST_USER},
+    {"tcp-peer", required_argument, NULL, OPT_TCP_PEER},
+    {"http-peer", required_argument, NULL, OPT_HTTP_PEER},
+    {"metrics", required_argument, NULL, OPT_METRICS},
     {NULL, 0, NULL, 0},
 };
 
@@ -286,6 +346,9 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, const workload_t *
     o->rate = 5000;
     o->drain_s = 2;
     int have_target = 0, have_sources = 0, have_msg_opt = 0, have_rate = 0;
+    int have_tcp_peer = 0, have_http_peer = 0;
+    struct sockaddr_in tcp_peer, http_peer;
+    char tcp_peer_str[80], http_peer_str[80];
     uint32_t v;
 
     optind = 2;
@@ -383,14 +446,29 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, const workload_t *
                 return bad("--heartbeat-ms (100..3600000)", optarg);
             break;
         case OPT_PID:
-            if (parse_u32(optarg, 1, INT32_MAX, &v) < 0)
-                return bad("--pid", optarg);
-            o->pid = (pid_t)v;
+            if (parse_pids(optarg, o->pids, &o->npids) < 0 || o->npids == 0)
+                return bad("--pid (PID or comma-separated PIDs, at most 16)", optarg);
+            o->pid = o->pids[0];
+            proc_set_pids(o->pids, o->npids);
             break;
         case OPT_DB_PID:
-            if (parse_u32(optarg, 1, INT32_MAX, &v) < 0)
-                return bad("--db-pid", optarg);
-            proc_set_db_pid((pid_t)v);
+            if (parse_pids(optarg, o->db_pids, &o->ndb_pids) < 0 || o->ndb_pids == 0)
+                return bad("--db-pid (PID or comma-separated PIDs, at most 16)", optarg);
+            proc_set_db_pids(o->db_pids, o->ndb_pids);
+            break;
+        case OPT_TCP_PEER:
+            if (parse_hostport(optarg, &tcp_peer, tcp_peer_str, sizeof tcp_peer_str) < 0)
+                return bad("--tcp-peer (want IPv4 HOST:PORT)", optarg);
+            have_tcp_peer = 1;
+            break;
+        case OPT_HTTP_PEER:
+            if (parse_hostport(optarg, &http_peer, http_peer_str, sizeof http_peer_str) < 0)
+                return bad("--http-peer (want IPv4 HOST:PORT)", optarg);
+            have_http_peer = 1;
+            break;
+        case OPT_METRICS:
+            if (parse_metrics(optarg, o) < 0)
+                return bad("--metrics (comma-separated loopback HOST:PORT, at most 8)", optarg);
             break;
         case OPT_SOURCES:
             if (parse_sources(optarg, o) < 0)
@@ -458,6 +536,27 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, const workload_t *
     }
     if (!is_loopback(&o->target))
         return bad("--tcp: only loopback targets (127.0.0.0/8) are allowed", o->target_str);
+    /* the peer of the transport in use; the other one is ignored, so a
+     * script may pass both */
+    if (o->ws ? have_http_peer : have_tcp_peer) {
+        o->peer = o->ws ? http_peer : tcp_peer;
+        if (o->ws)
+            snprintf(o->peer_str, sizeof o->peer_str, "%s", http_peer_str);
+        else
+            snprintf(o->peer_str, sizeof o->peer_str, "%s", tcp_peer_str);
+        o->have_peer = 1;
+        if (!is_loopback(&o->peer))
+            return bad("--tcp-peer/--http-peer: only loopback (127.0.0.0/8) is allowed",
+                       o->peer_str);
+    } else if (have_tcp_peer || have_http_peer) {
+        return bad(o->ws ? "--tcp-peer (with --ws the receivers need --http-peer)"
+                         : "--http-peer (only with --ws; over TCP the receivers need --tcp-peer)",
+                   have_tcp_peer ? tcp_peer_str : http_peer_str);
+    }
+    if (o->have_peer && !is_msg)
+        return bad("--tcp-peer/--http-peer (only for p2p, rate and fanout)", o->workload);
+    if (o->nmetrics && !is_msg)
+        return bad("--metrics (only for p2p, rate and fanout)", o->workload);
     if (!o->secret || !*o->secret)
         return bad("--secret", NULL);
     if (o->storm && strcmp(o->workload, "login") != 0)
@@ -517,8 +616,12 @@ int main(int argc, char **argv)
                         " must already exist (else LOGIN fails with 20001)\n",
                 opts.first_user, opts.first_user + opts.conns - 1);
     if (bench_init(b, &opts, opts.conns) == 0) {
-        fprintf(stderr, "petrel-bench: %s against %s, %" PRIu32 " connections%s\n", wl->name,
-                opts.target_str, opts.conns, opts.pid ? "" : " (no --pid: server RSS/CPU not measured)");
+        char peer[112] = "";
+        if (opts.have_peer)
+            snprintf(peer, sizeof peer, " (receivers: %s)", opts.peer_str);
+        fprintf(stderr, "petrel-bench: %s against %s%s, %" PRIu32 " connections%s\n", wl->name,
+                opts.target_str, peer, opts.conns,
+                opts.pid ? "" : " (no --pid: server RSS/CPU not measured)");
         rc = wl->run(b, r);
         res_print(r);
     }

@@ -8,8 +8,9 @@
  *               stream), a connect pipeline with bounded concurrency, the
  *               heartbeat scheduler and bench_run_until(), the only place
  *               the event loop is driven
- *   metrics.c   latency histogram, /proc readers (RSS, CPU), the result
- *               printer (one `RESULT {json}` line + one markdown row)
+ *   metrics.c   latency histogram, /proc readers (RSS, CPU of every --pid
+ *               and --db-pid), the nodes' /metrics counters (--metrics),
+ *               the result printer (one `RESULT {json}` line + one markdown row)
  *   wl_idle.c   workload "idle"
  *   wl_login.c  workload "login" (with --storm)
  *   wl_p2p.c    workload "p2p": one-to-one messages, W in flight per sender
@@ -42,6 +43,8 @@
 #include <uv.h>
 
 #define BENCH_MAX_SOURCES 254
+#define BENCH_MAX_PIDS    16      /* --pid / --db-pid list entries */
+#define BENCH_MAX_METRICS 8       /* --metrics endpoints */
 #define BENCH_MAX_FRAME   (4u << 20)  /* largest downlink frame we buffer */
 
 /* ---- options ----------------------------------------------------------- */
@@ -62,7 +65,22 @@ typedef struct bench_opts {
     uint32_t hold_s;
     uint32_t heartbeat_ms;
     uint32_t timeout_s;      /* global deadline */
-    pid_t pid;               /* server pid for RSS/CPU, 0 = not measured */
+    pid_t pid;               /* server pid for RSS/CPU, 0 = not measured (--pid's first) */
+    pid_t pids[BENCH_MAX_PIDS];     /* --pid A,B,...: every petreld, CPU summed */
+    uint32_t npids;
+    pid_t db_pids[BENCH_MAX_PIDS];  /* --db-pid A,B,...: PostgreSQL, redis-server, ... */
+    uint32_t ndb_pids;
+    /* --tcp-peer / --http-peer (p2p, rate, fanout): the odd connections
+     * (p2p's receivers 2i+1) connect to this second node, the rest to the
+     * target */
+    struct sockaddr_in peer;
+    char peer_str[80];       /* as given, HOST:PORT */
+    int have_peer;
+    /* --metrics HOST:PORT,...: the nodes' /metrics, read around the measured
+     * interval (p2p, rate, fanout): bus messages, bytes, Redis round trips */
+    struct sockaddr_in metrics[BENCH_MAX_METRICS];
+    char metrics_str[BENCH_MAX_METRICS][64];
+    uint32_t nmetrics;
     int storm;
     /* p2p / rate: --clients is --conns (pairs: 2i sends to 2i+1) */
     uint32_t window;         /* messages in flight per sender (rate: the cap) */
@@ -108,15 +126,38 @@ long proc_status_kib(pid_t pid, const char *field);
 long long proc_cpu_ticks(pid_t pid);
 double ticks_to_s(long long ticks);
 
-/* A snapshot of the server process (all -1 when --pid is not given). */
+/* A snapshot of the server process (all -1 when --pid is not given).
+ * RSS is the first --pid's; cpu_ticks = node_ticks + db_ticks. */
 typedef struct proc_snap {
     long rss_kib, anon_kib, hwm_kib;
     long long cpu_ticks;
+    long long node_ticks;    /* every --pid (petreld) */
+    long long db_ticks;      /* every --db-pid's process tree; 0 without one */
+    long long node_each[BENCH_MAX_PIDS], db_each[BENCH_MAX_PIDS];   /* per pid, in order */
 } proc_snap_t;
 void proc_snap(pid_t pid, proc_snap_t *s);
-/* --db-pid: from then on a snapshot's cpu_ticks also counts the database
- * server's process tree (the pid, its live children, and what it reaped). */
-void proc_set_db_pid(pid_t pid);
+/* --pid A,B,...: a snapshot's node_ticks sums these (the pid given to
+ * proc_snap, which is the first, is read for RSS). */
+void proc_set_pids(const pid_t *pids, uint32_t n);
+/* --db-pid A,B,...: from then on a snapshot's cpu_ticks also counts each
+ * database server's process tree (the pid, its live children, and what it
+ * reaped). */
+void proc_set_db_pids(const pid_t *pids, uint32_t n);
+/* More than one --pid, or any --db-pid: the CPU split is worth reporting. */
+int proc_split(void);
+
+/* ---- the nodes' /metrics (metrics.c) ------------------------------------ */
+
+/* Cluster counters summed over the --metrics endpoints; ok = 0 when an
+ * endpoint did not answer or lacks one of them (the sums are then partial). */
+typedef struct node_counters {
+    double bus_msgs_out, bus_bytes_out, redis_round_trips;
+    int ok;                  /* every endpoint answered */
+} node_counters_t;
+void node_counters_read(const bench_opts_t *o, node_counters_t *c);
+/* Sum of the samples of a Prometheus text exposition whose name is name and
+ * whose labels contain label (NULL = any); -1 when there is none. */
+double prom_sum(const char *text, const char *name, const char *label);
 
 /* ---- result (metrics.c) ------------------------------------------------ */
 
@@ -143,7 +184,18 @@ void res_num(result_t *r, const char *key, double v, int decimals, const char *c
 void res_num_opt(result_t *r, const char *key, double v, int have, int decimals, const char *col);
 void res_str(result_t *r, const char *key, const char *v, const char *col);
 void res_bool(result_t *r, const char *key, int v, const char *col);
+/* A JSON array of n numbers (null where < 0), not in the table. */
+void res_num_array(result_t *r, const char *key, const double *v, uint32_t n, int decimals);
 void res_print(result_t *r);
+/* --metrics result fields between two reads: bus_msgs, bus_bytes,
+ * redis_round_trips, and each divided by per (messages; p2p/rate: received
+ * in the interval, fanout: group messages acked in it). */
+void node_counters_res(result_t *r, const node_counters_t *a, const node_counters_t *b,
+                       double per);
+/* Result fields of the CPU split between two snapshots (petreld_cpu_s,
+ * db_cpu_s, server_pids, db_pids, and per pid in --pid / --db-pid order
+ * petreld_cpu_each_s and db_cpu_each_s), only when proc_split(). */
+void proc_res_split(result_t *r, const proc_snap_t *a, const proc_snap_t *b);
 
 /* ---- connections (net.c) ----------------------------------------------- */
 
@@ -236,6 +288,12 @@ struct bench {
     uint8_t wbuf[64 * 1024];  /* scratch for encoding uplink frames */
 };
 
+/* Where connection c connects: the peer for p2p/rate receivers (odd idx)
+ * when --tcp-peer/--http-peer is given, the target otherwise. */
+const struct sockaddr_in *bench_conn_addr(const bench_t *b, const bconn_t *c);
+/* The HOST:PORT of that address, for the WebSocket Host header. */
+const char *bench_conn_host(const bench_t *b, const bconn_t *c);
+
 /* Set up the loop and n connections with pre-encoded LOGIN frames for users
  * bench-<first_user + i>.  0 or -1 (message printed). */
 int bench_init(bench_t *b, const bench_opts_t *o, uint32_t n);
@@ -297,6 +355,11 @@ int bench_import_users(const bench_opts_t *o, uint32_t n, uint64_t *added, uint6
  * in out when out_cap > 0. */
 int bench_admin_call(const bench_opts_t *o, const char *path, const char *body, size_t len,
                      long long *code, char *out, size_t out_cap);
+
+/* GET path from addr on a fresh connection (blocking, 10 s socket
+ * timeouts); the body NUL-terminated in buf.  The HTTP status or -1. */
+int bench_http_get(const struct sockaddr_in *addr, const char *path, char *buf, size_t cap,
+                   const char **body);
 
 /* ---- workloads --------------------------------------------------------- */
 

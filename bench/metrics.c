@@ -6,6 +6,13 @@
  * workload can add millions of samples at no cost; percentiles are read
  * from bucket midpoints (error < 1.6 %), min/max/mean are exact.
  *
+ * CPU: --pid and --db-pid take lists (several petreld; PostgreSQL and
+ * redis-server); a snapshot sums them all into cpu_ticks and keeps the two
+ * kinds apart (node_ticks, db_ticks) for the split in the result.
+ * --metrics: the nodes' Prometheus text is read with a blocking GET (at
+ * the edges of the measured interval only) and three cluster counters are
+ * summed over the nodes.
+ *
  * Result: a workload adds key/value pairs once; they are rendered twice,
  * as a JSON object on one `RESULT {...}` line (every key) and as one
  * markdown table row (the keys given a column name).  The row goes to
@@ -146,11 +153,26 @@ double ticks_to_s(long long ticks)
     return ticks < 0 || hz <= 0 ? -1.0 : (double)ticks / (double)hz;
 }
 
-static pid_t db_pid;
+static pid_t node_pids[BENCH_MAX_PIDS];
+static uint32_t n_node_pids;
+static pid_t db_pids[BENCH_MAX_PIDS];
+static uint32_t n_db_pids;
 
-void proc_set_db_pid(pid_t pid)
+void proc_set_pids(const pid_t *pids, uint32_t n)
 {
-    db_pid = pid;
+    n_node_pids = n < BENCH_MAX_PIDS ? n : BENCH_MAX_PIDS;
+    memcpy(node_pids, pids, n_node_pids * sizeof *pids);
+}
+
+void proc_set_db_pids(const pid_t *pids, uint32_t n)
+{
+    n_db_pids = n < BENCH_MAX_PIDS ? n : BENCH_MAX_PIDS;
+    memcpy(db_pids, pids, n_db_pids * sizeof *pids);
+}
+
+int proc_split(void)
+{
+    return n_node_pids > 1 || n_db_pids > 0;
 }
 
 /* Fields 4 (ppid) and 14..17 (utime, stime, cutime, cstime) of /proc/PID/stat. */
@@ -209,10 +231,100 @@ void proc_snap(pid_t pid, proc_snap_t *s)
     s->rss_kib = proc_status_kib(pid, "VmRSS");
     s->anon_kib = proc_status_kib(pid, "RssAnon");
     s->hwm_kib = proc_status_kib(pid, "VmHWM");
-    s->cpu_ticks = proc_cpu_ticks(pid);
-    if (db_pid > 0 && s->cpu_ticks >= 0) {
-        long long db = tree_ticks(db_pid);
-        s->cpu_ticks = db < 0 ? -1 : s->cpu_ticks + db;
+    s->node_ticks = proc_cpu_ticks(pid);
+    s->db_ticks = 0;
+    /* the other petreld of --pid A,B,... (node_pids[0] is pid) */
+    for (uint32_t i = 0; i < n_node_pids; i++) {
+        s->node_each[i] = proc_cpu_ticks(node_pids[i]);
+        if (node_pids[i] == pid || s->node_ticks < 0)
+            continue;
+        s->node_ticks = s->node_each[i] < 0 ? -1 : s->node_ticks + s->node_each[i];
+    }
+    for (uint32_t i = 0; i < n_db_pids; i++) {
+        s->db_each[i] = tree_ticks(db_pids[i]);
+        if (s->db_ticks >= 0)
+            s->db_ticks = s->db_each[i] < 0 ? -1 : s->db_ticks + s->db_each[i];
+    }
+    s->cpu_ticks = s->node_ticks < 0 || s->db_ticks < 0 ? -1 : s->node_ticks + s->db_ticks;
+}
+
+/* ---- the nodes' /metrics ------------------------------------------------- */
+
+/* A sample line "name{labels} value" or "name value": the value when the
+ * name matches exactly and the labels hold label; else NAN. */
+static double prom_line(const char *line, size_t len, const char *name, const char *label)
+{
+    size_t nl = strlen(name);
+    if (len <= nl || memcmp(line, name, nl) != 0 || (line[nl] != '{' && line[nl] != ' '))
+        return NAN;
+    const char *p = line + nl, *end = line + len;
+    if (*p == '{') {
+        const char *close = memchr(p, '}', (size_t)(end - p));
+        if (!close)
+            return NAN;
+        if (label) {
+            size_t ll = strlen(label);
+            int found = 0;
+            for (const char *q = p; q + ll <= close && !found; q++)
+                found = memcmp(q, label, ll) == 0;
+            if (!found)
+                return NAN;
+        }
+        p = close + 1;
+    } else if (label) {
+        return NAN;
+    }
+    char num[64];
+    size_t k = 0;
+    while (p < end && *p == ' ')
+        p++;
+    while (p < end && *p != ' ' && k < sizeof num - 1)
+        num[k++] = *p++;
+    num[k] = '\0';
+    char *e;
+    double v = strtod(num, &e);
+    return k && *e == '\0' && isfinite(v) ? v : NAN;
+}
+
+double prom_sum(const char *text, const char *name, const char *label)
+{
+    double sum = 0;
+    int found = 0;
+    for (const char *p = text; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (*p != '#') {
+            double v = prom_line(p, len, name, label);
+            if (!isnan(v)) {
+                sum += v;
+                found = 1;
+            }
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    return found ? sum : -1;
+}
+
+void node_counters_read(const bench_opts_t *o, node_counters_t *c)
+{
+    static char buf[512 * 1024];
+    c->bus_msgs_out = c->bus_bytes_out = c->redis_round_trips = 0;
+    c->ok = o->nmetrics > 0;
+    for (uint32_t i = 0; i < o->nmetrics; i++) {
+        const char *body = NULL;
+        int st = bench_http_get(&o->metrics[i], "/metrics", buf, sizeof buf, &body);
+        double m = st == 200 ? prom_sum(body, "petrel_bus_messages_total", "direction=\"out\"") : -1;
+        double by = st == 200 ? prom_sum(body, "petrel_bus_bytes_total", "direction=\"out\"") : -1;
+        double rt = st == 200 ? prom_sum(body, "petrel_redis_round_trips_total", NULL) : -1;
+        if (m < 0 || by < 0 || rt < 0) {
+            fprintf(stderr, "petrel-bench: %s/metrics: HTTP %d%s\n", o->metrics_str[i], st,
+                    st == 200 ? ", cluster counters missing" : "");
+            c->ok = 0;
+            continue;
+        }
+        c->bus_msgs_out += m;
+        c->bus_bytes_out += by;
+        c->redis_round_trips += rt;
     }
 }
 
@@ -328,6 +440,56 @@ void res_bool(result_t *r, const char *key, int v, const char *c)
     json_key(r, key);
     JAPP("%s", v ? "true" : "false");
     col(r, c, v ? "yes" : "no");
+}
+
+void node_counters_res(result_t *r, const node_counters_t *a, const node_counters_t *b,
+                       double per)
+{
+    int hm = a->ok && b->ok;
+    double bm = b->bus_msgs_out - a->bus_msgs_out;
+    double bb = b->bus_bytes_out - a->bus_bytes_out;
+    double rt = b->redis_round_trips - a->redis_round_trips;
+    res_num_opt(r, "bus_msgs", bm, hm, 0, NULL);
+    res_num_opt(r, "bus_bytes", bb, hm, 0, NULL);
+    res_num_opt(r, "redis_round_trips", rt, hm, 0, NULL);
+    res_num_opt(r, "bus_msgs_per_msg", per > 0 ? bm / per : -1, hm && per > 0, 3, "bus msgs/msg");
+    res_num_opt(r, "bus_bytes_per_msg", per > 0 ? bb / per : -1, hm && per > 0, 0, "bus B/msg");
+    res_num_opt(r, "redis_round_trips_per_msg", per > 0 ? rt / per : -1, hm && per > 0, 3,
+                "Redis RT/msg");
+}
+
+void proc_res_split(result_t *r, const proc_snap_t *a, const proc_snap_t *b)
+{
+    if (!proc_split())
+        return;
+    int have = a->cpu_ticks >= 0 && b->cpu_ticks >= 0;
+    res_int(r, "server_pids", n_node_pids, NULL);
+    res_int(r, "db_pids", n_db_pids, NULL);
+    res_num_opt(r, "petreld_cpu_s", have ? ticks_to_s(b->node_ticks - a->node_ticks) : -1, have, 2,
+                NULL);
+    res_num_opt(r, "db_cpu_s", have ? ticks_to_s(b->db_ticks - a->db_ticks) : -1, have, 2, NULL);
+    double each[BENCH_MAX_PIDS];
+    for (uint32_t i = 0; i < n_node_pids; i++)
+        each[i] = a->node_each[i] < 0 || b->node_each[i] < 0
+                      ? -1 : ticks_to_s(b->node_each[i] - a->node_each[i]);
+    res_num_array(r, "petreld_cpu_each_s", each, n_node_pids, 2);
+    for (uint32_t i = 0; i < n_db_pids; i++)
+        each[i] = a->db_each[i] < 0 || b->db_each[i] < 0
+                      ? -1 : ticks_to_s(b->db_each[i] - a->db_each[i]);
+    res_num_array(r, "db_cpu_each_s", each, n_db_pids, 2);
+}
+
+void res_num_array(result_t *r, const char *key, const double *v, uint32_t n, int decimals)
+{
+    json_key(r, key);
+    JAPP("[");
+    for (uint32_t i = 0; i < n; i++) {
+        if (v[i] < 0 || !isfinite(v[i]))
+            JAPP("%snull", i ? "," : "");
+        else
+            JAPP("%s%.*f", i ? "," : "", decimals, v[i]);
+    }
+    JAPP("]");
 }
 
 void res_print(result_t *r)

@@ -20,6 +20,9 @@
  *   i at t0 + (i + k*n) * interval / n, so n connections send n pings per
  *   interval evenly spread instead of in bursts.  The ticker also prints
  *   progress and enforces the global deadline.
+ * - --tcp-peer / --http-peer (p2p, rate, fanout): the odd connections
+ *   (p2p's receivers, half of a group's members) connect to a second node,
+ *   the even ones to --tcp.
  * - --transport ws: the same connections carry WebSocket (ws.c): after the
  *   TCP connect the upgrade request goes out instead of the LOGIN, reads go
  *   to bws_input() (handshake, then wslay), and bench_send() queues one
@@ -381,6 +384,16 @@ static void on_connect(uv_connect_t *req, int status)
         fail(c, &b->cnt.fail_other, rc);
 }
 
+const struct sockaddr_in *bench_conn_addr(const bench_t *b, const bconn_t *c)
+{
+    return b->o->have_peer && (c->idx & 1u) ? &b->o->peer : &b->o->target;
+}
+
+const char *bench_conn_host(const bench_t *b, const bconn_t *c)
+{
+    return b->o->have_peer && (c->idx & 1u) ? b->o->peer_str : b->o->http_str;
+}
+
 static void start_one(bconn_t *c)
 {
     bench_t *b = c->b;
@@ -414,7 +427,8 @@ static void start_one(bconn_t *c)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     c->connect_req.data = c;
-    rc = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&o->target, on_connect);
+    rc = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)bench_conn_addr(b, c),
+                        on_connect);
     if (rc < 0)
         fail(c, &b->cnt.fail_connect, rc);
 }
@@ -668,6 +682,8 @@ void bench_result_common(const bench_t *b, result_t *r)
 {
     const bench_opts_t *o = b->o;
     res_str(r, "target", o->target_str, NULL);
+    if (o->have_peer)
+        res_str(r, "peer", o->peer_str, NULL);
     res_int(r, "app", o->app_id, NULL);
     res_int(r, "client_type", o->client_type, NULL);
     res_int(r, "conns", o->conns, "conns");

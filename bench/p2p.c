@@ -37,6 +37,11 @@
  * interval / its length; messages per server CPU second = received in the
  * interval / server CPU seconds in the interval.
  *
+ * Cluster runs: with --tcp-peer the receivers sit on a second node (net.c);
+ * with --metrics the nodes' bus and Redis counters are read just before
+ * the first snapshot and just after the second, and reported per message
+ * received in the interval.
+ *
  * Sending is driven from the ack callback in closed-loop mode and from a
  * 1 ms timer in rate mode (tokens accrue at --rate per second, at most 50 ms
  * worth banked; round-robin over the senders, skipping a sender that has
@@ -492,6 +497,7 @@ int p2p_run(bench_t *b, result_t *r, const char *name, uint32_t rate)
         return 2;
     }
     proc_snap_t base, m0, m1, end;
+    node_counters_t nc0 = {0}, nc1 = {0};
     proc_snap(o->pid, &base);
 
     /* log everyone in */
@@ -521,6 +527,8 @@ int p2p_run(bench_t *b, result_t *r, const char *name, uint32_t rate)
                     send_one(p, &b->conns[2 * s]);
         }
         bench_run_until(b, bench_pred_never, bench_now_ns() + (uint64_t)o->warmup_s * 1000000000ull);
+        if (o->nmetrics)
+            node_counters_read(o, &nc0);
         proc_snap(o->pid, &m0);
         double c0 = self_cpu_s();
         t0 = bench_now_ns();
@@ -530,6 +538,8 @@ int p2p_run(bench_t *b, result_t *r, const char *name, uint32_t rate)
         t1 = bench_now_ns();
         proc_snap(o->pid, &m1);
         cpu_self = self_cpu_s() - c0;
+        if (o->nmetrics)
+            node_counters_read(o, &nc1);
         measured_s = (double)(t1 - t0) / 1e9;
     } else {
         fprintf(stderr, "petrel-bench: not every connection logged in; no messages sent\n");
@@ -641,6 +651,9 @@ int p2p_run(bench_t *b, result_t *r, const char *name, uint32_t rate)
     res_num_opt(r, "server_cpu_util", have_cpu && measured_s > 0 ? cpu_s / measured_s : -1,
                 have_cpu && measured_s > 0, 2, NULL);
     res_num_opt(r, "bench_cpu_s", cpu_self, cpu_self >= 0, 2, "bench CPU s");
+    proc_res_split(r, &m0, &m1);
+    if (o->nmetrics)   /* the nodes' own counters over (about) the measured interval */
+        node_counters_res(r, &nc0, &nc1, (double)p->iv.received);
     res_int_opt(r, "rss_baseline_kib", base.rss_kib, NULL);
     res_int_opt(r, "rss_kib", m1.rss_kib, "server RSS KiB");
     res_int_opt(r, "rss_end_kib", end.rss_kib, NULL);

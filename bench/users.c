@@ -12,7 +12,9 @@
  * timeouts) rather than the event loop.  Responses are bounded (64 KiB).
  *
  * bench_admin_call() is the same for any other admin request a workload
- * needs during its setup (fanout: importGroup, importGroupMember).
+ * needs during its setup (fanout: importGroup, importGroupMember), and
+ * bench_http_get() a plain GET (the nodes' /metrics, read by metrics.c at
+ * the edges of a measured interval).
  */
 #include "bench.h"
 
@@ -198,6 +200,21 @@ int bench_admin_call(const bench_opts_t *o, const char *path, const char *body, 
     }
     close(fd);
     return rc;
+}
+
+int bench_http_get(const struct sockaddr_in *addr, const char *path, char *buf, size_t cap,
+                   const char **body)
+{
+    int fd = http_connect(addr);
+    if (fd < 0)
+        return -1;
+    char req[512];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: bench\r\n\r\n", path);
+    int status = -1;
+    if (n > 0 && (size_t)n < sizeof req && send_all(fd, req, (size_t)n) == 0)
+        status = http_read(fd, buf, cap, body);
+    close(fd);
+    return status;
 }
 
 int bench_import_users(const bench_opts_t *o, uint32_t n, uint64_t *added, uint64_t *existing)

@@ -531,6 +531,7 @@ int wl_fanout(bench_t *b, result_t *r)
             setup_s);
 
     proc_snap_t base, m0, m1, end;
+    node_counters_t nc0 = {0}, nc1 = {0};
     proc_snap(o->pid, &base);
     b->phase = PHASE_RAMP;
     bench_heartbeat(b, o->heartbeat_ms);
@@ -596,6 +597,8 @@ int wl_fanout(bench_t *b, result_t *r)
             }
             bench_run_until(b, bench_pred_never,
                             bench_now_ns() + (uint64_t)o->warmup_s * 1000000000ull);
+            if (o->nmetrics)
+                node_counters_read(o, &nc0);
             proc_snap(o->pid, &m0);
             double c0 = self_cpu_s();
             uint64_t t0 = bench_now_ns();
@@ -608,6 +611,8 @@ int wl_fanout(bench_t *b, result_t *r)
             proc_snap(o->pid, &m1);
             cpu_self = self_cpu_s() - c0;
             measured_s = (double)(t1 - t0) / 1e9;
+            if (o->nmetrics)
+                node_counters_read(o, &nc1);
         } else {
             m0 = m1 = ramped;
         }
@@ -743,6 +748,9 @@ int wl_fanout(bench_t *b, result_t *r)
     res_num_opt(r, "server_cpu_s", cpu_s, have_cpu, 2, "server CPU s");
     res_num_opt(r, "deliveries_per_server_cpu_s", per_cpu, per_cpu >= 0, 0, "deliveries/server CPU s");
     res_num_opt(r, "bench_cpu_s", cpu_self, cpu_self >= 0, 2, "bench CPU s");
+    proc_res_split(r, &m0, &m1);
+    if (o->nmetrics)   /* per group message acked in the interval */
+        node_counters_res(r, &nc0, &nc1, (double)f->iv.acked);
     res_int_opt(r, "rss_baseline_kib", base.rss_kib, NULL);
     res_int_opt(r, "rss_kib", m1.rss_kib, "server RSS KiB");
     res_int_opt(r, "rss_hwm_kib", end.hwm_kib, NULL);

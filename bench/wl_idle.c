@@ -83,6 +83,7 @@ int wl_idle(bench_t *b, result_t *r)
     res_num_opt(r, "anon_per_conn_bytes", per_conn_anon, per_conn_anon >= 0, 0, NULL);
     res_num_opt(r, "server_cpu_ramp_s", cpu_ramp, cpu_ramp >= 0, 2, NULL);
     res_num_opt(r, "server_cpu_hold_s", cpu_hold, have_cpu, 2, "server CPU s (hold)");
+    proc_res_split(r, &ramped, &after);   /* the hold */
     res_int(r, "ping_rtt_p50_us", (long long)hist_pct(&b->ping_rtt, 50), NULL);
     res_int(r, "ping_rtt_p99_us", (long long)hist_pct(&b->ping_rtt, 99), "ping p99 us");
     res_int(r, "ping_rtt_max_us", (long long)b->ping_rtt.max, NULL);

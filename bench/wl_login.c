@@ -102,6 +102,7 @@ int wl_login(bench_t *b, result_t *r)
     int have_cpu2 = ramped.cpu_ticks >= 0 && stormed.cpu_ticks >= 0 && o->storm;
     res_num_opt(r, "server_cpu_storm_s", ticks_to_s(stormed.cpu_ticks - ramped.cpu_ticks), have_cpu2,
                 2, NULL);
+    proc_res_split(r, &base, &ramped);   /* the first round of logins */
     res_int_opt(r, "rss_baseline_kib", base.rss_kib, NULL);
     res_int_opt(r, "rss_after_login_kib", ramped.rss_kib, NULL);
     res_int_opt(r, "rss_after_storm_kib", o->storm ? stormed.rss_kib : -1, NULL);

@@ -126,14 +126,13 @@ static void ws_key(const bconn_t *c, char out[32])
 
 int bws_start(bconn_t *c)
 {
-    const bench_opts_t *o = c->b->o;
     char key[32], req[512];
     ws_key(c, key);
     memcpy(c->ws_key, key, sizeof c->ws_key);
     int n = snprintf(req, sizeof req,
                      "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                     o->http_str, key);
+                     bench_conn_host(c->b, c), key);
     if (n < 0 || (size_t)n >= sizeof req)
         return -1;
     return bench_write_raw(c, (const uint8_t *)req, (size_t)n);
