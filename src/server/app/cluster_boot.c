@@ -140,6 +140,7 @@ static struct {
 
 static void *apps_refresh_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "petrel-apps"); /* top -H, perf */
     server_t *s = arg;
     pthread_mutex_lock(&refresher.mu);
     while (!refresher.stop) {

@@ -228,6 +228,7 @@ static int send_batch(rbus_t *b, qitem_t *q)
 
 static void *publisher(void *arg)
 {
+    pthread_setname_np(pthread_self(), "petrel-bus-pub"); /* top -H, perf */
     rbus_t *b = arg;
     pthread_mutex_lock(&b->qmu);
     while (!b->stop) {
@@ -346,6 +347,7 @@ static int sub_open(rbus_t *b)
 
 static void *subscriber(void *arg)
 {
+    pthread_setname_np(pthread_self(), "petrel-bus-sub"); /* top -H, perf */
     rbus_t *b = arg;
     int was_up = 0, ping_out = 0;
     int64_t last_rx = 0, ping_at = 0;

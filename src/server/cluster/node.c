@@ -505,6 +505,7 @@ static void beat(cnode_t *n)
 
 static void *node_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "petrel-node"); /* top -H, perf */
     cnode_t *n = arg;
     pthread_mutex_lock(&n->mu);
     while (!n->stop) {

@@ -303,7 +303,7 @@ size_t deliver_user(deliver_t *d, int32_t app_id, const char *user_id, int32_t c
     if (!d)
         return 0;
     if (d->cfg.bus) { /* cluster: the lookup is a Redis round trip; reach unknown */
-        dq_user(d, app_id, user_id, cmd, json, len, except_conn, 0, 0, NULL);
+        dq_user(d, app_id, user_id, cmd, json, len, except_conn, 0, 0, NULL, NULL, 0);
         return 1;
     }
     /* look up first: a user with no device costs no encoding */
@@ -329,23 +329,33 @@ int deliver_deferred(const deliver_t *d)
 
 void deliver_user_else(deliver_t *d, int32_t app_id, const char *user_id, int32_t cmd,
                        const char *json, size_t len, uint64_t except_conn, uint64_t else_conn,
-                       int32_t else_cmd, const char *else_json)
+                       int32_t else_cmd, deliver_else_fn else_make, const void *arg,
+                       size_t arg_len)
 {
     if (!d)
         return;
     if (d->cfg.bus) {
-        dq_user(d, app_id, user_id, cmd, json, len, except_conn, else_conn, else_cmd, else_json);
+        dq_user(d, app_id, user_id, cmd, json, len, except_conn, else_conn, else_cmd, else_make,
+                arg, arg_len);
         return;
     }
     if (deliver_user(d, app_id, user_id, cmd, json, len, except_conn) == 0 && else_conn &&
-        else_json) {
-        route_t r;
-        sess_device_t to = {.conn_id = else_conn};
-        route_init(&r, d, BUS_SEND, frame_down(else_cmd, else_json, strlen(else_json)), 0, NULL);
-        if (r.f)
-            route_add(&r, &to);
-        route_send(&r);
-    }
+        else_make)
+        route_else(d, else_conn, else_cmd, else_make, arg);
+}
+
+void route_else(deliver_t *d, uint64_t conn_id, int32_t cmd, deliver_else_fn make, const void *arg)
+{
+    char *text = make(arg);
+    if (!text)
+        return;
+    route_t r;
+    sess_device_t to = {.conn_id = conn_id};
+    route_init(&r, d, BUS_SEND, frame_down(cmd, text, strlen(text)), 0, NULL);
+    free(text);
+    if (r.f)
+        route_add(&r, &to);
+    route_send(&r);
 }
 
 size_t deliver_disconnect_user(deliver_t *d, int32_t app_id, const char *user_id, int code,

@@ -91,13 +91,19 @@ size_t deliver_user_frame(deliver_t *d, int32_t app_id, const char *user_id, fra
 /* 1 when the immediate pushes go through the ordered thread (cluster
  * mode: deliver_user's count is then only "handed over"). */
 int deliver_deferred(const deliver_t *d);
-/* deliver_user, and when it reaches no device, else_json as else_cmd to
- * this node's connection else_conn (the server-made receipt to a sender
- * whose receiver is offline).  In cluster mode both are decided on the
- * ordered thread, after the lookup. */
+/* Makes the fallback packet's JSON text (malloc'ed; NULL: nothing) from
+ * the caller's bytes. */
+typedef char *(*deliver_else_fn)(const void *arg);
+
+/* deliver_user, and when it reaches no device, else_make(arg) as else_cmd
+ * to this node's connection else_conn (the server-made receipt to a
+ * sender whose receiver is offline).  arg[0..arg_len) is copied; the
+ * fallback is only made when it is needed.  In cluster mode both happen
+ * on the ordered thread, after the lookup. */
 void deliver_user_else(deliver_t *d, int32_t app_id, const char *user_id, int32_t cmd,
                        const char *json, size_t len, uint64_t except_conn, uint64_t else_conn,
-                       int32_t else_cmd, const char *else_json);
+                       int32_t else_cmd, deliver_else_fn else_make, const void *arg,
+                       size_t arg_len);
 
 /* The frame f (the caller keeps its reference) to every device of
  * ids[0..n), looked up together when the registry can (one Redis pipeline

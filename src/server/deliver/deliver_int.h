@@ -78,7 +78,9 @@ void dq_stop(deliver_t *d);
  * lookups may be Redis round trips). */
 void dq_user(deliver_t *d, int32_t app_id, const char *user_id, int32_t cmd, const char *json,
              size_t len, uint64_t except_conn, uint64_t else_conn, int32_t else_cmd,
-             const char *else_json);
+             deliver_else_fn else_make, const void *arg, size_t arg_len);
+/* The fallback of deliver_user_else: make(arg) as cmd to this node's conn_id. */
+void route_else(deliver_t *d, uint64_t conn_id, int32_t cmd, deliver_else_fn make, const void *arg);
 void dq_close_user(deliver_t *d, int32_t app_id, const char *user_id, int code, const char *msg);
 
 #endif

@@ -9,6 +9,7 @@
 #include "server/core/log.h"
 
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,9 +20,10 @@ struct dq_item {
     uint64_t except_conn;
     int64_t seq;
     int close_code;     /* BUS_CLOSE of ids' devices (json = the message) */
-    uint64_t else_conn; /* reached no device: else_json as else_cmd to this connection */
+    uint64_t else_conn; /* reached no device: else_make(else_arg) as else_cmd to it */
     int32_t else_cmd;
-    char *else_json;
+    deliver_else_fn else_make;
+    void *else_arg;
     char group_id[STORE_GROUP_ID_MAX + 1]; /* readers mode when set */
     char self[STORE_ID_MAX + 1];
     char (*ids)[STORE_ID_MAX + 1];
@@ -155,14 +157,8 @@ static void run(deliver_t *d, dq_item_t *it, route_t *rt, const lookup_t *lk, si
     }
     size_t reached = route_send(others);
     reached += route_send(selfs);
-    if (!reached && it->else_json) { /* nobody got it: tell the sender (a local connection) */
-        sess_device_t to = {.conn_id = it->else_conn};
-        route_init(others, d, BUS_SEND,
-                   frame_down(it->else_cmd, it->else_json, strlen(it->else_json)), 0, NULL);
-        if (others->f)
-            route_add(others, &to);
-        route_send(others);
-    }
+    if (!reached && it->else_make) /* nobody got it: tell the sender (a local connection) */
+        route_else(d, it->else_conn, it->else_cmd, it->else_make, it->else_arg);
     lk_free(&members);
     free(owned);
 }
@@ -188,7 +184,7 @@ static void run_batch(deliver_t *d, dq_item_t *items, route_t *rt)
             atomic_fetch_add(&d->dropped, 1); /* out of memory: like a full queue */
         if (!it->group_id[0])
             base += it->n;
-        free(it->else_json);
+        free(it->else_arg);
         free(it->ids);
         free(it);
     }
@@ -197,6 +193,7 @@ static void run_batch(deliver_t *d, dq_item_t *items, route_t *rt)
 
 static void *dq_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "petrel-deliver"); /* top -H, perf */
     deliver_t *d = arg;
     route_t *rt = malloc(2 * sizeof *rt);
     for (;;) {
@@ -252,7 +249,7 @@ void dq_stop(deliver_t *d)
 static void enqueue(deliver_t *d, dq_item_t *it)
 {
     if (!d) {
-        free(it->else_json);
+        free(it->else_arg);
         free(it->ids);
         free(it);
         return;
@@ -261,7 +258,7 @@ static void enqueue(deliver_t *d, dq_item_t *it)
     if (d->stopping || atomic_load_explicit(&d->queued, memory_order_relaxed) >= DELIVER_QUEUE_MAX) {
         pthread_mutex_unlock(&d->mu);
         atomic_fetch_add(&d->dropped, 1);
-        free(it->else_json);
+        free(it->else_arg);
         free(it->ids);
         free(it);
         return;
@@ -303,26 +300,30 @@ static dq_item_t *item_new(int32_t app_id, int32_t cmd, const char *json, const 
 
 /* One user, in order: cmd to every device but except_conn (cluster mode's
  * deliver_user: the lookup may be a Redis round trip, never on the
- * caller's thread); reaching none, else_json (may be NULL) as else_cmd to
- * the local connection else_conn. */
+ * caller's thread); reaching none, a fallback packet as else_cmd to
+ * the local connection else_conn, made by else_make from a copy of arg. */
 void dq_user(deliver_t *d, int32_t app_id, const char *user_id, int32_t cmd, const char *json,
              size_t len, uint64_t except_conn, uint64_t else_conn, int32_t else_cmd,
-             const char *else_json)
+             deliver_else_fn else_make, const void *arg, size_t arg_len)
 {
     if (!json || !user_id || strlen(user_id) > STORE_ID_MAX)
         return;
     dq_item_t *it = item_new_len(app_id, cmd, json, len, user_id, cmd, except_conn);
     if (!it)
         return;
-    if (else_json && else_conn && !(it->else_json = strdup(else_json))) {
-        free(it);
-        return;
+    if (else_make && else_conn) {
+        if (!(it->else_arg = malloc(arg_len ? arg_len : 1))) {
+            free(it);
+            return;
+        }
+        memcpy(it->else_arg, arg, arg_len);
+        it->else_make = else_make;
+        it->else_conn = else_conn;
+        it->else_cmd = else_cmd;
     }
-    it->else_conn = else_conn;
-    it->else_cmd = else_cmd;
     it->ids = malloc(sizeof *it->ids);
     if (!it->ids) {
-        free(it->else_json);
+        free(it->else_arg);
         free(it);
         return;
     }

@@ -26,17 +26,26 @@
  * thread, which also sends the socket sender the server-made 1107 when
  * none was reached (so the count returned is only "handed over"); on one
  * node the count goes back to the sender's gateway, which sends it. */
+/* deliver_else_fn: the 1107 text from a copy of the message's numbers and
+ * ids (body and extra are not copied: the receipt does not carry them). */
+static char *receipt_text(const void *arg)
+{
+    json_t *o = msg_server_receipt_json(arg);
+    char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return txt;
+}
+
 static size_t push_text(server_t *s, const store_msg_t *m, const char *txt, size_t len,
                         uint64_t except_conn)
 {
     size_t reached = 1;
     if (deliver_deferred(s->deliver)) {
-        json_t *o = except_conn ? msg_server_receipt_json(m) : NULL;
-        char *receipt = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        json_decref(o);
+        store_msg_t ids = *m;
+        ids.body = ids.extra = NULL;
         deliver_user_else(s->deliver, m->app_id, m->to_id, PETREL_CMD_MSG_P2P, txt, len, 0,
-                          except_conn, PETREL_CMD_MSG_RECEIVE_ACK, receipt);
-        free(receipt);
+                          except_conn, PETREL_CMD_MSG_RECEIVE_ACK, receipt_text, &ids,
+                          sizeof ids);
     } else {
         reached = deliver_user(s->deliver, m->app_id, m->to_id, PETREL_CMD_MSG_P2P, txt, len, 0);
     }

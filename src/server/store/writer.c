@@ -252,6 +252,7 @@ static void commit_delay(store_t *st)
 
 static void *writer_main(void *p)
 {
+    pthread_setname_np(pthread_self(), "petrel-writer"); /* top -H, perf */
     store_t *st = p;
     tls_writer_of = st;
     op_t **batch = malloc(st->max_batch * sizeof *batch);

@@ -96,6 +96,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 
 static void *ckpt_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "petrel-ckpt"); /* top -H, perf */
     sqlite_ckpt_t *c = arg;
     for (;;) {
         pthread_mutex_lock(&c->mu);
