@@ -157,7 +157,8 @@ int server_open(server_t *s)
      * devices of other nodes go over the bus (deliver.h) */
     deliver_cfg_t dc = {.rt = &s->rt, .nworkers = s->nworkers, .sess = s->sess, .store = s->store,
                         .metrics = &s->metrics,
-                        .max_backlog = (uint64_t)s->cfg.max_delivery_backlog, .bus = s->bus};
+                        .max_backlog = (uint64_t)s->cfg.max_delivery_backlog, .bus = s->bus,
+                        .kick_later = gw_kick_after_login};
     s->deliver = s->sess ? deliver_new(&dc) : NULL;
     if (s->deliver && s->ustate && s->events)
         s->presence = presence_new(s, preg); /* takes preg, frees it on failure */

@@ -35,6 +35,10 @@ static void kick(deliver_t *d, conn_t *c, int by_client_type, const char *by_ime
 {
     if (c->flags & (CF_CLOSED | CF_CLOSE_AFTER))
         return;
+    if ((c->flags & CF_LOGIN_PENDING) && d->cfg.kick_later) {
+        d->cfg.kick_later(c, by_client_type, by_imei); /* after its LOGINACK */
+        return;
+    }
     atomic_fetch_add(&d->cfg.metrics->kicks, 1);
     LOGI("device kicked", "app=%d user=%s clientType=%d byClientType=%d", c->app_id,
          LQ(c->user_id), c->client_type, by_client_type);
@@ -52,6 +56,12 @@ static void kick(deliver_t *d, conn_t *c, int by_client_type, const char *by_ime
     if (c->kind == CONN_WS)
         ws_close_with(c, 1000, "logged in elsewhere");
     conn_close_after_flush(c);
+}
+
+void deliver_kick_conn(deliver_t *d, conn_t *c, int by_client_type, const char *by_imei)
+{
+    if (d && c)
+        kick(d, c, by_client_type, by_imei);
 }
 
 static void batch_free(dl_batch_t *b)

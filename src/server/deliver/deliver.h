@@ -42,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/core/conn.h"
 #include "server/core/frame.h"
 #include "server/core/runtime.h"
 #include "server/core/metrics.h"
@@ -68,6 +69,11 @@ typedef struct deliver_cfg {
     bus_t *bus;
     uint32_t (*node_of)(void *ctx, const sess_device_t *dev);
     void *node_ctx;
+    /* A kick that reaches a connection whose LOGIN is still being answered
+     * (registered, LOGINACK not sent yet: CF_LOGIN_PENDING) is handed here,
+     * on its loop, so that the protocol above kicks it after its LOGINACK
+     * (deliver_kick_conn); NULL: kicked at once. */
+    void (*kick_later)(conn_t *c, int by_client_type, const char *by_imei);
 } deliver_cfg_t;
 
 /* Starts the ordered-push thread and, with a bus, subscribes to this
@@ -134,6 +140,9 @@ size_t deliver_disconnect_user(deliver_t *d, int32_t app_id, const char *user_id
  * the worker whose loop calls (its devices are kicked at once), or NULL. */
 void deliver_kick(deliver_t *d, struct worker *here, const sess_device_t *v, size_t n,
                   int by_client_type, const char *by_imei);
+
+/* The kick-out of one connection, on its loop (see deliver_cfg_t.kick_later). */
+void deliver_kick_conn(deliver_t *d, conn_t *c, int by_client_type, const char *by_imei);
 
 /* The delivery backlog bound: 1 when a new send must be refused with
  * PETREL_ERR_BUSY (counted in backlog_refusals): the deliveries queued in

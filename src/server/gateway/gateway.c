@@ -181,6 +181,15 @@ static int do_login(conn_t *c, const petrel_packet_t *p, json_t *body)
  * each, which was a third of the server's CPU per login. */
 #define LOGIN_BATCH_MAX 256
 
+/* A kick that came while the connection's LOGIN was being answered
+ * (gw_kick_after_login): applied after its LOGINACK. */
+typedef struct late_kick {
+    struct late_kick *next;
+    uint64_t conn_id;
+    int by_client_type;
+    char by_imei[];
+} late_kick_t;
+
 typedef struct login_job {
     wbatch_item_t link; /* first: wbatch.h */
     uint64_t conn_id;
@@ -235,6 +244,7 @@ static void login_work(wbatch_t *b, wbatch_item_t *list)
 }
 
 static void login_finish(conn_t *c, login_job_t *j);
+static void login_answer_one(worker_t *w, login_job_t *j, int status);
 
 /* A registration nobody will use: the device leaves again. */
 static void login_undo(worker_t *w, login_job_t *j)
@@ -247,7 +257,19 @@ static void login_undo(worker_t *w, login_job_t *j)
     presence_unregister(w, j->app_id, j->user_id, j->client_type, j->imei, j->conn_id);
 }
 
+static late_kick_t *late_kick_take(worker_t *w, uint64_t conn_id);
+
 static void login_answer(worker_t *w, login_job_t *j, int status)
+{
+    late_kick_t *k = late_kick_take(w, j->conn_id);
+    login_answer_one(w, j, status);
+    conn_t *c = connmap_get(&w->conns, j->conn_id);
+    if (k && c && (c->flags & CF_AUTHED)) /* LOGINACK sent: now the kick */
+        deliver_kick_conn(w->srv->deliver, c, k->by_client_type, k->by_imei);
+    free(k);
+}
+
+static void login_answer_one(worker_t *w, login_job_t *j, int status)
 {
     conn_t *c = connmap_get(&w->conns, j->conn_id);
     if (!c || (c->flags & (CF_CLOSED | CF_CLOSE_AFTER))) {
@@ -288,6 +310,7 @@ static void login_done(wbatch_t *b, wbatch_item_t *list, int status)
 /* The gateway's per-worker state: its worker_t.ext slot (gw_install). */
 typedef struct gw_worker {
     wbatch_t login_batch; /* LOGIN user lookups, batched */
+    late_kick_t *kicks;   /* few, short-lived: a list */
 } gw_worker_t;
 
 static int gw_slot = -1;
@@ -295,6 +318,39 @@ static int gw_slot = -1;
 static gw_worker_t *gw_worker(worker_t *w)
 {
     return w->ext[gw_slot];
+}
+
+void gw_kick_after_login(conn_t *c, int by_client_type, const char *by_imei)
+{
+    gw_worker_t *g = gw_slot >= 0 ? gw_worker(c->w) : NULL;
+    size_t n = by_imei ? strlen(by_imei) : 0;
+    late_kick_t *k = g ? malloc(sizeof *k + n + 1) : NULL;
+    if (!k) {
+        conn_close(c); /* cannot remember it: closed without the kick packet */
+        return;
+    }
+    k->conn_id = c->id;
+    k->by_client_type = by_client_type;
+    memcpy(k->by_imei, by_imei ? by_imei : "", n + 1);
+    k->next = g->kicks;
+    g->kicks = k;
+}
+
+static late_kick_t *late_kick_take(worker_t *w, uint64_t conn_id)
+{
+    gw_worker_t *g = gw_worker(w);
+    late_kick_t *found = NULL;
+    for (late_kick_t **pp = g ? &g->kicks : NULL; pp && *pp;) {
+        late_kick_t *k = *pp;
+        if (k->conn_id == conn_id) {
+            *pp = k->next;
+            free(found); /* kicked twice: the last one names who */
+            found = k;
+        } else {
+            pp = &k->next;
+        }
+    }
+    return found;
 }
 
 static int gw_worker_init(worker_t *w, void *arg)
@@ -311,6 +367,12 @@ static int gw_worker_init(worker_t *w, void *arg)
 static void gw_worker_free(worker_t *w, void *arg)
 {
     (void)arg;
+    gw_worker_t *g = w->ext[gw_slot];
+    while (g && g->kicks) {
+        late_kick_t *k = g->kicks;
+        g->kicks = k->next;
+        free(k);
+    }
     free(w->ext[gw_slot]);
     w->ext[gw_slot] = NULL;
 }

@@ -26,5 +26,10 @@ void gw_free_held(conn_t *c);
 void gw_protocol_error(conn_t *c, int code, const char *msg, int32_t command);
 void gw_on_timeout(conn_t *c, enum conn_list l);
 void gw_on_shutdown(conn_t *c);
+/* deliver_cfg_t.kick_later: a kick that reaches a connection whose LOGIN
+ * is being answered waits for its LOGINACK (the registration runs on the
+ * thread pool, so another login may kick it first): no client sees
+ * MUTUALLOGIN before its own LOGINACK. */
+void gw_kick_after_login(conn_t *c, int by_client_type, const char *by_imei);
 
 #endif
