@@ -96,7 +96,7 @@ static void announce_offline(worker_t *w, void *arg)
 static void on_peer_dead(void *ctx, uint32_t inc, const cnode_user_t *users, size_t n)
 {
     server_t *s = ctx;
-    LOGW("cluster: a node stopped answering and was removed", "incarnation=%u users_offline=%zu",
+    LOGI("cluster: a node left or stopped answering; removed", "incarnation=%u users_offline=%zu",
          inc, n);
     if (!n || !s->nworkers)
         return;
@@ -229,6 +229,8 @@ int boot_cluster(server_t *s, presence_reg_t **reg)
     }
     uint32_t inc = cnode_inc(s->cnode);
     s->sess = sess_redis_new(&rc, inc, s->cstats);
+    if (s->sess)
+        sess_redis_set_debounce(s->sess, s->cfg.presence_debounce_ms);
     s->bus = bus_redis_new(&rc, inc, s->cstats);
     *reg = presence_redis_new(&rc, PRESENCE_SUBS_PER_TARGET, PRESENCE_SUBS_MAX, s->cstats);
     refresher.stop = 0;

@@ -30,6 +30,7 @@
  *   pt:reaped:<inc>      tombstone of a reaped incarnation (1 h)
  *   pt:s:<app>:<user>    hash: the user's devices, field "<inc>:<conn>"
  *   pt:ns:<inc>          set: what node <inc> registered (for the reaper)
+ *   pt:off:<app>:<user>  the user's last device just left (presence debounce)
  *   pt:sub:..., pt:subd:...  presence subscriptions
  *   pt:bus:<inc>         pub/sub channel of node <inc>
  */
@@ -77,6 +78,11 @@ bus_t *bus_redis_new(const rconf_t *cf, uint32_t node, cstats_t *st);
 /* The registry in Redis for node `node`; keeps a local mirror of this
  * node's own devices (count(), re-registration).  NULL on failure. */
 sess_registry_t *sess_redis_new(const rconf_t *cf, uint32_t node, cstats_t *st);
+/* The presence debounce (presence_debounce_ms): when a user's last device
+ * leaves, a mark lives this long, and a login on any node within it is a
+ * flap (sess_login_t.flapped): neither the offline nor the online is
+ * told.  0 (the default) = no mark. */
+void sess_redis_set_debounce(sess_registry_t *r, int64_t ms);
 /* Write every device of this node's mirror back to Redis (after Redis
  * lost its data), in pipelined batches.  0 or -1.  Not on a loop. */
 int sess_redis_resync(sess_registry_t *r);
@@ -135,8 +141,11 @@ uint32_t cnode_inc(const cnode_t *n);
 /* A copy of the live nodes seen at the last heartbeat (this one included):
  * a malloc'ed array in *out (free()), returns its length.  No I/O. */
 size_t cnode_alive(cnode_t *n, cnode_info_t **out);
-/* Leave the cluster (remove this node's registration) and stop the
- * thread.  Safe on NULL. */
+/* Stop the thread and leave the cluster: while other nodes live, this
+ * node marks itself dead so one of them reaps it at its next heartbeat
+ * (removing the sessions its connections left behind and announcing
+ * their users offline); the last node removes its registration itself.
+ * Safe on NULL. */
 void cnode_stop(cnode_t *n);
 
 #endif

@@ -142,12 +142,28 @@ static rscript_t reap_script = {
     "return out\n",
 };
 
+/* A clean stop while other nodes live: this node's heartbeat is set to 0,
+ * so the next of them to scan reaps it at once (its sessions go and its
+ * users that lost their last device are announced offline, by a node
+ * whose workers still run).  KEYS: pt:nodes; ARGV: inc, timeout_ms.
+ * 1 retired, 0 this is the last live node (it leaves by itself). */
+static rscript_t retire_script = {
+    .src = LUA_NOW
+    "local live = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[2]), '+inf')\n"
+    "if live > 1 and redis.call('ZSCORE', KEYS[1], ARGV[1]) then\n"
+    "  redis.call('ZADD', KEYS[1], 'XX', 0, ARGV[1])\n"
+    "  return 1\n"
+    "end\n"
+    "return 0\n",
+};
+
 static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
 
 static void scripts_init(void)
 {
     rscript_init(&register_script);
     rscript_init(&heartbeat_script);
+    rscript_init(&retire_script);
     rscript_init(&reap_script);
 }
 
@@ -434,7 +450,8 @@ static void scan(cnode_t *n, int64_t now_ms)
             live[nl++] = inc;
             continue;
         }
-        if (mono_ms() < n->reap_ok_at)
+        int retired = score == 0; /* it left (cnode_stop): no judging needed */
+        if (!retired && mono_ms() < n->reap_ok_at)
             continue; /* this node's own view is too fresh to judge */
         int node_id = known_node_id(n, inc);
         cnode_user_t *users;
@@ -442,8 +459,12 @@ static void scan(cnode_t *n, int64_t now_ms)
         int rc = do_reap(n, inc, "reap", &users, &nu);
         if (rc == 1) {
             atomic_fetch_add(&stats(n)->reaps, 1);
-            LOGW("cluster node reaped", "inc=%" PRIu32 " node_id=%d silent_ms=%.0f users_gone=%zu",
-                 inc, node_id, (double)now_ms - score, nu);
+            if (retired)
+                LOGI("cluster node removed after it left", "inc=%" PRIu32 " node_id=%d "
+                     "users_gone=%zu", inc, node_id, nu);
+            else
+                LOGW("cluster node reaped", "inc=%" PRIu32 " node_id=%d silent_ms=%.0f "
+                     "users_gone=%zu", inc, node_id, (double)now_ms - score, nu);
             if (n->cfg.on_peer_dead)
                 n->cfg.on_peer_dead(n->cfg.ctx, inc, users, nu);
             users_free(users, nu);
@@ -670,8 +691,32 @@ void cnode_stop(cnode_t *n)
         pthread_mutex_unlock(&n->mu);
         pthread_join(n->th, NULL);
     }
+    char timeout[24];
+    snprintf(timeout, sizeof timeout, "%d", n->cfg.timeout_ms);
+    const char *rargv[] = {"pt:nodes", n->inc_s, timeout};
+    redisReply *r = rconn_eval(n->c, &retire_script, 1, 3, rargv, NULL);
+    int retired = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    if (r)
+        freeReplyObject(r);
+    if (retired) {
+        LOGI("cluster node left: the others remove its sessions and tell its users' friends",
+             "node_id=%d inc=%s", n->cfg.node_id, n->inc_s);
+        node_free(n);
+        return;
+    }
     cnode_user_t *u;
     size_t nu;
+    /* the last live node: nobody is left to tell; nodes that left just
+     * before it (heartbeat 0) are cleaned up with it */
+    redisReply *gone = rconn_cmd(n->c, "ZRANGEBYSCORE pt:nodes 0 0 LIMIT 0 %d", NODES_MAX);
+    for (size_t i = 0; gone && gone->type == REDIS_REPLY_ARRAY && i < gone->elements; i++) {
+        uint32_t d = is_str(gone->element[i])
+                         ? parse_inc(gone->element[i]->str, gone->element[i]->len) : 0;
+        if (d && d != n->inc && do_reap(n, d, "reap", &u, &nu) == 1)
+            users_free(u, nu);
+    }
+    if (gone)
+        freeReplyObject(gone);
     int rc = do_reap(n, n->inc, "leave", &u, &nu);
     if (rc == 1) {
         users_free(u, nu);

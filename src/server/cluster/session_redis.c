@@ -63,13 +63,17 @@ typedef struct sredis {
     pending_t *pend;
     size_t npend, cappend;
     atomic_size_t npend_hint;   /* lock-free "anything queued?" */
+    _Atomic int64_t debounce_ms; /* the "last device just left" mark's life */
 } sredis_t;
 
 /* ---- scripts ------------------------------------------------------------------ */
 
-/* KEYS[1] user hash, KEYS[2] this node's set.
+/* KEYS[1] user hash, KEYS[2] this node's set, KEYS[3] the user's "last
+ * device just left" mark (remove_script).
  * ARGV: field value mode max_per_platform max_devices client_type imei app user
- * Returns {0, devices after, victim_field, victim_value, ...}, or {-2} (too many). */
+ * Returns {0, devices after, flapped, victim_field, victim_value, ...}, or
+ * {-2} (too many).  flapped: the user's first device now, and its last one
+ * left within the debounce (on any node): the offline was never told. */
 static rscript_t login_script = {
     .src =
         "local field, value = ARGV[1], ARGV[2]\n"
@@ -130,7 +134,9 @@ static rscript_t login_script = {
         "end\n"
         "local stay = #devs - nk\n"
         "if maxd and maxd > 0 and stay >= maxd then return {-2} end\n"
-        "local out = {0, stay + 1}\n"
+        "local flap = 0\n"
+        "if stay == 0 then flap = redis.call('DEL', KEYS[3]) end\n"
+        "local out = {0, stay + 1, flap}\n"
         "for _, d in ipairs(devs) do\n"
         "  if d.kick then\n"
         "    redis.call('HDEL', KEYS[1], d.f)\n"
@@ -145,9 +151,18 @@ static rscript_t login_script = {
 };
 
 /* KEYS[1] user hash, KEYS[2] this node's set; ARGV field, member. */
+/* KEYS[1] user hash, KEYS[2] this node's set, KEYS[3] the user's mark;
+ * ARGV field, member, debounce ms.  0 not there, 1 removed, 2 removed and
+ * it was the user's last device, which also sets the mark for the
+ * debounce: a login on any node within it is a flap. */
 static rscript_t remove_script = {
     .src = "local n = redis.call('HDEL', KEYS[1], ARGV[1])\n"
            "redis.call('SREM', KEYS[2], ARGV[2])\n"
+           "local d = tonumber(ARGV[3])\n"
+           "if n == 1 and redis.call('HLEN', KEYS[1]) == 0 then\n"
+           "  if d and d > 0 then redis.call('SET', KEYS[3], '1', 'PX', math.floor(d)) end\n"
+           "  return 2\n"
+           "end\n"
            "return n\n",
 };
 
@@ -262,6 +277,13 @@ static int user_key(char *out, size_t cap, int32_t app_id, const char *user_id)
     return n > 0 && (size_t)n < cap ? n : -1;
 }
 
+/* The user's "last device just left" mark. */
+static int off_key(char *out, size_t cap, int32_t app_id, const char *user_id)
+{
+    int n = snprintf(out, cap, "pt:off:%" PRId32 ":%s", app_id, user_id);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
 static int member_of(char *out, size_t cap, int32_t app_id, const char *field, const char *user_id)
 {
     int n = snprintf(out, cap, "%" PRId32 "|%s|%s", app_id, field, user_id);
@@ -361,7 +383,7 @@ static int sr_login(sess_registry_t *r, const sess_login_t *q, sess_device_t **v
     rconn_t *c = rpool_get(s->pool);
     if (!c)
         return -1;
-    char key[KEY_MAX], nskey[32], field[48], member[KEY_MAX + 64], argn[5][24];
+    char key[KEY_MAX], offkey[KEY_MAX], nskey[32], field[48], member[KEY_MAX + 64], argn[5][24];
     size_t vcap = strlen(q->imei) + 48;
     char *value = malloc(vcap);
     if (!value)
@@ -369,6 +391,7 @@ static int sr_login(sess_registry_t *r, const sess_login_t *q, sess_device_t **v
     snprintf(value, vcap, "%d|%" PRId64 "|%s", q->client_type, q->login_ms, q->imei);
     field_of(field, sizeof field, s->inc, q->conn_id);
     if (user_key(key, sizeof key, q->app_id, q->user_id) < 0 ||
+        off_key(offkey, sizeof offkey, q->app_id, q->user_id) < 0 ||
         member_of(member, sizeof member, q->app_id, field, q->user_id) < 0) {
         free(value);
         return -1;
@@ -379,12 +402,12 @@ static int sr_login(sess_registry_t *r, const sess_login_t *q, sess_device_t **v
     snprintf(argn[2], sizeof argn[2], "%d", q->max_devices);
     snprintf(argn[3], sizeof argn[3], "%d", q->client_type);
     snprintf(argn[4], sizeof argn[4], "%" PRId32, q->app_id);
-    const char *argv[] = {key,      nskey,    field,    value,   argn[0], argn[1],
-                          argn[2], argn[3], q->imei, argn[4], q->user_id};
+    const char *argv[] = {key,     nskey,   offkey,  field,   value,   argn[0],
+                          argn[1], argn[2], argn[3], q->imei, argn[4], q->user_id};
 
     pthread_rwlock_rdlock(&s->rw);
     pending_forget(s, q->app_id, q->user_id, q->conn_id);
-    redisReply *rep = rconn_eval(c, &login_script, 2, 11, argv, NULL);
+    redisReply *rep = rconn_eval(c, &login_script, 3, 12, argv, NULL);
     free(value);
     int rc = -1;
     if (!rep) {
@@ -406,22 +429,26 @@ static int sr_login(sess_registry_t *r, const sess_login_t *q, sess_device_t **v
     }
     if (rep->element[0]->integer != 0)
         goto out;
-    if (rep->elements < 2 || rep->element[1]->type != REDIS_REPLY_INTEGER)
+    if (rep->elements < 3 || rep->element[1]->type != REDIS_REPLY_INTEGER ||
+        rep->element[2]->type != REDIS_REPLY_INTEGER)
         goto out;
     rc = 0;
     if (q->n_after)
         *q->n_after = rep->element[1]->integer > 0 ? (size_t)rep->element[1]->integer : 0;
-    size_t nv = (rep->elements - 2) / 2;
+    if (q->flapped)
+        *q->flapped = rep->element[2]->integer > 0;
+    size_t nv = (rep->elements - 3) / 2;
     sess_device_t *vs = nv ? calloc(nv, sizeof *vs) : NULL;
     size_t k = 0;
     for (size_t i = 0; vs && i < nv; i++) {
-        if (device_of(rep->element[2 + 2 * i], rep->element[3 + 2 * i], q->app_id, q->user_id,
+        if (device_of(rep->element[3 + 2 * i], rep->element[4 + 2 * i], q->app_id, q->user_id,
                       &vs[k]) == 0)
             k++;
     }
     /* the mirror: the newcomer in, this node's victims out */
     sess_login_t mq = *q;
     mq.n_after = NULL;
+    mq.flapped = NULL;
     mq.policy_mode = 4;
     mq.max_per_platform = 0;
     mq.max_devices = 0;
@@ -449,17 +476,20 @@ out:
 static int redis_remove(sredis_t *s, rconn_t *c, int32_t app_id, const char *user_id,
                         uint64_t conn_id)
 {
-    char key[KEY_MAX], nskey[32], field[48], member[KEY_MAX + 64];
+    char key[KEY_MAX], offkey[KEY_MAX], nskey[32], field[48], member[KEY_MAX + 64], deb[24];
     field_of(field, sizeof field, s->inc, conn_id);
     if (user_key(key, sizeof key, app_id, user_id) < 0 ||
+        off_key(offkey, sizeof offkey, app_id, user_id) < 0 ||
         member_of(member, sizeof member, app_id, field, user_id) < 0)
         return 0; /* cannot have been registered */
     snprintf(nskey, sizeof nskey, "pt:ns:%s", s->inc_s);
-    const char *argv[] = {key, nskey, field, member};
-    redisReply *rep = rconn_eval(c, &remove_script, 2, 4, argv, NULL);
+    snprintf(deb, sizeof deb, "%" PRId64, atomic_load(&s->debounce_ms));
+    const char *argv[] = {key, nskey, offkey, field, member, deb};
+    redisReply *rep = rconn_eval(c, &remove_script, 3, 6, argv, NULL);
     if (!rep)
         return -1;
-    int rc = rep->type == REDIS_REPLY_INTEGER ? rep->integer > 0 : -1;
+    int rc = rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0 && rep->integer <= 2
+                 ? (int)rep->integer : -1;
     freeReplyObject(rep);
     return rc;
 }
@@ -629,6 +659,11 @@ sess_registry_t *sess_redis_new(const rconf_t *cf, uint32_t node, cstats_t *st)
         return NULL;
     }
     return &s->base;
+}
+
+void sess_redis_set_debounce(sess_registry_t *r, int64_t ms)
+{
+    atomic_store(&((sredis_t *)r)->debounce_ms, ms > 0 ? ms : 0);
 }
 
 /* ---- resync ------------------------------------------------------------------------------ */

@@ -350,8 +350,10 @@ void presence_register(server_t *s, const sess_login_t *q, presence_joined_t *ou
     memset(out, 0, sizeof *out);
 
     size_t n_after = 0;
+    int remote_flap = 0;
     sess_login_t qa = *q;
     qa.n_after = &n_after; /* decided with the login itself: across nodes too */
+    qa.flapped = &remote_flap;
     pthread_mutex_lock(&st->mu);
     out->rc = s->sess->ops->login(s->sess, &qa, &out->victims, &out->nvictims);
     if (out->rc == 0) {
@@ -366,6 +368,8 @@ void presence_register(server_t *s, const sess_login_t *q, presence_joined_t *ou
             node_gc(st, pp);
             out->flapped = 1;
         }
+        if (out->first && remote_flap)
+            out->flapped = 1; /* it left from another node, within the debounce */
     }
     pthread_mutex_unlock(&st->mu);
 }
@@ -466,11 +470,15 @@ static void leave_work(presence_t *p, rjob_t *j)
     uint32_t h = umap_hash(j->app_id, j->user_id);
     umap_stripe_t *st = stripe_of(p, h);
     pthread_mutex_lock(&st->mu);
-    j->found = s->sess->ops->remove(s->sess, j->app_id, j->user_id, j->conn_id) > 0;
+    int rc = s->sess->ops->remove(s->sess, j->app_id, j->user_id, j->conn_id);
+    j->found = rc > 0;
     if (j->found) {
-        if (s->sess->ops->list(s->sess, j->app_id, j->user_id, &j->d, &j->n) < 0)
+        /* the remaining devices for the 4005 pack; whether this was the
+         * last one is the removal's own answer (two nodes' last devices
+         * leaving at once: exactly one is last) */
+        if (rc == 2 || s->sess->ops->list(s->sess, j->app_id, j->user_id, &j->d, &j->n) < 0)
             j->n = 0;
-        if (j->n == 0 && p->debounce_ms > 0) {
+        if (rc == 2 && p->debounce_ms > 0) {
             umap_node_t **pp = umap_get(&st->map, h, j->app_id, j->user_id);
             size_t ul = strlen(j->user_id);
             pending_t *pe;
@@ -486,7 +494,7 @@ static void leave_work(presence_t *p, rjob_t *j)
             }
             if (pp)
                 node_gc(st, pp);
-        } else if (j->n == 0) {
+        } else if (rc == 2) {
             j->now = 1;
         }
     }
@@ -607,6 +615,9 @@ void presence_unregister(worker_t *w, int32_t app_id, const char *user_id, int c
                          const char *imei, uint64_t conn_id)
 {
     presence_t *p = w->srv->presence;
+    if (w->srv->cnode && atomic_load(&w->srv->stopping))
+        return; /* a cluster node stopping: the node that reaps it removes its
+                 * devices and tells their users' friends (cnode_stop) */
     pworker_t *pw = w->idx < p->nworkers ? &p->pw[w->idx] : NULL;
     rjob_t *j = rjob_new(RJ_LEAVE, app_id, user_id);
     if (!j)

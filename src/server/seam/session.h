@@ -40,6 +40,9 @@ typedef struct sess_login {
     int max_devices;        /* devices per user after the policy's kicks, 0 = no cap */
     size_t *n_after;        /* optional out: the user's devices right after the login,
                              * decided in the same atomic step (first device online) */
+    int *flapped;           /* optional out (a registry shared by nodes): the user's
+                             * last device left, on any node, within the presence
+                             * debounce: that offline was never told */
 } sess_login_t;
 
 #define SESS_ETOOMANY (-2)
@@ -54,7 +57,10 @@ typedef struct sess_ops {
     int (*login)(sess_registry_t *r, const sess_login_t *req,
                  sess_device_t **victims, size_t *n_victims);
     /* Remove the device bound to conn_id (no-op if it is not there).
-     * Returns 1 if removed, 0 if not found. */
+     * Returns 2 if removed and it was the user's last device (decided in
+     * the same atomic step: of two devices leaving at once on two nodes,
+     * exactly one is last), 1 if removed and others remain, 0 if not
+     * found, -1 when the registry could not be reached. */
     int (*remove)(sess_registry_t *r, int32_t app_id, const char *user_id, uint64_t conn_id);
     /* Copies of a user's devices.  0 or -1. */
     int (*list)(sess_registry_t *r, int32_t app_id, const char *user_id,

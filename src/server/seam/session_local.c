@@ -187,6 +187,7 @@ static int local_remove(sess_registry_t *r, int32_t app_id, const char *user_id,
         if (u->ndev == 0) {
             user_drop(&u->un, NULL);
             umap_remove(&s->users, pp);
+            found *= 2; /* the last one */
         }
     }
     pthread_mutex_unlock(&s->mu);

@@ -12,7 +12,9 @@
  *   - Redis restarts empty: "missing", on_resync (which re-registers A's
  *     sessions with sess_redis_resync) is called, redis_ok drops then
  *     comes back;
- *   - cnode_stop leaves: A's keys are gone.
+ *   - A stops (cnode_stop) while B lives: B removes it at its next beat
+ *     (on_peer_dead) and A's keys are gone; the last node to stop removes
+ *     itself and whoever left just before it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -330,9 +332,11 @@ static void test_node_life(void **state)
     assert_int_equal(get(&sa, &sa.reaped), 1);
     assert_int_equal(get(&sb, &sb.peer_dead), 1);
 
-    /* A leaves */
+    /* A leaves: B is alive, so A only marks itself gone and B removes it
+     * at its next heartbeat, telling its users' friends (on_peer_dead) */
     sa.sess = NULL;
     cnode_stop(a);
+    assert_true(wait_for(&sb, &sb.peer_dead, 2, 3000));
     assert_int_equal(raw_int("EXISTS %s", key), 0);
     snprintf(key, sizeof key, "pt:ns:%" PRIu32, ia);
     assert_int_equal(raw_int("EXISTS %s", key), 0);
@@ -343,7 +347,7 @@ static void test_node_life(void **state)
     assert_int_equal(x->type, REDIS_REPLY_NIL);
     freeReplyObject(x);
     snprintf(key, sizeof key, "pt:reaped:%" PRIu32, ia);
-    assert_int_equal(raw_int("EXISTS %s", key), 0);
+    assert_int_equal(raw_int("EXISTS %s", key), 1); /* removed like a dead one */
     /* and its node_id is free again */
     cnode_t *c = cnode_start(&cc, err, sizeof err);
     assert_non_null(c);

@@ -294,6 +294,26 @@ static void test_two_nodes_kick(void **state)
     assert_int_equal(a->ops->list(a, 3, "alice", &v, &nv), 0);
     assert_int_equal(nv, 2);
     sess_devices_free(v, nv);
+
+    /* the last device: the removal says so (2), once, whatever node; with a
+     * debounce it leaves the mark a login within it finds (flapped) */
+    sess_redis_set_debounce(a, 60000);
+    q = req(3, "dora", 1, "web", 600, 0x0100000000000020ull, 4, 0, 0);
+    assert_int_equal(a->ops->login(a, &q, &v, &nv), 0);
+    q = req(3, "dora", 2, "ios", 601, 0x0200000000000021ull, 4, 0, 0);
+    assert_int_equal(b->ops->login(b, &q, &v, &nv), 0);
+    assert_int_equal(b->ops->remove(b, 3, "dora", 0x0200000000000021ull), 1);
+    assert_int_equal(a->ops->remove(a, 3, "dora", 0x0100000000000020ull), 2);
+    assert_int_equal(raw_int("EXISTS %s", "pt:off:3:dora", NULL), 1);
+    int flapped = 0;
+    size_t after = 0;
+    q = req(3, "dora", 2, "ios", 602, 0x0200000000000022ull, 4, 0, 0);
+    q.flapped = &flapped;
+    q.n_after = &after;
+    assert_int_equal(b->ops->login(b, &q, &v, &nv), 0);
+    assert_int_equal(flapped, 1);
+    assert_int_equal(after, 1);
+    assert_int_equal(raw_int("EXISTS %s", "pt:off:3:dora", NULL), 0);
     a->ops->destroy(a);
     b->ops->destroy(b);
 }
