@@ -2,7 +2,8 @@
 waiting for node_timeout_ms: it exits 0, and right after its exit the
 others count it gone (petrel_cluster_nodes_alive, discovery) and the
 registry holds none of its devices; its user's friend on another node gets
-the 4004 offline after the debounce, not after the node timeout."""
+the 4004 offline within the debounce (+ 1 s), not after the node timeout
+(the stopping node cannot tell it: another node does)."""
 import time
 
 import petrelproto as pp
