@@ -11,10 +11,13 @@
  * State: 64 stripes, each a mutex and a chained hash of "nodes" keyed by
  * (app, user) (core/umap.h).  A node exists only while it holds a
  * waiting offline notification of that user.
- * The stripe mutex also serialises the user's session-registry changes
- * (presence_login / presence_logout run the sess ops inside it), which is
- * what makes "first device" and "last device" exact.  Lock order: stripe,
- * then the registry's own locks; nothing takes them the other way.
+ * The stripe mutex also serialises the user's session-registry changes on
+ * this node (presence_register / the LEAVE job run the sess ops inside
+ * it, on the thread pool: a cluster registry is a Redis round trip); the
+ * registry's own answers (the devices after a login, "the last one" of a
+ * removal, the flap mark) make "first device" and "last device" exact
+ * across nodes.  Lock order: stripe, then the registry's own locks;
+ * nothing takes them the other way.
  *
  * A waiting offline (pending_t) is reachable two ways: from its node
  * (under the stripe lock; a login cancels it there) and from the due list
