@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -695,6 +696,11 @@ void cnode_stop(cnode_t *n)
     snprintf(timeout, sizeof timeout, "%d", n->cfg.timeout_ms);
     const char *rargv[] = {"pt:nodes", n->inc_s, timeout};
     redisReply *r = rconn_eval(n->c, &retire_script, 1, 3, rargv, NULL);
+    int64_t until = mono_ms() + 1500; /* Redis just back: past the connect back-off */
+    while (!r && mono_ms() < until) {
+        usleep(200 * 1000);
+        r = rconn_eval(n->c, &retire_script, 1, 3, rargv, NULL);
+    }
     int retired = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     if (r)
         freeReplyObject(r);
