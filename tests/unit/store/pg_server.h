@@ -11,6 +11,8 @@
 
 #include "free_port.h"
 
+#include <libpq-fe.h>
+
 #include <ftw.h>
 #include <glob.h>
 #include <netinet/in.h>
@@ -84,6 +86,49 @@ static void pg_server_close(pg_server_t *s)
     pg_server_script(s, "stop");
     nftw(s->dir, pg_server_rm, 16, FTW_DEPTH | FTW_PHYS);
     s->dir[0] = 0;
+}
+
+/* ---- a fresh database per test (cmocka setup/teardown) ---- */
+
+typedef struct pg_fixture {
+    char url[192];
+    char data_dir[64]; /* unused by PostgreSQL, required by store_open */
+    int made;
+} pg_fixture_t;
+
+/* *state = a pg_fixture_t with a new database <prefix><n> of s (nothing
+ * when the server is not up: the test skips).  0 or -1. */
+static inline int pg_fixture_setup(pg_server_t *s, void **state, const char *prefix)
+{
+    pg_fixture_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    *state = f;
+    if (!s->up)
+        return 0;
+    char admin[192], sql[64];
+    snprintf(admin, sizeof admin, "%s/postgres", s->base);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s%d", prefix, ++s->ndb);
+    PGconn *c = PQconnectdb(admin);
+    PGresult *r = PQexec(c, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    snprintf(f->url, sizeof f->url, "%s/%s%d", s->base, prefix, s->ndb);
+    snprintf(f->data_dir, sizeof f->data_dir, "/tmp/petrel-pgtest-data-XXXXXX");
+    f->made = ok && mkdtemp(f->data_dir) != NULL;
+    return f->made ? 0 : -1;
+}
+
+static inline int pg_fixture_teardown(void **state)
+{
+    pg_fixture_t *f = *state;
+    if (f->made)
+        nftw(f->data_dir, pg_server_rm, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
 }
 
 #endif

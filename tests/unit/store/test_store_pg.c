@@ -66,45 +66,18 @@ static int group_teardown(void **state)
     return 0;
 }
 
-/* ---- a fresh database per test ---- */
+/* ---- a fresh database per test (pg_server.h) ---- */
 
-typedef struct fixture {
-    char url[192];
-    char data_dir[64]; /* unused by PostgreSQL, required by store_open */
-    int made;
-} fixture_t;
+typedef pg_fixture_t fixture_t;
 
 static int setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    *state = f;
-    if (!pg.up)
-        return 0;
-    char admin[192], sql[64];
-    snprintf(admin, sizeof admin, "%s/postgres", pg.base);
-    snprintf(sql, sizeof sql, "CREATE DATABASE t%d", ++pg.ndb);
-    PGconn *c = PQconnectdb(admin);
-    PGresult *r = PQexec(c, sql);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok)
-        fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-    PQfinish(c);
-    snprintf(f->url, sizeof f->url, "%s/t%d", pg.base, pg.ndb);
-    snprintf(f->data_dir, sizeof f->data_dir, "/tmp/petrel-pgunit-data-XXXXXX");
-    f->made = ok && mkdtemp(f->data_dir) != NULL;
-    return f->made ? 0 : -1;
+    return pg_fixture_setup(&pg, state, "t");
 }
 
 static int teardown(void **state)
 {
-    fixture_t *f = *state;
-    if (f->made)
-        nftw(f->data_dir, pg_server_rm, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
+    return pg_fixture_teardown(state);
 }
 
 static store_t *open_pg(fixture_t *f)
