@@ -105,7 +105,9 @@ typedef char *(*deliver_else_fn)(const void *arg);
  * to this node's connection else_conn (the server-made receipt to a
  * sender whose receiver is offline).  arg[0..arg_len) is copied; the
  * fallback is only made when it is needed.  In cluster mode both happen
- * on the ordered thread, after the lookup. */
+ * on the ordered thread, after the lookup: the fallback is then not
+ * ordered against what the caller's own path sends that connection (the
+ * 1046 ack usually goes first: the lookup is a Redis round trip). */
 void deliver_user_else(deliver_t *d, int32_t app_id, const char *user_id, int32_t cmd,
                        const char *json, size_t len, uint64_t except_conn, uint64_t else_conn,
                        int32_t else_cmd, deliver_else_fn else_make, const void *arg,
