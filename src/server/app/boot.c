@@ -82,7 +82,7 @@ int boot_store_password(const char *path, char *buf, size_t cap)
         return 0;
     FILE *f = fopen(path, "r");
     if (!f || !fgets(buf, (int)cap, f)) {
-        LOGE("cannot read store_password_file", "path=%s", path);
+        LOGE("cannot read the password file", "path=%s", path);
         if (f)
             fclose(f);
         return -1;

@@ -17,8 +17,9 @@ int server_open(server_t *s);
  * PostgreSQL conninfo. */
 const char *boot_pg_conninfo(const config_t *c);
 
-/* The first line of the store_password_file path into buf ("" when path
- * is ""); 0, or -1 (logged).  The caller wipes buf after use. */
+/* The first line of a password file (store_password_file,
+ * redis_password_file) into buf ("" when path is ""); 0, or -1 (logged).
+ * The caller wipes buf after use. */
 int boot_store_password(const char *path, char *buf, size_t cap);
 
 /* cluster_boot.c.  Sessions, presence subscriptions and the bus: with

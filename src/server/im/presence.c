@@ -548,7 +548,7 @@ static void rjob_work(wbatch_t *b, wbatch_item_t *list)
 }
 
 /* status < 0: the loop is closing (wbatch_close) and the work did not
- * run: a device that leaves still leaves the registry, here. */
+ * run: a device that leaves still leaves a local registry, here. */
 static void rjob_done(wbatch_t *b, wbatch_item_t *list, int status)
 {
     pworker_t *pw = b->data;
@@ -557,7 +557,10 @@ static void rjob_done(wbatch_t *b, wbatch_item_t *list, int status)
         rjob_t *j = (rjob_t *)list;
         list = list->next;
         if (j->kind == RJ_LEAVE) {
-            if (status < 0)
+            /* a local registry is cheap to change here; a cluster node's
+             * leftovers go with it (cnode_stop: another node reaps them),
+             * never a Redis round trip on this loop */
+            if (status < 0 && !p->srv->cnode)
                 leave_work(p, j);
             leave_done(pw, j);
         } else {
